@@ -1,0 +1,247 @@
+/*
+ * config.h — the configuration model of tenantd: the global file (tenantd.ini),
+ * the subscription plans (plans.ini) and one file per tenant (tenants.d/<id>.ini).
+ *
+ * This module parses (with inih) and validates; it does no other I/O than reading
+ * the files it is given, and it knows nothing of libuv or h2o. Every key is
+ * described once, in a table in config.c (type, bounds, default, allowlist);
+ * the parser and the validator are driven by those tables.
+ *
+ * What it does not do: apply anything. The supervisor compares two loaded
+ * configurations (config_tenant_equal) and decides what to restart.
+ *
+ * Errors: every problem becomes one line in a struct config_diag, in the form
+ *     tenants.d/dupont.ini:12: [limits] memory: "99999T" is out of range (1M..64G)
+ * with the path as given relative to the global file's folder. A tenant file
+ * with any error is invalid as a whole; it never stops the other tenants.
+ *
+ * Strings in these structs are fixed-size arrays, NUL-terminated, bounded by the
+ * validator, so a loaded config can be copied with memcpy and freed in one go.
+ */
+#ifndef TENANTD_CONFIG_H
+#define TENANTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ID_MAX 32    /* ^[a-z][a-z0-9-]{0,30}$ plus NUL */
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
+#define CONFIG_HOST_MAX 254
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+struct config_diag {
+    char **lines; /* each "file:line: [section] key: message", owned */
+    size_t n, cap;
+};
+void config_diag_add(struct config_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void config_diag_clear(struct config_diag *d);
+/* Join all lines with "\n" into a new string (caller frees); "" when empty. */
+char *config_diag_join(const struct config_diag *d);
+
+/* ---- global file --------------------------------------------------------- */
+
+enum proxy_mode { PROXY_MANAGED = 0, PROXY_EXTERNAL, PROXY_OFF };
+
+struct config_global {
+    char path[CONFIG_PATH_MAX];     /* the global file, absolute */
+    char base_dir[CONFIG_PATH_MAX]; /* its folder: relative paths resolve here */
+
+    /* [tenantd]; every path below is absolute after loading */
+    char tenants_dir[CONFIG_PATH_MAX];
+    char plans[CONFIG_PATH_MAX];
+    char data_dir[CONFIG_PATH_MAX];
+    char log_dir[CONFIG_PATH_MAX];
+    char run_dir[CONFIG_PATH_MAX];
+    char templates_dir[CONFIG_PATH_MAX]; /* default: <base>/templates */
+    char domain[CONFIG_HOST_MAX];        /* tenants are <subdomain>.<domain> */
+    int port_min, port_max;              /* port_range = 5001-5999 */
+    int max_parallel_starts;
+    char jail_path[CONFIG_PATH_MAX];   /* "" = tenant-jail beside tenantd */
+    char worker_path[CONFIG_PATH_MAX]; /* "" = tenant-worker beside tenantd */
+
+    /* [admin] */
+    char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */
+    int admin_port;
+    bool admin_allow_remote; /* required to bind a non-loopback address */
+    char admin_socket[CONFIG_PATH_MAX];
+
+    /* [proxy] */
+    enum proxy_mode proxy_mode;
+    char proxy_host[64]; /* listen = 127.0.0.1:8080 */
+    int proxy_port;
+    char proxy_templates[CONFIG_PATH_MAX];
+    char proxy_nginx[CONFIG_PATH_MAX];      /* nginx binary, default "nginx" from PATH */
+    char proxy_test_cmd[CONFIG_PATH_MAX];   /* external mode: e.g. "nginx -t" */
+    char proxy_reload_cmd[CONFIG_PATH_MAX]; /* external mode: e.g. "nginx -s reload" */
+    char proxy_output[CONFIG_PATH_MAX];     /* external mode: where tenants.conf goes */
+    char tls_cert[CONFIG_PATH_MAX];         /* "" = no TLS */
+    char tls_key[CONFIG_PATH_MAX];
+    int tls_port; /* default 8443 when listen is 8080, else 443 */
+
+    /* [backup] */
+    int64_t backup_every_ms; /* every = 24h; 0 = no scheduled backups */
+    int backup_keep;
+
+    /* [supervise]: timings, all with defaults; tests shorten them */
+    int64_t backoff_min_ms;      /* 200ms */
+    int64_t backoff_max_ms;      /* 30s */
+    int64_t stable_after_ms;     /* 60s: running this long resets the backoff */
+    int start_limit;             /* 10 crashes in a row (no stable run) -> failed */
+    int64_t failed_cooldown_ms;  /* 1h: a failed tenant is retried after this; 0 = never */
+    int64_t stop_grace_ms;       /* 10s between SIGTERM and SIGKILL */
+    int64_t ready_timeout_ms;    /* 30s to become ready, else crash */
+    int64_t health_interval_ms;  /* 5s */
+    int64_t health_timeout_ms;   /* 2s */
+    int health_failures;         /* 3 in a row -> restart */
+    int64_t reload_debounce_ms;  /* 200ms after the last inotify event */
+
+    /* [logs] */
+    int log_line_max;        /* 4096 bytes, longer lines are cut and marked */
+    int log_rate_lines;      /* 1000 lines per second per tenant, the rest dropped and counted */
+    int64_t log_rotate_bytes; /* default: a quarter of the plan's log budget */
+};
+
+/* ---- plans --------------------------------------------------------------- */
+
+#define CONFIG_PLANS_MAX 32
+
+struct config_plan {
+    char name[CONFIG_ID_MAX];
+    char label[64];
+    int64_t price_cents;         /* per month */
+    int max_users, max_cases, max_analysis_monthly;
+    char ai_model[64];
+    bool advanced_features;
+    int64_t overage_cents;       /* per analysis over the limit; 0 = the limit blocks */
+    int64_t memory_bytes;        /* resource profile */
+    int pids;
+    int cpu_weight;              /* 1..10000, cgroup v2 semantics */
+    int64_t log_budget_bytes;
+};
+
+struct config_plans {
+    struct config_plan plan[CONFIG_PLANS_MAX];
+    size_t n;
+};
+const struct config_plan *config_plan_find(const struct config_plans *p, const char *name);
+
+/* ---- tenant files ------------------------------------------------------- */
+
+enum tenant_status { TENANT_ACTIVE = 0, TENANT_SUSPENDED, TENANT_CANCELLED };
+enum worker_socket { WORKER_SOCKET_PASSED = 0, WORKER_SOCKET_OWN };
+enum worker_network { WORKER_NETWORK_HOST = 0, WORKER_NETWORK_NONE };
+
+struct config_tenant {
+    char id[CONFIG_ID_MAX];       /* the file name without .ini */
+    char file[CONFIG_PATH_MAX];   /* absolute path of the file */
+
+    /* [tenant] */
+    char name[CONFIG_TEXT_MAX];
+    char plan[CONFIG_ID_MAX];
+    char subdomain[64];           /* default: the id */
+    enum tenant_status status;
+    char instance[64];            /* default: <id>-prod */
+
+    /* [firm] */
+    char siret[16];               /* 14 digits or empty */
+    char address[CONFIG_TEXT_MAX];
+    char phone[32];
+    char email[CONFIG_TEXT_MAX];
+    char logo[CONFIG_TEXT_MAX];   /* a URL path like /static/logo.png */
+    char color[8];                /* #rrggbb */
+    char language[8];             /* fr | en */
+    char timezone[64];
+
+    /* [limits]: resolved, i.e. the plan's value unless overridden here */
+    int max_users, max_cases, max_analysis_monthly;
+    int64_t memory_bytes;
+    int pids;
+    int cpu_weight;
+    int64_t log_budget_bytes;
+
+    /* [worker] */
+    int port;
+    char command[CONFIG_PATH_MAX]; /* "" = the bundled worker */
+    enum worker_socket socket;     /* default: passed for the bundled worker, own otherwise */
+    char ai_model[64];             /* default: the plan's */
+    double prediction_threshold;   /* 0..1, default 0.87 */
+    char prediction_threshold_text[16]; /* as written, for the environment */
+    bool advanced_features;        /* default: the plan's */
+    enum worker_network network;   /* host | none */
+    bool seccomp;                  /* default true */
+    int64_t password_cost;         /* 0 = interactive argon2id; tests set 1 (minimum) */
+};
+
+/* ---- whole configuration ------------------------------------------------ */
+
+struct config_tenant_entry {
+    char id[CONFIG_ID_MAX];
+    bool valid;
+    struct config_tenant t;  /* meaningful when valid */
+    char *error;             /* when !valid: the joined diagnostics, owned */
+};
+
+struct config {
+    struct config_global g;
+    struct config_plans plans;
+    struct config_tenant_entry *tenants; /* sorted by id */
+    size_t n_tenants;
+};
+
+/*
+ * Load the global file, the plans and every tenants_dir/*.ini.
+ * Returns 0 when the global file and the plans are valid (tenants may still be
+ * invalid: see each entry), -EINVAL otherwise. Every problem found, fatal or
+ * not, is added to *d. Cross-tenant checks (unique ports and subdomains, ports
+ * inside port_range) mark the later of two clashing tenants invalid, in id order.
+ * On success *out is a new config the caller frees with config_free.
+ */
+int config_load(const char *global_path, struct config **out, struct config_diag *d);
+void config_free(struct config *c);
+
+/* The pieces of config_load, for tests, fuzzers and onboarding. */
+int config_load_global(const char *path, struct config_global *g, struct config_diag *d);
+int config_load_plans(const struct config_global *g, struct config_plans *p,
+                      struct config_diag *d);
+/* Parse one tenant file from memory; `display_path` is used in messages and
+ * `id` is the file's base name. Returns 0 or -EINVAL. */
+int config_parse_tenant(const struct config_global *g, const struct config_plans *p,
+                        const char *id, const char *display_path, const char *text,
+                        size_t len, struct config_tenant *t, struct config_diag *d);
+int config_load_tenant(const struct config_global *g, const struct config_plans *p,
+                       const char *path, struct config_tenant *t, struct config_diag *d);
+
+/* Identifier rules shared by every program. */
+bool config_valid_id(const char *id); /* ^[a-z][a-z0-9-]{0,30}$, not reserved */
+bool config_reserved_id(const char *id);
+bool config_valid_subdomain(const char *s);
+
+/* True when two tenant configs would run the same worker the same way. */
+bool config_tenant_equal(const struct config_tenant *a, const struct config_tenant *b);
+
+const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id);
+
+/* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
+int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);
+int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);
+
+/*
+ * The worker's environment (DESIGN.md "The worker contract"): CLIENT_ID ...
+ * DATABASE_TYPE=sqlite, DATA_DIR, PORT, SECRET_KEY, TEMPLATES_DIR, LANGUAGE,
+ * TIMEZONE, PLAN_* prices. Returns a NULL-terminated array of "K=V" strings
+ * (one allocation: free with free()). `secret` may be NULL (then SECRET_KEY is
+ * left out). Does no I/O.
+ */
+char **config_worker_env(const struct config_global *g, const struct config_plans *p,
+                         const struct config_tenant *t, const char *secret);
+
+/* Parse "256M", "1G", "512K", "1048576" into bytes; "100ms", "5s", "2m", "24h",
+ * "7d" into milliseconds. Return 0 or -EINVAL / -ERANGE. */
+int config_parse_size(const char *s, int64_t *out);
+int config_parse_duration(const char *s, int64_t *out_ms);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * sup.h — the supervisor's face to the rest of tenantd (admin API, proxy,
+ * backups): a read-only view of every tenant, and the actions an operator can
+ * ask for. Implemented in supervisor.c, which owns the tenants, their state
+ * machines (tenant_fsm.c) and their processes (spawn.c).
+ *
+ * Everything here runs on tenantd's single libuv loop thread.
+ */
+#ifndef TENANTD_SUP_H
+#define TENANTD_SUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct sup;
+
+/* The supervision states (DESIGN.md "Supervision"); the diagram is in tenant_fsm.h. */
+enum tstate {
+    TS_STOPPED = 0,
+    TS_STARTING,
+    TS_RUNNING,
+    TS_STOPPING,
+    TS_BACKOFF,
+    TS_FAILED,
+    TS_SUSPENDED,
+    TS__COUNT
+};
+const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
+
+/* A snapshot of one tenant, copied out so the caller may keep it. */
+struct tenant_view {
+    char id[CONFIG_ID_MAX];
+    char name[CONFIG_TEXT_MAX];
+    char plan[CONFIG_ID_MAX];
+    char subdomain[64];
+    char url[CONFIG_HOST_MAX + 32];
+    int port;
+    enum tstate state;
+    bool desired_up;         /* false after an operator's stop (persisted) */
+    pid_t pid;               /* 0 when no worker */
+    int64_t uptime_s;        /* since it became ready; 0 when not running */
+    int restarts;            /* restarts by the supervisor since tenantd started */
+    char last_exit[48];      /* "", "exit 1", "signal 9", "oom-killed", ... */
+    char config_error[1024]; /* "" when the tenant's file is valid */
+    char state_reason[256];  /* why failed / which isolation step failed */
+    int64_t next_start_in_ms; /* in backoff: ms until the next attempt, else -1 */
+    int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
+    uint64_t rss_bytes;      /* from /proc, 0 when no worker */
+    double cpu_seconds;      /* user+system of the worker */
+};
+
+/* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */
+size_t sup_tenant_count(const struct sup *s);
+int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out);
+/* Snapshot by id; -ENOENT when unknown. */
+int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out);
+
+enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
+/* Ask for an action; returns 0 when accepted (it completes asynchronously),
+ * -ENOENT for an unknown tenant, -EINVAL when not possible in its state (err
+ * says why). */
+int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err,
+                      size_t errlen);
+
+/* Re-read every file now (as on SIGHUP). Returns 0, or -EINVAL with the global
+ * file's errors in err (tenants keep running on the last good config). */
+int sup_reload(struct sup *s, char *err, size_t errlen);
+
+/* The current configuration (never NULL once tenantd runs). */
+const struct config *sup_config(const struct sup *s);
+
+#endif
