@@ -173,7 +173,7 @@ struct config_tenant {
     bool advanced_features;        /* default: the plan's */
     enum worker_network network;   /* host | none */
     bool seccomp;                  /* default true */
-    int64_t password_cost;         /* 0 = interactive argon2id; tests set 1 (minimum) */
+    char password_cost[16];        /* argon2id cost: interactive (default) | moderate | min (tests) */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
