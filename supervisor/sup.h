@@ -72,4 +72,13 @@ int sup_reload(struct sup *s, char *err, size_t errlen);
 /* The current configuration (never NULL once tenantd runs). */
 const struct config *sup_config(const struct sup *s);
 
+/*
+ * Called (on the loop, coalesced: at most once per loop turn) whenever what the
+ * proxy renders may have changed: a tenant added or removed, its port,
+ * subdomain or status changed, suspended or resumed. The proxy module
+ * subscribes here. One hook; setting it again replaces it.
+ */
+typedef void (*sup_change_fn)(struct sup *s, void *arg);
+void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg);
+
 #endif
