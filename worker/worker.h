@@ -1,0 +1,71 @@
+/*
+ * worker.h — the shared vocabulary of tenant-worker, the firm's application.
+ *
+ * The worker is split in two layers so the business logic can be tested and
+ * fuzzed without a network:
+ *   - the HTTP layer (http.c, worker_main.c, pages.c): h2o on the inherited
+ *     socket, routing, authentication, static pages. It owns no business rule.
+ *   - the model layer (model_*.c): one function per API operation, taking the
+ *     parsed JSON body and the database, returning an HTTP status and a JSON
+ *     value. No h2o, no sockets; a fuzzer drives it with an in-memory database.
+ * Pure domain logic (VAT, invoice numbers, deadline rules, the analysis rule
+ * model, usage and overage) lives below the model layer, with no I/O at all.
+ */
+#ifndef TENANT_WORKER_H
+#define TENANT_WORKER_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The tenant's settings, read once from the environment (DESIGN.md "The worker
+ * contract") by wenv_load() in env.c. Strings are owned by the struct. */
+struct wenv {
+    char *client_id, *client_name, *instance_name;
+    char *siret, *address, *phone, *email, *logo, *color;
+    char *plan, *plan_label;
+    int max_users, max_cases, max_analysis_monthly;
+    char *ai_model;
+    double prediction_threshold;
+    bool advanced_features;
+    char *data_dir, *secret_key, *templates_dir;
+    char *language, *timezone;
+    int port;
+    int64_t plan_price_cents, plan_overage_cents;
+    int password_cost; /* 0 interactive, 1 moderate, 2 min */
+};
+
+/* The authenticated caller of a request, as the HTTP layer established it. */
+enum wrole { ROLE_ADMIN = 0, ROLE_LAWYER, ROLE_ASSISTANT };
+struct wuser {
+    int64_t id;
+    char username[64];
+    enum wrole role;
+};
+
+/* What a model operation needs: the database (owned by the caller), the
+ * tenant's settings and the current time (injected so tests are deterministic). */
+struct wctx {
+    sqlite3 *db;
+    const struct wenv *env;
+    time_t now;
+    const struct wuser *user; /* NULL for unauthenticated operations */
+};
+
+/*
+ * The result of a model operation: an HTTP status and a JSON body (owned,
+ * may be NULL for 204). Errors are {"error": "<code>", "detail": "<sentence>"}
+ * plus optional fields (e.g. "limit" for plan_limit); build them with
+ * wres_error().
+ */
+struct wres {
+    int status;
+    json_t *body;
+};
+struct wres wres_ok(int status, json_t *body);
+struct wres wres_error(int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
