@@ -193,7 +193,7 @@ struct config {
 };
 
 /*
- * Load the global file, the plans and every tenants_dir/*.ini.
+ * Load the global file, the plans and every tenants_dir/<id>.ini.
  * Returns 0 when the global file and the plans are valid (tenants may still be
  * invalid: see each entry), -EINVAL otherwise. Every problem found, fatal or
  * not, is added to *d. Cross-tenant checks (unique ports and subdomains, ports
@@ -207,6 +207,13 @@ void config_free(struct config *c);
 int config_load_global(const char *path, struct config_global *g, struct config_diag *d);
 int config_load_plans(const struct config_global *g, struct config_plans *p,
                       struct config_diag *d);
+/* The same two from memory: `path` is the global file's absolute path (its
+ * folder becomes base_dir; nothing is read), `display_path` names plans.ini in
+ * messages. Both return 0 or -EINVAL. */
+int config_parse_global(const char *path, const char *text, size_t len, struct config_global *g,
+                        struct config_diag *d);
+int config_parse_plans(const struct config_global *g, const char *display_path, const char *text,
+                       size_t len, struct config_plans *p, struct config_diag *d);
 /* Parse one tenant file from memory; `display_path` is used in messages and
  * `id` is the file's base name. Returns 0 or -EINVAL. */
 int config_parse_tenant(const struct config_global *g, const struct config_plans *p,
