@@ -1,0 +1,103 @@
+/*
+ * admin_internal.h — what the files of the admin surface share: the server
+ * object, the per-connection record, and the response helpers. Not a public
+ * contract: the rest of tenantd uses admin.h only.
+ *
+ *   admin.c         lifecycle: token, listeners, peer checks, graceful stop
+ *   admin_routes.c  routing and the request handlers of the JSON API
+ */
+#ifndef TENANTD_ADMIN_INTERNAL_H
+#define TENANTD_ADMIN_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <h2o.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "config.h"
+
+/* Request bodies larger than this are refused by h2o itself with 413. */
+#define ADMIN_MAX_BODY (64 * 1024)
+
+/* One accepted connection. The libuv handle comes first, so the close
+ * callback h2o calls with the handle can find the record again. */
+struct admin_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    struct admin *a;
+    struct admin_conn *prev, *next;
+    h2o_conn_t *h2o; /* the h2o connection served on it, to identify callers */
+    bool over_unix;  /* unix socket: authenticated by the file mode */
+    uid_t uid;       /* the peer's uid (unix socket only) */
+};
+
+/* Who made a request, for the audit log: "uid:N" or "token". */
+struct admin_caller {
+    bool over_unix;
+    char who[32];
+};
+
+/* Our handler: one per listener, so the handler knows whether the bearer
+ * token is required. */
+struct admin_handler {
+    h2o_handler_t super;
+    struct admin *a;
+    bool needs_token;
+};
+
+struct admin {
+    uv_loop_t *loop;
+    struct sup *sup;
+
+    h2o_globalconf_t h2o_config;
+    h2o_context_t h2o_ctx;
+    bool ctx_ready;
+    h2o_hostconf_t *hosts_unix[2], *hosts_tcp[2];
+    h2o_accept_ctx_t accept_unix, accept_tcp;
+
+    uv_pipe_t unix_listener;
+    uv_tcp_t tcp_listener;
+    bool unix_open, tcp_open;
+    char socket_path[CONFIG_PATH_MAX];
+
+    struct admin_conn *conns;
+    size_t n_conns;
+
+    /* The token is kept only as a keyed hash: comparing two digests of equal
+     * length in constant time leaks neither the token nor its length. */
+    unsigned char token_key[crypto_generichash_KEYBYTES];
+    unsigned char token_digest[crypto_generichash_BYTES];
+
+    bool stopping;
+    int closing; /* handles whose close callback is still due */
+    uv_timer_t finish_timer;
+    bool finish_timer_init;
+    int finish_step;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+/* The single request handler behind both listeners (admin_routes.c).
+ * Returns 0: every request gets an answer, never h2o's default 404. */
+int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req);
+
+/* Send a complete response with Content-Length, Content-Type and
+ * Cache-Control: no-store. The body is copied. */
+void admin_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
+/* Send a JSON value and drop the reference (j may be NULL: then 500). */
+void admin_send_json(h2o_req_t *req, int status, json_t *j);
+/* Send {"error": error, "detail": detail}. */
+void admin_send_error(h2o_req_t *req, int status, const char *error, const char *detail);
+
+/* Is the Authorization header a valid bearer token? Constant time. */
+bool admin_token_ok(const struct admin *a, h2o_req_t *req);
+
+#endif
