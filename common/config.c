@@ -777,6 +777,9 @@ struct pctx {
     const char *display; /* the file as messages name it */
     struct config_diag *d;
     int nerr;
+    struct config_diag local; /* this file's messages, sorted by line in flush() */
+    int *msg_line;            /* the line of each message of `local` */
+    size_t msg_cap;
 
     const struct key *keys;
     size_t nkeys;
@@ -815,13 +818,49 @@ static void perr(struct pctx *c, int line, const char *section, const char *key,
     va_end(ap);
     if (line > 0)
         snprintf(where, sizeof(where), ":%d", line);
-    if (section != NULL && key != NULL)
-        config_diag_add(c->d, "%s%s: [%s] %s: %s", c->display, where, section, key, msg);
-    else if (section != NULL)
-        config_diag_add(c->d, "%s%s: [%s]: %s", c->display, where, section, msg);
-    else
-        config_diag_add(c->d, "%s%s: %s", c->display, where, msg);
     c->nerr++;
+    if (c->local.n == c->msg_cap) {
+        size_t cap = c->msg_cap ? c->msg_cap * 2 : 16;
+        int *lines = realloc(c->msg_line, cap * sizeof(*lines));
+        if (lines == NULL)
+            return;
+        c->msg_line = lines;
+        c->msg_cap = cap;
+    }
+    if (section != NULL && key != NULL)
+        config_diag_add(&c->local, "%s%s: [%s] %s: %s", c->display, where, section, key, msg);
+    else if (section != NULL)
+        config_diag_add(&c->local, "%s%s: [%s]: %s", c->display, where, section, msg);
+    else
+        config_diag_add(&c->local, "%s%s: %s", c->display, where, msg);
+    if (c->local.n > 0)
+        c->msg_line[c->local.n - 1] = line;
+}
+
+/*
+ * Hand the file's messages to the caller in line order (those without a line
+ * first), whatever step found them: the reader then sees the file top down.
+ * The sort is a stable insertion sort; a file has a handful of messages.
+ */
+static void flush(struct pctx *c)
+{
+    for (size_t i = 1; i < c->local.n; i++) {
+        char *m = c->local.lines[i];
+        int l = c->msg_line[i];
+        size_t j = i;
+        for (; j > 0 && c->msg_line[j - 1] > l; j--) {
+            c->local.lines[j] = c->local.lines[j - 1];
+            c->msg_line[j] = c->msg_line[j - 1];
+        }
+        c->local.lines[j] = m;
+        c->msg_line[j] = l;
+    }
+    for (size_t i = 0; i < c->local.n; i++)
+        config_diag_add(c->d, "%s", c->local.lines[i]);
+    config_diag_clear(&c->local);
+    free(c->msg_line);
+    c->msg_line = NULL;
+    c->msg_cap = 0;
 }
 
 static void fmt_bound(const struct key *k, char *buf, size_t n, int64_t v)
@@ -1488,6 +1527,7 @@ int config_parse_global(const char *path, const char *text, size_t len, struct c
     parse_text(&c);
     finish_keys(&c, g, seen, NULL);
     global_derive(&c, g, seen);
+    flush(&c);
     return c.nerr ? -EINVAL : 0;
 }
 
@@ -1544,6 +1584,7 @@ int config_parse_plans(const struct config_global *g, const char *display_path, 
     if (p->n == 0 && c->nerr == 0)
         perr(c, 0, NULL, NULL, "no plan is defined");
     r = c->nerr ? -EINVAL : 0;
+    flush(c);
     free(c);
     return r;
 }
@@ -1675,6 +1716,7 @@ int config_parse_tenant(const struct config_global *g, const struct config_plans
     parse_text(&c);
     finish_keys(&c, t, seen, NULL);
     tenant_derive(&c, g, p, t, seen);
+    flush(&c);
     return c.nerr ? -EINVAL : 0;
 }
 
