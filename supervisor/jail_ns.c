@@ -93,8 +93,13 @@ int jail_ns_unshare(const struct jail_opts *o, pid_t *child, int *parent_watch, 
         return jail_errf(e, "namespaces", "pipe: %s", strerror(errno));
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
-        return jail_errf(e, "fork", "fork into the pid namespace: %s", strerror(errno));
+    if (pid < 0) {
+        int saved = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        close(watch[0]);
+        close(watch[1]);
+        return jail_errf(e, "fork", "fork into the pid namespace: %s", strerror(saved));
+    }
     if (pid == 0) {
         sigprocmask(SIG_SETMASK, &old, NULL);
         close(watch[1]);
