@@ -403,6 +403,9 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
         goto out;
     }
     sqlite3_busy_timeout(src, 5000);
+    /* Closing the last connection would checkpoint the WAL into the database
+     * file: a backup never writes to the tenant's database. */
+    sqlite3_db_config(src, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     rc = exec_retry(src, "BEGIN");
     if (rc == SQLITE_OK)
         rc = exec_retry(src, "SELECT count(*) FROM sqlite_schema");

@@ -1,0 +1,60 @@
+/*
+ * backup_sched.h — tenantd's backups: scheduled per `[backup] every` and
+ * `keep` of tenantd.ini, and on demand (the admin API's
+ * POST /v1/tenants/<id>/backup, `tenantctl backup <id>`).
+ *
+ * The copies themselves are common/backup.c; this module decides when, and
+ * runs them off the loop: one uv_queue_work at a time, so a backup never
+ * blocks the loop and never competes with another backup for the disk. On-
+ * demand requests go before scheduled ones. Each backup is logged (info) or
+ * its failure (error), and the tenant's backups are pruned to `keep` after
+ * each new one.
+ *
+ * The schedule survives restarts of tenantd: a tenant is due when its newest
+ * backup on disk is at least `every` old, and it is skipped when its database
+ * has not changed since that backup. A timer checks every min(every, 60 s);
+ * `every` and `keep` are re-read from sup_config() at each check, so a reload
+ * applies without a restart. every = 0 turns scheduled backups off; on-demand
+ * backups still work.
+ *
+ * Everything here runs on tenantd's loop thread, like sup.h.
+ */
+#ifndef TENANTD_BACKUP_SCHED_H
+#define TENANTD_BACKUP_SCHED_H
+
+#include <uv.h>
+
+struct sup;
+struct backup_sched;
+
+/*
+ * The result of one on-demand backup, called on the loop thread: rc = 0 and
+ * path_or_error = the new backup's .db path, or rc = -errno and a sentence
+ * (-ENOENT: the tenant has no database yet; -ECANCELED: tenantd is
+ * stopping). The string lives only for the duration of the call.
+ */
+typedef void (*backup_sched_done_fn)(int rc, const char *path_or_error, void *arg);
+
+/*
+ * Start the schedule on loop for the tenants of s. *out is owned by the
+ * caller until backup_sched_stop. Returns 0 or -errno (-ENOMEM).
+ */
+int backup_sched_start(uv_loop_t *loop, struct sup *s, struct backup_sched **out);
+
+/*
+ * Back up tenant id now, after any backup already running or asked for.
+ * Returns 0 when queued (done is then called exactly once, later, never from
+ * inside this call), -ENOENT for an unknown tenant, -ECANCELED once stopping,
+ * -ENOMEM. done may be NULL.
+ */
+int backup_sched_now(struct backup_sched *bs, const char *id, backup_sched_done_fn done, void *arg);
+
+/*
+ * Stop: no new backup starts; queued on-demand requests get -ECANCELED. A
+ * backup already running is let finish (SQLite cannot be interrupted safely
+ * from outside the thread), so the loop must keep running until `done` (may
+ * be NULL) is called; bs is freed just before that.
+ */
+void backup_sched_stop(struct backup_sched *bs, void (*done)(void *arg), void *arg);
+
+#endif
