@@ -39,17 +39,17 @@ struct tenant_view {
     char url[CONFIG_HOST_MAX + 32];
     int port;
     enum tstate state;
-    bool desired_up;         /* false after an operator's stop (persisted) */
-    pid_t pid;               /* 0 when no worker */
-    int64_t uptime_s;        /* since it became ready; 0 when not running */
-    int restarts;            /* restarts by the supervisor since tenantd started */
-    char last_exit[48];      /* "", "exit 1", "signal 9", "oom-killed", ... */
-    char config_error[1024]; /* "" when the tenant's file is valid */
-    char state_reason[256];  /* why failed / which isolation step failed */
+    bool desired_up;          /* false after an operator's stop (persisted) */
+    pid_t pid;                /* 0 when no worker */
+    int64_t uptime_s;         /* since it became ready; 0 when not running */
+    int restarts;             /* restarts by the supervisor since tenantd started */
+    char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
+    char config_error[1024];  /* "" when the tenant's file is valid */
+    char state_reason[256];   /* why failed / which isolation step failed */
     int64_t next_start_in_ms; /* in backoff: ms until the next attempt, else -1 */
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
-    uint64_t rss_bytes;      /* from /proc, 0 when no worker */
-    double cpu_seconds;      /* user+system of the worker */
+    uint64_t rss_bytes;       /* from /proc, 0 when no worker */
+    double cpu_seconds;       /* user+system of the worker */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */
@@ -62,8 +62,7 @@ enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
 /* Ask for an action; returns 0 when accepted (it completes asynchronously),
  * -ENOENT for an unknown tenant, -EINVAL when not possible in its state (err
  * says why). */
-int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err,
-                      size_t errlen);
+int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen);
 
 /* Re-read every file now (as on SIGHUP). Returns 0, or -EINVAL with the global
  * file's errors in err (tenants keep running on the last good config). */
@@ -80,5 +79,23 @@ const struct config *sup_config(const struct sup *s);
  */
 typedef void (*sup_change_fn)(struct sup *s, void *arg);
 void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg);
+
+/* ---- life cycle, for tenantd_main.c ------------------------------------ */
+
+struct uv_loop_s;
+
+/*
+ * Take ownership of `cfg`, create one tenant per configured tenant, start the
+ * valid and active ones (at most max_parallel_starts at once) and watch
+ * tenants_dir for changes. Returns 0 or -errno.
+ */
+int sup_start(struct uv_loop_s *loop, struct config *cfg, struct sup **out);
+
+/* Stop every worker (SIGTERM, SIGKILL after stop_grace), then close every
+ * handle; `done` is called on the loop once all of that is over. */
+void sup_shutdown(struct sup *s, void (*done)(void *arg), void *arg);
+
+/* Free what is left after sup_shutdown's `done` (the config included). */
+void sup_free(struct sup *s);
 
 #endif

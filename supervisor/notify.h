@@ -1,0 +1,45 @@
+/*
+ * notify.h — the sd_notify readiness protocol (DESIGN.md "The worker
+ * contract"): one unix datagram socket per tenant at <data dir>/.notify, the
+ * NOTIFY_SOCKET of its worker. The data dir is the one folder a jailed worker
+ * sees of the host, so the socket lives there, owned by the tenant (it must
+ * be able to send) and mode 0600.
+ *
+ * The socket outlives worker restarts; notify_drain() discards what an old
+ * instance left behind before a new one is started. Datagrams are parsed as
+ * newline-separated KEY=VALUE lines; READY=1, STOPPING=1 and STATUS=... are
+ * reported, everything else is ignored.
+ *
+ * What it does not do: decide what READY means (supervisor.c does).
+ */
+#ifndef TENANTD_NOTIFY_H
+#define TENANTD_NOTIFY_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#define NOTIFY_READY 0x1u
+#define NOTIFY_STOPPING 0x2u
+#define NOTIFY_STATUS 0x4u
+
+struct notify;
+
+/* Called on the loop for each datagram with at least one known key; `status`
+ * is the STATUS= text (NUL-terminated) when NOTIFY_STATUS is set. */
+typedef void (*notify_cb)(void *arg, unsigned flags, const char *status);
+
+/* Bind `path` (replacing a stale socket file), give it to uid/gid when
+ * `chown_it`, and start reading. Returns 0 or -errno (-ENAMETOOLONG when the
+ * path does not fit a sockaddr_un). */
+int notify_open(uv_loop_t *loop, const char *path, bool chown_it, uid_t uid, gid_t gid,
+                notify_cb cb, void *arg, struct notify **out);
+
+/* Discard every datagram queued so far. */
+void notify_drain(struct notify *n);
+
+/* Stop reading and close; the memory is freed in the close callback, and the
+ * callback is never called again. The socket file is removed. */
+void notify_close(struct notify *n);
+
+#endif

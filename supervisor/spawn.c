@@ -1,0 +1,307 @@
+/*
+ * spawn.c — see spawn.h. Everything the child needs (argv, environment, the
+ * error message) is built before fork(), because between fork() and execve()
+ * only async-signal-safe calls are allowed: libuv may run threads.
+ */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define JAIL_ARGS_MAX 64
+
+/* Move fd above the fixed child layout so dup2() onto 0..4 never clobbers a
+ * source that happens to sit there. Async-signal-safe. */
+static int child_high(int fd)
+{
+    return fcntl(fd, F_DUPFD_CLOEXEC, 16);
+}
+
+static void child_fail(int status_fd, const char *msg, size_t len, int err)
+{
+    char num[16];
+    int i = (int)sizeof num;
+    unsigned v = (unsigned)err;
+    do {
+        num[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && i > 0);
+    if (status_fd >= 0) {
+        ssize_t w = write(status_fd, msg, len);
+        w = write(status_fd, num + i, sizeof num - (size_t)i);
+        (void)w;
+    }
+    _exit(111);
+}
+
+static void format_num(char *buf, size_t n, long v)
+{
+    snprintf(buf, n, "%ld", v);
+}
+
+int spawn_worker(const struct spawn_args *a, struct spawn_result *r)
+{
+    int rc = 0;
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
+    int nul = -1;
+    const char *argv[JAIL_ARGS_MAX + 16];
+    char s_uid[24], s_gid[24], s_nfds[8], s_stfd[8], s_ppid[24];
+    char errmsg[512];
+    int nlisten = a->listen_fd >= 0 ? 1 : 0;
+    int status_child_fd = 3 + nlisten;
+
+    memset(r, 0, sizeof *r);
+    r->pidfd = r->status_fd = r->out_fd = r->err_fd = -1;
+
+    size_t k = 0;
+    argv[k++] = a->jail;
+    argv[k++] = "--id";
+    argv[k++] = a->id;
+    argv[k++] = "--data";
+    argv[k++] = a->data_dir;
+    if (a->set_ids) {
+        format_num(s_uid, sizeof s_uid, (long)a->uid);
+        format_num(s_gid, sizeof s_gid, (long)a->gid);
+        argv[k++] = "--uid";
+        argv[k++] = s_uid;
+        argv[k++] = "--gid";
+        argv[k++] = s_gid;
+    }
+    format_num(s_nfds, sizeof s_nfds, nlisten);
+    format_num(s_stfd, sizeof s_stfd, status_child_fd);
+    format_num(s_ppid, sizeof s_ppid, (long)getpid());
+    argv[k++] = "--listen-fds";
+    argv[k++] = s_nfds;
+    argv[k++] = "--status-fd";
+    argv[k++] = s_stfd;
+    argv[k++] = "--parent-pid";
+    argv[k++] = s_ppid;
+    for (size_t i = 0; a->jail_extra && a->jail_extra[i]; i++) {
+        if (i >= JAIL_ARGS_MAX)
+            return -E2BIG;
+        argv[k++] = a->jail_extra[i];
+    }
+    argv[k++] = "--";
+    argv[k++] = a->command;
+    argv[k] = NULL;
+    int elen = snprintf(errmsg, sizeof errmsg, "exec %s: errno ", a->jail);
+    if (elen < 0 || elen >= (int)sizeof errmsg)
+        elen = (int)strlen(errmsg);
+
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    /* Buffered stdio would otherwise be flushed twice, once by each process. */
+    fflush(stdout);
+    fflush(stderr);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto cleanup;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++)
+            sigaction(sig, &dfl, NULL);
+        setsid();
+        int st = child_high(stp[1]);
+        int o = child_high(outp[1]);
+        int e = child_high(errp[1]);
+        int n = child_high(nul);
+        int l = nlisten ? child_high(a->listen_fd) : -1;
+        if (st < 0 || o < 0 || e < 0 || n < 0 || (nlisten && l < 0))
+            child_fail(st >= 0 ? st : stp[1], errmsg, (size_t)elen, errno);
+        if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || (nlisten && dup2(l, 3) < 0) ||
+            dup2(st, status_child_fd) < 0)
+            child_fail(st, errmsg, (size_t)elen, errno);
+        close_range((unsigned)status_child_fd + 1, ~0U, 0);
+        execve(a->jail, (char *const *)argv, a->env);
+        child_fail(status_child_fd, errmsg, (size_t)elen, errno);
+    }
+
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        rc = -errno;
+        /* Without a pidfd we cannot watch it: take it down and reap it now. */
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        goto cleanup;
+    }
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    r->pid = pid;
+    r->pidfd = pidfd;
+    r->status_fd = stp[0];
+    r->out_fd = outp[0];
+    r->err_fd = errp[0];
+    stp[0] = outp[0] = errp[0] = -1;
+    fcntl(r->status_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+cleanup:
+    for (int i = 0; i < 2; i++) {
+        if (outp[i] >= 0)
+            close(outp[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+        if (stp[i] >= 0)
+            close(stp[i]);
+    }
+    if (nul >= 0)
+        close(nul);
+    return rc;
+}
+
+int spawn_reap(int pidfd, int *code, int *sig)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0)
+        return -errno;
+    if (si.si_pid == 0)
+        return -EAGAIN;
+    *code = -1;
+    *sig = 0;
+    if (si.si_code == CLD_EXITED)
+        *code = si.si_status;
+    else
+        *sig = si.si_status;
+    return 0;
+}
+
+size_t spawn_read_status(int fd, char *buf, size_t n)
+{
+    size_t len = 0;
+    while (len + 1 < n) {
+        ssize_t got = read(fd, buf + len, n - 1 - len);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+    }
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    buf[len] = '\0';
+    return len;
+}
+
+int spawn_self_dir(char *buf, size_t n)
+{
+    ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+    if (len < 0)
+        return -errno;
+    buf[len] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return -EINVAL;
+    *slash = '\0';
+    return 0;
+}
+
+/* mkdir -p for the parents (0755: the tenants must traverse them). */
+static int mkdir_parents(const char *dir)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+int spawn_prepare_dir(const char *dir, bool chown_it, uid_t uid, gid_t gid)
+{
+    int rc = mkdir_parents(dir);
+    if (rc < 0)
+        return rc;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    /* O_NOFOLLOW: a symlink planted in place of the folder must not make us
+     * chown or chmod whatever it points to. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fchmod(fd, 0700) < 0 || (chown_it && fchown(fd, uid, gid) < 0))
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char *out, size_t n)
+{
+    char path[PATH_MAX];
+    int rc = 0;
+    if (snprintf(path, sizeof path, "%s/secret", data_dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t got = read(fd, out, n - 1);
+        if (got < 0)
+            rc = -errno;
+        close(fd);
+        if (rc < 0)
+            return rc;
+        size_t len = (size_t)got;
+        while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+            len--;
+        out[len] = '\0';
+        if (len >= 16)
+            return 0;
+        /* An empty or truncated secret is replaced, as if it were missing. */
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
+
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    if (n < sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_ORIGINAL))
+        return -ENOSPC;
+    sodium_bin2base64(out, n, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(raw, sizeof raw);
+
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    size_t len = strlen(out);
+    if (write(fd, out, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+        (chown_it && fchown(fd, uid, gid) < 0) || fsync(fd) < 0)
+        rc = errno ? -errno : -EIO;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}

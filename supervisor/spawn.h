@@ -1,0 +1,72 @@
+/*
+ * spawn.h — starting one worker: fork() and exec of tenant-jail, which applies
+ * the tenant's isolation and execs the worker command (docs/HACKING.md, "How
+ * the programs talk"), and reaping exactly that process later.
+ *
+ * The child's file descriptors are fixed: 0 is /dev/null, 1 and 2 are pipes
+ * to the log capture (logcap.c), 3 is the tenant's listening socket when it is
+ * passed, and the next one is the jail's status fd. Everything else is closed,
+ * the signal mask is empty, every disposition is the default, and the child
+ * runs in its own session so a ^C at tenantd's terminal reaches tenantd only.
+ *
+ * Exits are seen through a pidfd (readable when the process ends), which the
+ * supervisor polls on its libuv loop; spawn_reap() then reaps that pid only,
+ * never waitpid(-1), which would steal libuv's own children.
+ *
+ * Also here: the per-tenant files a worker needs before it starts (its data
+ * dir and its secret). What it does not do: decide when to start or stop.
+ */
+#ifndef TENANTD_SPAWN_H
+#define TENANTD_SPAWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct spawn_args {
+    const char *jail;    /* tenant-jail, absolute */
+    const char *command; /* the worker command, absolute */
+    const char *id;
+    const char *data_dir;
+    bool set_ids; /* root: run the worker as uid/gid */
+    uid_t uid;
+    gid_t gid;
+    int listen_fd;                 /* -1 with socket = own */
+    char *const *env;              /* NULL-terminated "K=V", copied by execve */
+    const char *const *jail_extra; /* more jail options before "--", or NULL */
+};
+
+struct spawn_result {
+    pid_t pid;
+    int pidfd;     /* readable once the process has exited; CLOEXEC */
+    int status_fd; /* the jail's status pipe, read end; non-blocking, CLOEXEC */
+    int out_fd;    /* the worker's stdout, read end; non-blocking, CLOEXEC */
+    int err_fd;    /* the worker's stderr, read end; non-blocking, CLOEXEC */
+};
+
+/* Fork and exec the jail. Returns 0 with every fd of *r open (the caller
+ * owns them), or -errno with none open. */
+int spawn_worker(const struct spawn_args *a, struct spawn_result *r);
+
+/* Reap the process behind `pidfd` if it has exited. Returns 0 and sets *code
+ * (exit status, or -1) and *sig (terminating signal, or 0), or -EAGAIN when it
+ * is still running, or -errno. */
+int spawn_reap(int pidfd, int *code, int *sig);
+
+/* Read what the jail wrote on its status fd (non-blocking; "" when nothing).
+ * Trailing newlines are removed. Returns the length. */
+size_t spawn_read_status(int fd, char *buf, size_t n);
+
+/* The folder of tenantd's own executable (from /proc/self/exe), for the
+ * programs installed beside it. */
+int spawn_self_dir(char *buf, size_t n);
+
+/* Create <data_dir> mode 0700 (and its parents), owned by uid/gid when
+ * `chown_it`. An existing folder is fixed up to the same mode and owner. */
+int spawn_prepare_dir(const char *dir, bool chown_it, uid_t uid, gid_t gid);
+
+/* Read <data_dir>/secret, creating it (0600, owned by the tenant, 32 random
+ * bytes in base64) when missing. `out` receives the base64 text. */
+int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char *out, size_t n);
+
+#endif
