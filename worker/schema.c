@@ -42,8 +42,9 @@ static const char migration_1[] =
     "CREATE INDEX IF NOT EXISTS login_attempts_addr_at ON login_attempts(address, at);"
     /*
      * Rule-based case assessments. factors is the JSON array that explains the
-     * score; month ("YYYY-MM") and overage make the monthly count and the
-     * overage bill a query on this table, monthly_usage being a summary of it.
+     * score: raw_score = base_score + the factors' weights, and success_rate
+     * is raw_score clamped by the model; month ("YYYY-MM") and overage make the monthly count and
+     * the overage bill a query on this table, monthly_usage being a summary of it.
      */
     "CREATE TABLE IF NOT EXISTS ceseda_analyses ("
     " id INTEGER PRIMARY KEY,"
@@ -54,6 +55,8 @@ static const char migration_1[] =
     " positive_factors INTEGER NOT NULL DEFAULT 0,"
     " negative_factors INTEGER NOT NULL DEFAULT 0,"
     " factors TEXT NOT NULL DEFAULT '[]',"
+    " base_score REAL NOT NULL DEFAULT 0,"
+    " raw_score REAL NOT NULL DEFAULT 0,"
     " model TEXT NOT NULL,"
     " favorable INTEGER NOT NULL DEFAULT 0 CHECK (favorable IN (0,1)),"
     " month TEXT NOT NULL,"
