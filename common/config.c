@@ -838,8 +838,9 @@ static void perr(struct pctx *c, int line, const char *section, const char *key,
 }
 
 /*
- * Hand the file's messages to the caller in line order (those without a line
- * first), whatever step found them: the reader then sees the file top down.
+ * Hand the file's messages to the caller in line order (those without a line,
+ * such as missing keys, last), whatever step found them: the reader then sees
+ * the file top down.
  * The sort is a stable insertion sort; a file has a handful of messages.
  */
 static void flush(struct pctx *c)
@@ -848,7 +849,8 @@ static void flush(struct pctx *c)
         char *m = c->local.lines[i];
         int l = c->msg_line[i];
         size_t j = i;
-        for (; j > 0 && c->msg_line[j - 1] > l; j--) {
+        /* A line of 0 sorts last: compare as unsigned. */
+        for (; j > 0 && (unsigned)c->msg_line[j - 1] - 1 > (unsigned)l - 1; j--) {
             c->local.lines[j] = c->local.lines[j - 1];
             c->msg_line[j] = c->msg_line[j - 1];
         }
@@ -1276,11 +1278,19 @@ static void prescan(struct pctx *c)
         if (n > LINE_MAX_BYTES) {
             perr(c, line, NULL, NULL, "line is %zu bytes long (at most %d)", n, LINE_MAX_BYTES);
             c->skip[line] = 1;
+            /* inih reads the rest of the line as new lines, and one of them may
+             * open a section: then which one is in force is unknown until the
+             * next header. */
+            if (memchr(s + 1, '[', n - 1) != NULL)
+                state = CLOSED;
             continue;
         }
         if (memchr(s, '\0', n) != NULL) {
             perr(c, line, NULL, NULL, "line contains a NUL byte");
             c->skip[line] = 1;
+            /* inih stops at the NUL, so it may see a section header we do not. */
+            if (memchr(s, '[', n) != NULL)
+                state = CLOSED;
             continue;
         }
         if (line == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
@@ -1355,12 +1365,19 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
     if (c->lineno < 1 || c->lineno > c->nlines || c->skip[c->lineno])
         return 1;
+    /*
+     * The pre-scan skips the keys of every section it did not open, so inih
+     * and the pre-scan disagreeing about the section is a bug of ours; the
+     * file is refused rather than read under the wrong section.
+     */
     if (c->plans != NULL) {
         int i = plan_index(c->plans, section);
         if (i < 0)
-            return 1;
+            goto lost;
         obj = &c->plans->plan[i];
         seen = c->plan_seen[i];
+    } else if (!section_known(c, section)) {
+        goto lost;
     }
     k = find_key(c, section, name, &idx);
     if (k == NULL) {
@@ -1377,6 +1394,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
     seen[idx] = c->lineno;
     if (store(c, k, obj, value, why, sizeof(why)) < 0)
         perr(c, c->lineno, section, name, "%s", why);
+    return 1;
+lost:
+    perr(c, c->lineno, NULL, NULL, "key in a section that could not be read");
     return 1;
 }
 

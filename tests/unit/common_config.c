@@ -173,6 +173,20 @@ static const struct error_case error_cases[] = {
      "xxxxxxxxxxxxxxxx\nplan = starter\n" WORKER,
      TPATH ":2: [tenant] name: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\" "
            "is too long (at most 191 bytes)"},
+    /* inih reads the 200th byte on as a new line: here a section header. */
+    {"over-long line hiding a section", "t",
+     HEAD "[firm]\naddress = "
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx[worker]\nport = 9\n" WORKER,
+     TPATH ":5: line is 207 bytes long (at most 199)"},
+    {"line of 200 bytes", "t",
+     "[tenant]\nname = "
+     "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+     "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+     "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\nplan = starter\n" WORKER,
+     TPATH ":2: line is 200 bytes long (at most 199)\n" TPATH
+           ": [tenant] name: required key is missing"},
     {"indented line", "t", HEAD "  subdomain = other\n" WORKER,
      TPATH ":4: indented line (continuation lines are not supported)"},
     {"continuation of a value", "t", "[tenant]\nname = Cabinet\n\tTest\nplan = starter\n" WORKER,
