@@ -1,0 +1,402 @@
+/* The firm's application: login, dashboard, analyses, deadlines, invoices,
+ * users. Plain DOM, no framework, no external asset. Every value from the
+ * server is written with textContent, never as HTML. The session token lives
+ * in sessionStorage: closing the tab ends the session on this device. */
+'use strict';
+
+const STRINGS = {
+  fr: {
+    plan: 'Formule', logout: 'Se déconnecter', login_title: 'Connexion à votre espace',
+    username: 'Identifiant', password: 'Mot de passe', sign_in: 'Se connecter',
+    tab_dashboard: 'Tableau de bord', tab_analyses: 'Analyses', tab_deadlines: 'Délais',
+    tab_invoices: 'Factures', tab_users: 'Utilisateurs',
+    usage_analyses: 'Analyses ce mois-ci', usage_users: 'Utilisateurs actifs', usage_due: 'Montant dû ce mois',
+    urgent_deadlines: 'Délais les plus urgents', recent_analyses: 'Analyses récentes',
+    new_analysis: 'Nouvelle analyse', case_text: 'Exposé du dossier',
+    analysis_hint: 'Évaluation par règles explicites et documentées : chaque facteur retenu est listé.',
+    analyse: 'Analyser', analyses: 'Analyses', date: 'Date', success_rate: 'Taux de succès',
+    urgency: 'Urgence', factors: 'Facteurs', new_deadline: 'Nouveau délai', procedure: 'Procédure',
+    notification_date: 'Date de notification', description: 'Description', compute: 'Calculer',
+    deadlines: 'Délais', deadline: 'Échéance', new_invoice: 'Nouvelle facture', client_name: 'Client',
+    item_description: 'Désignation', quantity: 'Qté', unit_price: 'Prix unitaire HT (€)',
+    add_item: 'Ajouter une ligne', create_invoice: 'Créer la facture', invoices: 'Factures',
+    numero: 'Numéro', total_ht: 'Total HT', total_ttc: 'Total TTC', status: 'Statut', print: 'Imprimer',
+    close: 'Fermer', new_user: 'Nouvel utilisateur', role: 'Rôle', role_admin: 'Administrateur',
+    role_lawyer: 'Avocat', role_assistant: 'Assistant', create: 'Créer', users: 'Utilisateurs',
+    last_login: 'Dernière connexion', done: 'Traité', mark_done: 'Marquer traité', none: 'Aucun élément',
+    overage: 'dont dépassement', bad_login: 'Identifiant ou mot de passe incorrect.',
+    too_many: 'Trop de tentatives. Réessayez dans {s} s.', network: 'Le serveur ne répond pas.',
+    remove: 'Retirer', favorable: 'favorable', unfavorable: 'défavorable', model: 'Modèle',
+    urgency_critical: 'critique', urgency_high: 'haute', urgency_normal: 'normale', urgency_low: 'basse',
+    status_draft: 'brouillon', status_sent: 'envoyée', status_paid: 'payée', status_cancelled: 'annulée',
+    status_active: 'en cours', status_done: 'traité', never: 'jamais',
+  },
+  en: {
+    plan: 'Plan', logout: 'Sign out', login_title: 'Sign in to your workspace',
+    username: 'Username', password: 'Password', sign_in: 'Sign in',
+    tab_dashboard: 'Dashboard', tab_analyses: 'Analyses', tab_deadlines: 'Deadlines',
+    tab_invoices: 'Invoices', tab_users: 'Users',
+    usage_analyses: 'Analyses this month', usage_users: 'Active users', usage_due: 'Amount due this month',
+    urgent_deadlines: 'Most urgent deadlines', recent_analyses: 'Recent analyses',
+    new_analysis: 'New analysis', case_text: 'Case summary',
+    analysis_hint: 'Assessment by explicit, documented rules: every factor taken into account is listed.',
+    analyse: 'Analyse', analyses: 'Analyses', date: 'Date', success_rate: 'Success rate',
+    urgency: 'Urgency', factors: 'Factors', new_deadline: 'New deadline', procedure: 'Procedure',
+    notification_date: 'Notification date', description: 'Description', compute: 'Compute',
+    deadlines: 'Deadlines', deadline: 'Due', new_invoice: 'New invoice', client_name: 'Client',
+    item_description: 'Description', quantity: 'Qty', unit_price: 'Unit price excl. VAT (€)',
+    add_item: 'Add a line', create_invoice: 'Create invoice', invoices: 'Invoices',
+    numero: 'Number', total_ht: 'Total excl. VAT', total_ttc: 'Total incl. VAT', status: 'Status',
+    print: 'Print', close: 'Close', new_user: 'New user', role: 'Role', role_admin: 'Admin',
+    role_lawyer: 'Lawyer', role_assistant: 'Assistant', create: 'Create', users: 'Users',
+    last_login: 'Last login', done: 'Done', mark_done: 'Mark done', none: 'Nothing yet',
+    overage: 'of which overage', bad_login: 'Wrong username or password.',
+    too_many: 'Too many attempts. Retry in {s} s.', network: 'The server does not answer.',
+    remove: 'Remove', favorable: 'favourable', unfavorable: 'unfavourable', model: 'Model',
+    urgency_critical: 'critical', urgency_high: 'high', urgency_normal: 'normal', urgency_low: 'low',
+    status_draft: 'draft', status_sent: 'sent', status_paid: 'paid', status_cancelled: 'cancelled',
+    status_active: 'active', status_done: 'done', never: 'never',
+  },
+};
+const LANG = STRINGS[document.documentElement.lang] ? document.documentElement.lang : 'fr';
+const T = (k) => STRINGS[LANG][k] || STRINGS.fr[k] || k;
+const $ = (id) => document.getElementById(id);
+
+let token = sessionStorage.getItem('token');
+let me = null;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : String(c ?? ''));
+  return e;
+}
+
+function money(cents) {
+  const v = Number(cents || 0) / 100;
+  return v.toLocaleString(LANG === 'en' ? 'en-GB' : 'fr-FR', { style: 'currency', currency: 'EUR' });
+}
+function euros(v) {
+  return Number(v || 0).toLocaleString(LANG === 'en' ? 'en-GB' : 'fr-FR', { style: 'currency', currency: 'EUR' });
+}
+function day(s) {
+  if (!s) return '';
+  const d = new Date(s.length === 10 ? s + 'T00:00:00' : s);
+  return isNaN(d) ? s : d.toLocaleDateString(LANG === 'en' ? 'en-GB' : 'fr-FR');
+}
+function badge(kind, prefix) {
+  const k = String(kind || '');
+  return el('span', { class: 'badge ' + k.replace(/[^a-z_-]/gi, '') }, T(prefix + k) !== prefix + k ? T(prefix + k) : k);
+}
+/* A list answer may be a bare array or an object holding one. */
+function rows(r, ...keys) {
+  if (Array.isArray(r)) return r;
+  for (const k of [...keys, 'items', 'results', 'data']) if (r && Array.isArray(r[k])) return r[k];
+  return [];
+}
+function emptyRow(tbody, cols) {
+  tbody.append(el('tr', {}, el('td', { class: 'empty', colspan: String(cols) }, T('none'))));
+}
+function showError(msg) { $('app-error').textContent = msg || ''; }
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.detail || body.error)) || ('HTTP ' + status));
+    this.status = status; this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (token) headers.Authorization = 'Bearer ' + token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, { detail: T('network') });
+  }
+  const text = await r.text();
+  let data = null;
+  if (text && (r.headers.get('content-type') || '').includes('json')) {
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+  } else {
+    data = text;
+  }
+  if (r.status === 401 && path !== '/api/auth/login') { signedOut(); }
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+/* Run an action, showing its error in the banner instead of throwing. */
+async function guarded(fn, button) {
+  showError('');
+  if (button) button.disabled = true;
+  try { await fn(); } catch (e) { showError(e.message); } finally { if (button) button.disabled = false; }
+}
+
+/* ---- session ----------------------------------------------------------------- */
+
+function signedOut() {
+  token = null; me = null;
+  sessionStorage.removeItem('token');
+  $('app-view').hidden = true;
+  $('session').hidden = true;
+  $('login-view').hidden = false;
+  $('username').focus();
+}
+
+async function signedIn() {
+  me = await api('GET', '/api/me');
+  $('who').textContent = me.username + ' · ' + T('role_' + me.role);
+  $('session').hidden = false;
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  for (const e of document.querySelectorAll('.admin-only')) e.hidden = me.role !== 'admin';
+  await loadDeadlineTypes().catch((e) => showError(e.message));
+  showTab('dashboard');
+}
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = ev.target, out = $('login-error'), btn = $('login-submit');
+  out.textContent = '';
+  btn.disabled = true;
+  try {
+    const r = await api('POST', '/api/auth/login', { username: f.username.value, password: f.password.value });
+    token = r.token;
+    sessionStorage.setItem('token', token);
+    f.password.value = '';
+    await signedIn();
+  } catch (e) {
+    if (e.status === 401) out.textContent = T('bad_login');
+    else if (e.status === 429) out.textContent = T('too_many').replace('{s}', (e.body && e.body.retry_after) || 60);
+    else out.textContent = e.message;
+  } finally {
+    btn.disabled = false;
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  try { await api('POST', '/api/auth/logout'); } catch (e) { /* the session ends here anyway */ }
+  signedOut();
+});
+
+/* ---- tabs -------------------------------------------------------------------- */
+
+const loaders = {
+  dashboard: loadDashboard, analyses: loadAnalyses, deadlines: loadDeadlines,
+  invoices: loadInvoices, users: loadUsers,
+};
+function showTab(name) {
+  for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.tab === name);
+  for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== 'tab-' + name;
+  showError('');
+  guarded(loaders[name]);
+}
+for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
+
+/* ---- dashboard --------------------------------------------------------------- */
+
+function meter(valueId, barId, used, limit) {
+  $(valueId).textContent = limit ? `${used} / ${limit}` : String(used);
+  const pct = limit ? Math.min(100, Math.round((100 * used) / limit)) : 0;
+  $(barId).style.width = pct + '%';
+  $(barId).classList.toggle('full', pct >= 100);
+}
+
+async function loadDashboard() {
+  const u = await api('GET', '/api/billing/usage');
+  meter('u-analyses', 'u-analyses-bar', u.analyses_used, u.analyses_limit);
+  meter('u-users', 'u-users-bar', u.users_active, u.users_limit);
+  $('u-due').textContent = euros(u.total_due);
+  $('u-overage').textContent = Number(u.overage_fees) > 0 ? `${T('overage')} ${euros(u.overage_fees)}` : u.month || '';
+
+  const dl = sortDeadlines(rows(await api('GET', '/api/deadlines?status=active'), 'deadlines')).slice(0, 5);
+  const ul = $('dash-deadlines');
+  ul.replaceChildren(...(dl.length ? dl.map((d) => el('li', {},
+    el('span', {}, el('strong', {}, day(d.deadline_date)), ' · ', d.label || d.type, d.description ? ' — ' + d.description : ''),
+    badge(d.urgency, 'urgency_'))) : [el('li', { class: 'empty' }, T('none'))]));
+
+  const an = rows(await api('GET', '/api/analyses?limit=5'), 'analyses').slice(0, 5);
+  $('dash-analyses').replaceChildren(...(an.length ? an.map((a) => el('li', {},
+    el('span', {}, `#${a.id} · ${day(a.created_at)}`),
+    el('span', {}, pct(a.success_rate), ' ', badge(a.urgency, 'urgency_')))) : [el('li', { class: 'empty' }, T('none'))]));
+}
+
+/* ---- analyses ---------------------------------------------------------------- */
+
+function pct(rate) {
+  const v = Number(rate);
+  return isNaN(v) ? '' : Math.round(v <= 1 ? v * 100 : v) + ' %';
+}
+function factorText(f) {
+  if (typeof f === 'string') return f;
+  return f.label || f.description || f.name || f.id || JSON.stringify(f);
+}
+
+async function loadAnalyses() {
+  const list = rows(await api('GET', '/api/analyses?limit=50'), 'analyses');
+  const tb = $('analyses-list');
+  tb.replaceChildren();
+  if (!list.length) emptyRow(tb, 5);
+  for (const a of list) {
+    tb.append(el('tr', { 'data-id': String(a.id) },
+      el('td', {}, a.id), el('td', {}, day(a.created_at)), el('td', {}, pct(a.success_rate)),
+      el('td', {}, badge(a.urgency, 'urgency_')),
+      el('td', {}, (a.factors || []).map(factorText).join(' · ') || String(a.positive_factors ?? ''))));
+  }
+}
+
+$('analysis-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    const a = await api('POST', '/api/analyses', { case_text: f.case_text.value });
+    const box = $('analysis-result');
+    box.replaceChildren(
+      el('div', { class: 'rate' }, pct(a.success_rate), ' ', badge(a.urgency, 'urgency_')),
+      el('div', { class: 'hint' }, `${T('model')} : ${a.model || ''}`),
+      el('ul', {}, ...(a.factors || []).map((x) => el('li', {}, factorText(x)))));
+    box.hidden = false;
+    f.reset();
+    await loadAnalyses();
+  }, f.querySelector('button[type=submit]'));
+});
+
+/* ---- deadlines --------------------------------------------------------------- */
+
+let deadlineTypes = [];
+async function loadDeadlineTypes() {
+  deadlineTypes = rows(await api('GET', '/api/deadlines/types'), 'types');
+  $('deadline-type').replaceChildren(...deadlineTypes.map((t) => el('option', { value: t.type }, t.label || t.type)));
+}
+const URGENCY_ORDER = { overdue: 0, expired: 0, critical: 1, high: 2, urgent: 2, normal: 3, medium: 3, low: 4 };
+function sortDeadlines(list) {
+  return list.slice().sort((a, b) =>
+    String(a.deadline_date).localeCompare(String(b.deadline_date)) ||
+    (URGENCY_ORDER[a.urgency] ?? 5) - (URGENCY_ORDER[b.urgency] ?? 5));
+}
+
+async function loadDeadlines() {
+  const list = sortDeadlines(rows(await api('GET', '/api/deadlines'), 'deadlines'));
+  const tb = $('deadlines-list');
+  tb.replaceChildren();
+  if (!list.length) emptyRow(tb, 5);
+  for (const d of list) {
+    const label = (deadlineTypes.find((t) => t.type === d.type) || {}).label || d.type;
+    const action = d.status === 'done' ? badge('done', 'status_')
+      : el('button', { class: 'small ghost', type: 'button', onclick: () => guarded(async () => {
+        await api('PATCH', '/api/deadlines/' + encodeURIComponent(d.id), { status: 'done' });
+        await loadDeadlines();
+      }) }, T('mark_done'));
+    tb.append(el('tr', {}, el('td', {}, el('strong', {}, day(d.deadline_date))),
+      el('td', {}, badge(d.urgency, 'urgency_')), el('td', {}, label), el('td', {}, d.description || ''),
+      el('td', { class: 'num' }, action)));
+  }
+}
+
+$('deadline-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    await api('POST', '/api/deadlines', {
+      type: f.type.value, notification_date: f.notification_date.value, description: f.description.value,
+    });
+    f.description.value = '';
+    await loadDeadlines();
+  }, f.querySelector('button[type=submit]'));
+});
+
+/* ---- invoices ---------------------------------------------------------------- */
+
+function addItemRow() {
+  const tr = el('tr', {},
+    el('td', {}, el('input', { name: 'description', required: '', maxlength: '500' })),
+    el('td', {}, el('input', { name: 'quantity', type: 'number', min: '1', step: '1', value: '1', required: '' })),
+    el('td', {}, el('input', { name: 'unit_price', type: 'number', min: '0', step: '0.01', required: '' })),
+    el('td', {}));
+  tr.lastChild.append(el('button', { type: 'button', class: 'small ghost', title: T('remove'),
+    onclick: () => { if ($('invoice-items').children.length > 1) tr.remove(); } }, '×'));
+  $('invoice-items').append(tr);
+}
+$('add-item').addEventListener('click', addItemRow);
+addItemRow();
+
+async function loadInvoices() {
+  const list = rows(await api('GET', '/api/invoices?limit=50'), 'invoices');
+  const tb = $('invoices-list');
+  tb.replaceChildren();
+  if (!list.length) emptyRow(tb, 6);
+  for (const inv of list) {
+    tb.append(el('tr', {}, el('td', {}, el('strong', {}, inv.numero)), el('td', {}, inv.client_name),
+      el('td', { class: 'num' }, money(inv.montant_ht_cents)), el('td', { class: 'num' }, money(inv.montant_ttc_cents)),
+      el('td', {}, badge(inv.status, 'status_')),
+      el('td', { class: 'num' }, el('button', { type: 'button', class: 'small ghost',
+        onclick: () => guarded(() => showPrint(inv.numero)) }, T('print')))));
+  }
+}
+
+$('invoice-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const items = [...$('invoice-items').children].map((tr) => ({
+    description: tr.querySelector('[name=description]').value,
+    quantity: parseInt(tr.querySelector('[name=quantity]').value, 10),
+    unit_price_cents: Math.round(parseFloat(tr.querySelector('[name=unit_price]').value) * 100),
+  }));
+  guarded(async () => {
+    await api('POST', '/api/invoices', { client_name: f.client_name.value, items });
+    f.reset();
+    $('invoice-items').replaceChildren();
+    addItemRow();
+    await loadInvoices();
+  }, f.querySelector('button[type=submit]'));
+});
+
+/* The printable invoice is server-rendered HTML behind the bearer token, so
+ * it is fetched and its <article> shown here, then printed with the page. */
+async function showPrint(numero) {
+  const html = await api('GET', '/api/invoices/' + encodeURIComponent(numero) + '/print');
+  const doc = new DOMParser().parseFromString(String(html), 'text/html');
+  const art = doc.querySelector('article.invoice');
+  $('print-body').replaceChildren(art ? document.importNode(art, true) : el('p', {}, numero));
+  $('print-view').hidden = false;
+  $('print-view').scrollIntoView({ behavior: 'smooth' });
+}
+$('print-now').addEventListener('click', () => window.print());
+$('print-close').addEventListener('click', () => { $('print-view').hidden = true; });
+
+/* ---- users ------------------------------------------------------------------- */
+
+async function loadUsers() {
+  const list = rows(await api('GET', '/api/users'), 'users');
+  const tb = $('users-list');
+  tb.replaceChildren();
+  for (const u of list) {
+    tb.append(el('tr', {}, el('td', {}, u.username), el('td', {}, T('role_' + u.role)),
+      el('td', {}, u.last_login ? day(u.last_login) : T('never'))));
+  }
+}
+
+$('user-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    await api('POST', '/api/users', { username: f.username.value, password: f.password.value, role: f.role.value });
+    f.reset();
+    await loadUsers();
+  }, f.querySelector('button[type=submit]'));
+});
+
+/* ---- start ------------------------------------------------------------------- */
+
+for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = T(e.dataset.i18n);
+$('deadline-date').value = new Date().toISOString().slice(0, 10);
+if (token) signedIn().catch(signedOut); else signedOut();

@@ -1,0 +1,31 @@
+/*
+ * db.h — the tenant's SQLite database: DATA_DIR/<CLIENT_ID>.db.
+ *
+ * db_open() configures SQLite for a small, single-threaded process (one
+ * connection, used only on the event-loop thread), sets the pragmas the worker
+ * relies on and brings the schema up to date (schema.h). Durability: WAL with
+ * synchronous=FULL, so a write answered with 2xx survives a kill -9 of the
+ * worker and also a power loss; see db.c for why FULL and not NORMAL.
+ * Not here: any query of the application (auth.c and the model layer).
+ */
+#ifndef TENANT_WORKER_DB_H
+#define TENANT_WORKER_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "worker.h"
+
+/*
+ * Open (creating if needed) and migrate the database of e. On success *out is
+ * the connection, owned by the caller, closed with db_close(). On failure err
+ * receives a sentence and a negative errno is returned (-EINVAL when the file
+ * is newer than this program, -EIO otherwise).
+ */
+int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen);
+void db_close(sqlite3 *db);
+
+/* A cheap query proving the connection works, for /healthz. 0 or -EIO. */
+int db_ping(sqlite3 *db);
+
+#endif

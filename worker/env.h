@@ -1,0 +1,32 @@
+/*
+ * env.h — the tenant's settings from the environment (DESIGN.md "The worker
+ * contract"): the seed's variables plus TEMPLATES_DIR, LANGUAGE, TIMEZONE,
+ * PASSWORD_COST and the PLAN_* prices.
+ *
+ * wenv_load() parses and validates, nothing else: it opens no file beyond a
+ * stat() of DATA_DIR and TEMPLATES_DIR, and it never exits. The caller turns
+ * a failure into exit status 78 (EX_CONFIG), so the supervisor does not
+ * restart a worker whose configuration cannot work.
+ */
+#ifndef TENANT_WORKER_ENV_H
+#define TENANT_WORKER_ENV_H
+
+#include <stddef.h>
+
+#include "worker.h"
+
+/* EX_CONFIG from sysexits.h: "do not restart until the config changes". */
+#define WENV_EXIT_CONFIG 78
+
+/*
+ * Fill *e from the process environment. Returns 0, or -EINVAL with a sentence
+ * naming the variable in err (e.g. "CLIENT_COLOR: \"red\" is not #rrggbb").
+ * On failure *e holds nothing to free. On success free it with wenv_free().
+ */
+int wenv_load(struct wenv *e, char *err, size_t errlen);
+void wenv_free(struct wenv *e);
+
+/* The argon2id cost named by e->password_cost, for crypto_pwhash_str(). */
+void wenv_pwhash_cost(const struct wenv *e, unsigned long long *opslimit, size_t *memlimit);
+
+#endif

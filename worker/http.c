@@ -1,0 +1,594 @@
+/*
+ * http.c — see http.h.
+ *
+ * Request life: on_req() finds the route, authenticates, parses the body and
+ * calls the route's function, which answers at once (send_*) or, for the two
+ * routes that hash a password, queues the hash on libuv's thread pool and
+ * answers from the after-work callback, on the loop thread. Each request's
+ * `struct call` is allocated in the request's pool with a dispose callback,
+ * so h2o itself tells us when a request is over: that both releases the JSON
+ * body and counts in-flight requests for a graceful stop.
+ *
+ * Stopping (h2o 2.2.5): we set ctx.shutdown_requested ourselves rather than
+ * calling h2o_context_request_shutdown(), which would arm HTTP/2's one-second
+ * GOAWAY timer (HTTP/2 is not offered here at all). HTTP/1 then answers new
+ * requests with "Connection: close". Idle keep-alive connections are not
+ * closed by h2o, so once no request is in flight we stop the loop ourselves,
+ * and dispose of the context only when no connection is left (disposing with
+ * a live connection aborts); otherwise process exit closes them.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <h2o.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "db.h"
+#include "log.h"
+#include "pages.h"
+#include "sdnotify.h"
+
+/* h2o itself refuses bodies above this (with a plain-text 413 and a closed
+ * connection); between HTTP_BODY_MAX and this we answer a JSON 413. */
+#define H2O_BODY_HARD_MAX (1024 * 1024)
+#define PATH_MAX_LEN 1024
+#define ARG_MAX_LEN 64
+/* Password hashes waiting for the (one-thread) pool; beyond, 503. */
+#define HASH_QUEUE_MAX 64
+
+enum {
+    R_AUTH = 1 << 0,   /* a valid bearer token is required */
+    R_ADMIN = 1 << 1,  /* ... of an admin */
+    R_BODY = 1 << 2,   /* the body is a JSON object */
+    R_QUERY = 1 << 3,  /* arg is the query string */
+    R_PREFIX = 1 << 4, /* pattern is a prefix, arg is the rest */
+};
+
+struct call;
+typedef struct wres (*model_fn)(const struct wctx *, json_t *, const char *);
+
+struct route {
+    const char *method;
+    const char *pattern; /* '*' matches one path segment, given as arg */
+    unsigned flags;
+    void (*fn)(struct call *c);
+    model_fn model;
+};
+
+struct call {
+    h2o_req_t *req;
+    const struct route *route;
+    struct wuser user;
+    json_t *body;
+    const char *arg;
+};
+
+enum kind { K_API, K_PAGE, K_ASSET, K_PRINT };
+
+static struct {
+    const struct wenv *env;
+    sqlite3 *db;
+    uv_loop_t *loop;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } listener;
+    int listener_open;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    size_t conns, inflight, hashes;
+} srv;
+
+/* ---- responses -------------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Internal Server Error";
+    }
+}
+
+#define ADD_HEADER(req, tok, v)                                                                    \
+    h2o_add_header(&(req)->pool, &(req)->res.headers, (tok), NULL, H2O_STRLIT(v))
+#define ADD_HEADER_STR(req, name, v)                                                               \
+    h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,            \
+                          H2O_STRLIT(v))
+
+static void send_bytes(h2o_req_t *req, int status, const char *ctype, const char *data, size_t len,
+                       enum kind kind)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_iovec_t buf = h2o_iovec_init(data, len);
+
+    req->res.status = status;
+    req->res.reason = reason(status);
+    req->res.content_length = len;
+    if (ctype != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
+    ADD_HEADER_STR(req, "x-content-type-options", "nosniff");
+    ADD_HEADER_STR(req, "x-frame-options", "DENY");
+    ADD_HEADER_STR(req, "referrer-policy", "no-referrer");
+    switch (kind) {
+    case K_API:
+        ADD_HEADER(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+        ADD_HEADER_STR(req, "content-security-policy",
+                       "default-src 'none'; frame-ancestors 'none'");
+        break;
+    case K_PAGE:
+        ADD_HEADER(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
+        ADD_HEADER_STR(req, "content-security-policy",
+                       "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+                       "script-src 'self'; object-src 'none'; base-uri 'none'; "
+                       "form-action 'self'; frame-ancestors 'none'");
+        break;
+    case K_ASSET:
+        ADD_HEADER(req, H2O_TOKEN_CACHE_CONTROL, "public, max-age=3600");
+        ADD_HEADER_STR(req, "content-security-policy",
+                       "default-src 'none'; frame-ancestors 'none'");
+        break;
+    case K_PRINT:
+        ADD_HEADER(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+        ADD_HEADER_STR(req, "content-security-policy",
+                       "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; "
+                       "frame-ancestors 'none'");
+        break;
+    }
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* Send a model result; takes ownership of w.body. */
+static void send_wres(h2o_req_t *req, struct wres w)
+{
+    static const char oom[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+    char *buf;
+    size_t n;
+
+    if (w.status == 204) {
+        json_decref(w.body);
+        send_bytes(req, 204, NULL, "", 0, K_API);
+        return;
+    }
+    if (w.body == NULL) {
+        send_bytes(req, w.status >= 400 ? w.status : 500, "application/json", oom, sizeof oom - 1,
+                   K_API);
+        return;
+    }
+    if (w.status == 429 || w.status == 503) {
+        json_int_t after = json_integer_value(json_object_get(w.body, "retry_after"));
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(v, 24, "%lld", (long long)(after > 0 ? after : 1));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)len);
+    }
+    if (w.status == 401)
+        ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
+    n = json_dumpb(w.body, NULL, 0, JSON_COMPACT);
+    buf = h2o_mem_alloc_pool(&req->pool, n + 1);
+    json_dumpb(w.body, buf, n, JSON_COMPACT);
+    json_decref(w.body);
+    send_bytes(req, w.status, "application/json", buf, n, K_API);
+}
+
+static void send_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void send_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    send_wres(req, wres_error(status, code, "%s", detail));
+}
+
+/* ---- routes ----------------------------------------------------------------- */
+
+static void route_health(struct call *c)
+{
+    if (db_ping(srv.db) == 0)
+        send_bytes(c->req, 200, "application/json", "{\"status\":\"ok\"}", 15, K_API);
+    else
+        send_error(c->req, 503, "unavailable", "the database does not answer");
+}
+
+static void route_page(struct call *c)
+{
+    struct pages_blob b;
+    char name[PATH_MAX_LEN];
+
+    snprintf(name, sizeof name, "%.*s", (int)c->req->path_normalized.len,
+             c->req->path_normalized.base);
+    if (pages_get(name, &b) < 0) {
+        send_error(c->req, 404, "not_found", "no such page");
+        return;
+    }
+    send_bytes(c->req, 200, b.content_type, b.data, b.len, strcmp(name, "/") ? K_ASSET : K_PAGE);
+}
+
+static void free_blob(void *p)
+{
+    free(*(void **)p);
+}
+
+static void route_static(struct call *c)
+{
+    struct pages_blob b;
+
+    if (pages_static(c->arg, &b) < 0) {
+        send_error(c->req, 404, "not_found", "no such file");
+        return;
+    }
+    /* The buffer is freed with the request's pool, after it was sent. */
+    void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
+    *holder = (void *)b.data;
+    send_bytes(c->req, 200, b.content_type, b.data, b.len, K_ASSET);
+}
+
+static const struct route routes[] = {
+    {"GET", "/healthz", 0, route_health, NULL}, {"GET", "/", 0, route_page, NULL},
+    {"GET", "/app.css", 0, route_page, NULL},   {"GET", "/app.js", 0, route_page, NULL},
+    {"GET", "/brand.css", 0, route_page, NULL}, {"GET", "/static/", R_PREFIX, route_static, NULL},
+
+};
+
+static int valid_arg_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
+/* Match path against pattern; a '*' takes one segment of [A-Za-z0-9_-] into arg. */
+static int match(const struct route *rt, const char *path, char *arg)
+{
+    const char *p = rt->pattern;
+
+    if (rt->flags & R_PREFIX) {
+        size_t n = strlen(p);
+        if (strncmp(path, p, n) != 0 || path[n] == '\0' || strlen(path + n) >= PATH_MAX_LEN)
+            return 0;
+        strcpy(arg, path + n);
+        return 1;
+    }
+    while (*p) {
+        if (*p == '*') {
+            size_t n = 0;
+            while (path[n] && path[n] != '/' && valid_arg_char(path[n]))
+                n++;
+            if (n == 0 || n > ARG_MAX_LEN || (path[n] != '/' && path[n] != '\0'))
+                return 0;
+            memcpy(arg, path, n);
+            arg[n] = '\0';
+            path += n;
+            p++;
+        } else if (*p++ != *path++) {
+            return 0;
+        }
+    }
+    return *path == '\0';
+}
+
+/* Find the route; -ENOENT when no path matches, -EPERM when only the method
+ * differs (allow then lists the methods that would). */
+static int route_find(const char *method, const char *path, char *arg, const struct route **out,
+                      char *allow, size_t allowlen)
+{
+    int path_seen = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!match(&routes[i], path, arg))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            *out = &routes[i];
+            return 0;
+        }
+        path_seen = 1;
+        if (!strstr(allow, routes[i].method)) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, allowlen - l, "%s%s", l ? ", " : "", routes[i].method);
+            if (strcmp(routes[i].method, "GET") == 0 && !strstr(allow, "HEAD")) {
+                l = strlen(allow);
+                snprintf(allow + l, allowlen - l, ", HEAD");
+            }
+        }
+    }
+    return path_seen ? -EPERM : -ENOENT;
+}
+
+static int parse_body(struct call *c)
+{
+    h2o_req_t *req = c->req;
+    json_error_t jerr;
+    ssize_t i;
+
+    if (req->entity.len > HTTP_BODY_MAX) {
+        send_error(req, 413, "too_large", "the body is larger than %d bytes", HTTP_BODY_MAX);
+        return -1;
+    }
+    i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len < 16 || strncasecmp(v.base, "application/json", 16) != 0 ||
+            (v.len > 16 && v.base[16] != ';' && v.base[16] != ' ')) {
+            send_error(req, 415, "unsupported_media_type", "the body must be application/json");
+            return -1;
+        }
+    }
+    if (req->entity.base == NULL || req->entity.len == 0) {
+        send_error(req, 400, "invalid_request", "a JSON object body is required");
+        return -1;
+    }
+    c->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (c->body == NULL) {
+        send_error(req, 400, "bad_json", "line %d column %d: %s", jerr.line, jerr.column,
+                   jerr.text);
+        return -1;
+    }
+    if (!json_is_object(c->body)) {
+        send_error(req, 400, "invalid_request", "the body must be a JSON object");
+        return -1;
+    }
+    return 0;
+}
+
+static void maybe_finish(void)
+{
+    if (srv.stopping && srv.inflight == 0 && srv.hashes == 0)
+        uv_stop(srv.loop);
+}
+
+/* Runs when h2o clears the request's pool: the request is over. */
+static void call_dispose(void *p)
+{
+    struct call *c = p;
+    json_decref(c->body);
+    srv.inflight--;
+    maybe_finish();
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct call *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, call_dispose);
+    char path[PATH_MAX_LEN], method[8], allow[64];
+    char *arg;
+    const struct route *rt = NULL;
+    int r;
+
+    memset(c, 0, sizeof *c);
+    c->req = req;
+    srv.inflight++;
+
+    if (req->path_normalized.len >= sizeof path) {
+        send_error(req, 414, "uri_too_long", "the path is longer than %d bytes", PATH_MAX_LEN - 1);
+        return 0;
+    }
+    memcpy(path, req->path_normalized.base, req->path_normalized.len);
+    path[req->path_normalized.len] = '\0';
+    snprintf(method, sizeof method, "%.*s", (int)req->method.len, req->method.base);
+    /* HEAD is GET without the body; send_bytes drops it. */
+    if (strcmp(method, "HEAD") == 0)
+        strcpy(method, "GET");
+
+    arg = h2o_mem_alloc_pool(&req->pool, PATH_MAX_LEN);
+    r = route_find(method, path, arg, &rt, allow, sizeof allow);
+    if (r == -ENOENT) {
+        send_error(req, 404, "not_found", "no route for this path");
+        return 0;
+    }
+    if (r == -EPERM) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
+        send_error(req, 405, "method_not_allowed", "allowed here: %s", allow);
+        return 0;
+    }
+    c->route = rt;
+    c->arg = strchr(rt->pattern, '*') || (rt->flags & R_PREFIX) ? arg : NULL;
+    if ((rt->flags & R_QUERY) && req->query_at != SIZE_MAX) {
+        h2o_iovec_t q = h2o_strdup(&req->pool, req->path.base + req->query_at + 1,
+                                   req->path.len - req->query_at - 1);
+        c->arg = q.base;
+    }
+    if ((rt->flags & R_BODY) && parse_body(c) < 0)
+        return 0;
+    rt->fn(c);
+    return 0;
+}
+
+/* ---- connections and lifecycle --------------------------------------------- */
+
+static void on_conn_close(uv_handle_t *h)
+{
+    free(h);
+    srv.conns--;
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    uv_stream_t *conn;
+    int r;
+
+    if (status != 0 || srv.stopping)
+        return;
+    if (listener->type == UV_NAMED_PIPE) {
+        conn = malloc(sizeof(uv_pipe_t));
+        if (conn == NULL)
+            return;
+        uv_pipe_init(srv.loop, (uv_pipe_t *)conn, 0);
+    } else {
+        conn = malloc(sizeof(uv_tcp_t));
+        if (conn == NULL)
+            return;
+        uv_tcp_init(srv.loop, (uv_tcp_t *)conn);
+    }
+    r = uv_accept(listener, conn);
+    if (r != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    if (listener->type == UV_TCP)
+        uv_tcp_nodelay((uv_tcp_t *)conn, 1);
+    srv.conns++;
+    h2o_accept(&srv.accept_ctx, h2o_uv_socket_create(conn, on_conn_close));
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    if (srv.stopping)
+        return;
+    srv.stopping = 1;
+    log_info(srv.env->client_id, "signal %d: stopping (%zu requests in flight)", signum,
+             srv.inflight);
+    sdnotify_send("STOPPING=1");
+    if (srv.listener_open) {
+        uv_close(&srv.listener.handle, NULL);
+        srv.listener_open = 0;
+    }
+    srv.ctx.shutdown_requested = 1;
+    maybe_finish();
+}
+
+/* The passed socket (LISTEN_FDS=1 for this pid) or our own on 127.0.0.1:PORT. */
+static int open_listener(char *desc, size_t desclen)
+{
+    const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+    int r;
+
+    if (fds != NULL && pid != NULL && strcmp(fds, "1") == 0 && atol(pid) == (long)getpid()) {
+        int domain = 0;
+        socklen_t dl = sizeof domain;
+        /* The variables are for us only: children must not inherit them. */
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_PID");
+        if (getsockopt(3, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0) {
+            log_error(srv.env->client_id, "LISTEN_FDS=1 but fd 3 is not a socket: %s",
+                      strerror(errno));
+            return -EINVAL;
+        }
+        if (domain == AF_UNIX) {
+            uv_pipe_init(srv.loop, &srv.listener.pipe, 0);
+            r = uv_pipe_open(&srv.listener.pipe, 3);
+        } else {
+            uv_tcp_init(srv.loop, &srv.listener.tcp);
+            r = uv_tcp_open(&srv.listener.tcp, 3);
+        }
+        snprintf(desc, desclen, "the passed socket (fd 3)");
+    } else {
+        struct sockaddr_in sa;
+        if (srv.env->port <= 0) {
+            log_error(srv.env->client_id, "PORT: no port to bind and no socket passed");
+            return -EINVAL;
+        }
+        uv_ip4_addr("127.0.0.1", srv.env->port, &sa);
+        uv_tcp_init(srv.loop, &srv.listener.tcp);
+        r = uv_tcp_bind(&srv.listener.tcp, (struct sockaddr *)&sa, 0);
+        snprintf(desc, desclen, "127.0.0.1:%d", srv.env->port);
+    }
+    srv.listener_open = 1;
+    if (r == 0)
+        r = uv_listen(&srv.listener.stream, 1024, on_accept);
+    if (r != 0) {
+        log_error(srv.env->client_id, "cannot listen on %s: %s", desc, uv_strerror(r));
+        return r;
+    }
+    return 0;
+}
+
+int http_run(const struct wenv *env, sqlite3 *db)
+{
+    h2o_hostconf_t *host;
+    h2o_handler_t *handler;
+    char desc[64], status[128];
+    int r;
+
+    srv.env = env;
+    srv.db = db;
+    srv.loop = uv_default_loop();
+
+    h2o_config_init(&srv.config);
+    srv.config.server_name = h2o_iovec_init(H2O_STRLIT("tenant-worker"));
+    srv.config.max_request_entity_size = H2O_BODY_HARD_MAX;
+    srv.config.http1.upgrade_to_http2 = 0;
+    host = h2o_config_register_host(&srv.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    handler = h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof *handler);
+    handler->on_req = on_req;
+    h2o_context_init(&srv.ctx, srv.loop, &srv.config);
+    srv.accept_ctx.ctx = &srv.ctx;
+    srv.accept_ctx.hosts = srv.config.hosts;
+
+    r = open_listener(desc, sizeof desc);
+    if (r < 0)
+        goto out;
+    uv_signal_init(srv.loop, &srv.sigterm);
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    uv_signal_init(srv.loop, &srv.sigint);
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+
+    log_info(env->client_id, "serving on %s", desc);
+    snprintf(status, sizeof status, "READY=1\nSTATUS=serving on %s", desc);
+    r = sdnotify_send(status);
+    if (r < 0)
+        log_warn(env->client_id, "NOTIFY_SOCKET: cannot send READY: %s", strerror(-r));
+
+    uv_run(srv.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&srv.sigterm, NULL);
+    uv_close((uv_handle_t *)&srv.sigint, NULL);
+    r = 0;
+out:
+    if (srv.listener_open)
+        uv_close(&srv.listener.handle, NULL);
+    uv_run(srv.loop, UV_RUN_NOWAIT);
+    if (srv.conns == 0) {
+        h2o_context_dispose(&srv.ctx);
+        h2o_config_dispose(&srv.config);
+    }
+    log_info(env->client_id, "stopped (%zu idle connections closed)", srv.conns);
+    return r;
+}
