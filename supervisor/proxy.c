@@ -949,6 +949,9 @@ static void nginx_ensure(struct proxy *p)
     opt.stdio = stdio;
     opt.stdio_count = 3;
     opt.exit_cb = on_nginx_exit;
+    /* Its own process group (setsid): a terminal's ^C does not reach it past
+     * tenantd, and workers orphaned by a dead master can be swept by group. */
+    opt.flags = UV_PROCESS_DETACHED;
     p->nginx.data = p;
     r = uv_spawn(p->loop, &p->nginx, &opt);
     close(fd);
@@ -990,6 +993,11 @@ static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig)
     p->nginx_running = false;
     p->reload_pending = false;
     uv_timer_stop(&p->nginx_tm);
+    /* A master that dies abnormally leaves its workers serving the old
+     * configuration and holding the port; they are in its process group. A
+     * master that stopped cleanly waited for them, so this finds nobody. */
+    if (kill(-proc->pid, SIGKILL) == 0)
+        log_warn(NULL, "proxy: killed the workers left by nginx pid %d", proc->pid);
     if (p->stopping) {
         log_info(NULL, "proxy: nginx stopped (%s %d)", sig ? "signal" : "exit",
                  sig ? sig : (int)status);
@@ -1041,7 +1049,8 @@ static void stop_stale_nginx(struct proxy *p)
             cmd[i] = ' ';
     if (strstr(cmd, "nginx") != NULL && strstr(cmd, p->prefix) != NULL) {
         log_notice(NULL, "proxy: stopping nginx pid %d left by a previous tenantd", (int)pid);
-        kill(pid, SIGTERM);
+        if (kill(-pid, SIGTERM) < 0)
+            kill(pid, SIGTERM);
     }
     free(cmd);
 }

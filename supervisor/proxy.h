@@ -22,9 +22,11 @@
  *      proxy_last_error(), and no tenant is touched.
  *
  * Managed nginx: `nginx -e stderr -p <run_dir>/nginx/ -c <run_dir>/nginx/live/main.conf
- * -g 'daemon off; master_process on;'`, spawned with libuv (which reaps it),
- * stdout and stderr appended to <log_dir>/nginx.log, restarted with a capped
- * backoff when it dies, SIGTERM (then SIGKILL after a grace) on proxy_stop.
+ * -g 'daemon off; master_process on;'`, spawned with libuv (which reaps it) in
+ * its own process group, stdout and stderr appended to <log_dir>/nginx.log,
+ * restarted with a capped backoff when it dies (workers a dead master left
+ * behind are killed by group first, as they hold the port), SIGTERM (then
+ * SIGKILL after a grace) on proxy_stop.
  *
  * Not here: rendering (common/proxy_render.c), what tenants exist (sup.h).
  */
