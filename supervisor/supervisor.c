@@ -377,16 +377,6 @@ static void pump(struct sup *s)
     s->pumping = false;
 }
 
-static void release_slot(struct tenant *t)
-{
-    queue_remove(t);
-    if (t->in_slot) {
-        t->in_slot = false;
-        t->s->starting--;
-        pump(t->s);
-    }
-}
-
 /* ---- the process ------------------------------------------------------------------ */
 
 static void on_exit_readable(uv_poll_t *h, int status, int events);
@@ -993,12 +983,23 @@ static void tenant_feed(struct tenant *t, enum fsm_event ev)
     if (old != st.next)
         log_debug(t->id, "%s -> %s on %s", tstate_name(old), tstate_name(st.next),
                   fsm_event_name(ev));
-    /* A start slot is held exactly while the tenant is starting. */
-    if (old == TS_STARTING && st.next != TS_STARTING)
-        release_slot(t);
+    /* A start slot is held exactly while the tenant is starting. The next
+     * queued tenant starts only after this transition's action, so the log
+     * reads in order ("ready", then the next "started"). */
+    bool freed = false;
+    if (old == TS_STARTING && st.next != TS_STARTING) {
+        queue_remove(t);
+        freed = t->in_slot;
+        if (t->in_slot) {
+            t->in_slot = false;
+            t->s->starting--;
+        }
+    }
     if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
         sup_changed(t->s);
     perform(t, st.action);
+    if (freed)
+        pump(t->s);
     if (t->s->shutting_down && !fsm_has_process(t->state))
         maybe_shutdown_done(t->s);
 }

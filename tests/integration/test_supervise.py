@@ -1,0 +1,296 @@
+"""
+Supervision, end to end: the real tenantd and tenant-jail with the small
+test worker (tests/helpers/miniworker.c), which keeps these tests about the
+supervisor rather than the firm's application.
+
+Covered: several tenants ready; kill -9 of a worker (new pid, restarts
+counted, a client connecting while no worker runs is served from the held
+socket's backlog); a crash loop backs off (delays grow, cap) then fails;
+exit 78 fails without restarts; a failing isolation step shows its reason;
+readiness from /healthz alone; liveness restarts; the boot-storm limit; log
+capture; SIGTERM and kill -9 of tenantd leave no worker; `tenantd -n`; the
+status API over the socket and over TCP with its token.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import binpath, helper, pid_alive, wait_for
+
+
+def mini(**extra):
+    """The [worker] section that runs the test worker on the passed socket."""
+    w = {"command": helper("miniworker"), "socket": "passed"}
+    w.update(extra)
+    return {"worker": w}
+
+
+def descendants(pid):
+    """pid and every process below it (the jail's forwarder has the worker below it)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def http_get_raw(port, path="/", timeout=10):
+    """A bare HTTP/1.1 GET on a fresh connection; returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def data_dir(root, tid):
+    return os.path.join(root.path, "data", "clients", tid)
+
+
+def test_several_tenants_ready(root):
+    ports = {t: root.add_tenant(t, **mini()) for t in ("alpha", "bravo", "charlie", "delta")}
+    root.start()
+    st = {t["id"]: t for t in root.status()}
+    assert set(st) == set(ports)
+    for tid, port in ports.items():
+        assert st[tid]["state"] == "running"
+        assert st[tid]["pid"] and pid_alive(st[tid]["pid"])
+        assert st[tid]["restarts"] == 0
+        assert st[tid]["ready_latency_ms"] is not None
+        status, body = http_get_raw(port)
+        assert status == 200 and body.startswith("pid=")
+    # The data dir and the secret exist with private modes.
+    d = data_dir(root, "alpha")
+    assert os.stat(d).st_mode & 0o777 == 0o700
+    assert os.stat(os.path.join(d, "secret")).st_mode & 0o777 == 0o600
+
+
+def test_kill9_worker_restarts_and_backlog_is_served(root):
+    # A long first backoff leaves a clear window in which no worker runs.
+    root.write_global(supervise={"backoff_min": "1500ms", "backoff_max": "3s"})
+    port = root.add_tenant("alpha", **mini())
+    root.start()
+    before = root.status("alpha")
+    procs = descendants(before["pid"])
+    for p in procs:
+        os.kill(p, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in procs), timeout=5, what="worker death")
+    wait_for(lambda: root.status("alpha")["state"] == "backoff", timeout=5, what="backoff")
+
+    # No worker runs now: the connection still succeeds (it waits in the
+    # backlog of the socket tenantd holds) and is answered by the next worker.
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    assert root.status("alpha")["state"] == "backoff"
+    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data
+
+    after = root.wait_state("alpha", "running")
+    assert after["pid"] != before["pid"]
+    assert after["restarts"] == before["restarts"] + 1
+    assert after["last_exit"] == "signal 9"
+
+
+def test_crashloop_backs_off_then_fails(root):
+    root.write_global(supervise={"backoff_min": "100ms", "backoff_max": "400ms",
+                                 "start_limit": "6", "failed_cooldown": "1h"})
+    root.add_tenant("crash", worker={"command": helper("crashloop"), "socket": "passed"})
+    root.start(wait_ids=[])
+    seen = []
+
+    def observe():
+        s = root.status("crash")
+        if s["state"] == "backoff" and s["next_start_in_ms"] is not None:
+            seen.append(s["next_start_in_ms"])
+        return s if s["state"] == "failed" else None
+
+    s = wait_for(observe, timeout=20, interval=0.01, what="crash to be failed")
+    assert "start limit" in s["state_reason"]
+    assert s["last_exit"] == "exit 1"
+    assert s["next_start_in_ms"] > 60 * 1000  # the cooldown, not a backoff
+    assert seen and max(seen) <= 400
+
+    delays = [int(x) for x in re.findall(r"\[crash\] restarting in (\d+) ms", root.log())]
+    assert len(delays) == 5, delays
+    # Base delays 100, 200, 400, 400, 400, each shortened by at most a quarter.
+    for d, base in zip(delays, (100, 200, 400, 400, 400)):
+        assert base * 3 // 4 <= d <= base, delays
+    assert "FAILED" in root.log()
+    # A failed tenant is not restarted by itself.
+    restarts = s["restarts"]
+    time.sleep(0.6)  # longer than backoff_max: a restart would have happened
+    s = root.status("crash")
+    assert s["state"] == "failed" and s["restarts"] == restarts
+
+
+def test_exit78_fails_until_config_changes(root):
+    root.add_tenant("cfgerr", worker={"command": helper("exit78"), "socket": "passed"})
+    root.start(wait_ids=[])
+    s = root.wait_state("cfgerr", "failed")
+    assert s["last_exit"] == "exit 78"
+    assert "78" in s["state_reason"]
+    assert s["next_start_in_ms"] is None
+    time.sleep(0.6)  # longer than backoff_max: no restart may happen
+    s2 = root.status("cfgerr")
+    assert s2["state"] == "failed" and s2["restarts"] == s["restarts"] == 0
+    # A changed config is another try.
+    root.add_tenant("cfgerr", port=s["port"], **mini())
+    root.proc.send_signal(signal.SIGHUP)
+    root.wait_state("cfgerr", "running")
+
+
+def test_isolation_failure_reason_is_shown(root):
+    root.add_tenant("nocmd", worker={"command": "/nonexistent/tenant-worker",
+                                     "socket": "passed"})
+    root.start(wait_ids=[])
+    s = root.wait_state("nocmd", "failed")
+    assert s["last_exit"] == "exit 111"
+    assert s["state_reason"].startswith("isolation failed: ")
+    assert s["restarts"] == 0
+
+
+def test_ready_from_healthz_without_notify(root):
+    root.add_tenant("quiet", **mini())
+    d = data_dir(root, "quiet")
+    os.makedirs(d)
+    open(os.path.join(d, "no-ready"), "w").close()
+    root.start()
+    s = root.status("quiet")
+    assert s["state"] == "running" and s["ready_latency_ms"] is not None
+
+
+def test_failing_health_checks_restart_the_worker(root):
+    root.add_tenant("sick", **mini())
+    root.start()
+    pid = root.status("sick")["pid"]
+    flag = os.path.join(data_dir(root, "sick"), "unhealthy")
+    open(flag, "w").close()
+    # 3 failures at 500 ms intervals, then a restart.
+    wait_for(lambda: root.status("sick")["pid"] not in (None, pid), timeout=15,
+             what="a restart after failed health checks")
+    os.unlink(flag)
+    s = root.wait_state("sick", "running")
+    assert s["restarts"] >= 1
+    assert "GET /healthz failed 3 times" in root.log()
+
+
+def test_boot_storm_limit(root):
+    root.write_global(tenantd={"max_parallel_starts": "2"})
+    ids = [f"t{i}" for i in range(8)]
+    for tid in ids:
+        root.add_tenant(tid, **mini())
+    root.start()
+    # Replay the log: never more than 2 workers between "started" and "ready".
+    inflight, peak = set(), 0
+    for line in root.log().splitlines():
+        m = re.search(r"\[(t\d)\] worker (started|ready|exited)", line)
+        if not m:
+            continue
+        if m.group(2) == "started":
+            inflight.add(m.group(1))
+        else:
+            inflight.discard(m.group(1))
+        peak = max(peak, len(inflight))
+    assert 1 <= peak <= 2
+
+
+def test_worker_output_is_captured(root):
+    root.add_tenant("talky", **mini())
+    root.start()
+    log = os.path.join(root.path, "logs", "talky.log")
+
+    def has_line():
+        with open(log) as f:
+            return re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z stdout miniworker \d+ serving$",
+                             f.read(), re.M)
+    wait_for(has_line, timeout=10, what="the worker's stdout in its log")
+    assert os.stat(log).st_mode & 0o777 == 0o640
+
+
+def test_sigterm_stops_every_worker(root):
+    for tid in ("one", "two", "three"):
+        root.add_tenant(tid, **mini())
+    root.start()
+    procs = [p for pid in root.pids().values() for p in descendants(pid)]
+    assert len(procs) >= 3
+    assert root.stop(signal.SIGTERM) == 0
+    wait_for(lambda: not any(pid_alive(p) for p in procs), timeout=10,
+             what="every worker to be gone")
+    assert "tenantd stopped" in root.log()
+
+
+def test_kill9_of_tenantd_leaves_no_worker(root):
+    for tid in ("one", "two"):
+        root.add_tenant(tid, **mini())
+    root.start()
+    procs = [p for pid in root.pids().values() for p in descendants(pid)]
+    root.proc.kill()
+    root.proc.wait(10)
+    # The jail armed the parent-death signal: the workers follow tenantd.
+    wait_for(lambda: not any(pid_alive(p) for p in procs), timeout=10,
+             what="every worker to die with tenantd")
+
+
+def test_check_mode(root):
+    root.add_tenant("good", **mini())
+    r = subprocess.run([binpath("tenantd"), "-c", root.config, "-n"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "configuration OK" in r.stdout
+
+    root.add_tenant("bad", limits={"memory": "99999T"}, **mini())
+    r = subprocess.run([binpath("tenantd"), "-c", root.config, "-n"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1
+    assert "bad.ini" in r.stderr and "memory" in r.stderr
+    assert "configuration OK" not in r.stdout
+
+    os.unlink(root.tenant_file("bad"))
+    root.write_global(tenantd={"port_range": "nonsense"})
+    r = subprocess.run([binpath("tenantd"), "-c", root.config, "-n"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "port_range" in r.stderr
+
+
+def test_status_over_socket_and_tcp(root):
+    if not os.path.exists(os.path.join(os.path.dirname(binpath("x")), "tenantd")):
+        pytest.skip("tenantd not built")
+    root.add_tenant("alpha", **mini())
+    root.start()
+    via_unix = root.status()
+    assert via_unix[0]["id"] == "alpha" and via_unix[0]["state"] == "running"
+    r = root.get("/v1/tenants", via="tcp")
+    assert r.status == 401
+    r = root.get("/v1/tenants", via="tcp", token="not-the-token")
+    assert r.status == 401
+    r = root.get("/v1/tenants", via="tcp", token=root.token())
+    assert r.status == 200
+    assert [t["id"] for t in r.json()] == ["alpha"]
+    assert r.json()[0]["pid"] == via_unix[0]["pid"]
