@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,26 @@ static void quote_name(char *dst, size_t n, const char *name)
     dst[j] = '\0';
 }
 
+/* Field paths are for messages only: a path too deep to fit is cut, which is
+ * why this goes through vsnprintf rather than a checked snprintf. */
+static void path_fmt(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
 static void join_path(char *out, size_t n, const char *prefix, const char *name)
 {
     char q[64];
     quote_name(q, sizeof q, name);
     if (prefix[0] == '\0')
-        snprintf(out, n, "%s", q);
+        path_fmt(out, n, "%s", q);
     else
-        snprintf(out, n, "%s.%s", prefix, q);
+        path_fmt(out, n, "%s.%s", prefix, q);
 }
 
 static const char *type_word(enum jsonv_type t)
@@ -167,7 +180,7 @@ static int check_value(const json_t *v, const struct jsonv_field *f, const char 
         }
         for (size_t i = 0; i < n; i++) {
             char sub[JSONV_PATH_MAX];
-            snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+            path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
             const json_t *e = json_array_get(v, i);
             if (!json_is_object(e)) {
                 snprintf(err, errlen, "the field \"%s\" must be an object", sub);

@@ -15,8 +15,9 @@
  *     without the '?' ("limit=20&offset=40", "status=active"), or NULL.
  * The result's body is a new reference the caller sends and then releases.
  *
- * Statuses: 200/201 success; 400 invalid_request; 402 plan_limit (with a
- * "limit" field naming the exceeded limit); 404 not_found; 409 conflict (an
+ * Statuses: 200/201 success; 400 invalid_request; 402 plan_limit (with
+ * "limit" naming the exceeded limit — "max_analysis_monthly" or "max_cases" —
+ * and "max", "used"); 404 not_found; 409 conflict (an
  * invoice/deadline status change the lifecycle forbids); 500 internal (an
  * SQLite error, logged with detail, answered without it); 503 unavailable
  * (model_init was not called or failed).
@@ -97,7 +98,8 @@ struct wres model_stats(const struct wctx *c, json_t *body, const char *arg);
  * when the limit is reached, 0 when not, or a negative errno on a database
  * error.
  *   model_users_limit_reached: active users >= MAX_USERS (call before
- *     creating or re-activating a user; MAX_USERS <= 0 means no limit).
+ *     creating or re-activating a user; a negative MAX_USERS means no
+ *     limit, 0 means none allowed, as for every limit in usage.h).
  *   model_usage_refresh_users: recompute monthly_usage.users_active for the
  *     current month after a user is created, (de)activated or deleted.
  */
