@@ -140,12 +140,15 @@ static bool is_hex(int c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+#define U8_NO_C0 1u /* refuse C0 controls and DEL */
+#define U8_NO_C1 2u /* refuse C1 controls and U+2028/U+2029 */
+
 /*
- * Validate UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and, when
- * `no_control`, refuse C0, DEL, C1 and the Unicode line separators, which
- * could end a log line or a header where a single line is expected.
+ * Validate UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) and,
+ * per `flags`, refuse control characters: C0, DEL, C1 and the Unicode line
+ * separators could end a log line where a single line is expected.
  */
-static bool utf8_check(const char *s, bool no_control)
+static bool utf8_check(const char *s, unsigned flags)
 {
     const unsigned char *p = (const unsigned char *)s;
 
@@ -153,7 +156,7 @@ static bool utf8_check(const char *s, bool no_control)
         uint32_t cp;
         int n;
         if (*p < 0x80) {
-            if (no_control && (*p < 0x20 || *p == 0x7f))
+            if ((flags & U8_NO_C0) && (*p < 0x20 || *p == 0x7f))
                 return false;
             p++;
             continue;
@@ -178,7 +181,7 @@ static bool utf8_check(const char *s, bool no_control)
         if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
             cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
-        if (no_control && ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029))
+        if ((flags & U8_NO_C1) && ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029))
             return false;
         p += n + 1;
     }
@@ -538,7 +541,7 @@ static void fmt_duration(char *buf, size_t n, int64_t v)
  */
 static void quote(char *buf, size_t n, const char *v)
 {
-    bool utf8 = utf8_check(v, false);
+    bool utf8 = utf8_check(v, U8_NO_C1);
     size_t o = 0, i = 0;
 
     buf[o++] = '"';
@@ -602,6 +605,9 @@ static const struct check chk_id = {id_form, "a valid id (a lowercase letter, th
 static const struct check chk_subdomain = {config_valid_subdomain,
                                            "a valid subdomain (lowercase letters, digits and '-', "
                                            "at most 63, no '-' at either end)"};
+static const struct check chk_instance = {config_valid_subdomain,
+                                          "a valid instance name (lowercase letters, digits and "
+                                          "'-', at most 63, no '-' at either end)"};
 static const struct check chk_domain = {valid_domain,
                                         "a valid domain (dot-separated labels of lowercase "
                                         "letters, digits and '-')"};
@@ -736,7 +742,7 @@ static const struct key tenant_keys[] = {
     {"tenant", "plan", K_STR, F_REQUIRED, T(plan), .check = &chk_id},
     {"tenant", "subdomain", K_STR, 0, T(subdomain), .check = &chk_subdomain},
     {"tenant", "status", K_ENUM, 0, T(status), .def = "active", .names = status_names},
-    {"tenant", "instance", K_STR, 0, T(instance), .check = &chk_subdomain},
+    {"tenant", "instance", K_STR, 0, T(instance), .check = &chk_instance},
 
     {"firm", "siret", K_STR, F_EMPTY_OK, T(siret), .def = "", .check = &chk_siret},
     {"firm", "address", K_TEXT, F_EMPTY_OK, T(address), .def = ""},
@@ -1036,8 +1042,12 @@ static int store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         put_string(obj, k, v);
         return 0;
     case K_TEXT:
-        if (!utf8_check(v, true)) {
+        if (!utf8_check(v, 0)) {
             snprintf(why, wn, "%s is not valid UTF-8 text", q);
+            return -1;
+        }
+        if (!utf8_check(v, U8_NO_C1)) {
+            snprintf(why, wn, "%s contains a control character", q);
             return -1;
         }
         if (strlen(v) >= k->size) {
@@ -1047,7 +1057,7 @@ static int store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         put_string(obj, k, v);
         return 0;
     case K_CMDLINE:
-        if (!utf8_check(v, true) || strlen(v) >= k->size) {
+        if (!utf8_check(v, U8_NO_C0 | U8_NO_C1) || strlen(v) >= k->size) {
             snprintf(why, wn, "%s is not a command line (valid UTF-8, at most %zu bytes)", q,
                      k->size - 1);
             return -1;
@@ -1066,7 +1076,7 @@ static int store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         /* A program with a slash is a path, so it resolves like the others. */
         __attribute__((fallthrough));
     case K_PATH:
-        if (!utf8_check(v, true) || util_path_join(field, k->size, c->base, v) < 0) {
+        if (!utf8_check(v, U8_NO_C0 | U8_NO_C1) || util_path_join(field, k->size, c->base, v) < 0) {
             snprintf(why, wn, "%s is not a usable path (valid UTF-8, at most %zu bytes)", q,
                      k->size - 1);
             return -1;
@@ -1471,6 +1481,25 @@ static const char *display_of(const struct config_global *g, const char *path)
     return path;
 }
 
+/*
+ * A file name as messages show it: a tenant file's name is whatever landed in
+ * the folder, so control bytes (and every byte above 0x7f when the name is
+ * not clean UTF-8) become \xNN and a message stays one printable line.
+ */
+static void safe_name(char *buf, size_t n, const char *name)
+{
+    bool utf8 = utf8_check(name, U8_NO_C1);
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 5 < n; p++) {
+        if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
+            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", *p);
+        else
+            buf[o++] = (char)*p;
+    }
+    buf[o] = '\0';
+}
+
 /* Make a path absolute against the current directory, without resolving links. */
 static int absolute(const char *path, char *buf, size_t n)
 {
@@ -1745,8 +1774,8 @@ int config_load_tenant(const struct config_global *g, const struct config_plans 
 {
     char abs[CONFIG_PATH_MAX], id[NAME_MAX + 1], *text = NULL;
     const char *base = strrchr(path, '/');
-    const char *display;
-    size_t len = 0, bl;
+    char *display = NULL;
+    size_t len = 0, bl, dn;
     int r;
 
     memset(t, 0, sizeof(*t));
@@ -1755,20 +1784,31 @@ int config_load_tenant(const struct config_global *g, const struct config_plans 
     if (bl > 4 && strcmp(base + bl - 4, ".ini") == 0)
         bl -= 4;
     snprintf(id, sizeof(id), "%.*s", (int)bl, base);
-    if (absolute(path, abs, sizeof(abs)) < 0) {
-        config_diag_add(d, "%s: the path is too long", path);
-        return -EINVAL;
+    util_strlcpy(t->id, id, sizeof(t->id));
+    dn = strlen(path) * 4 + 1;
+    display = malloc(dn);
+    if (display == NULL) {
+        config_diag_add(d, "out of memory");
+        return -ENOMEM;
     }
-    display = g ? display_of(g, abs) : path;
+    if (absolute(path, abs, sizeof(abs)) < 0) {
+        safe_name(display, dn, path);
+        config_diag_add(d, "%s: the path is too long", display);
+        r = -EINVAL;
+        goto out;
+    }
+    safe_name(display, dn, g ? display_of(g, abs) : path);
     r = util_read_file(abs, FILE_MAX_BYTES, &text, &len);
     if (r < 0) {
         config_diag_add(d, "%s: cannot read: %s", display,
                         r == -EFBIG ? "the file is larger than 64K" : strerror(-r));
-        util_strlcpy(t->id, id, sizeof(t->id));
-        return -EINVAL;
+        r = -EINVAL;
+        goto out;
     }
     r = config_parse_tenant(g, p, id, display, text, len, t, d);
     util_strlcpy(t->file, abs, sizeof(t->file));
+out:
+    free(display);
     free(text);
     return r;
 }
@@ -1938,8 +1978,8 @@ int config_load(const char *global_path, struct config **out, struct config_diag
         char path[CONFIG_PATH_MAX];
         cfg->n_tenants++;
         if (util_path_join(path, sizeof(path), cfg->g.tenants_dir, names[i]) < 0) {
-            snprintf(path, sizeof(path), "%s", names[i]);
-            config_diag_add(&one, "%s: the path is too long", names[i]);
+            safe_name(path, sizeof(path), names[i]);
+            config_diag_add(&one, "%s: the path is too long", path);
         } else if (config_load_tenant(&cfg->g, &cfg->plans, path, &e->t, &one) == 0) {
             e->valid = true;
         }

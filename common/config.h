@@ -77,7 +77,7 @@ struct config_global {
     char proxy_nginx[CONFIG_PATH_MAX];      /* nginx binary, default "nginx" from PATH */
     char proxy_test_cmd[CONFIG_PATH_MAX];   /* external mode: e.g. "nginx -t" */
     char proxy_reload_cmd[CONFIG_PATH_MAX]; /* external mode: e.g. "nginx -s reload" */
-    char proxy_output[CONFIG_PATH_MAX];     /* external mode: where tenants.conf goes */
+    char proxy_output[CONFIG_PATH_MAX];     /* external mode: where tenants.conf goes; "" = unset */
     char tls_cert[CONFIG_PATH_MAX];         /* "" = no TLS */
     char tls_key[CONFIG_PATH_MAX];
     int tls_port; /* default 8443 when listen is 8080, else 443 */
@@ -102,7 +102,7 @@ struct config_global {
     /* [logs] */
     int log_line_max;        /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;      /* 1000 lines per second per tenant, the rest dropped and counted */
-    int64_t log_rotate_bytes; /* default: a quarter of the plan's log budget */
+    int64_t log_rotate_bytes; /* 0 (default): a quarter of the plan's log budget */
 };
 
 /* ---- plans --------------------------------------------------------------- */
@@ -209,7 +209,7 @@ int config_load_plans(const struct config_global *g, struct config_plans *p,
                       struct config_diag *d);
 /* The same two from memory: `path` is the global file's absolute path (its
  * folder becomes base_dir; nothing is read), `display_path` names plans.ini in
- * messages. Both return 0 or -EINVAL. */
+ * messages. Both return 0, -EINVAL or -ENOMEM. */
 int config_parse_global(const char *path, const char *text, size_t len, struct config_global *g,
                         struct config_diag *d);
 int config_parse_plans(const struct config_global *g, const char *display_path, const char *text,

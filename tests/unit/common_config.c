@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util.h"
 
 #define FIX "tests/unit/fixtures/config"
 #define TPATH "tenants.d/t.ini"
@@ -212,8 +213,7 @@ static const struct error_case error_cases[] = {
     {"C1 control in text", "t",
      "[tenant]\nname = A\xc2\x85"
      "B\nplan = starter\n" WORKER,
-     TPATH ":2: [tenant] name: \"A\xc2\x85"
-           "B\" is not valid UTF-8 text"},
+     TPATH ":2: [tenant] name: \"A\\xc2\\x85B\" contains a control character"},
     {"invalid id", "Dupont", HEAD WORKER,
      TPATH ": \"Dupont\" is not a valid tenant id (a lowercase letter, then up to 30 lowercase "
            "letters, digits or '-')"},
@@ -975,6 +975,39 @@ static void test_load_tenant_file(void **state)
     config_diag_clear(&d);
 }
 
+/* A file name with a newline in it still gives one-line messages. */
+static void test_hostile_file_name(void **state)
+{
+    char root[] = "/tmp/common_config.XXXXXX", path[256];
+    struct config *c = NULL;
+    struct config_diag d = {0};
+
+    assert_non_null(mkdtemp(root));
+    snprintf(path, sizeof(path), "%s/tenants.d", root);
+    assert_int_equal(util_mkdir_p(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/tenantd.ini", root);
+    assert_int_equal(util_write_file_atomic(path, "", 0, 0600), 0);
+    snprintf(path, sizeof(path), "%s/plans.ini", root);
+    assert_int_equal(util_write_file_atomic(path, plans_text, strlen(plans_text), 0600), 0);
+    snprintf(path, sizeof(path), "%s/tenants.d/a\nb.ini", root);
+    assert_int_equal(util_write_file_atomic(path, HEAD WORKER, strlen(HEAD WORKER), 0600), 0);
+
+    snprintf(path, sizeof(path), "%s/tenantd.ini", root);
+    assert_int_equal(config_load(path, &c, &d), 0);
+    assert_int_equal(c->n_tenants, 1);
+    assert_false(c->tenants[0].valid);
+    assert_string_equal(c->tenants[0].error,
+                        "tenants.d/a\\x0ab.ini: \"a\\x0ab\" is not a valid tenant id (a "
+                        "lowercase letter, then up to 30 lowercase letters, digits or '-')");
+    assert_int_equal(d.n, 1);
+    config_free(c);
+    config_diag_clear(&d);
+
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- equality, paths, environment -------------------------------------------------------- */
 
 static void test_equal(void **state)
@@ -1191,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_clashes),
         cmocka_unit_test(test_load_failures),
         cmocka_unit_test(test_load_tenant_file),
+        cmocka_unit_test(test_hostile_file_name),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_worker_env),
