@@ -2,7 +2,8 @@
  * floodworker.c — a worker for the fault tests that floods its stdout and
  * stderr: FLOOD_BYTES (default 8 MiB) of numbered lines written as fast as
  * the pipe takes them, then a last "flood done" line, while it keeps
- * answering GET /healthz with 200. tenantd must keep its log within the
+ * answering GET /healthz with 200, and GET /flood with {"done":..,"bytes":..}
+ * so a test can await the end of the flood. tenantd must keep its log within the
  * tenant's budget, never stall on it, and keep serving the other tenants.
  *
  * Worker contract as in hangworker.c: fd 3 when LISTEN_FDS=1, else binds
@@ -78,6 +79,9 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+static long long flooded;
+static int flood_finished;
+
 static void *flood(void *arg)
 {
     const char *b = getenv("FLOOD_BYTES");
@@ -99,23 +103,38 @@ static void *flood(void *arg)
         if (write_all((line / 512) % 2 ? 2 : 1, chunk, used) < 0)
             return NULL;
         done += (long long)used;
+        __atomic_store_n(&flooded, done, __ATOMIC_RELAXED);
     }
     write_all(1, "flood done\n", 11);
+    __atomic_store_n(&flood_finished, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
 static void answer(int lfd)
 {
-    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                               "Content-Length: 12\r\nConnection: close\r\n\r\n{\"ok\":true}\n";
-    char buf[4096];
-    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    char buf[4096], body[128], resp[512];
+    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), n;
+    ssize_t r = 0;
 
     if (c < 0)
         return;
     struct pollfd p = {.fd = c, .events = POLLIN};
-    if (poll(&p, 1, 1000) > 0 && read(c, buf, sizeof(buf)) > 0)
-        write_all(c, resp, sizeof(resp) - 1);
+    if (poll(&p, 1, 1000) > 0)
+        r = read(c, buf, sizeof(buf) - 1);
+    if (r > 0) {
+        buf[r] = '\0';
+        if (strncmp(buf, "GET /flood ", 11) == 0)
+            snprintf(body, sizeof(body), "{\"done\":%s,\"bytes\":%lld}\n",
+                     __atomic_load_n(&flood_finished, __ATOMIC_ACQUIRE) ? "true" : "false",
+                     __atomic_load_n(&flooded, __ATOMIC_RELAXED));
+        else
+            snprintf(body, sizeof(body), "{\"ok\":true}\n");
+        n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     strlen(body), body);
+        write_all(c, resp, (size_t)n);
+    }
     close(c);
 }
 
