@@ -176,9 +176,9 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
         fail(&r, "CLIENT_COLOR: \"%s\" is not #rrggbb", e->color);
 
     e->plan = text(&r, "SUBSCRIPTION_PLAN", "professional", 0, 31);
-    e->max_users = (int)number(&r, "MAX_USERS", 10, 1, 100000);
-    e->max_cases = (int)number(&r, "MAX_CASES", 2000, 0, 100000000);
-    e->max_analysis_monthly = (int)number(&r, "MAX_ANALYSIS_MONTHLY", 500, 0, 100000000);
+    e->max_users = (int)number(&r, "MAX_USERS", 10, -1, 100000);
+    e->max_cases = (int)number(&r, "MAX_CASES", 2000, -1, 100000000);
+    e->max_analysis_monthly = (int)number(&r, "MAX_ANALYSIS_MONTHLY", 500, -1, 100000000);
     e->ai_model = text(&r, "AI_MODEL", "ceseda-pro-v1", 0, 63);
 
     e->prediction_threshold = 0.87;

@@ -31,8 +31,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "db.h"
 #include "log.h"
+#include "model.h"
 #include "pages.h"
 #include "sdnotify.h"
 
@@ -67,6 +69,7 @@ struct call {
     h2o_req_t *req;
     const struct route *route;
     struct wuser user;
+    char sid[AUTH_SID_LEN + 1];
     json_t *body;
     const char *arg;
 };
@@ -232,6 +235,14 @@ static void send_error(h2o_req_t *req, int status, const char *code, const char 
 
 /* ---- routes ----------------------------------------------------------------- */
 
+static struct wctx make_ctx(struct call *c)
+{
+    struct wctx ctx = {.db = srv.db, .env = srv.env, .now = time(NULL), .user = NULL};
+    if (c->user.id > 0)
+        ctx.user = &c->user;
+    return ctx;
+}
+
 static void route_health(struct call *c)
 {
     if (db_ping(srv.db) == 0)
@@ -273,11 +284,215 @@ static void route_static(struct call *c)
     send_bytes(c->req, 200, b.content_type, b.data, b.len, K_ASSET);
 }
 
-static const struct route routes[] = {
-    {"GET", "/healthz", 0, route_health, NULL}, {"GET", "/", 0, route_page, NULL},
-    {"GET", "/app.css", 0, route_page, NULL},   {"GET", "/app.js", 0, route_page, NULL},
-    {"GET", "/brand.css", 0, route_page, NULL}, {"GET", "/static/", R_PREFIX, route_static, NULL},
+static void route_model(struct call *c)
+{
+    struct wctx ctx = make_ctx(c);
+    send_wres(c->req, c->route->model(&ctx, c->body, c->arg));
+}
 
+static void route_invoice_print(struct call *c)
+{
+    struct wctx ctx = make_ctx(c);
+    struct wres w = model_invoice_get(&ctx, NULL, c->arg);
+    size_t len;
+    char *html;
+
+    if (w.status != 200) {
+        send_wres(c->req, w);
+        return;
+    }
+    html = pages_invoice(w.body, &len);
+    json_decref(w.body);
+    if (html == NULL) {
+        send_error(c->req, 500, "internal", "out of memory");
+        return;
+    }
+    void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
+    *holder = html;
+    send_bytes(c->req, 200, "text/html; charset=utf-8", html, len, K_PRINT);
+}
+
+static void route_me(struct call *c)
+{
+    struct wctx ctx = make_ctx(c);
+    send_wres(c->req, auth_me(&ctx));
+}
+
+static void route_logout(struct call *c)
+{
+    if (auth_logout(c->sid) < 0)
+        send_error(c->req, 500, "internal", "the session could not be revoked");
+    else
+        send_wres(c->req, wres_ok(204, NULL));
+}
+
+static void route_user_list(struct call *c)
+{
+    struct wctx ctx = make_ctx(c);
+    send_wres(c->req, auth_user_list(&ctx));
+}
+
+/* The client's address for throttling. Behind the supervisor's nginx every
+ * peer is loopback, so on a loopback peer the proxy's X-Real-IP is trusted
+ * (only local processes can reach a worker bound to 127.0.0.1). */
+static void peer_address(h2o_req_t *req, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    int loopback = 1;
+
+    snprintf(out, n, "local");
+    if (len > 0 && ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        uv_ip4_name(sin, out, n);
+        loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    } else if (len > 0 && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(sin6, out, n);
+        loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+    }
+    if (loopback) {
+        ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-real-ip"), -1);
+        if (i >= 0) {
+            h2o_iovec_t v = req->headers.entries[i].value;
+            size_t k = 0;
+            for (; k < v.len && k + 1 < n; k++) {
+                char ch = v.base[k];
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                      (ch >= 'A' && ch <= 'F') || ch == '.' || ch == ':'))
+                    break;
+                out[k] = ch;
+            }
+            if (k > 0 && k == v.len)
+                out[k] = '\0';
+        }
+    }
+}
+
+/* Password work on the thread pool: one job type for both routes. */
+struct hash_job {
+    uv_work_t work;
+    struct call *c;
+    int is_login;
+    struct auth_login login;
+    struct auth_newuser nu;
+};
+
+static void hash_work(uv_work_t *w)
+{
+    struct hash_job *j = w->data;
+    if (j->is_login)
+        auth_login_verify(&j->login);
+    else
+        auth_user_hash(&j->nu);
+}
+
+static void hash_done(uv_work_t *w, int status)
+{
+    struct hash_job *j = w->data;
+    struct wctx ctx = make_ctx(j->c);
+    struct wres res;
+
+    srv.hashes--;
+    if (status != 0) {
+        sodium_memzero(&j->login, sizeof j->login);
+        sodium_memzero(&j->nu, sizeof j->nu);
+        res = wres_error(503, "unavailable", "the request was cancelled");
+    } else if (j->is_login) {
+        res = auth_login_finish(&j->login, &ctx);
+    } else {
+        res = auth_user_insert(&j->nu, &ctx);
+    }
+    send_wres(j->c->req, res);
+}
+
+static struct hash_job *hash_job_new(struct call *c, int is_login)
+{
+    struct hash_job *j;
+
+    if (srv.hashes >= HASH_QUEUE_MAX) {
+        send_wres(c->req, wres_error(503, "busy", "too many logins at once, retry in a second"));
+        return NULL;
+    }
+    j = h2o_mem_alloc_pool(&c->req->pool, sizeof *j);
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    j->is_login = is_login;
+    j->work.data = j;
+    return j;
+}
+
+static void hash_queue(struct hash_job *j)
+{
+    int r = uv_queue_work(srv.loop, &j->work, hash_work, hash_done);
+    if (r < 0) {
+        send_error(j->c->req, 500, "internal", "cannot queue work: %s", uv_strerror(r));
+        return;
+    }
+    srv.hashes++;
+}
+
+static void route_login(struct call *c)
+{
+    struct hash_job *j = hash_job_new(c, 1);
+    struct wctx ctx = make_ctx(c);
+    struct wres res;
+    char addr[64];
+
+    if (j == NULL)
+        return;
+    peer_address(c->req, addr, sizeof addr);
+    if (auth_login_begin(&j->login, &ctx, c->body, addr, &res) < 0) {
+        send_wres(c->req, res);
+        return;
+    }
+    hash_queue(j);
+}
+
+static void route_user_create(struct call *c)
+{
+    struct hash_job *j = hash_job_new(c, 0);
+    struct wctx ctx = make_ctx(c);
+    struct wres res;
+
+    if (j == NULL)
+        return;
+    if (auth_user_prepare(&j->nu, &ctx, c->body, &res) < 0) {
+        send_wres(c->req, res);
+        return;
+    }
+    hash_queue(j);
+}
+
+static const struct route routes[] = {
+    {"GET", "/healthz", 0, route_health, NULL},
+    {"GET", "/", 0, route_page, NULL},
+    {"GET", "/app.css", 0, route_page, NULL},
+    {"GET", "/app.js", 0, route_page, NULL},
+    {"GET", "/brand.css", 0, route_page, NULL},
+    {"GET", "/static/", R_PREFIX, route_static, NULL},
+
+    {"POST", "/api/auth/login", R_BODY, route_login, NULL},
+    {"POST", "/api/auth/logout", R_AUTH, route_logout, NULL},
+    {"GET", "/api/me", R_AUTH, route_me, NULL},
+    {"GET", "/api/users", R_AUTH | R_ADMIN, route_user_list, NULL},
+    {"POST", "/api/users", R_AUTH | R_ADMIN | R_BODY, route_user_create, NULL},
+
+    {"POST", "/api/analyses", R_AUTH | R_BODY, route_model, model_analysis_create},
+    {"GET", "/api/analyses", R_AUTH | R_QUERY, route_model, model_analysis_list},
+    {"GET", "/api/analyses/*", R_AUTH, route_model, model_analysis_get},
+    {"POST", "/api/invoices", R_AUTH | R_BODY, route_model, model_invoice_create},
+    {"GET", "/api/invoices", R_AUTH | R_QUERY, route_model, model_invoice_list},
+    {"GET", "/api/invoices/*", R_AUTH, route_model, model_invoice_get},
+    {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, route_model, model_invoice_update},
+    {"GET", "/api/invoices/*/print", R_AUTH, route_invoice_print, NULL},
+    {"GET", "/api/deadlines/types", R_AUTH, route_model, model_deadline_types},
+    {"POST", "/api/deadlines", R_AUTH | R_BODY, route_model, model_deadline_create},
+    {"GET", "/api/deadlines", R_AUTH | R_QUERY, route_model, model_deadline_list},
+    {"GET", "/api/deadlines/*", R_AUTH, route_model, model_deadline_get},
+    {"PATCH", "/api/deadlines/*", R_AUTH | R_BODY, route_model, model_deadline_update},
+    {"GET", "/api/billing/usage", R_AUTH, route_model, model_billing_usage},
+    {"GET", "/api/stats", R_AUTH, route_model, model_stats},
 };
 
 static int valid_arg_char(char ch)
@@ -341,6 +556,37 @@ static int route_find(const char *method, const char *path, char *arg, const str
         }
     }
     return path_seen ? -EPERM : -ENOENT;
+}
+
+static int authenticate(struct call *c)
+{
+    h2o_req_t *req = c->req;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    int r;
+
+    if (i < 0) {
+        send_error(req, 401, "unauthorized", "an Authorization: Bearer token is required");
+        return -1;
+    }
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+        send_error(req, 401, "unauthorized", "the Authorization header must be Bearer <token>");
+        return -1;
+    }
+    r = auth_verify(v.base + 7, v.len - 7, time(NULL), &c->user, c->sid);
+    if (r == -EACCES) {
+        send_error(req, 401, "unauthorized", "the token is invalid, expired or revoked");
+        return -1;
+    }
+    if (r < 0) {
+        send_error(req, 500, "internal", "the session could not be checked");
+        return -1;
+    }
+    if ((c->route->flags & R_ADMIN) && c->user.role != ROLE_ADMIN) {
+        send_error(req, 403, "forbidden", "this operation is reserved to the firm's admins");
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_body(struct call *c)
@@ -436,6 +682,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                    req->path.len - req->query_at - 1);
         c->arg = q.base;
     }
+    if ((rt->flags & R_AUTH) && authenticate(c) < 0)
+        return 0;
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         return 0;
     rt->fn(c);

@@ -3,11 +3,14 @@
  * tenant (DESIGN.md "The worker: the firm's application").
  *
  *   tenant-worker                        serve (environment: env.h)
+ *   tenant-worker --create-admin <user>  create the firm's first admin, print
+ *                                        "username: <u>" and "password: <pw>"
  *
- * Start-up order: environment, libsodium, database (migrated), pages, then
- * the HTTP server; any failure before serving is a configuration problem of this tenant and exits
- * 78 (EX_CONFIG) so the supervisor does not restart in a loop, except an unusable database file
- * (exit 1: a crash-like failure the supervisor retries with backoff).
+ * Start-up order: environment, libsodium, database (migrated), rules and
+ * pages, then the HTTP server; any failure before serving is a configuration
+ * problem of this tenant and exits 78 (EX_CONFIG) so the supervisor does not
+ * restart in a loop, except an unusable database file (exit 1: a crash-like
+ * failure the supervisor retries with backoff).
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,28 +20,48 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "db.h"
 #include "env.h"
 #include "http.h"
 #include "log.h"
+#include "model.h"
 #include "pages.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tenant-worker\n"
+    fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
                "Serves one tenant; settings come from the environment (CLIENT_ID, DATA_DIR,\n"
                "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n");
 }
 
+static int create_admin(const struct wenv *env, sqlite3 *db, const char *username)
+{
+    struct wctx ctx = {.db = db, .env = env, .now = time(NULL), .user = NULL};
+    char pw[32], err[256];
+    int r = auth_create_admin(&ctx, username, pw, sizeof pw, err, sizeof err);
+
+    if (r < 0) {
+        fprintf(stderr, "tenant-worker: --create-admin: %s\n", err);
+        return 1;
+    }
+    printf("username: %s\npassword: %s\n", username, pw);
+    sodium_memzero(pw, sizeof pw);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    const char *admin = NULL;
     struct wenv env;
     sqlite3 *db = NULL;
     char err[512];
     int r, status = WENV_EXIT_CONFIG;
 
     log_set_prefix("tenant-worker");
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if (argc == 3 && strcmp(argv[1], "--create-admin") == 0) {
+        admin = argv[2];
+    } else if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
         return 0;
     } else if (argc != 1) {
@@ -66,6 +89,18 @@ int main(int argc, char **argv)
         status = r == -EINVAL ? WENV_EXIT_CONFIG : 1;
         goto out;
     }
+    if (auth_init(&env, db) < 0) {
+        status = 1;
+        goto out;
+    }
+    if (admin != NULL) {
+        status = create_admin(&env, db, admin);
+        goto out;
+    }
+    if (model_init_env(&env, err, sizeof err) < 0) {
+        log_error(env.client_id, "rules: %s", err);
+        goto out;
+    }
     if (pages_init(&env, err, sizeof err) < 0) {
         log_error(env.client_id, "templates: %s", err);
         goto out;
@@ -75,6 +110,8 @@ int main(int argc, char **argv)
 
 out:
     pages_free();
+    model_shutdown();
+    auth_close();
     db_close(db);
     wenv_free(&env);
     return status;

@@ -1,0 +1,695 @@
+/*
+ * auth.c — see auth.h.
+ *
+ * The module keeps the database handle, the settings and the derived token
+ * key in statics: there is one tenant and one connection per process. The
+ * statement checking a token runs on every API request and is prepared once;
+ * the rest are prepared when used (logins and user changes are rare).
+ * Not here: HTTP (http.c decides who may call what and runs the hashing
+ * steps on its thread pool).
+ */
+#include "auth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "env.h"
+#include "jsonv.h"
+#include "log.h"
+#include "model.h"
+
+#define MAC_B64_LEN 43 /* base64url of crypto_auth_BYTES (32) */
+#define TOKEN_LEN (AUTH_SID_LEN + 1 + MAC_B64_LEN)
+
+static sqlite3 *db;
+static const struct wenv *env;
+static unsigned char key[crypto_auth_KEYBYTES];
+static sqlite3_stmt *verify_st;
+
+/* The dummy hash an unknown username is checked against (see verify). */
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static unsigned long long cost_ops;
+static size_t cost_mem;
+
+static const char *const role_names[] = {"admin", "lawyer", "assistant", NULL};
+
+const char *auth_role_name(enum wrole r)
+{
+    return (unsigned)r <= ROLE_ASSISTANT ? role_names[r] : "assistant";
+}
+
+static int role_parse(const char *s, enum wrole *out)
+{
+    for (int i = 0; role_names[i]; i++) {
+        if (strcmp(s, role_names[i]) == 0) {
+            *out = (enum wrole)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void iso_time(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void log_sql(const char *what)
+{
+    log_error(env ? env->client_id : NULL, "auth: %s: %s", what, sqlite3_errmsg(db));
+}
+
+int auth_init(const struct wenv *e, sqlite3 *handle)
+{
+    static const char domain[] = "tenantd worker session key v1";
+    crypto_generichash_state st;
+    uint32_t n;
+
+    env = e;
+    db = handle;
+    wenv_pwhash_cost(e, &cost_ops, &cost_mem);
+    /* Lengths are hashed in front of each part so that no two (id, secret)
+     * pairs give the same input. */
+    crypto_generichash_init(&st, NULL, 0, sizeof key);
+    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
+    n = (uint32_t)strlen(e->client_id);
+    crypto_generichash_update(&st, (const unsigned char *)&n, sizeof n);
+    crypto_generichash_update(&st, (const unsigned char *)e->client_id, n);
+    n = (uint32_t)strlen(e->secret_key);
+    crypto_generichash_update(&st, (const unsigned char *)&n, sizeof n);
+    crypto_generichash_update(&st, (const unsigned char *)e->secret_key, n);
+    crypto_generichash_final(&st, key, sizeof key);
+
+    if (sqlite3_prepare_v3(db,
+                           "SELECT u.id, u.username, u.role FROM sessions s"
+                           " JOIN users u ON u.id = s.user_id"
+                           " WHERE s.id = ?1 AND s.revoked = 0 AND s.expires_at > ?2"
+                           " AND u.active = 1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &verify_st, NULL) != SQLITE_OK) {
+        log_sql("preparing the session check");
+        return -EIO;
+    }
+    return 0;
+}
+
+void auth_close(void)
+{
+    sqlite3_finalize(verify_st);
+    verify_st = NULL;
+    sodium_memzero(key, sizeof key);
+}
+
+/* ---- tokens ----------------------------------------------------------------- */
+
+static void make_token(const char *sid, char out[TOKEN_LEN + 1])
+{
+    unsigned char mac[crypto_auth_BYTES];
+
+    crypto_auth(mac, (const unsigned char *)sid, AUTH_SID_LEN, key);
+    memcpy(out, sid, AUTH_SID_LEN);
+    out[AUTH_SID_LEN] = '.';
+    sodium_bin2base64(out + AUTH_SID_LEN + 1, MAC_B64_LEN + 1, mac, sizeof mac,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
+                char sid[AUTH_SID_LEN + 1])
+{
+    unsigned char mac[crypto_auth_BYTES];
+    size_t maclen = 0;
+    int rc, ret = -EACCES;
+
+    if (len != TOKEN_LEN || token[AUTH_SID_LEN] != '.')
+        return -EACCES;
+    if (sodium_base642bin(mac, sizeof mac, token + AUTH_SID_LEN + 1, MAC_B64_LEN, NULL, &maclen,
+                          NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        maclen != sizeof mac)
+        return -EACCES;
+    if (crypto_auth_verify(mac, (const unsigned char *)token, AUTH_SID_LEN, key) != 0)
+        return -EACCES;
+
+    memcpy(sid, token, AUTH_SID_LEN);
+    sid[AUTH_SID_LEN] = '\0';
+    sqlite3_bind_text(verify_st, 1, sid, AUTH_SID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(verify_st, 2, (sqlite3_int64)now);
+    rc = sqlite3_step(verify_st);
+    if (rc == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(verify_st, 1);
+        const char *role = (const char *)sqlite3_column_text(verify_st, 2);
+        u->id = sqlite3_column_int64(verify_st, 0);
+        snprintf(u->username, sizeof u->username, "%s", name ? name : "");
+        if (role == NULL || role_parse(role, &u->role) < 0)
+            u->role = ROLE_ASSISTANT; /* the least privilege, should a row be odd */
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        log_sql("checking a session");
+        ret = -EIO;
+    }
+    sqlite3_reset(verify_st);
+    sqlite3_clear_bindings(verify_st);
+    return ret;
+}
+
+int auth_logout(const char *sid)
+{
+    sqlite3_stmt *st = NULL;
+    int ok;
+
+    ok = sqlite3_prepare_v2(db, "UPDATE sessions SET revoked = 1 WHERE id = ?1", -1, &st, NULL) ==
+         SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    if (!ok)
+        log_sql("revoking a session");
+    sqlite3_finalize(st);
+    return ok ? 0 : -EIO;
+}
+
+/* ---- small SQL helpers ---------------------------------------------------- */
+
+static int exec_sql(const char *sql)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        log_sql(sql);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int user_exists(const char *username)
+{
+    sqlite3_stmt *st = NULL;
+    int r = -EIO;
+
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM users WHERE username = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+    }
+    if (r < 0)
+        log_sql("looking up a username");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Count failures for one key since `since`; *oldest gets the earliest. */
+static int count_failures(const char *sql, const char *value, time_t since, int64_t *count,
+                          int64_t *oldest)
+{
+    sqlite3_stmt *st = NULL;
+    int r = -EIO;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *count = sqlite3_column_int64(st, 0);
+            *oldest = sqlite3_column_int64(st, 1);
+            r = 0;
+        }
+    }
+    if (r < 0)
+        log_sql("counting failed logins");
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int valid_username(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > AUTH_USERNAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- login ----------------------------------------------------------------- */
+
+static const struct jsonv_field login_spec[] = {
+    {"username", JSONV_STRING, JSONV_REQUIRED, 1, AUTH_USERNAME_MAX, NULL, NULL},
+    {"password", JSONV_STRING, JSONV_REQUIRED, 1, AUTH_PASSWORD_MAX, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static struct wres too_many(const char *what, int64_t oldest, time_t now)
+{
+    int64_t after = oldest + AUTH_FAIL_WINDOW - (int64_t)now;
+    struct wres w;
+
+    if (after < 1)
+        after = 1;
+    w = wres_error(429, "too_many_attempts",
+                   "too many failed logins for this %s; retry in %lld seconds", what,
+                   (long long)after);
+    if (w.body)
+        json_object_set_new(w.body, "retry_after", json_integer(after));
+    return w;
+}
+
+int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *body,
+                     const char *address, struct wres *res)
+{
+    time_t since = c->now - AUTH_FAIL_WINDOW;
+    int64_t count = 0, oldest = 0;
+    sqlite3_stmt *st = NULL;
+
+    if (jsonv_reject(body, login_spec, res))
+        return -EINVAL;
+    snprintf(l->username, sizeof l->username, "%s",
+             json_string_value(json_object_get(body, "username")));
+    snprintf(l->password, sizeof l->password, "%s",
+             json_string_value(json_object_get(body, "password")));
+    snprintf(l->address, sizeof l->address, "%s", address);
+    l->opslimit = cost_ops;
+    l->memlimit = cost_mem;
+
+    /* Failures before the username's last success do not count: a user who
+     * got in has proven who they are. */
+    if (count_failures("SELECT count(*), min(at) FROM login_attempts"
+                       " WHERE username = ?1 AND ok = 0 AND at > ?2 AND id > coalesce("
+                       "(SELECT max(id) FROM login_attempts WHERE username = ?1 AND ok = 1), 0)",
+                       l->username, since, &count, &oldest) < 0)
+        goto fail;
+    if (count >= AUTH_FAIL_MAX_USER) {
+        *res = too_many("username", oldest, c->now);
+        goto refused;
+    }
+    if (count_failures("SELECT count(*), min(at) FROM login_attempts"
+                       " WHERE address = ?1 AND ok = 0 AND at > ?2",
+                       l->address, since, &count, &oldest) < 0)
+        goto fail;
+    if (count >= AUTH_FAIL_MAX_ADDR) {
+        *res = too_many("address", oldest, c->now);
+        goto refused;
+    }
+
+    /* Recorded as a failure now, turned into a success by finish: attempts
+     * still being hashed count against the limit. */
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO login_attempts (username, address, at, ok)"
+                           " VALUES (?1, ?2, ?3, 0)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, l->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, l->address, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto fail;
+    l->attempt_id = sqlite3_last_insert_rowid(db);
+    sqlite3_finalize(st);
+
+    st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, password FROM users WHERE username = ?1 AND active = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, l->username, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+        l->user_id = sqlite3_column_int64(st, 0);
+        snprintf(l->hash, sizeof l->hash, "%s", h ? h : "");
+    } else if (rc != SQLITE_DONE) {
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    return 0;
+
+fail:
+    log_sql("starting a login");
+    sqlite3_finalize(st);
+    *res = wres_error(500, "internal", "the login could not be processed");
+refused:
+    sodium_memzero(l->password, sizeof l->password);
+    return -EIO;
+}
+
+static void make_dummy(void)
+{
+    char pw[33];
+    randombytes_buf(pw, 32);
+    for (int i = 0; i < 32; i++)
+        pw[i] = (char)('a' + ((unsigned char)pw[i] % 26));
+    pw[32] = '\0';
+    if (crypto_pwhash_str(dummy_hash, pw, 32, cost_ops, cost_mem) != 0)
+        dummy_hash[0] = '\0';
+}
+
+void auth_login_verify(struct auth_login *l)
+{
+    size_t n = strlen(l->password);
+
+    l->ok = 0;
+    l->rehash = 0;
+    if (l->hash[0] == '\0') {
+        /* Same work as for a real user, so the time taken does not tell
+         * whether the username exists. */
+        pthread_once(&dummy_once, make_dummy);
+        if (dummy_hash[0] && crypto_pwhash_str_verify(dummy_hash, l->password, n) == 0)
+            l->ok = 0; /* a guessed dummy password still opens nothing */
+        return;
+    }
+    l->ok = crypto_pwhash_str_verify(l->hash, l->password, n) == 0;
+    if (l->ok && crypto_pwhash_str_needs_rehash(l->hash, l->opslimit, l->memlimit) != 0)
+        l->rehash = crypto_pwhash_str(l->newhash, l->password, n, l->opslimit, l->memlimit) == 0;
+}
+
+static json_t *user_json(sqlite3_stmt *st)
+{
+    /* Columns: id, username, email, role, active, created_at, last_login. */
+    json_t *u = json_object();
+    const char *email = (const char *)sqlite3_column_text(st, 2);
+    const char *last = (const char *)sqlite3_column_text(st, 6);
+
+    json_object_set_new(u, "id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(u, "username", json_string((const char *)sqlite3_column_text(st, 1)));
+    json_object_set_new(u, "email", email ? json_string(email) : json_null());
+    json_object_set_new(u, "role", json_string((const char *)sqlite3_column_text(st, 3)));
+    json_object_set_new(u, "active", json_boolean(sqlite3_column_int(st, 4)));
+    json_object_set_new(u, "created_at", json_string((const char *)sqlite3_column_text(st, 5)));
+    json_object_set_new(u, "last_login", last ? json_string(last) : json_null());
+    return u;
+}
+
+#define USER_COLUMNS "id, username, email, role, active, created_at, last_login"
+
+static json_t *user_by_id(int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *u = NULL;
+
+    if (sqlite3_prepare_v2(db, "SELECT " USER_COLUMNS " FROM users WHERE id = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            u = user_json(st);
+    }
+    sqlite3_finalize(st);
+    return u;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return ok ? 0 : -EIO;
+}
+
+struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
+{
+    unsigned char raw[16];
+    char sid[AUTH_SID_LEN + 1], token[TOKEN_LEN + 1], now_s[32], exp_s[32];
+    time_t expires = c->now + AUTH_SESSION_TTL;
+    sqlite3_stmt *st = NULL;
+    json_t *user, *out;
+
+    sodium_memzero(l->password, sizeof l->password);
+    if (!l->ok)
+        return wres_error(401, "invalid_credentials", "wrong username or password");
+
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(sid, sizeof sid, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    iso_time(c->now, now_s);
+    iso_time(expires, exp_s);
+
+    if (exec_sql("BEGIN IMMEDIATE") < 0)
+        goto fail;
+    if (sqlite3_prepare_v2(db, "UPDATE login_attempts SET ok = 1 WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto rollback;
+    sqlite3_bind_int64(st, 1, l->attempt_id);
+    if (step_done(st) < 0)
+        goto rollback;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE users SET last_login = ?2,"
+                           " password = coalesce(?3, password) WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto rollback;
+    sqlite3_bind_int64(st, 1, l->user_id);
+    sqlite3_bind_text(st, 2, now_s, -1, SQLITE_STATIC);
+    if (l->rehash)
+        sqlite3_bind_text(st, 3, l->newhash, -1, SQLITE_STATIC);
+    if (step_done(st) < 0)
+        goto rollback;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO sessions (id, user_id, created_at, expires_at)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto rollback;
+    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, l->user_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->now);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)expires);
+    if (step_done(st) < 0)
+        goto rollback;
+    /* Housekeeping rides on logins, which are rare: old sessions and
+     * attempts have no use after their window. */
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM sessions WHERE expires_at < %lld;"
+             "DELETE FROM login_attempts WHERE at < %lld;",
+             (long long)c->now - 86400, (long long)c->now - 30 * 86400);
+    if (exec_sql(sql) < 0 || exec_sql("COMMIT") < 0)
+        goto rollback;
+    sodium_memzero(l->newhash, sizeof l->newhash);
+
+    make_token(sid, token);
+    user = user_by_id(l->user_id);
+    out = json_pack("{s:s, s:s, s:i, s:o*}", "token", token, "expires_at", exp_s, "expires_in",
+                    AUTH_SESSION_TTL, "user", user);
+    sodium_memzero(token, sizeof token);
+    return wres_ok(200, out);
+
+rollback:
+    log_sql("finishing a login");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+fail:
+    return wres_error(500, "internal", "the session could not be created");
+}
+
+/* ---- users ----------------------------------------------------------------- */
+
+static const char *const role_oneof[] = {"admin", "lawyer", "assistant", NULL};
+static const struct jsonv_field user_spec[] = {
+    {"username", JSONV_STRING, JSONV_REQUIRED, 1, AUTH_USERNAME_MAX, NULL, NULL},
+    {"password", JSONV_STRING, JSONV_REQUIRED, AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX, NULL, NULL},
+    {"role", JSONV_STRING, JSONV_REQUIRED, 1, 16, role_oneof, NULL},
+    {"email", JSONV_STRING, 0, 0, 192, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static struct wres plan_limit(const struct wctx *c)
+{
+    struct wres w =
+        wres_error(402, "plan_limit", "the plan allows %d active users; deactivate one or upgrade",
+                   c->env->max_users);
+    if (w.body) {
+        json_object_set_new(w.body, "limit", json_string("max_users"));
+        json_object_set_new(w.body, "max", json_integer(c->env->max_users));
+    }
+    return w;
+}
+
+int auth_user_prepare(struct auth_newuser *nu, const struct wctx *c, const json_t *body,
+                      struct wres *res)
+{
+    const char *email;
+    int r;
+
+    if (jsonv_reject(body, user_spec, res))
+        return -EINVAL;
+    snprintf(nu->username, sizeof nu->username, "%s",
+             json_string_value(json_object_get(body, "username")));
+    if (!valid_username(nu->username)) {
+        *res = wres_error(400, "invalid_request",
+                          "username: only letters, digits and . _ - @ are allowed");
+        return -EINVAL;
+    }
+    role_parse(json_string_value(json_object_get(body, "role")), &nu->role);
+    email = json_string_value(json_object_get(body, "email"));
+    snprintf(nu->email, sizeof nu->email, "%s", email ? email : "");
+
+    r = user_exists(nu->username);
+    if (r == 1) {
+        *res = wres_error(409, "conflict", "the username %s is taken", nu->username);
+        return -EEXIST;
+    }
+    if (r == 0)
+        r = model_users_limit_reached(c);
+    if (r == 1) {
+        *res = plan_limit(c);
+        return -EDQUOT;
+    }
+    if (r < 0) {
+        *res = wres_error(500, "internal", "the user could not be checked");
+        return -EIO;
+    }
+    snprintf(nu->password, sizeof nu->password, "%s",
+             json_string_value(json_object_get(body, "password")));
+    nu->opslimit = cost_ops;
+    nu->memlimit = cost_mem;
+    return 0;
+}
+
+void auth_user_hash(struct auth_newuser *nu)
+{
+    nu->hash_rc =
+        crypto_pwhash_str(nu->hash, nu->password, strlen(nu->password), nu->opslimit, nu->memlimit);
+    sodium_memzero(nu->password, sizeof nu->password);
+}
+
+/* Insert one user; the caller holds a write transaction. Returns the new id,
+ * 0 when the username is taken, or -EIO. */
+static int64_t insert_user(const char *username, const char *hash, const char *email,
+                           enum wrole role, time_t now)
+{
+    sqlite3_stmt *st = NULL;
+    char now_s[32];
+    int rc;
+
+    iso_time(now, now_s);
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO users (username, password, email, role, active, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    if (email && email[0])
+        sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, auth_role_name(role), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, now_s, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return sqlite3_last_insert_rowid(db);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return 0;
+    return -EIO;
+}
+
+struct wres auth_user_insert(struct auth_newuser *nu, const struct wctx *c)
+{
+    struct wres w;
+    int64_t id;
+    int r;
+
+    if (nu->hash_rc != 0)
+        return wres_error(500, "internal", "the password could not be hashed (out of memory?)");
+    /* The checks of prepare are repeated inside the transaction: another
+     * creation may have landed while this password was being hashed. */
+    if (exec_sql("BEGIN IMMEDIATE") < 0)
+        return wres_error(500, "internal", "the user could not be created");
+    r = model_users_limit_reached(c);
+    if (r == 1) {
+        w = plan_limit(c);
+        goto rollback;
+    }
+    if (r < 0)
+        goto fail;
+    id = insert_user(nu->username, nu->hash, nu->email, nu->role, c->now);
+    if (id == 0) {
+        w = wres_error(409, "conflict", "the username %s is taken", nu->username);
+        goto rollback;
+    }
+    if (id < 0 || exec_sql("COMMIT") < 0)
+        goto fail;
+    sodium_memzero(nu->hash, sizeof nu->hash);
+    if (model_usage_refresh_users(c) < 0)
+        log_warn(c->env->client_id, "auth: monthly usage not refreshed after a new user");
+    log_info(c->env->client_id, "user %s created (%s) by %s", nu->username,
+             auth_role_name(nu->role), c->user ? c->user->username : "-");
+    return wres_ok(201, json_pack("{s:I, s:s, s:s, s:s?}", "id", (json_int_t)id, "username",
+                                  nu->username, "role", auth_role_name(nu->role), "email",
+                                  nu->email[0] ? nu->email : NULL));
+fail:
+    log_sql("creating a user");
+    w = wres_error(500, "internal", "the user could not be created");
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sodium_memzero(nu->hash, sizeof nu->hash);
+    return w;
+}
+
+struct wres auth_user_list(const struct wctx *c)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = json_array();
+    int rc = SQLITE_ERROR;
+
+    if (sqlite3_prepare_v2(db, "SELECT " USER_COLUMNS " FROM users ORDER BY id", -1, &st, NULL) ==
+        SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(arr, user_json(st));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        log_sql("listing users");
+        json_decref(arr);
+        return wres_error(500, "internal", "the users could not be listed");
+    }
+    return wres_ok(200, json_pack("{s:o, s:i}", "users", arr, "max_users", c->env->max_users));
+}
+
+struct wres auth_me(const struct wctx *c)
+{
+    json_t *u = c->user ? user_by_id(c->user->id) : NULL;
+    if (u == NULL)
+        return wres_error(404, "not_found", "no such user");
+    return wres_ok(200, u);
+}
+
+int auth_create_admin(const struct wctx *c, const char *username, char *pw, size_t pwlen, char *err,
+                      size_t errlen)
+{
+    unsigned char raw[18];
+    char hash[crypto_pwhash_STRBYTES];
+    int64_t id;
+    int r;
+
+    if (!valid_username(username)) {
+        snprintf(err, errlen, "\"%.80s\" is not a valid username (1-%d of A-Z a-z 0-9 . _ - @)",
+                 username, AUTH_USERNAME_MAX);
+        return -EINVAL;
+    }
+    if (pwlen < 25)
+        return -EINVAL;
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(pw, pwlen, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    if (crypto_pwhash_str(hash, pw, strlen(pw), cost_ops, cost_mem) != 0) {
+        snprintf(err, errlen, "hashing the password failed (out of memory?)");
+        return -ENOMEM;
+    }
+    if (exec_sql("BEGIN IMMEDIATE") < 0) {
+        snprintf(err, errlen, "database: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    r = user_exists(username);
+    if (r == 1) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        snprintf(err, errlen, "the user \"%s\" exists already", username);
+        return -EEXIST;
+    }
+    id = r == 0 ? insert_user(username, hash, NULL, ROLE_ADMIN, c->now) : -EIO;
+    if (id <= 0 || exec_sql("COMMIT") < 0) {
+        snprintf(err, errlen, "database: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -EIO;
+    }
+    sodium_memzero(hash, sizeof hash);
+    (void)model_usage_refresh_users(c);
+    return 0;
+}
