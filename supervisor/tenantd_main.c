@@ -25,8 +25,10 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "backup_sched.h"
 #include "config.h"
 #include "log.h"
+#include "proxy.h"
 #include "spawn.h"
 #include "sup.h"
 
@@ -38,6 +40,8 @@ struct daemon {
     uv_loop_t *loop;
     struct sup *sup;
     struct admin *admin;
+    struct proxy *proxy;          /* NULL when it could not start, and once stopping */
+    struct backup_sched *backups; /* NULL when it could not start, and once stopping */
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
     int open_signals;
@@ -143,6 +147,9 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         log_info(NULL, "SIGHUP: reloading");
         sup_reload(dm->sup, NULL, 0);
+        /* proxy: re-render even if no tenant changed (e.g. fixed templates). */
+        if (dm->proxy)
+            proxy_request_apply(dm->proxy);
         return;
     }
     if (dm->stopping) {
@@ -151,6 +158,17 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     dm->stopping = true;
     log_info(NULL, "%s: stopping", strsignal(signum));
+    /* proxy: nginx stops alongside the workers; the loop runs until its
+     * handles are closed, so uv_run returns only once nginx is reaped. */
+    if (dm->proxy) {
+        proxy_stop(dm->proxy, NULL, NULL);
+        dm->proxy = NULL;
+    }
+    /* A backup already running is let finish; the loop waits for it. */
+    if (dm->backups) {
+        backup_sched_stop(dm->backups, NULL, NULL);
+        dm->backups = NULL;
+    }
     sup_shutdown(dm->sup, on_sup_stopped, dm);
 }
 
@@ -265,6 +283,17 @@ int main(int argc, char **argv)
         /* Without its admin surface tenantd cannot be operated: stop the
          * workers it may already have started, then exit non-zero. */
         dm.admin = NULL;
+    }
+    /* proxy: a proxy that cannot start (its folders) leaves the tenants
+     * running; configuration errors are reported by the proxy itself. */
+    if (rc == 0) {
+        char perr[512] = "";
+        int prc = proxy_start(dm.loop, dm.sup, &dm.proxy, perr, sizeof perr);
+        if (prc < 0)
+            log_error(NULL, "cannot start the proxy: %s", perr[0] ? perr : strerror(-prc));
+        prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
+        if (prc < 0)
+            log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
     }
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);
