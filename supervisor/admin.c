@@ -301,8 +301,6 @@ void admin_send_error(h2o_req_t *req, int status, const char *error, const char 
 
 /* ---- connections ------------------------------------------------------------- */
 
-static void maybe_finish(struct admin *a);
-
 static void conn_unlink(struct admin_conn *c)
 {
     struct admin *a = c->a;
@@ -322,7 +320,7 @@ static void on_conn_closed(uv_handle_t *h)
     struct admin *a = c->a;
     conn_unlink(c);
     free(c);
-    maybe_finish(a);
+    admin_maybe_finish(a);
 }
 
 /* Closed before h2o took it over (refused peer, accept error). */
@@ -332,7 +330,7 @@ static void on_raw_conn_closed(uv_handle_t *h)
     struct admin *a = c->a;
     free(c);
     a->closing--;
-    maybe_finish(a);
+    admin_maybe_finish(a);
 }
 
 static void handle_request_who(const struct admin *a, h2o_req_t *req, struct admin_caller *who,
@@ -576,7 +574,7 @@ static void on_listener_closed(uv_handle_t *h)
 {
     struct admin *a = h->data;
     a->closing--;
-    maybe_finish(a);
+    admin_maybe_finish(a);
 }
 
 static void close_listeners(struct admin *a)
@@ -594,6 +592,29 @@ static void close_listeners(struct admin *a)
         a->closing++;
         uv_close((uv_handle_t *)&a->tcp_listener, on_listener_closed);
     }
+}
+
+/* The safety net described in admin.h: hold an operator's recorded stop or
+ * suspend even if the supervisor started the tenant without asking. */
+static void apply_desired(const char *id, const char *state, void *arg)
+{
+    struct admin *a = arg;
+    struct tenant_view v;
+    if (sup_tenant_find(a->sup, id, &v) != 0)
+        return;
+    char err[256] = "";
+    int rc = 0;
+    if (strcmp(state, "stopped") == 0 && v.desired_up)
+        rc = sup_tenant_action(a->sup, id, SUP_STOP, err, sizeof err);
+    else if (strcmp(state, "suspended") == 0 && v.state != TS_SUSPENDED)
+        rc = sup_tenant_action(a->sup, id, SUP_SUSPEND, err, sizeof err);
+    else
+        return;
+    if (rc != 0)
+        log_warn(id, "admin: cannot apply the recorded desired state \"%s\": %s", state,
+                 err[0] ? err : strerror(-rc));
+    else
+        log_info(id, "admin: applied the recorded desired state \"%s\"", state);
 }
 
 int admin_start(uv_loop_t *loop, struct sup *s, struct admin **out, char *err, size_t errlen)
@@ -645,6 +666,14 @@ int admin_start(uv_loop_t *loop, struct sup *s, struct admin **out, char *err, s
         admin_stop(a, NULL, NULL);
         return rc;
     }
+    char serr[512];
+    if (admin_state_open(g->run_dir, &a->state, serr, sizeof serr) != 0)
+        log_error(NULL,
+                  "admin: %s; operators' stops will not survive a restart and the audit "
+                  "log is off",
+                  serr);
+    else
+        admin_state_each_desired(a->state, apply_desired, a);
     if (g->admin_port > 0)
         log_info(NULL, "admin: listening on %s and %s:%d", g->admin_socket, g->admin_host,
                  g->admin_port);
@@ -660,6 +689,7 @@ static void on_finish_timer_closed(uv_handle_t *h)
     void (*done)(void *) = a->done;
     void *arg = a->done_arg;
     h2o_config_dispose(&a->h2o_config);
+    admin_state_close(a->state);
     sodium_memzero(a->token_key, sizeof a->token_key);
     free(a);
     if (done)
@@ -685,9 +715,10 @@ static void on_finish_timer(uv_timer_t *t)
 }
 
 /* Continue the stop once nothing of ours is open any more. */
-static void maybe_finish(struct admin *a)
+void admin_maybe_finish(struct admin *a)
 {
-    if (!a->stopping || a->closing > 0 || a->n_conns > 0 || a->finish_timer_init)
+    if (!a->stopping || a->closing > 0 || a->n_conns > 0 || a->onboards != NULL ||
+        a->finish_timer_init)
         return;
     a->finish_timer_init = true;
     uv_timer_init(a->loop, &a->finish_timer);
@@ -708,6 +739,8 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
     a->done = done;
     a->done_arg = arg;
     close_listeners(a);
+    admin_onboard_abort_all(a);
+    admin_backup_abort_all(a);
     /* What h2o_context_request_shutdown does for HTTP/1 is only this flag
      * (keep-alive off); the call would also arm HTTP/2's one-second graceful
      * timer, which we never need (HTTP/2 is off) and which would make
@@ -722,5 +755,5 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
         if (uv_fileno(&c->h.handle, &fd) == 0)
             shutdown(fd, SHUT_RD);
     }
-    maybe_finish(a);
+    admin_maybe_finish(a);
 }

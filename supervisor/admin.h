@@ -4,8 +4,11 @@
  * file mode is the authentication) and on the TCP listener [admin] listen
  * (bearer token from <run_dir>/admin.token, mode 0600, compared in constant time).
  *
- * Routes: GET /v1/tenants, GET /v1/tenants/<id>, and (later) the rest of
- * DESIGN.md "Admin surface". Reads tenants through sup.h only.
+ * Routes (DESIGN.md "Admin surface"): GET /v1/tenants[/<id>], POST
+ * /v1/tenants/<id>/{start,stop,restart,suspend,resume}, POST /v1/reload,
+ * GET /v1/plans, GET /v1/events, POST /v1/tenants (onboard), DELETE
+ * /v1/tenants/<id> (offboard), GET /metrics, GET / (dashboard page).
+ * Reads and acts on tenants through sup.h only.
  */
 #ifndef TENANTD_ADMIN_H
 #define TENANTD_ADMIN_H
@@ -23,5 +26,31 @@ int admin_start(uv_loop_t *loop, struct sup *s, struct admin **out, char *err, s
 /* Stop accepting, close connections, release everything; `done` is called on
  * the loop once every handle is closed (it may be NULL). */
 void admin_stop(struct admin *a, void (*done)(void *arg), void *arg);
+
+/*
+ * Let POST /v1/tenants/<id>/backup queue an on-demand backup with tenantd's
+ * backup scheduler (backup_sched.h); tenantd_main calls it once both are
+ * started. Until then the route answers 404 "no such route", on which
+ * `tenantctl backup` copies the database itself. `bs` may be NULL (detach, e.g.
+ * before backup_sched_stop).
+ */
+struct backup_sched;
+void admin_set_backup_sched(struct admin *a, struct backup_sched *bs);
+
+/*
+ * An operator's persisted wish for a tenant, from <run_dir>/state.db (written
+ * by the admin API's stop/suspend/start/resume, surviving restarts). The
+ * supervisor calls admin_desired_state() for each tenant when it loads the
+ * configuration at start-up, before starting anything, and leaves a tenant
+ * that answers STOPPED stopped (desired_up = false) and one that answers
+ * SUSPENDED suspended. It opens the database read-only by itself, so it works
+ * before admin_start(); no database means every tenant is wanted up.
+ *
+ * As a safety net admin_start() also applies the recorded wishes through
+ * sup_tenant_action() to any tenant whose view still says desired_up (or is
+ * not suspended), so they hold even if the supervisor did not ask.
+ */
+enum admin_desired { ADMIN_DESIRED_UP = 0, ADMIN_DESIRED_STOPPED, ADMIN_DESIRED_SUSPENDED };
+enum admin_desired admin_desired_state(const char *run_dir, const char *id);
 
 #endif

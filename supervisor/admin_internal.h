@@ -5,6 +5,9 @@
  *
  *   admin.c         lifecycle: token, listeners, peer checks, graceful stop
  *   admin_routes.c  routing and the request handlers of the JSON API
+ *   admin_state.c   state.db: desired states and the audit log
+ *   admin_metrics.c GET /metrics rendering (pure)
+ *   admin_onboard.c onboarding and offboarding
  */
 #ifndef TENANTD_ADMIN_INTERNAL_H
 #define TENANTD_ADMIN_INTERNAL_H
@@ -18,6 +21,8 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "admin_metrics.h"
+#include "admin_state.h"
 #include "config.h"
 
 /* Request bodies larger than this are refused by h2o itself with 413. */
@@ -76,6 +81,12 @@ struct admin {
     unsigned char token_key[crypto_generichash_KEYBYTES];
     unsigned char token_digest[crypto_generichash_BYTES];
 
+    struct admin_state *state; /* NULL when state.db cannot be opened */
+    struct admin_counters counters;
+    struct admin_onboard *onboards;    /* onboardings in progress */
+    struct backup_sched *backup;       /* NULL: no backup route */
+    struct admin_backup_wait *backups; /* requests waiting for their backup */
+
     bool stopping;
     int closing; /* handles whose close callback is still due */
     uv_timer_t finish_timer;
@@ -96,6 +107,29 @@ void admin_send(h2o_req_t *req, int status, const char *content_type, const char
 void admin_send_json(h2o_req_t *req, int status, json_t *j);
 /* Send {"error": error, "detail": detail}. */
 void admin_send_error(h2o_req_t *req, int status, const char *error, const char *detail);
+
+/* Record an action in the audit log (no-op without state.db). */
+void admin_audit(struct admin *a, const struct admin_caller *who, const char *action,
+                 const char *tenant, const char *result);
+
+/* Onboarding and offboarding (admin_onboard.c). The POST handler may answer
+ * later, once the new tenant is ready: it keeps the request until then. */
+void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req);
+void admin_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *req, const char *id,
+                    bool purge);
+/* At stop: answer every pending onboarding with 503 and roll it back.
+ * Returns the number still busy (child processes being waited for). */
+size_t admin_onboard_abort_all(struct admin *a);
+
+/* During a stop: finish once every listener, connection and operation is
+ * gone. Called by whatever closes the last of them. */
+void admin_maybe_finish(struct admin *a);
+
+/* POST /v1/tenants/<id>/backup (admin_routes.c), and answering the ones
+ * still waiting when admin_stop runs. */
+void admin_backup_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                       const char *id);
+void admin_backup_abort_all(struct admin *a);
 
 /* Is the Authorization header a valid bearer token? Constant time. */
 bool admin_token_ok(const struct admin *a, h2o_req_t *req);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup_sched.h"
+#include "log.h"
 #include "status_json.h"
 #include "sup.h"
 
@@ -126,36 +128,389 @@ static void get_tenant(struct admin *a, h2o_req_t *req, const char *id)
     free(v);
 }
 
+void admin_audit(struct admin *a, const struct admin_caller *who, const char *action,
+                 const char *tenant, const char *result)
+{
+    log_info(tenant && *tenant ? tenant : NULL, "admin: %s by %s: %s", action, who->who, result);
+    if (a->state)
+        admin_state_audit(a->state, who->who, action, tenant, result);
+}
+
+/* Value of a query parameter (raw, not decoded), or NULL. */
+static bool query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap)
+{
+    size_t klen = strlen(key);
+    size_t i = 0;
+    while (i < q.len) {
+        size_t end = i;
+        while (end < q.len && q.base[end] != '&')
+            end++;
+        if (end - i >= klen && memcmp(q.base + i, key, klen) == 0 &&
+            (end - i == klen || q.base[i + klen] == '=')) {
+            size_t vs = end - i == klen ? end : i + klen + 1;
+            size_t vl = end - vs;
+            if (vl >= cap)
+                vl = cap - 1;
+            memcpy(buf, q.base + vs, vl);
+            buf[vl] = '\0';
+            return true;
+        }
+        i = end + 1;
+    }
+    return false;
+}
+
+static const struct {
+    const char *name;
+    enum sup_action act;
+    const char *desired; /* what to persist on success; NULL clears */
+} actions[] = {
+    {"start", SUP_START, NULL},     {"stop", SUP_STOP, "stopped"},
+    {"restart", SUP_RESTART, NULL}, {"suspend", SUP_SUSPEND, "suspended"},
+    {"resume", SUP_RESUME, NULL},
+};
+
+static void post_action(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                        const char *id, size_t k)
+{
+    char err[512] = "";
+    int rc = sup_tenant_action(a->sup, id, actions[k].act, err, sizeof err);
+    if (rc == -ENOENT) {
+        admin_audit(a, who, actions[k].name, id, "error: no such tenant");
+        admin_send_error(req, 404, "no such tenant", id);
+        return;
+    }
+    if (rc != 0) {
+        char res[600];
+        snprintf(res, sizeof res, "error: %s", err[0] ? err : strerror(-rc));
+        admin_audit(a, who, actions[k].name, id, res);
+        admin_send_error(req, rc == -EINVAL ? 409 : 500, "action refused",
+                         err[0] ? err : strerror(-rc));
+        return;
+    }
+    /* Persist only what was accepted: the wish outlives this process. */
+    if (a->state)
+        admin_state_set_desired(a->state, id, actions[k].desired, who->who);
+    admin_audit(a, who, actions[k].name, id, "ok");
+    struct tenant_view *v = calloc(1, sizeof *v);
+    json_t *o = json_object();
+    if (v == NULL || o == NULL) {
+        free(v);
+        json_decref(o);
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "action", json_string(actions[k].name));
+    json_object_set_new(o, "accepted", json_true());
+    if (sup_tenant_find(a->sup, id, v) == 0)
+        json_object_set_new(o, "tenant", status_json_tenant(v));
+    free(v);
+    admin_send_json(req, 202, o);
+}
+
+/* One request waiting for its backup. Once admin_stop has answered it, it is
+ * detached: the scheduler's callback then only frees it, since the admin
+ * surface may be gone by then. */
+struct admin_backup_wait {
+    struct admin *a;
+    struct admin_backup_wait *next;
+    h2o_req_t *req;
+    struct admin_caller who;
+    char id[CONFIG_ID_MAX];
+    bool detached;
+};
+
+static void backup_unlink(struct admin_backup_wait *w)
+{
+    for (struct admin_backup_wait **p = &w->a->backups; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+    }
+}
+
+static void on_backup_done(int rc, const char *path_or_error, void *arg)
+{
+    struct admin_backup_wait *w = arg;
+    if (w->detached) {
+        free(w);
+        return;
+    }
+    struct admin *a = w->a;
+    backup_unlink(w);
+    if (rc == 0) {
+        admin_audit(a, &w->who, "backup", w->id, "ok");
+        json_t *o = json_object();
+        if (o) {
+            json_object_set_new(o, "id", json_string(w->id));
+            json_object_set_new(o, "path", status_json_string(path_or_error));
+        }
+        admin_send_json(w->req, 200, o);
+    } else {
+        char res[600];
+        snprintf(res, sizeof res, "error: %.500s", path_or_error ? path_or_error : "");
+        admin_audit(a, &w->who, "backup", w->id, res);
+        int status = rc == -ENOENT ? 409 : rc == -ECANCELED ? 503 : 500;
+        admin_send_error(w->req, status, "backup failed",
+                         path_or_error ? path_or_error : strerror(-rc));
+    }
+    free(w);
+}
+
+void admin_backup_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                       const char *id)
+{
+    if (a->backup == NULL) {
+        admin_send_error(req, 404, "not found", "no such route");
+        return;
+    }
+    struct admin_backup_wait *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    w->a = a;
+    w->req = req;
+    w->who = *who;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    int rc = backup_sched_now(a->backup, id, on_backup_done, w);
+    if (rc != 0) {
+        free(w);
+        admin_audit(a, who, "backup", id, rc == -ENOENT ? "error: no such tenant" : "error");
+        if (rc == -ENOENT)
+            admin_send_error(req, 404, "no such tenant", id);
+        else
+            admin_send_error(req, 503, "backup refused", strerror(-rc));
+        return;
+    }
+    w->next = a->backups;
+    a->backups = w;
+}
+
+void admin_backup_abort_all(struct admin *a)
+{
+    while (a->backups) {
+        struct admin_backup_wait *w = a->backups;
+        a->backups = w->next;
+        admin_send_error(w->req, 503, "shutting down", "tenantd is stopping");
+        w->detached = true;
+    }
+}
+
+void admin_set_backup_sched(struct admin *a, struct backup_sched *bs)
+{
+    if (a != NULL)
+        a->backup = bs;
+}
+
+static void post_reload(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
+{
+    char err[4096] = "";
+    int rc = sup_reload(a->sup, err, sizeof err);
+    a->counters.reloads++;
+    if (rc != 0) {
+        char res[600];
+        snprintf(res, sizeof res, "error: %.500s", err);
+        admin_audit(a, who, "reload", "", res);
+        admin_send_error(req, 422, "configuration invalid", err[0] ? err : strerror(-rc));
+        return;
+    }
+    admin_audit(a, who, "reload", "", "ok");
+    json_t *o = json_object();
+    if (o)
+        json_object_set_new(o, "reloaded", json_true());
+    admin_send_json(req, 200, o);
+}
+
+static void get_events(struct admin *a, h2o_req_t *req, h2o_iovec_t query)
+{
+    char buf[16];
+    long limit = 50;
+    if (query_get(query, "limit", buf, sizeof buf)) {
+        char *end;
+        limit = strtol(buf, &end, 10);
+        if (*end != '\0' || end == buf || limit < 1 || limit > 1000) {
+            admin_send_error(req, 400, "invalid limit", "limit is an integer from 1 to 1000");
+            return;
+        }
+    }
+    if (a->state == NULL) {
+        admin_send_error(req, 503, "no audit log", "state.db could not be opened; see the log");
+        return;
+    }
+    admin_send_json(req, 200, admin_state_events(a->state, (int)limit));
+}
+
+static void get_metrics(struct admin *a, h2o_req_t *req)
+{
+    size_t n = sup_tenant_count(a->sup);
+    struct tenant_view *v = calloc(n ? n : 1, sizeof *v);
+    if (v == NULL) {
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sup_tenant_view(a->sup, i, &v[k]) == 0)
+            k++;
+    char *text = NULL;
+    size_t len = 0;
+    if (admin_metrics_render(v, k, &a->counters, &text, &len) != 0) {
+        free(v);
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    admin_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+    free(v);
+}
+
+/* The dashboard page: static HTML with its script inline. It holds no data;
+ * every call it makes needs the token, like any other client. */
+static void get_index(struct admin *a, h2o_req_t *req)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/admin/index.html", sup_config(a->sup)->g.templates_dir);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        admin_send_error(req, 404, "no dashboard", "templates/admin/index.html is missing");
+        return;
+    }
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = ncap <= (4u << 20) ? realloc(buf, ncap) : NULL;
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                admin_send_error(req, 500, "internal", "dashboard page too large");
+                return;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    static const char csp[] =
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'";
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL, csp, sizeof csp - 1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL,
+                          H2O_STRLIT("DENY"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
+                          H2O_STRLIT("no-referrer"));
+    admin_send(req, 200, "text/html; charset=utf-8", buf, len);
+    free(buf);
+}
+
 int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
 {
-    (void)who;
     struct route r;
     split_path(req->path, &r);
+    a->counters.requests++;
     if (r.too_many)
         goto not_found;
 
-    /* /v1/tenants[/<id>] */
-    if (r.n >= 2 && seg_is(r.seg[0], "v1") && seg_is(r.seg[1], "tenants")) {
-        if (r.n == 2) {
-            if (!is_get(req)) {
-                send_method_not_allowed(req, "GET, HEAD");
-                return 0;
-            }
-            get_tenants(a, req);
+    if (r.n == 0) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
             return 0;
         }
-        char id[CONFIG_ID_MAX];
-        if (!take_id(req, r.seg[2], id, sizeof id))
-            return 0;
-        if (r.n == 3) {
-            if (!is_get(req)) {
-                send_method_not_allowed(req, "GET, HEAD");
-                return 0;
-            }
-            get_tenant(a, req, id);
+        get_index(a, req);
+        return 0;
+    }
+    if (r.n == 1 && seg_is(r.seg[0], "metrics")) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
             return 0;
         }
+        get_metrics(a, req);
+        return 0;
+    }
+    if (r.n < 2 || !seg_is(r.seg[0], "v1"))
         goto not_found;
+
+    if (r.n == 2 && seg_is(r.seg[1], "reload")) {
+        if (!method_is(req, "POST")) {
+            send_method_not_allowed(req, "POST");
+            return 0;
+        }
+        post_reload(a, who, req);
+        return 0;
+    }
+    if (r.n == 2 && seg_is(r.seg[1], "plans")) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
+            return 0;
+        }
+        admin_send_json(req, 200, status_json_plans(&sup_config(a->sup)->plans));
+        return 0;
+    }
+    if (r.n == 2 && seg_is(r.seg[1], "events")) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
+            return 0;
+        }
+        get_events(a, req, r.query);
+        return 0;
+    }
+
+    /* /v1/tenants[/<id>[/<action>]] */
+    if (!seg_is(r.seg[1], "tenants"))
+        goto not_found;
+    if (r.n == 2) {
+        if (is_get(req))
+            get_tenants(a, req);
+        else if (method_is(req, "POST"))
+            admin_onboard_post(a, who, req);
+        else
+            send_method_not_allowed(req, "GET, HEAD, POST");
+        return 0;
+    }
+    char id[CONFIG_ID_MAX];
+    if (!take_id(req, r.seg[2], id, sizeof id))
+        return 0;
+    if (r.n == 3) {
+        if (is_get(req)) {
+            get_tenant(a, req, id);
+        } else if (method_is(req, "DELETE")) {
+            char purge[8] = "";
+            query_get(r.query, "purge", purge, sizeof purge);
+            admin_offboard(a, who, req, id, strcmp(purge, "1") == 0 || strcmp(purge, "true") == 0);
+        } else {
+            send_method_not_allowed(req, "GET, HEAD, DELETE");
+        }
+        return 0;
+    }
+    if (r.n == 4 && seg_is(r.seg[3], "backup")) {
+        if (!method_is(req, "POST")) {
+            send_method_not_allowed(req, "POST");
+            return 0;
+        }
+        admin_backup_post(a, who, req, id);
+        return 0;
+    }
+    if (r.n == 4) {
+        for (size_t k = 0; k < sizeof actions / sizeof actions[0]; k++) {
+            if (!seg_is(r.seg[3], actions[k].name))
+                continue;
+            if (!method_is(req, "POST")) {
+                send_method_not_allowed(req, "POST");
+                return 0;
+            }
+            post_action(a, who, req, id, k);
+            return 0;
+        }
     }
 
 not_found:

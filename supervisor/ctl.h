@@ -6,6 +6,7 @@
  *   ctl_main.c    argument parsing, the commands, exit codes
  *   ctl_http.c    one request per connection over AF_UNIX (blocking I/O)
  *   ctl_format.c  tables, durations, sanitising text for a terminal (pure)
+ *   ctl_logs.c    `logs <id> [-n N] [-f]`, straight from the log file
  *
  * Exit codes are part of the interface: scripts rely on them.
  */
@@ -44,6 +45,15 @@ struct ctl_response {
 int ctl_http(const char *socket_path, const char *method, const char *path, const char *body,
              size_t body_len, int timeout_ms, struct ctl_response *out, char *err, size_t errlen);
 void ctl_response_free(struct ctl_response *r);
+
+/* ---- ctl_logs.c -------------------------------------------------------------- */
+
+/* Print the last `lines` lines of the log file at path; with `follow`, keep
+ * printing what is appended, across rotations (the file renamed and a new
+ * one created) and truncations, until SIGINT/SIGTERM/SIGHUP or a write error
+ * on stdout. Control characters other than tab are escaped when stdout is a
+ * terminal. Returns an exit code. */
+int ctl_logs(const char *path, const char *id, long lines, bool follow);
 
 /* ---- ctl_format.c (pure) ---------------------------------------------------- */
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl_backup.h"
+#include "ctl_proxy.h"
 
 /* Most requests answer at once; onboarding waits for the worker to be ready. */
 #define CTL_TIMEOUT_MS 30000
@@ -180,6 +182,384 @@ static int cmd_status(struct ctl *c)
     return CTL_EXIT_OK;
 }
 
+/* ---- actions ------------------------------------------------------------------ */
+
+/* Print the JSON answer, or a short confirmation. */
+static int print_ok(struct ctl *c, const struct ctl_response *r, const char *msg)
+{
+    if (c->json)
+        fwrite(r->body, 1, r->len, stdout);
+    else
+        fputs(msg, stdout);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_action(struct ctl *c)
+{
+    const char *name = c->argv[0];
+    const struct ctl_cmd *cmd = find_cmd(name);
+    if (c->argc != 2)
+        return usage_error(cmd, "%s needs exactly one tenant id", name);
+    if (!valid_id_arg(cmd, c->argv[1]))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/%s", c->argv[1], name);
+    struct ctl_response r;
+    int rc = request(c, "POST", path, "{}", CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2)
+        rc = api_error(&r);
+    else if (c->json)
+        rc = print_ok(c, &r, "");
+    else
+        printf("%s: %s requested\n", c->argv[1], name);
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_reload(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("reload"), "reload takes no argument");
+    struct ctl_response r;
+    int rc = request(c, "POST", "/v1/reload", "{}", CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    rc = r.status / 100 == 2 ? print_ok(c, &r, "reloaded\n") : api_error(&r);
+    ctl_response_free(&r);
+    return rc;
+}
+
+/* GET a JSON document and print it raw (--json) or through `show`. */
+static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, const json_t *))
+{
+    struct ctl_response r;
+    int rc = request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status != 200) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    if (c->json) {
+        fwrite(r.body, 1, r.len, stdout);
+        ctl_response_free(&r);
+        return CTL_EXIT_OK;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r.body, r.len, 0, &je);
+    ctl_response_free(&r);
+    if (j == NULL) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    show(stdout, j);
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_events(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("events");
+    long n = 20;
+    for (int i = 1; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
+            char *end;
+            n = strtol(c->argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000)
+                return usage_error(cmd, "-n takes a number from 1 to 1000");
+        } else {
+            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
+        }
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/v1/events?limit=%ld", n);
+    return get_and_show(c, path, ctl_print_events);
+}
+
+static void show_plans(FILE *f, const json_t *plans)
+{
+    fprintf(f, "%-14s %10s %6s %7s %9s  %s\n", "PLAN", "EUR/MONTH", "USERS", "CASES", "ANALYSES",
+            "MODEL");
+    for (size_t i = 0; i < json_array_size(plans); i++) {
+        const json_t *p = json_array_get(plans, i);
+        char name[64], model[64];
+        ctl_sanitize(json_string_value(json_object_get(p, "name")), name, sizeof name);
+        ctl_sanitize(json_string_value(json_object_get(p, "ai_model")), model, sizeof model);
+        long long cents = (long long)json_integer_value(json_object_get(p, "price_cents"));
+        fprintf(f, "%-14s %7lld.%02lld %6lld %7lld %9lld  %s\n", name, cents / 100, cents % 100,
+                (long long)json_integer_value(json_object_get(p, "max_users")),
+                (long long)json_integer_value(json_object_get(p, "max_cases")),
+                (long long)json_integer_value(json_object_get(p, "max_analysis_monthly")), model);
+    }
+}
+
+static int cmd_plans(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("plans"), "plans takes no argument");
+    return get_and_show(c, "/v1/plans", show_plans);
+}
+
+/* ---- onboard / offboard ----------------------------------------------------------- */
+
+static int cmd_onboard(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("onboard");
+    const char *pos[3];
+    int np = 0;
+    const char *sub = NULL, *email = NULL, *port = NULL;
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        const char **dst = strcmp(a, "--subdomain") == 0 ? &sub
+                           : strcmp(a, "--port") == 0    ? &port
+                           : strcmp(a, "--email") == 0   ? &email
+                                                         : NULL;
+        if (dst) {
+            if (i + 1 >= c->argc)
+                return usage_error(cmd, "%s needs a value", a);
+            *dst = c->argv[++i];
+        } else if (a[0] == '-' && a[1] == '-') {
+            return usage_error(cmd, "unknown option \"%s\"", a);
+        } else if (np < 3) {
+            pos[np++] = a;
+        } else {
+            return usage_error(cmd, "too many arguments");
+        }
+    }
+    if (np != 3)
+        return usage_error(cmd, "onboard needs <id> \"<name>\" <plan>");
+    if (!valid_id_arg(cmd, pos[0]))
+        return CTL_EXIT_USAGE;
+    json_t *body = json_object();
+    json_object_set_new(body, "id", json_string(pos[0]));
+    json_t *name = json_string(pos[1]);
+    if (name == NULL) {
+        json_decref(body);
+        return usage_error(cmd, "the name must be valid UTF-8");
+    }
+    json_object_set_new(body, "name", name);
+    json_object_set_new(body, "plan", json_string(pos[2]));
+    if (sub)
+        json_object_set_new(body, "subdomain", json_string(sub));
+    if (email)
+        json_object_set_new(body, "email", json_string(email));
+    if (port) {
+        char *end;
+        long p = strtol(port, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            json_decref(body);
+            return usage_error(cmd, "--port takes a port number");
+        }
+        json_object_set_new(body, "port", json_integer(p));
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        fprintf(stderr, "tenantctl: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    struct ctl_response r;
+    /* tenantd answers once the worker is ready and the admin exists. */
+    int rc = request(c, "POST", "/v1/tenants", text, 120000, &r);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r.body, r.len, 0, &je);
+    if (j == NULL) {
+        ctl_response_free(&r);
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    if (c->json) {
+        /* Exactly the documented shape, whatever else the API adds. */
+        json_object_del(j, "tenant");
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        json_t *adm = json_object_get(j, "admin");
+        char id[64], url[512], user[128], pw[256];
+        ctl_sanitize(json_string_value(json_object_get(j, "id")), id, sizeof id);
+        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
+        ctl_sanitize(json_string_value(json_object_get(adm, "username")), user, sizeof user);
+        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
+        printf("onboarded %s\n  url:      %s\n  port:     %lld\n  admin:    %s\n  password: %s\n"
+               "(the password is shown once; the firm should change it)\n",
+               id, url, (long long)json_integer_value(json_object_get(j, "port")), user, pw);
+    }
+    json_decref(j);
+    ctl_response_free(&r);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_offboard(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("offboard");
+    const char *id = NULL;
+    bool purge = false;
+    for (int i = 1; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "--purge") == 0)
+            purge = true;
+        else if (id == NULL && c->argv[i][0] != '-')
+            id = c->argv[i];
+        else
+            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
+    }
+    if (id == NULL)
+        return usage_error(cmd, "offboard needs a tenant id");
+    if (!valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s%s", id, purge ? "?purge=1" : "");
+    struct ctl_response r;
+    int rc = request(c, "DELETE", path, NULL, 120000, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+    } else if (c->json) {
+        fwrite(r.body, 1, r.len, stdout);
+    } else {
+        json_t *j = json_loadb(r.body, r.len, 0, NULL);
+        const char *arch = json_string_value(json_object_get(j, "archive"));
+        const char *warn = json_string_value(json_object_get(j, "warning"));
+        char clean[CONFIG_PATH_MAX];
+        ctl_sanitize(arch ? arch : "", clean, sizeof clean);
+        if (purge)
+            printf("offboarded %s; its data is deleted\n", id);
+        else
+            printf("offboarded %s; archived in %s\n", id, clean);
+        if (warn) {
+            ctl_sanitize(warn, clean, sizeof clean);
+            fprintf(stderr, "tenantctl: warning: %s\n", clean);
+        }
+        json_decref(j);
+    }
+    ctl_response_free(&r);
+    return rc;
+}
+
+/* ---- offline commands --------------------------------------------------------------- */
+
+/* Validate everything the way tenantd would, without tenantd (like nginx -t). */
+static int cmd_check(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("check"), "check takes no argument");
+    struct config *cfg = NULL;
+    struct config_diag d = {0};
+    int rc = config_load(c->config_path, &cfg, &d);
+    size_t invalid = 0;
+    if (cfg)
+        for (size_t i = 0; i < cfg->n_tenants; i++)
+            invalid += !cfg->tenants[i].valid;
+    for (size_t i = 0; i < d.n; i++) {
+        char clean[4096];
+        ctl_sanitize(d.lines[i], clean, sizeof clean);
+        fprintf(stderr, "%s\n", clean);
+    }
+    int out = CTL_EXIT_OK;
+    if (rc != 0) {
+        fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
+        out = CTL_EXIT_ERROR;
+    } else if (invalid > 0 || d.n > 0) {
+        fprintf(stderr, "%s: %zu of %zu tenant files are invalid\n", c->config_path, invalid,
+                cfg->n_tenants);
+        out = CTL_EXIT_ERROR;
+    } else {
+        printf("%s: the configuration is valid: %zu tenants, %zu plans\n", c->config_path,
+               cfg->n_tenants, cfg->plans.n);
+    }
+    config_diag_clear(&d);
+    config_free(cfg);
+    return out;
+}
+
+static int cmd_logs(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("logs");
+    const char *id = NULL;
+    long lines = 50;
+    bool follow = false;
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+            follow = true;
+        } else if (strcmp(a, "-n") == 0 && i + 1 < c->argc) {
+            char *end;
+            lines = strtol(c->argv[++i], &end, 10);
+            if (*end || lines < 0 || lines > 1000000)
+                return usage_error(cmd, "-n takes a number of lines");
+        } else if (id == NULL && a[0] != '-') {
+            id = a;
+        } else {
+            return usage_error(cmd, "unexpected argument \"%s\"", a);
+        }
+    }
+    if (id == NULL)
+        return usage_error(cmd, "logs needs a tenant id");
+    if (!valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    struct config_global *g = calloc(1, sizeof *g);
+    struct config_diag d = {0};
+    if (g == NULL || config_load_global(c->config_path, g, &d) != 0) {
+        char *msg = config_diag_join(&d);
+        fprintf(stderr, "tenantctl: %s: cannot read the configuration%s%s\n", c->config_path,
+                msg && *msg ? ":\n" : "", msg ? msg : "");
+        free(msg);
+        config_diag_clear(&d);
+        free(g);
+        return CTL_EXIT_ERROR;
+    }
+    config_diag_clear(&d);
+    char path[CONFIG_PATH_MAX];
+    config_tenant_log_path(g, id, path, sizeof path);
+    free(g);
+    return ctl_logs(path, id, lines, follow);
+}
+
+/* ---- commands of other modules ------------------------------------------------------ */
+
+/* Their functions take the command's argv and look for --json there. */
+static int pass_json(struct ctl *c, int (*fn)(int, char **, const char *))
+{
+    if (c->json)
+        c->argv[c->argc++] = "--json";
+    c->argv[c->argc] = NULL;
+    return fn(c->argc, c->argv, c->config_path);
+}
+
+static int cmd_backup(struct ctl *c)
+{
+    return pass_json(c, ctl_backup_cmd);
+}
+
+static int cmd_backups(struct ctl *c)
+{
+    return pass_json(c, ctl_backups_cmd);
+}
+
+static int cmd_restore(struct ctl *c)
+{
+    return pass_json(c, ctl_restore_cmd);
+}
+
+static int cmd_proxy_config(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("proxy-config"), "proxy-config takes no argument");
+    return ctl_proxy_config(c->config_path, stdout);
+}
+
 /* ---- the command table ------------------------------------------------------- */
 
 static const struct ctl_cmd commands[] = {
@@ -188,6 +568,53 @@ static const struct ctl_cmd commands[] = {
      "restarts and last exit, then any configuration errors. With --json, print\n"
      "the admin API's JSON as it is returned.",
      cmd_status},
+    {"start", "start <id>", "Start a stopped tenant; clears an operator's recorded stop.",
+     cmd_action},
+    {"stop", "stop <id>",
+     "Stop a tenant's worker. The stop is recorded in state.db: the tenant stays\n"
+     "stopped across restarts of tenantd until `start`.",
+     cmd_action},
+    {"restart", "restart <id>", "Restart a tenant's worker (a new process).", cmd_action},
+    {"suspend", "suspend <id>",
+     "Suspend a tenant: no worker, the proxy shows the suspended page. Recorded\n"
+     "in state.db until `resume`.",
+     cmd_action},
+    {"resume", "resume <id>", "Resume a suspended tenant.", cmd_action},
+    {"reload", "reload",
+     "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
+     "stop removed ones, restart changed ones.",
+     cmd_reload},
+    {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
+     "Onboard a client in one step: check everything, allocate a port, write\n"
+     "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"
+     "until it is ready, create the firm's first admin account, then print the\n"
+     "URL and the credentials. All or nothing: on any failure everything is\n"
+     "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
+     "\"port\", \"admin\": {\"username\", \"password\"}}.",
+     cmd_onboard},
+    {"offboard", "offboard <id> [--purge]",
+     "Stop a tenant and move its file, data dir and log into\n"
+     "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",
+     cmd_offboard},
+    {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
+    {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
+    {"logs", "logs <id> [-n N] [-f]",
+     "Print the last N lines (default 50) of the tenant's log file; with -f keep\n"
+     "printing what is appended (follows rotations) until interrupted. Reads the\n"
+     "file directly: works without tenantd.",
+     cmd_logs},
+    {"check", "check",
+     "Validate the global file, the plans and every tenant file offline, print\n"
+     "every problem, exit 0 when everything is valid and 1 otherwise.",
+     cmd_check},
+    {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
+    {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
+    {"restore", "restore <id> <file>",
+     "Restore a tenant's database from a backup (verified first; rolled back if\n"
+     "the worker does not come up).",
+     cmd_restore},
+    {"proxy-config", "proxy-config",
+     "Print the nginx configuration tenantd would write for the current files.", cmd_proxy_config},
 };
 
 static const struct ctl_cmd *find_cmd(const char *name)
@@ -217,7 +644,7 @@ static void usage_global(FILE *f)
 int main(int argc, char **argv)
 {
     struct ctl c = {0};
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char **rest = calloc((size_t)argc + 2, sizeof *rest);
     if (rest == NULL)
         return CTL_EXIT_ERROR;
     int n = 0;
