@@ -162,6 +162,7 @@ static void set_error(struct proxy *p, const char *fmt, ...)
  */
 static void summarize_output(const char *out, char *buf, size_t n)
 {
+    static const char *const levels[] = {"[emerg]", "[alert]", "[crit]"};
     size_t o = 0;
     const char *line = out;
 
@@ -169,12 +170,16 @@ static void summarize_output(const char *out, char *buf, size_t n)
     while (*line && o + 4 < n) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (memmem(line, len, "[emerg]", 7) || memmem(line, len, "[alert]", 7) ||
-            memmem(line, len, "[crit]", 6)) {
-            int w = snprintf(buf + o, n - o, "%s%.*s", o ? " | " : "", (int)len, line);
+        const char *lvl = NULL;
+        for (size_t i = 0; i < sizeof levels / sizeof levels[0] && lvl == NULL; i++)
+            lvl = memmem(line, len, levels[i], strlen(levels[i]));
+        if (lvl != NULL) {
+            /* From the level word on: nginx's date and pid say nothing here. */
+            size_t keep = len - (size_t)(lvl - line);
+            int w = snprintf(buf + o, n - o, "%s%.*s", o ? " | " : "", (int)keep, lvl);
             if (w < 0)
                 break;
-            o = (size_t)w + o >= n ? n - 1 : o + (size_t)w;
+            o = o + (size_t)w >= n ? n - 1 : o + (size_t)w;
         }
         line += len + (end != NULL);
     }
