@@ -21,6 +21,9 @@
 
 #include "schema.h"
 
+/* Prepared once: BEGIN and COMMIT run on every authenticated GET. */
+static sqlite3_stmt *begin_st, *commit_st;
+
 static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA synchronous = FULL;"
                               "PRAGMA foreign_keys = ON;"
@@ -75,6 +78,9 @@ void db_close(sqlite3 *db)
 {
     if (db == NULL)
         return;
+    sqlite3_finalize(begin_st);
+    sqlite3_finalize(commit_st);
+    begin_st = commit_st = NULL;
     /* Lets SQLite refresh its statistics for the next start; cheap. */
     sqlite3_exec(db, "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close_v2(db);
@@ -91,4 +97,28 @@ int db_ping(sqlite3 *db)
          sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return ok ? 0 : -EIO;
+}
+
+int db_read_begin(sqlite3 *db)
+{
+    if (begin_st == NULL && (sqlite3_prepare_v3(db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT,
+                                                &begin_st, NULL) != SQLITE_OK ||
+                             sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
+                                                &commit_st, NULL) != SQLITE_OK))
+        return -EIO;
+    int rc = sqlite3_step(begin_st);
+    sqlite3_reset(begin_st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+void db_read_end(sqlite3 *db)
+{
+    if (sqlite3_get_autocommit(db))
+        return;
+    int rc = sqlite3_step(commit_st);
+    sqlite3_reset(commit_st);
+    /* A read transaction cannot fail to commit for any reason but a bug;
+     * never leave it open, or every later write would block behind it. */
+    if (rc != SQLITE_DONE)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }

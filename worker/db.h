@@ -25,6 +25,15 @@
 int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen);
 void db_close(sqlite3 *db);
 
+/*
+ * Group the statements of one read-only request in a single read transaction:
+ * one snapshot, and one round of file locking instead of one per statement
+ * (the cost that dominates a small authenticated GET). db_read_end() ends it
+ * whatever happened in between. Returns 0 or -EIO (then nothing to end).
+ */
+int db_read_begin(sqlite3 *db);
+void db_read_end(sqlite3 *db);
+
 /* A cheap query proving the connection works, for /healthz. 0 or -EIO. */
 int db_ping(sqlite3 *db);
 

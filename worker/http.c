@@ -682,11 +682,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                    req->path.len - req->query_at - 1);
         c->arg = q.base;
     }
+    /* An authenticated GET is read-only and answered at once: its session
+     * check and its queries share one read transaction. */
+    int read_txn =
+        (rt->flags & R_AUTH) && strcmp(rt->method, "GET") == 0 && db_read_begin(srv.db) == 0;
     if ((rt->flags & R_AUTH) && authenticate(c) < 0)
-        return 0;
+        goto out;
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
-        return 0;
+        goto out;
     rt->fn(c);
+out:
+    if (read_txn)
+        db_read_end(srv.db);
     return 0;
 }
 
