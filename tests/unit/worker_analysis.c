@@ -46,13 +46,15 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Multi-line literals are parenthesised so clang does not take them for a
+ * missing comma. */
 static const char *const cases[] = {
-    "Monsieur X, père d'un enfant français scolarisé au collège, marié avec une Française, vit "
-    "en France depuis plus de dix ans. Il a reçu une OQTF sans délai de départ volontaire et a "
-    "été placé en rétention administrative ; transfert Dublin envisagé. Condamnation en 2019.",
+    ("Monsieur X, père d'un enfant français scolarisé au collège, marié avec une Française, vit "
+     "en France depuis plus de dix ans. Il a reçu une OQTF sans délai de départ volontaire et a "
+     "été placé en rétention administrative ; transfert Dublin envisagé. Condamnation en 2019."),
     "Demande de titre de séjour vie privée et familiale, contrat de travail en CDI.",
-    "Fraude documentaire, faux passeport, condamnations multiples, casier judiciaire chargé, "
-    "entrée irrégulière sans visa, précédente OQTF, recours tardif, irtf.",
+    ("Fraude documentaire, faux passeport, condamnations multiples, casier judiciaire chargé, "
+     "entrée irrégulière sans visa, précédente OQTF, recours tardif, irtf."),
     "Rien de particulier.",
     "",
 };
