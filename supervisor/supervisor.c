@@ -32,7 +32,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "backoff.h"
+#include "cgroup.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
@@ -86,6 +88,9 @@ struct tenant {
     struct logcap *logcap;
     bool have_uid;
     uid_t uid;
+    bool have_cgroup; /* root with cgroups: where the jail puts the worker */
+    struct cgroup_tenant cgroup;
+    uint64_t oom_kills; /* the cgroup's OOM-kill counter when the worker started */
 
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;
@@ -111,6 +116,8 @@ struct sup {
     size_t n, cap;
     bool root;
     struct uidmap *uids;
+    struct cgroup_sys cgsys; /* detected once at start (root only) */
+    char cg_parent[64];      /* the jail's --cgroup-parent for our tenants */
     char self_dir[CONFIG_PATH_MAX];
     struct backoff_policy bp;
 
@@ -127,6 +134,7 @@ struct sup {
     bool fs_event_on;
     uv_timer_t reload_timer;
 
+    bool booting; /* the first configuration is being applied */
     bool shutting_down;
     void (*shutdown_done)(void *);
     void *shutdown_arg;
@@ -138,6 +146,7 @@ struct sup {
 static void tenant_feed(struct tenant *t, enum fsm_event ev);
 static void reconcile(struct tenant *t);
 static void maybe_shutdown_done(struct sup *s);
+static void cgroup_parent_cleanup(struct sup *s);
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -536,6 +545,8 @@ static size_t jail_extra(struct tenant *t, char store[][CONFIG_PATH_MAX + 16], c
     } while (0)
     ADD("--cgroup");
     ADD(t->id);
+    ADD("--cgroup-parent");
+    ADD(t->s->cg_parent);
     ADD("--cgroup-optional");
     if (t->cfg.memory_bytes > 0) {
         ADD("--memory");
@@ -656,6 +667,12 @@ static int do_spawn(struct tenant *t)
         rc = -ENOMEM;
         goto cleanup;
     }
+
+    if (s->root && s->cgsys.mode != CGROUP_NONE && !t->have_cgroup)
+        t->have_cgroup = cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, &t->cgroup) == 0;
+    t->oom_kills = 0;
+    if (t->have_cgroup)
+        cgroup_tenant_oom_kills(&t->cgroup, &t->oom_kills);
 
     char store[8][CONFIG_PATH_MAX + 16];
     const char *extra[40];
@@ -786,8 +803,19 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
     t->last_run_ms = t->ready_at ? (int64_t)(now_ms(s) - t->ready_at) : 0;
     t->ready_at = 0;
 
+    uint64_t ooms = 0;
+    bool oom = sig == SIGKILL && t->have_cgroup &&
+               cgroup_tenant_oom_kills(&t->cgroup, &ooms) == 0 && ooms > t->oom_kills;
+    if (t->have_cgroup) {
+        /* Whatever the worker left behind in its cgroup goes with it, and
+         * the empty cgroup is removed (the jail makes a new one each start). */
+        if (cgroup_tenant_kill(&t->cgroup) < 0 || cgroup_tenant_remove(&t->cgroup) < 0)
+            log_warn(t->id, "its cgroup still holds processes after the worker exited");
+    }
     if (rc < 0)
         snprintf(t->last_exit, sizeof t->last_exit, "unknown (%s)", strerror(-rc));
+    else if (oom)
+        snprintf(t->last_exit, sizeof t->last_exit, "oom-killed");
     else if (sig)
         snprintf(t->last_exit, sizeof t->last_exit, "signal %d", sig);
     else
@@ -1067,6 +1095,21 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
         t->cfg = e->t;
         t->have_cfg = true;
         t->goal = goal_of_status(t->cfg.status);
+        if (s->booting && t->goal == GOAL_UP) {
+            /* An operator's stop or suspend outlives tenantd's restarts. */
+            switch (admin_desired_state(s->cfg->g.run_dir, t->id)) {
+            case ADMIN_DESIRED_STOPPED:
+                log_info(t->id, "left stopped, as an operator asked");
+                t->goal = GOAL_DOWN;
+                break;
+            case ADMIN_DESIRED_SUSPENDED:
+                log_info(t->id, "left suspended, as an operator asked");
+                t->goal = GOAL_SUSPENDED;
+                break;
+            case ADMIN_DESIRED_UP:
+                break;
+            }
+        }
         sup_changed(s);
         return;
     }
@@ -1410,6 +1453,17 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
     if (rc < 0)
         goto cleanup;
     if (s->root) {
+        /* Tenants' cgroups live under a folder named after this tenantd's
+         * run dir: stable across restarts (so leftovers of an earlier run are
+         * found), distinct between two tenantd on one machine. */
+        uint32_t h = 2166136261u;
+        for (const char *p = cfg->g.run_dir; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        snprintf(s->cg_parent, sizeof s->cg_parent, "self/tenantd-%08x", h);
+        cgroup_detect(NULL, &s->cgsys);
+        if (s->cgsys.mode == CGROUP_NONE)
+            log_warn(NULL, "no usable cgroups (%s): workers run without resource limits",
+                     s->cgsys.why);
         rc = uidmap_open(cfg->g.run_dir, &s->uids);
         if (rc < 0) {
             log_crit(NULL, "cannot read %s/uids: %s", cfg->g.run_dir, strerror(-rc));
@@ -1428,7 +1482,10 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
                  uv_strerror(rc));
     s->fs_event_on = rc == 0;
     *out = s;
-    return apply_config(s, cfg);
+    s->booting = true;
+    rc = apply_config(s, cfg);
+    s->booting = false;
+    return rc;
 cleanup:
     uidmap_free(s->uids);
     free(s);
@@ -1452,6 +1509,7 @@ static void maybe_shutdown_done(struct sup *s)
                 return;
         /* Every worker is gone: close every handle, then report. */
         s->handles_closed = true;
+        cgroup_parent_cleanup(s);
         s->closing_handles = 1; /* held until the loop below is done */
         for (size_t i = 0; i < s->n; i++) {
             s->closing_handles++;
@@ -1470,6 +1528,24 @@ static void maybe_shutdown_done(struct sup *s)
         void (*done)(void *) = s->shutdown_done;
         s->shutdown_done = NULL;
         done(s->shutdown_arg);
+    }
+}
+
+/* Remove this tenantd's cgroup folder once every tenant is gone (it is
+ * empty then; rmdir refuses otherwise, which is the right answer). */
+static void cgroup_parent_cleanup(struct sup *s)
+{
+    struct cgroup_tenant probe;
+    if (!s->root || s->cgsys.mode == CGROUP_NONE ||
+        cgroup_tenant_paths(&s->cgsys, s->cg_parent, "x", &probe) < 0)
+        return;
+    char *dirs[] = {probe.v2, probe.memory, probe.pids, probe.cpu};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *slash = strrchr(dirs[i], '/');
+        if (dirs[i][0] && slash) {
+            *slash = '\0';
+            rmdir(dirs[i]);
+        }
     }
 }
 
