@@ -361,10 +361,13 @@ $('invoice-form').addEventListener('submit', (ev) => {
 });
 
 /* The printable invoice is server-rendered HTML behind the bearer token, so
- * it is fetched and its <article> shown here, then printed with the page. */
+ * it is fetched and its <article> shown here (styled by app.css: the page's
+ * own <style> is dropped, this page's CSP forbids inline styles), then
+ * printed with the page. */
 async function showPrint(numero) {
   const html = await api('GET', '/api/invoices/' + encodeURIComponent(numero) + '/print');
-  const doc = new DOMParser().parseFromString(String(html), 'text/html');
+  const text = String(html).replace(/<style[\s\S]*?<\/style>/gi, '');
+  const doc = new DOMParser().parseFromString(text, 'text/html');
   const art = doc.querySelector('article.invoice');
   $('print-body').replaceChildren(art ? document.importNode(art, true) : el('p', {}, numero));
   $('print-view').hidden = false;
