@@ -356,7 +356,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct admin *a = h->a;
     struct admin_caller who;
     handle_request_who(a, req, &who, !h->needs_token);
-    if (h->needs_token && !admin_token_ok(a, req)) {
+    /* The dashboard page holds no data (its script asks for the token and
+     * sends it with every API call), so it is the one thing served without. */
+    bool is_page = h2o_memis(req->path.base, req->path.len, H2O_STRLIT("/")) &&
+                   (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                    h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")));
+    if (h->needs_token && !is_page && !admin_token_ok(a, req)) {
         bool presented = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
         const char *hdr = presented ? "Bearer realm=\"tenantd\", error=\"invalid_token\""
                                     : "Bearer realm=\"tenantd\"";

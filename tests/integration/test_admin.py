@@ -242,3 +242,353 @@ def test_graceful_stop_with_idle_connection(root):
     assert s.recv(100) == b""
     s.close()
     assert not os.path.exists(os.path.join(root.run_dir, "admin.sock"))
+
+
+# ---- phase 2: actions, desired state, events --------------------------------------
+
+
+def events(root, n=50):
+    r = root.get(f"/v1/events?limit={n}")
+    assert r.status == 200, r.text
+    return r.json()
+
+
+def test_actions_and_events(root):
+    started(root)
+    pid = root.status("martin")["pid"]
+    assert root.post("/v1/tenants/dupont/stop").status == 202
+    root.wait_state("dupont", "stopped")
+    assert root.status("dupont")["pid"] is None
+    assert root.status("dupont")["desired"] == "down"
+    assert root.post("/v1/tenants/dupont/start").status == 202
+    root.wait_state("dupont", "running")
+    assert root.post("/v1/tenants/martin/restart", via="tcp", token=root.token()).status == 202
+    root.wait_state("martin", "running", pred=lambda s: s["pid"] not in (None, pid))
+    assert root.post("/v1/tenants/martin/suspend").status == 202
+    root.wait_state("martin", "suspended")
+    assert root.post("/v1/tenants/martin/resume").status == 202
+    root.wait_state("martin", "running")
+    assert root.post("/v1/tenants/nosuch/stop").status == 404
+    r = root.post("/v1/reload")
+    assert r.status == 200 and r.json()["reloaded"] is True
+    assert root.get("/v1/tenants/dupont/stop").status == 405
+    assert root.tenantctl("stop", "dupont").returncode == 0
+    root.wait_state("dupont", "stopped")
+    assert root.tenantctl("start", "nosuch", check=False).returncode == 4
+
+    ev = events(root)
+    seen = [(e["action"], e["tenant"], e["who"], e["result"]) for e in reversed(ev)]
+    uid = f"uid:{os.geteuid()}"
+    for expected in [("stop", "dupont", uid, "ok"), ("start", "dupont", uid, "ok"),
+                     ("restart", "martin", "token", "ok"), ("suspend", "martin", uid, "ok"),
+                     ("resume", "martin", uid, "ok"), ("reload", "", uid, "ok")]:
+        assert expected in seen, (expected, seen)
+    assert any(a == "stop" and t == "nosuch" and r.startswith("error") for a, t, _, r in seen)
+    # Newest first, each with a time.
+    assert [e["id"] for e in ev] == sorted((e["id"] for e in ev), reverse=True)
+    assert all(e["time"].endswith("Z") for e in ev)
+    assert len(events(root, 2)) == 2
+    assert root.get("/v1/events?limit=0").status == 400
+    assert root.get("/v1/events?limit=abc").status == 400
+    out = root.tenantctl("events", "-n", "3").stdout
+    assert "nosuch" in out and len(out.splitlines()) == 3
+    plans = root.get("/v1/plans").json()
+    assert {p["name"] for p in plans} == {"starter", "professional", "enterprise"}
+    assert "professional" in root.tenantctl("plans").stdout
+    db = os.path.join(root.run_dir, "state.db")
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+
+
+def test_stop_survives_restart(root):
+    started(root)
+    assert root.tenantctl("stop", "dupont").returncode == 0
+    root.wait_state("dupont", "stopped")
+    assert root.tenantctl("suspend", "martin").returncode == 0
+    root.wait_state("martin", "suspended")
+    assert root.stop() == 0
+    mark = len(root.log())
+    root.start(wait_ids=[])
+    # The admin API answers only after the recorded wishes were applied.
+    assert root.status("dupont")["state"] == "stopped"
+    assert root.status("dupont")["desired"] == "down"
+    root.wait_state("martin", "suspended")
+    assert root.status("dupont")["state"] == "stopped"
+    after = root.log()[mark:]
+    assert "[dupont] worker started" not in after, after
+    assert root.tenantctl("start", "dupont").returncode == 0
+    root.wait_state("dupont", "running")
+    assert root.stop() == 0
+    root.start(wait_ids=["dupont"])
+
+
+# ---- phase 2: onboarding and offboarding -------------------------------------------
+
+
+def processes_of(tid):
+    """Pids whose environment says CLIENT_ID=<tid> (the worker contract)."""
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"CLIENT_ID={tid}".encode() in env:
+            found.append(int(p))
+    return found
+
+
+def assert_nothing_left(root, tid):
+    assert not os.path.exists(root.tenant_file(tid)), tid
+    assert not os.path.exists(os.path.join(root.path, "data", "clients", tid)), tid
+    assert not os.path.exists(os.path.join(root.path, "logs", f"{tid}.log")), tid
+    assert tid not in [t["id"] for t in root.status()], tid
+    assert processes_of(tid) == [], tid
+    assert [f for f in os.listdir(os.path.join(root.path, "tenants.d"))
+            if f.startswith(".")] == []
+
+
+def worker_login(port, username, password):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    from conftest import http_request
+    return http_request(conn, "POST", "/api/auth/login",
+                        {"username": username, "password": password})
+
+
+def test_onboard_happy_path(root):
+    started(root, ("dupont",))
+    name = "Cabinet d'Avocats Müller & Fils"
+    r = root.tenantctl("onboard", "muller", name, "starter", "--email", "contact@muller.fr",
+                       "--json")
+    out = json.loads(r.stdout)
+    assert set(out) == {"id", "url", "port", "admin"}
+    assert out["id"] == "muller" and out["admin"]["username"] == "admin"
+    assert out["admin"]["password"]
+    assert root.port_min <= out["port"] <= root.port_max
+    assert out["port"] != root.status("dupont")["port"]
+    assert "muller" in out["url"]
+    st = root.status("muller")
+    assert st["state"] == "running" and st["name"] == name and st["plan"] == "starter"
+    assert os.path.isdir(os.path.join(root.path, "data", "clients", "muller"))
+    with open(root.tenant_file("muller")) as f:
+        text = f.read()
+    assert "name = " + name in text and f"port = {out['port']}" in text
+    login = worker_login(out["port"], "admin", out["admin"]["password"])
+    assert login.status == 200, login.text
+    assert login.json()["token"]
+    # The human form, with an explicit subdomain and port.
+    port = root.port_max
+    r = root.tenantctl("onboard", "petit", "Cabinet Petit", "professional", "--subdomain",
+                       "petit-avocats", "--port", str(port))
+    assert "onboarded petit" in r.stdout and "password:" in r.stdout
+    assert root.status("petit")["port"] == port
+    assert root.status("petit")["subdomain"] == "petit-avocats"
+    ev = [(e["action"], e["tenant"], e["result"]) for e in events(root)]
+    assert ("onboard", "muller", "ok") in ev and ("onboard", "petit", "ok") in ev
+
+
+def test_onboard_failures_leave_nothing(root):
+    started(root, ("dupont",))
+    taken = root.status("dupont")["port"]
+    cases = [
+        ({"id": "Bad", "name": "X", "plan": "starter"}, 400),
+        ({"id": "admin", "name": "X", "plan": "starter"}, 400),
+        ({"id": "a;b", "name": "X", "plan": "starter"}, 400),
+        ({"id": "newco", "name": "X", "plan": "platinum"}, 400),
+        ({"id": "newco", "plan": "starter"}, 400),
+        ({"id": "newco", "name": "line\nbreak", "plan": "starter"}, 400),
+        ({"id": "newco", "name": "a ; comment", "plan": "starter"}, 400),
+        ({"id": "newco", "name": "x" * 300, "plan": "starter"}, 400),
+        ({"id": "newco", "name": "X", "plan": "starter", "port": taken}, 409),
+        ({"id": "newco", "name": "X", "plan": "starter", "port": 80}, 400),
+        ({"id": "newco", "name": "X", "plan": "starter", "port": "5001"}, 400),
+        ({"id": "newco", "name": "X", "plan": "starter", "subdomain": "dupont"}, 409),
+        ({"id": "newco", "name": "X", "plan": "starter", "subdomain": "bad_sub"}, 400),
+        ({"id": "dupont", "name": "X", "plan": "starter"}, 409),
+    ]
+    for body, status in cases:
+        r = root.post("/v1/tenants", body)
+        assert r.status == status, (body, r.status, r.text)
+        assert r.json()["error"] and r.json()["detail"], body
+        assert_nothing_left(root, "newco")
+    assert root.post("/v1/tenants", b"{not json").status == 400
+    assert root.post("/v1/tenants", [1, 2]).status == 400
+    # tenantctl says why and exits non-zero.
+    r = root.tenantctl("onboard", "newco", "X", "platinum", check=False)
+    assert r.returncode == 1 and "platinum" in r.stderr
+    r = root.tenantctl("onboard", "newco", "X", check=False)
+    assert r.returncode == 2
+    # A data dir left behind by an earlier tenant is never reused.
+    leftover = os.path.join(root.path, "data", "clients", "oldco")
+    os.makedirs(leftover)
+    assert root.post("/v1/tenants", {"id": "oldco", "name": "X", "plan": "starter"}).status == 409
+    assert os.path.isdir(leftover) and not os.path.exists(root.tenant_file("oldco"))
+    assert root.status("dupont")["state"] == "running"
+    ev = [e for e in events(root, 100) if e["action"] == "onboard"]
+    assert len(ev) >= len(cases) and all(e["result"].startswith("error") for e in ev)
+
+
+def test_onboard_rolls_back_when_the_worker_fails(root):
+    # Every worker of this root is a program that exits 78 at once: the file
+    # and data dir exist when the failure is seen, and must be removed again.
+    root.write_global(tenantd={"worker": os.path.join(os.path.dirname(binpath("tenantd")),
+                                                      "helpers", "exit78")})
+    root.start(wait_ids=[])
+    r = root.post("/v1/tenants", {"id": "newco", "name": "New Co", "plan": "starter"})
+    assert r.status >= 500, r.text
+    assert "worker" in r.json()["error"]
+    wait_for(lambda: not processes_of("newco"), what="no newco process")
+    assert_nothing_left(root, "newco")
+    ev = [e for e in events(root) if e["action"] == "onboard"]
+    assert ev and ev[0]["result"].startswith("error")
+    m = parse_metrics(root.get("/metrics").text)
+    assert m[("tenantd_onboardings_total", (("result", "failed"),))] >= 1
+
+
+def test_offboard_archives_and_purges(root):
+    started(root, ("dupont", "martin"))
+    pid = root.status("dupont")["pid"]
+    dd = os.path.join(root.path, "data", "clients", "dupont")
+    with open(os.path.join(dd, "marker"), "w") as f:
+        f.write("keep me")
+    r = root.tenantctl("offboard", "dupont", "--json")
+    out = json.loads(r.stdout)
+    arch = out["archive"]
+    assert os.path.basename(arch).startswith("dupont-")
+    assert os.path.dirname(arch) == os.path.join(root.path, "data", "archive")
+    with open(os.path.join(arch, "data", "marker")) as f:
+        assert f.read() == "keep me"
+    assert os.path.exists(os.path.join(arch, "dupont.ini"))
+    assert not os.path.exists(root.tenant_file("dupont")) and not os.path.exists(dd)
+    assert "dupont" not in [t["id"] for t in root.status()]
+    assert not pid_alive_or_zombie(pid)
+    assert root.tenantctl("offboard", "dupont", check=False).returncode == 4
+    r = root.request("DELETE", "/v1/tenants/martin?purge=1")
+    assert r.status == 200 and r.json()["purged"] is True
+    assert not os.path.exists(os.path.join(root.path, "data", "clients", "martin"))
+    assert not os.path.exists(root.tenant_file("martin"))
+    ev = [(e["action"], e["tenant"]) for e in events(root)]
+    assert ("offboard", "dupont") in ev and ("offboard", "martin") in ev
+
+
+def pid_alive_or_zombie(pid):
+    return os.path.exists(f"/proc/{pid}")
+
+
+# ---- phase 2: metrics ----------------------------------------------------------------
+
+
+def parse_metrics(text):
+    """A small parser of the Prometheus text format 0.0.4: {(name, labels): value}."""
+    out = {}
+    types = {}
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            assert typ in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            types[name] = typ
+            continue
+        if line.startswith("#"):
+            assert line.startswith("# HELP "), line
+            continue
+        if "{" in line:
+            name, rest = line.split("{", 1)
+            labels, i = [], 0
+            while rest[i] != "}":
+                eq = rest.index("=", i)
+                key = rest[i:eq]
+                assert rest[eq + 1] == '"', line
+                j, val = eq + 2, ""
+                while rest[j] != '"':
+                    if rest[j] == "\\":
+                        val += {"n": "\n", "\\": "\\", '"': '"'}[rest[j + 1]]
+                        j += 2
+                    else:
+                        val += rest[j]
+                        j += 1
+                labels.append((key, val))
+                i = j + 1
+                if rest[i] == ",":
+                    i += 1
+            value = rest[i + 1:].strip()
+        else:
+            name, value = line.split(" ", 1)
+            labels = []
+        assert name in types, f"{name} has no TYPE line"
+        out[(name, tuple(labels))] = float(value)
+    return out
+
+
+def test_metrics_match_status(root):
+    started(root)
+    assert root.post("/v1/tenants/martin/stop").status == 202
+    root.wait_state("martin", "stopped")
+    r = root.get("/metrics", via="tcp", token=root.token())
+    assert r.status == 200
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    m = parse_metrics(r.text)
+    status = {t["id"]: t for t in root.status()}
+    for tid, t in status.items():
+        lab = (("tenant", tid),)
+        assert m[("tenantd_tenant_up", lab)] == (1 if t["state"] == "running" else 0)
+        assert m[("tenantd_tenant_restarts_total", lab)] == t["restarts"]
+        assert m[("tenantd_tenant_state", (("tenant", tid), ("state", t["state"])))] == 1
+        assert sum(v for (n, l), v in m.items()
+                   if n == "tenantd_tenant_state" and l[0] == ("tenant", tid)) == 1
+        assert ("tenantd_tenant_resident_memory_bytes", lab) in m
+        assert ("tenantd_tenant_cpu_seconds_total", lab) in m
+    assert m[("tenantd_tenant_resident_memory_bytes", (("tenant", "dupont"),))] > 0
+    assert m[("tenantd_tenants", (("state", "running"),))] == 1
+    assert m[("tenantd_tenants", (("state", "stopped"),))] == 1
+    assert ("tenantd_reloads_total", ()) in m
+
+
+# ---- phase 2: the dashboard in a real browser -----------------------------------------
+
+
+def test_dashboard_in_chromium(root, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from conftest import ARTIFACTS
+    if not os.path.exists("/usr/bin/chromedriver"):
+        pytest.skip("chromium-driver is not installed")
+    started(root)
+    page = root.get("/", via="tcp")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert "dupont" not in page.text  # the page itself holds no data
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
+        opts.add_argument(a)
+    service = webdriver.chrome.service.Service("/usr/bin/chromedriver")
+    driver = webdriver.Chrome(service=service, options=opts)
+    try:
+        wait = WebDriverWait(driver, 20)
+        driver.get(f"http://127.0.0.1:{root.admin_port}/")
+        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+        driver.find_element(By.ID, "token").send_keys(root.token())
+        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+        wait.until(lambda d: d.find_elements(By.ID, "row-martin"))
+        status = {t["id"]: t for t in root.status()}
+        for tid in status:
+            row = driver.find_element(By.ID, f"row-{tid}")
+            assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
+            assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
+            assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
+        old = status["dupont"]["pid"]
+        driver.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=restart]").click()
+        root.wait_state("dupont", "running", pred=lambda s: s["pid"] not in (None, old))
+        new = root.status("dupont")["pid"]
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-dupont .pid").text == str(new))
+        wait.until(lambda d: "restart" in d.find_element(By.ID, "events").text)
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(ARTIFACTS, "admin-dashboard.png"))
+    finally:
+        driver.quit()
