@@ -1100,14 +1100,18 @@ static int store(struct pctx *c, const struct key *k, void *obj, const char *v, 
     case K_PORTRANGE: {
         const char *dash = strchr(v, '-');
         char a[16];
-        int64_t p1, p2;
+        int64_t p1 = 0, p2 = 0;
         int i1, i2;
-        if (dash == NULL || (size_t)(dash - v) >= sizeof(a) || dash == v)
-            goto bad_range;
-        memcpy(a, v, (size_t)(dash - v));
-        a[dash - v] = '\0';
-        if (parse_i64(a, &p1) < 0 || parse_i64(dash + 1, &p2) < 0)
-            goto bad_range;
+        bool ok = dash != NULL && dash != v && (size_t)(dash - v) < sizeof(a);
+        if (ok) {
+            memcpy(a, v, (size_t)(dash - v));
+            a[dash - v] = '\0';
+            ok = parse_i64(a, &p1) == 0 && parse_i64(dash + 1, &p2) == 0;
+        }
+        if (!ok) {
+            snprintf(why, wn, "%s is not a port range (like 5001-5999)", q);
+            return -1;
+        }
         if (p1 < k->min || p2 > k->max || p1 > p2) {
             snprintf(why, wn, "%s is out of range (low-high within %lld..%lld)", q,
                      (long long)k->min, (long long)k->max);
@@ -1118,9 +1122,6 @@ static int store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         memcpy(field, &i1, sizeof(i1));
         memcpy((char *)obj + k->off2, &i2, sizeof(i2));
         return 0;
-    bad_range:
-        snprintf(why, wn, "%s is not a port range (like 5001-5999)", q);
-        return -1;
     }
     case K_THRESHOLD: {
         /* Digits, then at most one '.' and up to 6 digits: no exponent, no
@@ -1627,7 +1628,8 @@ int config_parse_plans(const struct config_global *g, const char *display_path, 
     for (size_t i = 0; i < p->n; i++) {
         struct config_plan *pl = &p->plan[i];
         finish_keys(c, pl, c->plan_seen[i], pl->name);
-        if (c->plan_seen[i][0] == 0)
+        /* A plan without a label is shown under its name. */
+        if (seen_line(c, c->plan_seen[i], pl->name, "label") == 0)
             util_strlcpy(pl->label, pl->name, sizeof(pl->label));
     }
     if (p->n == 0 && c->nerr == 0)

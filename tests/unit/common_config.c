@@ -854,6 +854,18 @@ static void test_plans_values(void **state)
     assert_int_equal(pl->cpu_weight, 100);
     assert_int_equal(pl->log_budget_bytes, 64 * 1024 * 1024);
     assert_null(config_plan_find(&P, "gold"));
+
+    /* Without a label a plan is shown under its name. */
+    const char *text = strstr(plans_text, "[professional]");
+    struct config_plans p;
+    struct config_diag d = {0};
+    char *copy = strdup(text);
+    char *label = strstr(copy, "label = Professional\n");
+    memmove(label, label + 21, strlen(label + 21) + 1);
+    assert_int_equal(config_parse_plans(&G, "plans.ini", copy, strlen(copy), &p, &d), 0);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.plan[0].label, "professional");
+    free(copy);
 }
 
 /* ---- whole configurations ------------------------------------------------------------- */
