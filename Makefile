@@ -112,15 +112,15 @@ unit_objs = $(if $(filter common_%,$(1)),,\
 .SECONDEXPANSION:
 $(BUILDDIR)/tests/%: tests/unit/%.c $$(call unit_objs,$$*) $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell cat tests/unit/$*.wrap 2>/dev/null) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(shell cat tests/unit/$*.wrap 2>/dev/null) \
 		$(PKG_LIBS) $(shell pkg-config --libs cmocka) -lseccomp -lm -lpthread
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm
 
 # Fuzzers are always built with clang and libFuzzer, in their own object tree.
-FUZZDIR := build/fuzz
+FUZZDIR := $(BUILDDIR)/fuzzobj
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
         -Icommon -Isupervisor -Iworker $(PKG_CFLAGS)
 fuzz_objs = $(patsubst %.c,$(FUZZDIR)/obj/%.o,$(COMMON_SRC) $(filter-out %_main.c,$(1)))
@@ -129,10 +129,10 @@ $(FUZZDIR)/obj/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(BUILDDIR)/fuzz/fuzz_worker_%: tests/fuzz/fuzz_worker_%.c $$(call fuzz_objs,$(WORKER_SRC))
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm -lpthread
 $(BUILDDIR)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_objs,)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm
 
 # ---------------------------------------------------------------------------
 deps:
@@ -181,4 +181,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)
