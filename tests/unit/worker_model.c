@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -515,6 +517,78 @@ static void test_invoice_bad_bodies(void **state)
     expect_400(&f->c, model_invoice_list, NULL, "status=lost", "\"status\" must be one of");
 }
 
+/*
+ * Two connections to one database file, each in its own thread, create
+ * invoices at the same time: every number is used exactly once, 1..N.
+ */
+struct racer {
+    const char *path;
+    struct wenv *env;
+    int created, failed;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    sqlite3 *db;
+    if (sqlite3_open(r->path, &db) != SQLITE_OK)
+        return NULL;
+    sqlite3_busy_timeout(db, 10000);
+    struct wctx c = {.db = db, .env = r->env, .now = T_2026_03_10, .user = NULL};
+    for (int i = 0; i < 25; i++) {
+        json_t *b = json_loads(inv_body, 0, NULL);
+        struct wres w = model_invoice_create(&c, b, NULL);
+        json_decref(b);
+        if (w.status == 201)
+            r->created++;
+        else
+            r->failed++;
+        json_decref(w.body);
+    }
+    sqlite3_close(db);
+    return NULL;
+}
+
+static void test_invoice_numbering_concurrent(void **state)
+{
+    struct fixture *f = *state;
+    char path[] = "/tmp/worker_model_XXXXXX";
+    int fd = mkstemp(path);
+    sqlite3 *db;
+    char err[256];
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    assert_int_equal(schema_apply(db, err, sizeof err), 0);
+    struct racer r[3] = {{path, &f->env, 0, 0}, {path, &f->env, 0, 0}, {path, &f->env, 0, 0}};
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    int created = r[0].created + r[1].created + r[2].created;
+    assert_int_equal(r[0].failed + r[1].failed + r[2].failed, 0);
+    assert_int_equal(created, 75);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db,
+                       "SELECT COUNT(*), COUNT(DISTINCT numero), MIN(seq), MAX(seq) FROM invoices",
+                       -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 75);
+    assert_int_equal(sqlite3_column_int(st, 1), 75);
+    assert_int_equal(sqlite3_column_int(st, 2), 1);
+    assert_int_equal(sqlite3_column_int(st, 3), 75);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    unlink(path);
+    char side[64];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 /* ---- deadlines ---------------------------------------------------------- */
 
 static void test_deadlines(void **state)
@@ -654,6 +728,7 @@ int main(void)
         T(test_rules_not_loaded),
         T(test_invoice_totals),
         T(test_invoice_numbering),
+        T(test_invoice_numbering_concurrent),
         T(test_invoice_lifecycle),
         T(test_invoice_bad_bodies),
         T(test_deadlines),
