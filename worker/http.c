@@ -213,9 +213,9 @@ static void send_wres(h2o_req_t *req, struct wres w)
     }
     if (w.status == 401)
         ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
-    n = json_dumpb(w.body, NULL, 0, JSON_COMPACT);
+    n = json_dumpb(w.body, NULL, 0, WRES_JSON_FLAGS);
     buf = h2o_mem_alloc_pool(&req->pool, n + 1);
-    json_dumpb(w.body, buf, n, JSON_COMPACT);
+    json_dumpb(w.body, buf, n, WRES_JSON_FLAGS);
     json_decref(w.body);
     send_bytes(req, w.status, "application/json", buf, n, K_API);
 }

@@ -124,7 +124,7 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
     char now[32];
     int rc = -EIO;
     json_t *factors = factors_json(ar);
-    char *ftext = factors != NULL ? json_dumps(factors, JSON_COMPACT) : NULL;
+    char *ftext = factors != NULL ? json_dumps(factors, WRES_JSON_FLAGS) : NULL;
     double rate = bp(ar->score_bp);
     double threshold = c->env != NULL ? c->env->prediction_threshold : 1.0;
 

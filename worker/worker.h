@@ -65,6 +65,16 @@ struct wres {
     json_t *body;
 };
 struct wres wres_ok(int status, json_t *body);
+
+/*
+ * How the worker writes JSON, in answers and in stored columns alike. jansson
+ * prints a real with 17 significant digits by default, so 0.55 came out as
+ * 0.55000000000000004; 15 digits is the most a double always round-trips in
+ * decimal, which prints success rates (basis points / 10000) and euros
+ * (cents / 100) exactly as computed: 0.55, 299.0. Amounts that must be exact
+ * are integers in cents anyway (the *_cents fields).
+ */
+#define WRES_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 struct wres wres_error(int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
