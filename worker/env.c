@@ -7,6 +7,11 @@
  * CLIENT_NAME, DATA_DIR, SECRET_KEY, and PORT unless a socket is passed
  * (LISTEN_FDS). Everything else has the seed's default. Not here: opening the
  * database or the templates (db.c, pages.c).
+ *
+ * TIMEZONE decides the firm's calendar: the year of an invoice number, the
+ * billing month, "today" for deadlines. The supervisor also passes TZ, but a
+ * worker started by hand may not have it, so main() applies TIMEZONE itself
+ * (wenv_apply_timezone) before anything reads the clock.
  */
 #include "env.h"
 
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define TEXT_MAX 192  /* free text, as in config.h */
 #define SECRET_MIN 16 /* bytes: a shorter SECRET_KEY is guessable */
@@ -149,6 +155,68 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The zone database glibc reads: TZDIR when set (tests), else Debian's. */
+static const char *zoneinfo_dir(void)
+{
+    const char *d = getenv("TZDIR");
+    return d != NULL && d[0] == '/' ? d : "/usr/share/zoneinfo";
+}
+
+/* An IANA zone name as the supervisor's validator accepts it (config.c):
+ * segments of [A-Za-z_+-] (digits allowed after the first segment), never
+ * "." or "..", so the name cannot climb out of the zone database. */
+static int valid_zone_name(const char *s)
+{
+    int first = 1;
+
+    if (strlen(s) > 63)
+        return 0;
+    for (;;) {
+        size_t n = 0;
+        for (; s[n] && s[n] != '/'; n++) {
+            char c = s[n];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '+' ||
+                  c == '-' || (!first && c >= '0' && c <= '9')))
+                return 0;
+        }
+        if (n == 0)
+            return 0;
+        if (s[n] == '\0')
+            return 1;
+        s += n + 1;
+        first = 0;
+    }
+}
+
+int wenv_timezone_check(const char *name, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    if (!valid_zone_name(name)) {
+        snprintf(err, errlen, "TIMEZONE: \"%.64s\" is not a time zone name like Europe/Paris",
+                 name);
+        return -EINVAL;
+    }
+    /* glibc silently falls back to UTC for an unknown zone: invoice years and
+     * billing months would then be wrong without a word, so refuse instead. */
+    if (snprintf(path, sizeof path, "%s/%s", zoneinfo_dir(), name) >= (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "TIMEZONE: \"%s\" is not in the time zone database (%s)", name,
+                 zoneinfo_dir());
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int wenv_apply_timezone(const struct wenv *e)
+{
+    if (setenv("TZ", e->timezone, 1) != 0)
+        return -errno;
+    tzset();
+    return 0;
+}
+
 int wenv_load(struct wenv *e, char *err, size_t errlen)
 {
     struct reader r = {.err = err, .errlen = errlen};
@@ -220,6 +288,11 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
     if (e->language && strcmp(e->language, "fr") != 0 && strcmp(e->language, "en") != 0)
         fail(&r, "LANGUAGE: \"%s\" is not fr or en", e->language);
     e->timezone = text(&r, "TIMEZONE", "Europe/Paris", 0, 63);
+    if (e->timezone) {
+        char zerr[256];
+        if (wenv_timezone_check(e->timezone, zerr, sizeof zerr) < 0)
+            fail(&r, "%s", zerr);
+    }
 
     /* PORT is only needed when the worker binds its own socket. */
     v = getenv("PORT");

@@ -78,6 +78,13 @@ int main(int argc, char **argv)
         log_error(NULL, "configuration: %s", err);
         return WENV_EXIT_CONFIG;
     }
+    /* Before anything reads the clock: invoice years, billing months and
+     * deadlines follow the firm's zone, whatever TZ the launcher passed. */
+    if (wenv_apply_timezone(&env) < 0) {
+        log_error(env.client_id, "TIMEZONE: cannot set TZ");
+        status = 1;
+        goto out;
+    }
     if (sodium_init() < 0) {
         log_error(env.client_id, "libsodium failed to initialise");
         status = 1;

@@ -3,14 +3,17 @@ tenant-worker on its own: the worker contract (readiness, exit codes, passed
 socket, clean stop), accounts and sessions, robustness against malformed
 requests, durability across kill -9, and the model routes end to end.
 """
+import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import threading
 
 import pytest
+import zoneinfo
 
 from worker_harness import Worker
 
@@ -152,7 +155,9 @@ def test_create_admin_login_me_logout(worker):
     me = worker.get("/api/me", token=token)
     assert me.status == 200 and me.json()["username"] == "maitre.dupont"
     assert_json_error(worker.get("/api/me"), 401)
-    assert_json_error(worker.get("/api/me", token=token[:-2] + "AA"), 401)
+    # One character of the mac changed (a fixed suffix could equal the real one).
+    forged = token[:-5] + ("B" if token[-5] != "B" else "C") + token[-4:]
+    assert_json_error(worker.get("/api/me", token=forged), 401)
     assert_json_error(worker.get("/api/me", headers={"Authorization": "Basic eDp5"}), 401)
     assert_json_error(worker.post("/api/auth/login", {"username": "maitre.dupont", "password": "wrong-pw"}), 401)
     assert_json_error(worker.post("/api/auth/login", {"username": "nobody", "password": "x"}), 401)
@@ -432,3 +437,44 @@ def test_deadlines_and_billing_usage(worker):
     assert usage["users_limit"] == 10 and usage["analyses_limit"] == 500
     assert worker.get("/api/stats", token=token).status == 200
     assert_json_error(worker.get("/api/billing/usage"), 401)
+
+
+def test_json_numbers_print_short_and_the_calendar_follows_timezone(workers):
+    # Kiritimati is UTC+14: for ten hours a day its date is ahead of every
+    # other zone, so a worker on UTC or on the host's zone would differ.
+    zone = "Pacific/Kiritimati"
+    w = workers(TIMEZONE=zone, SUBSCRIPTION_PLAN="professional", PLAN_PRICE_CENTS="29900")
+    pw = w.create_admin("admin")
+    w.start()
+    token = w.login("admin", pw)
+
+    def local_now():
+        return datetime.datetime.now(zoneinfo.ZoneInfo(zone))
+
+    before = local_now()
+    u = w.get("/api/billing/usage", token=token)
+    after = local_now()
+    assert u.status == 200, u.text
+    assert u.json()["month"] in {before.strftime("%Y-%m"), after.strftime("%Y-%m")}
+    # Euros from cents print as computed, not as the nearest 17-digit double.
+    assert b'"total_due":299.0' in u.body and b'"overage_fees":0.0' in u.body
+
+    r = w.post("/api/invoices", {"client_name": "M. Martin", "items": [
+        {"description": "Consultation", "quantity": 1, "unit_price_cents": 12345}]}, token=token)
+    assert r.status == 201, r.text
+    assert r.json()["numero"][:4] in {str(before.year), str(after.year)}
+
+    r = w.post("/api/analyses", {"case_text": "Conjoint de francais, enfant scolarise en France, "
+                                              "dix ans de presence, promesse d'embauche"}, token=token)
+    assert r.status == 201, r.text
+    assert not re.search(rb"\d\.\d{15,}", r.body), r.body
+    rate = r.json()["success_rate"]
+    assert rate == round(rate, 4)
+    listed = w.get("/api/analyses", token=token)
+    assert not re.search(rb"\d\.\d{15,}", listed.body), listed.body
+
+    # An unknown zone is a configuration error (78), not a silent UTC.
+    bad = workers(TIMEZONE="Nowhere/Atlantis")
+    bad.start(wait_ready=False)
+    assert bad.proc.wait(15) == 78
+    assert "TIMEZONE" in bad.output()
