@@ -89,8 +89,9 @@ int cgroup_tenant_join(const struct cgroup_tenant *t, pid_t pid, char *err, size
 int cgroup_tenant_nprocs(const struct cgroup_tenant *t, size_t *n);
 
 /* SIGKILL every process inside: cgroup.kill where the kernel has it, else
- * repeated rounds over cgroup.procs (bounded). Returns 0 when it is empty,
- * -EBUSY when processes remain. */
+ * repeated rounds over cgroup.procs (bounded: it may sleep up to about one
+ * second in all, so tenantd calls it when stopping a tenant, not per
+ * request). Returns 0 when it is empty, -EBUSY when processes remain. */
 int cgroup_tenant_kill(const struct cgroup_tenant *t);
 
 /* Remove the folders (not the parents). -EBUSY while processes remain;

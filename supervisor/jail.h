@@ -72,6 +72,7 @@
 #define JAIL_EXIT_FAILURE 111 /* a step failed; nothing of the worker ran */
 #define JAIL_ID_MAX 32
 #define JAIL_HIDE_MAX 8
+#define JAIL_CGROUP_PARENT_DEFAULT "self/tenants"
 
 enum jail_ns {
     JAIL_NS_MOUNT = 1u << 0,

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CGROUP_PARENT "self/tenants"
-
 void jail_opts_init(struct jail_opts *o)
 {
     memset(o, 0, sizeof *o);

@@ -41,7 +41,7 @@ int jail_cgroup_apply(const struct jail_opts *o, struct jail_err *e)
             return skip(o, sys.why);
         return jail_errf(e, "cgroup", "%s", sys.why);
     }
-    const char *spec = o->cgroup_parent ? o->cgroup_parent : "self/tenants";
+    const char *spec = o->cgroup_parent ? o->cgroup_parent : JAIL_CGROUP_PARENT_DEFAULT;
     struct cgroup_tenant t;
     int r = cgroup_tenant_paths(&sys, spec, o->cgroup, &t);
     if (r < 0)

@@ -106,10 +106,10 @@ class World:
             os.rmdir(parent)
 
     # ---- processes ------------------------------------------------------
-    def jail(self, opts, cmd, env=None, listen=None, status=True):
-        """Start tenant-jail opts -- cmd. Returns (Popen, status read fd)."""
+    def jail(self, opts, cmd, env=None, listen=None, status=True, prefix=()):
+        """Start [prefix] tenant-jail opts -- cmd. Returns (Popen, status read fd)."""
         r = w = None
-        args = [jail_bin()] + opts
+        args = [*prefix, jail_bin()] + opts
         if status:
             r, w = os.pipe()
             os.set_inheritable(w, True)
@@ -440,3 +440,32 @@ def test_signals_are_forwarded_and_parent_death_kills_the_worker(world):
     p.kill()  # tenantd's SIGKILL reaches the forwarder only
     p.wait(10)
     wait_for(lambda: not pid_alive(wp), timeout=10, what="the worker to die with its parent")
+
+
+def test_not_root_applies_what_it_can(world):
+    """Run by an unprivileged user, the jail still closes fds, sets rlimits,
+    NO_NEW_PRIVS and seccomp; it refuses namespaces and skips an optional
+    cgroup with a message."""
+    w = world
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("setpriv (util-linux) is not installed")
+    uid = 61003
+    as_user = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    p, status = w.jail(["--id", "carol", "--no-core", "--rlimit-nofile", "256", "--cgroup",
+                        "carol", "--cgroup-optional", "--seccomp"],
+                       [probe_bin(), "probe"], prefix=as_user)
+    lines = read_json_until(p, "ready")
+    assert read_status_fd(status) == ""
+    inner = next(l for l in lines if "status" in l)["status"]
+    assert inner["Uid"].split() == [str(uid)] * 4
+    assert inner["NoNewPrivs"] == "1" and inner["Seccomp"] == "2"
+    assert inner["CapEff"] == "0000000000000000"
+    assert proc_limits(p.pid)["Max open files"] == ("256", "256")
+    p.stdin.close()
+    assert p.wait(10) == 0
+    assert "running without resource limits" in p.stderr.read().decode()
+
+    p, status = w.jail(["--id", "carol", "--ns", "pid"], [probe_bin(), "probe"], prefix=as_user)
+    assert p.wait(10) == 111
+    assert read_status_fd(status).startswith("validate: not root")

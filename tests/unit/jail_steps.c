@@ -542,6 +542,12 @@ static void listen_fds_must_be_open_and_agree(void **state)
     expect_fail(f, "validate", "close_range");
     close(100);
     f->o.status_fd = f->pipe[1];
+    /* LISTEN_FDS in the environment must say the same as --listen-fds. */
+    f->o.listen_fds = 0;
+    calls[0] = '\0';
+    setenv("LISTEN_FDS", "2", 1);
+    expect_fail(f, "validate", "close_range");
+    unsetenv("LISTEN_FDS");
 }
 
 static void listen_pid_is_set(void **state)
