@@ -1,34 +1,56 @@
 /*
- * health.h — a tiny HTTP/1.1 client for one probe: connect to
- * 127.0.0.1:<port>, send "GET /healthz", read the status line, close. Used for
- * readiness (workers that send no READY=1) and for liveness (every
- * health_interval). The whole probe is bounded by its timeout.
+ * health.h — the /healthz prober of one tenant: a tiny HTTP/1.1 client on
+ * libuv that sends "GET /healthz" to 127.0.0.1:<port> and reports the status
+ * code. Used for readiness (workers that send no READY=1) and for liveness
+ * (every health_interval).
  *
- * What it does not do: keep connections, follow redirects, read bodies, or
+ * The connection is kept alive between probes when the worker allows it
+ * (Content-Length and no "Connection: close"): with a thousand tenants
+ * probed every few seconds, a TCP handshake and teardown per probe would cost
+ * tenantd more CPU than everything else it does while idle. A probe on a
+ * reused connection that finds it closed by the worker is retried once on a
+ * fresh one. Every probe is bounded by its timeout.
+ *
+ * What it does not do: follow redirects, read large bodies, pipeline, or
  * decide what a failure means (supervisor.c counts them).
  */
 #ifndef TENANTD_HEALTH_H
 #define TENANTD_HEALTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-struct health_probe;
+struct health;
 
 /* `result` is the HTTP status (200 is healthy) or a negative libuv error
- * (UV_ECONNREFUSED, UV_ETIMEDOUT, UV_EPROTO for garbage). */
+ * (UV_ECONNREFUSED, UV_ETIMEDOUT, UV_EPROTO for a reply that is not HTTP). */
 typedef void (*health_cb)(void *arg, int result);
 
-/* Start a probe. `cb` is called exactly once, on the loop, unless the probe is
- * cancelled first. The probe frees itself after the callback. */
-int health_probe_start(uv_loop_t *loop, int port, int64_t timeout_ms, health_cb cb, void *arg,
-                       struct health_probe **out);
+/* A prober for 127.0.0.1:port; nothing is connected yet. */
+int health_new(uv_loop_t *loop, int port, health_cb cb, void *arg, struct health **out);
 
-/* Abandon a probe in flight: its callback will not be called. */
-void health_probe_cancel(struct health_probe *p);
+/* Start one probe; UV_EBUSY when one is in flight. The callback runs exactly
+ * once per probe, on the loop, unless the probe is reset first; when the
+ * probe fails at once (no memory, no socket) it runs inside this call. */
+int health_probe(struct health *h, int64_t timeout_ms);
 
-/* Parse "HTTP/1.x NNN ..." at the start of buf; the status, or -1 when the
- * status line is incomplete, or UV_EPROTO when it is not HTTP. Pure. */
-int health_parse_status(const char *buf, size_t len);
+/* Abandon the probe in flight (no callback) and drop the connection, e.g.
+ * because the worker is being replaced. Harmless when idle. */
+void health_reset(struct health *h);
+
+/* Point the prober at another port (drops the connection when it changes). */
+void health_set_port(struct health *h, int port);
+
+/* Reset, then free once every handle is closed. */
+void health_free(struct health *h);
+
+/*
+ * Parse one HTTP/1.x response head at the start of buf. Returns -1 when more
+ * bytes are needed, UV_EPROTO when it is not HTTP, else the status code, with
+ * *total set to the head plus body length when a Content-Length is given
+ * (else 0) and *keep set to 1 when the connection may be reused. Pure.
+ */
+int health_parse_response(const char *buf, size_t len, size_t *total, int *keep);
 
 #endif

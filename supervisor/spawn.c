@@ -1,7 +1,8 @@
 /*
  * spawn.c — see spawn.h. Everything the child needs (argv, environment, the
- * error message) is built before fork(), because between fork() and execve()
- * only async-signal-safe calls are allowed: libuv may run threads.
+ * error message) is built before vfork(), because between vfork() and
+ * execve() only async-signal-safe calls on the child's own stack are
+ * allowed: libuv may run threads, and the child shares tenantd's memory.
  */
 #include "spawn.h"
 
@@ -31,7 +32,8 @@ static int child_high(int fd)
     return fcntl(fd, F_DUPFD_CLOEXEC, 16);
 }
 
-static void child_fail(int status_fd, const char *msg, size_t len, int err)
+__attribute__((noreturn)) static void child_fail(int status_fd, const char *msg, size_t len,
+                                                 int err)
 {
     char num[16];
     int i = (int)sizeof num;
@@ -46,6 +48,53 @@ static void child_fail(int status_fd, const char *msg, size_t len, int err)
         (void)w;
     }
     _exit(111);
+}
+
+/* What the child needs, prepared by the parent: the child reads it only. */
+struct child {
+    const char *jail;
+    const char **argv;
+    char *const *env;
+    int status_w, out_w, err_w, nul, listen_fd;
+    int status_child_fd;
+    const char *errmsg;
+    size_t errlen;
+};
+
+/* The child's side, between vfork() and execve(): system calls only. */
+__attribute__((noreturn)) static void child_run(const struct child *c)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    int st = child_high(c->status_w);
+    int o = child_high(c->out_w);
+    int e = child_high(c->err_w);
+    int n = child_high(c->nul);
+    int l = c->listen_fd >= 0 ? child_high(c->listen_fd) : -1;
+    if (st < 0 || o < 0 || e < 0 || n < 0 || (c->listen_fd >= 0 && l < 0))
+        child_fail(st >= 0 ? st : c->status_w, c->errmsg, c->errlen, errno);
+    if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || (l >= 0 && dup2(l, 3) < 0) ||
+        dup2(st, c->status_child_fd) < 0)
+        child_fail(st, c->errmsg, c->errlen, errno);
+    close_range((unsigned)c->status_child_fd + 1, ~0U, 0);
+    execve(c->jail, (char *const *)c->argv, c->env);
+    child_fail(c->status_child_fd, c->errmsg, c->errlen, errno);
+}
+
+/* Kept apart so that no variable of spawn_worker lives across vfork(). */
+static pid_t vfork_exec(const struct child *c)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        child_run(c);
+    return pid;
 }
 
 static void format_num(char *buf, size_t n, long v)
@@ -115,34 +164,34 @@ int spawn_worker(const struct spawn_args *a, struct spawn_result *r)
     fflush(stdout);
     fflush(stderr);
 
-    pid_t pid = fork();
+    /* vfork: the child borrows tenantd's memory until it execs, so the cost
+     * does not grow with tenantd's size (a thousand tenants make it tens of
+     * MiB, and fork would copy its page tables for every start). The child
+     * only makes system calls on its own stack and never returns. Signals
+     * stay blocked until the child has reset every handler, so none of
+     * tenantd's handlers (libuv's signal pipe) can run in the child. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    struct child c = {
+        .jail = a->jail,
+        .argv = argv,
+        .env = a->env,
+        .status_w = stp[1],
+        .out_w = outp[1],
+        .err_w = errp[1],
+        .nul = nul,
+        .listen_fd = nlisten ? a->listen_fd : -1,
+        .status_child_fd = status_child_fd,
+        .errmsg = errmsg,
+        .errlen = (size_t)elen,
+    };
+    pid_t pid = vfork_exec(&c);
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
-        rc = -errno;
+        rc = -fork_errno;
         goto cleanup;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++)
-            sigaction(sig, &dfl, NULL);
-        setsid();
-        int st = child_high(stp[1]);
-        int o = child_high(outp[1]);
-        int e = child_high(errp[1]);
-        int n = child_high(nul);
-        int l = nlisten ? child_high(a->listen_fd) : -1;
-        if (st < 0 || o < 0 || e < 0 || n < 0 || (nlisten && l < 0))
-            child_fail(st >= 0 ? st : stp[1], errmsg, (size_t)elen, errno);
-        if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || (nlisten && dup2(l, 3) < 0) ||
-            dup2(st, status_child_fd) < 0)
-            child_fail(st, errmsg, (size_t)elen, errno);
-        close_range((unsigned)status_child_fd + 1, ~0U, 0);
-        execve(a->jail, (char *const *)argv, a->env);
-        child_fail(status_child_fd, errmsg, (size_t)elen, errno);
     }
 
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -1,5 +1,5 @@
 /*
- * spawn.h — starting one worker: fork() and exec of tenant-jail, which applies
+ * spawn.h — starting one worker: vfork() and exec of tenant-jail, which applies
  * the tenant's isolation and execs the worker command (docs/HACKING.md, "How
  * the programs talk"), and reaping exactly that process later.
  *

@@ -96,7 +96,7 @@ struct tenant {
     enum timer_kind timer_kind;
     uint64_t timer_due; /* uv_now() when fsm_timer fires */
     uv_timer_t health_timer;
-    struct health_probe *probe;
+    struct health *health; /* the /healthz prober, created at the first start */
     int health_fails;
     int64_t ready_poll_ms;
 
@@ -321,10 +321,8 @@ static void tenant_release(struct tenant *t)
     t->notify = NULL;
     logcap_close(t->logcap);
     t->logcap = NULL;
-    if (t->probe) {
-        health_probe_cancel(t->probe);
-        t->probe = NULL;
-    }
+    health_free(t->health);
+    t->health = NULL;
     uv_close((uv_handle_t *)&t->fsm_timer, tenant_handle_closed);
     uv_close((uv_handle_t *)&t->health_timer, tenant_handle_closed);
 }
@@ -413,14 +411,15 @@ static void on_probe_done(void *arg, int result);
 static void probe_start(struct tenant *t)
 {
     const struct config_global *g = &t->s->cfg->g;
-    if (t->probe)
-        return;
-    int rc = health_probe_start(t->s->loop, t->cfg.port, g->health_timeout_ms, on_probe_done, t,
-                                &t->probe);
-    if (rc < 0) {
-        t->probe = NULL;
-        on_probe_done(t, rc);
+    int rc = 0;
+    if (!t->health)
+        rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
+    if (rc == 0) {
+        health_set_port(t->health, t->cfg.port);
+        rc = health_probe(t->health, g->health_timeout_ms);
     }
+    if (rc < 0 && rc != UV_EBUSY)
+        on_probe_done(t, rc);
 }
 
 static void on_health_timer(uv_timer_t *h)
@@ -428,18 +427,24 @@ static void on_health_timer(uv_timer_t *h)
     probe_start(h->data);
 }
 
+/* Probes due within the same 50 ms slot fire together, so that a thousand
+ * tenants wake tenantd a few times per second instead of at every probe. */
+#define HEALTH_SLOT_MS 50
+
 static void health_schedule(struct tenant *t, int64_t ms)
 {
-    if (!t->closing)
-        uv_timer_start(&t->health_timer, on_health_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
+    if (t->closing)
+        return;
+    if (ms >= 4 * HEALTH_SLOT_MS) {
+        uint64_t due = now_ms(t->s) + (uint64_t)ms;
+        ms += (int64_t)(HEALTH_SLOT_MS - due % HEALTH_SLOT_MS);
+    }
+    uv_timer_start(&t->health_timer, on_health_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
 }
 
 static void health_stop(struct tenant *t)
 {
-    if (t->probe) {
-        health_probe_cancel(t->probe);
-        t->probe = NULL;
-    }
+    health_reset(t->health);
     if (!t->closing)
         uv_timer_stop(&t->health_timer);
 }
@@ -448,7 +453,6 @@ static void on_probe_done(void *arg, int result)
 {
     struct tenant *t = arg;
     const struct config_global *g = &t->s->cfg->g;
-    t->probe = NULL;
     if (t->pid <= 0 || t->aborting)
         return;
     if (t->state == TS_STARTING) {
@@ -1195,6 +1199,15 @@ static int apply_config(struct sup *s, struct config *nc)
             apply_entry(t, &nc->tenants[j++]);
             todo[ntodo++] = t;
         }
+    }
+    if (s->root) {
+        /* New tenants get their uids in one write of the map, not one each. */
+        for (size_t k = 0; k < ntodo; k++)
+            if (todo[k]->have_cfg && !todo[k]->have_uid)
+                uidmap_assign(s->uids, todo[k]->id);
+        int src = uidmap_sync(s->uids);
+        if (src < 0)
+            log_error(NULL, "cannot store %s/uids: %s", nc->g.run_dir, strerror(-src));
     }
     for (size_t k = 0; k < ntodo; k++)
         reconcile(todo[k]);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct uidmap {
     struct uidmap_entry *e;
     size_t n, cap;
     uid_t next;
+    bool dirty; /* assigned in memory, not stored yet */
 };
 
 static int add_entry(struct uidmap *m, const char *id, uid_t uid)
@@ -123,26 +125,47 @@ cleanup:
     return rc;
 }
 
+static const struct uidmap_entry *lookup(const struct uidmap *m, const char *id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->e[i].id, id) == 0)
+            return &m->e[i];
+    return NULL;
+}
+
+int uidmap_assign(struct uidmap *m, const char *id)
+{
+    if (lookup(m, id))
+        return 0;
+    int rc = add_entry(m, id, m->next);
+    if (rc == 0)
+        m->dirty = true;
+    return rc;
+}
+
+int uidmap_sync(struct uidmap *m)
+{
+    if (!m->dirty)
+        return 0;
+    int rc = save(m);
+    if (rc == 0)
+        m->dirty = false;
+    return rc;
+}
+
 int uidmap_get(struct uidmap *m, const char *id, uid_t *out)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        if (strcmp(m->e[i].id, id) == 0) {
-            *out = m->e[i].uid;
-            return 0;
-        }
-    }
-    uid_t uid = m->next;
-    int rc = add_entry(m, id, uid);
+    int rc = uidmap_assign(m, id);
+    /* Not stored means not stable: refuse rather than hand out a uid that a
+     * restart of tenantd could give to someone else. The entry stays in
+     * memory (and reserved), and the next call tries to store it again. */
+    if (rc == 0)
+        rc = uidmap_sync(m);
     if (rc < 0)
         return rc;
-    rc = save(m);
-    if (rc < 0) {
-        /* Not stored means not stable: refuse rather than hand out a uid
-         * that a restart of tenantd could give to someone else. The counter
-         * stays advanced so the uid is not offered again in this run. */
-        m->n--;
-        return rc;
-    }
-    *out = uid;
+    const struct uidmap_entry *e = lookup(m, id);
+    if (!e)
+        return -ENOENT;
+    *out = e->uid;
     return 0;
 }

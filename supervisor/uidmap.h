@@ -24,7 +24,13 @@ struct uidmap;
 int uidmap_open(const char *run_dir, struct uidmap **out);
 void uidmap_free(struct uidmap *m);
 
-/* The uid of `id`, assigning and storing a new one when unknown. */
+/* The uid of `id`, assigning and storing a new one when unknown. A uid is
+ * only returned once it is stored. */
 int uidmap_get(struct uidmap *m, const char *id, uid_t *out);
+
+/* Assign uids to many tenants at once (a first boot with a thousand) and
+ * store the map once: call uidmap_assign for each, then uidmap_sync. */
+int uidmap_assign(struct uidmap *m, const char *id);
+int uidmap_sync(struct uidmap *m);
 
 #endif
