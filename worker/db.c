@@ -16,13 +16,28 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "schema.h"
 
-/* Prepared once: BEGIN and COMMIT run on every authenticated GET. */
-static sqlite3_stmt *begin_st, *commit_st;
+/* The statement cache of the connection db_open() made. SQL texts are
+ * looked up by hash and length, then compared in full against the text the
+ * statement itself keeps (sqlite3_sql), so SQL built in a stack buffer is as
+ * safe a key as a literal. The worker has a few dozen distinct statements;
+ * beyond the table's size, statements are simply not cached. */
+#define STMT_CACHE_SIZE 64
+struct cached {
+    sqlite3_stmt *st;
+    uint32_t hash;
+    uint32_t len;
+    int busy;
+};
+static sqlite3 *cache_db;
+static struct cached cache[STMT_CACHE_SIZE];
+static size_t cache_used;
 
 static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA synchronous = FULL;"
@@ -68,6 +83,7 @@ int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen)
         return rc;
     }
     *out = db;
+    cache_db = db;
     return 0;
 fail:
     sqlite3_close(db);
@@ -78,9 +94,13 @@ void db_close(sqlite3 *db)
 {
     if (db == NULL)
         return;
-    sqlite3_finalize(begin_st);
-    sqlite3_finalize(commit_st);
-    begin_st = commit_st = NULL;
+    if (db == cache_db) {
+        for (size_t i = 0; i < cache_used; i++)
+            sqlite3_finalize(cache[i].st);
+        memset(cache, 0, sizeof cache);
+        cache_used = 0;
+        cache_db = NULL;
+    }
     /* Lets SQLite refresh its statistics for the next start; cheap. */
     sqlite3_exec(db, "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close_v2(db);
@@ -93,32 +113,99 @@ int db_ping(sqlite3 *db)
 
     if (db == NULL)
         return -EIO;
-    ok = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL) == SQLITE_OK &&
-         sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    ok = db_prepare(db, "SELECT 1", &st) == 0 && st != NULL && sqlite3_step(st) == SQLITE_ROW;
+    db_release(st);
     return ok ? 0 : -EIO;
+}
+
+static uint32_t sql_hash(const char *sql, size_t *len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    const char *p = sql;
+
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    *len = (size_t)(p - sql);
+    return h;
+}
+
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+    struct cached *e;
+    uint32_t h;
+    size_t len;
+
+    *out = NULL;
+    if (db != cache_db || db == NULL)
+        return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
+    h = sql_hash(sql, &len);
+    for (size_t i = 0; i < cache_used; i++) {
+        e = &cache[i];
+        if (e->hash == h && e->len == len && memcmp(sqlite3_sql(e->st), sql, len) == 0) {
+            if (e->busy)
+                return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
+            e->busy = 1;
+            *out = e->st;
+            return 0;
+        }
+    }
+    if (cache_used == STMT_CACHE_SIZE)
+        return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+        sqlite3_finalize(*out);
+        *out = NULL;
+        return -EIO;
+    }
+    if (*out == NULL) /* only a comment or white space: nothing to cache */
+        return 0;
+    e = &cache[cache_used++];
+    e->st = *out;
+    e->hash = h;
+    e->len = (uint32_t)len;
+    e->busy = 1;
+    return 0;
+}
+
+void db_release(sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    if (sqlite3_db_handle(st) == cache_db) {
+        for (size_t i = 0; i < cache_used; i++) {
+            if (cache[i].st == st) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+                cache[i].busy = 0;
+                return;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+int db_exec(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (db_prepare(db, sql, &st) < 0)
+        return -EIO;
+    rc = st != NULL ? sqlite3_step(st) : SQLITE_DONE;
+    db_release(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 int db_read_begin(sqlite3 *db)
 {
-    if (begin_st == NULL && (sqlite3_prepare_v3(db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT,
-                                                &begin_st, NULL) != SQLITE_OK ||
-                             sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
-                                                &commit_st, NULL) != SQLITE_OK))
-        return -EIO;
-    int rc = sqlite3_step(begin_st);
-    sqlite3_reset(begin_st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
+    return db_exec(db, "BEGIN");
 }
 
 void db_read_end(sqlite3 *db)
 {
     if (sqlite3_get_autocommit(db))
         return;
-    int rc = sqlite3_step(commit_st);
-    sqlite3_reset(commit_st);
     /* A read transaction cannot fail to commit for any reason but a bug;
      * never leave it open, or every later write would block behind it. */
-    if (rc != SQLITE_DONE)
+    if (db_exec(db, "COMMIT") < 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -34,6 +34,25 @@ void db_close(sqlite3 *db);
 int db_read_begin(sqlite3 *db);
 void db_read_end(sqlite3 *db);
 
+/*
+ * Prepared statements, cached per connection. db_prepare() returns the
+ * statement for sql on db: prepared once (SQLITE_PREPARE_PERSISTENT) and kept
+ * when db is the connection db_open() made, a fresh one otherwise (the model
+ * layer's tests and fuzzers open plain connections and close them with
+ * sqlite3_close, which must find nothing left over). Hand every statement
+ * back with db_release(), never sqlite3_finalize(): it resets and clears the
+ * bindings of a cached statement and finalises any other. A statement that
+ * is still in use (the same SQL asked for twice before a release) is never
+ * shared: the second caller gets a fresh, uncached one. db_close() finalises
+ * the cache. Returns 0 or -EIO (*out is then NULL).
+ */
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void db_release(sqlite3_stmt *st);
+
+/* Run one statement of sql through the cache (BEGIN IMMEDIATE, COMMIT...).
+ * 0 or -EIO. */
+int db_exec(sqlite3 *db, const char *sql);
+
 /* A cheap query proving the connection works, for /healthz. 0 or -EIO. */
 int db_ping(sqlite3 *db);
 

@@ -100,7 +100,7 @@ static int load_analysis(const struct wctx *c, int64_t id, json_t **out)
         rc = -ENOENT;
     else if (step == SQLITE_ROW && (*out = analysis_row(st, "case_text")) != NULL)
         rc = 0;
-    sqlite3_finalize(st);
+    model_release(st);
     return rc;
 }
 
@@ -160,7 +160,7 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
     if (sqlite3_step(st) != SQLITE_DONE)
         goto out;
     *id = sqlite3_last_insert_rowid(c->db);
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (model_prepare(c,
                       "INSERT INTO monthly_usage (month, analyses_count, overage_count, "
@@ -179,7 +179,7 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
         goto out;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    model_release(st);
     free(ftext);
     return rc;
 }
@@ -268,7 +268,7 @@ struct wres model_analysis_list(const struct wctx *c, json_t *body, const char *
     arr = json_array();
     while (arr != NULL && (step = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, analysis_row(st, "case_excerpt"));
-    sqlite3_finalize(st);
+    model_release(st);
     if (arr == NULL || step != SQLITE_DONE) {
         json_decref(arr);
         return model_db_error(c, "listing analyses");

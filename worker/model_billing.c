@@ -48,7 +48,7 @@ struct wres model_billing_usage(const struct wctx *c, json_t *body, const char *
         used = sqlite3_column_int64(st, 0);
         overage = sqlite3_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
+    model_release(st);
     if ((step != SQLITE_ROW && step != SQLITE_DONE) || active_users(c, &users) < 0)
         return model_db_error(c, "reading the monthly usage");
     if (usage_bill(overage, e->plan_price_cents, e->plan_overage_cents, &bill) < 0)
@@ -144,6 +144,6 @@ int model_usage_refresh_users(const struct wctx *c)
     sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_DONE)
         rc = 0;
-    sqlite3_finalize(st);
+    model_release(st);
     return rc;
 }

@@ -7,6 +7,7 @@
  * event loop, so operations read them without locking.
  */
 #include "model_internal.h"
+#include "db.h"
 #include "log.h"
 #include "util.h"
 
@@ -113,14 +114,12 @@ struct wres model_db_error(const struct wctx *c, const char *what)
 
 int model_begin(const struct wctx *c)
 {
-    return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    return db_exec(c->db, "BEGIN IMMEDIATE");
 }
 
 int model_commit(const struct wctx *c)
 {
-    if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-        return 0;
-    return -EIO;
+    return db_exec(c->db, "COMMIT");
 }
 
 void model_rollback(const struct wctx *c)
@@ -132,8 +131,14 @@ void model_rollback(const struct wctx *c)
 
 int model_prepare(const struct wctx *c, const char *sql, sqlite3_stmt **st)
 {
-    *st = NULL;
-    return sqlite3_prepare_v2(c->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+    if (db_prepare(c->db, sql, st) < 0)
+        return -EIO;
+    return *st != NULL ? 0 : -EIO;
+}
+
+void model_release(sqlite3_stmt *st)
+{
+    db_release(st);
 }
 
 int model_scalar(const struct wctx *c, const char *sql, const char *text1, int64_t *out)
@@ -149,7 +154,7 @@ int model_scalar(const struct wctx *c, const char *sql, const char *text1, int64
         rc = 0;
     }
 out:
-    sqlite3_finalize(st);
+    model_release(st);
     return rc;
 }
 

@@ -87,7 +87,7 @@ static int load_deadline(const struct wctx *c, const struct model_rules *mr, int
         rc = -ENOENT;
     else if (step == SQLITE_ROW && (*out = deadline_row(c, mr, st)) != NULL)
         rc = 0;
-    sqlite3_finalize(st);
+    model_release(st);
     return rc;
 }
 
@@ -174,10 +174,10 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     sqlite3_bind_text(st, 8, now, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE) {
         res = model_db_error(c, "storing a deadline");
-        sqlite3_finalize(st);
+        model_release(st);
         return res;
     }
-    sqlite3_finalize(st);
+    model_release(st);
     if (load_deadline(c, mr, sqlite3_last_insert_rowid(c->db), &out) < 0)
         return model_db_error(c, "reading the new deadline");
     model_set_bool(out, "extended", dr.extended);
@@ -214,7 +214,7 @@ struct wres model_deadline_list(const struct wctx *c, json_t *body, const char *
     arr = json_array();
     while (arr != NULL && (step = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, deadline_row(c, mr, st));
-    sqlite3_finalize(st);
+    model_release(st);
     if (arr == NULL || step != SQLITE_DONE) {
         json_decref(arr);
         return model_db_error(c, "listing deadlines");
@@ -269,10 +269,10 @@ struct wres model_deadline_update(const struct wctx *c, json_t *body, const char
     sqlite3_bind_int64(st, 3, id);
     if (sqlite3_step(st) != SQLITE_DONE) {
         res = model_db_error(c, "updating a deadline");
-        sqlite3_finalize(st);
+        model_release(st);
         return res;
     }
-    sqlite3_finalize(st);
+    model_release(st);
     bool changed = sqlite3_changes(c->db) > 0;
     int rc = load_deadline(c, mr, id, &out);
     if (rc == -ENOENT)

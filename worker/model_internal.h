@@ -34,8 +34,11 @@ int model_begin(const struct wctx *c);
 int model_commit(const struct wctx *c);
 void model_rollback(const struct wctx *c);
 
-/* sqlite3_prepare_v2 on c->db; 0 or -EIO. */
+/* A prepared statement for sql on c->db, from the connection's statement
+ * cache (db.h); 0 or -EIO. Hand it back with model_release(), which resets a
+ * cached statement and finalises any other; never sqlite3_finalize(). */
 int model_prepare(const struct wctx *c, const char *sql, sqlite3_stmt **st);
+void model_release(sqlite3_stmt *st);
 
 /* Run a query that yields one integer (bound to an optional text parameter
  * ?1). 0 or -EIO. */

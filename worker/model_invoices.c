@@ -112,7 +112,7 @@ static int load_invoice(const struct wctx *c, const char *numero, json_t **out)
     if (step != SQLITE_ROW || (inv = invoice_row(st)) == NULL)
         goto out;
     id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (model_prepare(c,
                       "SELECT description, quantity, unit_price_cents, total_cents "
@@ -141,7 +141,7 @@ static int load_invoice(const struct wctx *c, const char *numero, json_t **out)
     inv = NULL;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    model_release(st);
     json_decref(inv);
     json_decref(items);
     return rc;
@@ -165,7 +165,7 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
     if (sqlite3_step(st) != SQLITE_ROW)
         goto out;
     seq = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (invnum_format(year, seq, numero, numlen) < 0) {
         rc = -ERANGE;
@@ -195,7 +195,7 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
     if (sqlite3_step(st) != SQLITE_DONE)
         goto out;
     invoice_id = sqlite3_last_insert_rowid(c->db);
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (model_prepare(c,
                       "INSERT INTO invoice_items (invoice_id, position, description, quantity, "
@@ -218,7 +218,7 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    model_release(st);
     return rc;
 }
 
@@ -326,10 +326,10 @@ struct wres model_invoice_list(const struct wctx *c, json_t *body, const char *a
     if (arr == NULL || step != SQLITE_DONE) {
         res = model_db_error(c, "listing invoices");
         json_decref(arr);
-        sqlite3_finalize(st);
+        model_release(st);
         return res;
     }
-    sqlite3_finalize(st);
+    model_release(st);
     return wres_ok(200, arr);
 }
 
@@ -356,14 +356,14 @@ struct wres model_invoice_update(const struct wctx *c, json_t *body, const char 
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
     step = sqlite3_step(st);
     if (step == SQLITE_DONE) {
-        sqlite3_finalize(st);
+        model_release(st);
         model_rollback(c);
         return wres_error(404, "not_found", "no invoice is numbered %s", arg);
     }
     if (step != SQLITE_ROW)
         goto dberr;
     snprintf(from, sizeof from, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (!transition_allowed(from, to)) {
         model_rollback(c);
@@ -380,7 +380,7 @@ struct wres model_invoice_update(const struct wctx *c, json_t *body, const char 
     sqlite3_bind_text(st, 3, arg, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto dberr;
-    sqlite3_finalize(st);
+    model_release(st);
     st = NULL;
     if (model_commit(c) < 0)
         goto dberr;
@@ -389,7 +389,7 @@ struct wres model_invoice_update(const struct wctx *c, json_t *body, const char 
     return wres_ok(200, inv);
 dberr:
     res = model_db_error(c, "updating an invoice");
-    sqlite3_finalize(st);
+    model_release(st);
     model_rollback(c);
     return res;
 }
