@@ -5,6 +5,18 @@
  * key in statics: there is one tenant and one connection per process. The
  * statement checking a token runs on every API request and is prepared once;
  * the rest are prepared when used (logins and user changes are rare).
+ *
+ * The session cache: every API request carries a token, and checking it costs
+ * an HMAC and a join of sessions and users, more than the rest of a small GET.
+ * So a token that passed the full check is remembered (the whole token, its
+ * user and the session's expiry) in a small direct-mapped table indexed by the
+ * session id. A later request presenting the very same token bytes (compared
+ * in constant time) is the same session and skips both; nothing weaker than
+ * the full check ever fills the table. The cache is exact because this process
+ * is the only writer of sessions and users while it runs (one process per
+ * tenant; `--create-admin` only adds users): auth_logout() drops the entry
+ * before it answers, and any change to a user must call auth_forget_user().
+ * Expiry is checked against the remembered expires_at on every hit.
  * Not here: HTTP (http.c decides who may call what and runs the hashing
  * steps on its thread pool).
  */
@@ -28,6 +40,24 @@ static sqlite3 *db;
 static const struct wenv *env;
 static unsigned char key[crypto_auth_KEYBYTES];
 static sqlite3_stmt *verify_st;
+
+#define SESSION_CACHE_SIZE 64 /* a power of two */
+struct session_entry {
+    int used;
+    char token[TOKEN_LEN];
+    time_t expires_at;
+    struct wuser user;
+};
+static struct session_entry sessions[SESSION_CACHE_SIZE];
+
+/* The slot of a session id: its first characters are random base64url. */
+static struct session_entry *session_slot(const char *sid)
+{
+    uint32_t h = 0;
+    for (int i = 0; i < 4; i++)
+        h = h * 64 + (unsigned char)sid[i];
+    return &sessions[h & (SESSION_CACHE_SIZE - 1)];
+}
 
 /* The dummy hash an unknown username is checked against (see verify). */
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
@@ -86,8 +116,9 @@ int auth_init(const struct wenv *e, sqlite3 *handle)
     crypto_generichash_update(&st, (const unsigned char *)e->secret_key, n);
     crypto_generichash_final(&st, key, sizeof key);
 
+    memset(sessions, 0, sizeof sessions);
     if (sqlite3_prepare_v3(db,
-                           "SELECT u.id, u.username, u.role FROM sessions s"
+                           "SELECT u.id, u.username, u.role, s.expires_at FROM sessions s"
                            " JOIN users u ON u.id = s.user_id"
                            " WHERE s.id = ?1 AND s.revoked = 0 AND s.expires_at > ?2"
                            " AND u.active = 1",
@@ -103,6 +134,7 @@ void auth_close(void)
     sqlite3_finalize(verify_st);
     verify_st = NULL;
     sodium_memzero(key, sizeof key);
+    sodium_memzero(sessions, sizeof sessions);
 }
 
 /* ---- tokens ----------------------------------------------------------------- */
@@ -127,6 +159,16 @@ int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
 
     if (len != TOKEN_LEN || token[AUTH_SID_LEN] != '.')
         return -EACCES;
+    struct session_entry *e = session_slot(token);
+    if (e->used && sodium_memcmp(e->token, token, TOKEN_LEN) == 0) {
+        if (now < e->expires_at) {
+            *u = e->user;
+            memcpy(sid, token, AUTH_SID_LEN);
+            sid[AUTH_SID_LEN] = '\0';
+            return 0;
+        }
+        sodium_memzero(e, sizeof *e); /* expired: the full check says so */
+    }
     if (sodium_base642bin(mac, sizeof mac, token + AUTH_SID_LEN + 1, MAC_B64_LEN, NULL, &maclen,
                           NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         maclen != sizeof mac)
@@ -147,6 +189,10 @@ int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
         if (role == NULL || role_parse(role, &u->role) < 0)
             u->role = ROLE_ASSISTANT; /* the least privilege, should a row be odd */
         ret = 0;
+        e->used = 1;
+        memcpy(e->token, token, TOKEN_LEN);
+        e->expires_at = (time_t)sqlite3_column_int64(verify_st, 3);
+        e->user = *u;
     } else if (rc != SQLITE_DONE) {
         log_sql("checking a session");
         ret = -EIO;
@@ -156,10 +202,23 @@ int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
     return ret;
 }
 
+void auth_forget_user(int64_t user_id)
+{
+    for (size_t i = 0; i < SESSION_CACHE_SIZE; i++)
+        if (sessions[i].used && sessions[i].user.id == user_id)
+            sodium_memzero(&sessions[i], sizeof sessions[i]);
+}
+
 int auth_logout(const char *sid)
 {
+    struct session_entry *e = session_slot(sid);
     sqlite3_stmt *st = NULL;
     int ok;
+
+    /* Forgotten first: even if the update fails below, this process stops
+     * accepting the token at once (the next request re-checks the row). */
+    if (e->used && memcmp(e->token, sid, AUTH_SID_LEN) == 0)
+        sodium_memzero(e, sizeof *e);
 
     ok = sqlite3_prepare_v2(db, "UPDATE sessions SET revoked = 1 WHERE id = ?1", -1, &st, NULL) ==
          SQLITE_OK;

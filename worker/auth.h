@@ -6,7 +6,8 @@
  * is crypto_auth (HMAC-SHA-512/256) of the id under a key derived from
  * SECRET_KEY *and* CLIENT_ID, both base64url without padding. A token proves
  * nothing by itself: it must also name a live row of `sessions` (not revoked,
- * not expired) whose user is active. Because CLIENT_ID enters the key, a token
+ * not expired) whose user is active (checked once per token and then
+ * remembered by this process, see auth.c). Because CLIENT_ID enters the key, a token
  * of one firm fails at another even if both were given the same secret.
  *
  * Passwords are argon2id strings (crypto_pwhash_str) at the cost PASSWORD_COST
@@ -54,8 +55,14 @@ void auth_close(void);
 int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
                 char sid[AUTH_SID_LEN + 1]);
 
-/* Revoke one session. Returns 0 or -EIO. */
+/* Revoke one session; from then on its token is refused, by this process at
+ * once (the session cache forgets it before the database is updated).
+ * Returns 0 or -EIO. */
 int auth_logout(const char *sid);
+
+/* Drop every cached session of one user: call it whenever a user's role,
+ * name or active flag changes, so the next request re-reads the row. */
+void auth_forget_user(int64_t user_id);
 
 /* A login in three steps: begin (loop), verify (thread), finish (loop). */
 struct auth_login {
