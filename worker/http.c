@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <h2o.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -93,6 +94,9 @@ static struct {
     uv_signal_t sigterm, sigint;
     int stopping;
     size_t conns, inflight, hashes;
+    uv_timer_t idle;
+    int idle_armed;
+    uint64_t served, idle_seen;
 } srv;
 
 /* ---- responses -------------------------------------------------------------- */
@@ -188,6 +192,30 @@ static void send_bytes(h2o_req_t *req, int status, const char *ctype, const char
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
+/* The serialiser's output buffer; only the loop thread uses it. */
+#define SCRATCH_KEEP (64 * 1024)
+static struct {
+    char *data;
+    size_t len, cap;
+} scratch;
+
+static int scratch_add(const char *p, size_t n, void *unused)
+{
+    if (scratch.len + n > scratch.cap) {
+        size_t cap = scratch.cap ? scratch.cap : 4096;
+        while (cap < scratch.len + n)
+            cap *= 2;
+        char *d = realloc(scratch.data, cap);
+        if (d == NULL)
+            return -1;
+        scratch.data = d;
+        scratch.cap = cap;
+    }
+    memcpy(scratch.data + scratch.len, p, n);
+    scratch.len += n;
+    return 0;
+}
+
 /* Send a model result; takes ownership of w.body. */
 static void send_wres(h2o_req_t *req, struct wres w)
 {
@@ -213,10 +241,25 @@ static void send_wres(h2o_req_t *req, struct wres w)
     }
     if (w.status == 401)
         ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
-    n = json_dumpb(w.body, NULL, 0, WRES_JSON_FLAGS);
-    buf = h2o_mem_alloc_pool(&req->pool, n + 1);
-    json_dumpb(w.body, buf, n, WRES_JSON_FLAGS);
+    /* One pass of the serialiser into a scratch buffer kept for the
+     * process, then one copy into the request's pool (json_dumpb would need
+     * a first pass only to learn the size). */
+    scratch.len = 0;
+    if (json_dump_callback(w.body, scratch_add, NULL, WRES_JSON_FLAGS) != 0) {
+        json_decref(w.body);
+        send_bytes(req, 500, "application/json", oom, sizeof oom - 1, K_API);
+        return;
+    }
     json_decref(w.body);
+    n = scratch.len;
+    buf = h2o_mem_alloc_pool(&req->pool, n + 1);
+    memcpy(buf, scratch.data, n);
+    if (scratch.cap > SCRATCH_KEEP) {
+        /* A rare large answer (a long list) should not stay resident. */
+        free(scratch.data);
+        scratch.data = NULL;
+        scratch.cap = 0;
+    }
     send_bytes(req, w.status, "application/json", buf, n, K_API);
 }
 
@@ -631,12 +674,40 @@ static void maybe_finish(void)
         uv_stop(srv.loop);
 }
 
+/*
+ * Giving memory back when idle. A burst of requests leaves the heap grown
+ * (connection buffers, SQLite's page cache, jansson's objects), and glibc
+ * keeps freed memory for reuse; a tenant is idle most of the day, so once no
+ * request has ended for IDLE_TRIM_MS the page cache is released and the heap
+ * trimmed. The timer runs only while requests come in, plus one period
+ * after the last one: an idle worker is never woken by it.
+ */
+#define IDLE_TRIM_MS 1000
+
+static void on_idle(uv_timer_t *t)
+{
+    if (srv.served != srv.idle_seen || srv.inflight > 0) {
+        srv.idle_seen = srv.served;
+        uv_timer_start(t, on_idle, IDLE_TRIM_MS, 0);
+        return;
+    }
+    srv.idle_armed = 0;
+    sqlite3_db_release_memory(srv.db);
+    malloc_trim(0);
+}
+
 /* Runs when h2o clears the request's pool: the request is over. */
 static void call_dispose(void *p)
 {
     struct call *c = p;
     json_decref(c->body);
     srv.inflight--;
+    srv.served++;
+    if (!srv.idle_armed && !srv.stopping) {
+        srv.idle_armed = 1;
+        srv.idle_seen = srv.served;
+        uv_timer_start(&srv.idle, on_idle, IDLE_TRIM_MS, 0);
+    }
     maybe_finish();
 }
 
@@ -747,6 +818,8 @@ static void on_signal(uv_signal_t *s, int signum)
         srv.listener_open = 0;
     }
     srv.ctx.shutdown_requested = 1;
+    uv_timer_stop(&srv.idle);
+    srv.idle_armed = 1; /* no more trimming: the process is about to exit */
     maybe_finish();
 }
 
@@ -807,6 +880,11 @@ int http_run(const struct wenv *env, sqlite3 *db)
     srv.db = db;
     srv.loop = uv_default_loop();
 
+    /* h2o keeps up to 16 freed socket buffers (8-16 KiB each) for reuse; a
+     * burst of connections would leave them all resident in an idle worker.
+     * Two cover the keep-alive connection or two of a tenant's nginx. */
+    if (h2o_socket_buffer_prototype.allocator.max > 2)
+        h2o_socket_buffer_prototype.allocator.max = 2;
     h2o_config_init(&srv.config);
     srv.config.server_name = h2o_iovec_init(H2O_STRLIT("tenant-worker"));
     srv.config.max_request_entity_size = H2O_BODY_HARD_MAX;
@@ -821,6 +899,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
     r = open_listener(desc, sizeof desc);
     if (r < 0)
         goto out;
+    uv_timer_init(srv.loop, &srv.idle);
     uv_signal_init(srv.loop, &srv.sigterm);
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
     uv_signal_init(srv.loop, &srv.sigint);
@@ -833,6 +912,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
         log_warn(env->client_id, "NOTIFY_SOCKET: cannot send READY: %s", strerror(-r));
 
     uv_run(srv.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&srv.idle, NULL);
     uv_close((uv_handle_t *)&srv.sigterm, NULL);
     uv_close((uv_handle_t *)&srv.sigint, NULL);
     r = 0;
@@ -844,6 +924,9 @@ out:
         h2o_context_dispose(&srv.ctx);
         h2o_config_dispose(&srv.config);
     }
+    free(scratch.data);
+    scratch.data = NULL;
+    scratch.cap = 0;
     log_info(env->client_id, "stopped (%zu idle connections closed)", srv.conns);
     return r;
 }
