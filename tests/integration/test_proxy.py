@@ -366,3 +366,65 @@ def test_tls_by_name_and_http_redirect(root, tmp_path):
     with socket.create_connection(("127.0.0.1", tls_port), timeout=5) as s:
         with pytest.raises(ssl.SSLError):
             ctx.wrap_socket(s, server_hostname=f"unknown.{domain}")
+
+
+def test_external_mode_writes_tests_and_reloads(root, tmp_path):
+    """External mode against an nginx this test runs privately (never the system's)."""
+    ext = tmp_path / "ext"
+    (ext / "temp").mkdir(parents=True)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(ext, 0o755)
+    output = ext / "tenants.conf"
+    output.write_text("")
+    main = ext / "main.conf"
+    main.write_text(f"""
+pid {ext}/nginx.pid;
+error_log stderr;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {ext}/temp/cb; proxy_temp_path {ext}/temp/p;
+    fastcgi_temp_path {ext}/temp/f; uwsgi_temp_path {ext}/temp/u; scgi_temp_path {ext}/temp/s;
+    server_names_hash_bucket_size 128;
+    include {output};
+    server {{ listen 127.0.0.1:{root.proxy_port} default_server; return 404; }}
+}}
+""")
+    # Scripts keep the config lines short (inih caps them at 200 bytes).
+    base = f"{NGINX} -e stderr -p {ext}/ -c {main}"
+    test_sh, reload_sh = ext / "test.sh", ext / "reload.sh"
+    test_sh.write_text(f"#!/bin/sh\nexec {base} -t -q\n")
+    reload_sh.write_text(f"#!/bin/sh\nexec {base} -s reload\n")
+    os.chmod(test_sh, 0o755)
+    os.chmod(reload_sh, 0o755)
+    managed(root)
+    root.write_global(proxy={"mode": "external", "output": str(output),
+                             "test_command": str(test_sh), "reload_command": str(reload_sh)})
+    nginx = subprocess.Popen([NGINX, "-e", "stderr", "-p", f"{ext}/", "-c", str(main),
+                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(ext / "nginx.pid") and (ext / "nginx.pid").read_text(),
+                 what="the private nginx")
+        add(root, "dupont", name="Cabinet Dupont")
+        port = add(root, "martin", name="Cabinet Martin")
+        root.start()
+        wait_proxy(root, "dupont.localhost", 200, "Cabinet Dupont")
+        text = output.read_text()
+        assert "default_server" not in text and "server_name martin.localhost;" in text
+        assert not os.path.exists(os.path.join(root.run_dir, "nginx", "live"))
+
+        add(root, "martin", name="Cabinet Martin", port=port, tenant={"status": "suspended"})
+        wait_proxy(root, "martin.localhost", 503, "Cabinet Martin")
+
+        # A test command that fails: the previous file is put back, nginx keeps serving.
+        good = output.read_text()
+        test_sh.write_text(f"#!/bin/sh\n{base} -t -q && exit 1\n")
+        add(root, "bernard", name="Cabinet Bernard")
+        wait_for(lambda: "the test command refused" in root.log(), what="the refusal")
+        assert output.read_text() == good
+        assert via_proxy(root, "dupont.localhost").status == 200
+        assert via_proxy(root, "bernard.localhost").status == 404
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
