@@ -39,8 +39,14 @@
 #include "pages.h"
 #include "sdnotify.h"
 
-/* h2o itself refuses bodies above this (with a plain-text 413 and a closed
- * connection); between HTTP_BODY_MAX and this we answer a JSON 413. */
+/* Two caps, one answer. A body over HTTP_BODY_MAX but within this one is
+ * read and refused by parse_body(); a larger one is refused by h2o on its
+ * announced length (or as its chunks pass this size), before it is buffered,
+ * and json_error_setup() turns h2o's plain-text 413 into the same JSON. Why
+ * not one cap: h2o closes the connection on its 413 without draining the
+ * body, so a client still sending a moderately large body may see a reset
+ * instead of the answer; reading up to 1 MiB first lets such a client read
+ * its 413, and beyond that the memory is worth more than the courtesy. */
 #define H2O_BODY_HARD_MAX (1024 * 1024)
 #define PATH_MAX_LEN 1024
 #define ARG_MAX_LEN 64
@@ -48,8 +54,7 @@
 #define HASH_QUEUE_MAX 64
 
 enum {
-    R_AUTH = 1 << 0,   /* a valid bearer token is required */
-    R_ADMIN = 1 << 1,  /* ... of an admin */
+    R_AUTH = 1 << 0,   /* a valid bearer token is required, of a role in `roles` */
     R_BODY = 1 << 2,   /* the body is a JSON object */
     R_QUERY = 1 << 3,  /* arg is the query string */
     R_PREFIX = 1 << 4, /* pattern is a prefix, arg is the rest */
@@ -58,10 +63,24 @@ enum {
 struct call;
 typedef struct wres (*model_fn)(const struct wctx *, json_t *, const char *);
 
+/*
+ * Who may call an authenticated route: a set of roles (docs/worker-api.md
+ * "Roles"). Admins run the firm's account and may do everything; lawyers do
+ * the legal work (analyses, deadlines, invoices) but do not manage users;
+ * assistants keep the deadline calendar and read and print invoices, but
+ * neither see case assessments (the lawyers' work product, with the client's
+ * story in it) nor issue or change invoices (numbered by law, no gaps).
+ */
+#define ADMIN (1u << ROLE_ADMIN)
+#define LAWYER (1u << ROLE_LAWYER)
+#define ASSISTANT (1u << ROLE_ASSISTANT)
+#define ANYONE (ADMIN | LAWYER | ASSISTANT)
+
 struct route {
     const char *method;
     const char *pattern; /* '*' matches one path segment, given as arg */
     unsigned flags;
+    unsigned roles; /* with R_AUTH: the roles allowed */
     void (*fn)(struct call *c);
     model_fn model;
 };
@@ -508,34 +527,35 @@ static void route_user_create(struct call *c)
 }
 
 static const struct route routes[] = {
-    {"GET", "/healthz", 0, route_health, NULL},
-    {"GET", "/", 0, route_page, NULL},
-    {"GET", "/app.css", 0, route_page, NULL},
-    {"GET", "/app.js", 0, route_page, NULL},
-    {"GET", "/brand.css", 0, route_page, NULL},
-    {"GET", "/static/", R_PREFIX, route_static, NULL},
+    {"GET", "/healthz", 0, 0, route_health, NULL},
+    {"GET", "/", 0, 0, route_page, NULL},
+    {"GET", "/app.css", 0, 0, route_page, NULL},
+    {"GET", "/app.js", 0, 0, route_page, NULL},
+    {"GET", "/brand.css", 0, 0, route_page, NULL},
+    {"GET", "/static/", R_PREFIX, 0, route_static, NULL},
 
-    {"POST", "/api/auth/login", R_BODY, route_login, NULL},
-    {"POST", "/api/auth/logout", R_AUTH, route_logout, NULL},
-    {"GET", "/api/me", R_AUTH, route_me, NULL},
-    {"GET", "/api/users", R_AUTH | R_ADMIN, route_user_list, NULL},
-    {"POST", "/api/users", R_AUTH | R_ADMIN | R_BODY, route_user_create, NULL},
+    {"POST", "/api/auth/login", R_BODY, 0, route_login, NULL},
+    {"POST", "/api/auth/logout", R_AUTH, ANYONE, route_logout, NULL},
+    {"GET", "/api/me", R_AUTH, ANYONE, route_me, NULL},
+    {"GET", "/api/users", R_AUTH, ADMIN, route_user_list, NULL},
+    {"POST", "/api/users", R_AUTH | R_BODY, ADMIN, route_user_create, NULL},
 
-    {"POST", "/api/analyses", R_AUTH | R_BODY, route_model, model_analysis_create},
-    {"GET", "/api/analyses", R_AUTH | R_QUERY, route_model, model_analysis_list},
-    {"GET", "/api/analyses/*", R_AUTH, route_model, model_analysis_get},
-    {"POST", "/api/invoices", R_AUTH | R_BODY, route_model, model_invoice_create},
-    {"GET", "/api/invoices", R_AUTH | R_QUERY, route_model, model_invoice_list},
-    {"GET", "/api/invoices/*", R_AUTH, route_model, model_invoice_get},
-    {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, route_model, model_invoice_update},
-    {"GET", "/api/invoices/*/print", R_AUTH, route_invoice_print, NULL},
-    {"GET", "/api/deadlines/types", R_AUTH, route_model, model_deadline_types},
-    {"POST", "/api/deadlines", R_AUTH | R_BODY, route_model, model_deadline_create},
-    {"GET", "/api/deadlines", R_AUTH | R_QUERY, route_model, model_deadline_list},
-    {"GET", "/api/deadlines/*", R_AUTH, route_model, model_deadline_get},
-    {"PATCH", "/api/deadlines/*", R_AUTH | R_BODY, route_model, model_deadline_update},
-    {"GET", "/api/billing/usage", R_AUTH, route_model, model_billing_usage},
-    {"GET", "/api/stats", R_AUTH, route_model, model_stats},
+    {"POST", "/api/analyses", R_AUTH | R_BODY, ADMIN | LAWYER, route_model, model_analysis_create},
+    {"GET", "/api/analyses", R_AUTH | R_QUERY, ADMIN | LAWYER, route_model, model_analysis_list},
+    {"GET", "/api/analyses/*", R_AUTH, ADMIN | LAWYER, route_model, model_analysis_get},
+    {"POST", "/api/invoices", R_AUTH | R_BODY, ADMIN | LAWYER, route_model, model_invoice_create},
+    {"GET", "/api/invoices", R_AUTH | R_QUERY, ANYONE, route_model, model_invoice_list},
+    {"GET", "/api/invoices/*", R_AUTH, ANYONE, route_model, model_invoice_get},
+    {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, ADMIN | LAWYER, route_model,
+     model_invoice_update},
+    {"GET", "/api/invoices/*/print", R_AUTH, ANYONE, route_invoice_print, NULL},
+    {"GET", "/api/deadlines/types", R_AUTH, ANYONE, route_model, model_deadline_types},
+    {"POST", "/api/deadlines", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_create},
+    {"GET", "/api/deadlines", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_list},
+    {"GET", "/api/deadlines/*", R_AUTH, ANYONE, route_model, model_deadline_get},
+    {"PATCH", "/api/deadlines/*", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_update},
+    {"GET", "/api/billing/usage", R_AUTH, ANYONE, route_model, model_billing_usage},
+    {"GET", "/api/stats", R_AUTH, ADMIN, route_model, model_stats},
 };
 
 static int valid_arg_char(char ch)
@@ -601,6 +621,18 @@ static int route_find(const char *method, const char *path, char *arg, const str
     return path_seen ? -EPERM : -ENOENT;
 }
 
+static const char *roles_text(unsigned roles)
+{
+    switch (roles) {
+    case ADMIN:
+        return "admin";
+    case ADMIN | LAWYER:
+        return "admin, lawyer";
+    default:
+        return "admin, lawyer, assistant";
+    }
+}
+
 static int authenticate(struct call *c)
 {
     h2o_req_t *req = c->req;
@@ -625,8 +657,10 @@ static int authenticate(struct call *c)
         send_error(req, 500, "internal", "the session could not be checked");
         return -1;
     }
-    if ((c->route->flags & R_ADMIN) && c->user.role != ROLE_ADMIN) {
-        send_error(req, 403, "forbidden", "this operation is reserved to the firm's admins");
+    if ((c->route->roles & (1u << c->user.role)) == 0) {
+        send_error(req, 403, "forbidden", "the %s role may not %s %s; allowed: %s",
+                   auth_role_name(c->user.role), c->route->method, c->route->pattern,
+                   roles_text(c->route->roles));
         return -1;
     }
     return 0;
@@ -768,6 +802,78 @@ out:
     return 0;
 }
 
+/* ---- h2o's own errors ------------------------------------------------------------ */
+
+/*
+ * A few answers never reach on_req(): h2o writes them itself, in plain text,
+ * before the handler runs. The one a client meets in practice is 413, for a
+ * body over max_request_entity_size (announced by Content-Length, or grown
+ * past it in chunks); 400 for broken chunked encoding and 417 for an unknown
+ * Expect are the others. h2o sends them through the host's fallback path,
+ * whose filters the handler's own answers never pass, so a filter there
+ * rewrites each into the API's JSON error with the same headers as ours.
+ * (A request line h2o cannot parse at all gets a fixed "400 Bad Request"
+ * written straight to the socket: no filter sees it, and no client that
+ * speaks HTTP sends one.)
+ */
+struct json_error_ostream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+};
+
+static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *inbufs,
+                            size_t inbufcnt, h2o_send_state_t state)
+{
+    struct json_error_ostream *os = (struct json_error_ostream *)self;
+
+    /* h2o's text is dropped; our body goes out with the final call. */
+    if (h2o_send_state_is_in_progress(state))
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+    else
+        h2o_ostream_send_next(self, req, &os->body, 1, state);
+}
+
+static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    const char *code, *detail;
+    char buf[160];
+    ssize_t i;
+
+    switch (req->res.status) {
+    case 413:
+        code = "too_large";
+        snprintf(buf, sizeof buf, "the body is larger than %d bytes", HTTP_BODY_MAX);
+        detail = buf;
+        break;
+    case 400:
+        code = "bad_request";
+        detail = "the request is not valid HTTP/1.1 (broken body encoding?)";
+        break;
+    case 417:
+        code = "expectation_failed";
+        detail = "only Expect: 100-continue is understood";
+        break;
+    default:
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
+    struct json_error_ostream *os = (void *)h2o_add_ostream(req, sizeof *os, slot);
+    char *text = h2o_mem_alloc_pool(&req->pool, 256);
+    int n = snprintf(text, 256, "{\"error\":\"%s\",\"detail\":\"%s\"}", code, detail);
+    os->body = h2o_iovec_init(text, (size_t)n);
+    os->super.do_send = json_error_send;
+    req->res.content_length = (size_t)n;
+    i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i >= 0)
+        req->res.headers.entries[i].value = h2o_iovec_init(H2O_STRLIT("application/json"));
+    else
+        ADD_HEADER(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
+    ADD_HEADER(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+    ADD_HEADER_STR(req, "x-content-type-options", "nosniff");
+    ADD_HEADER_STR(req, "content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+    h2o_setup_next_ostream(req, &os->super.next);
+}
+
 /* ---- connections and lifecycle --------------------------------------------- */
 
 static void on_conn_close(uv_handle_t *h)
@@ -892,6 +998,8 @@ int http_run(const struct wenv *env, sqlite3 *db)
     host = h2o_config_register_host(&srv.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     handler = h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof *handler);
     handler->on_req = on_req;
+    h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream =
+        json_error_setup;
     h2o_context_init(&srv.ctx, srv.loop, &srv.config);
     srv.accept_ctx.ctx = &srv.ctx;
     srv.accept_ctx.hosts = srv.config.hosts;

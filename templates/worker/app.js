@@ -159,6 +159,9 @@ async function signedIn() {
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   for (const e of document.querySelectorAll('.admin-only')) e.hidden = me.role !== 'admin';
+  /* Assistants manage deadlines and read invoices; analyses and new invoices
+   * are the lawyers' (docs/worker-api.md "Roles"). The server enforces it. */
+  for (const e of document.querySelectorAll('.lawyer-only')) e.hidden = me.role === 'assistant';
   await loadDeadlineTypes().catch((e) => showError(e.message));
   showTab('dashboard');
 }
@@ -224,6 +227,7 @@ async function loadDashboard() {
     el('span', {}, el('strong', {}, day(d.deadline_date)), ' · ', d.label || d.type, d.description ? ' — ' + d.description : ''),
     badge(d.urgency, 'urgency_'))) : [el('li', { class: 'empty' }, T('none'))]));
 
+  if (me && me.role === 'assistant') return;
   const an = rows(await api('GET', '/api/analyses?limit=5'), 'analyses').slice(0, 5);
   $('dash-analyses').replaceChildren(...(an.length ? an.map((a) => el('li', {},
     el('span', {}, `#${a.id} · ${day(a.created_at)}`),
