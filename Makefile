@@ -168,15 +168,30 @@ format-check:
 	clang-format --dry-run -Werror $(shell git ls-files '*.c' '*.h')
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/tenantd \
-		$(DESTDIR)$(PREFIX)/share/tenantd $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	@# Programs: the two an operator runs in sbin; the jail and the worker, which only
+	@# tenantd runs, in lib/tenantd (tenantd looks for them beside itself unless
+	@# [tenantd] jail and worker name them, as the installed example config does).
+	@# Files that name installed paths get /usr/local replaced by $$(PREFIX).
+	@# The unit goes to $$(PREFIX)/lib/systemd/system (override with UNITDIR=...).
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/tenantd \
+		$(DESTDIR)$(PREFIX)/share/tenantd/templates $(DESTDIR)$(PREFIX)/share/tenantd/examples \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/doc/tenantd \
+		$(DESTDIR)$(or $(UNITDIR),$(PREFIX)/lib/systemd/system)
 	install -m 0755 $(BUILDDIR)/tenantd $(BUILDDIR)/tenantctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILDDIR)/tenant-jail $(BUILDDIR)/tenant-worker $(DESTDIR)$(PREFIX)/lib/tenantd/
-	cp -R templates $(DESTDIR)$(PREFIX)/share/tenantd/
-	install -d $(DESTDIR)$(PREFIX)/share/tenantd/example
-	install -m 0644 tenantd.ini plans.ini $(DESTDIR)$(PREFIX)/share/tenantd/example/
-	-install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	-install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	cp -R templates/. $(DESTDIR)$(PREFIX)/share/tenantd/templates/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/tenantd/templates
+	sed 's#/usr/local#$(PREFIX)#g' deploy/tenantd.ini.example \
+		>$(DESTDIR)$(PREFIX)/share/tenantd/examples/tenantd.ini.example
+	install -m 0644 plans.ini deploy/nginx-external.conf $(DESTDIR)$(PREFIX)/share/tenantd/examples/
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/tenantd/examples/tenantd.ini.example
+	sed 's#/usr/local#$(PREFIX)#g' deploy/tenantd.service \
+		>$(DESTDIR)$(or $(UNITDIR),$(PREFIX)/lib/systemd/system)/tenantd.service
+	chmod 0644 $(DESTDIR)$(or $(UNITDIR),$(PREFIX)/lib/systemd/system)/tenantd.service
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 README.md LICENSE docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tenantd/
 
 clean:
 	rm -rf build
