@@ -509,15 +509,19 @@ static int listen_unix(struct admin *a, const char *path, char *err, size_t errl
     return 0;
 }
 
-static bool addr_is_loopback(const struct sockaddr *sa)
+static bool addr_is_loopback(const struct sockaddr_storage *ss)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    /* Copies rather than casts: sockaddr_storage is aligned, but the
+     * compiler cannot see it through a struct sockaddr pointer. */
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in in;
+        memcpy(&in, ss, sizeof in);
+        return (ntohl(in.sin_addr.s_addr) >> 24) == 127;
     }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        memcpy(&in6, ss, sizeof in6);
+        return IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr);
     }
     return false;
 }
@@ -533,7 +537,7 @@ static int listen_tcp(struct admin *a, const struct config_global *g, char *err,
         snprintf(err, errlen, "[admin] listen: \"%s\" is not an IP address", g->admin_host);
         return -EINVAL;
     }
-    if (!addr_is_loopback((struct sockaddr *)&ss) && !g->admin_allow_remote) {
+    if (!addr_is_loopback(&ss) && !g->admin_allow_remote) {
         snprintf(err, errlen,
                  "[admin] listen: %s is not a loopback address; set allow_remote = true to "
                  "expose the admin API (bearer token only, no TLS)",

@@ -156,11 +156,13 @@ int ctl_logs(const char *path, const char *id, long lines, bool follow)
         bool ours = false;
         ssize_t n;
         while ((n = read(in, ev, sizeof ev)) > 0) {
-            for (char *q = ev; q < ev + n;) {
-                struct inotify_event *e = (struct inotify_event *)q;
-                if (e->len && strcmp(e->name, name) == 0)
+            for (char *q = ev; q + sizeof(struct inotify_event) <= ev + n;) {
+                struct inotify_event e;
+                memcpy(&e, q, sizeof e);
+                const char *ename = q + sizeof e;
+                if (e.len && strncmp(ename, name, e.len) == 0 && strlen(name) < e.len)
                     ours = true;
-                q += sizeof *e + e->len;
+                q += sizeof e + e.len;
             }
         }
         if (!ours)

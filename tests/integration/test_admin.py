@@ -592,3 +592,45 @@ def test_dashboard_in_chromium(root, tmp_path):
         driver.save_screenshot(os.path.join(ARTIFACTS, "admin-dashboard.png"))
     finally:
         driver.quit()
+
+
+# ---- tenantctl offline commands ---------------------------------------------------------
+
+
+def test_tenantctl_logs_and_check(root):
+    logs = os.path.join(root.path, "logs")
+    os.makedirs(logs, exist_ok=True)
+    path = os.path.join(logs, "ghost.log")
+    with open(path, "w") as f:
+        f.writelines(f"line {i}\n" for i in range(100))
+    r = root.tenantctl("logs", "ghost", "-n", "3")
+    assert r.stdout == "line 97\nline 98\nline 99\n"
+    assert root.tenantctl("logs", "nobody-here", check=False).returncode == 4
+    assert root.tenantctl("logs", "../etc", check=False).returncode == 2
+
+    p = subprocess.Popen([binpath("tenantctl"), "-c", root.config, "logs", "ghost", "-f", "-n",
+                          "1"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "line 99\n"
+        with open(path, "a") as f:
+            f.write("appended\n")
+        assert p.stdout.readline() == "appended\n"
+        # Rotation: the file is renamed away and a new one takes its name.
+        os.rename(path, path + ".1")
+        with open(path, "w") as f:
+            f.write("after rotation\n")
+        assert p.stdout.readline() == "after rotation\n"
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    root.add_tenant("dupont")
+    r = root.tenantctl("check")
+    assert "valid" in r.stdout
+    with open(root.tenant_file("broken"), "w") as f:
+        f.write("[tenant]\nname = X\nplan = nosuchplan\n[worker]\nport = 1\n")
+    r = root.tenantctl("check", check=False)
+    assert r.returncode == 1 and "broken.ini" in r.stderr
