@@ -8,6 +8,7 @@
 #   make test          deps + build + unit tests + fuzz corpus replay + integration tests
 #   make check-asan    the unit and integration suites under ASan+UBSan
 #   make bench         the benchmark scripts (print figures; not tests)
+#   make soak          the bounded soak run (MINUTES=2), by hand
 #   make format-check  clang-format --dry-run on every C file
 #
 # Source layout (the file list is the process diagram):
@@ -83,7 +84,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps deps-test run test unit fuzz-replay integration check-asan bench format format-check install clean
+.PHONY: all deps soak deps-test run test unit fuzz-replay integration check-asan bench format format-check install clean
 all: $(BINS) $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
@@ -160,7 +161,11 @@ test-only: all $(UNIT_BINS)
 	@tests/run-all.sh $(BUILDDIR)
 
 bench: all
-	@for b in tests/bench/*.sh; do echo "== $$b"; $$b $(BUILDDIR) || exit 1; done
+	@for b in tests/bench/bench_*.sh; do echo "== $$b"; $$b $(BUILDDIR) || exit 1; done
+
+# The soak test is long and run by hand: make soak MINUTES=10
+soak: all
+	@tests/bench/soak.sh $(BUILDDIR) $(or $(MINUTES),2)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

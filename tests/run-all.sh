@@ -6,7 +6,7 @@ b=${1:?build dir}
 rc=0
 tests/run-unit.sh "$b" || rc=1
 if [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
-    make --no-print-directory -s BUILD="${BUILD:-release}" fuzz-replay || rc=1
+    make --no-print-directory -s BUILDDIR="$b" fuzz-replay || rc=1
 fi
 TENANTD_BUILDDIR=$(cd "$b" && pwd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-}
 prc=$?
