@@ -1170,7 +1170,8 @@ static int apply_config(struct sup *s, struct config *nc)
         s->cfg = old;
         return -ENOMEM;
     }
-    memcpy(cur, s->t, s->n * sizeof *cur);
+    if (s->n > 0)
+        memcpy(cur, s->t, s->n * sizeof *cur);
     while (i < ncur || j < nc->n_tenants) {
         int cmp = i == ncur ? 1 : j == nc->n_tenants ? -1 : strcmp(cur[i]->id, nc->tenants[j].id);
         if (cmp < 0) {
