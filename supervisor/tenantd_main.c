@@ -164,7 +164,12 @@ static void on_signal(uv_signal_t *h, int signum)
         proxy_stop(dm->proxy, NULL, NULL);
         dm->proxy = NULL;
     }
-    /* A backup already running is let finish; the loop waits for it. */
+    /* The admin API lets go of the scheduler first, so no request can reach
+     * it once it is stopping; a request already waiting for its backup is
+     * answered by the scheduler (-ECANCELED, or the backup's result when it
+     * is already running), or by admin_stop if that comes first. A backup
+     * already running is let finish; the loop waits for it. */
+    admin_set_backup_sched(dm->admin, NULL);
     if (dm->backups) {
         backup_sched_stop(dm->backups, NULL, NULL);
         dm->backups = NULL;
@@ -294,6 +299,10 @@ int main(int argc, char **argv)
         prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
         if (prc < 0)
             log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
+        else
+            /* POST /v1/tenants/<id>/backup now queues with the scheduler;
+             * without it, tenantctl backup copies the database itself. */
+            admin_set_backup_sched(dm.admin, dm.backups);
     }
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);

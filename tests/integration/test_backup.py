@@ -85,6 +85,14 @@ def test_backup_and_list(root):
     assert r.returncode == 4, (r.returncode, r.stderr)
 
 
+def test_backup_goes_through_tenantd(root):
+    port, token = start_one(root)
+    post_invoices(port, token, 2)
+    out = json.loads(root.tenantctl("backup", "bk-dupont", "--json").stdout)
+    assert out["via"] == "tenantd", out
+    assert "backup written" in root.log()
+
+
 def test_backup_without_tenantd_is_direct(root):
     port, token = start_one(root)
     numeros = post_invoices(port, token, 3)
