@@ -87,6 +87,9 @@ struct admin_onboard {
     uv_process_t proc;
     uv_pipe_t out_pipe, err_pipe;
     bool proc_running;
+    bool out_eof, err_eof; /* the exit may be reported before the output is read */
+    int64_t exit_status;
+    int term_signal;
     char out[2048];
     size_t out_len;
     char errout[2048];
@@ -403,12 +406,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(base + len, (unsigned)(cap - len));
 }
 
+static void create_admin_maybe_done(struct admin_onboard *op);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct admin_onboard *op = s->data;
     bool is_out = s == (uv_stream_t *)&op->out_pipe;
     if (n < 0) {
         uv_read_stop(s);
+        if (is_out)
+            op->out_eof = true;
+        else
+            op->err_eof = true;
+        create_admin_maybe_done(op);
         return;
     }
     char *base = is_out ? op->out : op->errout;
@@ -490,14 +500,14 @@ static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
     op_finish(op);
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+/* The answer needs both the exit status and the whole output. */
+static void create_admin_maybe_done(struct admin_onboard *op)
 {
-    struct admin_onboard *op = p->data;
-    op->proc_running = false;
+    if (op->proc_running || !op->out_eof || !op->err_eof)
+        return;
     uv_timer_stop(&op->timer);
-    /* Drain what is already in the pipes before looking at the output. */
     if (op->phase == PH_CREATE_ADMIN)
-        create_admin_done(op, status, sig);
+        create_admin_done(op, op->exit_status, op->term_signal);
     if (op->phase == PH_DONE) {
         op_close_handle(op, (uv_handle_t *)&op->proc);
         op_close_handle(op, (uv_handle_t *)&op->out_pipe);
@@ -506,11 +516,31 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     }
 }
 
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+    struct admin_onboard *op = p->data;
+    op->proc_running = false;
+    op->exit_status = status;
+    op->term_signal = sig;
+    if (op->phase == PH_DONE) {
+        /* Aborted: nobody waits for the output any more. */
+        op->out_eof = op->err_eof = true;
+    }
+    create_admin_maybe_done(op);
+}
+
+/* Past the time limit: kill it, or, if it is gone but something still holds
+ * its output open, stop waiting for that output. */
 static void on_create_admin_timeout(uv_timer_t *t)
 {
     struct admin_onboard *op = t->data;
-    if (op->proc_running)
+    if (op->proc_running) {
         uv_process_kill(&op->proc, SIGKILL);
+        uv_timer_start(&op->timer, on_create_admin_timeout, 2000, 0);
+        return;
+    }
+    op->out_eof = op->err_eof = true;
+    create_admin_maybe_done(op);
 }
 
 /* Programs installed beside tenantd unless the config names them. */
