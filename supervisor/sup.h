@@ -80,6 +80,30 @@ const struct config *sup_config(const struct sup *s);
 typedef void (*sup_change_fn)(struct sup *s, void *arg);
 void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg);
 
+/*
+ * Counts for tenantd's own status towards its service manager (sdnotify.c).
+ * boot_pending: tenants wanted up when tenantd started whose first start
+ * attempt (the fork and exec of the jail, successful or not) has not happened
+ * yet, e.g. because they still wait for a start slot. O(tenants).
+ */
+struct sup_counts {
+    size_t running;
+    size_t failed;
+    size_t boot_pending;
+};
+void sup_get_counts(const struct sup *s, struct sup_counts *out);
+
+/*
+ * Events for tenantd's own status: SUP_EV_STATES when some tenant's state
+ * changed (coalesced: at most once per loop turn), SUP_EV_RELOADING and
+ * SUP_EV_RELOADED around every reload whatever asked for it (SIGHUP, inotify,
+ * the admin API), called synchronously from sup_reload. One hook; setting it
+ * again replaces it.
+ */
+enum sup_event { SUP_EV_STATES = 0, SUP_EV_RELOADING, SUP_EV_RELOADED };
+typedef void (*sup_event_fn)(struct sup *s, enum sup_event ev, void *arg);
+void sup_set_event_hook(struct sup *s, sup_event_fn fn, void *arg);
+
 /* ---- life cycle, for tenantd_main.c ------------------------------------ */
 
 struct uv_loop_s;

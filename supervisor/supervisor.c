@@ -78,6 +78,7 @@ struct tenant {
 
     /* Start slots (boot-storm limit). */
     bool in_slot, queued;
+    bool boot_attempt; /* wanted up at start-up, first start attempt still to come */
     struct tenant *q_next;
 
     /* Resources kept across restarts. */
@@ -129,6 +130,11 @@ struct sup {
     bool change_pending;
     sup_change_fn hook;
     void *hook_arg;
+
+    uv_timer_t state_timer; /* coalesces SUP_EV_STATES */
+    bool state_pending;
+    sup_event_fn ev_hook;
+    void *ev_hook_arg;
 
     uv_fs_event_t fs_event;
     bool fs_event_on;
@@ -218,6 +224,29 @@ static void sup_changed(struct sup *s)
         return;
     s->change_pending = true;
     uv_timer_start(&s->change_timer, on_change_timer, 0, 0);
+}
+
+/* Coalesce state changes into one SUP_EV_STATES per loop turn. */
+static void on_state_timer(uv_timer_t *h)
+{
+    struct sup *s = h->data;
+    s->state_pending = false;
+    if (s->ev_hook)
+        s->ev_hook(s, SUP_EV_STATES, s->ev_hook_arg);
+}
+
+static void sup_states_changed(struct sup *s)
+{
+    if (s->state_pending || s->handles_closed || s->closing_handles || !s->ev_hook)
+        return;
+    s->state_pending = true;
+    uv_timer_start(&s->state_timer, on_state_timer, 0, 0);
+}
+
+static void sup_event(struct sup *s, enum sup_event ev)
+{
+    if (s->ev_hook)
+        s->ev_hook(s, ev, s->ev_hook_arg);
 }
 
 static void timer_arm(struct tenant *t, enum timer_kind k, int64_t ms);
@@ -316,6 +345,7 @@ static void tenant_release(struct tenant *t)
     if (t->closing)
         return;
     t->closing = true;
+    t->boot_attempt = false;
     close_listen(t);
     notify_close(t->notify);
     t->notify = NULL;
@@ -348,6 +378,9 @@ static void start_slot_run(struct tenant *t);
 static void queue_remove(struct tenant *t)
 {
     struct sup *s = t->s;
+    /* Taken off the queue without a start attempt (stopped, removed, or
+     * shutting down): it no longer holds tenantd's readiness back. */
+    t->boot_attempt = false;
     if (!t->queued)
         return;
     struct tenant **pp = &s->q_head, *prev = NULL;
@@ -744,6 +777,10 @@ cleanup:
 static void start_slot_run(struct tenant *t)
 {
     struct sup *s = t->s;
+    if (t->boot_attempt) {
+        t->boot_attempt = false;
+        sup_states_changed(s);
+    }
     if (t->state != TS_STARTING || t->closing)
         return;
     s->starting++;
@@ -1029,6 +1066,8 @@ static void tenant_feed(struct tenant *t, enum fsm_event ev)
     }
     if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
         sup_changed(t->s);
+    if (old != st.next)
+        sup_states_changed(t->s);
     perform(t, st.action);
     if (freed)
         pump(t->s);
@@ -1210,6 +1249,11 @@ static int apply_config(struct sup *s, struct config *nc)
         if (src < 0)
             log_error(NULL, "cannot store %s/uids: %s", nc->g.run_dir, strerror(-src));
     }
+    /* At start-up, every tenant about to be started holds tenantd's own
+     * readiness (READY=1) until its first start attempt. */
+    if (s->booting)
+        for (size_t k = 0; k < ntodo; k++)
+            todo[k]->boot_attempt = todo[k]->have_cfg && todo[k]->goal == GOAL_UP;
     for (size_t k = 0; k < ntodo; k++)
         reconcile(todo[k]);
     free(cur);
@@ -1228,8 +1272,10 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
             snprintf(err, errlen, "tenantd is shutting down");
         return -EINVAL;
     }
+    sup_event(s, SUP_EV_RELOADING);
     int rc = config_load(s->cfg->g.path, &nc, &d);
     if (rc < 0) {
+        sup_event(s, SUP_EV_RELOADED);
         log_error(NULL, "reload failed: the global configuration is invalid; nothing changes");
         log_diag(&d, LOG_ERROR);
         if (err) {
@@ -1248,6 +1294,7 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
         if (err)
             snprintf(err, errlen, "%s", strerror(-rc));
     }
+    sup_event(s, SUP_EV_RELOADED);
     return rc;
 }
 
@@ -1376,6 +1423,23 @@ void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg)
     s->hook_arg = arg;
 }
 
+void sup_set_event_hook(struct sup *s, sup_event_fn fn, void *arg)
+{
+    s->ev_hook = fn;
+    s->ev_hook_arg = arg;
+}
+
+void sup_get_counts(const struct sup *s, struct sup_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < s->n; i++) {
+        const struct tenant *t = s->t[i];
+        out->running += t->state == TS_RUNNING;
+        out->failed += t->state == TS_FAILED;
+        out->boot_pending += t->boot_attempt;
+    }
+}
+
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen)
 {
     struct tenant *t = find(s, id);
@@ -1487,7 +1551,9 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
     uv_timer_init(loop, &s->change_timer);
     uv_timer_init(loop, &s->reload_timer);
     uv_timer_init(loop, &s->shutdown_timer);
+    uv_timer_init(loop, &s->state_timer);
     s->change_timer.data = s->reload_timer.data = s->shutdown_timer.data = s;
+    s->state_timer.data = s;
     uv_fs_event_init(loop, &s->fs_event);
     s->fs_event.data = s;
     rc = uv_fs_event_start(&s->fs_event, on_fs_event, cfg->g.tenants_dir, 0);
@@ -1531,7 +1597,8 @@ static void maybe_shutdown_done(struct sup *s)
         }
         s->n = 0;
         uv_handle_t *hs[] = {(uv_handle_t *)&s->change_timer, (uv_handle_t *)&s->reload_timer,
-                             (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->fs_event};
+                             (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->state_timer,
+                             (uv_handle_t *)&s->fs_event};
         for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
             s->closing_handles++;
             uv_close(hs[i], sup_handle_closed);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "sdnotify.h"
 #include "spawn.h"
 #include "sup.h"
 
@@ -42,6 +43,7 @@ struct daemon {
     struct admin *admin;
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
+    struct sdnotify *sd;          /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
     int open_signals;
@@ -126,6 +128,8 @@ static void on_admin_stopped(void *arg)
 {
     struct daemon *dm = arg;
     dm->admin = NULL;
+    sdnotify_close(dm->sd);
+    dm->sd = NULL;
     uv_close((uv_handle_t *)&dm->sig_term, signal_closed);
     uv_close((uv_handle_t *)&dm->sig_int, signal_closed);
     uv_close((uv_handle_t *)&dm->sig_hup, signal_closed);
@@ -158,6 +162,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     dm->stopping = true;
     log_info(NULL, "%s: stopping", strsignal(signum));
+    sdnotify_stopping(dm->sd);
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
     if (dm->proxy) {
@@ -251,9 +256,17 @@ int main(int argc, char **argv)
     if (check)
         return check_only(conf);
 
+    /* First, so that nothing tenantd starts inherits NOTIFY_SOCKET: the
+     * workers get their own, anything else none. */
+    struct daemon dm = {0};
+    dm.loop = uv_default_loop();
+    int rc = sdnotify_open(dm.loop, &dm.sd);
+    if (rc < 0)
+        log_warn(NULL, "NOTIFY_SOCKET is unusable (%s): no readiness notification", strerror(-rc));
+
     struct config *cfg = NULL;
     struct config_diag d = {0};
-    int rc = config_load(conf, &cfg, &d);
+    rc = config_load(conf, &cfg, &d);
     for (size_t i = 0; i < d.n; i++)
         log_msg(rc < 0 ? LOG_CRIT : LOG_WARN, NULL, "%s", d.lines[i]);
     config_diag_clear(&d);
@@ -273,14 +286,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct daemon dm = {0};
-    dm.loop = uv_default_loop();
     log_info(NULL, "tenantd %s starting: %zu tenant files", TENANTD_VERSION, cfg->n_tenants);
     rc = sup_start(dm.loop, cfg, &dm.sup);
     if (rc < 0) {
         log_crit(NULL, "cannot start the supervisor: %s", strerror(-rc));
         return 1;
     }
+    sdnotify_attach(dm.sd, dm.sup);
     char err[512] = "";
     rc = admin_start(dm.loop, dm.sup, &dm.admin, err, sizeof err);
     if (rc < 0) {
@@ -313,9 +325,14 @@ int main(int argc, char **argv)
     uv_signal_start(&dm.sig_int, on_signal, SIGINT);
     uv_signal_start(&dm.sig_hup, on_signal, SIGHUP);
     int exit_code = 0;
+    if (rc == 0)
+        /* READY=1 now, or once every tenant had its first start attempt
+         * (sdnotify.h says why not once every tenant is ready). */
+        sdnotify_admin_ready(dm.sd);
     if (rc < 0) {
         exit_code = 1;
         dm.stopping = true;
+        sdnotify_stopping(dm.sd);
         sup_shutdown(dm.sup, on_sup_stopped, &dm);
     }
 

@@ -106,8 +106,9 @@ def test_unit_and_example_follow_prefix(tmp, dest):
     assert "ExecStart=/usr/local/sbin/tenantd -c /etc/tenantd/tenantd.ini" in unit
     assert re.search(r"^KillMode=mixed$", unit, re.M)
     assert re.search(r"^Delegate=yes$", unit, re.M)
-    # tenantd sends no READY=1 to systemd: Type=notify would time out.
-    assert re.search(r"^Type=exec$", unit, re.M)
+    # tenantd sends READY=1 itself, from its main process only.
+    assert re.search(r"^Type=notify$", unit, re.M)
+    assert re.search(r"^NotifyAccess=main$", unit, re.M)
     for forbidden in ("NoNewPrivileges", "PrivateUsers", "ProtectKernelTunables",
                       "RestrictNamespaces", "ProtectHostname", "ProtectControlGroups"):
         assert not re.search(rf"^{forbidden}=", unit, re.M), forbidden

@@ -294,3 +294,57 @@ def test_status_over_socket_and_tcp(root):
     assert r.status == 200
     assert [t["id"] for t in r.json()] == ["alpha"]
     assert r.json()[0]["pid"] == via_unix[0]["pid"]
+
+
+def test_tenantd_notifies_its_service_manager(root):
+    """NOTIFY_SOCKET in tenantd's own environment: READY=1 once the admin API
+    listens and every tenant had its first start attempt (a broken one does not
+    hold it back), RELOADING=1/READY=1 around a reload, STATUS= counts,
+    STOPPING=1 on SIGTERM; the variable is not passed on."""
+    root.add_tenant("sd-a", **mini())
+    root.add_tenant("sd-b", **mini())
+    root.add_tenant("sd-broken", worker={"command": helper("exit78"), "socket": "passed"})
+    path = os.path.join(root.path, "sd.sock")
+    mgr = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    mgr.bind(path)
+    mgr.settimeout(20)
+    seen = []
+
+    def until(line):
+        while True:
+            msg = mgr.recv(4096).decode()
+            seen.append(msg)
+            if line in msg.split("\n"):
+                return msg
+
+    try:
+        root.log_file = open(root.log_path, "ab")
+        root.proc = subprocess.Popen([binpath("tenantd"), "-c", root.config],
+                                     stdout=root.log_file, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, NOTIFY_SOCKET=path))
+        until("READY=1")
+        assert os.path.exists(os.path.join(root.run_dir, "admin.sock"))
+        states = {t["id"]: t["state"] for t in root.status()}
+        for tid in ("sd-a", "sd-b", "sd-broken"):
+            assert states[tid] in ("starting", "running", "failed", "backoff"), states
+        until("STATUS=2 running, 1 failed")
+        assert not [m for m in seen if m.startswith("STOPPING")], seen
+
+        # The workers get their own NOTIFY_SOCKET, never tenantd's.
+        pid = root.status("sd-a")["pid"]
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        assert env.get(b"NOTIFY_SOCKET", b"").decode() != path
+
+        n = len(seen)
+        root.proc.send_signal(signal.SIGHUP)
+        until("RELOADING=1")
+        until("READY=1")
+        assert seen[n].startswith("RELOADING=1"), seen[n:]
+
+        root.proc.send_signal(signal.SIGTERM)
+        until("STOPPING=1")
+        assert root.proc.wait(30) == 0
+    finally:
+        mgr.close()
