@@ -69,6 +69,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* An AddressSanitizer build (make BUILD=asan). LeakSanitizer checks for leaks
+ * at exit through ptrace, which the seccomp filter denies, so it would turn
+ * every exit of a jailed program into exit 1: the jail switches it off for
+ * itself and for what it execs (jail_main.c, jail_run.c "environment"). */
+#if defined(__SANITIZE_ADDRESS__)
+#define JAIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JAIL_ASAN 1
+#endif
+#endif
+
 #define JAIL_EXIT_FAILURE 111 /* a step failed; nothing of the worker ran */
 #define JAIL_ID_MAX 32
 #define JAIL_HIDE_MAX 8
