@@ -98,14 +98,39 @@ static int copy_new(int fd, off_t *off, bool tty)
 int ctl_logs(const char *path, const char *id, long lines, bool follow)
 {
     bool tty = isatty(STDOUT_FILENO);
+    /* Watch before the first read, so nothing appended in between is missed. */
+    int in = -1;
+    const char *name = NULL;
+    char dirbuf[PATH_MAX], namebuf[PATH_MAX];
+    if (follow) {
+        snprintf(dirbuf, sizeof dirbuf, "%s", path);
+        snprintf(namebuf, sizeof namebuf, "%s", path);
+        const char *dir = dirname(dirbuf);
+        name = basename(namebuf);
+        in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (in < 0 || inotify_add_watch(in, dir,
+                                        IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+                                            IN_DELETE | IN_CLOSE_WRITE) < 0) {
+            fprintf(stderr, "tenantctl: inotify on %s: %s\n", dir, strerror(errno));
+            if (in >= 0)
+                close(in);
+            return CTL_EXIT_ERROR;
+        }
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && !(follow && errno == ENOENT)) {
-        fprintf(stderr, "tenantctl: %s: %s\n", path, strerror(errno));
+        int e = errno;
+        fprintf(stderr, "tenantctl: %s: %s\n", path, strerror(e));
+        if (in >= 0)
+            close(in);
+        errno = e;
         return errno == ENOENT ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
     }
     off_t off = fd >= 0 ? tail_offset(fd, lines) : 0;
     if (fd >= 0 && copy_new(fd, &off, tty) != 0) {
         close(fd);
+        if (in >= 0)
+            close(in);
         return CTL_EXIT_ERROR;
     }
     if (!follow) {
@@ -113,22 +138,6 @@ int ctl_logs(const char *path, const char *id, long lines, bool follow)
         return CTL_EXIT_OK;
     }
 
-    char dirbuf[PATH_MAX], namebuf[PATH_MAX];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    snprintf(namebuf, sizeof namebuf, "%s", path);
-    const char *dir = dirname(dirbuf);
-    const char *name = basename(namebuf);
-    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (in < 0 || inotify_add_watch(in, dir,
-                                    IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-                                        IN_DELETE | IN_CLOSE_WRITE) < 0) {
-        fprintf(stderr, "tenantctl: inotify on %s: %s\n", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        if (in >= 0)
-            close(in);
-        return CTL_EXIT_ERROR;
-    }
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);

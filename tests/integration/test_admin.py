@@ -609,17 +609,34 @@ def test_tenantctl_logs_and_check(root):
     assert root.tenantctl("logs", "../etc", check=False).returncode == 2
 
     p = subprocess.Popen([binpath("tenantctl"), "-c", root.config, "logs", "ghost", "-f", "-n",
-                          "1"], stdout=subprocess.PIPE, text=True)
+                          "1"], stdout=subprocess.PIPE)
+    buf = b""
+
+    def line(timeout=10):
+        """The next line of its output, waiting at most `timeout` seconds."""
+        nonlocal buf
+        import select
+        deadline = time.monotonic() + timeout
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line from tenantctl logs -f (have {buf!r})"
+            if select.select([p.stdout], [], [], left)[0]:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                assert chunk, "tenantctl logs -f ended"
+                buf += chunk
+        out, buf = buf.split(b"\n", 1)
+        return out.decode() + "\n"
+
     try:
-        assert p.stdout.readline() == "line 99\n"
+        assert line() == "line 99\n"
         with open(path, "a") as f:
             f.write("appended\n")
-        assert p.stdout.readline() == "appended\n"
+        assert line() == "appended\n"
         # Rotation: the file is renamed away and a new one takes its name.
         os.rename(path, path + ".1")
         with open(path, "w") as f:
             f.write("after rotation\n")
-        assert p.stdout.readline() == "after rotation\n"
+        assert line() == "after rotation\n"
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=10) == 0
     finally:
