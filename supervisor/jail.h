@@ -45,8 +45,21 @@
  *                         back inside when it lies below DIR.
  *   --tmp-size BYTES      size of the private /tmp (mount ns only), default 64M
  *   --seccomp             install the deny-list filter (jail_seccomp.c)
+ *   --pidns-ready         the jail was created as pid 1 of a new pid namespace
+ *                         (tenantd does this with clone(CLONE_NEWPID)): it needs
+ *                         pid in --ns and --status-fd, checks getpid() == 1,
+ *                         skips its own unshare+fork, still mounts a fresh
+ *                         /proc, and execs the worker, which stays pid 1.
  *
- * Pid namespace (--ns ...,pid): the jail unshares CLONE_NEWPID and forks once.
+ * Pid namespace with --pidns-ready (how tenantd runs it): no forwarder. The
+ * jail is already pid 1; the worker it execs keeps that pid, its host pid is
+ * the one tenantd created, and its parent is tenantd. The parent check after
+ * the parent-death signal cannot use getppid() (a parent outside the
+ * namespace reads as 0): it polls the status fd, whose only reader is
+ * tenantd, for POLLERR (no reader left).
+ *
+ * Pid namespace (--ns ...,pid) without it (standalone use): the jail unshares
+ * CLONE_NEWPID and forks once.
  * The child becomes pid 1 of the new namespace, goes on with the steps and
  * execs the worker. The parent stays behind as a minimal forwarder, keeping
  * the pid tenantd knows: it closes the passed fds and the status fd, forwards
@@ -128,6 +141,7 @@ struct jail_opts {
     int64_t tmp_size; /* bytes; 0 = default 64 MiB */
 
     bool seccomp;
+    bool pidns_ready; /* already pid 1 of a fresh pid namespace */
 
     char *const *argv; /* COMMAND and its ARGS, NULL-terminated; borrowed */
 };
@@ -188,7 +202,10 @@ int jail_ns_forward(const struct jail_opts *o, pid_t child, pid_t expected_ppid)
 int jail_priv_drop_bounding(struct jail_err *e);
 int jail_priv_setids(const struct jail_opts *o, struct jail_err *e);
 int jail_priv_verify(const struct jail_opts *o, bool root, struct jail_err *e);
-int jail_priv_parent(pid_t expected_ppid, int parent_watch, struct jail_err *e);
+/* parent_watch: the read end of a pipe the parent holds open (EOF = gone);
+ * status_reader: a write end whose only reader is the parent (POLLERR = gone);
+ * both -1: compare getppid() with expected_ppid. */
+int jail_priv_parent(pid_t expected_ppid, int parent_watch, int status_reader, struct jail_err *e);
 int jail_priv_caps(bool dropped_bounding, struct jail_err *e);
 
 /* jail_seccomp.c: the deny-list filter, loaded last before execve. */

@@ -215,6 +215,10 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
             o->seccomp = true;
             continue;
         }
+        if (strcmp(a, "--pidns-ready") == 0) {
+            o->pidns_ready = true;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0)
             return fail(err, errlen, "\"%s\": expected an option or \"--\" before the command", a);
         if (i + 1 >= argc)
@@ -319,6 +323,8 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
         return fail(err, errlen, "--hide and --tmp-size need a mount namespace (--ns mount)");
     if ((o->ns & JAIL_NS_MOUNT) && !o->data_dir)
         return fail(err, errlen, "--ns mount needs --data (the one writable folder)");
+    if (o->pidns_ready && (!(o->ns & JAIL_NS_PID) || o->status_fd < 0))
+        return fail(err, errlen, "--pidns-ready needs --ns with pid and --status-fd");
     if (i >= argc || !argv[i] || !*argv[i])
         return fail(err, errlen, "no command after \"--\"");
     if (!strchr(argv[i], '/'))
@@ -420,6 +426,8 @@ static void emit(const struct jail_opts *o, const char *jail_path, struct builde
         put_num(b, "--tmp-size", o->tmp_size);
     if (o->seccomp)
         put(b, "--seccomp");
+    if (o->pidns_ready)
+        put(b, "--pidns-ready");
     put(b, "--");
     for (char *const *a = o->argv; a && *a; a++)
         put(b, *a);

@@ -63,7 +63,8 @@ int jail_ns_unshare(const struct jail_opts *o, pid_t *child, int *parent_watch, 
     int flags = 0;
     if (o->ns & JAIL_NS_MOUNT)
         flags |= CLONE_NEWNS;
-    if (o->ns & JAIL_NS_PID)
+    /* --pidns-ready: tenantd created this process in its pid namespace. */
+    if ((o->ns & JAIL_NS_PID) && !o->pidns_ready)
         flags |= CLONE_NEWPID;
     if (o->ns & JAIL_NS_IPC)
         flags |= CLONE_NEWIPC;
@@ -76,7 +77,7 @@ int jail_ns_unshare(const struct jail_opts *o, pid_t *child, int *parent_watch, 
         ns_list(o->ns, list, sizeof list);
         return jail_errf(e, "namespaces", "unshare(%s): %s", list, strerror(errno));
     }
-    if (!(o->ns & JAIL_NS_PID))
+    if (!(o->ns & JAIL_NS_PID) || o->pidns_ready)
         return 0;
 
     /* Block the forwarded signals before the fork, so none is lost between

@@ -79,10 +79,21 @@ int jail_priv_verify(const struct jail_opts *o, bool root, struct jail_err *e)
     return 0;
 }
 
-int jail_priv_parent(pid_t expected_ppid, int parent_watch, struct jail_err *e)
+int jail_priv_parent(pid_t expected_ppid, int parent_watch, int status_reader, struct jail_err *e)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         return jail_errf(e, "pdeathsig", "PR_SET_PDEATHSIG: %s", strerror(errno));
+    if (status_reader >= 0) {
+        /* Created as pid 1 of a new pid namespace by tenantd, which lives
+         * outside it (getppid() says 0). tenantd holds the status pipe's
+         * only read end until the worker is reaped: once it is gone, the
+         * write end polls POLLERR. */
+        struct pollfd p = {.fd = status_reader, .events = POLLOUT};
+        int r = poll(&p, 1, 0);
+        if (r < 0 || (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))))
+            return jail_errf(e, "parent", "tenantd (pid %d) is gone", (int)expected_ppid);
+        return 0;
+    }
     if (parent_watch >= 0) {
         /* In a pid namespace the parent (the forwarder) lives outside it and
          * getppid() says 0; its end of the watch pipe closes when it dies. */

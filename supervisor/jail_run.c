@@ -19,7 +19,9 @@
  *                    pid-1 child and the worker) is accounted and limited.
  *   5. rlimits       while still root, so a hard limit can be raised or lowered.
  *   6. namespaces    unshare; with a pid namespace, fork: the child goes on,
- *                    the parent becomes the forwarder (jail_ns.c).
+ *                    the parent becomes the forwarder (jail_ns.c) — unless
+ *                    --pidns-ready says tenantd already made the jail pid 1
+ *                    of a new pid namespace.
  *   7. mounts        private propagation, read-only root, tmpfs over the
  *                    hidden folders, private /tmp and /dev/shm, the data dir
  *                    bound back read-write, a fresh /proc. Needs root.
@@ -149,6 +151,10 @@ static int step_validate(const struct jail_opts *o, bool root, struct jail_err *
             (unsigned)o->uid, (unsigned)o->gid, (unsigned)getuid(), (unsigned)getgid());
     if (!root && o->ns)
         return jail_errf(e, "validate", "not root: namespaces (--ns) cannot be created");
+    if (o->pidns_ready && getpid() != 1)
+        return jail_errf(e, "validate",
+                         "--pidns-ready but the jail is pid %d, not pid 1 of a new pid namespace",
+                         (int)getpid());
     if (o->data_dir && check_data_dir(o, root, e) < 0)
         return -1;
     for (int fd = 3; fd < 3 + o->listen_fds; fd++)
@@ -281,7 +287,8 @@ int jail_run(const struct jail_opts *o)
     bool dropped_bounding = root && o->has_ids;
     if (dropped_bounding && (jail_priv_drop_bounding(&e) < 0 || jail_priv_setids(o, &e) < 0))
         goto fail;
-    if (jail_priv_verify(o, root, &e) < 0 || jail_priv_parent(expected_ppid, watch, &e) < 0)
+    if (jail_priv_verify(o, root, &e) < 0 ||
+        jail_priv_parent(expected_ppid, watch, o->pidns_ready ? o->status_fd : -1, &e) < 0)
         goto fail;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
         jail_errf(&e, "no_new_privs", "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));

@@ -34,6 +34,11 @@ struct spawn_args {
     int listen_fd;                 /* -1 with socket = own */
     char *const *env;              /* NULL-terminated "K=V", copied by execve */
     const char *const *jail_extra; /* more jail options before "--", or NULL */
+    /* Root only: create the jail as pid 1 of a new pid namespace and pass it
+     * --pidns-ready (jail_extra must then hold --ns with pid). The worker the
+     * jail execs stays pid 1 there: no forwarder process, and the pid tenantd
+     * sees is the worker's. */
+    bool new_pidns;
 };
 
 struct spawn_result {
@@ -44,8 +49,9 @@ struct spawn_result {
     int err_fd;    /* the worker's stderr, read end; non-blocking, CLOEXEC */
 };
 
-/* Fork and exec the jail. Returns 0 with every fd of *r open (the caller
- * owns them), or -errno with none open. */
+/* Fork and exec the jail (vfork, or clone(CLONE_VM | CLONE_VFORK |
+ * CLONE_NEWPID | CLONE_PIDFD) with new_pidns). Returns 0 with every fd of *r
+ * open (the caller owns them), or -errno with none open. */
 int spawn_worker(const struct spawn_args *a, struct spawn_result *r);
 
 /* Reap the process behind `pidfd` if it has exited. Returns 0 and sets *code

@@ -726,6 +726,9 @@ static int do_spawn(struct tenant *t)
         .listen_fd = t->cfg.socket == WORKER_SOCKET_PASSED ? t->listen_fd : -1,
         .env = env,
         .jail_extra = s->root ? extra : NULL,
+        /* jail_extra always asks for a pid namespace: tenantd creates it, so
+         * the jail and then the worker are its pid 1, with no forwarder. */
+        .new_pidns = s->root,
     };
     struct spawn_result r;
     rc = spawn_worker(&a, &r);

@@ -31,7 +31,7 @@ def mini(**extra):
 
 
 def descendants(pid):
-    """pid and every process below it (the jail's forwarder has the worker below it)."""
+    """pid and every process below it (the worker's own children, if any)."""
     children = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -348,3 +348,41 @@ def test_tenantd_notifies_its_service_manager(root):
         assert root.proc.wait(30) == 0
     finally:
         mgr.close()
+
+
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs root")
+def test_status_pid_is_the_jailed_worker_itself(root):
+    """tenantd creates the jail as pid 1 of a new pid namespace: the jail execs
+    the worker, which stays pid 1 there, with tenantd as its parent. No root
+    forwarder between them, and the pid in status is the worker's."""
+    root.add_tenant("pidns", **mini())
+    root.start()
+    pid = root.status("pidns")["pid"]
+    uid = os.stat(data_dir(root, "pidns")).st_uid
+    assert uid != 0
+    st = proc_status(pid)
+    assert st["Uid"].split() == [str(uid)] * 4, st["Uid"]
+    assert st["Gid"].split() == [str(uid)] * 4, st["Gid"]
+    assert st["NoNewPrivs"] == "1"
+    assert st["CapEff"] == "0000000000000000"
+    assert st["Seccomp"] == "2"
+    assert st["NSpid"].split()[-1] == "1", st["NSpid"]
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink(f"/proc/{root.proc.pid}/ns/pid")
+    assert st["PPid"] == str(root.proc.pid), (st["PPid"], root.proc.pid)
+    # Nothing else of this tenant runs as root: the worker is alone in its cgroup.
+    with open(f"/proc/{pid}/cgroup") as f:
+        cg = next(l.split(":", 2)[2].strip() for l in f if ":pids:" in l)
+    procs = f"/sys/fs/cgroup/pids{cg}/cgroup.procs"
+    if os.path.exists(procs):  # cgroup v1 (this machine); v2 has no pids hierarchy path
+        with open(procs) as f:
+            assert [int(p) for p in f.read().split()] == [pid]
+    # The worker handles SIGTERM: a stop is clean, not a SIGKILL after the grace.
+    r = root.post("/v1/tenants/pidns/stop")
+    assert r.status in (200, 202), r.text
+    s = root.wait_state("pidns", "stopped", timeout=10)
+    assert s["last_exit"] == "exit 0", s

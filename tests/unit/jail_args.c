@@ -147,6 +147,9 @@ static void refused_with_reason(void **state)
            "/bin/true");
     REFUSE("out of range", "--id", "a", "--status-fd", "2", "--", "/bin/true");
     REFUSE("not a number", "--id", "a", "--listen-fds", "x", "--", "/bin/true");
+    REFUSE("--pidns-ready needs", "--id", "a", "--pidns-ready", "--status-fd", "4", "--",
+           "/bin/true");
+    REFUSE("--pidns-ready needs", "--id", "a", "--pidns-ready", "--ns", "pid", "--", "/bin/true");
 }
 
 static void build_round_trips(void **state)
@@ -171,6 +174,7 @@ static void build_round_trips(void **state)
     o.hide[o.n_hide++] = "/srv/data/clients";
     o.hide[o.n_hide++] = "/srv/run";
     o.seccomp = true;
+    o.pidns_ready = true;
     char *cmd[] = {"/usr/lib/tenantd/tenant-worker", "--flag", NULL};
     o.argv = cmd;
 
@@ -194,7 +198,7 @@ static void build_round_trips(void **state)
     assert_int_equal(back.cpu_weight, 50);
     assert_int_equal(back.ns, o.ns);
     assert_int_equal(back.n_hide, 2);
-    assert_true(back.seccomp && back.no_core);
+    assert_true(back.seccomp && back.no_core && back.pidns_ready);
     assert_string_equal(back.argv[1], "--flag");
     free(argv);
 

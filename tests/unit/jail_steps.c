@@ -462,6 +462,15 @@ static void parent_gone_is_fatal(void **state)
     expect_fail(f, "parent", "no_new_privs");
 }
 
+/* --pidns-ready in a process that is not pid 1 (this test): refused before
+ * anything changes, rather than run without the pid namespace it promised. */
+static void pidns_ready_needs_pid_1(void **state)
+{
+    struct fx *f = *state;
+    f->o.pidns_ready = true;
+    expect_fail(f, "validate", "close_range");
+}
+
 static void data_dir_wrong_mode_fails_before_anything(void **state)
 {
     struct fx *f = *state;
@@ -575,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(verify_catches_leftover_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(capabilities_left_are_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(parent_gone_is_fatal, setup, teardown),
+        cmocka_unit_test_setup_teardown(pidns_ready_needs_pid_1, setup, teardown),
         cmocka_unit_test_setup_teardown(data_dir_wrong_mode_fails_before_anything, setup, teardown),
         cmocka_unit_test_setup_teardown(data_dir_wrong_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(data_dir_missing, setup, teardown),
