@@ -113,12 +113,12 @@ unit_objs = $(if $(filter common_%,$(1)),,\
 .SECONDEXPANSION:
 $(BUILDDIR)/tests/%: tests/unit/%.c $$(call unit_objs,$$*) $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(shell cat tests/unit/$*.wrap 2>/dev/null) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) $(shell cat tests/unit/$*.wrap 2>/dev/null) \
 		$(PKG_LIBS) $(shell pkg-config --libs cmocka) -lseccomp -lm -lpthread
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm
 
 # Fuzzers are always built with clang and libFuzzer, in their own object tree.
 FUZZDIR := $(BUILDDIR)/fuzzobj
@@ -130,10 +130,10 @@ $(FUZZDIR)/obj/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(BUILDDIR)/fuzz/fuzz_worker_%: tests/fuzz/fuzz_worker_%.c $$(call fuzz_objs,$(WORKER_SRC))
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm -lpthread
 $(BUILDDIR)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_objs,)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(PKG_LIBS) -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm
 
 # ---------------------------------------------------------------------------
 deps:
