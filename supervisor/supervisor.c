@@ -877,6 +877,18 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
     } else {
         ev = EV_EXIT_CRASH;
     }
+    if (oom) {
+        /* Said on its own line, in tenantd's log and in the tenant's, so an
+         * operator looking for "OOM" finds it. */
+        char line[200];
+        snprintf(line, sizeof line,
+                 "OOM: the worker was killed by the kernel at its memory limit "
+                 "([limits] memory = %lld bytes)",
+                 (long long)t->cfg.memory_bytes);
+        log_error(t->id, "%s", line);
+        if (t->logcap)
+            logcap_note(t->logcap, line);
+    }
     bool expected = t->state == TS_STOPPING;
     if (expected)
         log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);

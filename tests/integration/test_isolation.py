@@ -469,3 +469,62 @@ def test_not_root_applies_what_it_can(world):
     p, status = w.jail(["--id", "carol", "--ns", "pid"], [probe_bin(), "probe"], prefix=as_user)
     assert p.wait(10) == 111
     assert read_status_fd(status).startswith("validate: not root")
+
+
+# ---- the same limits through tenantd (issue 6) --------------------------------------
+
+def memhog(**limits):
+    """Tenant sections: the memhog helper on the passed socket, with [limits]."""
+    p = helper("memhog")
+    if not os.path.exists(p):
+        pytest.skip(f"{p} is not built")
+    return {"worker": {"command": p, "socket": "passed"}, "limits": limits}
+
+
+def worker_get(port, path, timeout=30):
+    """(status, body) of one GET, or (None, error) when the connection breaks."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    except (OSError, http.client.HTTPException) as e:
+        return None, repr(e)
+    finally:
+        conn.close()
+
+
+def test_oom_through_tenantd_is_reported_and_restarted(root):
+    port = root.add_tenant("oomy", **memhog(memory="64M"))
+    root.start()
+    before = root.status("oomy")
+    assert worker_get(port, "/healthz")[0] == 200
+
+    st, body = worker_get(port, "/hog")
+    assert st is None, (st, body)  # killed while answering
+    s = root.wait_state("oomy", "running", timeout=30,
+                        pred=lambda s: s["pid"] and s["pid"] != before["pid"])
+    assert s["last_exit"] == "oom-killed", s
+    assert s["restarts"] == before["restarts"] + 1, s
+    assert worker_get(port, "/healthz")[0] == 200
+    log = root.log()
+    assert any("oomy" in l and "OOM" in l for l in log.splitlines()), log[-2000:]
+    with open(os.path.join(root.path, "logs", "oomy.log")) as f:
+        assert "OOM" in f.read()
+
+
+def test_fork_bomb_through_tenantd_stops_at_pids(root):
+    bomb = root.add_tenant("bomb", **memhog(pids="16"))
+    calm = root.add_tenant("calm", **memhog())
+    root.start()
+    pid = root.status("bomb")["pid"]
+    st, body = worker_get(bomb, "/forks")
+    assert st == 200, (st, body)
+    out = json.loads(body)
+    # The worker itself is one of the 16 tasks.
+    assert out == {"forked": 15, "errno": "EAGAIN"}, out
+    # The other tenant kept serving, and the bomb's worker is still the same.
+    assert worker_get(calm, "/healthz")[0] == 200
+    s = root.status("bomb")
+    assert s["state"] == "running" and s["pid"] == pid and s["restarts"] == 0, s

@@ -1,0 +1,206 @@
+/*
+ * memhog.c — a worker for the resource-limit tests through tenantd: it
+ * follows the worker contract like miniworker.c (passed socket on fd 3 or
+ * PORT, READY=1 on $NOTIFY_SOCKET, GET /healthz 200, exit 0 on SIGTERM) and
+ * misbehaves only when asked:
+ *   GET /hog     allocate 200 MiB, 1 MiB at a time, touching every page;
+ *                answers {"hog": "survived"} if it is not killed first.
+ *   GET /forks   fork up to 64 children that wait; answers
+ *                {"forked": K, "errno": "EAGAIN"}, then releases and reaps them.
+ * As pid 1 of its pid namespace it also reaps whatever else it inherits.
+ * What it does not do: keep-alive, request bodies, anything concurrent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+#define HOG_MIB 200
+#define FORKS_MAX 64
+
+static void hog(char *body, size_t n)
+{
+    for (int i = 0; i < HOG_MIB; i++) {
+        char *p = malloc(1 << 20);
+        if (!p) {
+            snprintf(body, n, "{\"hog\": \"malloc failed\", \"mib\": %d}\n", i);
+            return;
+        }
+        memset(p, 0x5a, 1 << 20);
+        /* Never read: keep the compiler from removing the allocation. */
+        __asm__ volatile("" : : "r"(p) : "memory");
+    }
+    snprintf(body, n, "{\"hog\": \"survived\", \"mib\": %d}\n", HOG_MIB);
+}
+
+/* Fork until the pids limit refuses, hold the children until the answer is
+ * written, then release and reap them. */
+static int gate[2] = {-1, -1};
+static pid_t kids[FORKS_MAX];
+static int nkids;
+
+static void forks(char *body, size_t n)
+{
+    int err = 0;
+    if (pipe(gate) < 0) {
+        snprintf(body, n, "{\"forked\": 0, \"errno\": \"pipe\"}\n");
+        return;
+    }
+    for (nkids = 0; nkids < FORKS_MAX; nkids++) {
+        pid_t p = fork();
+        if (p < 0) {
+            err = errno;
+            break;
+        }
+        if (p == 0) {
+            char c;
+            close(gate[1]);
+            ssize_t r = read(gate[0], &c, 1);
+            (void)r;
+            _exit(0);
+        }
+        kids[nkids] = p;
+    }
+    snprintf(body, n, "{\"forked\": %d, \"errno\": \"%s\"}\n", nkids,
+             err == EAGAIN ? "EAGAIN"
+             : err         ? strerror(err)
+                           : "none");
+}
+
+static void release_forks(void)
+{
+    if (gate[1] < 0)
+        return;
+    close(gate[0]);
+    close(gate[1]);
+    gate[0] = gate[1] = -1;
+    for (int i = 0; i < nkids; i++)
+        waitpid(kids[i], NULL, 0);
+    nkids = 0;
+}
+
+static void notify_ready(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    if (!path || !*path || strlen(path) >= sizeof sa.sun_path)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    const char msg[] = "READY=1\nSTATUS=serving";
+    if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa, sizeof sa) < 0)
+        fprintf(stderr, "memhog: notify: %s\n", strerror(errno));
+    close(fd);
+}
+
+static int own_socket(void)
+{
+    const char *port = getenv("PORT");
+    struct sockaddr_in sa;
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || !port)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)atoi(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void serve(int c)
+{
+    char req[4096], body[128], resp[512];
+    size_t len = 0;
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (len < sizeof req - 1) {
+        ssize_t n = read(c, req + len, sizeof req - 1 - len);
+        if (n <= 0)
+            return;
+        len += (size_t)n;
+        req[len] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    int status = 200;
+    if (strncmp(req, "GET /healthz ", 13) == 0) {
+        snprintf(body, sizeof body, "ok\n");
+    } else if (strncmp(req, "GET /hog ", 9) == 0) {
+        hog(body, sizeof body);
+    } else if (strncmp(req, "GET /forks ", 11) == 0) {
+        forks(body, sizeof body);
+    } else if (strncmp(req, "GET / ", 6) == 0) {
+        snprintf(body, sizeof body, "pid=%d\n", (int)getpid());
+    } else {
+        status = 404;
+        snprintf(body, sizeof body, "not found\n");
+    }
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, status == 200 ? "OK" : "Error", strlen(body), body);
+    ssize_t w = write(c, resp, (size_t)n);
+    (void)w;
+    release_forks();
+}
+
+int main(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *lfds = getenv("LISTEN_FDS");
+    int fd = lfds && atoi(lfds) >= 1 ? 3 : own_socket();
+    if (fd < 0) {
+        fprintf(stderr, "memhog: no socket\n");
+        return 1;
+    }
+    printf("memhog %d serving\n", (int)getpid());
+    fflush(stdout);
+    notify_ready();
+    while (!stop) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "memhog: accept: %s\n", strerror(errno));
+            return 1;
+        }
+        serve(c);
+        close(c);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+    }
+    fprintf(stderr, "memhog: SIGTERM, exiting\n");
+    return 0;
+}
