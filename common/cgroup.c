@@ -459,6 +459,120 @@ int cgroup_tenant_oom_kills(const struct cgroup_tenant *t, uint64_t *count)
     return read_u64(path, "oom_kill", count);
 }
 
+/* ---- cgroup v2: tenantd out of the way of its tenants ------------------- */
+
+#define V2_LEAF "/supervisor"
+#define V2_CONTROLLERS "memory pids cpu"
+
+int cgroup_v2_layout(const char *mnt, const char *self, struct cgroup_v2_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    if (!self || self[0] != '/')
+        return -EINVAL;
+    char own[CGROUP_PATH_MAX];
+    size_t len = strlen(self);
+    if (len >= sizeof own)
+        return -ENAMETOOLONG;
+    memcpy(own, self, len + 1);
+    while (len > 1 && own[len - 1] == '/')
+        own[--len] = '\0';
+    size_t leaf = strlen(V2_LEAF);
+    if (len > leaf && strcmp(own + len - leaf, V2_LEAF) == 0)
+        own[len - leaf] = '\0';
+    if (strcmp(own, "/") == 0)
+        return 1;
+    const char *base = own;
+    int w = snprintf(l->tenants_spec, sizeof l->tenants_spec, "%s/tenants", base);
+    if (w < 0 || (size_t)w >= sizeof l->tenants_spec)
+        return -ENAMETOOLONG;
+    if (!cgroup_spec_valid(l->tenants_spec))
+        return -EINVAL;
+    const char *m = mnt ? mnt : "";
+    size_t ml = strlen(m);
+    while (ml > 0 && m[ml - 1] == '/')
+        ml--;
+    if ((size_t)snprintf(l->own, sizeof l->own, "%.*s%s", (int)ml, m, base) >= sizeof l->own ||
+        (size_t)snprintf(l->supervisor, sizeof l->supervisor, "%s" V2_LEAF, l->own) >=
+            sizeof l->supervisor ||
+        (size_t)snprintf(l->tenants, sizeof l->tenants, "%s/tenants", l->own) >= sizeof l->tenants)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+int cgroup_enable_line(const char *want, const char *available, const char *enabled, char *out,
+                       size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (const char *p = want; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        char c[32];
+        size_t cl = (size_t)(e - p);
+        if (cl > 0 && cl < sizeof c) {
+            memcpy(c, p, cl);
+            c[cl] = '\0';
+            if (has_word(available, c) && !has_word(enabled, c)) {
+                int w = snprintf(out + len, n - len, "%s+%s", len ? " " : "", c);
+                if (w < 0 || (size_t)w >= n - len) {
+                    out[0] = '\0';
+                    return -ENAMETOOLONG;
+                }
+                len += (size_t)w;
+            }
+        }
+        p = e;
+    }
+    return (int)len;
+}
+
+/* Enable V2_CONTROLLERS (those available) for the children of dir. */
+static int v2_enable(const char *dir, char *err, size_t errlen)
+{
+    char avail[512], enabled[512], line[128], path[CGROUP_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cgroup.controllers", dir);
+    if (read_small(path, avail, sizeof avail) < 0)
+        avail[0] = '\0';
+    snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+    if (read_small(path, enabled, sizeof enabled) < 0)
+        enabled[0] = '\0';
+    int r = cgroup_enable_line(V2_CONTROLLERS, avail, enabled, line, sizeof line);
+    if (r <= 0)
+        return r;
+    r = write_in(dir, "cgroup.subtree_control", line, err, errlen);
+    if (r == -EBUSY && errlen)
+        snprintf(err, errlen,
+                 "cannot enable \"%s\" in %s: it still holds processes other than tenantd "
+                 "(cgroup v2 \"no internal processes\")",
+                 line, dir);
+    return r;
+}
+
+int cgroup_v2_move_self(const struct cgroup_v2_layout *l, pid_t pid, char *err, size_t errlen)
+{
+    char v[24];
+    int r;
+    if (mkdir(l->supervisor, 0755) < 0 && errno != EEXIST) {
+        r = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", l->supervisor, strerror(errno));
+        return r;
+    }
+    snprintf(v, sizeof v, "%d", (int)(pid > 0 ? pid : getpid()));
+    if ((r = write_in(l->supervisor, "cgroup.procs", v, err, errlen)) < 0)
+        return r;
+    if ((r = v2_enable(l->own, err, errlen)) < 0)
+        return r;
+    if (mkdir(l->tenants, 0755) < 0 && errno != EEXIST) {
+        r = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", l->tenants, strerror(errno));
+        return r;
+    }
+    return v2_enable(l->tenants, err, errlen);
+}
+
 /* ---- pure helpers ------------------------------------------------------- */
 
 static bool valid_components(const char *p)

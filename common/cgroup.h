@@ -106,6 +106,53 @@ int cgroup_tenant_memory(const struct cgroup_tenant *t, uint64_t *bytes);
  * SIGKILL with this counter increased is an OOM kill. */
 int cgroup_tenant_oom_kills(const struct cgroup_tenant *t, uint64_t *count);
 
+/*
+ * cgroup v2 and "no internal processes": a v2 cgroup that holds processes
+ * cannot enable controllers for its children (except the root). Under
+ * systemd, tenantd runs in its unit's cgroup <own> (Delegate=yes), so the
+ * tenants' cgroups cannot get memory, pids and cpu below it while tenantd is
+ * in there. The layout that works: tenantd moves itself into the leaf
+ * <own>/supervisor, enables the controllers in <own>/cgroup.subtree_control
+ * and in <own>/tenants/cgroup.subtree_control, and each tenant's cgroup is
+ * <own>/tenants/<id> (the jail gets --cgroup-parent "<own>/tenants").
+ * v1 (and hybrid) machines need none of this.
+ */
+struct cgroup_v2_layout {
+    char own[CGROUP_PATH_MAX];          /* <mnt><own> */
+    char supervisor[CGROUP_PATH_MAX];   /* <mnt><own>/supervisor: tenantd moves here */
+    char tenants[CGROUP_PATH_MAX];      /* <mnt><own>/tenants */
+    char tenants_spec[CGROUP_PATH_MAX]; /* "<own>/tenants", a "/ABS" parent spec */
+};
+
+/*
+ * Pure: the layout for a process whose v2 cgroup is `self` (from
+ * /proc/self/cgroup) on a cgroup2 mount `mnt`. When self already is such a
+ * leaf (".../supervisor": tenantd started again from inside it), <own> is its
+ * parent. Returns 0; 1 when self is the root cgroup (it may hold processes
+ * and enable controllers: nothing to move); -EINVAL when self is not an
+ * absolute path or <own>/tenants cannot be a parent spec (cgroup_spec_valid:
+ * e.g. systemd's "\x2d" escapes); -ENAMETOOLONG.
+ */
+int cgroup_v2_layout(const char *mnt, const char *self, struct cgroup_v2_layout *l);
+
+/*
+ * Pure: the line to write to a cgroup.subtree_control that enables each
+ * controller of `want` (space-separated) that `available` (the folder's
+ * cgroup.controllers) offers and `enabled` (its cgroup.subtree_control)
+ * lacks, e.g. "+memory +pids". Returns its length (0: nothing to write) or
+ * -ENAMETOOLONG.
+ */
+int cgroup_enable_line(const char *want, const char *available, const char *enabled, char *out,
+                       size_t n);
+
+/*
+ * Apply a layout: create <own>/supervisor and move pid (0 = the caller) into
+ * it, enable memory, pids and cpu (those available) in <own> and, after
+ * creating it, in <own>/tenants. Returns 0, or -errno with one sentence in
+ * err (-EBUSY: <own> still holds other processes).
+ */
+int cgroup_v2_move_self(const struct cgroup_v2_layout *l, pid_t pid, char *err, size_t errlen);
+
 /* ---- pure helpers (unit-tested) ----------------------------------------- */
 
 /* "self", "self/REL" or "/ABS"; components of [A-Za-z0-9._-], not . or .. */

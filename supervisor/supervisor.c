@@ -117,8 +117,8 @@ struct sup {
     size_t n, cap;
     bool root;
     struct uidmap *uids;
-    struct cgroup_sys cgsys; /* detected once at start (root only) */
-    char cg_parent[64];      /* the jail's --cgroup-parent for our tenants */
+    struct cgroup_sys cgsys;         /* detected once at start (root only) */
+    char cg_parent[CGROUP_PATH_MAX]; /* the jail's --cgroup-parent for our tenants */
     char self_dir[CONFIG_PATH_MAX];
     struct backoff_policy bp;
 
@@ -151,6 +151,7 @@ struct sup {
 
 static void tenant_feed(struct tenant *t, enum fsm_event ev);
 static void reconcile(struct tenant *t);
+static void cgroup_v2_setup(struct sup *s);
 static void maybe_shutdown_done(struct sup *s);
 static void cgroup_parent_cleanup(struct sup *s);
 
@@ -1557,6 +1558,8 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
         if (s->cgsys.mode == CGROUP_NONE)
             log_warn(NULL, "no usable cgroups (%s): workers run without resource limits",
                      s->cgsys.why);
+        if (s->cgsys.mode == CGROUP_V2)
+            cgroup_v2_setup(s);
         rc = uidmap_open(cfg->g.run_dir, &s->uids);
         if (rc < 0) {
             log_crit(NULL, "cannot read %s/uids: %s", cfg->g.run_dir, strerror(-rc));
@@ -1625,6 +1628,36 @@ static void maybe_shutdown_done(struct sup *s)
         s->shutdown_done = NULL;
         done(s->shutdown_arg);
     }
+}
+
+/* cgroup v2 (cgroup.h): tenantd moves out of its own cgroup into a leaf, so
+ * that the tenants' cgroups below it can get the memory, pids and cpu
+ * controllers. Without this, under systemd (tenantd in its unit's cgroup),
+ * every jail would fail on "no internal processes". */
+static void cgroup_v2_setup(struct sup *s)
+{
+    struct cgroup_v2_layout l;
+    int r = cgroup_v2_layout(s->cgsys.v2.mnt, s->cgsys.v2.self, &l);
+    if (r == 1)
+        return; /* the root cgroup: its children get controllers anyway */
+    if (r < 0) {
+        log_warn(NULL,
+                 "cgroup v2: tenants' cgroups stay below %s (%s): the memory and pids "
+                 "controllers may be refused there",
+                 s->cgsys.v2.self, r == -EINVAL ? "a name tenantd cannot use" : strerror(-r));
+        return;
+    }
+    char err[512] = "";
+    r = cgroup_v2_move_self(&l, 0, err, sizeof err);
+    /* Tenants go below <own>/tenants either way: if tenantd could not leave
+     * <own>, no folder below it gets the controllers, and each jail then
+     * fails closed at its cgroup step with the reason. */
+    if (r < 0)
+        log_warn(NULL, "cgroup v2: %s: starting a tenant may fail at its cgroup step",
+                 err[0] ? err : strerror(-r));
+    else
+        log_info(NULL, "cgroup v2: tenantd runs in %s, tenants below %s", l.supervisor, l.tenants);
+    snprintf(s->cg_parent, sizeof s->cg_parent, "%s", l.tenants_spec);
 }
 
 /* Remove this tenantd's cgroup folder once every tenant is gone (it is
