@@ -7,7 +7,8 @@
  * Routes (DESIGN.md "Admin surface"): GET /v1/tenants[/<id>], POST
  * /v1/tenants/<id>/{start,stop,restart,suspend,resume}, POST /v1/reload,
  * GET /v1/plans, GET /v1/events, POST /v1/tenants (onboard), DELETE
- * /v1/tenants/<id> (offboard), GET /metrics, GET / (dashboard page).
+ * /v1/tenants/<id> (offboard), POST /v1/tenants/<id>/admins (an admin
+ * account), POST /v1/tenants/<id>/backup, GET /metrics, GET / (dashboard page).
  * Reads and acts on tenants through sup.h only.
  */
 #ifndef TENANTD_ADMIN_H

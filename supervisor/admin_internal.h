@@ -7,7 +7,7 @@
  *   admin_routes.c  routing and the request handlers of the JSON API
  *   admin_state.c   state.db: desired states and the audit log
  *   admin_metrics.c GET /metrics rendering (pure)
- *   admin_onboard.c onboarding and offboarding
+ *   admin_onboard.c onboarding, offboarding, adding an admin account
  */
 #ifndef TENANTD_ADMIN_INTERNAL_H
 #define TENANTD_ADMIN_INTERNAL_H
@@ -117,6 +117,10 @@ void admin_audit(struct admin *a, const struct admin_caller *who, const char *ac
 void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req);
 void admin_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *req, const char *id,
                     bool purge);
+/* POST /v1/tenants/<id>/admins {"username"}: a new admin account in an
+ * existing tenant, answered later like onboarding (admin_onboard.c). */
+void admin_create_admin_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                             const char *id);
 /* At stop: answer every pending onboarding with 503 and roll it back.
  * Returns the number still busy (child processes being waited for). */
 size_t admin_onboard_abort_all(struct admin *a);

@@ -1,7 +1,9 @@
 /*
  * admin_onboard.c — onboarding (POST /v1/tenants) and offboarding (DELETE
  * /v1/tenants/<id>): the one command that turns a client into a running,
- * reachable tenant with a first admin account, and its reverse.
+ * reachable tenant with a first admin account, and its reverse; and adding an
+ * admin account to an existing tenant (POST /v1/tenants/<id>/admins), which
+ * is step 5 below on its own.
  *
  * Onboarding, all or nothing:
  *   1. validate every field first (id, reserved, plan, name, subdomain and
@@ -22,6 +24,13 @@
  * remove the file, reload (the supervisor stops the worker), wait until the
  * worker is gone, remove the data dir and the log it wrote, then answer the
  * error with the reason.
+ *
+ * Adding an admin: the tenant must be known with a valid file, and its data
+ * dir and secret must exist (the worker has been started at least once, so
+ * the dir belongs to the tenant's uid when root); then step 5 with the given
+ * username, answering 201 {"id","url","admin":{"username","password"}}, 409
+ * when the user exists. Nothing to roll back: the worker either adds the
+ * user in one transaction or does not.
  *
  * Offboarding: move the tenant file into <data_dir>/../archive/<id>-<UTC>/,
  * reload, wait until the worker is gone, then move the data dir and log there
@@ -57,11 +66,13 @@
 #define POLL_MS 50
 #define CREATE_ADMIN_TIMEOUT_MS 60000
 #define ADMIN_USERNAME "admin"
+/* tenant-worker's limit on usernames (worker/auth.h AUTH_USERNAME_MAX). */
+#define USERNAME_MAX 63
 
-enum op_kind { OP_ONBOARD, OP_OFFBOARD };
+enum op_kind { OP_ONBOARD, OP_OFFBOARD, OP_CREATE_ADMIN };
 enum op_phase {
     PH_WAIT_READY,   /* onboarding: the worker is starting */
-    PH_CREATE_ADMIN, /* onboarding: tenant-worker --create-admin runs */
+    PH_CREATE_ADMIN, /* onboarding, adding an admin: tenant-worker --create-admin runs */
     PH_WAIT_GONE,    /* rollback or offboarding: the worker is stopping */
     PH_DONE,         /* answered; closing handles */
 };
@@ -76,7 +87,8 @@ struct admin_onboard {
     int handles; /* open libuv handles; freed at 0 in PH_DONE */
 
     char id[CONFIG_ID_MAX];
-    struct config_tenant t; /* onboarding: the parsed-back tenant */
+    char username[USERNAME_MAX + 1]; /* the account --create-admin makes */
+    struct config_tenant t;          /* onboarding: the parsed-back tenant; else its file */
     char file[CONFIG_PATH_MAX + 64];
     char data_dir[CONFIG_PATH_MAX];
     char log_path[CONFIG_PATH_MAX];
@@ -246,12 +258,19 @@ static void op_finish(struct admin_onboard *op)
     op_maybe_free(op);
 }
 
+static const char *op_action(const struct admin_onboard *op)
+{
+    return op->kind == OP_ONBOARD    ? "onboard"
+           : op->kind == OP_OFFBOARD ? "offboard"
+                                     : "create-admin";
+}
+
 static void op_answer_error(struct admin_onboard *op)
 {
     struct admin *a = op->a;
     char res[2300];
     snprintf(res, sizeof res, "error: %s: %s", op->fail_error, op->fail_detail);
-    admin_audit(a, &op->who, op->kind == OP_ONBOARD ? "onboard" : "offboard", op->id, res);
+    admin_audit(a, &op->who, op_action(op), op->id, res);
     if (op->kind == OP_ONBOARD)
         a->counters.onboardings_failed++;
     if (op->req) {
@@ -307,6 +326,29 @@ static void rollback_begin(struct admin_onboard *op, int status, const char *err
         sup_reload(op->a->sup, err, sizeof err);
     }
     begin_wait_gone(op);
+}
+
+/* A failure of --create-admin: an onboarding rolls back; adding an admin to
+ * an existing tenant has nothing to undo and answers at once. */
+static void op_fail(struct admin_onboard *op, int status, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void op_fail(struct admin_onboard *op, int status, const char *error, const char *fmt, ...)
+{
+    char detail[sizeof op->fail_detail];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (op->kind == OP_ONBOARD) {
+        rollback_begin(op, status, error, "%s", detail);
+        return;
+    }
+    op->fail_status = status;
+    snprintf(op->fail_error, sizeof op->fail_error, "%s", error);
+    snprintf(op->fail_detail, sizeof op->fail_detail, "%s", detail);
+    log_warn(op->id, "admin: %s failed: %s", op_action(op), detail);
+    op_answer_error(op);
+    op_finish(op);
 }
 
 static void rollback_files(struct admin_onboard *op)
@@ -428,6 +470,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     base[*len] = '\0';
 }
 
+/* The firm's address, as onboarding and adding an admin print it. */
+static void op_url(const struct admin_onboard *op, char *buf, size_t n)
+{
+    status_json_tenant_url(&cfg(op->a)->g, op->t.subdomain, buf, n);
+}
+
 static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
 {
     struct admin *a = op->a;
@@ -457,40 +505,45 @@ static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
         for (size_t i = 0; i < op->err_len; i++)
             if (op->errout[i] == '\n' || (unsigned char)op->errout[i] < 0x20)
                 op->errout[i] = ' ';
-        rollback_begin(op, 500, "cannot create the first admin",
-                       "tenant-worker --create-admin: %s%s%s", why, op->err_len ? ": " : "",
-                       op->errout);
+        /* tenant-worker exits 1 for every failure; its message tells an
+         * existing user apart (worker/auth.c auth_create_admin). */
+        if (status == 1 && sig == 0 && strstr(op->errout, "exists already") != NULL)
+            op_fail(op, 409, "user exists", "the firm %s already has a user \"%s\"", op->id,
+                    op->username);
+        else
+            op_fail(op, 500, "cannot create the admin", "tenant-worker --create-admin: %s%s%s", why,
+                    op->err_len ? ": " : "", op->errout);
         return;
     }
-    struct tenant_view v;
     json_t *o = json_object();
     json_t *adm = json_object();
     if (o == NULL || adm == NULL) {
         json_decref(o);
         json_decref(adm);
-        rollback_begin(op, 500, "internal", "out of memory");
+        op_fail(op, 500, "internal", "out of memory");
         return;
     }
-    bool have_view = sup_tenant_find(a->sup, op->id, &v) == 0;
     char url[CONFIG_HOST_MAX * 2 + 64];
-    if (have_view && v.url[0])
-        snprintf(url, sizeof url, "%s", v.url);
-    else if (cfg(a)->g.proxy_mode == PROXY_OFF)
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/", op->t.port);
-    else
-        snprintf(url, sizeof url, "http://%s.%s:%d/", op->t.subdomain, cfg(a)->g.domain,
-                 cfg(a)->g.proxy_port);
+    op_url(op, url, sizeof url);
     json_object_set_new(o, "id", json_string(op->id));
     json_object_set_new(o, "url", status_json_string(url));
-    json_object_set_new(o, "port", json_integer(op->t.port));
-    json_object_set_new(adm, "username", json_string(ADMIN_USERNAME));
+    if (op->kind == OP_ONBOARD)
+        json_object_set_new(o, "port", json_integer(op->t.port));
+    json_object_set_new(adm, "username", status_json_string(op->username));
     json_object_set_new(adm, "password", json_stringn(pw, pwlen));
     json_object_set_new(o, "admin", adm);
-    if (have_view)
-        json_object_set_new(o, "tenant", status_json_tenant(&v));
-    admin_audit(a, &op->who, "onboard", op->id, "ok");
-    a->counters.onboardings_ok++;
-    log_notice(op->id, "admin: onboarded on port %d", op->t.port);
+    if (op->kind == OP_ONBOARD) {
+        struct tenant_view v;
+        if (sup_tenant_find(a->sup, op->id, &v) == 0)
+            json_object_set_new(o, "tenant", status_json_tenant(&v));
+        admin_audit(a, &op->who, "onboard", op->id, "ok");
+        a->counters.onboardings_ok++;
+        log_notice(op->id, "admin: onboarded on port %d", op->t.port);
+    } else {
+        char res[32 + USERNAME_MAX];
+        snprintf(res, sizeof res, "ok: user %s", op->username);
+        admin_audit(a, &op->who, "create-admin", op->id, res);
+    }
     if (op->req) {
         admin_send_json(op->req, 201, o);
         op->req = NULL;
@@ -565,21 +618,20 @@ static void create_admin_start(struct admin_onboard *op)
     if (op->t.command[0]) {
         /* Another application: it has no --create-admin; the operator
          * creates accounts the application's own way. */
-        op->out_len = (size_t)snprintf(op->out, sizeof op->out, "password: \n");
-        rollback_begin(op, 422, "cannot create the first admin",
-                       "[worker] command names another program, which has no --create-admin");
+        op_fail(op, 422, "cannot create the admin",
+                "[worker] command names another program, which has no --create-admin");
         return;
     }
     char secret[256];
     int rc = spawn_secret(op->data_dir, false, 0, 0, secret, sizeof secret);
     if (rc != 0) {
-        rollback_begin(op, 500, "cannot create the first admin", "secret: %s", strerror(-rc));
+        op_fail(op, 500, "cannot create the admin", "secret: %s", strerror(-rc));
         return;
     }
     char **env = config_worker_env(&c->g, &c->plans, &op->t, secret);
     sodium_memzero(secret, sizeof secret);
     if (env == NULL) {
-        rollback_begin(op, 500, "internal", "out of memory");
+        op_fail(op, 500, "internal", "out of memory");
         return;
     }
     char worker[CONFIG_PATH_MAX], jail[CONFIG_PATH_MAX];
@@ -595,8 +647,8 @@ static void create_admin_start(struct admin_onboard *op)
         struct stat st;
         if (stat(op->data_dir, &st) != 0 || st.st_uid == 0) {
             free(env);
-            rollback_begin(op, 500, "cannot create the first admin",
-                           "cannot tell the tenant's uid from its data dir");
+            op_fail(op, 500, "cannot create the admin",
+                    "cannot tell the tenant's uid from its data dir");
             return;
         }
         snprintf(s_uid, sizeof s_uid, "%u", (unsigned)st.st_uid);
@@ -615,7 +667,7 @@ static void create_admin_start(struct admin_onboard *op)
     }
     args[k++] = worker;
     args[k++] = "--create-admin";
-    args[k++] = ADMIN_USERNAME;
+    args[k++] = op->username;
     args[k] = NULL;
 
     uv_pipe_init(a->loop, &op->out_pipe, 0);
@@ -644,8 +696,7 @@ static void create_admin_start(struct admin_onboard *op)
     /* uv_spawn initialises the handle even when it fails; it must be closed. */
     op->handles++;
     if (rc != 0) {
-        rollback_begin(op, 500, "cannot create the first admin", "%s: %s", args[0],
-                       uv_strerror(rc));
+        op_fail(op, 500, "cannot create the admin", "%s: %s", args[0], uv_strerror(rc));
         return;
     }
     op->proc_running = true;
@@ -954,6 +1005,7 @@ void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req
     }
     op->t = *t;
     free(t);
+    snprintf(op->username, sizeof op->username, "%s", ADMIN_USERNAME);
     snprintf(op->file, sizeof op->file, "%s", file);
     snprintf(op->data_dir, sizeof op->data_dir, "%s", dir);
     config_tenant_log_path(&c->g, op->id, op->log_path, sizeof op->log_path);
@@ -1111,6 +1163,111 @@ void admin_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *
     begin_wait_gone(op);
 }
 
+/* ---- adding an admin to an existing tenant ---------------------------------------- */
+
+/* The characters tenant-worker accepts in a username (worker/auth.c). */
+static bool username_ok(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > USERNAME_MAX)
+        return false;
+    for (const char *p = u; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-' || *p == '@'))
+            return false;
+    return true;
+}
+
+static void create_admin_refuse(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                                const char *id, int status, const char *error, const char *detail)
+{
+    char res[1200];
+    snprintf(res, sizeof res, "error: %s: %.1000s", error, detail);
+    admin_audit(a, who, "create-admin", id, res);
+    admin_send_error(req, status, error, detail);
+}
+
+void admin_create_admin_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                             const char *id)
+{
+    const struct config *c = cfg(a);
+    json_error_t je;
+    json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *ju = json_is_object(body) ? json_object_get(body, "username") : NULL;
+    char user[USERNAME_MAX + 1] = "";
+    bool have_user = json_is_string(ju) && json_string_length(ju) < sizeof user;
+    if (have_user)
+        snprintf(user, sizeof user, "%s", json_string_value(ju));
+    /* "a\u0000b" would otherwise become the user "a". */
+    have_user = have_user && strlen(user) == json_string_length(ju);
+    json_decref(body);
+    if (!have_user) {
+        create_admin_refuse(a, who, req, id, 400, "invalid request",
+                            "the body must be a JSON object with a \"username\" string");
+        return;
+    }
+    if (!username_ok(user)) {
+        create_admin_refuse(a, who, req, id, 400, "invalid username",
+                            "a username is 1 to 63 of A-Z a-z 0-9 . _ - @");
+        return;
+    }
+    struct tenant_view *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    bool known = sup_tenant_find(a->sup, id, v) == 0;
+    free(v);
+    if (!known) {
+        create_admin_refuse(a, who, req, id, 404, "no such tenant", id);
+        return;
+    }
+    const struct config_tenant *t = NULL;
+    for (size_t i = 0; i < c->n_tenants; i++)
+        if (strcmp(c->tenants[i].id, id) == 0 && c->tenants[i].valid)
+            t = &c->tenants[i].t;
+    char dir[CONFIG_PATH_MAX], secret[CONFIG_PATH_MAX + 16], detail[CONFIG_PATH_MAX + 128];
+    config_tenant_data_dir(&c->g, id, dir, sizeof dir);
+    snprintf(secret, sizeof secret, "%s/secret", dir);
+    struct stat st, sst;
+    if (t == NULL) {
+        create_admin_refuse(a, who, req, id, 409, "invalid tenant",
+                            "the tenant's file is invalid; see `tenantctl status`");
+        return;
+    }
+    if (t->command[0]) {
+        create_admin_refuse(a, who, req, id, 422, "cannot create the admin",
+                            "[worker] command names another program, which has no "
+                            "--create-admin");
+        return;
+    }
+    /* The worker made its data dir its own and the secret exists only once
+     * the tenant was started; before that there is no firm to add to, and
+     * creating the secret here would leave it owned by root. */
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || lstat(secret, &sst) != 0 ||
+        (geteuid() == 0 && st.st_uid == 0)) {
+        snprintf(detail, sizeof detail,
+                 "%.1024s is missing or not yet the tenant's: start the tenant once first", dir);
+        create_admin_refuse(a, who, req, id, 409, "no data dir", detail);
+        return;
+    }
+    if (op_busy(a, id)) {
+        create_admin_refuse(a, who, req, id, 409, "busy",
+                            "an onboarding, offboarding or admin creation of this tenant runs");
+        return;
+    }
+    struct admin_onboard *op = op_new(a, who, req, OP_CREATE_ADMIN, id);
+    if (op == NULL) {
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    op->t = *t;
+    snprintf(op->username, sizeof op->username, "%s", user);
+    snprintf(op->data_dir, sizeof op->data_dir, "%s", dir);
+    log_info(id, "admin: creating the admin account %s", user);
+    create_admin_start(op);
+}
+
 size_t admin_onboard_abort_all(struct admin *a)
 {
     size_t busy = 0;
@@ -1130,6 +1287,12 @@ size_t admin_onboard_abort_all(struct admin *a)
             snprintf(op->fail_error, sizeof op->fail_error, "shutting down");
             snprintf(op->fail_detail, sizeof op->fail_detail,
                      "tenantd is stopping; the onboarding was rolled back");
+            op->fail_status = 503;
+            op_answer_error(op);
+        } else if (op->kind == OP_CREATE_ADMIN) {
+            snprintf(op->fail_error, sizeof op->fail_error, "shutting down");
+            snprintf(op->fail_detail, sizeof op->fail_detail,
+                     "tenantd is stopping; the account was probably not created");
             op->fail_status = 503;
             op_answer_error(op);
         } else if (op->req) {

@@ -492,6 +492,14 @@ int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
         }
         return 0;
     }
+    if (r.n == 4 && seg_is(r.seg[3], "admins")) {
+        if (!method_is(req, "POST")) {
+            send_method_not_allowed(req, "POST");
+            return 0;
+        }
+        admin_create_admin_post(a, who, req, id);
+        return 0;
+    }
     if (r.n == 4 && seg_is(r.seg[3], "backup")) {
         if (!method_is(req, "POST")) {
             send_method_not_allowed(req, "POST");

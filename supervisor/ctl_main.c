@@ -448,6 +448,65 @@ static int cmd_offboard(struct ctl *c)
     return rc;
 }
 
+static int cmd_create_admin(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("create-admin");
+    if (c->argc != 3)
+        return usage_error(cmd, "create-admin needs <id> <username>");
+    if (!valid_id_arg(cmd, c->argv[1]))
+        return CTL_EXIT_USAGE;
+    json_t *body = json_object();
+    json_t *user = json_string(c->argv[2]);
+    if (body == NULL || user == NULL) {
+        json_decref(body);
+        json_decref(user);
+        return usage_error(cmd, "the username must be valid UTF-8");
+    }
+    json_object_set_new(body, "username", user);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        fprintf(stderr, "tenantctl: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/admins", c->argv[1]);
+    struct ctl_response r;
+    /* Hashing the password at the tenant's cost may take a few seconds. */
+    int rc = request(c, "POST", path, text, 120000, &r);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r.body, r.len, 0, &je);
+    ctl_response_free(&r);
+    if (j == NULL) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    if (c->json) {
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        /* One "key: value" per line, so scripts can pick the password with
+         * sed -n 's/^password: //p'. */
+        json_t *adm = json_object_get(j, "admin");
+        char url[512], name[128], pw[256];
+        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
+        ctl_sanitize(json_string_value(json_object_get(adm, "username")), name, sizeof name);
+        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
+        printf("url: %s\nusername: %s\npassword: %s\n", url, name, pw);
+    }
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
 /* ---- offline commands --------------------------------------------------------------- */
 
 /* Validate everything the way tenantd would, without tenantd (like nginx -t). */
@@ -592,6 +651,14 @@ static const struct ctl_cmd commands[] = {
      "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
      "\"port\", \"admin\": {\"username\", \"password\"}}.",
      cmd_onboard},
+    {"create-admin", "create-admin <id> <username> [--json]",
+     "Add an admin account to an existing firm: tenantd runs tenant-worker\n"
+     "--create-admin under the tenant's uid and prints the firm's URL, the\n"
+     "username and a generated password (shown once). The tenant must have been\n"
+     "started once (its data dir and secret exist). Fails (exit 1) when the\n"
+     "username is taken, exit 4 for an unknown tenant. With --json: {\"id\",\n"
+     "\"url\", \"admin\": {\"username\", \"password\"}}.",
+     cmd_create_admin},
     {"offboard", "offboard <id> [--purge]",
      "Stop a tenant and move its file, data dir and log into\n"
      "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",

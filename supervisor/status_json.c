@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,21 @@ json_t *status_json_plans(const struct config_plans *p)
         }
     }
     return a;
+}
+
+char *status_json_tenant_url(const struct config_global *g, const char *subdomain, char *buf,
+                             size_t n)
+{
+    bool tls = g->tls_cert[0] != '\0';
+    const char *scheme = tls ? "https" : "http";
+    int port = tls ? g->tls_port : g->proxy_port;
+    if (n == 0)
+        return buf;
+    if (port <= 0 || port == (tls ? 443 : 80))
+        snprintf(buf, n, "%s://%s.%s/", scheme, subdomain, g->domain);
+    else
+        snprintf(buf, n, "%s://%s.%s:%d/", scheme, subdomain, g->domain, port);
+    return buf;
 }
 
 json_t *status_json_error(const char *error, const char *detail)

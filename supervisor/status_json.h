@@ -37,6 +37,17 @@ json_t *status_json_tenants(const struct tenant_view *v, size_t n);
  * overage_cents memory_bytes pids cpu_weight log_budget_bytes). */
 json_t *status_json_plans(const struct config_plans *p);
 
+/*
+ * The address a firm's users open, into buf (n bytes; cut when too small):
+ *   [proxy] tls_cert set   https://<subdomain>.<domain>[:<tls_port>]/
+ *   otherwise              http://<subdomain>.<domain>[:<listen port>]/
+ * The scheme's default port (443, 80) is left out. With TLS the proxy
+ * redirects plain http to https, so the https address is the one to hand out.
+ * Returns buf.
+ */
+char *status_json_tenant_url(const struct config_global *g, const char *subdomain, char *buf,
+                             size_t n);
+
 /* An error body {"error": error, "detail": detail}; detail may be NULL. */
 json_t *status_json_error(const char *error, const char *detail);
 

@@ -34,6 +34,7 @@ ROUTES = [
     ("POST", "/v1/tenants/dupont/suspend"),
     ("POST", "/v1/tenants/dupont/resume"),
     ("POST", "/v1/tenants/dupont/backup"),
+    ("POST", "/v1/tenants/dupont/admins"),
     ("POST", "/v1/reload"),
     ("GET", "/v1/plans"),
     ("GET", "/v1/events"),
@@ -472,6 +473,72 @@ def test_offboard_archives_and_purges(root):
     assert not os.path.exists(root.tenant_file("martin"))
     ev = [(e["action"], e["tenant"]) for e in events(root)]
     assert ("offboard", "dupont") in ev and ("offboard", "martin") in ev
+
+
+def test_create_admin(root):
+    # With a certificate configured, the URL handed out is the https one
+    # (mode = off: nothing reads the files).
+    root.write_global(proxy={"tls_cert": "cert.pem", "tls_key": "key.pem", "tls_port": "8443"})
+    started(root, ("dupont", "martin"))
+    port = root.status("dupont")["port"]
+    r = root.tenantctl("create-admin", "dupont", "alice")
+    lines = dict(line.split(": ", 1) for line in r.stdout.splitlines())
+    assert set(lines) == {"url", "username", "password"}, r.stdout
+    assert lines["username"] == "alice" and len(lines["password"]) >= 16
+    assert lines["url"] == "https://dupont.localhost:8443/"
+    login = worker_login(port, "alice", lines["password"])
+    assert login.status == 200, login.text
+    me = root.worker_get(port, "/api/me", {"Authorization": "Bearer " + login.json()["token"]})
+    assert me.status == 200 and me.json()["role"] == "admin", me.text
+    # --json, and the API itself over TCP.
+    out = json.loads(root.tenantctl("create-admin", "dupont", "bob.m@x", "--json").stdout)
+    assert set(out) == {"id", "url", "admin"} and out["id"] == "dupont"
+    assert out["admin"]["username"] == "bob.m@x"
+    assert worker_login(port, "bob.m@x", out["admin"]["password"]).status == 200
+    r = root.post("/v1/tenants/martin/admins", {"username": "carol"}, via="tcp",
+                  token=root.token())
+    assert r.status == 201, r.text
+    assert r.json()["url"] == "https://martin.localhost:8443/"
+    mport = root.status("martin")["port"]
+    assert worker_login(mport, "carol", r.json()["admin"]["password"]).status == 200
+    # One firm's account is worthless at another.
+    assert worker_login(mport, "alice", lines["password"]).status == 401
+
+    # An existing user: 409, exit 1, and the account keeps its password.
+    r = root.post("/v1/tenants/dupont/admins", {"username": "alice"})
+    assert r.status == 409 and r.json()["error"] == "user exists", r.text
+    r = root.tenantctl("create-admin", "dupont", "alice", check=False)
+    assert r.returncode == 1 and "exists" in r.stderr and "password" not in r.stdout
+    assert worker_login(port, "alice", lines["password"]).status == 200
+    # Unknown tenant, bad input.
+    assert root.post("/v1/tenants/nosuch/admins", {"username": "x"}).status == 404
+    assert root.tenantctl("create-admin", "nosuch", "x", check=False).returncode == 4
+    for body in ({"username": "a b"}, {"username": ""}, {"username": "x" * 64},
+                 {"username": "a\u0000b"}, {"username": 5}, {}, [1], b"{bad"):
+        r = root.post("/v1/tenants/dupont/admins", body)
+        assert r.status == 400 and r.json()["error"], (body, r.status, r.text)
+    assert root.post("/v1/tenants/Bad/admins", {"username": "x"}).status == 400
+    assert root.get("/v1/tenants/dupont/admins").status == 405
+    assert root.tenantctl("create-admin", "dupont", check=False).returncode == 2
+    assert root.tenantctl("create-admin", "--help").stdout.startswith("usage:")
+    # A tenant whose data dir is missing: 409, nothing created.
+    assert root.post("/v1/tenants/martin/stop").status == 202
+    root.wait_state("martin", "stopped")
+    dd = os.path.join(root.path, "data", "clients", "martin")
+    os.rename(dd, dd + ".aside")
+    r = root.post("/v1/tenants/martin/admins", {"username": "dave"})
+    assert r.status == 409 and r.json()["error"] == "no data dir", r.text
+    assert not os.path.exists(dd)
+    os.rename(dd + ".aside", dd)
+
+    ev = [(e["action"], e["tenant"], e["result"]) for e in events(root, 100)
+          if e["action"] == "create-admin"]
+    assert ("create-admin", "dupont", "ok: user alice") in ev
+    assert ("create-admin", "martin", "ok: user carol") in ev
+    assert any(t == "dupont" and res.startswith("error: user exists") for _, t, res in ev)
+    assert any(t == "nosuch" and res.startswith("error") for _, t, res in ev)
+    assert not any(lines["password"] in res for _, _, res in ev)
+    assert lines["password"] not in root.log()
 
 
 def pid_alive_or_zombie(pid):

@@ -2,7 +2,8 @@
  * sup_status_json.c — unit tests of status_json.c: a tenant_view becomes the
  * documented JSON fields, nulls where the contract says so, and text that is
  * hostile to JSON (quotes, newlines, control bytes, invalid UTF-8) always
- * comes out as valid, faithfully escaped JSON.
+ * comes out as valid, faithfully escaped JSON. The firm's URL follows the
+ * proxy's scheme and ports.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +215,32 @@ static void test_plans(void **state)
     json_decref(a);
 }
 
+static void test_tenant_url(void **state)
+{
+    (void)state;
+    struct config_global g;
+    char buf[256];
+    memset(&g, 0, sizeof g);
+    strcpy(g.domain, "avocats.example");
+    g.proxy_port = 8080;
+    g.tls_port = 8443;
+    assert_string_equal(status_json_tenant_url(&g, "dupont", buf, sizeof buf),
+                        "http://dupont.avocats.example:8080/");
+    g.proxy_port = 80;
+    assert_string_equal(status_json_tenant_url(&g, "dupont", buf, sizeof buf),
+                        "http://dupont.avocats.example/");
+    /* A certificate makes the https address the one to hand out. */
+    strcpy(g.tls_cert, "/etc/tenantd/cert.pem");
+    assert_string_equal(status_json_tenant_url(&g, "dupont", buf, sizeof buf),
+                        "https://dupont.avocats.example:8443/");
+    g.tls_port = 443;
+    assert_string_equal(status_json_tenant_url(&g, "petit-avocats", buf, sizeof buf),
+                        "https://petit-avocats.avocats.example/");
+    /* Too small a buffer is cut, never overrun. */
+    char small[12];
+    assert_string_equal(status_json_tenant_url(&g, "dupont", small, sizeof small), "https://dup");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_empty_list_and_error),
         cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_tenant_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
