@@ -128,10 +128,12 @@ fuzz_objs = $(patsubst %.c,$(FUZZDIR)/obj/%.o,$(COMMON_SRC) $(filter-out %_main.
 $(FUZZDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-$(BUILDDIR)/fuzz/fuzz_worker_%: tests/fuzz/fuzz_worker_%.c $$(call fuzz_objs,$(WORKER_SRC))
+FUZZ_WORKER_BINS := $(filter $(BUILDDIR)/fuzz/fuzz_worker_%,$(FUZZ_BINS))
+FUZZ_OTHER_BINS  := $(filter-out $(FUZZ_WORKER_BINS),$(FUZZ_BINS))
+$(FUZZ_WORKER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,$(WORKER_SRC))
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm -lpthread
-$(BUILDDIR)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_objs,)
+$(FUZZ_OTHER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm
 
