@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_ID_MAX 32    /* ^[a-z][a-z0-9-]{0,30}$ plus NUL */
+#define CONFIG_ID_MAX 32 /* ^[a-z][a-z0-9-]{0,30}$ plus NUL */
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
 #define CONFIG_HOST_MAX 254
@@ -87,21 +87,21 @@ struct config_global {
     int backup_keep;
 
     /* [supervise]: timings, all with defaults; tests shorten them */
-    int64_t backoff_min_ms;      /* 200ms */
-    int64_t backoff_max_ms;      /* 30s */
-    int64_t stable_after_ms;     /* 60s: running this long resets the backoff */
-    int start_limit;             /* 10 crashes in a row (no stable run) -> failed */
-    int64_t failed_cooldown_ms;  /* 1h: a failed tenant is retried after this; 0 = never */
-    int64_t stop_grace_ms;       /* 10s between SIGTERM and SIGKILL */
-    int64_t ready_timeout_ms;    /* 30s to become ready, else crash */
-    int64_t health_interval_ms;  /* 5s */
-    int64_t health_timeout_ms;   /* 2s */
-    int health_failures;         /* 3 in a row -> restart */
-    int64_t reload_debounce_ms;  /* 200ms after the last inotify event */
+    int64_t backoff_min_ms;     /* 200ms */
+    int64_t backoff_max_ms;     /* 30s */
+    int64_t stable_after_ms;    /* 60s: running this long resets the backoff */
+    int start_limit;            /* 10 crashes in a row (no stable run) -> failed */
+    int64_t failed_cooldown_ms; /* 1h: a failed tenant is retried after this; 0 = never */
+    int64_t stop_grace_ms;      /* 10s between SIGTERM and SIGKILL */
+    int64_t ready_timeout_ms;   /* 30s to become ready, else crash */
+    int64_t health_interval_ms; /* 5s */
+    int64_t health_timeout_ms;  /* 2s */
+    int health_failures;        /* 3 in a row -> restart */
+    int64_t reload_debounce_ms; /* 200ms after the last inotify event */
 
     /* [logs] */
-    int log_line_max;        /* 4096 bytes, longer lines are cut and marked */
-    int log_rate_lines;      /* 1000 lines per second per tenant, the rest dropped and counted */
+    int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
+    int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
     int64_t log_rotate_bytes; /* 0 (default): a quarter of the plan's log budget */
 };
 
@@ -112,14 +112,14 @@ struct config_global {
 struct config_plan {
     char name[CONFIG_ID_MAX];
     char label[64];
-    int64_t price_cents;         /* per month */
+    int64_t price_cents; /* per month */
     int max_users, max_cases, max_analysis_monthly;
     char ai_model[64];
     bool advanced_features;
-    int64_t overage_cents;       /* per analysis over the limit; 0 = the limit blocks */
-    int64_t memory_bytes;        /* resource profile */
+    int64_t overage_cents; /* per analysis over the limit; 0 = the limit blocks */
+    int64_t memory_bytes;  /* resource profile */
     int pids;
-    int cpu_weight;              /* 1..10000, cgroup v2 semantics */
+    int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
 };
 
@@ -136,24 +136,24 @@ enum worker_socket { WORKER_SOCKET_PASSED = 0, WORKER_SOCKET_OWN };
 enum worker_network { WORKER_NETWORK_HOST = 0, WORKER_NETWORK_NONE };
 
 struct config_tenant {
-    char id[CONFIG_ID_MAX];       /* the file name without .ini */
-    char file[CONFIG_PATH_MAX];   /* absolute path of the file */
+    char id[CONFIG_ID_MAX];     /* the file name without .ini */
+    char file[CONFIG_PATH_MAX]; /* absolute path of the file */
 
     /* [tenant] */
     char name[CONFIG_TEXT_MAX];
     char plan[CONFIG_ID_MAX];
-    char subdomain[64];           /* default: the id */
+    char subdomain[64]; /* default: the id */
     enum tenant_status status;
-    char instance[64];            /* default: <id>-prod */
+    char instance[64]; /* default: <id>-prod */
 
     /* [firm] */
-    char siret[16];               /* 14 digits or empty */
+    char siret[16]; /* 14 digits or empty */
     char address[CONFIG_TEXT_MAX];
     char phone[32];
     char email[CONFIG_TEXT_MAX];
-    char logo[CONFIG_TEXT_MAX];   /* a URL path like /static/logo.png */
-    char color[8];                /* #rrggbb */
-    char language[8];             /* fr | en */
+    char logo[CONFIG_TEXT_MAX]; /* a URL path like /static/logo.png */
+    char color[8];              /* #rrggbb */
+    char language[8];           /* fr | en */
     char timezone[64];
 
     /* [limits]: resolved, i.e. the plan's value unless overridden here */
@@ -165,15 +165,15 @@ struct config_tenant {
 
     /* [worker] */
     int port;
-    char command[CONFIG_PATH_MAX]; /* "" = the bundled worker */
-    enum worker_socket socket;     /* default: passed for the bundled worker, own otherwise */
-    char ai_model[64];             /* default: the plan's */
-    double prediction_threshold;   /* 0..1, default 0.87 */
+    char command[CONFIG_PATH_MAX];      /* "" = the bundled worker */
+    enum worker_socket socket;          /* default: passed for the bundled worker, own otherwise */
+    char ai_model[64];                  /* default: the plan's */
+    double prediction_threshold;        /* 0..1, default 0.87 */
     char prediction_threshold_text[16]; /* as written, for the environment */
-    bool advanced_features;        /* default: the plan's */
-    enum worker_network network;   /* host | none */
-    bool seccomp;                  /* default true */
-    char password_cost[16];        /* argon2id cost: interactive (default) | moderate | min (tests) */
+    bool advanced_features;             /* default: the plan's */
+    enum worker_network network;        /* host | none */
+    bool seccomp;                       /* default true */
+    char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -181,8 +181,8 @@ struct config_tenant {
 struct config_tenant_entry {
     char id[CONFIG_ID_MAX];
     bool valid;
-    struct config_tenant t;  /* meaningful when valid */
-    char *error;             /* when !valid: the joined diagnostics, owned */
+    struct config_tenant t; /* meaningful when valid */
+    char *error;            /* when !valid: the joined diagnostics, owned */
 };
 
 struct config {
@@ -205,8 +205,7 @@ void config_free(struct config *c);
 
 /* The pieces of config_load, for tests, fuzzers and onboarding. */
 int config_load_global(const char *path, struct config_global *g, struct config_diag *d);
-int config_load_plans(const struct config_global *g, struct config_plans *p,
-                      struct config_diag *d);
+int config_load_plans(const struct config_global *g, struct config_plans *p, struct config_diag *d);
 /* The same two from memory: `path` is the global file's absolute path (its
  * folder becomes base_dir; nothing is read), `display_path` names plans.ini in
  * messages. Both return 0, -EINVAL or -ENOMEM. */
@@ -216,9 +215,9 @@ int config_parse_plans(const struct config_global *g, const char *display_path, 
                        size_t len, struct config_plans *p, struct config_diag *d);
 /* Parse one tenant file from memory; `display_path` is used in messages and
  * `id` is the file's base name. Returns 0 or -EINVAL. */
-int config_parse_tenant(const struct config_global *g, const struct config_plans *p,
-                        const char *id, const char *display_path, const char *text,
-                        size_t len, struct config_tenant *t, struct config_diag *d);
+int config_parse_tenant(const struct config_global *g, const struct config_plans *p, const char *id,
+                        const char *display_path, const char *text, size_t len,
+                        struct config_tenant *t, struct config_diag *d);
 int config_load_tenant(const struct config_global *g, const struct config_plans *p,
                        const char *path, struct config_tenant *t, struct config_diag *d);
 
