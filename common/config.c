@@ -694,8 +694,11 @@ static const struct key global_keys[] = {
      .def = "10s"},
     {"supervise", "ready_timeout", K_DURATION, 0, G(ready_timeout_ms), .min = 100, .max = HOUR,
      .def = "30s"},
+    /* 8 s: "every few seconds" (DESIGN.md), and below h2o's 10 s keep-alive
+     * timeout, so tenantd's probe connection to the bundled worker stays open
+     * (a reconnect per probe costs several times more than the probe). */
     {"supervise", "health_interval", K_DURATION, 0, G(health_interval_ms), .min = 100, .max = HOUR,
-     .def = "5s"},
+     .def = "8s"},
     {"supervise", "health_timeout", K_DURATION, 0, G(health_timeout_ms), .min = 10, .max = MIN_,
      .def = "2s"},
     {"supervise", "health_failures", K_INT, 0, G(health_failures), .min = 1, .max = 100,

@@ -461,9 +461,9 @@ static void on_health_timer(uv_timer_t *h)
     probe_start(h->data);
 }
 
-/* Probes due within the same 50 ms slot fire together, so that a thousand
+/* Probes due within the same 100 ms slot fire together, so that a thousand
  * tenants wake tenantd a few times per second instead of at every probe. */
-#define HEALTH_SLOT_MS 50
+#define HEALTH_SLOT_MS 100
 
 static void health_schedule(struct tenant *t, int64_t ms)
 {

@@ -631,7 +631,7 @@ static void test_empty_global(void **state)
     assert_int_equal(g.failed_cooldown_ms, 3600000);
     assert_int_equal(g.stop_grace_ms, 10000);
     assert_int_equal(g.ready_timeout_ms, 30000);
-    assert_int_equal(g.health_interval_ms, 5000);
+    assert_int_equal(g.health_interval_ms, 8000);
     assert_int_equal(g.health_timeout_ms, 2000);
     assert_int_equal(g.health_failures, 3);
     assert_int_equal(g.reload_debounce_ms, 200);
