@@ -6,7 +6,7 @@
 # A throw-away tenantd root is made under /var/tmp and removed at the end; the
 # only processes stopped are the tenantd this script started (by pid), which
 # stops its worker and its nginx.
-#   BENCH_DURATION=10s  BENCH_CONNECTIONS=64  BENCH_THREADS=2
+#   BENCH_DURATION=10s  BENCH_CONNECTIONS=64  BENCH_THREADS=2  BENCH_ROUNDS=2
 #   BENCH_WORKER=echo   use tests/helpers/echoworker instead of tenant-worker
 #   BENCH_TEMPLATES=DIR another proxy templates folder (to compare settings)
 set -eu
@@ -15,6 +15,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 dur=${BENCH_DURATION:-10s}
 conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
+rounds=${BENCH_ROUNDS:-2}
 for tool in wrk curl nginx; do
     command -v $tool >/dev/null || { echo "bench_proxy: $tool is not installed"; exit 1; }
 done
@@ -100,10 +101,20 @@ until up; do
 done
 
 rps() { wrk -t"$threads" -c"$conns" -d"$dur" "$@" | awk '/^Requests\/sec:/ { print $2 }'; }
-echo "bench_proxy: GET /healthz, wrk -t$threads -c$conns -d$dur, worker: ${BENCH_WORKER:-tenant-worker}"
-direct=$(rps "http://127.0.0.1:$wport/healthz")
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+# Other load on a shared machine only ever lowers a figure: alternate the two
+# measurements and keep the best of each.
+echo "bench_proxy: GET /healthz, wrk -t$threads -c$conns -d$dur, best of $rounds rounds," \
+    "worker: ${BENCH_WORKER:-tenant-worker}"
+direct=0
+proxied=0
+r=0
+while [ $r -lt "$rounds" ]; do
+    direct=$(max "$direct" "$(rps "http://127.0.0.1:$wport/healthz")")
+    proxied=$(max "$proxied" "$(rps -H 'Host: proxybench.localhost' "http://127.0.0.1:$pport/healthz")")
+    r=$((r + 1))
+done
 echo "direct to the worker:  $direct req/s"
-proxied=$(rps -H 'Host: proxybench.localhost' "http://127.0.0.1:$pport/healthz")
 echo "through nginx:         $proxied req/s"
 awk -v d="$direct" -v p="$proxied" 'BEGIN {
     r = d > 0 ? 100 * p / d : 0
