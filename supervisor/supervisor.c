@@ -41,6 +41,7 @@
 #include "logcap.h"
 #include "notify.h"
 #include "spawn.h"
+#include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
 
@@ -169,16 +170,6 @@ static void set_reason(struct tenant *t, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->state_reason, sizeof t->state_reason, fmt, ap);
-    va_end(ap);
-}
-
-/* snprintf for text that may be cut: a view field is bounded on purpose. */
-static void copyf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void copyf(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, n, fmt, ap);
     va_end(ap);
 }
 
@@ -1383,11 +1374,7 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->plan, sizeof v->plan, "%s", t->cfg.plan);
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
-        if (g->proxy_port == 80 || g->proxy_port <= 0)
-            copyf(v->url, sizeof v->url, "http://%s.%s/", t->cfg.subdomain, g->domain);
-        else
-            copyf(v->url, sizeof v->url, "http://%s.%s:%d/", t->cfg.subdomain, g->domain,
-                  g->proxy_port);
+        status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;
     v->desired_up = t->goal == GOAL_UP;
