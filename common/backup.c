@@ -12,6 +12,7 @@
  * What this file does not do: decide when to back up, or stop the worker.
  */
 #include "backup.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,19 +41,6 @@
 #define SIDE_FILES 3
 
 static const char *const side_suffix[SIDE_FILES] = {"-wal", "-shm", "-journal"};
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* snprintf into a fixed buffer; -ENAMETOOLONG instead of a silent cut. */
 static int fmt_path(char *buf, size_t n, const char *fmt, ...)
@@ -256,13 +244,14 @@ static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t 
 
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         ret = -errno;
-        seterr(err, errlen, "cannot create backups folder %s: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot create backups folder %s: %s", dir, strerror(-ret));
         return ret;
     }
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         ret = -errno;
-        seterr(err, errlen, "backups folder %s is not a plain folder: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "backups folder %s is not a plain folder: %s", dir,
+                    strerror(-ret));
         return ret;
     }
     ret = 0;
@@ -274,7 +263,7 @@ static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t 
         ret = -errno;
     close(fd);
     if (ret < 0)
-        seterr(err, errlen, "cannot set owner and mode of %s: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot set owner and mode of %s: %s", dir, strerror(-ret));
     return ret;
 }
 
@@ -376,7 +365,7 @@ static int table_counts(sqlite3 *db, json_t *tables, char *err, size_t errlen)
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
     if (rc != SQLITE_OK)
-        seterr(err, errlen, "cannot count the rows of the copy: %s", sqlite3_errmsg(db));
+        util_seterr(err, errlen, "cannot count the rows of the copy: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return rc == SQLITE_OK ? 0 : sqlite_errno(rc);
 }
@@ -398,8 +387,8 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
     rc = sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "cannot open database %s: %s", db_path,
-               src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+        util_seterr(err, errlen, "cannot open database %s: %s", db_path,
+                    src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
         goto out;
     }
     sqlite3_busy_timeout(src, 5000);
@@ -411,15 +400,15 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
         rc = exec_retry(src, "SELECT count(*) FROM sqlite_schema");
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "cannot read database %s: %s", db_path, sqlite3_errmsg(src));
+        util_seterr(err, errlen, "cannot read database %s: %s", db_path, sqlite3_errmsg(src));
         goto out;
     }
     rc = sqlite3_open_v2(tmp, &dst,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "cannot create %s: %s", tmp,
-               dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+        util_seterr(err, errlen, "cannot create %s: %s", tmp,
+                    dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
         goto out;
     }
     /* The temporary copy needs no journal: on failure it is deleted. */
@@ -427,7 +416,7 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
     b = sqlite3_backup_init(dst, "main", src, "main");
     if (b == NULL) {
         ret = -EIO;
-        seterr(err, errlen, "cannot start the backup of %s: %s", db_path, sqlite3_errmsg(dst));
+        util_seterr(err, errlen, "cannot start the backup of %s: %s", db_path, sqlite3_errmsg(dst));
         goto out;
     }
     deadline = now_ms() + BUSY_DEADLINE_MS;
@@ -445,14 +434,14 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
     }
     if (rc != SQLITE_DONE) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "copying %s failed: %s", db_path, sqlite3_errstr(rc));
+        util_seterr(err, errlen, "copying %s failed: %s", db_path, sqlite3_errstr(rc));
         goto out;
     }
     rc = sqlite3_backup_finish(b);
     b = NULL;
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "copying %s failed: %s", db_path, sqlite3_errmsg(dst));
+        util_seterr(err, errlen, "copying %s failed: %s", db_path, sqlite3_errmsg(dst));
         goto out;
     }
     /* The copy carries the source's WAL flag in its header; a backup is one
@@ -462,13 +451,13 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
         rc = query_int(dst, "PRAGMA user_version", &uv);
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "cannot finish the copy %s: %s", tmp, sqlite3_errmsg(dst));
+        util_seterr(err, errlen, "cannot finish the copy %s: %s", tmp, sqlite3_errmsg(dst));
         goto out;
     }
     tables = json_object();
     if (tables == NULL) {
         ret = -ENOMEM;
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         goto out;
     }
     ret = table_counts(dst, tables, err, errlen);
@@ -482,7 +471,7 @@ out:
     json_decref(tables);
     if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && ret == 0) {
         ret = -EIO;
-        seterr(err, errlen, "cannot close the copy %s", tmp);
+        util_seterr(err, errlen, "cannot close the copy %s", tmp);
     }
     if (src != NULL) {
         sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
@@ -510,7 +499,7 @@ static int write_manifest(const char *path, json_t *m, uid_t uid, gid_t gid, cha
     int fd, ret = 0;
 
     if (text == NULL) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     len = strlen(text);
@@ -541,7 +530,7 @@ static int write_manifest(const char *path, json_t *m, uid_t uid, gid_t gid, cha
         unlink(path);
 out:
     if (ret < 0)
-        seterr(err, errlen, "cannot write manifest %s: %s", path, strerror(-ret));
+        util_seterr(err, errlen, "cannot write manifest %s: %s", path, strerror(-ret));
     free(text);
     return ret;
 }
@@ -561,7 +550,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         out_path[0] = '\0';
     if (stat(db_path, &st) < 0) {
         ret = -errno;
-        seterr(err, errlen, "cannot back up %s: %s", db_path, strerror(-ret));
+        util_seterr(err, errlen, "cannot back up %s: %s", db_path, strerror(-ret));
         return ret;
     }
     ret = prepare_dir(backup_dir, st.st_uid, st.st_gid, err, errlen);
@@ -585,7 +574,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         if (ret == 0)
             ret = fmt_path(mtmp, sizeof(mtmp), "%s.tmp", mfinal);
         if (ret < 0) {
-            seterr(err, errlen, "backup path too long in %s", backup_dir);
+            util_seterr(err, errlen, "backup path too long in %s", backup_dir);
             return ret;
         }
         if (access(final, F_OK) == 0 || access(mfinal, F_OK) == 0)
@@ -596,7 +585,8 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     }
     if (fd < 0) {
         ret = seq >= 100 ? -EEXIST : -errno;
-        seterr(err, errlen, "cannot create a backup file in %s: %s", backup_dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot create a backup file in %s: %s", backup_dir,
+                    strerror(-ret));
         return ret;
     }
     close(fd);
@@ -604,7 +594,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     m = json_object();
     if (m == NULL) {
         ret = -ENOMEM;
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         goto fail;
     }
     ret = copy_db(db_path, tmp, m, err, errlen);
@@ -622,7 +612,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     if (ret == 0)
         ret = sha256_file(tmp, hex, &size);
     if (ret < 0) {
-        seterr(err, errlen, "cannot finish %s: %s", tmp, strerror(-ret));
+        util_seterr(err, errlen, "cannot finish %s: %s", tmp, strerror(-ret));
         goto fail;
     }
     iso_time(now, iso);
@@ -640,25 +630,25 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         goto fail;
     if (rename(tmp, final) < 0) {
         ret = -errno;
-        seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(-ret));
+        util_seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(-ret));
         unlink(mtmp);
         goto fail;
     }
     if (rename(mtmp, mfinal) < 0) {
         ret = -errno;
-        seterr(err, errlen, "cannot rename %s: %s", mtmp, strerror(-ret));
+        util_seterr(err, errlen, "cannot rename %s: %s", mtmp, strerror(-ret));
         unlink(mtmp);
         unlink(final);
         goto fail_m;
     }
     ret = fsync_dir(backup_dir);
     if (ret < 0) {
-        seterr(err, errlen, "cannot sync folder %s: %s", backup_dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot sync folder %s: %s", backup_dir, strerror(-ret));
         goto fail_m;
     }
     json_decref(m);
     if (out_path != NULL && n > 0 && fmt_path(out_path, n, "%s", final) < 0) {
-        seterr(err, errlen, "backup path does not fit the caller's buffer");
+        util_seterr(err, errlen, "backup path does not fit the caller's buffer");
         return -ENAMETOOLONG;
     }
     return 0;
@@ -776,7 +766,7 @@ int backup_list(const char *backup_dir, const char *tenant_id, struct backup_inf
         if (errno == ENOENT)
             return 0;
         ret = -errno;
-        seterr(err, errlen, "cannot read backups folder %s: %s", backup_dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot read backups folder %s: %s", backup_dir, strerror(-ret));
         return ret;
     }
     while ((de = readdir(d)) != NULL) {
@@ -792,7 +782,7 @@ int backup_list(const char *backup_dir, const char *tenant_id, struct backup_inf
             struct backup_info *nv = realloc(v, ncap * sizeof(*v));
             if (nv == NULL) {
                 ret = -ENOMEM;
-                seterr(err, errlen, "out of memory");
+                util_seterr(err, errlen, "out of memory");
                 goto out;
             }
             v = nv;
@@ -868,12 +858,12 @@ int backup_prune(const char *backup_dir, const char *tenant_id, int keep, int *r
         if (manifest_path(v[i].path, mpath, sizeof(mpath)) == 0 && unlink(mpath) < 0 &&
             errno != ENOENT) {
             ret = -errno;
-            seterr(err, errlen, "cannot remove %s: %s", mpath, strerror(-ret));
+            util_seterr(err, errlen, "cannot remove %s: %s", mpath, strerror(-ret));
             break;
         }
         if (unlink(v[i].path) < 0 && errno != ENOENT) {
             ret = -errno;
-            seterr(err, errlen, "cannot remove %s: %s", v[i].path, strerror(-ret));
+            util_seterr(err, errlen, "cannot remove %s: %s", v[i].path, strerror(-ret));
             break;
         }
         gone++;
@@ -900,20 +890,20 @@ static int integrity_check(const char *path, char *err, size_t errlen)
         rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(5)", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "%s is not a readable SQLite database: %s", path,
-               db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        util_seterr(err, errlen, "%s is not a readable SQLite database: %s", path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         goto out;
     }
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         ret = sqlite_errno(rc);
-        seterr(err, errlen, "integrity check of %s failed: %s", path, sqlite3_errmsg(db));
+        util_seterr(err, errlen, "integrity check of %s failed: %s", path, sqlite3_errmsg(db));
         goto out;
     }
     if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
         ret = -EINVAL;
-        seterr(err, errlen, "integrity check of %s failed: %s", path,
-               (const char *)sqlite3_column_text(st, 0));
+        util_seterr(err, errlen, "integrity check of %s failed: %s", path,
+                    (const char *)sqlite3_column_text(st, 0));
     }
 out:
     sqlite3_finalize(st);
@@ -933,58 +923,59 @@ static int verify(const char *path, const char *tenant_id, char sha[65], char *e
     int ret;
 
     if (manifest_path(path, mpath, sizeof(mpath)) < 0) {
-        seterr(err, errlen, "%s is not a backup: its name does not end in .db", path);
+        util_seterr(err, errlen, "%s is not a backup: its name does not end in .db", path);
         return -EINVAL;
     }
     if (access(path, R_OK) < 0) {
         ret = -errno;
-        seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
+        util_seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
         return ret;
     }
     m = json_load_file(mpath, 0, &jerr);
     if (m == NULL) {
-        seterr(err, errlen, "backup %s has no readable manifest %s: %s", path, mpath, jerr.text);
+        util_seterr(err, errlen, "backup %s has no readable manifest %s: %s", path, mpath,
+                    jerr.text);
         return -EINVAL;
     }
     ret = -EINVAL;
     if (!json_is_object(m) || !json_is_integer(json_object_get(m, "format")) ||
         json_integer_value(json_object_get(m, "format")) != BACKUP_FORMAT) {
-        seterr(err, errlen, "manifest %s is not a tenantd backup manifest of format %d", mpath,
-               BACKUP_FORMAT);
+        util_seterr(err, errlen, "manifest %s is not a tenantd backup manifest of format %d", mpath,
+                    BACKUP_FORMAT);
         goto out;
     }
     s = json_string_value(json_object_get(m, "tenant"));
     if (s == NULL || strcmp(s, tenant_id) != 0) {
-        seterr(err, errlen, "backup %s belongs to tenant \"%s\", not \"%s\"", path, s ? s : "?",
-               tenant_id);
+        util_seterr(err, errlen, "backup %s belongs to tenant \"%s\", not \"%s\"", path,
+                    s ? s : "?", tenant_id);
         goto out;
     }
     s = json_string_value(json_object_get(m, "file"));
     if (s == NULL || strcmp(s, base_name(path)) != 0) {
-        seterr(err, errlen, "manifest %s describes \"%s\", not %s", mpath, s ? s : "?",
-               base_name(path));
+        util_seterr(err, errlen, "manifest %s describes \"%s\", not %s", mpath, s ? s : "?",
+                    base_name(path));
         goto out;
     }
     s = json_string_value(json_object_get(m, "sha256"));
     v = json_object_get(m, "size");
     if (s == NULL || strlen(s) != 64 || !json_is_integer(v)) {
-        seterr(err, errlen, "manifest %s has no checksum or size", mpath);
+        util_seterr(err, errlen, "manifest %s has no checksum or size", mpath);
         goto out;
     }
     ret = sha256_file(path, hex, &size);
     if (ret < 0) {
-        seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
+        util_seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
         goto out;
     }
     ret = -EINVAL;
     if (size != json_integer_value(v)) {
-        seterr(err, errlen, "checksum mismatch: %s is %lld bytes, its manifest says %lld", path,
-               (long long)size, (long long)json_integer_value(v));
+        util_seterr(err, errlen, "checksum mismatch: %s is %lld bytes, its manifest says %lld",
+                    path, (long long)size, (long long)json_integer_value(v));
         goto out;
     }
     if (strcmp(hex, s) != 0) {
-        seterr(err, errlen, "checksum mismatch: %s has sha256 %s, its manifest says %s", path, hex,
-               s);
+        util_seterr(err, errlen, "checksum mismatch: %s has sha256 %s, its manifest says %s", path,
+                    hex, s);
         goto out;
     }
     ret = integrity_check(path, err, errlen);
@@ -1091,19 +1082,19 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
     if (ret != 0) {
         if (ret > 0)
             ret = -EBUSY;
-        seterr(err, errlen, "database %s is open by another process (is the worker stopped?)",
-               db_path);
+        util_seterr(err, errlen, "database %s is open by another process (is the worker stopped?)",
+                    db_path);
         return ret;
     }
     if (dir_of(db_path, dir, sizeof(dir)) < 0 ||
         fmt_path(tmp, sizeof(tmp), "%s.restore-tmp.%ld", db_path, (long)getpid()) < 0) {
-        seterr(err, errlen, "database path too long: %s", db_path);
+        util_seterr(err, errlen, "database path too long: %s", db_path);
         return -ENAMETOOLONG;
     }
     have_db = stat(db_path, &st) == 0;
     if (!have_db && stat(dir, &st) < 0) {
         ret = -errno;
-        seterr(err, errlen, "cannot restore into %s: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot restore into %s: %s", dir, strerror(-ret));
         return ret;
     }
     uid = st.st_uid;
@@ -1113,12 +1104,12 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
     unlink(tmp); /* a leftover of a crashed restore by this same pid */
     ret = copy_file(backup_path, tmp, uid, gid, mode, copied);
     if (ret < 0) {
-        seterr(err, errlen, "cannot copy %s to %s: %s", backup_path, tmp, strerror(-ret));
+        util_seterr(err, errlen, "cannot copy %s to %s: %s", backup_path, tmp, strerror(-ret));
         return ret;
     }
     if (strcmp(copied, sha) != 0) {
         unlink(tmp);
-        seterr(err, errlen, "backup %s changed while it was being restored", backup_path);
+        util_seterr(err, errlen, "backup %s changed while it was being restored", backup_path);
         return -EAGAIN;
     }
 
@@ -1131,7 +1122,7 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         int ignored;
         move_set(put, db_path, &ignored);
         unlink(tmp);
-        seterr(err, errlen, "cannot move %s aside: %s", db_path, strerror(-ret));
+        util_seterr(err, errlen, "cannot move %s aside: %s", db_path, strerror(-ret));
         return ret;
     }
     if (rename(tmp, db_path) < 0) {
@@ -1139,16 +1130,16 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         ret = -errno;
         move_set(put, db_path, &ignored);
         unlink(tmp);
-        seterr(err, errlen, "cannot put the restored database in place: %s", strerror(-ret));
+        util_seterr(err, errlen, "cannot put the restored database in place: %s", strerror(-ret));
         return ret;
     }
     ret = fsync_dir(dir);
     if (ret < 0) {
-        seterr(err, errlen, "restored, but cannot sync folder %s: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "restored, but cannot sync folder %s: %s", dir, strerror(-ret));
         return ret;
     }
     if (aside != NULL && asidelen > 0 && moved && fmt_path(aside, asidelen, "%s", put) < 0) {
-        seterr(err, errlen, "restored; the previous database is at %s", put);
+        util_seterr(err, errlen, "restored; the previous database is at %s", put);
         return -ENAMETOOLONG;
     }
     return 0;
@@ -1163,8 +1154,8 @@ int backup_unrestore(const char *db_path, const char *aside, char *err, size_t e
     if (ret != 0) {
         if (ret > 0)
             ret = -EBUSY;
-        seterr(err, errlen, "database %s is open by another process (is the worker stopped?)",
-               db_path);
+        util_seterr(err, errlen, "database %s is open by another process (is the worker stopped?)",
+                    db_path);
         return ret;
     }
     if (dir_of(db_path, dir, sizeof(dir)) < 0)
@@ -1173,7 +1164,7 @@ int backup_unrestore(const char *db_path, const char *aside, char *err, size_t e
     if (ret == 0)
         ret = move_set(db_path, failed, &moved);
     if (ret < 0) {
-        seterr(err, errlen, "cannot move the restored %s away: %s", db_path, strerror(-ret));
+        util_seterr(err, errlen, "cannot move the restored %s away: %s", db_path, strerror(-ret));
         return ret;
     }
     if (aside != NULL && aside[0] != '\0') {
@@ -1181,14 +1172,14 @@ int backup_unrestore(const char *db_path, const char *aside, char *err, size_t e
         if (ret == 0 && !moved)
             ret = -ENOENT;
         if (ret < 0) {
-            seterr(err, errlen, "cannot put the previous database %s back: %s", aside,
-                   strerror(-ret));
+            util_seterr(err, errlen, "cannot put the previous database %s back: %s", aside,
+                        strerror(-ret));
             return ret;
         }
     }
     fsync_path(db_path);
     ret = fsync_dir(dir);
     if (ret < 0)
-        seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(-ret));
+        util_seterr(err, errlen, "cannot sync folder %s: %s", dir, strerror(-ret));
     return ret;
 }

@@ -4,6 +4,7 @@
  * tenant. Nothing here opens a file or knows about nginx processes.
  */
 #include "proxy_render.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,19 +29,6 @@ void proxy_rendered_free(struct proxy_rendered *r)
     free(r->tenants_conf);
     r->main_conf = NULL;
     r->tenants_conf = NULL;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /*
@@ -212,7 +200,7 @@ int proxy_expand(const char *what, const char *tpl, const char *const *keys,
         for (const char *q = tpl; q < open; q++)
             line += *q == '\n';
         if (close == NULL || memchr(name, '\n', (size_t)(close - name)) != NULL) {
-            seterr(err, errlen, "%s:%zu: \"{{\" without \"}}\" on the same line", what, line);
+            util_seterr(err, errlen, "%s:%zu: \"{{\" without \"}}\" on the same line", what, line);
             return -EINVAL;
         }
         size_t nlen = (size_t)(close - name);
@@ -224,8 +212,8 @@ int proxy_expand(const char *what, const char *tpl, const char *const *keys,
         if (i == n) {
             char shownbuf[96], raw[80];
             snprintf(raw, sizeof raw, "%.*s", (int)(nlen < 64 ? nlen : 64), name);
-            seterr(err, errlen, "%s:%zu: unknown placeholder {{%s}}", what, line,
-                   shown(raw, shownbuf, sizeof shownbuf));
+            util_seterr(err, errlen, "%s:%zu: unknown placeholder {{%s}}", what, line,
+                        shown(raw, shownbuf, sizeof shownbuf));
             return -EINVAL;
         }
         r = buf_append(buf, len, cap, values[i], strlen(values[i]));
@@ -306,8 +294,8 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
 #define CHECK_G(fn, section, key, val)                                                             \
     do {                                                                                           \
         if ((bad = fn((val), why, sizeof why)) != NULL) {                                          \
-            seterr(err, errlen, "[%s] %s \"%s\" refused for the proxy config: %s", section, key,   \
-                   shown((val), sb, sizeof sb), bad);                                              \
+            util_seterr(err, errlen, "[%s] %s \"%s\" refused for the proxy config: %s", section,   \
+                        key, shown((val), sb, sizeof sb), bad);                                    \
             return -EINVAL;                                                                        \
         }                                                                                          \
     } while (0)
@@ -317,18 +305,20 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     CHECK_G(bad_path, "tenantd", "log_dir", g->log_dir);
     CHECK_G(bad_listen_host, "proxy", "listen", g->proxy_host);
     if (g->proxy_port < 1 || g->proxy_port > 65535) {
-        seterr(err, errlen, "[proxy] listen: port %d refused for the proxy config: not in 1..65535",
-               g->proxy_port);
+        util_seterr(err, errlen,
+                    "[proxy] listen: port %d refused for the proxy config: not in 1..65535",
+                    g->proxy_port);
         return -EINVAL;
     }
     if (tls) {
         CHECK_G(bad_path, "proxy", "tls_cert", g->tls_cert);
         CHECK_G(bad_path, "proxy", "tls_key", g->tls_key);
         if (g->tls_port < 1 || g->tls_port > 65535 || g->tls_port == g->proxy_port) {
-            seterr(err, errlen,
-                   "[proxy] tls_port: %d refused for the proxy config: not in 1..65535 or equal "
-                   "to the plain port",
-                   g->tls_port);
+            util_seterr(
+                err, errlen,
+                "[proxy] tls_port: %d refused for the proxy config: not in 1..65535 or equal "
+                "to the plain port",
+                g->tls_port);
             return -EINVAL;
         }
     }
@@ -338,7 +328,7 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
             (int)sizeof c->prefix ||
         format_listen(c->listen, sizeof c->listen, g->proxy_host, g->proxy_port) < 0 ||
         format_listen(c->listen_tls, sizeof c->listen_tls, g->proxy_host, g->tls_port) < 0) {
-        seterr(err, errlen, "[tenantd] run_dir or [proxy] listen is too long");
+        util_seterr(err, errlen, "[tenantd] run_dir or [proxy] listen is too long");
         return -EINVAL;
     }
     snprintf(c->tls_port, sizeof c->tls_port, "%d", g->tls_port);
@@ -369,26 +359,26 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
     const char *bad;
 
     if ((bad = bad_id(t->id, why, sizeof why)) != NULL) {
-        seterr(err, errlen, "tenant \"%s\": id refused for the proxy config: %s",
-               shown(t->id, idb, sizeof idb), bad);
+        util_seterr(err, errlen, "tenant \"%s\": id refused for the proxy config: %s",
+                    shown(t->id, idb, sizeof idb), bad);
         return -EINVAL;
     }
     if ((bad = bad_host(t->subdomain, why, sizeof why)) != NULL) {
-        seterr(err, errlen, "tenant %s: subdomain \"%s\" refused for the proxy config: %s", t->id,
-               shown(t->subdomain, sb, sizeof sb), bad);
+        util_seterr(err, errlen, "tenant %s: subdomain \"%s\" refused for the proxy config: %s",
+                    t->id, shown(t->subdomain, sb, sizeof sb), bad);
         return -EINVAL;
     }
     if (t->port < 1 || t->port > 65535) {
-        seterr(err, errlen, "tenant %s: port %d refused for the proxy config: not in 1..65535",
-               t->id, t->port);
+        util_seterr(err, errlen, "tenant %s: port %d refused for the proxy config: not in 1..65535",
+                    t->id, t->port);
         return -EINVAL;
     }
     snprintf(c->id, sizeof c->id, "%s", t->id);
     snprintf(c->subdomain, sizeof c->subdomain, "%s", t->subdomain);
     snprintf(c->host, sizeof c->host, "%s.%s", t->subdomain, g->domain);
     if (strlen(c->host) > 253) {
-        seterr(err, errlen, "tenant %s: host name %s.<domain> is longer than 253 characters", t->id,
-               t->subdomain);
+        util_seterr(err, errlen, "tenant %s: host name %s.<domain> is longer than 253 characters",
+                    t->id, t->subdomain);
         return -EINVAL;
     }
     snprintf(c->port, sizeof c->port, "%d", t->port);
@@ -404,7 +394,7 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
 
 static int missing_template(enum proxy_tpl which, char *err, size_t errlen)
 {
-    seterr(err, errlen, "template %s is missing", proxy_template_file[which]);
+    util_seterr(err, errlen, "template %s is missing", proxy_template_file[which]);
     return -EINVAL;
 }
 
@@ -494,7 +484,7 @@ int proxy_render(const struct config_global *g, const struct config_tenant *cons
     return 0;
 fail:
     if (r == -ENOMEM)
-        seterr(err, errlen, "out of memory while rendering the proxy config");
+        util_seterr(err, errlen, "out of memory while rendering the proxy config");
     free(c);
     free(buf);
     free(mbuf);

@@ -1,6 +1,7 @@
 /*
  * util.h — small helpers every program of tenantd uses: bounded string copy,
- * path joining, reading a whole file, writing a file atomically, mkdir -p.
+ * path joining, reading a whole file, writing a file atomically, mkdir -p,
+ * and filling a caller's error buffer.
  *
  * Each function returns 0 or a negative errno and never aborts. None of them
  * logs: the caller knows what the file is for and says so in its own message.
@@ -44,5 +45,10 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
 /* Create a folder and its missing parents with the given mode (like mkdir -p);
  * folders that exist already are fine. Returns 0 or a negative errno. */
 int util_mkdir_p(const char *path, mode_t mode);
+
+/* Format a one-sentence error into err (capacity errlen). Does nothing when
+ * err is NULL or errlen is 0, so optional error buffers need no checks. */
+void util_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
