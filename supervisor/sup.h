@@ -81,15 +81,19 @@ typedef void (*sup_change_fn)(struct sup *s, void *arg);
 void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg);
 
 /*
- * Counts for tenantd's own status towards its service manager (sdnotify.c).
- * boot_pending: tenants wanted up when tenantd started whose first start
- * attempt (the fork and exec of the jail, successful or not) has not happened
- * yet, e.g. because they still wait for a start slot. O(tenants).
+ * Counts for tenantd's own status towards its service manager (sdnotify.c)
+ * and for GET /metrics. boot_pending: tenants wanted up when tenantd started
+ * whose first start attempt (the fork and exec of the jail, successful or
+ * not) has not happened yet, e.g. because they still wait for a start slot.
+ * reloads: reloads run by sup_reload since tenantd started, whatever asked for them
+ * (SIGHUP, inotify, the admin API), failed ones included; not the first load.
+ * O(tenants).
  */
 struct sup_counts {
     size_t running;
     size_t failed;
     size_t boot_pending;
+    uint64_t reloads;
 };
 void sup_get_counts(const struct sup *s, struct sup_counts *out);
 

@@ -140,6 +140,7 @@ struct sup {
     uv_fs_event_t fs_event;
     bool fs_event_on;
     uv_timer_t reload_timer;
+    uint64_t reloads; /* sup_reload calls (sup_counts) */
 
     bool booting; /* the first configuration is being applied */
     bool shutting_down;
@@ -1279,6 +1280,7 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
             snprintf(err, errlen, "tenantd is shutting down");
         return -EINVAL;
     }
+    s->reloads++;
     sup_event(s, SUP_EV_RELOADING);
     int rc = config_load(s->cfg->g.path, &nc, &d);
     if (rc < 0) {
@@ -1441,6 +1443,7 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
         out->failed += t->state == TS_FAILED;
         out->boot_pending += t->boot_attempt;
     }
+    out->reloads = s->reloads;
 }
 
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen)
