@@ -9,7 +9,9 @@
  *                         most one older one are kept
  *     live -> conf.<n>    what nginx reads (main.conf includes tenants.conf by
  *                         a relative name, so it follows the link)
- *     suspended/<id>.html the suspended pages, HTML rendered here
+ *     suspended/<id>.html the suspended pages, HTML rendered here; once a
+ *                         configuration is applied, the pages it does not
+ *                         name are deleted (a tenant resumed or removed)
  *     temp/               nginx's five temp paths (nginx makes them, owned by
  *                         its worker user)
  *     nginx.pid           written by the managed master once its signal
@@ -56,6 +58,12 @@
 
 typedef void (*cmd_done_fn)(struct proxy *p, bool ok, const char *output);
 
+/* The ids of the suspended tenants of one rendering, sorted (strcmp). */
+struct page_ids {
+    char (*id)[CONFIG_ID_MAX];
+    size_t n;
+};
+
 struct proxy {
     uv_loop_t *loop;
     struct sup *sup;
@@ -93,6 +101,8 @@ struct proxy {
     char *live_main, *live_tenants;     /* applied text; NULL before the first */
     char *failed_main, *failed_tenants; /* last text refused by the test */
     struct proxy_rendered cand;         /* the candidate under test */
+    struct page_ids cand_pages;         /* the candidate's suspended pages */
+    struct page_ids live_pages;         /* the live configuration's */
     char *ext_previous;                 /* external: the output file before the candidate */
     bool ext_had_previous;
     unsigned generation;
@@ -118,6 +128,8 @@ static void maybe_finish(struct proxy *p)
     void (*done)(void *) = p->done;
     void *arg = p->done_arg;
     proxy_rendered_free(&p->cand);
+    free(p->cand_pages.id);
+    free(p->live_pages.id);
     free(p->live_main);
     free(p->live_tenants);
     free(p->failed_main);
@@ -155,6 +167,27 @@ static void set_error(struct proxy *p, const char *fmt, ...)
     log_error(NULL, "proxy: %s", p->last_error);
 }
 
+/* After nginx's level word: " 1234#1234: " (pid and thread id), skipped;
+ * anything else is kept, from its first non-blank character. */
+static const char *skip_pid(const char *p, const char *end)
+{
+    const char *q;
+
+    while (p < end && *p == ' ')
+        p++;
+    q = p;
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    if (q == p || q >= end || *q != '#')
+        return p;
+    q++;
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    if (q + 1 < end && q[0] == ':' && q[1] == ' ')
+        return q + 2;
+    return p;
+}
+
 /*
  * nginx -t prints "syntax is ok"/"test failed" framing around the real
  * message; keep the [emerg]/[alert]/[crit] lines, joined with " | ", or the
@@ -171,12 +204,19 @@ static void summarize_output(const char *out, char *buf, size_t n)
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         const char *lvl = NULL;
-        for (size_t i = 0; i < sizeof levels / sizeof levels[0] && lvl == NULL; i++)
-            lvl = memmem(line, len, levels[i], strlen(levels[i]));
+        size_t lvl_len = 0;
+        for (size_t i = 0; i < sizeof levels / sizeof levels[0] && lvl == NULL; i++) {
+            lvl_len = strlen(levels[i]);
+            lvl = memmem(line, len, levels[i], lvl_len);
+        }
         if (lvl != NULL) {
-            /* From the level word on: nginx's date and pid say nothing here. */
-            size_t keep = len - (size_t)(lvl - line);
-            int w = snprintf(buf + o, n - o, "%s%.*s", o ? " | " : "", (int)keep, lvl);
+            /* From the level word on, without nginx's "<pid>#<tid>: ": the
+             * date and the pid of a short-lived `nginx -t` say nothing here,
+             * and without them the same refusal reads the same each time. */
+            const char *msg = skip_pid(lvl + lvl_len, line + len);
+            size_t keep = (size_t)(line + len - msg);
+            int w = snprintf(buf + o, n - o, "%s%.*s %.*s", o ? " | " : "", (int)lvl_len, lvl,
+                             (int)keep, msg);
             if (w < 0)
                 break;
             o = o + (size_t)w >= n ? n - 1 : o + (size_t)w;
@@ -478,18 +518,42 @@ static int collect_tenants(struct proxy *p, const struct config *c, struct confi
     return 0;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool page_ids_has(const struct page_ids *s, const char *id)
+{
+    return s->n > 0 && bsearch(id, s->id, s->n, sizeof s->id[0], cmp_id) != NULL;
+}
+
+static void page_ids_clear(struct page_ids *s)
+{
+    free(s->id);
+    s->id = NULL;
+    s->n = 0;
+}
+
 static const char fallback_page[] =
     "<!DOCTYPE html>\n<html lang=\"{{language}}\"><head><meta charset=\"utf-8\"><title>{{name}}"
     "</title></head>\n<body><h1>{{name}}</h1><p>This service is suspended.</p></body></html>\n";
 
 /* Write the suspended page of every suspended tenant (they are content, not
- * config: writing one early is harmless, and nginx reads it per request). */
+ * config: writing one early is harmless, and nginx reads it per request), and
+ * note their ids in p->cand_pages. */
 static int write_pages(struct proxy *p, const struct config_global *g,
                        const struct config_tenant *const *t, size_t n, char *err, size_t errlen)
 {
     char path[PATH_MAX], *tpl = NULL, *page = NULL;
     int r = 0;
 
+    page_ids_clear(&p->cand_pages);
+    p->cand_pages.id = calloc(n ? n : 1, sizeof p->cand_pages.id[0]);
+    if (p->cand_pages.id == NULL) {
+        errf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     if (path_fmt(path, sizeof path, "%s/%s", g->templates_dir, PROXY_PAGE_TEMPLATE) == 0 &&
         util_read_file(path, TEMPLATE_MAX, &tpl, NULL) < 0) {
         tpl = NULL;
@@ -500,6 +564,7 @@ static int write_pages(struct proxy *p, const struct config_global *g,
         r = proxy_render_page(tpl ? tpl : fallback_page, t[i], &page, err, errlen);
         if (r < 0)
             break;
+        util_strlcpy(p->cand_pages.id[p->cand_pages.n++], t[i]->id, sizeof p->cand_pages.id[0]);
         r = path_fmt(path, sizeof path, "%s/%s/%s.html", p->prefix, PROXY_SUSPENDED_DIR, t[i]->id);
         if (r == 0)
             r = util_write_file_atomic(path, page, strlen(page), 0644);
@@ -509,6 +574,7 @@ static int write_pages(struct proxy *p, const struct config_global *g,
         page = NULL;
     }
     free(tpl);
+    qsort(p->cand_pages.id, p->cand_pages.n, sizeof p->cand_pages.id[0], cmp_id);
     return r;
 }
 
@@ -549,6 +615,7 @@ static int render_candidate(struct proxy *p, char *err, size_t errlen)
 static void apply_end(struct proxy *p)
 {
     proxy_rendered_free(&p->cand);
+    page_ids_clear(&p->cand_pages);
     free(p->ext_previous);
     p->ext_previous = NULL;
     p->applying = false;
@@ -571,6 +638,45 @@ static void mark_live(struct proxy *p)
     free(p->failed_tenants);
     p->failed_main = p->failed_tenants = NULL;
     p->last_error[0] = '\0';
+    free(p->live_pages.id);
+    p->live_pages = p->cand_pages;
+    p->cand_pages.id = NULL;
+    p->cand_pages.n = 0;
+}
+
+/*
+ * The configuration is applied (nginx told to reload, or the external reload
+ * command passed): delete the suspended pages it does not name, left by
+ * tenants since resumed or removed (or by an earlier run of tenantd). Only
+ * <id>.html files are touched; anything else in the folder is not ours.
+ */
+static void prune_pages(struct proxy *p)
+{
+    char dir[PATH_MAX], path[PATH_MAX], id[CONFIG_ID_MAX];
+    DIR *d;
+    struct dirent *e;
+
+    if (path_fmt(dir, sizeof dir, "%s/%s", p->prefix, PROXY_SUSPENDED_DIR) < 0)
+        return;
+    d = opendir(dir);
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || len - 5 >= sizeof id || strcmp(e->d_name + len - 5, ".html") != 0)
+            continue;
+        memcpy(id, e->d_name, len - 5);
+        id[len - 5] = '\0';
+        if (proxy_check_id(id) < 0 || page_ids_has(&p->live_pages, id))
+            continue;
+        if (path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0)
+            continue;
+        if (unlink(path) == 0)
+            log_debug(NULL, "proxy: removed %s, no tenant is suspended under that id", path);
+        else if (errno != ENOENT)
+            log_warn(NULL, "proxy: cannot remove %s: %s", path, strerror(errno));
+    }
+    closedir(d);
 }
 
 static void mark_failed(struct proxy *p)
@@ -677,6 +783,7 @@ static void managed_swap(struct proxy *p)
     p->reloads++;
     log_info(NULL, "proxy: configuration conf.%u is live", gen);
     nginx_reload(p);
+    prune_pages(p);
 }
 
 static void on_managed_test(struct proxy *p, bool ok, const char *output)
@@ -749,6 +856,7 @@ static void on_external_reload(struct proxy *p, bool ok, const char *output)
     if (ok) {
         p->reloads++;
         log_info(NULL, "proxy: external configuration applied and reloaded");
+        prune_pages(p);
     } else {
         summarize_output(output, msg, sizeof msg);
         set_error(p, "the reload command failed: %s", msg);
@@ -764,6 +872,7 @@ static void external_reload(struct proxy *p)
     if (c->g.proxy_reload_cmd[0] == '\0') {
         p->reloads++;
         log_info(NULL, "proxy: external configuration written (no reload command)");
+        prune_pages(p);
         apply_end(p);
         return;
     }
@@ -1179,6 +1288,7 @@ const char *proxy_last_error(const struct proxy *p)
 
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
 {
+    out->mode = p->mode;
     out->reloads = p->reloads;
     out->failures = p->failures;
     out->nginx_starts = p->nginx_starts;

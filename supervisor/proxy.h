@@ -16,7 +16,9 @@
  *      put back).
  *   4. Only if the test passes: managed: staging/ becomes conf.<n>/ and the
  *      symlink <run_dir>/nginx/live is replaced by one to it with rename(2),
- *      then nginx gets SIGHUP; external: the reload command runs.
+ *      then nginx gets SIGHUP; external: the reload command runs. Once the
+ *      new configuration is applied, the suspended pages it no longer names
+ *      (a tenant resumed or removed) are deleted.
  *      If the test fails, the last good configuration keeps serving, the
  *      error (with nginx's own message) is logged at error level and kept for
  *      proxy_last_error(), and no tenant is touched.
@@ -39,6 +41,8 @@
 #include <sys/types.h>
 
 #include <uv.h>
+
+#include "config.h"
 
 struct sup;
 struct proxy;
@@ -70,8 +74,9 @@ void proxy_request_apply(struct proxy *p);
  * string lives in the proxy until the next apply. */
 const char *proxy_last_error(const struct proxy *p);
 
-/* Figures for GET /metrics and status. */
+/* Figures for GET /v1/proxy, GET /metrics and status. */
 struct proxy_stats {
+    enum proxy_mode mode;  /* [proxy] mode as it was at proxy_start (fixed until restart) */
     uint64_t reloads;      /* configurations applied (nginx reloaded or started on them) */
     uint64_t failures;     /* applies refused by the renderer or the test command */
     uint64_t nginx_starts; /* managed nginx spawned (first start and restarts) */

@@ -171,10 +171,21 @@ def test_each_tenant_reached_by_its_host(root):
     assert "Cabinet" not in live_tenants(root)
 
 
+def suspended_page(root, tid):
+    return os.path.join(root.run_dir, "nginx", "suspended", f"{tid}.html")
+
+
 def test_suspended_tenant_gets_503_with_its_page(root):
     managed(root)
     port = add(root, "dupont", name="Cabinet Dupont & Fils <b>")
     add(root, "martin", name="Cabinet Martin")
+    # A page left by an earlier run for a tenant that is gone, and a file that is
+    # not a page: the first apply removes the former and leaves the latter.
+    pages = os.path.dirname(suspended_page(root, "x"))
+    os.makedirs(pages)
+    for name in ("ghost.html", "README"):
+        with open(os.path.join(pages, name), "w") as f:
+            f.write("left over\n")
     root.start()
     wait_proxy(root, "dupont.localhost", 200)
     martin_pid = root.status("martin")["pid"]
@@ -192,12 +203,26 @@ def test_suspended_tenant_gets_503_with_its_page(root):
     assert via_proxy(root, "martin.localhost").status == 200
     assert root.status("martin")["pid"] == martin_pid
     # The page is readable by nginx's workers (nobody when tenantd is root).
-    page = os.path.join(root.run_dir, "nginx", "suspended", "dupont.html")
+    page = suspended_page(root, "dupont")
     assert os.stat(page).st_mode & 0o004
+    assert not os.path.exists(os.path.join(pages, "ghost.html"))
+    assert os.path.exists(os.path.join(pages, "README"))
 
+    # Resumed: once the new configuration is live, its page is gone.
     add(root, "dupont", name="Cabinet Dupont & Fils <b>", port=port,
         tenant={"status": "active"})
     wait_proxy(root, "dupont.localhost", 200)
+    wait_for(lambda: not os.path.exists(page), what="dupont's suspended page to be removed")
+
+    # Suspended by the operator, then its file removed: the page goes with it.
+    assert root.post("/v1/tenants/martin/suspend").status == 202
+    wait_proxy(root, "martin.localhost", 503, "Cabinet Martin")
+    assert os.path.exists(suspended_page(root, "martin"))
+    os.unlink(root.tenant_file("martin"))
+    wait_proxy(root, "martin.localhost", 404)
+    wait_for(lambda: not os.path.exists(suspended_page(root, "martin")),
+             what="martin's suspended page to be removed")
+    assert via_proxy(root, "dupont.localhost").status == 200
 
 
 def test_broken_template_keeps_last_good_config(root):
