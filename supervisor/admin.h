@@ -8,8 +8,9 @@
  * /v1/tenants/<id>/{start,stop,restart,suspend,resume}, POST /v1/reload,
  * GET /v1/plans, GET /v1/events, POST /v1/tenants (onboard), DELETE
  * /v1/tenants/<id> (offboard), POST /v1/tenants/<id>/admins (an admin
- * account), POST /v1/tenants/<id>/backup, GET /metrics, GET / (dashboard page).
- * Reads and acts on tenants through sup.h only.
+ * account), POST /v1/tenants/<id>/backup, GET /v1/proxy (the reverse proxy's
+ * state), GET /metrics, GET / (dashboard page).
+ * Reads and acts on tenants through sup.h only, on the proxy through proxy.h.
  */
 #ifndef TENANTD_ADMIN_H
 #define TENANTD_ADMIN_H
@@ -37,6 +38,17 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg);
  */
 struct backup_sched;
 void admin_set_backup_sched(struct admin *a, struct backup_sched *bs);
+
+/*
+ * Let the admin surface read tenantd's reverse proxy (proxy.h): GET /v1/proxy
+ * and the proxy's families of GET /metrics report it, and POST /v1/reload
+ * re-applies its configuration as SIGHUP does. tenantd_main calls it once
+ * proxy_start succeeded, and with p = NULL before proxy_stop (the admin
+ * surface never holds a stopped proxy). Without a proxy GET /v1/proxy answers
+ * 503 and /metrics leaves the proxy's families out. `a` may be NULL.
+ */
+struct proxy;
+void admin_set_proxy(struct admin *a, struct proxy *p);
 
 /*
  * An operator's persisted wish for a tenant, from <run_dir>/state.db (written

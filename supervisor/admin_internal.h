@@ -85,6 +85,7 @@ struct admin {
     struct admin_counters counters;
     struct admin_onboard *onboards;    /* onboardings in progress */
     struct backup_sched *backup;       /* NULL: no backup route */
+    struct proxy *proxy;               /* NULL: no proxy (admin_set_proxy) */
     struct admin_backup_wait *backups; /* requests waiting for their backup */
 
     bool stopping;

@@ -50,7 +50,7 @@ static void tlabel(const struct tenant_view *v, char *buf, size_t cap)
 }
 
 int admin_metrics_render(const struct tenant_view *v, size_t n, const struct admin_counters *c,
-                         char **out, size_t *len)
+                         const struct admin_proxy_metrics *px, char **out, size_t *len)
 {
     char *buf = NULL;
     size_t size = 0;
@@ -120,7 +120,8 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
             count += v[i].state == (enum tstate)s;
         fprintf(f, "tenantd_tenants{state=\"%s\"} %d\n", tstate_name((enum tstate)s), count);
     }
-    family(f, "tenantd_reloads_total", "counter", "Reloads asked for through the admin API.");
+    family(f, "tenantd_reloads_total", "counter",
+           "Reloads of the configuration files (SIGHUP, a change in tenants_dir, the admin API).");
     fprintf(f, "tenantd_reloads_total %" PRIu64 "\n", c->reloads);
     family(f, "tenantd_onboardings_total", "counter",
            "Onboardings through the admin API, by result.");
@@ -130,6 +131,19 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
     fprintf(f, "tenantd_offboardings_total %" PRIu64 "\n", c->offboardings);
     family(f, "tenantd_admin_requests_total", "counter", "Requests served by the admin API.");
     fprintf(f, "tenantd_admin_requests_total %" PRIu64 "\n", c->requests);
+    if (px != NULL) {
+        family(f, "tenantd_proxy_config_ok", "gauge",
+               "1 when the last proxy configuration was applied, 0 when it was refused (the "
+               "previous one keeps serving).");
+        fprintf(f, "tenantd_proxy_config_ok %d\n", px->config_ok ? 1 : 0);
+        family(f, "tenantd_proxy_reloads_total", "counter",
+               "Proxy configurations applied (nginx reloaded or started on them).");
+        fprintf(f, "tenantd_proxy_reloads_total %" PRIu64 "\n", px->reloads);
+        family(
+            f, "tenantd_proxy_failures_total", "counter",
+            "Proxy configuration applies that failed (the previous configuration kept serving).");
+        fprintf(f, "tenantd_proxy_failures_total %" PRIu64 "\n", px->failures);
+    }
 
     if (fclose(f) != 0) {
         free(buf);

@@ -18,6 +18,7 @@
 
 #include "backup_sched.h"
 #include "log.h"
+#include "proxy.h"
 #include "status_json.h"
 #include "sup.h"
 
@@ -305,11 +306,20 @@ void admin_set_backup_sched(struct admin *a, struct backup_sched *bs)
         a->backup = bs;
 }
 
+void admin_set_proxy(struct admin *a, struct proxy *p)
+{
+    if (a != NULL)
+        a->proxy = p;
+}
+
 static void post_reload(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
 {
     char err[4096] = "";
     int rc = sup_reload(a->sup, err, sizeof err);
-    a->counters.reloads++;
+    /* As on SIGHUP: re-render even if no tenant changed (e.g. a fixed
+     * template); the proxy's state then shows in GET /v1/proxy. */
+    if (a->proxy != NULL)
+        proxy_request_apply(a->proxy);
     if (rc != 0) {
         char res[600];
         snprintf(res, sizeof res, "error: %.500s", err);
@@ -343,6 +353,21 @@ static void get_events(struct admin *a, h2o_req_t *req, h2o_iovec_t query)
     admin_send_json(req, 200, admin_state_events(a->state, (int)limit));
 }
 
+/* The reverse proxy's state: whether the last configuration was applied,
+ * and nginx's own message when it was refused (issue 4). */
+static void get_proxy(struct admin *a, h2o_req_t *req)
+{
+    if (a->proxy == NULL) {
+        admin_send_error(req, 503, "no proxy",
+                         "the proxy is not running: it could not start (see tenantd's log) or "
+                         "tenantd is stopping");
+        return;
+    }
+    struct proxy_stats st;
+    proxy_get_stats(a->proxy, &st);
+    admin_send_json(req, 200, status_json_proxy(&st, proxy_last_error(a->proxy)));
+}
+
 static void get_metrics(struct admin *a, h2o_req_t *req)
 {
     size_t n = sup_tenant_count(a->sup);
@@ -355,9 +380,23 @@ static void get_metrics(struct admin *a, h2o_req_t *req)
     for (size_t i = 0; i < n; i++)
         if (sup_tenant_view(a->sup, i, &v[k]) == 0)
             k++;
+    /* Reloads are counted by the supervisor, whatever asked for them. */
+    struct admin_counters c = a->counters;
+    struct sup_counts sc;
+    sup_get_counts(a->sup, &sc);
+    c.reloads = sc.reloads;
+    struct admin_proxy_metrics pm, *px = NULL;
+    if (a->proxy != NULL) {
+        struct proxy_stats st;
+        proxy_get_stats(a->proxy, &st);
+        pm.config_ok = proxy_last_error(a->proxy)[0] == '\0';
+        pm.reloads = st.reloads;
+        pm.failures = st.failures;
+        px = &pm;
+    }
     char *text = NULL;
     size_t len = 0;
-    if (admin_metrics_render(v, k, &a->counters, &text, &len) != 0) {
+    if (admin_metrics_render(v, k, &c, px, &text, &len) != 0) {
         free(v);
         admin_send_error(req, 500, "internal", "out of memory");
         return;
@@ -454,6 +493,14 @@ int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
             return 0;
         }
         admin_send_json(req, 200, status_json_plans(&sup_config(a->sup)->plans));
+        return 0;
+    }
+    if (r.n == 2 && seg_is(r.seg[1], "proxy")) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
+            return 0;
+        }
+        get_proxy(a, req);
         return 0;
     }
     if (r.n == 2 && seg_is(r.seg[1], "events")) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy.h"
+
 /* Length of the valid UTF-8 sequence starting at p (at most `left` bytes),
  * or 0 when it is invalid (overlong, surrogate, above U+10FFFF, truncated). */
 static size_t utf8_seq_len(const unsigned char *p, size_t left)
@@ -176,6 +178,33 @@ char *status_json_tenant_url(const struct config_global *g, const char *subdomai
     else
         snprintf(buf, n, "%s://%s.%s:%d/", scheme, subdomain, g->domain, port);
     return buf;
+}
+
+json_t *status_json_proxy(const struct proxy_stats *st, const char *last_error)
+{
+    static const char *const modes[] = {
+        [PROXY_MANAGED] = "managed", [PROXY_EXTERNAL] = "external", [PROXY_OFF] = "off"};
+    const char *mode = (unsigned)st->mode < sizeof modes / sizeof modes[0] ? modes[st->mode] : NULL;
+    json_t *o = json_object();
+    int rc = 0;
+
+    if (last_error == NULL)
+        last_error = "";
+    if (o == NULL)
+        return NULL;
+    rc |= set(o, "mode", status_json_string(mode ? mode : "unknown"));
+    rc |= set(o, "ok", json_boolean(last_error[0] == '\0'));
+    rc |= set(o, "last_error", status_json_string(last_error));
+    rc |= set(o, "reloads", json_integer((json_int_t)st->reloads));
+    rc |= set(o, "failures", json_integer((json_int_t)st->failures));
+    rc |= set(o, "nginx_starts", json_integer((json_int_t)st->nginx_starts));
+    rc |= set(o, "nginx_pid", st->nginx_pid > 0 ? json_integer(st->nginx_pid) : json_null());
+    rc |= set(o, "generation", json_integer(st->generation));
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 json_t *status_json_error(const char *error, const char *detail)

@@ -48,6 +48,16 @@ json_t *status_json_plans(const struct config_plans *p);
 char *status_json_tenant_url(const struct config_global *g, const char *subdomain, char *buf,
                              size_t n);
 
+/*
+ * The reverse proxy (GET /v1/proxy): mode ("managed", "external", "off"), ok
+ * (the last apply succeeded), last_error ("" when ok; else one line with
+ * nginx's own message), reloads, failures, nginx_starts, nginx_pid (null when
+ * no managed nginx runs), generation (the live conf.<n>, 0 before the first).
+ * last_error may be NULL (taken as ""). Returns a new reference.
+ */
+struct proxy_stats;
+json_t *status_json_proxy(const struct proxy_stats *st, const char *last_error);
+
 /* An error body {"error": error, "detail": detail}; detail may be NULL. */
 json_t *status_json_error(const char *error, const char *detail);
 

@@ -166,6 +166,7 @@ static void on_signal(uv_signal_t *h, int signum)
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
     if (dm->proxy) {
+        admin_set_proxy(dm->admin, NULL);
         proxy_stop(dm->proxy, NULL, NULL);
         dm->proxy = NULL;
     }
@@ -308,6 +309,9 @@ int main(int argc, char **argv)
         int prc = proxy_start(dm.loop, dm.sup, &dm.proxy, perr, sizeof perr);
         if (prc < 0)
             log_error(NULL, "cannot start the proxy: %s", perr[0] ? perr : strerror(-prc));
+        else
+            /* GET /v1/proxy, the proxy's metrics, and POST /v1/reload re-applying. */
+            admin_set_proxy(dm.admin, dm.proxy);
         prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
         if (prc < 0)
             log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));

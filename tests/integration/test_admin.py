@@ -39,6 +39,7 @@ ROUTES = [
     ("GET", "/v1/plans"),
     ("GET", "/v1/events"),
     ("GET", "/v1/events?limit=5"),
+    ("GET", "/v1/proxy"),
     ("GET", "/metrics"),
     ("GET", "/v1/nonexistent"),
     ("PUT", "/v1/tenants"),
@@ -200,6 +201,9 @@ def test_tenantctl_status(root):
     end = lines[0].index("PID") + 3
     for l in lines[1:3]:
         assert l[end - 1] != " " and (len(l) == end or l[end] == " ")
+
+    # The proxy is fine (mode off here): nothing is added below the table.
+    assert "proxy:" not in r.stdout
 
     js = json.loads(root.tenantctl("status", "--json").stdout)
     assert [t["id"] for t in js] == ["dupont", "martin"]
@@ -613,6 +617,21 @@ def test_metrics_match_status(root):
     assert m[("tenantd_tenants", (("state", "running"),))] == 1
     assert m[("tenantd_tenants", (("state", "stopped"),))] == 1
     assert ("tenantd_reloads_total", ()) in m
+    # The proxy's families (mode off here: nothing to refuse, nothing applied).
+    assert m[("tenantd_proxy_config_ok", ())] == 1
+    assert m[("tenantd_proxy_reloads_total", ())] == 0
+    assert m[("tenantd_proxy_failures_total", ())] == 0
+    proxy = root.get("/v1/proxy").json()
+    assert proxy["mode"] == "off" and proxy["ok"] is True and proxy["last_error"] == ""
+
+    # Every reload counts, whatever asked for it: SIGHUP, then the API.
+    def reloads():
+        return parse_metrics(root.get("/metrics").text)[("tenantd_reloads_total", ())]
+    before = reloads()
+    root.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: reloads() == before + 1, what="tenantd_reloads_total to count the SIGHUP")
+    assert root.post("/v1/reload").status == 200
+    assert reloads() == before + 2
 
 
 # ---- phase 2: the dashboard in a real browser -----------------------------------------

@@ -1,7 +1,8 @@
 /*
  * sup_admin_metrics.c — unit tests of admin_metrics.c: every family has HELP
  * and TYPE, values follow the snapshots, and label values are escaped per the
- * Prometheus text format (backslash, double quote, newline).
+ * Prometheus text format (backslash, double quote, newline). The proxy's
+ * families appear only when there is a proxy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,7 +54,8 @@ static void test_render(void **state)
     struct admin_counters c = {.reloads = 3, .onboardings_ok = 1, .onboardings_failed = 2};
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(admin_metrics_render(v, 3, &c, &out, &len), 0);
+    struct admin_proxy_metrics px = {.config_ok = false, .reloads = 7, .failures = 2};
+    assert_int_equal(admin_metrics_render(v, 3, &c, &px, &out, &len), 0);
     assert_int_equal(strlen(out), len);
     const char *want[] = {
         "# TYPE tenantd_tenant_up gauge\n",
@@ -77,6 +79,12 @@ static void test_render(void **state)
         "tenantd_reloads_total 3\n",
         "tenantd_onboardings_total{result=\"ok\"} 1\n",
         "tenantd_onboardings_total{result=\"failed\"} 2\n",
+        "# TYPE tenantd_proxy_config_ok gauge\n",
+        "tenantd_proxy_config_ok 0\n",
+        "# TYPE tenantd_proxy_reloads_total counter\n",
+        "tenantd_proxy_reloads_total 7\n",
+        "# TYPE tenantd_proxy_failures_total counter\n",
+        "tenantd_proxy_failures_total 2\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (strstr(out, want[i]) == NULL)
@@ -111,8 +119,15 @@ static void test_empty(void **state)
     struct admin_counters c = {0};
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(admin_metrics_render(NULL, 0, &c, &out, &len), 0);
+    assert_int_equal(admin_metrics_render(NULL, 0, &c, NULL, &out, &len), 0);
     assert_non_null(strstr(out, "tenantd_tenants{state=\"running\"} 0\n"));
+    /* No proxy: its families are left out rather than reported as zero. */
+    assert_null(strstr(out, "tenantd_proxy_"));
+    free(out);
+    struct admin_proxy_metrics px = {.config_ok = true};
+    assert_int_equal(admin_metrics_render(NULL, 0, &c, &px, &out, &len), 0);
+    assert_non_null(strstr(out, "\ntenantd_proxy_config_ok 1\n"));
+    assert_non_null(strstr(out, "\ntenantd_proxy_failures_total 0\n"));
     free(out);
 }
 

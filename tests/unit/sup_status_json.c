@@ -3,7 +3,8 @@
  * documented JSON fields, nulls where the contract says so, and text that is
  * hostile to JSON (quotes, newlines, control bytes, invalid UTF-8) always
  * comes out as valid, faithfully escaped JSON. The firm's URL follows the
- * proxy's scheme and ports.
+ * proxy's scheme and ports. The proxy's state says ok or carries nginx's
+ * message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "proxy.h"
 #include "status_json.h"
 
 static void fill(struct tenant_view *v)
@@ -241,6 +243,44 @@ static void test_tenant_url(void **state)
     assert_string_equal(status_json_tenant_url(&g, "dupont", small, sizeof small), "https://dup");
 }
 
+static void test_proxy(void **state)
+{
+    (void)state;
+    struct proxy_stats st = {.mode = PROXY_MANAGED,
+                             .reloads = 4,
+                             .failures = 1,
+                             .nginx_starts = 2,
+                             .nginx_pid = 4321,
+                             .generation = 5};
+    json_t *o = roundtrip(status_json_proxy(&st, ""));
+    assert_string_equal(json_string_value(json_object_get(o, "mode")), "managed");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_string_equal(json_string_value(json_object_get(o, "last_error")), "");
+    assert_int_equal(json_integer_value(json_object_get(o, "reloads")), 4);
+    assert_int_equal(json_integer_value(json_object_get(o, "failures")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "nginx_starts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "nginx_pid")), 4321);
+    assert_int_equal(json_integer_value(json_object_get(o, "generation")), 5);
+    json_decref(o);
+
+    /* A refused configuration: not ok, nginx's message as it was (escaped). */
+    st.mode = PROXY_EXTERNAL;
+    st.nginx_pid = 0;
+    o = roundtrip(status_json_proxy(&st, "nginx -t refused: [emerg] unknown directive \"x\"\xff"));
+    assert_string_equal(json_string_value(json_object_get(o, "mode")), "external");
+    assert_true(json_is_false(json_object_get(o, "ok")));
+    assert_string_equal(json_string_value(json_object_get(o, "last_error")),
+                        "nginx -t refused: [emerg] unknown directive \"x\"\xef\xbf\xbd");
+    assert_true(json_is_null(json_object_get(o, "nginx_pid")));
+    json_decref(o);
+
+    st.mode = PROXY_OFF;
+    o = roundtrip(status_json_proxy(&st, NULL));
+    assert_string_equal(json_string_value(json_object_get(o, "mode")), "off");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_empty_list_and_error),
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_tenant_url),
+        cmocka_unit_test(test_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
