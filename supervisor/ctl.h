@@ -70,5 +70,12 @@ void ctl_sanitize(const char *in, char *out, size_t n);
 void ctl_print_status_table(FILE *f, const json_t *tenants);
 /* Render recent events (GET /v1/events) as lines. */
 void ctl_print_events(FILE *f, const json_t *events);
+/* Below the status table: "\nproxy: ERROR: <last_error>\n" when the proxy's
+ * last apply failed (GET /v1/proxy's "ok" is false), nothing when it is fine
+ * or when `proxy` is not such an object. */
+void ctl_print_proxy_line(FILE *f, const json_t *proxy);
+/* `proxy-status`: GET /v1/proxy as "key: value" lines (mode, config, nginx,
+ * generation, reloads, failures, nginx starts). */
+void ctl_print_proxy_status(FILE *f, const json_t *proxy);
 
 #endif

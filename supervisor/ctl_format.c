@@ -162,6 +162,49 @@ void ctl_print_status_table(FILE *f, const json_t *tenants)
     }
 }
 
+/* GET /v1/proxy's "ok" is false: its last apply failed. */
+static bool proxy_failed(const json_t *proxy)
+{
+    return json_is_object(proxy) && json_is_false(json_object_get(proxy, "ok"));
+}
+
+void ctl_print_proxy_line(FILE *f, const json_t *proxy)
+{
+    char msg[2400];
+    if (!proxy_failed(proxy))
+        return;
+    ctl_sanitize(str(proxy, "last_error"), msg, sizeof msg);
+    fprintf(f, "\nproxy: ERROR: %s\n", msg[0] ? msg : "the last configuration was not applied");
+}
+
+void ctl_print_proxy_status(FILE *f, const json_t *proxy)
+{
+    char mode[32], msg[2400];
+    ctl_sanitize(str(proxy, "mode"), mode, sizeof mode);
+    ctl_sanitize(str(proxy, "last_error"), msg, sizeof msg);
+    fprintf(f, "mode:         %s\n", mode);
+    if (proxy_failed(proxy))
+        fprintf(f, "config:       ERROR: %s\n", msg);
+    else
+        fprintf(f, "config:       ok\n");
+    json_t *pid = json_object_get(proxy, "nginx_pid");
+    if (json_is_integer(pid))
+        fprintf(f, "nginx:        pid %" JSON_INTEGER_FORMAT "\n", json_integer_value(pid));
+    else if (strcmp(mode, "managed") == 0)
+        fprintf(f, "nginx:        not running\n");
+    json_int_t gen = json_integer_value(json_object_get(proxy, "generation"));
+    if (gen > 0)
+        fprintf(f, "generation:   conf.%" JSON_INTEGER_FORMAT "\n", gen);
+    else
+        fprintf(f, "generation:   -\n");
+    fprintf(f, "reloads:      %" JSON_INTEGER_FORMAT "\n",
+            json_integer_value(json_object_get(proxy, "reloads")));
+    fprintf(f, "failures:     %" JSON_INTEGER_FORMAT "\n",
+            json_integer_value(json_object_get(proxy, "failures")));
+    fprintf(f, "nginx starts: %" JSON_INTEGER_FORMAT "\n",
+            json_integer_value(json_object_get(proxy, "nginx_starts")));
+}
+
 void ctl_print_events(FILE *f, const json_t *events)
 {
     size_t n = json_array_size(events);

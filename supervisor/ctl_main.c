@@ -140,6 +140,42 @@ static bool valid_id_arg(const struct ctl_cmd *cmd, const char *id)
 
 /* ---- status ---------------------------------------------------------------- */
 
+/*
+ * GET /v1/proxy: a new reference to its object, or NULL when there is none
+ * to show (an error is already printed when `loud`). A 503 (no proxy: it
+ * could not start) becomes {"ok": false, "last_error": <detail>}.
+ */
+static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
+{
+    struct ctl_response r;
+    int rc = request(c, "GET", "/v1/proxy", NULL, CTL_TIMEOUT_MS, &r);
+    json_t *j = NULL;
+    *rc_out = rc;
+    if (rc != 0)
+        return NULL;
+    if (r.status == 200 || r.status == 503)
+        j = json_loadb(r.body, r.len, 0, NULL);
+    if (r.status == 503 && json_is_object(j)) {
+        const char *d = json_string_value(json_object_get(j, "detail"));
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_false());
+        json_object_set_new(o, "last_error", json_string(d ? d : "no proxy"));
+        json_decref(j);
+        j = o;
+    } else if (r.status != 200 && loud) {
+        *rc_out = api_error(&r);
+    } else if (!json_is_object(j) && loud) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON\n");
+        *rc_out = CTL_EXIT_ERROR;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    ctl_response_free(&r);
+    return j;
+}
+
 static int cmd_status(struct ctl *c)
 {
     const struct ctl_cmd *cmd = find_cmd("status");
@@ -179,7 +215,36 @@ static int cmd_status(struct ctl *c)
     }
     ctl_print_status_table(stdout, j);
     json_decref(j);
+    /* The proxy's error too: the table alone would say all is well while
+     * nginx refuses the new configuration (DESIGN.md "Reverse proxy"). An
+     * older tenantd without the route, or one that went away, adds nothing. */
+    fflush(stdout);
+    json_t *px = fetch_proxy(c, false, &rc);
+    ctl_print_proxy_line(stdout, px);
+    json_decref(px);
     return CTL_EXIT_OK;
+}
+
+/* The proxy's state; exit 1 when its last apply failed, so scripts and
+ * monitors can test it like `check`. */
+static int cmd_proxy_status(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("proxy-status"), "proxy-status takes no argument");
+    int rc = 0;
+    json_t *j = fetch_proxy(c, true, &rc);
+    if (j == NULL)
+        return rc != 0 ? rc : CTL_EXIT_ERROR;
+    if (c->json) {
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        ctl_print_proxy_status(stdout, j);
+    }
+    rc = json_is_false(json_object_get(j, "ok")) ? CTL_EXIT_ERROR : CTL_EXIT_OK;
+    json_decref(j);
+    return rc;
 }
 
 /* ---- actions ------------------------------------------------------------------ */
@@ -624,8 +689,10 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts and last exit, then any configuration errors. With --json, print\n"
-     "the admin API's JSON as it is returned.",
+     "restarts and last exit, then any configuration errors, then\n"
+     "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
+     "(the previous one keeps serving). With --json, print the admin API's JSON\n"
+     "as it is returned (the tenants only; see proxy-status).",
      cmd_status},
     {"start", "start <id>", "Start a stopped tenant; clears an operator's recorded stop.",
      cmd_action},
@@ -682,6 +749,13 @@ static const struct ctl_cmd commands[] = {
      cmd_restore},
     {"proxy-config", "proxy-config",
      "Print the nginx configuration tenantd would write for the current files.", cmd_proxy_config},
+    {"proxy-status", "proxy-status [--json]",
+     "Show the reverse proxy's state (GET /v1/proxy): mode, whether the last\n"
+     "configuration was applied or nginx's own message when it was refused, the\n"
+     "nginx pid, the live generation and the counts. Exit 1 when the last apply\n"
+     "failed. With --json: {\"mode\", \"ok\", \"last_error\", \"reloads\",\n"
+     "\"failures\", \"nginx_starts\", \"nginx_pid\", \"generation\"}.",
+     cmd_proxy_status},
 };
 
 static const struct ctl_cmd *find_cmd(const char *name)

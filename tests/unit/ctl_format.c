@@ -77,6 +77,61 @@ static char *render(const char *json)
     return buf;
 }
 
+static char *render_with(void (*fn)(FILE *, const json_t *), const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    assert_non_null(j);
+    static char *buf;
+    static size_t len;
+    buf = NULL;
+    len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fn(f, j);
+    fclose(f);
+    json_decref(j);
+    return buf;
+}
+
+static void test_proxy(void **state)
+{
+    (void)state;
+    /* Fine: nothing below the table. */
+    char *out = render_with(ctl_print_proxy_line, "{\"mode\":\"managed\",\"ok\":true,"
+                                                  "\"last_error\":\"\"}");
+    assert_string_equal(out, "");
+    free(out);
+    /* Not an object (an older tenantd): nothing either. */
+    out = render_with(ctl_print_proxy_line, "[]");
+    assert_string_equal(out, "");
+    free(out);
+    /* Refused: nginx's message, sanitised for the terminal. */
+    out = render_with(ctl_print_proxy_line,
+                      "{\"ok\":false,\"last_error\":\"nginx -t refused: [emerg] unknown "
+                      "directive \\\"x\\\" \\u001b[2J\"}");
+    assert_string_equal(
+        out, "\nproxy: ERROR: nginx -t refused: [emerg] unknown directive \"x\" \\x1b[2J\n");
+    free(out);
+
+    out = render_with(ctl_print_proxy_status,
+                      "{\"mode\":\"managed\",\"ok\":false,\"last_error\":\"bad\","
+                      "\"reloads\":3,\"failures\":1,\"nginx_starts\":1,\"nginx_pid\":77,"
+                      "\"generation\":4}");
+    assert_non_null(strstr(out, "mode:         managed\n"));
+    assert_non_null(strstr(out, "config:       ERROR: bad\n"));
+    assert_non_null(strstr(out, "nginx:        pid 77\n"));
+    assert_non_null(strstr(out, "generation:   conf.4\n"));
+    assert_non_null(strstr(out, "reloads:      3\n"));
+    assert_non_null(strstr(out, "failures:     1\n"));
+    free(out);
+    out = render_with(ctl_print_proxy_status,
+                      "{\"mode\":\"off\",\"ok\":true,\"last_error\":\"\",\"nginx_pid\":null,"
+                      "\"generation\":0}");
+    assert_non_null(strstr(out, "config:       ok\n"));
+    assert_null(strstr(out, "nginx: "));
+    assert_non_null(strstr(out, "generation:   -\n"));
+    free(out);
+}
+
 static void test_table(void **state)
 {
     (void)state;
@@ -106,10 +161,9 @@ static void test_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_bytes),
-        cmocka_unit_test(test_sanitize),
-        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_duration), cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_sanitize), cmocka_unit_test(test_table),
+        cmocka_unit_test(test_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
