@@ -11,7 +11,9 @@ nginx, and TLS serves by name with HTTP redirecting.
 The tenants run the real tenant-worker when it is built, else tests/helpers/echoworker.
 """
 import http.client
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -254,20 +256,54 @@ def test_broken_template_keeps_last_good_config(root):
     assert via_proxy(root, "martin.localhost").status == 404
     assert "proxy_bogus_directive" not in live_tenants(root)
 
-    # A placeholder typo is caught before nginx, with the file and line.
+    # The error is shown, not only logged: GET /v1/proxy, tenantctl, /metrics.
+    px = root.get("/v1/proxy").json()
+    assert px["mode"] == "managed" and px["ok"] is False, px
+    assert 'unknown directive "proxy_bogus_directive"' in px["last_error"], px
+    assert "previous one keeps serving" in px["last_error"]
+    assert px["failures"] >= 1 and px["generation"] >= 1
+    assert isinstance(px["nginx_pid"], int) and px["nginx_pid"] == nginx_master(root)
+    r = root.tenantctl("status")
+    proxy_lines = [l for l in r.stdout.splitlines() if l.startswith("proxy: ")]
+    assert len(proxy_lines) == 1, r.stdout
+    assert proxy_lines[0].startswith("proxy: ERROR: ")
+    assert 'unknown directive "proxy_bogus_directive"' in proxy_lines[0]
+    assert isinstance(json.loads(root.tenantctl("status", "--json").stdout), list)
+    r = root.tenantctl("proxy-status", check=False)
+    assert r.returncode == 1 and "config:       ERROR: " in r.stdout, (r.stdout, r.stderr)
+    r = root.tenantctl("proxy-status", "--json", check=False)
+    assert r.returncode == 1 and json.loads(r.stdout)["ok"] is False
+    # nginx's own message, without the pid of the `nginx -t` that said it.
+    assert re.search(r'\[emerg\] unknown directive "proxy_bogus_directive" in \S+:\d+$',
+                     json.loads(r.stdout)["last_error"]), r.stdout
+    metrics = root.get("/metrics").text
+    assert "\ntenantd_proxy_config_ok 0\n" in metrics
+    failures = px["failures"]
+
+    # A placeholder typo is caught before nginx, with the file and line; the
+    # API's reload re-applies like SIGHUP.
     with open(tenant_tpl, "w") as f:
         f.write(original.replace("server_name {{host}};", "server_name {{hots}};"))
-    root.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: "unknown placeholder {{hots}}" in root.log(), what="the placeholder error")
+    root.tenantctl("reload")
+    wait_for(lambda: "unknown placeholder {{hots}}" in root.get("/v1/proxy").json()["last_error"],
+             what="the placeholder error in GET /v1/proxy")
+    assert "unknown placeholder {{hots}}" in root.log()
+    assert root.get("/v1/proxy").json()["failures"] > failures
     assert via_proxy(root, "dupont.localhost").status == 200
 
-    # Fixed, and a reload (SIGHUP) applies it.
+    # Fixed, and a reload (SIGHUP) applies it: the error clears everywhere.
     with open(tenant_tpl, "w") as f:
         f.write(original)
     root.proc.send_signal(signal.SIGHUP)
     wait_proxy(root, "martin.localhost", 200, "Cabinet Martin")
     assert via_proxy(root, "dupont.localhost").status == 200
     assert os.readlink(live_dir(root)) != good_target
+    px = wait_for(lambda: (lambda p: p if p["ok"] else None)(root.get("/v1/proxy").json()),
+                  what="GET /v1/proxy to say ok")
+    assert px["last_error"] == "" and px["reloads"] >= 2
+    assert "proxy:" not in root.tenantctl("status").stdout
+    assert root.tenantctl("proxy-status").returncode == 0
+    assert "\ntenantd_proxy_config_ok 1\n" in root.get("/metrics").text
 
 
 HOSTILE_SUBDOMAINS = ["ev;il", "ev{il", 'ev"il', "ev il", "ev$host", "ev#il", "a..b", "ev}il"]
@@ -453,3 +489,4 @@ http {{
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
+
