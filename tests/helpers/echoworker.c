@@ -8,23 +8,20 @@
  *   anything else 404
  *
  * It takes the passed socket (LISTEN_FDS=1, fd 3) or binds 127.0.0.1:PORT,
- * sends READY=1 to NOTIFY_SOCKET when set, keeps connections alive, and stops
- * on SIGTERM with exit 0. Request bodies are not expected and are refused
- * (the connection is closed). Not for production: no timeouts, no limits but
- * the request head size.
+ * sends READY=1 to NOTIFY_SOCKET when set (both through helper_worker.h),
+ * keeps connections alive, and stops on SIGTERM with exit 0. Request bodies
+ * are not expected and are refused (the connection is closed). Not for
+ * production: no timeouts, no limits but the request head size.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 #include <uv.h>
+
+#include "helper_worker.h"
 
 #define HEAD_MAX 8192
 
@@ -171,27 +168,6 @@ static void on_connection(uv_stream_t *srv, int status)
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 
-static void notify_ready(void)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    socklen_t len;
-    int fd;
-
-    if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof sa.sun_path)
-        return;
-    memcpy(sa.sun_path, path, strlen(path));
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
-        fprintf(stderr, "echoworker: notify: %s\n", strerror(errno));
-    close(fd);
-}
-
 static void on_sigterm(uv_signal_t *h, int sig)
 {
     uv_stop(h->loop);
@@ -201,9 +177,8 @@ int main(void)
 {
     uv_loop_t *loop = uv_default_loop();
     const char *id = getenv("CLIENT_ID"), *name = getenv("CLIENT_NAME");
-    const char *fds = getenv("LISTEN_FDS"), *port = getenv("PORT");
     char ename[1024], eid[256];
-    int r;
+    int fd, r;
 
     html_escape(name ? name : "", ename, sizeof ename);
     html_escape(id ? id : "", eid, sizeof eid);
@@ -222,14 +197,13 @@ int main(void)
     resp_health_len += 3;
 
     signal(SIGPIPE, SIG_IGN);
-    uv_tcp_init(loop, &server);
-    if (fds != NULL && strcmp(fds, "1") == 0) {
-        r = uv_tcp_open(&server, 3);
-    } else {
-        struct sockaddr_in sa;
-        uv_ip4_addr("127.0.0.1", port ? atoi(port) : 0, &sa);
-        r = uv_tcp_bind(&server, (const struct sockaddr *)&sa, 0);
+    fd = hw_listen_socket(1024);
+    if (fd < 0) {
+        fprintf(stderr, "echoworker: listen: %s\n", strerror(errno));
+        return 1;
     }
+    uv_tcp_init(loop, &server);
+    r = uv_tcp_open(&server, fd);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&server, 1024, on_connection);
     if (r < 0) {
@@ -238,7 +212,7 @@ int main(void)
     }
     uv_signal_init(loop, &sigterm);
     uv_signal_start(&sigterm, on_sigterm, SIGTERM);
-    notify_ready();
+    hw_notify("READY=1", "echoworker");
     fprintf(stderr, "echoworker: %s ready\n", id ? id : "?");
     uv_run(loop, UV_RUN_DEFAULT);
     return 0;

@@ -10,18 +10,16 @@
  * As pid 1 of its pid namespace it also reaps whatever else it inherits.
  * What it does not do: keep-alive, request bodies, anything concurrent.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "helper_worker.h"
 
 static volatile sig_atomic_t stop;
 
@@ -95,59 +93,11 @@ static void release_forks(void)
     nkids = 0;
 }
 
-static void notify_ready(void)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa;
-    if (!path || !*path || strlen(path) >= sizeof sa.sun_path)
-        return;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    const char msg[] = "READY=1\nSTATUS=serving";
-    if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa, sizeof sa) < 0)
-        fprintf(stderr, "memhog: notify: %s\n", strerror(errno));
-    close(fd);
-}
-
-static int own_socket(void)
-{
-    const char *port = getenv("PORT");
-    struct sockaddr_in sa;
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || !port)
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)atoi(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void serve(int c)
 {
-    char req[4096], body[128], resp[512];
-    size_t len = 0;
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    while (len < sizeof req - 1) {
-        ssize_t n = read(c, req + len, sizeof req - 1 - len);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        req[len] = '\0';
-        if (strstr(req, "\r\n\r\n"))
-            break;
-    }
+    char req[4096], body[128];
+    if (hw_read_head(c, req, sizeof req, 2000) < 0)
+        return;
     int status = 200;
     if (strncmp(req, "GET /healthz ", 13) == 0) {
         snprintf(body, sizeof body, "ok\n");
@@ -161,33 +111,21 @@ static void serve(int c)
         status = 404;
         snprintf(body, sizeof body, "not found\n");
     }
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     status, status == 200 ? "OK" : "Error", strlen(body), body);
-    ssize_t w = write(c, resp, (size_t)n);
-    (void)w;
+    hw_respond(c, status, "text/plain", body);
     release_forks();
 }
 
 int main(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    const char *lfds = getenv("LISTEN_FDS");
-    int fd = lfds && atoi(lfds) >= 1 ? 3 : own_socket();
+    hw_catch_term(on_term);
+    int fd = hw_listen_socket(128);
     if (fd < 0) {
         fprintf(stderr, "memhog: no socket\n");
         return 1;
     }
     printf("memhog %d serving\n", (int)getpid());
     fflush(stdout);
-    notify_ready();
+    hw_notify("READY=1\nSTATUS=serving", "memhog");
     while (!stop) {
         int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
