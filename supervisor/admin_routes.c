@@ -98,18 +98,29 @@ static bool take_id(h2o_req_t *req, h2o_iovec_t seg, char *buf, size_t cap)
     return true;
 }
 
-static void get_tenants(struct admin *a, h2o_req_t *req)
+/* A snapshot of every tenant into a new array (*k entries; the caller frees
+ * it), or NULL after answering 500 when memory ran out. */
+static struct tenant_view *snapshot_tenants(struct admin *a, h2o_req_t *req, size_t *k)
 {
     size_t n = sup_tenant_count(a->sup);
     struct tenant_view *v = calloc(n ? n : 1, sizeof *v);
     if (v == NULL) {
         admin_send_error(req, 500, "internal", "out of memory");
-        return;
+        return NULL;
     }
-    size_t k = 0;
+    *k = 0;
     for (size_t i = 0; i < n; i++)
-        if (sup_tenant_view(a->sup, i, &v[k]) == 0)
-            k++;
+        if (sup_tenant_view(a->sup, i, &v[*k]) == 0)
+            (*k)++;
+    return v;
+}
+
+static void get_tenants(struct admin *a, h2o_req_t *req)
+{
+    size_t k;
+    struct tenant_view *v = snapshot_tenants(a, req, &k);
+    if (v == NULL)
+        return;
     admin_send_json(req, 200, status_json_tenants(v, k));
     free(v);
 }
@@ -370,16 +381,10 @@ static void get_proxy(struct admin *a, h2o_req_t *req)
 
 static void get_metrics(struct admin *a, h2o_req_t *req)
 {
-    size_t n = sup_tenant_count(a->sup);
-    struct tenant_view *v = calloc(n ? n : 1, sizeof *v);
-    if (v == NULL) {
-        admin_send_error(req, 500, "internal", "out of memory");
+    size_t k;
+    struct tenant_view *v = snapshot_tenants(a, req, &k);
+    if (v == NULL)
         return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (sup_tenant_view(a->sup, i, &v[k]) == 0)
-            k++;
     /* Reloads are counted by the supervisor, whatever asked for them. */
     struct admin_counters c = a->counters;
     struct sup_counts sc;

@@ -176,16 +176,9 @@ static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
     return j;
 }
 
-static int cmd_status(struct ctl *c)
+/* GET a JSON document and print it raw (--json) or through `show`. */
+static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, const json_t *))
 {
-    const struct ctl_cmd *cmd = find_cmd("status");
-    if (c->argc > 2)
-        return usage_error(cmd, "too many arguments");
-    const char *id = c->argc == 2 ? c->argv[1] : NULL;
-    if (id && !valid_id_arg(cmd, id))
-        return CTL_EXIT_USAGE;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/tenants%s%s", id ? "/" : "", id ? id : "");
     struct ctl_response r;
     int rc = request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
     if (rc != 0)
@@ -207,14 +200,37 @@ static int cmd_status(struct ctl *c)
         fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
         return CTL_EXIT_ERROR;
     }
+    show(stdout, j);
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+/* The status table of one tenant (an object) or of all (an array). */
+static void show_status(FILE *out, const json_t *j)
+{
     if (json_is_object(j)) {
         json_t *a = json_array();
-        json_array_append(a, j);
-        json_decref(j);
-        j = a;
+        json_array_append(a, (json_t *)j);
+        ctl_print_status_table(out, a);
+        json_decref(a);
+    } else {
+        ctl_print_status_table(out, j);
     }
-    ctl_print_status_table(stdout, j);
-    json_decref(j);
+}
+
+static int cmd_status(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("status");
+    if (c->argc > 2)
+        return usage_error(cmd, "too many arguments");
+    const char *id = c->argc == 2 ? c->argv[1] : NULL;
+    if (id && !valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants%s%s", id ? "/" : "", id ? id : "");
+    int rc = get_and_show(c, path, show_status);
+    if (rc != CTL_EXIT_OK || c->json)
+        return rc;
     /* The proxy's error too: the table alone would say all is well while
      * nginx refuses the new configuration (DESIGN.md "Reverse proxy"). An
      * older tenantd without the route, or one that went away, adds nothing. */
@@ -294,35 +310,6 @@ static int cmd_reload(struct ctl *c)
     rc = r.status / 100 == 2 ? print_ok(c, &r, "reloaded\n") : api_error(&r);
     ctl_response_free(&r);
     return rc;
-}
-
-/* GET a JSON document and print it raw (--json) or through `show`. */
-static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, const json_t *))
-{
-    struct ctl_response r;
-    int rc = request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
-    if (rc != 0)
-        return rc;
-    if (r.status != 200) {
-        rc = api_error(&r);
-        ctl_response_free(&r);
-        return rc;
-    }
-    if (c->json) {
-        fwrite(r.body, 1, r.len, stdout);
-        ctl_response_free(&r);
-        return CTL_EXIT_OK;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(r.body, r.len, 0, &je);
-    ctl_response_free(&r);
-    if (j == NULL) {
-        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
-        return CTL_EXIT_ERROR;
-    }
-    show(stdout, j);
-    json_decref(j);
-    return CTL_EXIT_OK;
 }
 
 static int cmd_events(struct ctl *c)
