@@ -24,7 +24,7 @@ done
 base=$(/usr/bin/python3 - <<'PY'
 import random, socket
 for _ in range(200):
-    b = random.randint(20000, 59000); ok = []
+    b = random.randint(10000, 31000); ok = []
     try:
         for p in range(b, b + 3):
             s = socket.socket(); s.bind(("127.0.0.1", p)); ok.append(s)

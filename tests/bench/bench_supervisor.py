@@ -43,7 +43,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 def free_block(n):
     for _ in range(200):
-        base = random.randint(20000, 60000 - n)
+        base = random.randint(10000, 32000 - n)  # below the ephemeral range
         socks = []
         try:
             for p in range(base, base + n):

@@ -35,9 +35,18 @@ def helper(name):
 
 
 def free_port_block(n):
-    """A run of n consecutive loopback TCP ports that are free right now."""
+    """A run of n consecutive loopback TCP ports that are free right now, below the
+    kernel's ephemeral range, so an outgoing connection (a health probe, nginx to an
+    upstream, a test client) cannot take one of them before tenantd binds it."""
+    low, high = 10000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph = int(f.read().split()[0])
+        high = min(high, eph - 1) if eph > low + 2 * n else high
+    except (OSError, ValueError):
+        pass
     for _ in range(200):
-        base = random.randint(20000, 60000 - n)
+        base = random.randint(low, high - n)
         socks = []
         try:
             for p in range(base, base + n):
