@@ -316,6 +316,33 @@ def pid_alive(pid):
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
+def tenantd_fds(pid):
+    """tenantd's open fds: {fd: what it points to}."""
+    out = {}
+    for f in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(f)] = os.readlink(f"/proc/{pid}/fd/{f}")
+        except OSError:
+            pass  # closed while we looked
+    return out
+
+
+# What tenantd may hold open for itself (loop, admin, proxy, state.db, inotify...) and
+# for each tenant it knows (socket, notify socket, pidfd, output pipes, log file, probe).
+FD_BASE, FD_PER_TENANT = 32, 12
+
+
+def check_fds(root):
+    """Fail on an fd leak in a running tenantd: an fd to a deleted file, or more fds
+    than its tenants can account for (a leak per restart outgrows the bound quickly)."""
+    fds = tenantd_fds(root.proc.pid)
+    deleted = [v for v in fds.values() if v.endswith(" (deleted)")]
+    assert not deleted, f"tenantd holds deleted files open: {deleted}"
+    n = len(root.status())
+    assert len(fds) <= FD_BASE + FD_PER_TENANT * n, \
+        f"tenantd holds {len(fds)} fds for {n} tenants: {sorted(fds.items())}"
+
+
 def check_hygiene(root):
     text = root.log()
     for mark in SANITIZER_MARKS:
@@ -340,6 +367,7 @@ def root(request):
                 worker_pids = [p for p in r.pids().values() if p]
             except Exception:
                 pass
+            check_fds(r)
     finally:
         r.stop()
         for p in worker_pids:
