@@ -44,9 +44,9 @@
  */
 #include "admin_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -124,28 +124,63 @@ static const struct config *cfg(const struct admin *a)
 
 /* ---- small file helpers -------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Remove everything below the directory open as dfd, then close it. Each
+ * entry is unlinked or opened relative to its parent with O_NOFOLLOW, never
+ * through a path: the tenant owned this tree, may have planted links in it,
+ * and may still be swapping a directory for a link while we walk (a worker
+ * that did not stop in time), so a name must never be resolved twice. Mount
+ * points are not crossed, and the depth is bounded so the fds are. */
+static void remove_below(int dfd, dev_t dev, int depth)
 {
-    (void)st;
-    (void)ftw;
-    int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
-    if (rc != 0 && errno != ENOENT)
-        log_warn(NULL, "admin: cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* rm -rf without following symlinks or crossing mounts: the tenant owned this
- * tree and may have planted links in it. */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (!S_ISDIR(st.st_mode)) {
-        unlink(path);
+    DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
         return;
     }
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), n, 0) == 0 || errno == ENOENT)
+            continue;
+        if (errno != EISDIR) {
+            log_warn(NULL, "admin: cannot remove %s: %s", n, strerror(errno));
+            continue;
+        }
+        int sub = depth < 64 ? openat(dirfd(d), n,
+                                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                             : -1;
+        struct stat st;
+        if (sub >= 0 && fstat(sub, &st) == 0 && st.st_dev == dev)
+            remove_below(sub, dev, depth + 1);
+        else if (sub >= 0)
+            close(sub);
+        if (unlinkat(dirfd(d), n, AT_REMOVEDIR) != 0 && errno != ENOENT)
+            log_warn(NULL, "admin: cannot remove the folder %s: %s", n, strerror(errno));
+    }
+    closedir(d);
+}
+
+/* rm -rf without following symlinks or crossing mounts (see remove_below).
+ * The path itself is ours: its parents belong to root, not to the tenant. */
+static void remove_tree(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        /* A link or a file where the folder was: remove the name only. */
+        if ((errno == ENOTDIR || errno == ELOOP) && unlink(path) != 0 && errno != ENOENT)
+            log_warn(NULL, "admin: cannot remove %s: %s", path, strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    remove_below(fd, st.st_dev, 0);
+    if (rmdir(path) != 0 && errno != ENOENT)
+        log_warn(NULL, "admin: cannot remove %s: %s", path, strerror(errno));
 }
 
 /* mkdir -p with a mode for the last component. */

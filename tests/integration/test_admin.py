@@ -479,6 +479,29 @@ def test_offboard_archives_and_purges(root):
     assert ("offboard", "dupont") in ev and ("offboard", "martin") in ev
 
 
+def test_purge_does_not_follow_links_planted_in_the_data_dir(root):
+    # The tenant owns its data dir: whatever it planted there, a purge run by
+    # tenantd removes the names only, never what they point to.
+    started(root, ("dupont",))
+    dd = os.path.join(root.path, "data", "clients", "dupont")
+    outside = os.path.join(root.path, "outside")
+    os.makedirs(os.path.join(outside, "sub"))
+    for name in ("victim", os.path.join("sub", "deep")):
+        with open(os.path.join(outside, name), "w") as f:
+            f.write("not the tenant's")
+    os.symlink(outside, os.path.join(dd, "dirlink"))
+    os.symlink(os.path.join(outside, "victim"), os.path.join(dd, "filelink"))
+    os.makedirs(os.path.join(dd, "a", "b"))
+    os.symlink(os.path.join(outside, "sub"), os.path.join(dd, "a", "b", "sublink"))
+    os.mkfifo(os.path.join(dd, "a", "fifo"))
+    r = root.request("DELETE", "/v1/tenants/dupont?purge=1")
+    assert r.status == 200 and r.json()["purged"] is True, r.text
+    assert not os.path.lexists(dd)
+    for name in ("victim", os.path.join("sub", "deep")):
+        with open(os.path.join(outside, name)) as f:
+            assert f.read() == "not the tenant's"
+
+
 def test_create_admin(root):
     # With a certificate configured, the URL handed out is the https one
     # (mode = off: nothing reads the files).
