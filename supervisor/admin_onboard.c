@@ -631,6 +631,40 @@ static void on_create_admin_timeout(uv_timer_t *t)
     create_admin_maybe_done(op);
 }
 
+/* Read the tenant's existing secret for --create-admin. The data dir is the
+ * tenant's by now (the supervisor chowned it when it started the worker), so
+ * whatever is at "secret" was possibly put there by the tenant: open it
+ * without following a link and without blocking (a FIFO would stall the
+ * whole event loop), accept only a regular file, and never create one here
+ * (spawn_secret would, as root, under a running worker). */
+static int read_secret(const char *data_dir, char *out, size_t n)
+{
+    char path[CONFIG_PATH_MAX + 16];
+    if (snprintf(path, sizeof path, "%s/secret", data_dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ELOOP ? -EINVAL : -errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = -errno;
+    else if (!S_ISREG(st.st_mode))
+        rc = -EINVAL;
+    ssize_t got = rc == 0 ? read(fd, out, n - 1) : 0;
+    if (got < 0)
+        rc = -errno;
+    close(fd);
+    if (rc != 0)
+        return rc;
+    size_t len = (size_t)got;
+    while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+        len--;
+    out[len] = '\0';
+    /* spawn_secret replaces a secret this short; the worker never ran on it. */
+    return len >= 16 ? 0 : -EINVAL;
+}
+
 /* Programs installed beside tenantd unless the config names them. */
 static void program_path(const char *configured, const char *name, char *buf, size_t n)
 {
@@ -658,9 +692,12 @@ static void create_admin_start(struct admin_onboard *op)
         return;
     }
     char secret[256];
-    int rc = spawn_secret(op->data_dir, false, 0, 0, secret, sizeof secret);
+    int rc = read_secret(op->data_dir, secret, sizeof secret);
     if (rc != 0) {
-        op_fail(op, 500, "cannot create the admin", "secret: %s", strerror(-rc));
+        sodium_memzero(secret, sizeof secret);
+        op_fail(op, rc == -EINVAL ? 409 : 500, "cannot create the admin", "%s/secret: %s",
+                op->data_dir,
+                rc == -EINVAL ? "not a regular file holding a secret" : strerror(-rc));
         return;
     }
     char **env = config_worker_env(&c->g, &c->plans, &op->t, secret);

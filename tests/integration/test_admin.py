@@ -502,6 +502,29 @@ def test_purge_does_not_follow_links_planted_in_the_data_dir(root):
             assert f.read() == "not the tenant's"
 
 
+def test_create_admin_refuses_a_secret_that_is_not_a_file(root):
+    # A FIFO planted as the secret must not stall tenantd's loop in open(2):
+    # the request is refused at once and tenantd keeps answering.
+    started(root, ("dupont",))
+    secret = os.path.join(root.path, "data", "clients", "dupont", "secret")
+    saved = secret + ".saved"
+    os.rename(secret, saved)
+    os.mkfifo(secret)
+    try:
+        r = root.post("/v1/tenants/dupont/admins", {"username": "alice"})
+        assert r.status == 409, r.text
+        assert "regular file" in r.json()["detail"]
+        assert [t["id"] for t in root.status()] == ["dupont"]
+    finally:
+        # Release a reader blocked on the FIFO, should there be one.
+        try:
+            os.close(os.open(secret, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        os.unlink(secret)
+        os.rename(saved, secret)
+
+
 def test_create_admin(root):
     # With a certificate configured, the URL handed out is the https one
     # (mode = off: nothing reads the files).
