@@ -29,15 +29,36 @@ static void on_stop_signal(int sig)
     stop_signal = sig;
 }
 
-/* Write bytes to stdout; on a terminal, escape control bytes (but not tab and
- * newline), since the tenant wrote them. */
-static int emit(const char *p, size_t n, bool tty)
+/*
+ * Write bytes to stdout; on a terminal, escape what a terminal would act on,
+ * since the tenant wrote these bytes: C0 controls but tab and newline, DEL,
+ * and the C1 controls as UTF-8 encodes them (C2 80..C2 9F; some terminals
+ * take C2 9B as ESC [). *held carries a trailing C2 byte over to the next call;
+ * emit(NULL, 0, ...) writes out a C2 still held.
+ */
+static int emit(const char *p, size_t n, bool tty, bool *held)
 {
+    if (p == NULL) {
+        if (*held)
+            putchar(0xc2);
+        *held = false;
+        return ferror(stdout) ? -EIO : 0;
+    }
     if (!tty)
         return fwrite(p, 1, n, stdout) == n ? 0 : -EIO;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
-        if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+        if (*held) {
+            *held = false;
+            if (ch >= 0x80 && ch <= 0x9f) {
+                printf("\\xc2\\x%02x", ch);
+                continue;
+            }
+            putchar(0xc2);
+        }
+        if (ch == 0xc2)
+            *held = true;
+        else if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
             printf("\\x%02x", ch);
         else
             putchar(ch);
@@ -81,6 +102,7 @@ static off_t tail_offset(int fd, long lines)
 static int copy_new(int fd, off_t *off, bool tty)
 {
     char buf[65536];
+    bool held = false;
     for (;;) {
         ssize_t n = pread(fd, buf, sizeof buf, *off);
         if (n < 0)
@@ -88,9 +110,12 @@ static int copy_new(int fd, off_t *off, bool tty)
         if (n == 0)
             break;
         *off += n;
-        if (emit(buf, (size_t)n, tty) != 0)
+        if (emit(buf, (size_t)n, tty, &held) != 0)
             return -EIO;
     }
+    /* The file ends here for now: a C2 still held is not followed by a C1. */
+    if (emit(NULL, 0, tty, &held) != 0)
+        return -EIO;
     fflush(stdout);
     return 0;
 }

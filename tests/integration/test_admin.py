@@ -783,3 +783,36 @@ def test_tenantctl_logs_and_check(root):
         f.write("[tenant]\nname = X\nplan = nosuchplan\n[worker]\nport = 1\n")
     r = root.tenantctl("check", check=False)
     assert r.returncode == 1 and "broken.ini" in r.stderr
+
+
+def test_tenantctl_logs_escapes_controls_on_a_terminal(root):
+    """A tenant writes its own log: on a terminal, tenantctl logs shows C0 and C1
+    controls (ESC, and C2 9B, which some terminals take as ESC [) as escapes, and
+    keeps UTF-8 text such as accents and a no-break space (C2 A0) as it is."""
+    import pty
+    logs = os.path.join(root.path, "logs")
+    os.makedirs(logs, exist_ok=True)
+    with open(os.path.join(logs, "ghost.log"), "wb") as f:
+        f.write(b"\xc3\xa9t\xc3\xa9 \x1b[31m \xc2\x9b31m nbsp:\xc2\xa0 end\xc2\n")
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([binpath("tenantctl"), "-c", root.config, "logs", "ghost"],
+                             stdout=slave, stderr=subprocess.DEVNULL)
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once tenantctl has closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert p.wait(timeout=10) == 0
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    out = out.replace(b"\r\n", b"\n")
+    assert out == b"\xc3\xa9t\xc3\xa9 \\x1b[31m \\xc2\\x9b31m nbsp:\xc2\xa0 end\xc2\n", out
