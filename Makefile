@@ -100,7 +100,7 @@ $(BUILDDIR)/tenantd: $(SUP_OBJ) $(BUILDDIR)/libcommon.a
 $(BUILDDIR)/tenantctl: $(CTL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lseccomp -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
 

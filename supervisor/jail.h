@@ -215,5 +215,8 @@ int jail_seccomp_load(struct jail_err *e);
  * so unit tests can replace them with -Wl,--wrap. */
 int jail_sys_capget(uint64_t *eff, uint64_t *prm, uint64_t *inh);
 int jail_sys_capset_zero(void);
+/* seccomp(SECCOMP_SET_MODE_FILTER) of prog; -1 with errno on failure. */
+struct sock_fprog;
+int jail_sys_seccomp(const struct sock_fprog *prog);
 
 #endif

@@ -238,10 +238,14 @@ int __wrap_jail_sys_capset_zero(void)
     return call("capset") ? -1 : 0;
 }
 
-int __wrap_seccomp_load(void *ctx);
-int __wrap_seccomp_load(void *ctx)
+int __wrap_jail_sys_seccomp(const void *prog);
+int __wrap_jail_sys_seccomp(const void *prog)
 {
-    return call("seccomp_load") ? -EPERM : 0;
+    if (call("seccomp_load")) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
 }
 
 int __wrap_execve(const char *p, char *const a[], char *const e[]);
