@@ -339,10 +339,18 @@ int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char
     int rc = 0;
     if (snprintf(path, sizeof path, "%s/secret", data_dir) >= (int)sizeof path)
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* The tenant owns its data dir and could put a FIFO or a device where the
+     * secret belongs: open without blocking and read regular files only, so
+     * nothing a tenant does can stall tenantd's loop. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
-        ssize_t got = read(fd, out, n - 1);
-        if (got < 0)
+        struct stat st;
+        ssize_t got = -1;
+        if (fstat(fd, &st) < 0)
+            rc = -errno;
+        else if (!S_ISREG(st.st_mode))
+            rc = -EINVAL;
+        else if ((got = read(fd, out, n - 1)) < 0)
             rc = -errno;
         close(fd);
         if (rc < 0)
@@ -367,7 +375,11 @@ int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char
 
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* A fresh file only: whatever the tenant left under this name goes first,
+     * and O_EXCL refuses anything that appears in between. */
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        return -errno;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     size_t len = strlen(out);

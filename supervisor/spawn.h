@@ -72,7 +72,9 @@ int spawn_self_dir(char *buf, size_t n);
 int spawn_prepare_dir(const char *dir, bool chown_it, uid_t uid, gid_t gid);
 
 /* Read <data_dir>/secret, creating it (0600, owned by the tenant, 32 random
- * bytes in base64) when missing. `out` receives the base64 text. */
+ * bytes in base64) when missing or shorter than 16 bytes. `out` receives the
+ * base64 text. Never blocks: -EINVAL when the name holds anything but a
+ * regular file (a FIFO, a device, a folder), -ELOOP for a symlink. */
 int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char *out, size_t n);
 
 #endif

@@ -386,3 +386,30 @@ def test_status_pid_is_the_jailed_worker_itself(root):
     assert r.status in (200, 202), r.text
     s = root.wait_state("pidns", "stopped", timeout=10)
     assert s["last_exit"] == "exit 0", s
+
+
+def test_a_fifo_for_a_secret_stalls_nothing(root):
+    """A tenant owns its data dir and could put a FIFO where its secret belongs,
+    then crash: tenantd must not block opening it. That tenant cannot start, says
+    why, and tenantd and the other tenant carry on."""
+    root.add_tenant("mean", **mini())
+    root.add_tenant("nice", **mini())
+    root.start()
+    secret = os.path.join(data_dir(root, "mean"), "secret")
+    os.unlink(secret)
+    os.mkfifo(secret, 0o600)
+    pid = root.status("mean")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    s = wait_for(lambda: (lambda v: v if "secret" in v["state_reason"] else None)(
+        root.status("mean")), what="the secret problem in mean's status")
+    assert s["state"] in ("backoff", "failed"), s
+    assert "Invalid argument" in s["state_reason"], s
+    assert root.status("nice")["state"] == "running"
+    # tenantd's loop still turns: an action on the other tenant completes.
+    old = root.status("nice")["pid"]
+    root.post("/v1/tenants/nice/restart")
+    root.wait_state("nice", "running", pred=lambda v: v["pid"] and v["pid"] != old)
+    # Putting a real secret back lets the tenant start again.
+    os.unlink(secret)
+    root.post("/v1/tenants/mean/start")
+    root.wait_state("mean", "running")
