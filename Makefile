@@ -114,7 +114,7 @@ unit_objs = $(if $(filter common_%,$(1)),,\
 $(BUILDDIR)/tests/%: tests/unit/%.c $$(call unit_objs,$$*) $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) $(shell cat tests/unit/$*.wrap 2>/dev/null) \
-		$(PKG_LIBS) $(shell pkg-config --libs cmocka) -lseccomp -lm -lpthread
+		$(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm -lpthread
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
