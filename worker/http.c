@@ -38,6 +38,7 @@
 #include "model.h"
 #include "pages.h"
 #include "sdnotify.h"
+#include "usage_token.h"
 
 /* Two caps, one answer. A body over HTTP_BODY_MAX but within this one is
  * read and refused by parse_body(); a larger one is refused by h2o on its
@@ -54,10 +55,11 @@
 #define HASH_QUEUE_MAX 64
 
 enum {
-    R_AUTH = 1 << 0,   /* a valid bearer token is required, of a role in `roles` */
-    R_BODY = 1 << 2,   /* the body is a JSON object */
-    R_QUERY = 1 << 3,  /* arg is the query string */
-    R_PREFIX = 1 << 4, /* pattern is a prefix, arg is the rest */
+    R_AUTH = 1 << 0,    /* a valid bearer token is required, of a role in `roles` */
+    R_BODY = 1 << 2,    /* the body is a JSON object */
+    R_QUERY = 1 << 3,   /* arg is the query string */
+    R_PREFIX = 1 << 4,  /* pattern is a prefix, arg is the rest */
+    R_TENANTD = 1 << 5, /* only tenantd: Authorization: Tenantd <usage token> */
 };
 
 struct call;
@@ -116,6 +118,7 @@ static struct {
     uv_timer_t idle;
     int idle_armed;
     uint64_t served, idle_seen;
+    char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
 } srv;
 
 /* ---- responses -------------------------------------------------------------- */
@@ -556,6 +559,9 @@ static const struct route routes[] = {
     {"PATCH", "/api/deadlines/*", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_update},
     {"GET", "/api/billing/usage", R_AUTH, ANYONE, route_model, model_billing_usage},
     {"GET", "/api/stats", R_AUTH, ADMIN, route_model, model_stats},
+
+    /* For tenantd's status page, not for users: a session token is refused. */
+    {"GET", "/internal/usage", R_TENANTD, 0, route_model, model_billing_usage},
 };
 
 static int valid_arg_char(char ch)
@@ -664,6 +670,23 @@ static int authenticate(struct call *c)
         return -1;
     }
     return 0;
+}
+
+/* Authorization: Tenantd <token>, the token from usage_token(): only tenantd
+ * (which reads the tenant's secret) can compute it. Constant time. */
+static int authenticate_tenantd(struct call *c)
+{
+    h2o_req_t *req = c->req;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+
+    if (i >= 0 && srv.usage_token[0] != '\0') {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len == 8 + USAGE_TOKEN_LEN && strncasecmp(v.base, "Tenantd ", 8) == 0 &&
+            sodium_memcmp(v.base + 8, srv.usage_token, USAGE_TOKEN_LEN) == 0)
+            return 0;
+    }
+    send_error(req, 401, "unauthorized", "this route is for tenantd only");
+    return -1;
 }
 
 static int parse_body(struct call *c)
@@ -789,9 +812,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     /* An authenticated GET is read-only and answered at once: its session
      * check and its queries share one read transaction. */
-    int read_txn =
-        (rt->flags & R_AUTH) && strcmp(rt->method, "GET") == 0 && db_read_begin(srv.db) == 0;
+    int read_txn = (rt->flags & (R_AUTH | R_TENANTD)) && strcmp(rt->method, "GET") == 0 &&
+                   db_read_begin(srv.db) == 0;
     if ((rt->flags & R_AUTH) && authenticate(c) < 0)
+        goto out;
+    if ((rt->flags & R_TENANTD) && authenticate_tenantd(c) < 0)
         goto out;
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         goto out;
@@ -983,6 +1008,8 @@ int http_run(const struct wenv *env, sqlite3 *db)
     int r;
 
     srv.env = env;
+    if (usage_token(env->client_id, env->secret_key, srv.usage_token, sizeof srv.usage_token) < 0)
+        srv.usage_token[0] = '\0';
     srv.db = db;
     srv.loop = uv_default_loop();
 

@@ -568,3 +568,55 @@ def test_each_role_gets_only_its_routes(worker):
     for role, t in tokens.items():
         assert worker.post("/api/auth/logout", token=t).status == 204
         assert_json_error(worker.get("/api/me", token=t), 401)
+
+
+# ---- tenantd's usage route ----------------------------------------------------
+
+def usage_token(client_id, secret):
+    """common/usage_token.c, computed independently: BLAKE2b-256 key from the
+    id and the secret, HMAC-SHA512-256 of "tenantd-usage:<id>", base64url."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    h = hashlib.blake2b(digest_size=32)
+    h.update(b"tenantd worker usage key v1\0")
+    for part in (client_id.encode(), secret.encode()):
+        h.update(struct.pack("<I", len(part)) + part)
+    mac = hmac.new(h.digest(), b"tenantd-usage:" + client_id.encode(), hashlib.sha512).digest()[:32]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def test_internal_usage_only_for_tenantd(workers):
+    w = workers()
+    pw = w.create_admin("admin")
+    w.start()
+    token = usage_token("dupont", w.env["SECRET_KEY"])
+    good = {"Authorization": "Tenantd " + token}
+
+    r = w.get("/internal/usage", headers=good)
+    assert r.status == 200, r.text
+    usage = r.json()
+    assert usage["client_id"] == "dupont" and usage["analyses_limit"] == 500
+    assert usage["users_limit"] == 10 and usage["users_active"] == 1
+    assert r.json() == w.get("/api/billing/usage", token=w.login("admin", pw)).json()
+
+    session = w.login("admin", pw)
+    other = workers(client_id="martin")
+    refused = [
+        {},
+        {"Authorization": "Tenantd "},
+        {"Authorization": "Tenantd " + token[:-1] + ("A" if token[-1] != "A" else "B")},
+        {"Authorization": "Tenantd " + token + "x"},
+        {"Authorization": "Bearer " + token},
+        {"Authorization": "Bearer " + session},
+        {"Authorization": "Tenantd " + session},
+        # Another firm's token, and this firm's id with another secret.
+        {"Authorization": "Tenantd " + usage_token("martin", other.env["SECRET_KEY"])},
+        {"Authorization": "Tenantd " + usage_token("dupont", other.env["SECRET_KEY"])},
+    ]
+    for h in refused:
+        assert_json_error(w.get("/internal/usage", headers=h), 401)
+    # The token opens nothing else.
+    assert_json_error(w.get("/api/billing/usage", headers=good), 401)
+    assert_json_error(w.request("POST", "/internal/usage", headers=good), 405)
