@@ -750,6 +750,7 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
     close_listeners(a);
     admin_onboard_abort_all(a);
     admin_backup_abort_all(a);
+    admin_usage_abort_all(a);
     /* What h2o_context_request_shutdown does for HTTP/1 is only this flag
      * (keep-alive off); the call would also arm HTTP/2's one-second graceful
      * timer, which we never need (HTTP/2 is off) and which would make

@@ -87,6 +87,7 @@ struct admin {
     struct backup_sched *backup;       /* NULL: no backup route */
     struct proxy *proxy;               /* NULL: no proxy (admin_set_proxy) */
     struct admin_backup_wait *backups; /* requests waiting for their backup */
+    struct admin_usage_wait *usages;   /* requests waiting for a worker's usage */
 
     bool stopping;
     int closing; /* handles whose close callback is still due */
@@ -135,6 +136,13 @@ void admin_maybe_finish(struct admin *a);
 void admin_backup_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                        const char *id);
 void admin_backup_abort_all(struct admin *a);
+
+/* GET /v1/tenants/<id>/usage (admin_routes.c): the month's usage, asked from
+ * the running worker (usage_fetch.h) and answered later; 409 when the tenant
+ * is not running, 504 when the worker does not answer in time. At stop, the
+ * ones still waiting are answered 503. */
+void admin_usage_get(struct admin *a, h2o_req_t *req, const char *id);
+void admin_usage_abort_all(struct admin *a);
 
 /* Is the Authorization header a valid bearer token? Constant time. */
 bool admin_token_ok(const struct admin *a, h2o_req_t *req);

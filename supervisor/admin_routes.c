@@ -21,6 +21,8 @@
 #include "proxy.h"
 #include "status_json.h"
 #include "sup.h"
+#include "usage_fetch.h"
+#include "usage_token.h"
 
 /* The request path split into at most a few segments, without the query. */
 #define MAX_SEGS 6
@@ -311,6 +313,98 @@ void admin_backup_abort_all(struct admin *a)
     }
 }
 
+/* One request waiting for a worker's usage; freed by its fetch's callback,
+ * or at stop after answering (the fetch is then cancelled). */
+#define USAGE_TIMEOUT_MS 2000
+
+struct admin_usage_wait {
+    struct admin *a;
+    struct admin_usage_wait *next;
+    h2o_req_t *req;
+    struct usage_fetch *fetch;
+    char id[CONFIG_ID_MAX];
+};
+
+static void usage_unlink(struct admin_usage_wait *w)
+{
+    for (struct admin_usage_wait **p = &w->a->usages; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+    }
+}
+
+static void on_usage(void *arg, int result, const char *body, size_t len)
+{
+    struct admin_usage_wait *w = arg;
+    usage_unlink(w);
+    if (result == 200) {
+        json_t *j = json_loadb(body, len, 0, NULL);
+        if (json_is_object(j)) {
+            admin_send_json(w->req, 200, j);
+        } else {
+            json_decref(j);
+            admin_send_error(w->req, 502, "bad gateway", "the worker's answer is not JSON");
+        }
+    } else if (result == UV_ETIMEDOUT) {
+        admin_send_error(w->req, 504, "gateway timeout", "the worker did not answer in time");
+    } else {
+        char d[128];
+        if (result > 0)
+            snprintf(d, sizeof d, "the worker answered %d", result);
+        else
+            snprintf(d, sizeof d, "cannot ask the worker: %s", uv_strerror(result));
+        log_warn(w->id, "usage: %s", d);
+        admin_send_error(w->req, 502, "bad gateway", d);
+    }
+    free(w);
+}
+
+void admin_usage_get(struct admin *a, h2o_req_t *req, const char *id)
+{
+    char token[USAGE_TOKEN_LEN + 1];
+    int port = 0;
+    int rc = sup_tenant_usage_target(a->sup, id, &port, token, sizeof token);
+    if (rc == -ENOENT) {
+        admin_send_error(req, 404, "no such tenant", id);
+        return;
+    }
+    if (rc < 0) {
+        admin_send_error(req, 409, "not running", "the tenant's worker is not running");
+        return;
+    }
+    struct admin_usage_wait *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        sodium_memzero(token, sizeof token);
+        admin_send_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    w->a = a;
+    w->req = req;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    rc = usage_fetch_start(a->loop, port, token, USAGE_TIMEOUT_MS, on_usage, w, &w->fetch);
+    sodium_memzero(token, sizeof token);
+    if (rc < 0) {
+        free(w);
+        admin_send_error(req, 502, "bad gateway", uv_strerror(rc));
+        return;
+    }
+    w->next = a->usages;
+    a->usages = w;
+}
+
+void admin_usage_abort_all(struct admin *a)
+{
+    while (a->usages) {
+        struct admin_usage_wait *w = a->usages;
+        a->usages = w->next;
+        usage_fetch_cancel(w->fetch);
+        admin_send_error(w->req, 503, "shutting down", "tenantd is stopping");
+        free(w);
+    }
+}
+
 void admin_set_backup_sched(struct admin *a, struct backup_sched *bs)
 {
     if (a != NULL)
@@ -550,6 +644,14 @@ int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
             return 0;
         }
         admin_create_admin_post(a, who, req, id);
+        return 0;
+    }
+    if (r.n == 4 && seg_is(r.seg[3], "usage")) {
+        if (!is_get(req)) {
+            send_method_not_allowed(req, "GET, HEAD");
+            return 0;
+        }
+        admin_usage_get(a, req, id);
         return 0;
     }
     if (r.n == 4 && seg_is(r.seg[3], "backup")) {

@@ -58,6 +58,11 @@ int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out);
 /* Snapshot by id; -ENOENT when unknown. */
 int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out);
 
+/* Where and how to ask a running tenant's worker for its usage
+ * (GET /internal/usage): its port and the token from usage_token.h. -ENOENT
+ * for an unknown tenant, -EAGAIN when it is not running. */
+int sup_tenant_usage_target(const struct sup *s, const char *id, int *port, char *token, size_t n);
+
 enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
 /* Ask for an action; returns 0 when accepted (it completes asynchronously),
  * -ENOENT for an unknown tenant, -EINVAL when not possible in its state (err

@@ -44,6 +44,7 @@
 #include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
+#include "usage_token.h"
 
 #define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
 #define READY_POLL_MAX_MS 500
@@ -101,6 +102,9 @@ struct tenant {
     struct health *health; /* the /healthz prober, created at the first start */
     int health_fails;
     int64_t ready_poll_ms;
+    /* Credential for the worker's GET /internal/usage, derived from the
+     * secret read at the last spawn ("" before that). */
+    char usage_token[USAGE_TOKEN_LEN + 1];
 
     struct backoff bo;
     int spawns, restarts;
@@ -638,6 +642,8 @@ static int do_spawn(struct tenant *t)
         set_reason(t, "cannot read or create %s/secret: %s", dir, strerror(-rc));
         return rc;
     }
+    if (usage_token(t->id, secret, t->usage_token, sizeof t->usage_token) < 0)
+        t->usage_token[0] = '\0';
 
     snprintf(notify_path, sizeof notify_path, "%s/.notify", dir);
     if (!t->notify) {
@@ -1414,6 +1420,19 @@ int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out
     if (!t)
         return -ENOENT;
     fill_view(s, t, out);
+    return 0;
+}
+
+int sup_tenant_usage_target(const struct sup *s, const char *id, int *port, char *token, size_t n)
+{
+    const struct tenant *t = find(s, id);
+    if (!t)
+        return -ENOENT;
+    if (t->state != TS_RUNNING || !t->have_cfg || t->usage_token[0] == '\0')
+        return -EAGAIN;
+    if (snprintf(token, n, "%s", t->usage_token) >= (int)n)
+        return -ENAMETOOLONG;
+    *port = t->cfg.port;
     return 0;
 }
 

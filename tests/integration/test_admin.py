@@ -5,6 +5,7 @@ peer check, hostile tenant ids, tenantctl, and a graceful stop.
 """
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -35,6 +36,7 @@ ROUTES = [
     ("POST", "/v1/tenants/dupont/resume"),
     ("POST", "/v1/tenants/dupont/backup"),
     ("POST", "/v1/tenants/dupont/admins"),
+    ("GET", "/v1/tenants/dupont/usage"),
     ("POST", "/v1/reload"),
     ("GET", "/v1/plans"),
     ("GET", "/v1/events"),
@@ -591,6 +593,41 @@ def test_create_admin(root):
     assert lines["password"] not in root.log()
 
 
+def test_usage_is_asked_from_the_worker(root):
+    import http.client
+    from conftest import http_request
+    started(root, ("dupont", "martin"))
+    port = root.status("dupont")["port"]
+    r = root.tenantctl("create-admin", "dupont", "alice")
+    pw = dict(line.split(": ", 1) for line in r.stdout.splitlines())["password"]
+    bearer = {"Authorization": "Bearer " + worker_login(port, "alice", pw).json()["token"]}
+    before = root.get("/v1/tenants/dupont/usage", via="tcp", token=root.token())
+    assert before.status == 200, before.text
+    assert before.headers["content-type"].startswith("application/json")
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        a = http_request(conn, "POST", "/api/analyses",
+                         {"case_text": "Conjoint de francais, dix ans de presence"}, bearer)
+        assert a.status == 201, a.text
+    u = root.get("/v1/tenants/dupont/usage").json()
+    assert u["client_id"] == "dupont" and u["analyses_limit"] == 500 and u["users_limit"] == 10
+    assert u["analyses_used"] == before.json()["analyses_used"] + 3 == 3
+    assert u["users_active"] == 1
+    assert u == root.worker_get(port, "/api/billing/usage", bearer).json()
+    # Each tenant answers for itself.
+    assert root.get("/v1/tenants/martin/usage").json()["client_id"] == "martin"
+    # Without the admin token: 401; unknown: 404; not running: 409; GET only.
+    assert root.get("/v1/tenants/dupont/usage", via="tcp").status == 401
+    assert root.get("/v1/tenants/nosuch/usage").status == 404
+    assert root.post("/v1/tenants/dupont/usage").status == 405
+    assert root.post("/v1/tenants/martin/stop").status == 202
+    root.wait_state("martin", "stopped")
+    r = root.get("/v1/tenants/martin/usage")
+    assert r.status == 409 and r.json()["error"], r.text
+    # A user's session is no key to the worker's internal route.
+    assert root.worker_get(port, "/internal/usage", bearer).status == 401
+
+
 def pid_alive_or_zombie(pid):
     return os.path.exists(f"/proc/{pid}")
 
@@ -714,6 +751,10 @@ def test_dashboard_in_chromium(root, tmp_path):
             assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
             assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
             assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
+            # The month's usage, asked from each worker.
+            wait.until(lambda d, tid=tid: re.fullmatch(
+                r"0/500 analyses · \d+/10 users",
+                d.find_element(By.CSS_SELECTOR, f"#row-{tid} .usage").text))
         old = status["dupont"]["pid"]
         driver.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=restart]").click()
         root.wait_state("dupont", "running", pred=lambda s: s["pid"] not in (None, old))
