@@ -1,6 +1,6 @@
 /*
  * usage_token.h — the credential tenantd presents to a worker's
- * GET /internal/usage (docs/worker-api.md "Internal routes").
+ * GET /internal/usage (docs/worker-api.md "For tenantd only").
  *
  * Both sides know the tenant's SECRET_KEY and CLIENT_ID, so the token is
  * derived from them and never stored or sent anywhere else:
