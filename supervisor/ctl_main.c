@@ -205,6 +205,37 @@ static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, co
     return CTL_EXIT_OK;
 }
 
+/* POST body (a JSON object, consumed) to path and parse the 2xx answer into
+ * *out (the caller decrefs it). An error answer is reported and its exit code
+ * returned. */
+static int post_json(struct ctl *c, const char *path, json_t *body, int timeout_ms, json_t **out)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        fprintf(stderr, "tenantctl: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    struct ctl_response r;
+    int rc = request(c, "POST", path, text, timeout_ms, &r);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    json_error_t je;
+    *out = json_loadb(r.body, r.len, 0, &je);
+    ctl_response_free(&r);
+    if (*out == NULL) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
 /* The status table of one tenant (an object) or of all (an array). */
 static void show_status(FILE *out, const json_t *j)
 {
@@ -407,30 +438,11 @@ static int cmd_onboard(struct ctl *c)
         }
         json_object_set_new(body, "port", json_integer(p));
     }
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (text == NULL) {
-        fprintf(stderr, "tenantctl: out of memory\n");
-        return CTL_EXIT_ERROR;
-    }
-    struct ctl_response r;
+    json_t *j = NULL;
     /* tenantd answers once the worker is ready and the admin exists. */
-    int rc = request(c, "POST", "/v1/tenants", text, 120000, &r);
-    free(text);
-    if (rc != 0)
+    int rc = post_json(c, "/v1/tenants", body, 120000, &j);
+    if (rc != CTL_EXIT_OK)
         return rc;
-    if (r.status / 100 != 2) {
-        rc = api_error(&r);
-        ctl_response_free(&r);
-        return rc;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(r.body, r.len, 0, &je);
-    if (j == NULL) {
-        ctl_response_free(&r);
-        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
-        return CTL_EXIT_ERROR;
-    }
     if (c->json) {
         /* Exactly the documented shape, whatever else the API adds. */
         json_object_del(j, "tenant");
@@ -449,7 +461,6 @@ static int cmd_onboard(struct ctl *c)
                id, url, (long long)json_integer_value(json_object_get(j, "port")), user, pw);
     }
     json_decref(j);
-    ctl_response_free(&r);
     return CTL_EXIT_OK;
 }
 
@@ -515,32 +526,13 @@ static int cmd_create_admin(struct ctl *c)
         return usage_error(cmd, "the username must be valid UTF-8");
     }
     json_object_set_new(body, "username", user);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (text == NULL) {
-        fprintf(stderr, "tenantctl: out of memory\n");
-        return CTL_EXIT_ERROR;
-    }
     char path[128];
     snprintf(path, sizeof path, "/v1/tenants/%s/admins", c->argv[1]);
-    struct ctl_response r;
+    json_t *j = NULL;
     /* Hashing the password at the tenant's cost may take a few seconds. */
-    int rc = request(c, "POST", path, text, 120000, &r);
-    free(text);
-    if (rc != 0)
+    int rc = post_json(c, path, body, 120000, &j);
+    if (rc != CTL_EXIT_OK)
         return rc;
-    if (r.status / 100 != 2) {
-        rc = api_error(&r);
-        ctl_response_free(&r);
-        return rc;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(r.body, r.len, 0, &je);
-    ctl_response_free(&r);
-    if (j == NULL) {
-        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
-        return CTL_EXIT_ERROR;
-    }
     if (c->json) {
         char *out = json_dumps(j, JSON_COMPACT);
         printf("%s\n", out ? out : "{}");
