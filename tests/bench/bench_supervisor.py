@@ -12,13 +12,10 @@ on a number, only when tenantd does not come up within its deadline.
 Every process it started is stopped by pid (SIGTERM to tenantd, then SIGKILL
 to whatever of its process tree is left); the root is removed.
 """
-import http.client
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,36 +25,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 IDLE_SECONDS = 30
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
-
-def free_block(n):
-    for _ in range(200):
-        base = random.randint(10000, 32000 - n)  # below the ephemeral range
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port block")
+# The integration harness's free-port search and unix-socket HTTP client.
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from conftest import UnixHTTPConnection, free_port_block  # noqa: E402
 
 
 def status(sock):
@@ -117,7 +87,7 @@ def run(builddir, n):
     use_real = os.access(worker, os.X_OK)
     root = tempfile.mkdtemp(prefix="tenantd-bench-", dir="/var/tmp")
     os.chmod(root, 0o755)
-    base = free_block(n + 2)
+    base = free_port_block(n + 2)
     os.makedirs(os.path.join(root, "tenants.d"))
     shutil.copy(os.path.join(REPO, "plans.ini"), root)
     with open(os.path.join(root, "tenantd.ini"), "w") as f:
