@@ -327,7 +327,9 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     }
 #undef CHECK_G
 
-    if (proxy_render_prefix(g, c->prefix, sizeof c->prefix) < 0 ||
+    if ((g->nginx_prefix[0] ? snprintf(c->prefix, sizeof c->prefix, "%s", g->nginx_prefix)
+                            : snprintf(c->prefix, sizeof c->prefix, "%s/%s", g->run_dir,
+                                       PROXY_PREFIX_DIR)) >= (int)sizeof c->prefix ||
         format_listen(c->listen, sizeof c->listen, g->proxy_host, g->proxy_port) < 0 ||
         format_listen(c->listen_tls, sizeof c->listen_tls, g->proxy_host, g->tls_port) < 0) {
         util_seterr(err, errlen, "[tenantd] run_dir or [proxy] listen is too long");

@@ -86,7 +86,9 @@ void proxy_rendered_free(struct proxy_rendered *r);
  * above the run dir stops nobody (nginx's workers, which read the suspended
  * pages and write temp files there), as a checkout in root's 0700 home does:
  * then /run/tenantd/nginx-<hash of run_dir>, which tenantd links from
- * <run_dir>/nginx. Stats the folders above the run dir; returns 0 or
+ * <run_dir>/nginx. Stats the folders above the run dir (the one function of
+ * this module that looks at the disk; proxy_render itself takes the prefix
+ * from g->nginx_prefix, or <run_dir>/nginx when it is empty); returns 0 or
  * -ENAMETOOLONG.
  */
 int proxy_render_prefix(const struct config_global *g, char *buf, size_t n);

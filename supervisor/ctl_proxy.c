@@ -89,7 +89,12 @@ int ctl_proxy_config(const char *config_path, FILE *out)
     }
     if (load_templates(&c->g, &tpl, owned) < 0)
         goto out;
-    if (proxy_render(&c->g, list, n, &tpl, &r, err, sizeof err) < 0) {
+    /* As tenantd would render it for its nginx, prefix included. */
+    static struct config_global g;
+    g = c->g;
+    if (proxy_render_prefix(&g, g.nginx_prefix, sizeof g.nginx_prefix) < 0)
+        g.nginx_prefix[0] = '\0';
+    if (proxy_render(&g, list, n, &tpl, &r, err, sizeof err) < 0) {
         print_err("tenantctl: proxy config refused: ", err);
         goto out;
     }

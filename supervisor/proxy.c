@@ -599,6 +599,7 @@ static int render_candidate(struct proxy *p, char *err, size_t errlen)
         struct config_global g = c->g;
         /* The mode is fixed at start; the prefix was made for it. */
         g.proxy_mode = p->mode;
+        snprintf(g.nginx_prefix, sizeof g.nginx_prefix, "%s", p->prefix);
         r = proxy_render(&g, ptr, n, &tpl, &p->cand, err, errlen);
     }
     if (r == 0)
