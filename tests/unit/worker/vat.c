@@ -1,5 +1,5 @@
 /*
- * worker_vat.c — invoice arithmetic (vat.c): line totals, TVA rounded half
+ * worker/vat.c (unit) — invoice arithmetic (vat.c): line totals, TVA rounded half
  * up once on the HT total, TTC, and the overflow and range checks.
  */
 #include <setjmp.h>

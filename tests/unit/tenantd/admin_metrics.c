@@ -1,5 +1,5 @@
 /*
- * sup_admin_metrics.c — unit tests of admin_metrics.c: every family has HELP
+ * tenantd/admin_metrics.c (unit) — unit tests of admin_metrics.c: every family has HELP
  * and TYPE, values follow the snapshots, and label values are escaped per the
  * Prometheus text format (backslash, double quote, newline). The proxy's
  * families appear only when there is a proxy.

@@ -1,12 +1,12 @@
 /*
- * common_backup_sched.c — unit tests of supervisor/backup_sched.c on a real
+ * tenantd/backup_sched.c — unit tests of supervisor/tenantd/backup_sched.c on a real
  * libuv loop, with a fake supervisor (the sup.h functions it calls) and real
  * SQLite files in a temporary folder: on-demand backups, the schedule (due,
  * unchanged tenants skipped, pruning to keep), and stopping with work queued.
  *
  * The module is compiled into this test directly (#include of the .c), so it
  * runs against the fake sup_* below instead of tenantd's supervisor; that is
- * why this binary carries the common_ prefix and links only libcommon.
+ * why this binary is in the Makefile's UNIT_ALONE and links only libcommon.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,7 +23,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
-#include "../../supervisor/backup_sched.c"
+#include "../../../supervisor/tenantd/backup_sched.c"
 
 /* ---- the fake supervisor ------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /*
- * worker_deadlines.c — deadline arithmetic (deadline_rules.c): leap years,
+ * worker/deadlines.c (unit) — deadline arithmetic (deadline_rules.c): leap years,
  * month ends, day counts, Easter and the holidays derived from it, weekend
  * and holiday extension, every rule of templates/worker/rules/deadlines.rules,
  * urgency thresholds, and the rule file parser's errors.

@@ -1,5 +1,5 @@
 /*
- * worker_invoice_num.c — invoice numbers (invoice_num.c): the format, its
+ * worker/invoice_num.c (unit) — invoice numbers (invoice_num.c): the format, its
  * widening past 9999, strict parsing, and the year of an instant.
  */
 #include <setjmp.h>

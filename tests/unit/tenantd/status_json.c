@@ -1,5 +1,5 @@
 /*
- * sup_status_json.c — unit tests of status_json.c: a tenant_view becomes the
+ * tenantd/status_json.c (unit) — unit tests of status_json.c: a tenant_view becomes the
  * documented JSON fields, nulls where the contract says so, and text that is
  * hostile to JSON (quotes, newlines, control bytes, invalid UTF-8) always
  * comes out as valid, faithfully escaped JSON. The firm's URL follows the

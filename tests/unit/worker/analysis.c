@@ -1,5 +1,5 @@
 /*
- * worker_analysis.c — the rule-based assessment (analysis_rules.c): it is
+ * worker/analysis.c (unit) — the rule-based assessment (analysis_rules.c): it is
  * deterministic, its factors add up to its score, each model finds what it
  * should (basic < pro < enterprise), urgency triggers, normalisation (case,
  * accents, whole words), and the rule file parser's errors.

@@ -1,5 +1,5 @@
 /*
- * worker_db.c — the statement cache of db.c: a statement released is the one
+ * worker/db.c (unit) — the statement cache of db.c: a statement released is the one
  * handed out next time for the same SQL text (whatever buffer holds the
  * text), a statement still in use is never shared, releasing resets it (no
  * read lock left behind, no stale binding), plain connections are not

@@ -1,5 +1,5 @@
 /*
- * sup_sdnotify.c — the pure parts of tenantd's own sd_notify client
+ * tenantd/sdnotify.c (unit) — the pure parts of tenantd's own sd_notify client
  * (sdnotify.c): NOTIFY_SOCKET addresses (path and abstract, lengths, refused
  * values) and the STATUS= line.
  */

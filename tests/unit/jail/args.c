@@ -1,5 +1,5 @@
 /*
- * jail_args.c — the jail's command line (jail_parse_args, jail_build_argv)
+ * jail/args.c (unit) — the jail's command line (jail_parse_args, jail_build_argv)
  * and the pure cgroup helpers it relies on (common/cgroup.h): bad ids, bad
  * numbers, missing values and required options are refused with a sentence;
  * what tenantd builds parses back to the same options; cgroup paths and the

@@ -1,5 +1,5 @@
 /*
- * common_usage_token.c — unit tests of common/usage_token.c: a fixed vector
+ * common/usage_token.c (unit) — unit tests of common/usage_token.c: a fixed vector
  * (computed independently with Python's hashlib and hmac), the length
  * prefixes that keep (id, secret) pairs apart, and bad input.
  */

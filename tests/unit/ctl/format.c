@@ -1,5 +1,5 @@
 /*
- * ctl_format.c (unit) — tenantctl's pure formatting: durations, sizes,
+ * ctl/format.c (unit) — tenantctl's pure formatting: durations, sizes,
  * sanitising text for a terminal, and the status table (aligned columns,
  * problems listed below, hostile bytes escaped).
  */

@@ -1,5 +1,5 @@
 /*
- * common_util.c — unit tests of common/util.c: bounded copy, path joining,
+ * common/util.c (unit) — unit tests of common/util.c: bounded copy, path joining,
  * whole-file reads with a size cap, atomic writes and mkdir -p. File tests run
  * in a fresh folder under $TMPDIR (default /tmp), removed at the end.
  */

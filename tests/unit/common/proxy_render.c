@@ -1,5 +1,5 @@
 /*
- * common_proxy_render.c — unit tests of the proxy renderer (common/proxy_render.c)
+ * common/proxy_render.c (unit) — unit tests of the proxy renderer (common/proxy_render.c)
  * with the repository's templates: byte-exact golden files for a fixed
  * configuration (active, suspended and cancelled tenants; with and without
  * TLS; managed and external), the suspended page's escaping, the {{name}}

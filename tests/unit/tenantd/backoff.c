@@ -1,5 +1,5 @@
 /*
- * sup_backoff.c — the restart schedule (backoff.c): it grows, caps, jitters
+ * tenantd/backoff.c (unit) — the restart schedule (backoff.c): it grows, caps, jitters
  * within bounds, resets after a stable run, and gives up at the start limit.
  */
 #include <setjmp.h>

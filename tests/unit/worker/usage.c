@@ -1,5 +1,5 @@
 /*
- * worker_usage.c — plan limits and the monthly bill (usage.c): the limit
+ * worker/usage.c (unit) — plan limits and the monthly bill (usage.c): the limit
  * decision with and without an overage price, the overage arithmetic, and
  * the billing month and next billing date.
  */

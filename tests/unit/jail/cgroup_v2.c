@@ -1,5 +1,5 @@
 /*
- * jail_cgroup_v2.c — the pure parts of tenantd's cgroup v2 layout
+ * jail/cgroup_v2.c (unit) — the pure parts of tenantd's cgroup v2 layout
  * (common/cgroup.c): where tenantd moves itself and where its tenants go,
  * below the unit's own cgroup, and the cgroup.subtree_control line that
  * enables the controllers. cgroup v2 itself cannot be exercised on the

@@ -1,5 +1,5 @@
 /*
- * worker_env.c — the firm's time zone (env.c): TIMEZONE is checked against
+ * worker/env.c (unit) — the firm's time zone (env.c): TIMEZONE is checked against
  * the zone database, and once applied, the calendar the worker derives from
  * the clock (billing month, next billing date, invoice year, "today" for
  * deadlines) follows that zone. Kiritimati (UTC+14) and Pago Pago (UTC-11)

@@ -1,5 +1,5 @@
 /*
- * common_backup.c — unit tests of common/backup.c on real SQLite files in a
+ * common/backup.c (unit) — unit tests of common/backup.c on real SQLite files in a
  * temporary folder: create and verify, tampering, wrong tenant, names and
  * pruning, restore (with a -wal left by a killed writer) and its undo, the
  * refusal to restore under an open database, and a backup taken while another

@@ -1,5 +1,5 @@
 /*
- * sup_fsm.c — every cell of the tenant state machine (tenant_fsm.c): the
+ * tenantd/fsm.c (unit) — every cell of the tenant state machine (tenant_fsm.c): the
  * expected table is written out again here, state by state and event by
  * event, so a change to a transition has to be made twice, on purpose.
  * Then a few properties that must hold whatever the table says.

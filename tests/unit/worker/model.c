@@ -1,5 +1,5 @@
 /*
- * worker_model.c — the model layer on an in-memory SQLite database with the
+ * worker/model.c (unit) — the model layer on an in-memory SQLite database with the
  * schema applied: analyses (create, list, get, limits and overage),
  * invoices (gap-free numbering across cancellations and years, totals, the
  * status lifecycle), deadlines, billing usage, stats, and malformed bodies

@@ -3,7 +3,7 @@
  * state x event table: fsm_next(state, event) gives the next state and the one
  * action the supervisor must perform. No I/O, no clock, no libuv: the
  * supervisor (supervisor.c) feeds events and carries out the actions, and the
- * unit test (tests/unit/sup_fsm.c) checks every cell.
+ * unit test (tests/unit/tenantd/fsm.c) checks every cell.
  *
  * The states are sup.h's enum tstate. The diagram and the list of which
  * function performs each transition are at the top of tenant_fsm.c.

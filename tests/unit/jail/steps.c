@@ -1,5 +1,5 @@
 /*
- * jail_steps.c — jail_run() fails closed: every privileged call it makes is
+ * jail/steps.c (unit) — jail_run() fails closed: every privileged call it makes is
  * replaced (-Wl,--wrap, see jail_steps.wrap) by a fake that records the call
  * and can be told to fail. For each step we make its call fail and check that
  * the jail reports "<step>: <reason>" on the status fd, returns 111, and never
