@@ -6,50 +6,8 @@
  *
  *   tenant-jail [options] -- COMMAND [ARGS...]
  *
- *   --id ID               required; ^[a-z][a-z0-9-]{0,30}$. Names the tenant in
- *                         messages, the default cgroup name and the hostname.
- *   --data DIR            absolute; the jail chdirs there. Must exist; when the
- *                         jail runs as root it must be owned by --uid and have
- *                         mode 0700 (tenantd creates it, the jail checks it).
- *   --uid N --gid N       drop to these ids (both or neither; never 0). Not
- *                         root: refused unless equal to the current ids.
- *   --parent-pid N        the expected parent (tenantd). After the parent-death
- *                         signal is armed, the jail exits if its parent is not
- *                         N any more. Default: the parent seen at start-up.
- *   --listen-fds N        keep fds 3..3+N-1 (the passed sockets); every fd
- *                         above 2 that is neither one of them nor the status fd
- *                         is closed. When LISTEN_FDS is set in the environment
- *                         it must equal N, and the jail sets LISTEN_PID to its
- *                         own pid (as seen inside its pid namespace) before exec.
- *   --status-fd N         kept open and made close-on-exec. On failure the jail
- *                         writes "<step>: <reason>" (no newline) to it, writes
- *                         "tenant-jail: [id] <step>: <reason>" to stderr and
- *                         exits 111. EOF without data = the exec succeeded.
- *   --rlimit-nofile N     RLIMIT_NOFILE soft = hard = N
- *   --rlimit-fsize BYTES  RLIMIT_FSIZE soft = hard (suffixes K M G)
- *   --rlimit-nproc N      RLIMIT_NPROC soft = hard = N (counts per uid!)
- *   --no-core             RLIMIT_CORE = 0
- *   --cgroup NAME         join <parent>/<NAME> in every usable hierarchy, with
- *   --cgroup-parent SPEC  "self" (the jail's own cgroup, i.e. tenantd's, since
- *                         tenantd forks it), "self/REL" or "/ABS" (from the
- *                         hierarchy's root). Default "self/tenants".
- *   --memory BYTES        memory limit (v2 memory.max; v1 memory.limit_in_bytes
- *                         and memory.memsw.limit_in_bytes when present)
- *   --pids N              pids.max
- *   --cpu-weight N        1..10000 (v2 cpu.weight; v1 cpu.shares = N*1024/100)
- *   --cgroup-optional     when no cgroup hierarchy is usable (or the jail is
- *                         not root), say so on stderr and run without one.
- *   --ns LIST             comma list of mount,pid,ipc,uts,net
- *   --hide DIR            (repeatable, mount ns only) cover DIR with an empty
- *                         read-only tmpfs; the tenant's own data dir is bound
- *                         back inside when it lies below DIR.
- *   --tmp-size BYTES      size of the private /tmp (mount ns only), default 64M
- *   --seccomp             install the deny-list filter (jail_seccomp.c)
- *   --pidns-ready         the jail was created as pid 1 of a new pid namespace
- *                         (tenantd does this with clone(CLONE_NEWPID)): it needs
- *                         pid in --ns and --status-fd, checks getpid() == 1,
- *                         skips its own unshare+fork, still mounts a fresh
- *                         /proc, and execs the worker, which stays pid 1.
+ * The options, their checks and the struct they fill are in common/jail_args.h:
+ * tenantd builds the command line with the same module the jail parses it with.
  *
  * Pid namespace with --pidns-ready (how tenantd runs it): no forwarder. The
  * jail is already pid 1; the worker it execs keeps that pid, its host pid is
@@ -82,6 +40,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "exitcode.h"  /* EXITCODE_JAIL: a step failed; nothing of the worker ran */
+#include "jail_args.h" /* struct jail_opts, the command line */
+
 /* An AddressSanitizer build (make BUILD=asan). LeakSanitizer checks for leaks
  * at exit through ptrace, which the seccomp filter denies, so it would turn
  * every exit of a jailed program into exit 1: the jail switches it off for
@@ -94,84 +55,10 @@
 #endif
 #endif
 
-#define JAIL_EXIT_FAILURE 111 /* a step failed; nothing of the worker ran */
-#define JAIL_ID_MAX 32
-#define JAIL_HIDE_MAX 8
-#define JAIL_CGROUP_PARENT_DEFAULT "self/tenants"
-
-enum jail_ns {
-    JAIL_NS_MOUNT = 1u << 0,
-    JAIL_NS_PID = 1u << 1,
-    JAIL_NS_IPC = 1u << 2,
-    JAIL_NS_UTS = 1u << 3,
-    JAIL_NS_NET = 1u << 4,
-};
-
-/*
- * One tenant's isolation, as parsed from the command line. The strings are
- * borrowed: they point into the argv given to jail_parse_args (or into the
- * caller's memory when tenantd fills the struct for jail_build_argv). A
- * number that is "not given" is -1 (limits) or 0 (cgroup limits, ns).
- */
-struct jail_opts {
-    char id[JAIL_ID_MAX];
-    const char *data_dir; /* NULL = no chdir and no check */
-    bool has_ids;         /* --uid and --gid given */
-    uid_t uid;
-    gid_t gid;
-    pid_t parent_pid; /* 0 = the parent seen at start-up */
-    int listen_fds;   /* 0 */
-    int status_fd;    /* -1 = none */
-
-    int64_t rlimit_nofile; /* -1 = leave as inherited */
-    int64_t rlimit_fsize;
-    int64_t rlimit_nproc;
-    bool no_core;
-
-    const char *cgroup;        /* NULL = no cgroup step */
-    const char *cgroup_parent; /* NULL = "self/tenants" */
-    int64_t memory_bytes;      /* 0 = no limit */
-    int64_t pids;              /* 0 = no limit */
-    int cpu_weight;            /* 0 = default (100) */
-    bool cgroup_optional;
-
-    unsigned ns; /* enum jail_ns bits */
-    const char *hide[JAIL_HIDE_MAX];
-    size_t n_hide;
-    int64_t tmp_size; /* bytes; 0 = default 64 MiB */
-
-    bool seccomp;
-    bool pidns_ready; /* already pid 1 of a fresh pid namespace */
-
-    char *const *argv; /* COMMAND and its ARGS, NULL-terminated; borrowed */
-};
-
-/* Fill o with the defaults above (no options given). */
-void jail_opts_init(struct jail_opts *o);
-
-/*
- * Parse argv (argv[0] is the program name) into o. Validation that needs no
- * I/O happens here: id syntax, numbers and ranges, absolute paths without
- * "..", --uid/--gid both or neither, a COMMAND after "--". Returns 0, or
- * -EINVAL with one sentence in err ("--pids: \"x\" is not a number").
- * o borrows strings from argv.
- */
-int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err, size_t errlen);
-
-/*
- * Build the command line that makes the jail apply o:
- *   { jail_path, options..., "--", o->argv[0], ... , NULL }.
- * Returns 0 and *out, one allocation holding the array and its strings (the
- * caller frees it with free()), or -EINVAL when o would not parse back
- * (err says why), or -ENOMEM. Does no I/O.
- */
-int jail_build_argv(const struct jail_opts *o, const char *jail_path, char ***out, char *err,
-                    size_t errlen);
-
 /*
  * Apply o, step by step, then execve o->argv with the current environment
  * (plus LISTEN_PID, and TMPDIR/SQLITE_TMPDIR with a mount namespace).
- * Returns only on failure, with JAIL_EXIT_FAILURE after reporting the step
+ * Returns only on failure, with EXITCODE_JAIL after reporting the step
  * (status fd, then stderr) — or, in the pid-namespace forwarder, with the
  * exit code the forwarder must exit with (see above).
  */

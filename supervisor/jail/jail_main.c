@@ -33,7 +33,7 @@ int main(int argc, char **argv)
                 perror("tenant-jail: status fd");
         }
         fprintf(stderr, "tenant-jail: [%s] args: %s\n", o.id[0] ? o.id : "?", err);
-        return JAIL_EXIT_FAILURE;
+        return EXITCODE_JAIL;
     }
     return jail_run(&o);
 }

@@ -162,7 +162,7 @@ int jail_ns_forward(const struct jail_opts *o, pid_t child, pid_t expected_ppid)
         if (w == child && (WIFEXITED(status) || WIFSIGNALED(status)))
             return die_like(status);
         if (w < 0)
-            return JAIL_EXIT_FAILURE; /* ECHILD: cannot happen, fail closed */
+            return EXITCODE_JAIL; /* ECHILD: cannot happen, fail closed */
     }
 }
 

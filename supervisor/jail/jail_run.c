@@ -302,5 +302,5 @@ int jail_run(const struct jail_opts *o)
     jail_errf(&e, "exec", "%s: %s", o->argv[0], strerror(errno));
 fail:
     report(o, &e);
-    return JAIL_EXIT_FAILURE;
+    return EXITCODE_JAIL;
 }

@@ -6,6 +6,9 @@
  */
 #include "spawn.h"
 
+#include "exitcode.h"
+#include "jail_args.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,8 +26,6 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-#define JAIL_ARGS_MAX 64
 
 /* Move fd above the fixed child layout so dup2() onto 0..4 never clobbers a
  * source that happens to sit there. Async-signal-safe. */
@@ -48,7 +49,7 @@ __attribute__((noreturn)) static void child_fail(int status_fd, const char *msg,
         w = write(status_fd, num + i, sizeof num - (size_t)i);
         (void)w;
     }
-    _exit(111);
+    _exit(EXITCODE_JAIL);
 }
 
 /* What the child needs, prepared by the parent: the child reads it only. */
@@ -120,18 +121,12 @@ static pid_t clone_exec(const struct child *c, int *pidfd)
                  CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_PIDFD | SIGCHLD, (void *)c, pidfd);
 }
 
-static void format_num(char *buf, size_t n, long v)
-{
-    snprintf(buf, n, "%ld", v);
-}
-
 int spawn_worker(const struct spawn_args *a, struct spawn_result *r)
 {
     int rc = 0;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, stp[2] = {-1, -1};
     int nul = -1;
-    const char *argv[JAIL_ARGS_MAX + 24];
-    char s_uid[24], s_gid[24], s_nfds[8], s_stfd[8], s_ppid[24];
+    char **argv = NULL;
     char errmsg[512];
     int nlisten = a->listen_fd >= 0 ? 1 : 0;
     int status_child_fd = 3 + nlisten;
@@ -139,39 +134,15 @@ int spawn_worker(const struct spawn_args *a, struct spawn_result *r)
     memset(r, 0, sizeof *r);
     r->pidfd = r->status_fd = r->out_fd = r->err_fd = -1;
 
-    size_t k = 0;
-    argv[k++] = a->jail;
-    argv[k++] = "--id";
-    argv[k++] = a->id;
-    argv[k++] = "--data";
-    argv[k++] = a->data_dir;
-    if (a->set_ids) {
-        format_num(s_uid, sizeof s_uid, (long)a->uid);
-        format_num(s_gid, sizeof s_gid, (long)a->gid);
-        argv[k++] = "--uid";
-        argv[k++] = s_uid;
-        argv[k++] = "--gid";
-        argv[k++] = s_gid;
-    }
-    format_num(s_nfds, sizeof s_nfds, nlisten);
-    format_num(s_stfd, sizeof s_stfd, status_child_fd);
-    format_num(s_ppid, sizeof s_ppid, (long)getpid());
-    argv[k++] = "--listen-fds";
-    argv[k++] = s_nfds;
-    argv[k++] = "--status-fd";
-    argv[k++] = s_stfd;
-    argv[k++] = "--parent-pid";
-    argv[k++] = s_ppid;
-    for (size_t i = 0; a->jail_extra && a->jail_extra[i]; i++) {
-        if (i >= JAIL_ARGS_MAX)
-            return -E2BIG;
-        argv[k++] = a->jail_extra[i];
-    }
-    if (a->new_pidns)
-        argv[k++] = "--pidns-ready";
-    argv[k++] = "--";
-    argv[k++] = a->command;
-    argv[k] = NULL;
+    /* The fd layout is this module's business, so it fills those options. */
+    struct jail_opts o = *a->jail_opts;
+    o.listen_fds = nlisten;
+    o.status_fd = status_child_fd;
+    o.parent_pid = getpid();
+    o.pidns_ready = a->new_pidns;
+    rc = jail_build_argv(&o, a->jail, &argv, r->error, sizeof r->error);
+    if (rc < 0)
+        return rc;
     int elen = snprintf(errmsg, sizeof errmsg, "exec %s: errno ", a->jail);
     if (elen < 0 || elen >= (int)sizeof errmsg)
         elen = (int)strlen(errmsg);
@@ -200,7 +171,7 @@ int spawn_worker(const struct spawn_args *a, struct spawn_result *r)
     sigprocmask(SIG_SETMASK, &all, &old);
     struct child c = {
         .jail = a->jail,
-        .argv = argv,
+        .argv = (const char **)argv,
         .env = a->env,
         .status_w = stp[1],
         .out_w = outp[1],
@@ -250,6 +221,7 @@ cleanup:
     }
     if (nul >= 0)
         close(nul);
+    free(argv);
     return rc;
 }
 

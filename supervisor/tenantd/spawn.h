@@ -23,35 +23,38 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct jail_opts;
+
 struct spawn_args {
-    const char *jail;    /* tenant-jail, absolute */
-    const char *command; /* the worker command, absolute */
-    const char *id;
-    const char *data_dir;
-    bool set_ids; /* root: run the worker as uid/gid */
-    uid_t uid;
-    gid_t gid;
-    int listen_fd;                 /* -1 with socket = own */
-    char *const *env;              /* NULL-terminated "K=V", copied by execve */
-    const char *const *jail_extra; /* more jail options before "--", or NULL */
+    const char *jail; /* tenant-jail, absolute */
+    /* What the jail must apply (common/jail_args.h): the id, the data dir,
+     * the ids, the isolation options and the worker's argv, filled by the
+     * caller and borrowed. spawn_worker sets the fd layout itself
+     * (--listen-fds, --status-fd), --parent-pid and --pidns-ready, on a copy,
+     * and builds the command line with jail_build_argv. */
+    const struct jail_opts *jail_opts;
+    int listen_fd;    /* -1 with socket = own */
+    char *const *env; /* NULL-terminated "K=V", copied by execve */
     /* Root only: create the jail as pid 1 of a new pid namespace and pass it
-     * --pidns-ready (jail_extra must then hold --ns with pid). The worker the
-     * jail execs stays pid 1 there: no forwarder process, and the pid tenantd
-     * sees is the worker's. */
+     * --pidns-ready (jail_opts must then ask for a pid namespace). The worker
+     * the jail execs stays pid 1 there: no forwarder process, and the pid
+     * tenantd sees is the worker's. */
     bool new_pidns;
 };
 
 struct spawn_result {
     pid_t pid;
-    int pidfd;     /* readable once the process has exited; CLOEXEC */
-    int status_fd; /* the jail's status pipe, read end; non-blocking, CLOEXEC */
-    int out_fd;    /* the worker's stdout, read end; non-blocking, CLOEXEC */
-    int err_fd;    /* the worker's stderr, read end; non-blocking, CLOEXEC */
+    int pidfd;       /* readable once the process has exited; CLOEXEC */
+    int status_fd;   /* the jail's status pipe, read end; non-blocking, CLOEXEC */
+    int out_fd;      /* the worker's stdout, read end; non-blocking, CLOEXEC */
+    int err_fd;      /* the worker's stderr, read end; non-blocking, CLOEXEC */
+    char error[256]; /* with -EINVAL: why the jail's command line was refused */
 };
 
 /* Fork and exec the jail (vfork, or clone(CLONE_VM | CLONE_VFORK |
  * CLONE_NEWPID | CLONE_PIDFD) with new_pidns). Returns 0 with every fd of *r
- * open (the caller owns them), or -errno with none open. */
+ * open (the caller owns them), or -errno with none open (-EINVAL with
+ * r->error when jail_build_argv refuses the options). */
 int spawn_worker(const struct spawn_args *a, struct spawn_result *r);
 
 /* Reap the process behind `pidfd` if it has exited. Returns 0 and sets *code

@@ -35,7 +35,9 @@
 #include "admin.h"
 #include "backoff.h"
 #include "cgroup.h"
+#include "exitcode.h"
 #include "health.h"
+#include "jail_args.h"
 #include "listen.h"
 #include "log.h"
 #include "logcap.h"
@@ -564,53 +566,39 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     return env;
 }
 
-/* The jail's isolation options for this tenant (root only). */
-static size_t jail_extra(struct tenant *t, char store[][CONFIG_PATH_MAX + 16], const char **argv,
-                         size_t max)
+/* What the jail must apply for this tenant: who it is, its data dir and, as
+ * root, its ids and isolation (the fd layout is spawn.c's). o borrows t's
+ * strings and argv. */
+static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv, struct jail_opts *o)
 {
     const struct config_global *g = &t->s->cfg->g;
-    size_t k = 0, sidx = 0;
-#define ADD(v) (k < max ? (argv[k++] = (v)) : NULL)
-#define ADDF(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(store[sidx], sizeof store[0], __VA_ARGS__);                                       \
-        ADD(store[sidx]);                                                                          \
-        sidx++;                                                                                    \
-    } while (0)
-    ADD("--cgroup");
-    ADD(t->id);
-    ADD("--cgroup-parent");
-    ADD(t->s->cg_parent);
-    ADD("--cgroup-optional");
-    if (t->cfg.memory_bytes > 0) {
-        ADD("--memory");
-        ADDF("%lld", (long long)t->cfg.memory_bytes);
-    }
-    if (t->cfg.pids > 0) {
-        ADD("--pids");
-        ADDF("%d", t->cfg.pids);
-    }
-    if (t->cfg.cpu_weight > 0) {
-        ADD("--cpu-weight");
-        ADDF("%d", t->cfg.cpu_weight);
-    }
-    ADD("--no-core");
-    ADD("--ns");
-    ADD(t->cfg.network == WORKER_NETWORK_NONE ? "mount,pid,ipc,uts,net" : "mount,pid,ipc,uts");
+    jail_opts_init(o);
+    snprintf(o->id, sizeof o->id, "%s", t->id);
+    o->data_dir = dir;
+    o->argv = argv;
+    if (!t->s->root)
+        return;
+    o->has_ids = true;
+    o->uid = t->uid;
+    o->gid = t->uid;
+    o->cgroup = t->id;
+    o->cgroup_parent = t->s->cg_parent;
+    o->cgroup_optional = true;
+    o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
+    o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
+    o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    o->no_core = true;
+    /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
+     * the jail and then the worker are its pid 1, with no forwarder. */
+    o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
+    if (t->cfg.network == WORKER_NETWORK_NONE)
+        o->ns |= JAIL_NS_NET;
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail. */
-    ADD("--hide");
-    ADD(g->data_dir);
-    ADD("--hide");
-    ADD(g->log_dir);
-    ADD("--hide");
-    ADD(g->run_dir);
-    if (t->cfg.seccomp)
-        ADD("--seccomp");
-#undef ADD
-#undef ADDF
-    argv[k] = NULL;
-    return k;
+    o->hide[o->n_hide++] = g->data_dir;
+    o->hide[o->n_hide++] = g->log_dir;
+    o->hide[o->n_hide++] = g->run_dir;
+    o->seccomp = t->cfg.seccomp;
 }
 
 static int do_spawn(struct tenant *t)
@@ -710,29 +698,20 @@ static int do_spawn(struct tenant *t)
     if (t->have_cgroup)
         cgroup_tenant_oom_kills(&t->cgroup, &t->oom_kills);
 
-    char store[8][CONFIG_PATH_MAX + 16];
-    const char *extra[40];
-    if (s->root)
-        jail_extra(t, store, extra, sizeof extra / sizeof extra[0] - 1);
+    char *worker_argv[] = {worker, NULL};
+    struct jail_opts jo;
+    jail_opts_for(t, dir, worker_argv, &jo);
     struct spawn_args a = {
         .jail = jail,
-        .command = worker,
-        .id = t->id,
-        .data_dir = dir,
-        .set_ids = s->root,
-        .uid = t->uid,
-        .gid = t->uid,
+        .jail_opts = &jo,
         .listen_fd = t->cfg.socket == WORKER_SOCKET_PASSED ? t->listen_fd : -1,
         .env = env,
-        .jail_extra = s->root ? extra : NULL,
-        /* jail_extra always asks for a pid namespace: tenantd creates it, so
-         * the jail and then the worker are its pid 1, with no forwarder. */
         .new_pidns = s->root,
     };
     struct spawn_result r;
     rc = spawn_worker(&a, &r);
     if (rc < 0) {
-        set_reason(t, "cannot start %s: %s", jail, strerror(-rc));
+        set_reason(t, "cannot start %s: %s", jail, r.error[0] ? r.error : strerror(-rc));
         goto cleanup;
     }
 
@@ -865,10 +844,10 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
         snprintf(t->last_exit, sizeof t->last_exit, "exit %d", code);
 
     enum fsm_event ev;
-    if (code == 111 && msg[0]) {
+    if (code == EXITCODE_JAIL && msg[0]) {
         ev = EV_EXIT_JAIL;
         set_reason(t, "isolation failed: %s", msg);
-    } else if (code == 78) {
+    } else if (code == EXITCODE_CONFIG) {
         ev = EV_EXIT_CONFIG;
         set_reason(t, "the worker exited 78 (EX_CONFIG): not restarted until its config changes");
     } else if (code == 0 && !t->aborting) {

@@ -29,7 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
-#include "sdnotify.h"
+#include "svcnotify.h"
 #include "spawn.h"
 #include "sup.h"
 
@@ -43,7 +43,7 @@ struct daemon {
     struct admin *admin;
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
-    struct sdnotify *sd;          /* NULL without NOTIFY_SOCKET */
+    struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
     int open_signals;
@@ -128,7 +128,7 @@ static void on_admin_stopped(void *arg)
 {
     struct daemon *dm = arg;
     dm->admin = NULL;
-    sdnotify_close(dm->sd);
+    svcnotify_close(dm->sd);
     dm->sd = NULL;
     uv_close((uv_handle_t *)&dm->sig_term, signal_closed);
     uv_close((uv_handle_t *)&dm->sig_int, signal_closed);
@@ -162,7 +162,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     dm->stopping = true;
     log_info(NULL, "%s: stopping", strsignal(signum));
-    sdnotify_stopping(dm->sd);
+    svcnotify_stopping(dm->sd);
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
     if (dm->proxy) {
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
      * workers get their own, anything else none. */
     struct daemon dm = {0};
     dm.loop = uv_default_loop();
-    int rc = sdnotify_open(dm.loop, &dm.sd);
+    int rc = svcnotify_open(dm.loop, &dm.sd);
     if (rc < 0)
         log_warn(NULL, "NOTIFY_SOCKET is unusable (%s): no readiness notification", strerror(-rc));
 
@@ -293,7 +293,7 @@ int main(int argc, char **argv)
         log_crit(NULL, "cannot start the supervisor: %s", strerror(-rc));
         return 1;
     }
-    sdnotify_attach(dm.sd, dm.sup);
+    svcnotify_attach(dm.sd, dm.sup);
     char err[512] = "";
     rc = admin_start(dm.loop, dm.sup, &dm.admin, err, sizeof err);
     if (rc < 0) {
@@ -332,11 +332,11 @@ int main(int argc, char **argv)
     if (rc == 0)
         /* READY=1 now, or once every tenant had its first start attempt
          * (sdnotify.h says why not once every tenant is ready). */
-        sdnotify_admin_ready(dm.sd);
+        svcnotify_admin_ready(dm.sd);
     if (rc < 0) {
         exit_code = 1;
         dm.stopping = true;
-        sdnotify_stopping(dm.sd);
+        svcnotify_stopping(dm.sd);
         sup_shutdown(dm.sup, on_sup_stopped, &dm);
     }
 

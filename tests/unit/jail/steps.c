@@ -359,7 +359,7 @@ static void all_steps_in_order(void **state)
     int rc;
     const char *msg = run(f, &rc);
     /* execve is faked to fail, so the last report is about exec. */
-    assert_int_equal(rc, JAIL_EXIT_FAILURE);
+    assert_int_equal(rc, EXITCODE_JAIL);
     assert_true(strncmp(msg, "exec: /nonexistent/worker", 25) == 0);
     const char *order[] = {
         "close_range",   "setrlimit",    "unshare",     "fork",         "mount",        "open_tree",
@@ -414,7 +414,7 @@ static void each_step_fails_closed(void **state)
         const char *msg = run(f, &rc);
         char want[64];
         snprintf(want, sizeof want, "%s: ", cases[i].step);
-        if (rc != JAIL_EXIT_FAILURE || strncmp(msg, want, strlen(want)) != 0)
+        if (rc != EXITCODE_JAIL || strncmp(msg, want, strlen(want)) != 0)
             fail_msg("failing %s: rc %d, message \"%s\", want \"%s...\"", cases[i].call, rc, msg,
                      want);
         if (called("execve") || called(cases[i].next))
@@ -428,7 +428,7 @@ static void expect_fail(struct fx *f, const char *step, const char *next)
     const char *msg = run(f, &rc);
     char want[64];
     snprintf(want, sizeof want, "%s: ", step);
-    if (rc != JAIL_EXIT_FAILURE || strncmp(msg, want, strlen(want)) != 0)
+    if (rc != EXITCODE_JAIL || strncmp(msg, want, strlen(want)) != 0)
         fail_msg("rc %d, message \"%s\", want \"%s...\"", rc, msg, want);
     if (called("execve") || (next && called(next)))
         fail_msg("the jail went on: %s", calls);
@@ -541,7 +541,7 @@ static void status_fd_not_open(void **state)
     struct fx *f = *state;
     f->o.status_fd = 1000;
     int rc = jail_run(&f->o);
-    assert_int_equal(rc, JAIL_EXIT_FAILURE);
+    assert_int_equal(rc, EXITCODE_JAIL);
     assert_false(called("close_range"));
     f->o.status_fd = f->pipe[1];
 }

@@ -1,7 +1,7 @@
 /*
- * sdnotify.h — tenantd's own readiness towards its service manager: the
- * client side of systemd's sd_notify protocol (notify.c is the server side,
- * for the workers). Used by tenantd_main.c; nothing happens when tenantd's
+ * svcnotify.h — tenantd's own readiness towards its service manager, over
+ * the sd_notify client of common/sdnotify.h (notify.c is the server side, for
+ * the workers). Used by tenantd_main.c; nothing happens when tenantd's
  * environment has no NOTIFY_SOCKET.
  *
  * What tenantd says, and when:
@@ -21,51 +21,41 @@
  *
  * Everything runs on tenantd's loop thread.
  */
-#ifndef TENANTD_SDNOTIFY_H
-#define TENANTD_SDNOTIFY_H
+#ifndef TENANTD_SVCNOTIFY_H
+#define TENANTD_SVCNOTIFY_H
 
 #include <stddef.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <uv.h>
 
 #include "sup.h"
 
 #define SDNOTIFY_STATUS_MIN_MS 250
 
-struct sdnotify;
-
-/*
- * Pure: the address of a NOTIFY_SOCKET value. An absolute path, or "@name"
- * for an abstract socket (the '@' becomes a NUL byte). Fills *sa and *len
- * (the exact length to pass to sendto). Returns 0, or -EINVAL (empty,
- * relative) or -ENAMETOOLONG.
- */
-int sdnotify_parse_addr(const char *value, struct sockaddr_un *sa, socklen_t *len);
+struct svcnotify;
 
 /* Pure: "STATUS=<running> running, <failed> failed" into buf. */
-void sdnotify_format_status(char *buf, size_t n, const struct sup_counts *c);
+void svcnotify_format_status(char *buf, size_t n, const struct sup_counts *c);
 
 /*
  * Read NOTIFY_SOCKET from tenantd's environment and remove it from there, so
  * that nothing tenantd starts (nginx, a reload command) inherits it. Call it
  * first thing in main. *out is NULL when the variable is unset; otherwise the
- * caller owns it until sdnotify_close. Returns 0, or -errno for a value that
+ * caller owns it until svcnotify_close. Returns 0, or -errno for a value that
  * cannot be used (the caller logs it and runs without).
  */
-int sdnotify_open(uv_loop_t *loop, struct sdnotify **out);
+int svcnotify_open(uv_loop_t *loop, struct svcnotify **out);
 
 /* Follow s's events (sup_set_event_hook). n may be NULL. */
-void sdnotify_attach(struct sdnotify *n, struct sup *s);
+void svcnotify_attach(struct svcnotify *n, struct sup *s);
 
 /* The admin surface listens: READY=1 now, or as soon as boot_pending is 0. */
-void sdnotify_admin_ready(struct sdnotify *n);
+void svcnotify_admin_ready(struct svcnotify *n);
 
 /* STOPPING=1; nothing more is sent after it. */
-void sdnotify_stopping(struct sdnotify *n);
+void svcnotify_stopping(struct svcnotify *n);
 
 /* Close the socket and the timer; the memory is freed in the timer's close
- * callback. Detaches from the supervisor given to sdnotify_attach. */
-void sdnotify_close(struct sdnotify *n);
+ * callback. Detaches from the supervisor given to svcnotify_attach. */
+void svcnotify_close(struct svcnotify *n);
 
 #endif

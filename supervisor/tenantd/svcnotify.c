@@ -1,9 +1,9 @@
 /*
- * sdnotify.c — see sdnotify.h. One unconnected datagram socket; a message
+ * svcnotify.c — see svcnotify.h. One unconnected datagram socket; a message
  * that cannot be sent (the manager is gone, its queue is full) is dropped
  * with a debug line: tenantd's tenants matter more than its status line.
  */
-#include "sdnotify.h"
+#include "svcnotify.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sdnotify.h"
 
-struct sdnotify {
+struct svcnotify {
     uv_loop_t *loop;
     struct sup *sup;
     int fd;
@@ -29,32 +30,12 @@ struct sdnotify {
     char status[64]; /* the last STATUS= sent */
 };
 
-int sdnotify_parse_addr(const char *value, struct sockaddr_un *sa, socklen_t *len)
-{
-    size_t n = value ? strlen(value) : 0;
-    memset(sa, 0, sizeof *sa);
-    sa->sun_family = AF_UNIX;
-    if (n < 2 || (value[0] != '/' && value[0] != '@'))
-        return -EINVAL;
-    if (n > sizeof sa->sun_path || (value[0] == '/' && n == sizeof sa->sun_path))
-        return -ENAMETOOLONG;
-    memcpy(sa->sun_path, value, n);
-    if (value[0] == '@') {
-        /* An abstract address is exactly its bytes: no terminating NUL. */
-        sa->sun_path[0] = '\0';
-        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-    } else {
-        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    }
-    return 0;
-}
-
-void sdnotify_format_status(char *buf, size_t n, const struct sup_counts *c)
+void svcnotify_format_status(char *buf, size_t n, const struct sup_counts *c)
 {
     snprintf(buf, n, "STATUS=%zu running, %zu failed", c->running, c->failed);
 }
 
-static void say(struct sdnotify *n, const char *msg)
+static void say(struct svcnotify *n, const char *msg)
 {
     if (sendto(n->fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&n->sa, n->salen) < 0)
         log_debug(NULL, "sd_notify \"%s\": %s", msg, strerror(errno));
@@ -64,14 +45,14 @@ static void on_timer(uv_timer_t *h);
 
 /* STATUS= when the counts changed, rate-limited: a boot storm of a thousand
  * tenants is a few lines, and the last one always goes out. */
-static void send_status(struct sdnotify *n)
+static void send_status(struct svcnotify *n)
 {
     struct sup_counts c;
     char line[sizeof n->status];
     if (n->stopping || !n->sup)
         return;
     sup_get_counts(n->sup, &c);
-    sdnotify_format_status(line, sizeof line, &c);
+    svcnotify_format_status(line, sizeof line, &c);
     if (strcmp(line, n->status) == 0)
         return;
     uint64_t now = uv_now(n->loop);
@@ -85,7 +66,7 @@ static void send_status(struct sdnotify *n)
     say(n, line);
 }
 
-static void maybe_ready(struct sdnotify *n)
+static void maybe_ready(struct svcnotify *n)
 {
     struct sup_counts c;
     if (n->ready_sent || n->stopping || !n->admin_up || !n->sup)
@@ -100,7 +81,7 @@ static void maybe_ready(struct sdnotify *n)
 
 static void on_event(struct sup *s, enum sup_event ev, void *arg)
 {
-    struct sdnotify *n = arg;
+    struct svcnotify *n = arg;
     (void)s;
     if (n->stopping)
         return;
@@ -126,7 +107,7 @@ static void on_timer(uv_timer_t *h)
     send_status(h->data);
 }
 
-int sdnotify_open(uv_loop_t *loop, struct sdnotify **out)
+int svcnotify_open(uv_loop_t *loop, struct svcnotify **out)
 {
     *out = NULL;
     const char *v = getenv("NOTIFY_SOCKET");
@@ -138,7 +119,7 @@ int sdnotify_open(uv_loop_t *loop, struct sdnotify **out)
     unsetenv("NOTIFY_SOCKET");
     if (rc < 0)
         return rc;
-    struct sdnotify *n = calloc(1, sizeof *n);
+    struct svcnotify *n = calloc(1, sizeof *n);
     if (!n)
         return -ENOMEM;
     n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -156,7 +137,7 @@ int sdnotify_open(uv_loop_t *loop, struct sdnotify **out)
     return 0;
 }
 
-void sdnotify_attach(struct sdnotify *n, struct sup *s)
+void svcnotify_attach(struct svcnotify *n, struct sup *s)
 {
     if (!n)
         return;
@@ -164,7 +145,7 @@ void sdnotify_attach(struct sdnotify *n, struct sup *s)
     sup_set_event_hook(s, on_event, n);
 }
 
-void sdnotify_admin_ready(struct sdnotify *n)
+void svcnotify_admin_ready(struct svcnotify *n)
 {
     if (!n)
         return;
@@ -173,7 +154,7 @@ void sdnotify_admin_ready(struct sdnotify *n)
     send_status(n);
 }
 
-void sdnotify_stopping(struct sdnotify *n)
+void svcnotify_stopping(struct svcnotify *n)
 {
     if (!n || n->stopping)
         return;
@@ -187,7 +168,7 @@ static void on_closed(uv_handle_t *h)
     free(h->data);
 }
 
-void sdnotify_close(struct sdnotify *n)
+void svcnotify_close(struct svcnotify *n)
 {
     if (!n)
         return;

@@ -1,14 +1,14 @@
 /*
  * jail_args.c — the jail's command line: parsing it into a struct jail_opts
- * (in the jail) and building it from one (in tenantd). See jail.h for the
- * options.
+ * (in the jail) and building it from one (in tenantd). See jail_args.h for
+ * the options.
  *
  * Everything here is pure: no I/O, no global state, so the unit tests and
  * tenantd can call it freely. Checks that need the file system (the data dir's
  * owner and mode, whether an fd is open) belong to jail_run.c's "validate"
  * step, not here.
  */
-#include "jail.h"
+#include "jail_args.h"
 
 #include "cgroup.h"
 

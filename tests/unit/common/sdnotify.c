@@ -1,14 +1,18 @@
 /*
- * tenantd/sdnotify.c (unit) — the pure parts of tenantd's own sd_notify client
- * (sdnotify.c): NOTIFY_SOCKET addresses (path and abstract, lengths, refused
- * values) and the STATUS= line.
+ * common/sdnotify.c (unit) — the sd_notify client (common/sdnotify.c):
+ * NOTIFY_SOCKET addresses (path and abstract, lengths, refused values) and
+ * one datagram sent to a real socket.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -63,13 +67,37 @@ static void test_refused_addresses(void **state)
     assert_int_equal(len, sizeof sa);
 }
 
-static void test_status_line(void **state)
+/* A datagram reaches the socket NOTIFY_SOCKET names; without it nothing is
+ * sent and 0 is returned. */
+static void test_send(void **state)
 {
     (void)state;
+    char dir[] = "/tmp/sdnotify-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/notify", dir);
+    struct sockaddr_un sa;
+    socklen_t len = 0;
+    assert_int_equal(sdnotify_parse_addr(path, &sa, &len), 0);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
+
+    unsetenv("NOTIFY_SOCKET");
+    assert_int_equal(sdnotify_send("READY=1"), 0);
+    setenv("NOTIFY_SOCKET", "relative/path", 1);
+    assert_int_equal(sdnotify_send("READY=1"), -EINVAL);
+    setenv("NOTIFY_SOCKET", path, 1);
+    assert_int_equal(sdnotify_send("READY=1\nSTATUS=serving"), 0);
     char buf[64];
-    struct sup_counts c = {.running = 998, .failed = 2, .boot_pending = 5};
-    sdnotify_format_status(buf, sizeof buf, &c);
-    assert_string_equal(buf, "STATUS=998 running, 2 failed");
+    ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    assert_int_equal(n, (ssize_t)strlen("READY=1\nSTATUS=serving"));
+    buf[n] = '\0';
+    assert_string_equal(buf, "READY=1\nSTATUS=serving");
+    unsetenv("NOTIFY_SOCKET");
+    close(fd);
+    unlink(path);
+    rmdir(dir);
 }
 
 int main(void)
@@ -78,7 +106,7 @@ int main(void)
         cmocka_unit_test(test_path_address),
         cmocka_unit_test(test_abstract_address),
         cmocka_unit_test(test_refused_addresses),
-        cmocka_unit_test(test_status_line),
+        cmocka_unit_test(test_send),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
