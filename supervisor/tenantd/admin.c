@@ -321,9 +321,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     handle_request_who(a, req, &who, !h->needs_token);
     /* The dashboard page holds no data (its script asks for the token and
      * sends it with every API call), so it is the one thing served without. */
-    bool is_page = h2o_memis(req->path.base, req->path.len, H2O_STRLIT("/")) &&
-                   (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
-                    h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")));
+    bool is_page = admin_route_public(req);
     if (h->needs_token && !is_page && !admin_token_ok(a, req)) {
         bool presented = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
         const char *hdr = presented ? "Bearer realm=\"tenantd\", error=\"invalid_token\""
@@ -714,6 +712,7 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
     admin_onboard_abort_all(a);
     admin_backup_abort_all(a);
     admin_usage_abort_all(a);
+    admin_wait_abort_all(a);
     /* What h2o_context_request_shutdown does for HTTP/1 is only this flag
      * (keep-alive off); the call would also arm HTTP/2's one-second graceful
      * timer, which we never need (HTTP/2 is off) and which would make

@@ -8,6 +8,7 @@
  *   admin_state.c   state.db: desired states and the audit log
  *   admin_metrics.c GET /metrics rendering (pure)
  *   admin_onboard.c onboarding, offboarding, adding an admin account
+ *   admin_wait.c    GET /v1/tenants/<id>?wait=<state>: a deferred answer
  */
 #ifndef TENANTD_ADMIN_INTERNAL_H
 #define TENANTD_ADMIN_INTERNAL_H
@@ -88,6 +89,7 @@ struct admin {
     struct proxy *proxy;               /* NULL: no proxy (admin_set_proxy) */
     struct admin_backup_wait *backups; /* requests waiting for their backup */
     struct admin_usage_wait *usages;   /* requests waiting for a worker's usage */
+    struct admin_wait *waits;          /* GET ?wait= requests waiting for a state */
 
     bool stopping;
     int closing; /* handles whose close callback is still due */
@@ -101,6 +103,56 @@ struct admin {
 /* The single request handler behind both listeners (admin_routes.c).
  * Returns 0: every request gets an answer, never h2o's default 404. */
 int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req);
+
+/* ---- the route table (admin_routes.c) ---------------------------------------- */
+
+/* Who may call a route on the TCP listener: everything needs the bearer
+ * token there but the dashboard page, which holds no data. The unix socket's
+ * file mode authenticates every route. */
+enum admin_auth { ADMIN_AUTH_TOKEN = 0, ADMIN_AUTH_NONE };
+
+/* What a handler gets besides the request: its row, the tenant id of a '*'
+ * segment (validated; "" when the pattern has none) and the raw query. */
+struct admin_route;
+struct admin_req {
+    const struct admin_route *route;
+    char id[CONFIG_ID_MAX];
+    h2o_iovec_t query;
+};
+typedef void (*admin_route_fn)(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                               const struct admin_req *r);
+
+/* One row of the table: a GET row also answers HEAD; '*' in the pattern is a
+ * path segment holding a tenant id; arg is the handler's own (an action). */
+struct admin_route {
+    const char *method;
+    const char *pattern;
+    enum admin_auth auth;
+    admin_route_fn fn;
+    long arg;
+};
+
+/* The table, for its unit test and for the listing in the docs. */
+size_t admin_route_count(void);
+const struct admin_route *admin_route_at(size_t i); /* NULL past the end */
+
+/*
+ * Pure: the row for method and path (query ignored). Returns 0 and *out;
+ * -EPERM when the path exists with other methods only, with allow holding
+ * the Allow header's value ("GET, HEAD, POST"); -ENOENT when no row has
+ * this path.
+ */
+int admin_route_find(const char *method, size_t mlen, const char *path, size_t plen,
+                     const struct admin_route **out, char *allow, size_t allowlen);
+
+/* Does this request go to a route served without the token (the page)? */
+bool admin_route_public(h2o_req_t *req);
+
+/* GET /v1/tenants/<id>?wait=<state>&timeout=<ms> (admin_wait.c): answered
+ * once the tenant is in that state, or at the timeout; 400 for an unknown
+ * state or a bad timeout. At stop, the ones still waiting are answered 503. */
+void admin_wait_get(struct admin *a, h2o_req_t *req, const char *id, h2o_iovec_t query);
+void admin_wait_abort_all(struct admin *a);
 
 /* Send a complete response with Content-Length, Content-Type and
  * Cache-Control: no-store. The body is copied. */
@@ -143,6 +195,10 @@ void admin_backup_abort_all(struct admin *a);
  * ones still waiting are answered 503. */
 void admin_usage_get(struct admin *a, h2o_req_t *req, const char *id);
 void admin_usage_abort_all(struct admin *a);
+
+/* The value of a query parameter, raw (not percent-decoded), into buf
+ * (truncated to cap - 1); false when the key is absent (admin_routes.c). */
+bool admin_query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap);
 
 /* Is the Authorization header a valid bearer token? Constant time. */
 bool admin_token_ok(const struct admin *a, h2o_req_t *req);

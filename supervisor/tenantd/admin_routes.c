@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backup_sched.h"
+#include "http_status.h"
 #include "log.h"
 #include "proxy.h"
 #include "status_json.h"
@@ -62,23 +63,6 @@ static void split_path(h2o_iovec_t path, struct route *r)
 static bool seg_is(h2o_iovec_t s, const char *lit)
 {
     return h2o_memis(s.base, s.len, lit, strlen(lit));
-}
-
-static bool method_is(h2o_req_t *req, const char *m)
-{
-    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
-}
-
-/* GET routes also answer HEAD, with the same headers and no body. */
-static bool is_get(h2o_req_t *req)
-{
-    return method_is(req, "GET") || method_is(req, "HEAD");
-}
-
-static void send_method_not_allowed(h2o_req_t *req, const char *allow)
-{
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    admin_send_error(req, 405, "method not allowed", allow);
 }
 
 /* Copy a path segment holding a tenant id into buf and validate it. Returns
@@ -151,7 +135,7 @@ void admin_audit(struct admin *a, const struct admin_caller *who, const char *ac
 }
 
 /* Value of a query parameter (raw, not decoded), or NULL. */
-static bool query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap)
+bool admin_query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap)
 {
     size_t klen = strlen(key);
     size_t i = 0;
@@ -443,7 +427,7 @@ static void get_events(struct admin *a, h2o_req_t *req, h2o_iovec_t query)
 {
     char buf[16];
     long limit = 50;
-    if (query_get(query, "limit", buf, sizeof buf)) {
+    if (admin_query_get(query, "limit", buf, sizeof buf)) {
         char *end;
         limit = strtol(buf, &end, 10);
         if (*end != '\0' || end == buf || limit < 1 || limit > 1000) {
@@ -551,131 +535,219 @@ static void get_index(struct admin *a, h2o_req_t *req)
     free(buf);
 }
 
+/* ---- the route table ------------------------------------------------------- */
+
+/* The adapters between the table's one handler type and the handlers above. */
+static void h_index(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                    const struct admin_req *r)
+{
+    get_index(a, req);
+}
+static void h_metrics(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    get_metrics(a, req);
+}
+static void h_reload(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    post_reload(a, who, req);
+}
+static void h_plans(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                    const struct admin_req *r)
+{
+    admin_send_json(req, 200, status_json_plans(&sup_config(a->sup)->plans));
+}
+static void h_proxy(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                    const struct admin_req *r)
+{
+    get_proxy(a, req);
+}
+static void h_events(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    get_events(a, req, r->query);
+}
+static void h_tenants(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    get_tenants(a, req);
+}
+static void h_onboard(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    admin_onboard_post(a, who, req);
+}
+static void h_tenant(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    char wait[32];
+    if (admin_query_get(r->query, "wait", wait, sizeof wait)) {
+        admin_wait_get(a, req, r->id, r->query);
+        return;
+    }
+    get_tenant(a, req, r->id);
+}
+static void h_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                       const struct admin_req *r)
+{
+    char purge[8] = "";
+    admin_query_get(r->query, "purge", purge, sizeof purge);
+    admin_offboard(a, who, req, r->id, strcmp(purge, "1") == 0 || strcmp(purge, "true") == 0);
+}
+static void h_admins(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    admin_create_admin_post(a, who, req, r->id);
+}
+static void h_usage(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                    const struct admin_req *r)
+{
+    admin_usage_get(a, req, r->id);
+}
+static void h_backup(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    admin_backup_post(a, who, req, r->id);
+}
+static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    post_action(a, who, req, r->id, (size_t)r->route->arg);
+}
+
+/*
+ * Every route of the admin API. A GET route also answers HEAD. For a path
+ * that some route matches with another method, the answer is 405 with Allow
+ * listing, in this order, the methods of the rows whose pattern matches: keep
+ * a path's GET row before its others. '*' in a pattern is one path segment,
+ * a tenant id, validated before anything else (admin_route).
+ */
+static const struct admin_route routes[] = {
+    {"GET", "/", ADMIN_AUTH_NONE, h_index, 0}, /* the page holds no data */
+    {"GET", "/metrics", ADMIN_AUTH_TOKEN, h_metrics, 0},
+    {"POST", "/v1/reload", ADMIN_AUTH_TOKEN, h_reload, 0},
+    {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
+    {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
+    {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
+    {"GET", "/v1/tenants", ADMIN_AUTH_TOKEN, h_tenants, 0},
+    {"POST", "/v1/tenants", ADMIN_AUTH_TOKEN, h_onboard, 0},
+    {"GET", "/v1/tenants/*", ADMIN_AUTH_TOKEN, h_tenant, 0},
+    {"DELETE", "/v1/tenants/*", ADMIN_AUTH_TOKEN, h_offboard, 0},
+    {"POST", "/v1/tenants/*/admins", ADMIN_AUTH_TOKEN, h_admins, 0},
+    {"GET", "/v1/tenants/*/usage", ADMIN_AUTH_TOKEN, h_usage, 0},
+    {"POST", "/v1/tenants/*/backup", ADMIN_AUTH_TOKEN, h_backup, 0},
+    {"POST", "/v1/tenants/*/start", ADMIN_AUTH_TOKEN, h_action, 0},
+    {"POST", "/v1/tenants/*/stop", ADMIN_AUTH_TOKEN, h_action, 1},
+    {"POST", "/v1/tenants/*/restart", ADMIN_AUTH_TOKEN, h_action, 2},
+    {"POST", "/v1/tenants/*/suspend", ADMIN_AUTH_TOKEN, h_action, 3},
+    {"POST", "/v1/tenants/*/resume", ADMIN_AUTH_TOKEN, h_action, 4},
+};
+
+size_t admin_route_count(void)
+{
+    return sizeof routes / sizeof routes[0];
+}
+
+const struct admin_route *admin_route_at(size_t i)
+{
+    return i < admin_route_count() ? &routes[i] : NULL;
+}
+
+/* Does the split path r match pattern? '*' takes one segment, any bytes. */
+static bool pattern_matches(const char *pattern, const struct route *r, h2o_iovec_t *star)
+{
+    size_t k = 0;
+    const char *p = pattern;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (k >= r->n)
+            return false;
+        if (len == 1 && *p == '*')
+            *star = r->seg[k];
+        else if (!h2o_memis(r->seg[k].base, r->seg[k].len, p, len))
+            return false;
+        k++;
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return k == r->n;
+}
+
+static int route_lookup(const struct route *r, const char *method, size_t mlen,
+                        const struct admin_route **out, h2o_iovec_t *star, char *allow,
+                        size_t allowlen)
+{
+    bool path_seen = false;
+    if (allowlen > 0)
+        allow[0] = '\0';
+    if (r->too_many)
+        return -ENOENT;
+    /* HEAD is GET without the body; admin_send drops it. */
+    bool head = h2o_memis(method, mlen, H2O_STRLIT("HEAD"));
+    for (size_t i = 0; i < admin_route_count(); i++) {
+        if (!pattern_matches(routes[i].pattern, r, star))
+            continue;
+        if (h2o_memis(method, mlen, routes[i].method, strlen(routes[i].method)) ||
+            (head && strcmp(routes[i].method, "GET") == 0)) {
+            *out = &routes[i];
+            return 0;
+        }
+        path_seen = true;
+        http_allow_add(allow, allowlen, routes[i].method);
+    }
+    return path_seen ? -EPERM : -ENOENT;
+}
+
+int admin_route_find(const char *method, size_t mlen, const char *path, size_t plen,
+                     const struct admin_route **out, char *allow, size_t allowlen)
+{
+    struct route r;
+    h2o_iovec_t star = {NULL, 0};
+    split_path(h2o_iovec_init(path, plen), &r);
+    return route_lookup(&r, method, mlen, out, &star, allow, allowlen);
+}
+
+bool admin_route_public(h2o_req_t *req)
+{
+    const struct admin_route *rt = NULL;
+    char allow[8];
+    return admin_route_find(req->method.base, req->method.len, req->path.base, req->path.len, &rt,
+                            allow, sizeof allow) == 0 &&
+           rt->auth == ADMIN_AUTH_NONE;
+}
+
 int admin_route(struct admin *a, const struct admin_caller *who, h2o_req_t *req)
 {
     struct route r;
     split_path(req->path, &r);
     a->counters.requests++;
-    if (r.too_many)
-        goto not_found;
 
-    if (r.n == 0) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        get_index(a, req);
+    /* A tenant id in the path is checked before anything else looks at the
+     * request, so a hostile one ends in 400 whatever follows it. */
+    struct admin_req ar = {.query = r.query};
+    if (!r.too_many && r.n >= 3 && seg_is(r.seg[0], "v1") && seg_is(r.seg[1], "tenants") &&
+        !take_id(req, r.seg[2], ar.id, sizeof ar.id))
         return 0;
-    }
-    if (r.n == 1 && seg_is(r.seg[0], "metrics")) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        get_metrics(a, req);
-        return 0;
-    }
-    if (r.n < 2 || !seg_is(r.seg[0], "v1"))
-        goto not_found;
 
-    if (r.n == 2 && seg_is(r.seg[1], "reload")) {
-        if (!method_is(req, "POST")) {
-            send_method_not_allowed(req, "POST");
-            return 0;
-        }
-        post_reload(a, who, req);
+    char allow[64];
+    h2o_iovec_t star = {NULL, 0};
+    int rc =
+        route_lookup(&r, req->method.base, req->method.len, &ar.route, &star, allow, sizeof allow);
+    if (rc == -EPERM) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
+        admin_send_error(req, 405, "method not allowed", allow);
         return 0;
     }
-    if (r.n == 2 && seg_is(r.seg[1], "plans")) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        admin_send_json(req, 200, status_json_plans(&sup_config(a->sup)->plans));
+    if (rc < 0) {
+        admin_send_error(req, 404, "not found", "no such route");
         return 0;
     }
-    if (r.n == 2 && seg_is(r.seg[1], "proxy")) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        get_proxy(a, req);
-        return 0;
-    }
-    if (r.n == 2 && seg_is(r.seg[1], "events")) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        get_events(a, req, r.query);
-        return 0;
-    }
-
-    /* /v1/tenants[/<id>[/<action>]] */
-    if (!seg_is(r.seg[1], "tenants"))
-        goto not_found;
-    if (r.n == 2) {
-        if (is_get(req))
-            get_tenants(a, req);
-        else if (method_is(req, "POST"))
-            admin_onboard_post(a, who, req);
-        else
-            send_method_not_allowed(req, "GET, HEAD, POST");
-        return 0;
-    }
-    char id[CONFIG_ID_MAX];
-    if (!take_id(req, r.seg[2], id, sizeof id))
-        return 0;
-    if (r.n == 3) {
-        if (is_get(req)) {
-            get_tenant(a, req, id);
-        } else if (method_is(req, "DELETE")) {
-            char purge[8] = "";
-            query_get(r.query, "purge", purge, sizeof purge);
-            admin_offboard(a, who, req, id, strcmp(purge, "1") == 0 || strcmp(purge, "true") == 0);
-        } else {
-            send_method_not_allowed(req, "GET, HEAD, DELETE");
-        }
-        return 0;
-    }
-    if (r.n == 4 && seg_is(r.seg[3], "admins")) {
-        if (!method_is(req, "POST")) {
-            send_method_not_allowed(req, "POST");
-            return 0;
-        }
-        admin_create_admin_post(a, who, req, id);
-        return 0;
-    }
-    if (r.n == 4 && seg_is(r.seg[3], "usage")) {
-        if (!is_get(req)) {
-            send_method_not_allowed(req, "GET, HEAD");
-            return 0;
-        }
-        admin_usage_get(a, req, id);
-        return 0;
-    }
-    if (r.n == 4 && seg_is(r.seg[3], "backup")) {
-        if (!method_is(req, "POST")) {
-            send_method_not_allowed(req, "POST");
-            return 0;
-        }
-        admin_backup_post(a, who, req, id);
-        return 0;
-    }
-    if (r.n == 4) {
-        for (size_t k = 0; k < sizeof actions / sizeof actions[0]; k++) {
-            if (!seg_is(r.seg[3], actions[k].name))
-                continue;
-            if (!method_is(req, "POST")) {
-                send_method_not_allowed(req, "POST");
-                return 0;
-            }
-            post_action(a, who, req, id, k);
-            return 0;
-        }
-    }
-
-not_found:
-    admin_send_error(req, 404, "not found", "no such route");
+    ar.route->fn(a, who, req, &ar);
     return 0;
 }

@@ -29,6 +29,8 @@ enum tstate {
     TS__COUNT
 };
 const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
+/* The state named name; -EINVAL when no state has that name. Pure. */
+int tstate_parse(const char *name, enum tstate *out);
 
 /* A snapshot of one tenant, copied out so the caller may keep it. */
 struct tenant_view {
@@ -113,6 +115,24 @@ enum sup_event { SUP_EV_STATES = 0, SUP_EV_RELOADING, SUP_EV_RELOADED };
 typedef void (*sup_event_fn)(struct sup *s, enum sup_event ev, void *arg);
 void sup_set_event_hook(struct sup *s, sup_event_fn fn, void *arg);
 
+/*
+ * Per-tenant state-change notifications, so that nobody has to poll: fn is
+ * called on the loop at every transition of tenant `id` into another state,
+ * with that state, as soon as the state is recorded (before the transition's
+ * action runs, so a watcher sees every state in order, even those a tenant
+ * passes through within one loop turn). fn may call sup_tenant_find and
+ * sup_watch_cancel (its own watch or another), but must not feed the
+ * supervisor (no sup_tenant_action, no sup_reload) from inside the callback.
+ * A watch names its tenant by id: it outlives the tenant's removal and fires
+ * again if the id comes back. Returns 0 and *out, or -ENOMEM.
+ */
+struct sup_watch;
+typedef void (*sup_watch_fn)(void *arg, const char *id, enum tstate state);
+int sup_watch_add(struct sup *s, const char *id, sup_watch_fn fn, void *arg,
+                  struct sup_watch **out);
+/* Stop and free a watch; fn is not called again. w may be NULL. */
+void sup_watch_cancel(struct sup *s, struct sup_watch *w);
+
 /* ---- life cycle, for tenantd_main.c ------------------------------------ */
 
 struct uv_loop_s;
@@ -128,7 +148,8 @@ int sup_start(struct uv_loop_s *loop, struct config *cfg, struct sup **out);
  * handle; `done` is called on the loop once all of that is over. */
 void sup_shutdown(struct sup *s, void (*done)(void *arg), void *arg);
 
-/* Free what is left after sup_shutdown's `done` (the config included). */
+/* Free what is left after sup_shutdown's `done` (the config included, and
+ * any watch still registered). */
 void sup_free(struct sup *s);
 
 #endif

@@ -218,8 +218,10 @@ void sup_tenant_feed(struct tenant *t, enum fsm_event ev)
     }
     if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
         sup_changed(t->s);
-    if (old != st.next)
+    if (old != st.next) {
         sup_states_changed(t->s);
+        sup_watch_fire(t);
+    }
     perform(t, st.action);
     if (freed)
         sup_pump(t->s);
@@ -258,5 +260,81 @@ void sup_reconcile(struct tenant *t)
         if (t->state == TS_SUSPENDED)
             sup_close_listen(t);
         break;
+    }
+}
+
+/* ---- watches ---------------------------------------------------------------- */
+
+struct sup_watch {
+    struct sup_watch *next;
+    char id[CONFIG_ID_MAX];
+    sup_watch_fn fn;
+    void *arg;
+    bool dead; /* cancelled while watchers were running; freed after */
+};
+
+int sup_watch_add(struct sup *s, const char *id, sup_watch_fn fn, void *arg, struct sup_watch **out)
+{
+    struct sup_watch *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    w->fn = fn;
+    w->arg = arg;
+    w->next = s->watches;
+    s->watches = w;
+    *out = w;
+    return 0;
+}
+
+static void watch_unlink(struct sup *s, struct sup_watch *w)
+{
+    for (struct sup_watch **p = &s->watches; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+    }
+}
+
+void sup_watch_cancel(struct sup *s, struct sup_watch *w)
+{
+    if (w == NULL)
+        return;
+    /* The list is being walked: unlinking now would break the walk. */
+    if (s->watch_firing > 0) {
+        w->dead = true;
+        return;
+    }
+    watch_unlink(s, w);
+    free(w);
+}
+
+void sup_watch_fire(struct tenant *t)
+{
+    struct sup *s = t->s;
+    s->watch_firing++;
+    for (struct sup_watch *w = s->watches; w; w = w->next)
+        if (!w->dead && strcmp(w->id, t->id) == 0)
+            w->fn(w->arg, t->id, t->state);
+    if (--s->watch_firing > 0)
+        return;
+    for (struct sup_watch **p = &s->watches; *p;) {
+        struct sup_watch *w = *p;
+        if (w->dead) {
+            *p = w->next;
+            free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
+void sup_watch_free_all(struct sup *s)
+{
+    while (s->watches) {
+        struct sup_watch *w = s->watches;
+        s->watches = w->next;
+        free(w);
     }
 }

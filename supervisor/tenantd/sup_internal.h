@@ -129,6 +129,9 @@ struct sup {
     sup_event_fn ev_hook;
     void *ev_hook_arg;
 
+    struct sup_watch *watches; /* sup_watch_add; fired by sup_tenant_feed */
+    int watch_firing;          /* > 0 while watchers run: cancel only marks */
+
     uv_fs_event_t fs_event;
     bool fs_event_on;
     uv_timer_t reload_timer;
@@ -168,6 +171,11 @@ void sup_health_schedule(struct tenant *t, int64_t ms);
 void sup_health_stop(struct tenant *t);
 void sup_start_slot_run(struct tenant *t);
 void sup_act_spawn(struct tenant *t);
+
+/* sup_exec.c: call the watchers of t with its new state. */
+void sup_watch_fire(struct tenant *t);
+/* sup_exec.c: free every watch (sup_free). */
+void sup_watch_free_all(struct sup *s);
 
 /* sup_exec.c: the state machine's executor (timers, actions, feed, reconcile). */
 void sup_timer_arm(struct tenant *t, enum timer_kind k, int64_t ms);

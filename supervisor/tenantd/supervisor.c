@@ -441,6 +441,7 @@ void sup_free(struct sup *s)
 {
     if (!s)
         return;
+    sup_watch_free_all(s);
     config_free(s->cfg);
     uidmap_free(s->uids);
     free(s->t);

@@ -47,6 +47,9 @@
  */
 #include "tenant_fsm.h"
 
+#include <errno.h>
+#include <string.h>
+
 /* A cell of the table; `set` tells a listed cell from an unlisted (zero) one. */
 struct cell {
     bool set;
@@ -198,4 +201,15 @@ const char *tstate_name(enum tstate s)
         [TS_SUSPENDED] = "suspended",
     };
     return (unsigned)s < TS__COUNT ? names[s] : "?";
+}
+
+int tstate_parse(const char *name, enum tstate *out)
+{
+    for (int s = 0; s < TS__COUNT; s++) {
+        if (strcmp(name, tstate_name((enum tstate)s)) == 0) {
+            *out = (enum tstate)s;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
