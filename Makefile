@@ -38,6 +38,17 @@ PKGS     := libuv libh2o openssl sqlite3 jansson libsodium inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The flags above are read when make parses this file. On a fresh machine that
+# is before `make deps` has installed anything, so `run` and `test` install the
+# packages first and then run make again for the rest (run-only, test-only).
+# Any other goal that compiles stops here with what to do.
+NO_PKG_GOALS := deps run test clean format format-check cleanroom
+ifneq ($(filter-out $(NO_PKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(PKG_LIBS),)
+$(error pkg-config finds none of the build libraries ($(PKGS)): run `make deps` first (or `make run` / `make test`, which do))
+endif
+endif
+
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-align -Wstrict-prototypes \
         -Wmissing-prototypes -Wno-unused-parameter -Wvla -Wnull-dereference
 ifeq ($(CI),true)
@@ -65,7 +76,7 @@ LDFLAGS  ?=
 override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
 VERSION  := 0.1.0
 
-COMMON_SRC  := $(addprefix common/,backup.c cgroup.c config.c http_status.c jail_args.c log.c proxy_render.c sdnotify.c usage_token.c util.c)
+COMMON_SRC  := $(addprefix common/,backup.c cgroup.c config.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
 TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_metrics.c admin_onboard.c admin_routes.c admin_state.c admin_wait.c backoff.c backup_sched.c health.c listen.c logcap.c notify.c proxy.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c usage_fetch.c)
 CTL_SRC     := $(addprefix supervisor/ctl/,ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_proxy.c)
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
@@ -103,7 +114,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps soak deps-test run test unit fuzz-replay integration check-asan bench format format-check install clean
+.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean
 all: $(BINS) $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
@@ -171,11 +182,14 @@ $(FUZZ_OTHER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,)
 deps:
 	@deploy/install-deps.sh deploy/debian-packages.txt
 
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory run-only
+
+run-only: all
 	@deploy/run-demo.sh $(BUILDDIR)
 
-test: deps all $(UNIT_BINS)
-	@tests/run-all.sh $(BUILDDIR)
+test: deps
+	@$(MAKE) --no-print-directory test-only
 
 unit: all $(UNIT_BINS)
 	@tests/run-unit.sh $(BUILDDIR)

@@ -1208,6 +1208,36 @@ static int prepare_dirs(struct proxy *p, const struct config_global *g, char *er
     return 0;
 }
 
+/*
+ * When nginx's prefix is not under the run dir (proxy_render_prefix: a run dir
+ * nginx's workers cannot reach), make it, and link <run_dir>/nginx to it so an
+ * operator finds the configuration where the documentation says.
+ */
+static int link_prefix(struct proxy *p, const struct config_global *g, char *err, size_t errlen)
+{
+    char link[PATH_MAX];
+    struct stat st;
+    if (path_fmt(link, sizeof link, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) < 0)
+        return -ENAMETOOLONG;
+    if (strcmp(link, p->prefix) == 0)
+        return 0;
+    int r = util_mkdir_p(p->prefix, 0755);
+    if (r < 0) {
+        errf(err, errlen, "cannot make %s: %s", p->prefix, strerror(-r));
+        return r;
+    }
+    if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode))
+        unlink(link);
+    if (symlink(p->prefix, link) < 0 && errno != EEXIST) {
+        r = -errno;
+        errf(err, errlen, "cannot link %s to %s: %s", link, p->prefix, strerror(errno));
+        return r;
+    }
+    log_info(NULL, "proxy: nginx's workers cannot reach %s: its files go to %s (linked from %s)",
+             g->run_dir, p->prefix, link);
+    return 0;
+}
+
 int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, size_t errlen)
 {
     const struct config *c = sup_config(s);
@@ -1224,11 +1254,18 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
     p->sup = s;
     p->mode = c->g.proxy_mode;
     p->backoff_ms = BACKOFF_MIN_MS;
-    if (path_fmt(p->prefix, sizeof p->prefix, "%s/%s", c->g.run_dir, PROXY_PREFIX_DIR) < 0 ||
+    if (proxy_render_prefix(&c->g, p->prefix, sizeof p->prefix) < 0 ||
         util_strlcpy(p->log_dir, c->g.log_dir, sizeof p->log_dir) < 0) {
         errf(err, errlen, "run_dir or log_dir is too long");
         free(p);
         return -ENAMETOOLONG;
+    }
+    if (p->mode != PROXY_OFF) {
+        r = link_prefix(p, &c->g, err, errlen);
+        if (r < 0) {
+            free(p);
+            return r;
+        }
     }
     if (p->mode != PROXY_OFF) {
         r = prepare_dirs(p, &c->g, err, errlen);

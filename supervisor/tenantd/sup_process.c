@@ -35,6 +35,7 @@
 #include "tenant_fsm.h"
 #include "uidmap.h"
 #include "usage_token.h"
+#include "util.h"
 
 /* ---- the process ------------------------------------------------------------------ */
 
@@ -188,8 +189,9 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
 
 /* What the jail must apply for this tenant: who it is, its data dir and, as
  * root, its ids and isolation (the fd layout is spawn.c's). o borrows t's
- * strings and argv. */
-static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv, struct jail_opts *o)
+ * strings and argv, and paths (which must outlive o). */
+static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
+                          struct spawn_fs_paths *paths, struct jail_opts *o)
 {
     const struct config_global *g = &t->s->cfg->g;
     jail_opts_init(o);
@@ -214,10 +216,9 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv, 
     if (t->cfg.network == WORKER_NETWORK_NONE)
         o->ns |= JAIL_NS_NET;
     /* The other tenants' folders, the logs and the admin socket are none of
-     * this worker's business; its own data dir is bound back by the jail. */
-    o->hide[o->n_hide++] = g->data_dir;
-    o->hide[o->n_hide++] = g->log_dir;
-    o->hide[o->n_hide++] = g->run_dir;
+     * this worker's business; its own data dir is bound back by the jail, and
+     * so are its program and templates when the tenant could not reach them. */
+    spawn_fs_opts(g, argv[0], paths, o);
     o->seccomp = t->cfg.seccomp;
 }
 
@@ -320,7 +321,8 @@ static int do_spawn(struct tenant *t)
 
     char *worker_argv[] = {worker, NULL};
     struct jail_opts jo;
-    jail_opts_for(t, dir, worker_argv, &jo);
+    struct spawn_fs_paths paths;
+    jail_opts_for(t, dir, worker_argv, &paths, &jo);
     struct spawn_args a = {
         .jail = jail,
         .jail_opts = &jo,

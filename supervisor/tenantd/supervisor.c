@@ -55,6 +55,7 @@
 #include "tenant_fsm.h"
 #include "uidmap.h"
 #include "usage_token.h"
+#include "util.h"
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -312,7 +313,7 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
         return -ENOMEM;
     s->loop = loop;
     s->root = geteuid() == 0;
-    rc = spawn_self_dir(s->self_dir, sizeof s->self_dir);
+    rc = util_self_dir(s->self_dir, sizeof s->self_dir);
     if (rc < 0)
         goto cleanup;
     if (s->root) {
