@@ -30,20 +30,25 @@
  *          +------| failed |   EV_EXIT_JAIL (111 + message): failed, retried after cooldown
  *                 +--------+   EV_TIMER (cooldown) or EV_START: starting
  *
- * Which function performs each transition (all in supervisor.c):
- *   stopped   -> starting    tenant_feed(EV_START) from reconcile(), sup_tenant_action()
- *   starting  -> (spawned)   act_spawn() -> start_slot_run() -> spawn_worker() (spawn.c)
- *   starting  -> running     on_notify() (READY=1) or on_probe_done() (first 200)
- *   starting/running -> backoff  on_exit() classifies the status; act_backoff() arms
- *                            the timer with backoff_on_crash() (backoff.c)
- *   backoff   -> starting    on_fsm_timer()
+ * Which function performs each transition (every event goes through
+ * sup_tenant_feed() in sup_exec.c, which also fires the sup_watch callbacks):
+ *   stopped   -> starting    sup_tenant_feed(EV_START) from sup_reconcile() (sup_exec.c),
+ *                            sup_tenant_action() (sup_view.c)
+ *   starting  -> (spawned)   sup_act_spawn() -> sup_start_slot_run() -> do_spawn()
+ *                            (sup_process.c) -> spawn_worker() (spawn.c)
+ *   starting  -> running     on_notify() (READY=1) or on_probe_done() (first 200), sup_process.c
+ *   starting/running -> backoff  on_exit_readable() (sup_process.c) classifies the
+ *                            status; act_backoff() (sup_exec.c) arms the timer with
+ *                            backoff_on_crash() (backoff.c)
+ *   backoff   -> starting    sup_on_fsm_timer() (sup_exec.c)
  *   backoff   -> failed      act_backoff() feeds EV_START_LIMIT
- *   starting/running -> failed   on_exit() (exit 78, or jail exit 111 with a message)
- *   failed    -> starting    on_fsm_timer() (cooldown), sup_tenant_action(), reload
- *   running   -> stopping    sup_tenant_action(), reload_apply(), sup_shutdown()
- *   stopping  -> stopped     on_exit(); then reconcile()
- *   any       -> suspended   reconcile() or sup_tenant_action() with the goal suspended
- *   grace expiry (SIGKILL)   on_fsm_timer() in starting, running and stopping
+ *   starting/running -> failed   on_exit_readable() (exit 78, or jail exit 111 with a
+ *                            message; exitcode.h)
+ *   failed    -> starting    sup_on_fsm_timer() (cooldown), sup_tenant_action(), reload
+ *   running   -> stopping    sup_tenant_action(), apply_entry() (sup_reload.c), sup_shutdown()
+ *   stopping  -> stopped     on_exit_readable(); then sup_reconcile()
+ *   any       -> suspended   sup_reconcile() or sup_tenant_action() with the goal suspended
+ *   grace expiry (SIGKILL)   sup_on_fsm_timer() in starting, running and stopping
  */
 #include "tenant_fsm.h"
 

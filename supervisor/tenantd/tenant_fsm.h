@@ -2,14 +2,14 @@
  * tenant_fsm.h — the supervision state machine of one tenant, as a pure
  * state x event table: fsm_next(state, event) gives the next state and the one
  * action the supervisor must perform. No I/O, no clock, no libuv: the
- * supervisor (supervisor.c) feeds events and carries out the actions, and the
+ * supervisor (sup_exec.c) feeds events and carries out the actions, and the
  * unit test (tests/unit/tenantd/fsm.c) checks every cell.
  *
  * The states are sup.h's enum tstate. The diagram and the list of which
  * function performs each transition are at the top of tenant_fsm.c.
  *
  * What it does not do: decide how long to wait (backoff.c), classify an exit
- * status into an event (supervisor.c), or remember anything between calls.
+ * status into an event (sup_process.c), or remember anything between calls.
  */
 #ifndef TENANTD_TENANT_FSM_H
 #define TENANTD_TENANT_FSM_H
