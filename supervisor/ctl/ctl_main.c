@@ -727,8 +727,10 @@ static const struct ctl_cmd commands[] = {
      "file directly: works without tenantd.",
      cmd_logs},
     {"check", "check",
-     "Validate the global file, the plans and every tenant file offline, print\n"
-     "every problem, exit 0 when everything is valid and 1 otherwise.",
+     "Validate the global file, the plans and every tenant file offline, and the\n"
+     "files each worker must open (its program, templates and rules, as the\n"
+     "tenant's own uid), print every problem, exit 0 when everything is valid\n"
+     "and 1 otherwise.",
      cmd_check},
     {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
     {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
