@@ -1,7 +1,7 @@
 /*
  * proxy_render.h — the reverse proxy's configuration as text: the global
  * config, a list of tenants and the templates in, nginx configuration out
- * (DESIGN.md "Reverse proxy"). Used by tenantd (supervisor/proxy.c, which
+ * (DESIGN.md "Reverse proxy"). Used by tenantd (supervisor/tenantd/proxy.c, which
  * writes, tests and applies the result) and by `tenantctl proxy-config`
  * (which prints it).
  *

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "db.h"
 #include "env.h"
+#include "exitcode.h"
 #include "http.h"
 #include "log.h"
 #include "model.h"
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
     struct wenv env;
     sqlite3 *db = NULL;
     char err[512];
-    int r, status = WENV_EXIT_CONFIG;
+    int r, status = EXITCODE_CONFIG;
 
     log_set_prefix("tenant-worker");
     if (argc == 3 && strcmp(argv[1], "--create-admin") == 0) {
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 
     if (wenv_load(&env, err, sizeof err) < 0) {
         log_error(NULL, "configuration: %s", err);
-        return WENV_EXIT_CONFIG;
+        return EXITCODE_CONFIG;
     }
     /* Before anything reads the clock: invoice years, billing months and
      * deadlines follow the firm's zone, whatever TZ the launcher passed. */
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
     r = db_open(&env, &db, err, sizeof err);
     if (r < 0) {
         log_error(env.client_id, "database: %s", err);
-        status = r == -EINVAL ? WENV_EXIT_CONFIG : 1;
+        status = r == -EINVAL ? EXITCODE_CONFIG : 1;
         goto out;
     }
     if (auth_init(&env, db) < 0) {
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
         goto out;
     }
     r = http_run(&env, db);
-    status = r == 0 ? 0 : r == -EINVAL ? WENV_EXIT_CONFIG : 1;
+    status = r == 0 ? 0 : r == -EINVAL ? EXITCODE_CONFIG : 1;
 
 out:
     pages_free();
