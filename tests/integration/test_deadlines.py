@@ -129,3 +129,22 @@ def test_deadline_at_for_every_rule_and_previous_regime(worker, token):
     listed = worker.get("/api/deadlines", token=token).json()
     assert len(listed) == 3 and all(x["deadline_at"] and x["rule"] for x in listed)
     assert [x["previous_regime"] for x in listed] == [True, False, False]
+
+
+def test_tenantctl_check_validates_the_worker_rule_files(root):
+    """tenantctl check runs tenant-worker --check-rules on the templates' rule
+    files: two rules of one type with overlapping periods make it fail."""
+    import os
+    import shutil
+    r = root.tenantctl("check")
+    assert "rule files are valid" in r.stdout, r.stdout + r.stderr
+    tpl = os.path.join(root.path, "tpl")
+    shutil.copytree(root.global_cfg["tenantd"]["templates"], tpl)
+    rules = os.path.join(tpl, "worker", "rules", "deadlines.rules")
+    with open(rules, "a") as f:
+        f.write("\n[oqtf_ordinaire]\nlabel = Doublon\nduration = 2\nunit = months\n"
+                "calendar = franc\nreference = X\nvalid_from = 2025-01-01\nconfirmed = no\n")
+    root.write_global(tenantd={"templates": tpl})
+    r = root.tenantctl("check", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "overlap" in r.stderr and "oqtf_ordinaire" in r.stderr
