@@ -94,6 +94,8 @@ def test_login_analysis_dashboard(worker, browser):
     wait.until(lambda d: "OQTF" in d.find_element(By.ID, "deadlines-list").text)
     result = wait.until(EC.visibility_of_element_located((By.ID, "deadline-result"))).text
     assert "Règle appliquée" in result and "délai non franc" in result
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert browser.save_screenshot(os.path.join(ARTIFACTS, "worker-deadlines.png"))
 
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=invoices]").click()
     wait.until(EC.visibility_of_element_located((By.ID, "invoice-client"))).send_keys("M. Karim B.")
