@@ -515,7 +515,7 @@ static const struct route routes[] = {
     {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, ADMIN | LAWYER, route_model,
      model_invoice_update},
     {"GET", "/api/invoices/*/print", R_AUTH, ANYONE, route_invoice_print, NULL},
-    {"GET", "/api/deadlines/types", R_AUTH, ANYONE, route_model, model_deadline_types},
+    {"GET", "/api/deadlines/types", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_types},
     {"POST", "/api/deadlines", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_create},
     {"GET", "/api/deadlines", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_list},
     {"GET", "/api/deadlines/*", R_AUTH, ANYONE, route_model, model_deadline_get},

@@ -7,9 +7,11 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -555,6 +557,59 @@ static int cmd_create_admin(struct ctl *c)
 
 /* ---- offline commands --------------------------------------------------------------- */
 
+/*
+ * The worker's rule files (deadlines, holidays, the analysis models the plans
+ * and tenants name) are in the worker's format, so the worker checks them:
+ * tenant-worker --check-rules <templates>/worker/rules MODEL... Returns 0
+ * when valid or when the worker cannot be found (said on stderr: tenantd -n
+ * reports a missing worker), 1 when the worker found a problem.
+ */
+static int check_worker_rules(const struct config *cfg)
+{
+    char self[CONFIG_PATH_MAX] = "", worker[CONFIG_PATH_MAX + 16], dir[CONFIG_PATH_MAX + 16];
+    const char *argv[4 + CONFIG_PLANS_MAX + 64];
+    size_t n = 0;
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = '\0';
+    if (cfg->g.worker_path[0])
+        snprintf(worker, sizeof worker, "%s", cfg->g.worker_path);
+    else
+        snprintf(worker, sizeof worker, "%s/tenant-worker", dirname(self));
+    if (access(worker, X_OK) < 0) {
+        fprintf(stderr, "note: %s is not executable: the worker's rule files were not checked\n",
+                worker);
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "%s/worker/rules", cfg->g.templates_dir);
+    argv[n++] = worker;
+    argv[n++] = "--check-rules";
+    argv[n++] = dir;
+    /* Each model once: the plans' and the tenants' own (64 at most). */
+    for (size_t i = 0; i < cfg->plans.n + cfg->n_tenants && n < sizeof argv / sizeof *argv - 1;
+         i++) {
+        const char *m = i < cfg->plans.n ? cfg->plans.plan[i].ai_model
+                                         : cfg->tenants[i - cfg->plans.n].t.ai_model;
+        bool seen = m[0] == '\0';
+        for (size_t k = 3; k < n && !seen; k++)
+            seen = strcmp(argv[k], m) == 0;
+        if (!seen)
+            argv[n++] = m;
+    }
+    argv[n] = NULL;
+    if (n == 3)
+        return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(worker, (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return 1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
 /* Validate everything the way tenantd would, without tenantd (like nginx -t). */
 static int cmd_check(struct ctl *c)
 {
@@ -592,6 +647,8 @@ static int cmd_check(struct ctl *c)
         printf("%s: the configuration is valid: %zu tenants, %zu plans\n", c->config_path,
                cfg->n_tenants, cfg->plans.n);
     }
+    if (cfg && check_worker_rules(cfg) != 0)
+        out = CTL_EXIT_ERROR;
     config_diag_clear(&d);
     config_free(cfg);
     return out;
@@ -729,8 +786,9 @@ static const struct ctl_cmd commands[] = {
     {"check", "check",
      "Validate the global file, the plans and every tenant file offline, and the\n"
      "files each worker must open (its program, templates and rules, as the\n"
-     "tenant's own uid), print every problem, exit 0 when everything is valid\n"
-     "and 1 otherwise.",
+     "tenant's own uid) and the worker's rule files (tenant-worker --check-rules:\n"
+     "deadlines, holidays, analysis models), print every problem, exit 0 when\n"
+     "everything is valid and 1 otherwise.",
      cmd_check},
     {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
     {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},

@@ -602,25 +602,71 @@ static void test_deadlines(void **state)
     assert_non_null(json_object_get(t0, "duration"));
     assert_non_null(json_object_get(t0, "unit"));
     assert_non_null(json_object_get(t0, "reference"));
+    assert_non_null(json_object_get(t0, "valid_from"));
+    assert_true(json_is_boolean(json_object_get(t0, "franc")));
+    assert_true(json_is_boolean(json_object_get(t0, "confirmed")));
     json_decref(types);
+
+    /* The set of types is dated: the day before the 2024 reform has the
+     * voluntary-departure types, the day of it the measure-of-liberty ones. */
+    types = call(&f->c, model_deadline_types, NULL, "date=2024-07-14", 200);
+    char *dump = json_dumps(types, 0);
+    assert_non_null(strstr(dump, "\"oqtf_sans_delai\""));
+    assert_null(strstr(dump, "\"oqtf_ordinaire\""));
+    free(dump);
+    json_decref(types);
+    types = call(&f->c, model_deadline_types, NULL, "date=2024-07-15", 200);
+    dump = json_dumps(types, 0);
+    assert_null(strstr(dump, "\"oqtf_sans_delai\""));
+    assert_non_null(strstr(dump, "\"oqtf_ordinaire\""));
+    free(dump);
+    json_decref(types);
+    expect_400(&f->c, model_deadline_types, NULL, "date=2024-02-30", "\"date\"");
+    expect_400(&f->c, model_deadline_types, NULL, "day=2024-02-03", "day");
 
     /* Today is 2026-03-10. */
     json_t *d = call(&f->c, model_deadline_create,
-                     "{\"type\": \"oqtf_avec_delai\", \"notification_date\": \"2026-03-01\", "
+                     "{\"type\": \"oqtf_ordinaire\", \"notification_date\": \"2026-03-01\", "
                      "\"description\": \"Dossier Diallo\"}",
                      NULL, 201);
-    assert_string_equal(str(d, "deadline_date"), "2026-03-31");
-    assert_int_equal(num(d, "days_left"), 21);
+    assert_string_equal(str(d, "deadline_date"), "2026-04-01");
+    assert_string_equal(str(d, "deadline_at"), "2026-04-01T23:59");
+    assert_int_equal(num(d, "days_left"), 22);
     assert_string_equal(str(d, "urgency"), "normal");
-    assert_non_null(strstr(str(d, "rule_reference"), "CESEDA"));
+    assert_non_null(strstr(str(d, "rule_reference"), "L. 911-1"));
+    assert_true(json_is_false(json_object_get(d, "previous_regime")));
+    assert_true(json_is_false(json_object_get(d, "franc")));
     json_int_t id1 = num(d, "id");
     json_decref(d);
     d = call(&f->c, model_deadline_create,
-             "{\"type\": \"oqtf_sans_delai\", \"notification_date\": \"2026-03-10\"}", NULL, 201);
+             "{\"type\": \"oqtf_retention\", \"notification_date\": \"2026-03-10\", "
+             "\"notification_time\": \"09:30\"}",
+             NULL, 201);
     assert_string_equal(str(d, "deadline_date"), "2026-03-12");
-    assert_string_equal(str(d, "deadline_at"), "2026-03-12T00:00");
+    assert_string_equal(str(d, "deadline_at"), "2026-03-12T09:30");
     assert_string_equal(str(d, "urgency"), "critical");
     json_decref(d);
+    /* Hours need the hour of notification. */
+    json_t *e =
+        call(&f->c, model_deadline_create,
+             "{\"type\": \"oqtf_retention\", \"notification_date\": \"2026-03-10\"}", NULL, 422);
+    assert_string_equal(str(e, "error"), "notification_time_required");
+    json_decref(e);
+    expect_400(&f->c, model_deadline_create,
+               "{\"type\": \"oqtf_retention\", \"notification_date\": \"2026-03-10\", "
+               "\"notification_time\": \"9h30\"}",
+               NULL, "\"notification_time\"");
+    /* A type of the previous regime, for a notification after the reform. */
+    e = call(&f->c, model_deadline_create,
+             "{\"type\": \"oqtf_sans_delai\", \"notification_date\": \"2026-03-10\", "
+             "\"notification_time\": \"09:30\"}",
+             NULL, 422);
+    assert_string_equal(str(e, "error"), "type_not_in_force");
+    dump = json_dumps(json_object_get(e, "types"), 0);
+    assert_non_null(strstr(dump, "\"oqtf_retention\""));
+    assert_null(strstr(dump, "\"oqtf_sans_delai\""));
+    free(dump);
+    json_decref(e);
     d = call(&f->c, model_deadline_create,
              "{\"type\": \"recours_cnda\", \"notification_date\": \"2026-01-31\"}", NULL, 201);
     assert_string_equal(str(d, "deadline_date"), "2026-03-02"); /* 28 Feb is a Saturday */
@@ -632,7 +678,7 @@ static void test_deadlines(void **state)
     assert_int_equal(json_array_size(list), 3);
     assert_string_equal(str(json_array_get(list, 0), "deadline_date"), "2026-03-02");
     assert_string_equal(str(json_array_get(list, 1), "deadline_date"), "2026-03-12");
-    assert_string_equal(str(json_array_get(list, 2), "deadline_date"), "2026-03-31");
+    assert_string_equal(str(json_array_get(list, 2), "deadline_date"), "2026-04-01");
     json_decref(list);
 
     char arg[32];
@@ -649,12 +695,24 @@ static void test_deadlines(void **state)
     assert_int_equal(json_array_size(list), 1);
     json_decref(list);
     d = call(&f->c, model_deadline_get, NULL, arg, 200);
-    assert_string_equal(str(d, "type"), "oqtf_avec_delai");
+    assert_string_equal(str(d, "type"), "oqtf_ordinaire");
     json_decref(d);
 
-    expect_400(&f->c, model_deadline_create,
-               "{\"type\": \"oqtf\", \"notification_date\": \"2026-03-01\"}", NULL,
-               "\"type\" must be one of the procedure types");
+    /* Notified before the reform: computed under the rule then in force
+     * (L. 614-6, 48 hours) and marked as a previous regime. */
+    d = call(&f->c, model_deadline_create,
+             "{\"type\": \"oqtf_sans_delai\", \"notification_date\": \"2024-07-12\", "
+             "\"notification_time\": \"16:00\"}",
+             NULL, 201);
+    assert_string_equal(str(d, "deadline_at"), "2024-07-14T16:00");
+    assert_true(json_is_true(json_object_get(d, "previous_regime")));
+    assert_non_null(strstr(str(d, "rule_reference"), "L. 614-6"));
+    json_decref(d);
+
+    e = call(&f->c, model_deadline_create,
+             "{\"type\": \"oqtf\", \"notification_date\": \"2026-03-01\"}", NULL, 422);
+    assert_string_equal(str(e, "error"), "type_not_in_force");
+    json_decref(e);
     expect_400(&f->c, model_deadline_create,
                "{\"type\": \"recours_cnda\", \"notification_date\": \"2026-02-30\"}", NULL,
                "\"notification_date\" must be a real date");
