@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from conftest import (BUILDDIR, REPO, binpath, free_port_block, helper, http_request,
+from tenantd_test import (BUILDDIR, REPO, binpath, free_port_block, helper, http_request,
                       pid_alive, wait_for)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -494,13 +494,10 @@ http {{
         nginx.wait(timeout=10)
 
 
-def test_dashboard_shows_the_proxy_error(root, tmp_path):
+def test_dashboard_shows_the_proxy_error(root, browser):
     """The status page's red banner: nginx's message while it refuses, gone once fixed."""
-    webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    if not os.path.exists("/usr/bin/chromedriver"):
-        pytest.skip("chromium-driver is not installed")
     tpl = os.path.join(root.path, "tpl")
     shutil.copytree(os.path.join(REPO, "templates", "nginx"), tpl)
     managed(root, templates=tpl)
@@ -516,28 +513,19 @@ def test_dashboard_shows_the_proxy_error(root, tmp_path):
     root.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not root.get("/v1/proxy").json()["ok"], what="the proxy error")
 
-    opts = webdriver.ChromeOptions()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
-        opts.add_argument(a)
-    service = webdriver.chrome.service.Service("/usr/bin/chromedriver")
-    driver = webdriver.Chrome(service=service, options=opts)
-    try:
-        wait = WebDriverWait(driver, 20)
-        driver.get(f"http://127.0.0.1:{root.admin_port}/")
-        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
-        driver.find_element(By.ID, "token").send_keys(root.token())
-        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-        wait.until(lambda d: d.find_element(By.ID, "proxy-error").is_displayed())
-        text = driver.find_element(By.ID, "proxy-error").text
-        assert 'unknown directive "proxy_bogus_directive"' in text, text
-        assert text.startswith("Proxy error:")
+    driver = browser
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(root.token())
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(lambda d: d.find_element(By.ID, "proxy-error").is_displayed())
+    text = driver.find_element(By.ID, "proxy-error").text
+    assert 'unknown directive "proxy_bogus_directive"' in text, text
+    assert text.startswith("Proxy error:")
 
-        with open(tenant_tpl, "w") as f:
-            f.write(original)
-        root.proc.send_signal(signal.SIGHUP)
-        wait.until(lambda d: not d.find_element(By.ID, "proxy-error").is_displayed())
-        assert root.get("/v1/proxy").json()["ok"] is True
-    finally:
-        driver.quit()
+    with open(tenant_tpl, "w") as f:
+        f.write(original)
+    root.proc.send_signal(signal.SIGHUP)
+    wait.until(lambda d: not d.find_element(By.ID, "proxy-error").is_displayed())
+    assert root.get("/v1/proxy").json()["ok"] is True

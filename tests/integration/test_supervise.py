@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import binpath, helper, pid_alive, wait_for
+from tenantd_test import binpath, helper, pid_alive, wait_for
 
 
 def mini(**extra):

@@ -14,18 +14,19 @@ import subprocess
 import tempfile
 import time
 
-from conftest import ARTIFACTS, REPO, binpath, free_port_block
+from .hygiene import SANITIZER_MARKS
+from .http import free_port_block
+from .paths import ARTIFACTS, REPO, TEST_TMP, binpath
 
 WORKER = binpath("tenant-worker")
 TEMPLATES = os.path.join(REPO, "templates", "worker")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
 class Worker:
     """One tenant-worker process and its private data dir."""
 
     def __init__(self, client_id="dupont", data_dir=None, **env):
-        self.tmp = tempfile.mkdtemp(prefix="tw-", dir=os.environ.get("TENANTD_TEST_TMP", "/var/tmp"))
+        self.tmp = tempfile.mkdtemp(prefix="tw-", dir=TEST_TMP)
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port_block(1)
