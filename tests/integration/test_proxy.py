@@ -63,12 +63,6 @@ def wait_proxy(root, host, status, contains=None, timeout=20):
     return wait_for(check, timeout=timeout, what=f"{host} to answer {status} through nginx")
 
 
-def wait_running(root, tid):
-    """Wait for a tenant tenantd may not know yet (its file was just written)."""
-    wait_for(lambda: any(t["id"] == tid and t["state"] == "running" for t in root.status()),
-             what=f"{tid} to be running")
-
-
 def curl(*args):
     r = subprocess.run([CURL, "-sS", "--max-time", "5", *args], capture_output=True,
                        text=True, timeout=15)
@@ -247,7 +241,7 @@ def test_broken_template_keeps_last_good_config(root):
                                  "client_max_body_size 1m;\n    proxy_bogus_directive on;"))
     # A change that matters (a new tenant) renders with the broken template.
     add(root, "martin", name="Cabinet Martin")
-    wait_running(root, "martin")
+    root.wait_state("martin", "running")  # tenantd may not know it yet
     wait_for(lambda: 'unknown directive "proxy_bogus_directive"' in root.log(),
              what="nginx's message in tenantd's log")
     line = next(l for l in root.log().splitlines() if "proxy_bogus_directive" in l)
