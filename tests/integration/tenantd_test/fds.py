@@ -147,12 +147,13 @@ def classify(root, pid, tenants):
                 e.kind = f"pidfd of {procs.describe(child)}"
         elif target.startswith("pipe:"):
             holders = pipe_holders.get(target)
-            if holders:
+            if in_tenantd[target] >= 2:
+                # A child between its fork and its exec shares it for a moment.
+                e.kind = "pipe (both ends in tenantd)"
+            elif holders:
                 holder = min(holders)
                 e.owner = _owner_of_process(holder)
                 e.kind = f"pipe to {procs.describe(holder)}"
-            elif in_tenantd[target] >= 2:
-                e.kind = "pipe (both ends in tenantd)"
             else:
                 # The jail's status pipe: its write end closed at the exec, tenantd
                 # reads it when the process exits. One per process tenantd spawned.

@@ -67,6 +67,13 @@ def pid_alive(pid):
     return p is not None and p.state != "Z"
 
 
+def same_and_running(p):
+    """True while the process p (a Proc read earlier) still runs: same pid, same
+    start time, not a zombie."""
+    now = read_proc(p.pid)
+    return now is not None and now.start == p.start and now.state != "Z"
+
+
 def descendants(pid, procs=None):
     """Every process below pid (not pid itself), from one reading of /proc."""
     procs = procs if procs is not None else table()

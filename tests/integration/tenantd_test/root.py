@@ -156,12 +156,18 @@ class TenantdRoot:
                     self.check_fds()
                 except AssertionError as e:
                     leak = e
+            started = procs.descendants(self.proc.pid)
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if sig == signal.SIGTERM and not leak:
+                # A graceful stop waits for what tenantd started: nothing may outlive it.
+                left = [procs.describe(p.pid) for p in started if procs.same_and_running(p)]
+                if left:
+                    leak = AssertionError("still running after tenantd stopped: " + "; ".join(left))
         rc = self.proc.returncode if self.proc else None
         if self.log_file:
             self.log_file.close()
