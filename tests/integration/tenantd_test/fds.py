@@ -208,6 +208,8 @@ def classify(root, pid, tenants):
     # One of each per tenant, and per process: a second one is a leak.
     seen = collections.Counter()
     for e in out:
+        if e.owner.startswith("tenant ") and e.owner[7:] not in ids and not e.problem:
+            e.problem = f"held for {e.owner[7:]}, a tenant tenantd no longer has"
         if e.owner.startswith("tenant ") or e.owner == "proxy":
             key = (e.owner, e.kind)
             seen[key] += 1

@@ -156,6 +156,8 @@ class TenantdRoot:
                     self.check_fds()
                 except AssertionError as e:
                     leak = e
+                except Exception as e:  # a wedged tenantd must still be stopped
+                    leak = AssertionError(f"cannot check tenantd's fds: {e!r}")
             started = procs.descendants(self.proc.pid)
             self.proc.send_signal(sig)
             try:
