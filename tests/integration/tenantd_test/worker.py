@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from .hygiene import SANITIZER_MARKS
-from .http import free_port_block
+from .http import Response, free_port_block
 from .paths import ARTIFACTS, REPO, TEST_TMP, binpath
 
 WORKER = binpath("tenant-worker")
@@ -169,7 +169,7 @@ class Worker:
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         finally:
             conn.close()
 
@@ -191,14 +191,3 @@ class Worker:
         assert r.status == expect, (r.status, r.text)
         return r.json()["token"] if expect == 200 else r
 
-
-class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body.decode())
-
-    @property
-    def text(self):
-        return self.body.decode(errors="replace")
