@@ -63,7 +63,8 @@ def _net_sockets(pid):
         with open(f"/proc/{pid}/net/unix") as f:
             next(f)
             for line in f:
-                c = line.split()
+                # The path is the last column and may hold spaces.
+                c = line.rstrip("\n").split(None, 7)
                 path = c[7] if len(c) > 7 else ""
                 listening = int(c[3], 16) & SO_ACCEPTCON
                 out[int(c[6])] = ("unix", UNIX_TYPES.get(c[4], c[4]),
