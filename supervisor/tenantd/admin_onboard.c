@@ -184,25 +184,6 @@ static void remove_tree(const char *path)
         log_warn(NULL, "admin: cannot remove %s: %s", path, strerror(errno));
 }
 
-/* mkdir -p with a mode for the last component. */
-static int mkdirs(const char *dir, mode_t mode)
-{
-    char tmp[CONFIG_PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* rename(2), or copy-and-unlink for a regular file on another filesystem. */
 static int move_path(const char *from, const char *to)
 {
@@ -1218,7 +1199,7 @@ void admin_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *
         snprintf(op->archive, sizeof op->archive, "%s/archive/%s-%s", parent, id, ts);
         for (int i = 2; lstat(op->archive, &st) == 0 && i < 100; i++)
             snprintf(op->archive, sizeof op->archive, "%s/archive/%s-%s-%d", parent, id, ts, i);
-        rc = mkdirs(op->archive, 0700);
+        rc = util_mkdir_p_modes(op->archive, 0755, 0700);
         if (rc == 0 && has_file) {
             char to[CONFIG_PATH_MAX + 64];
             snprintf(to, sizeof to, "%s/%s.ini", op->archive, id);

@@ -231,17 +231,6 @@ static void summarize_output(const char *out, char *buf, size_t n)
     }
 }
 
-/* Messages are cut to the caller's buffer on purpose: they are one log line. */
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- one child command ------------------------------------------------------ */
 
 static void cmd_finish_if_done(struct proxy *p)
@@ -391,17 +380,6 @@ static int cmd_run_shell(struct proxy *p, const char *cmdline, cmd_done_fn done)
 
 /* ---- files ----------------------------------------------------------------- */
 
-static int path_fmt(char *buf, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int path_fmt(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
-}
-
 /* Remove a folder of plain files (staging/, conf.<n>/): they hold no subfolders. */
 static void remove_flat_dir(const char *dir)
 {
@@ -414,7 +392,7 @@ static void remove_flat_dir(const char *dir)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) == 0)
+        if (util_path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) == 0)
             unlink(path);
     }
     closedir(d);
@@ -435,7 +413,7 @@ static unsigned live_generation(const struct proxy *p)
     ssize_t n;
     unsigned g = 0;
 
-    if (path_fmt(link, sizeof link, "%s/live", p->prefix) < 0)
+    if (util_path_fmt(link, sizeof link, "%s/live", p->prefix) < 0)
         return 0;
     n = readlink(link, target, sizeof target - 1);
     if (n <= 0)
@@ -456,14 +434,14 @@ static int load_templates(const struct config_global *g, struct proxy_templates 
     memset(tpl, 0, sizeof *tpl);
     if (g->proxy_templates[0] != '\0')
         util_strlcpy(dir, g->proxy_templates, sizeof dir);
-    else if (path_fmt(dir, sizeof dir, "%s/nginx", g->templates_dir) < 0)
+    else if (util_path_fmt(dir, sizeof dir, "%s/nginx", g->templates_dir) < 0)
         return -ENAMETOOLONG;
     for (int i = 0; i < PROXY_TPL__COUNT; i++) {
-        int r = path_fmt(path, sizeof path, "%s/%s", dir, proxy_template_file[i]);
+        int r = util_path_fmt(path, sizeof path, "%s/%s", dir, proxy_template_file[i]);
         if (r == 0)
             r = util_read_file(path, TEMPLATE_MAX, &owned[i], NULL);
         if (r < 0) {
-            errf(err, errlen, "cannot read template %s: %s", path, strerror(-r));
+            util_seterr(err, errlen, "cannot read template %s: %s", path, strerror(-r));
             return r;
         }
         tpl->text[i] = owned[i];
@@ -551,10 +529,10 @@ static int write_pages(struct proxy *p, const struct config_global *g,
     page_ids_clear(&p->cand_pages);
     p->cand_pages.id = calloc(n ? n : 1, sizeof p->cand_pages.id[0]);
     if (p->cand_pages.id == NULL) {
-        errf(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (path_fmt(path, sizeof path, "%s/%s", g->templates_dir, PROXY_PAGE_TEMPLATE) == 0 &&
+    if (util_path_fmt(path, sizeof path, "%s/%s", g->templates_dir, PROXY_PAGE_TEMPLATE) == 0 &&
         util_read_file(path, TEMPLATE_MAX, &tpl, NULL) < 0) {
         tpl = NULL;
     }
@@ -565,11 +543,12 @@ static int write_pages(struct proxy *p, const struct config_global *g,
         if (r < 0)
             break;
         util_strlcpy(p->cand_pages.id[p->cand_pages.n++], t[i]->id, sizeof p->cand_pages.id[0]);
-        r = path_fmt(path, sizeof path, "%s/%s/%s.html", p->prefix, PROXY_SUSPENDED_DIR, t[i]->id);
+        r = util_path_fmt(path, sizeof path, "%s/%s/%s.html", p->prefix, PROXY_SUSPENDED_DIR,
+                          t[i]->id);
         if (r == 0)
             r = util_write_file_atomic(path, page, strlen(page), 0644);
         if (r < 0)
-            errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+            util_seterr(err, errlen, "cannot write %s: %s", path, strerror(-r));
         free(page);
         page = NULL;
     }
@@ -593,7 +572,7 @@ static int render_candidate(struct proxy *p, char *err, size_t errlen)
     if (r == 0) {
         r = collect_tenants(p, c, &arr, &ptr, &n);
         if (r < 0)
-            errf(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
     }
     if (r == 0) {
         struct config_global g = c->g;
@@ -657,7 +636,7 @@ static void prune_pages(struct proxy *p)
     DIR *d;
     struct dirent *e;
 
-    if (path_fmt(dir, sizeof dir, "%s/%s", p->prefix, PROXY_SUSPENDED_DIR) < 0)
+    if (util_path_fmt(dir, sizeof dir, "%s/%s", p->prefix, PROXY_SUSPENDED_DIR) < 0)
         return;
     d = opendir(dir);
     if (d == NULL)
@@ -670,7 +649,7 @@ static void prune_pages(struct proxy *p)
         id[len - 5] = '\0';
         if (proxy_check_id(id) < 0 || page_ids_has(&p->live_pages, id))
             continue;
-        if (path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0)
+        if (util_path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0)
             continue;
         if (unlink(path) == 0)
             log_debug(NULL, "proxy: removed %s, no tenant is suspended under that id", path);
@@ -694,7 +673,7 @@ static bool nginx_ready(struct proxy *p)
     char path[PATH_MAX], *text = NULL;
     bool ready = false;
 
-    if (path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0)
+    if (util_path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0)
         return false;
     if (util_read_file(path, 64, &text, NULL) == 0) {
         ready = atoi(text) == p->nginx.pid;
@@ -750,7 +729,7 @@ static void remove_old_generations(struct proxy *p, unsigned live, unsigned prev
     while ((e = readdir(d)) != NULL) {
         if (sscanf(e->d_name, "conf.%u%c", &g, &extra) != 1 || g == live || g == previous)
             continue;
-        if (path_fmt(path, sizeof path, "%s/%s", p->prefix, e->d_name) == 0)
+        if (util_path_fmt(path, sizeof path, "%s/%s", p->prefix, e->d_name) == 0)
             remove_flat_dir(path);
     }
     closedir(d);
@@ -763,10 +742,10 @@ static void managed_swap(struct proxy *p)
 
     gen = (gen > old ? gen : old) + 1;
     snprintf(target, sizeof target, "conf.%u", gen);
-    if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
-        path_fmt(conf, sizeof conf, "%s/%s", p->prefix, target) < 0 ||
-        path_fmt(tmp, sizeof tmp, "%s/live.tmp", p->prefix) < 0 ||
-        path_fmt(live, sizeof live, "%s/live", p->prefix) < 0) {
+    if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
+        util_path_fmt(conf, sizeof conf, "%s/%s", p->prefix, target) < 0 ||
+        util_path_fmt(tmp, sizeof tmp, "%s/live.tmp", p->prefix) < 0 ||
+        util_path_fmt(live, sizeof live, "%s/live", p->prefix) < 0) {
         set_error(p, "prefix %s is too long", p->prefix);
         return;
     }
@@ -798,7 +777,7 @@ static void on_managed_test(struct proxy *p, bool ok, const char *output)
         set_error(p, "nginx -t refused the new configuration, the previous one keeps serving: %s",
                   msg);
         mark_failed(p);
-        if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) == 0)
+        if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) == 0)
             remove_flat_dir(staging);
         /* With no nginx yet, the last good configuration (if any) still serves. */
         nginx_ensure(p);
@@ -812,15 +791,15 @@ static int managed_stage_and_test(struct proxy *p, char *err, size_t errlen)
     char staging[PATH_MAX], main_path[PATH_MAX], ten_path[PATH_MAX], pfx[PATH_MAX];
     int r;
 
-    if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
-        path_fmt(main_path, sizeof main_path, "%s/%s", staging, PROXY_MAIN_FILE) < 0 ||
-        path_fmt(ten_path, sizeof ten_path, "%s/%s", staging, PROXY_TENANTS_FILE) < 0 ||
-        path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
+    if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
+        util_path_fmt(main_path, sizeof main_path, "%s/%s", staging, PROXY_MAIN_FILE) < 0 ||
+        util_path_fmt(ten_path, sizeof ten_path, "%s/%s", staging, PROXY_TENANTS_FILE) < 0 ||
+        util_path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
         return -ENAMETOOLONG;
     remove_flat_dir(staging);
     if (mkdir(staging, 0755) < 0 && errno != EEXIST) {
         r = -errno;
-        errf(err, errlen, "cannot make %s: %s", staging, strerror(errno));
+        util_seterr(err, errlen, "cannot make %s: %s", staging, strerror(errno));
         return r;
     }
     r = util_write_file_atomic(main_path, p->cand.main_conf, strlen(p->cand.main_conf), 0644);
@@ -828,14 +807,14 @@ static int managed_stage_and_test(struct proxy *p, char *err, size_t errlen)
         r = util_write_file_atomic(ten_path, p->cand.tenants_conf, strlen(p->cand.tenants_conf),
                                    0644);
     if (r < 0) {
-        errf(err, errlen, "cannot write into %s: %s", staging, strerror(-r));
+        util_seterr(err, errlen, "cannot write into %s: %s", staging, strerror(-r));
         return r;
     }
     const char *nginx = c->g.proxy_nginx[0] ? c->g.proxy_nginx : "nginx";
     char *argv[] = {(char *)nginx, "-t", "-q", "-e", "stderr", "-p", pfx, "-c", main_path, NULL};
     r = cmd_run(p, argv, on_managed_test);
     if (r < 0)
-        errf(err, errlen, "%s", p->cmd_out);
+        util_seterr(err, errlen, "%s", p->cmd_out);
     return r;
 }
 
@@ -847,7 +826,7 @@ static void external_output_path(struct proxy *p, char *buf, size_t n)
     if (c->g.proxy_output[0] != '\0')
         util_strlcpy(buf, c->g.proxy_output, n);
     else
-        path_fmt(buf, n, "%s/%s", p->prefix, PROXY_TENANTS_FILE);
+        util_path_fmt(buf, n, "%s/%s", p->prefix, PROXY_TENANTS_FILE);
 }
 
 static void on_external_reload(struct proxy *p, bool ok, const char *output)
@@ -920,12 +899,12 @@ static int external_write_and_test(struct proxy *p, char *err, size_t errlen)
     r = util_read_file(path, 64u << 20, &p->ext_previous, NULL);
     p->ext_had_previous = r == 0;
     if (r < 0 && r != -ENOENT) {
-        errf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+        util_seterr(err, errlen, "cannot read %s: %s", path, strerror(-r));
         return r;
     }
     r = util_write_file_atomic(path, p->cand.tenants_conf, strlen(p->cand.tenants_conf), 0644);
     if (r < 0) {
-        errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+        util_seterr(err, errlen, "cannot write %s: %s", path, strerror(-r));
         return r;
     }
     if (c->g.proxy_test_cmd[0] == '\0') {
@@ -934,7 +913,7 @@ static int external_write_and_test(struct proxy *p, char *err, size_t errlen)
     }
     r = cmd_run_shell(p, c->g.proxy_test_cmd, on_external_test);
     if (r < 0)
-        errf(err, errlen, "%s", p->cmd_out);
+        util_seterr(err, errlen, "%s", p->cmd_out);
     return r;
 }
 
@@ -1034,9 +1013,9 @@ static void nginx_ensure(struct proxy *p)
 
     if (p->mode != PROXY_MANAGED || p->stopping || p->nginx_running || p->nginx_waiting)
         return;
-    if (path_fmt(live, sizeof live, "%s/live/%s", p->prefix, PROXY_MAIN_FILE) < 0 ||
-        path_fmt(logp, sizeof logp, "%s/nginx.log", p->log_dir) < 0 ||
-        path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
+    if (util_path_fmt(live, sizeof live, "%s/live/%s", p->prefix, PROXY_MAIN_FILE) < 0 ||
+        util_path_fmt(logp, sizeof logp, "%s/nginx.log", p->log_dir) < 0 ||
+        util_path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
         return;
     if (stat(live, &st) < 0)
         return; /* no configuration has passed yet */
@@ -1151,12 +1130,12 @@ static void stop_stale_nginx(struct proxy *p)
     size_t len = 0;
     pid_t pid;
 
-    if (path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0 ||
+    if (util_path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0 ||
         util_read_file(path, 64, &text, NULL) < 0)
         return;
     pid = (pid_t)atoi(text);
     free(text);
-    if (pid <= 1 || path_fmt(path, sizeof path, "/proc/%d/cmdline", (int)pid) < 0 ||
+    if (pid <= 1 || util_path_fmt(path, sizeof path, "/proc/%d/cmdline", (int)pid) < 0 ||
         util_read_file(path, 8192, &cmd, &len) < 0)
         return;
     for (size_t i = 0; i + 1 < len; i++)
@@ -1181,7 +1160,7 @@ static int prepare_dirs(struct proxy *p, const struct config_global *g, char *er
 
     r = util_mkdir_p(g->run_dir, 0711);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", g->run_dir, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", g->run_dir, strerror(-r));
         return r;
     }
     /* nginx's workers run as nobody when tenantd is root: they must traverse
@@ -1191,19 +1170,19 @@ static int prepare_dirs(struct proxy *p, const struct config_global *g, char *er
         log_info(NULL, "proxy: %s made traversable (mode %o) for nginx's workers", g->run_dir,
                  (unsigned)((st.st_mode & 07777) | 0011));
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (path_fmt(path, sizeof path, "%s%s", p->prefix, sub[i]) < 0)
+        if (util_path_fmt(path, sizeof path, "%s%s", p->prefix, sub[i]) < 0)
             return -ENAMETOOLONG;
         r = util_mkdir_p(path, 0755);
         if (r == 0)
             r = chmod(path, 0755) < 0 ? -errno : 0;
         if (r < 0) {
-            errf(err, errlen, "cannot make %s: %s", path, strerror(-r));
+            util_seterr(err, errlen, "cannot make %s: %s", path, strerror(-r));
             return r;
         }
     }
     r = util_mkdir_p(g->log_dir, 0755);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", g->log_dir, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", g->log_dir, strerror(-r));
         return r;
     }
     return 0;
@@ -1218,20 +1197,20 @@ static int link_prefix(struct proxy *p, const struct config_global *g, char *err
 {
     char link[PATH_MAX];
     struct stat st;
-    if (path_fmt(link, sizeof link, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) < 0)
+    if (util_path_fmt(link, sizeof link, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) < 0)
         return -ENAMETOOLONG;
     if (strcmp(link, p->prefix) == 0)
         return 0;
     int r = util_mkdir_p(p->prefix, 0755);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", p->prefix, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", p->prefix, strerror(-r));
         return r;
     }
     if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode))
         unlink(link);
     if (symlink(p->prefix, link) < 0 && errno != EEXIST) {
         r = -errno;
-        errf(err, errlen, "cannot link %s to %s: %s", link, p->prefix, strerror(errno));
+        util_seterr(err, errlen, "cannot link %s to %s: %s", link, p->prefix, strerror(errno));
         return r;
     }
     log_info(NULL, "proxy: nginx's workers cannot reach %s: its files go to %s (linked from %s)",
@@ -1248,7 +1227,7 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
     *out = NULL;
     p = calloc(1, sizeof *p);
     if (p == NULL) {
-        errf(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     p->loop = loop;
@@ -1257,7 +1236,7 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
     p->backoff_ms = BACKOFF_MIN_MS;
     if (proxy_render_prefix(&c->g, p->prefix, sizeof p->prefix) < 0 ||
         util_strlcpy(p->log_dir, c->g.log_dir, sizeof p->log_dir) < 0) {
-        errf(err, errlen, "run_dir or log_dir is too long");
+        util_seterr(err, errlen, "run_dir or log_dir is too long");
         free(p);
         return -ENAMETOOLONG;
     }
