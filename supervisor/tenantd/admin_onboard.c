@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 #include "spawn.h"
 #include "status_json.h"
@@ -97,16 +98,7 @@ struct admin_onboard {
     uint64_t deadline;
 
     uv_timer_t timer;
-    uv_process_t proc;
-    uv_pipe_t out_pipe, err_pipe;
-    bool proc_running;
-    bool out_eof, err_eof; /* the exit may be reported before the output is read */
-    int64_t exit_status;
-    int term_signal;
-    char out[2048];
-    size_t out_len;
-    char errout[2048];
-    size_t err_len;
+    struct child *child; /* tenant-worker --create-admin, while it runs (child.h) */
 
     /* Failure to report once the rollback is complete. */
     int fail_status;
@@ -243,7 +235,6 @@ static void op_maybe_free(struct admin_onboard *op)
             break;
         }
     }
-    sodium_memzero(op->out, sizeof op->out);
     free(op);
     admin_maybe_finish(a);
 }
@@ -267,11 +258,6 @@ static void op_finish(struct admin_onboard *op)
     op->phase = PH_DONE;
     uv_timer_stop(&op->timer);
     op_close_handle(op, (uv_handle_t *)&op->timer);
-    if (!op->proc_running) {
-        op_close_handle(op, (uv_handle_t *)&op->proc);
-        op_close_handle(op, (uv_handle_t *)&op->out_pipe);
-        op_close_handle(op, (uv_handle_t *)&op->err_pipe);
-    }
     op_maybe_free(op);
 }
 
@@ -448,57 +434,20 @@ static void op_tick(uv_timer_t *t)
 
 /* ---- tenant-worker --create-admin ------------------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct admin_onboard *op = h->data;
-    (void)suggested;
-    bool is_out = h == (uv_handle_t *)&op->out_pipe;
-    char *base = is_out ? op->out : op->errout;
-    size_t len = is_out ? op->out_len : op->err_len;
-    size_t cap = (is_out ? sizeof op->out : sizeof op->errout) - 1;
-    /* Past the cap we read into a scratch buffer and drop it. */
-    static char sink[512];
-    if (len >= cap) {
-        *buf = uv_buf_init(sink, sizeof sink);
-        return;
-    }
-    *buf = uv_buf_init(base + len, (unsigned)(cap - len));
-}
-
-static void create_admin_maybe_done(struct admin_onboard *op);
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct admin_onboard *op = s->data;
-    bool is_out = s == (uv_stream_t *)&op->out_pipe;
-    if (n < 0) {
-        uv_read_stop(s);
-        if (is_out)
-            op->out_eof = true;
-        else
-            op->err_eof = true;
-        create_admin_maybe_done(op);
-        return;
-    }
-    char *base = is_out ? op->out : op->errout;
-    size_t *len = is_out ? &op->out_len : &op->err_len;
-    if (buf->base == base + *len)
-        *len += (size_t)n;
-    base[*len] = '\0';
-}
-
 /* The firm's address, as onboarding and adding an admin print it. */
 static void op_url(const struct admin_onboard *op, char *buf, size_t n)
 {
     status_json_tenant_url(&cfg(op->a)->g, op->t.subdomain, buf, n);
 }
 
-static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
+static void create_admin_done(struct admin_onboard *op, struct child_result *r)
 {
     struct admin *a = op->a;
+    int64_t status = r->status;
+    int sig = r->sig;
     const char *pw = NULL;
     size_t pwlen = 0;
-    for (char *line = op->out; line && *line;) {
+    for (char *line = r->out; line && *line;) {
         char *nl = strchr(line, '\n');
         if (strncmp(line, "password: ", 10) == 0) {
             pw = line + 10;
@@ -519,17 +468,17 @@ static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
             snprintf(why, sizeof why, "exit %lld", (long long)status);
         else
             snprintf(why, sizeof why, "no \"password:\" line on its output");
-        for (size_t i = 0; i < op->err_len; i++)
-            if (op->errout[i] == '\n' || (unsigned char)op->errout[i] < 0x20)
-                op->errout[i] = ' ';
+        for (size_t i = 0; i < r->err_len; i++)
+            if (r->err[i] == '\n' || (unsigned char)r->err[i] < 0x20)
+                r->err[i] = ' ';
         /* tenant-worker exits 1 for every failure; its message tells an
          * existing user apart (worker/auth.c auth_create_admin). */
-        if (status == 1 && sig == 0 && strstr(op->errout, "exists already") != NULL)
+        if (status == 1 && sig == 0 && strstr(r->err, "exists already") != NULL)
             op_fail(op, 409, "user exists", "the firm %s already has a user \"%s\"", op->id,
                     op->username);
         else
             op_fail(op, 500, "cannot create the admin", "tenant-worker --create-admin: %s%s%s", why,
-                    op->err_len ? ": " : "", op->errout);
+                    r->err_len ? ": " : "", r->err);
         return;
     }
     json_t *o = json_object();
@@ -570,47 +519,16 @@ static void create_admin_done(struct admin_onboard *op, int64_t status, int sig)
     op_finish(op);
 }
 
-/* The answer needs both the exit status and the whole output. */
-static void create_admin_maybe_done(struct admin_onboard *op)
+/* The runner reports once the worker is reaped and its output read; after
+ * an abort (PH_DONE) nobody waits for the answer any more. */
+static void on_create_admin_done(void *arg, struct child_result *r)
 {
-    if (op->proc_running || !op->out_eof || !op->err_eof)
-        return;
-    uv_timer_stop(&op->timer);
+    struct admin_onboard *op = arg;
+    op->child = NULL;
     if (op->phase == PH_CREATE_ADMIN)
-        create_admin_done(op, op->exit_status, op->term_signal);
-    if (op->phase == PH_DONE) {
-        op_close_handle(op, (uv_handle_t *)&op->proc);
-        op_close_handle(op, (uv_handle_t *)&op->out_pipe);
-        op_close_handle(op, (uv_handle_t *)&op->err_pipe);
-        op_maybe_free(op);
-    }
-}
-
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
-{
-    struct admin_onboard *op = p->data;
-    op->proc_running = false;
-    op->exit_status = status;
-    op->term_signal = sig;
-    if (op->phase == PH_DONE) {
-        /* Aborted: nobody waits for the output any more. */
-        op->out_eof = op->err_eof = true;
-    }
-    create_admin_maybe_done(op);
-}
-
-/* Past the time limit: kill it, or, if it is gone but something still holds
- * its output open, stop waiting for that output. */
-static void on_create_admin_timeout(uv_timer_t *t)
-{
-    struct admin_onboard *op = t->data;
-    if (op->proc_running) {
-        uv_process_kill(&op->proc, SIGKILL);
-        uv_timer_start(&op->timer, on_create_admin_timeout, 2000, 0);
-        return;
-    }
-    op->out_eof = op->err_eof = true;
-    create_admin_maybe_done(op);
+        create_admin_done(op, r);
+    op->handles--;
+    op_maybe_free(op);
 }
 
 /* Read the tenant's existing secret for --create-admin. The data dir is the
@@ -731,39 +649,20 @@ static void create_admin_start(struct admin_onboard *op)
     args[k++] = op->username;
     args[k] = NULL;
 
-    uv_pipe_init(a->loop, &op->out_pipe, 0);
-    op->out_pipe.data = op;
-    op->handles++;
-    uv_pipe_init(a->loop, &op->err_pipe, 0);
-    op->err_pipe.data = op;
-    op->handles++;
-    uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&op->out_pipe},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&op->err_pipe},
-    };
-    uv_process_options_t po = {
-        .exit_cb = on_exit_cb,
-        .file = args[0],
-        .args = (char **)args,
+    struct child_opts co = {
+        .argv = (char *const *)args,
         .env = env,
         .cwd = op->data_dir,
-        .stdio_count = 3,
-        .stdio = stdio,
+        .timeout_ms = CREATE_ADMIN_TIMEOUT_MS,
     };
-    op->proc.data = op;
-    rc = uv_spawn(a->loop, &op->proc, &po);
+    char err[256];
+    rc = child_start(a->loop, &co, on_create_admin_done, op, &op->child, err, sizeof err);
     free(env);
-    /* uv_spawn initialises the handle even when it fails; it must be closed. */
-    op->handles++;
     if (rc != 0) {
-        op_fail(op, 500, "cannot create the admin", "%s: %s", args[0], uv_strerror(rc));
+        op_fail(op, 500, "cannot create the admin", "%s", err);
         return;
     }
-    op->proc_running = true;
-    uv_read_start((uv_stream_t *)&op->out_pipe, on_alloc, on_read);
-    uv_read_start((uv_stream_t *)&op->err_pipe, on_alloc, on_read);
-    uv_timer_start(&op->timer, on_create_admin_timeout, CREATE_ADMIN_TIMEOUT_MS, 0);
+    op->handles++; /* the runner, until it reports */
 }
 
 /* ---- validation ----------------------------------------------------------------- */
@@ -1362,8 +1261,8 @@ size_t admin_onboard_abort_all(struct admin *a)
                              "stays where it is");
             op->req = NULL;
         }
-        if (op->proc_running)
-            uv_process_kill(&op->proc, SIGKILL);
+        if (op->child)
+            child_kill(op->child);
         op_finish(op);
         busy++;
     }
