@@ -2,7 +2,7 @@
  * ctl_cmd.h — what tenantctl's command files share: the parsed command line
  * (struct ctl), the command table's entry, and the helpers that send a
  * request and report an error the same way for every command. ctl_main.c
- * owns the table and the helpers; ctl_onboard.c and ctl_wait.c hold
+ * owns the table, ctl_api.c the helpers; ctl_onboard.c and ctl_wait.c hold
  * commands. Nothing here is part of the admin API's contract (ctl.h is the
  * client's).
  */
@@ -23,6 +23,7 @@ struct ctl {
     bool help;
     int argc; /* the command and its own arguments, global options removed */
     char **argv;
+    const struct ctl_cmd *cmd; /* the command being run */
 };
 
 struct ctl_cmd {
@@ -32,8 +33,10 @@ struct ctl_cmd {
     int (*run)(struct ctl *c);
 };
 
-/* ctl_main.c */
+/* ctl_main.c: the command table. */
 const struct ctl_cmd *ctl_find_cmd(const char *name);
+
+/* ctl_api.c */
 /* Print "tenantctl: <message>" and the command's usage; returns exit 2. */
 int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

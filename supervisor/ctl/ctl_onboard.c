@@ -15,7 +15,7 @@
 
 int ctl_cmd_onboard(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = ctl_find_cmd("onboard");
+    const struct ctl_cmd *cmd = c->cmd;
     const char *pos[3];
     int np = 0;
     const char *sub = NULL, *email = NULL, *port = NULL;
@@ -91,7 +91,7 @@ int ctl_cmd_onboard(struct ctl *c)
 
 int ctl_cmd_offboard(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = ctl_find_cmd("offboard");
+    const struct ctl_cmd *cmd = c->cmd;
     const char *id = NULL;
     bool purge = false;
     for (int i = 1; i < c->argc; i++) {
@@ -138,7 +138,7 @@ int ctl_cmd_offboard(struct ctl *c)
 
 int ctl_cmd_create_admin(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = ctl_find_cmd("create-admin");
+    const struct ctl_cmd *cmd = c->cmd;
     if (c->argc != 3)
         return ctl_usage_error(cmd, "create-admin needs <id> <username>");
     if (!ctl_valid_id_arg(cmd, c->argv[1]))

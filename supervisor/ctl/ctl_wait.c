@@ -79,7 +79,7 @@ static void print_outcome(const json_t *j)
 
 int ctl_cmd_wait(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = ctl_find_cmd("wait");
+    const struct ctl_cmd *cmd = c->cmd;
     double secs = 30;
     const char *pos[2];
     int n = 0;
