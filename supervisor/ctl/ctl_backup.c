@@ -363,28 +363,15 @@ struct tstat {
 
 static void tstat_from(const json_t *j, struct tstat *t);
 
-/* GET /v1/tenants/<id>: 0, or an exit code (printed). */
+static int wait_state(struct bctx *c, const char *states, int64_t timeout_ms, struct tstat *t,
+                      bool *reached);
+
+/* The tenant's status now (a wait of 0 ms): 0, or an exit code (printed). */
 static int get_state(struct bctx *c, struct tstat *t)
 {
-    char path[256], err[1024], msg[1200];
-    json_t *j = NULL;
-    int rc, status = 0;
+    bool reached;
 
-    snprintf(path, sizeof(path), "/v1/tenants/%s", c->id);
-    rc = api(c, "GET", path, REQUEST_TIMEOUT_MS, &status, &j, err, sizeof(err));
-    if (rc < 0) {
-        say_error(c, "%s", err);
-        return unreachable(rc) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
-    }
-    if (status != 200 || !json_is_object(j)) {
-        api_message(j, status, msg, sizeof(msg));
-        say_error(c, "%s", msg);
-        json_decref(j);
-        return status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
-    }
-    tstat_from(j, t);
-    json_decref(j);
-    return 0;
+    return wait_state(c, "stopped", 0, t, &reached);
 }
 
 /* The fields of a tenant's status JSON that restore looks at. */
