@@ -3,7 +3,7 @@ and `tenantctl wait` (used by `make run` to wait for the demo firms)."""
 import json
 import time
 
-from conftest import helper
+from tenantd_test import helper
 
 
 def test_wait_any_of_several_states(root):
