@@ -4,8 +4,9 @@
  *
  * This module parses (with inih) and validates; it does no other I/O than reading
  * the files it is given, and it knows nothing of libuv or h2o. Every key is
- * described once, in a table in config.c (type, bounds, default, allowlist);
- * the parser and the validator are driven by those tables.
+ * described once, in a table in config_keys.c (type, bounds, default,
+ * allowlist); the parser and the validator are driven by those tables. The
+ * module's files are listed in config_internal.h.
  *
  * What it does not do: apply anything. The supervisor compares two loaded
  * configurations (config_tenant_equal) and decides what to restart.

@@ -5,7 +5,7 @@
  * worker, and a file that became invalid leaves its tenant on its last good
  * configuration.
  *
- * What it does not do: parse or validate files (common/config.c).
+ * What it does not do: parse or validate files (common/config.h).
  */
 #include "sup_internal.h"
 

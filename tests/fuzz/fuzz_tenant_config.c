@@ -5,7 +5,7 @@
  * plans (built in code, no I/O), and checks more than "no crash": whenever a
  * file is accepted, every field that can reach the proxy config, a path or the
  * environment still matches its allowlist, checked here by code independent of
- * config.c. The first bytes also go through config_valid_id and
+ * config_keys.c. The first bytes also go through config_valid_id and
  * config_valid_subdomain and are compared with reference implementations.
  *
  * Not here: the global file and plans.ini (trusted operator input, covered by
@@ -57,7 +57,7 @@ static void setup(void)
     ready = true;
 }
 
-/* Reference allowlists, written independently of config.c. */
+/* Reference allowlists, written independently of config_keys.c. */
 static bool ref_label(const char *s, size_t n)
 {
     if (n < 1 || n > 63)

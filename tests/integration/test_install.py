@@ -170,8 +170,8 @@ def test_tenantctl_page_covers_every_command(dest):
 
 
 def config_keys():
-    """(section, key) of every row of common/config.c's three tables."""
-    src = open(os.path.join(REPO, "common", "config.c")).read()
+    """(section, key) of every row of common/config_keys.c's three tables."""
+    src = open(os.path.join(REPO, "common", "config_keys.c")).read()
     keys = set()
     for table in ("global_keys", "plan_keys", "tenant_keys"):
         body = src.split(f"static const struct key {table}[] = {{")[1].split("\n};")[0]

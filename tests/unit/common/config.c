@@ -1,5 +1,5 @@
 /*
- * common/config.c (unit) — unit tests of common/config.c: every error kind with its
+ * common/config.c (unit) — unit tests of common/config.h: every error kind with its
  * exact message, hostile values, defaults, the demo files of the repository,
  * cross-tenant clashes, size and duration parsing, the worker environment.
  *
