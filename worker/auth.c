@@ -17,7 +17,7 @@
  * tenant; `--create-admin` only adds users): auth_logout() drops the entry
  * before it answers, and any change to a user must call auth_forget_user().
  * Expiry is checked against the remembered expires_at on every hit.
- * Not here: HTTP (http.c decides who may call what and runs the hashing
+ * Not here: HTTP (http_routes.c decides who may call what and runs the hashing
  * steps on its thread pool).
  */
 #include "auth.h"

@@ -6,7 +6,7 @@
  * reports READY=1 to NOTIFY_SOCKET, and serves until SIGTERM or SIGINT. Then
  * it stops accepting, lets in-flight requests finish (including password
  * hashes on the thread pool), and returns 0. The routes are a table in
- * http.c; each one either calls a model operation (model.h), an auth step
+ * http_routes.c; each one either calls a model operation (model.h), an auth step
  * (auth.h) or a page (pages.h), after the caller's role is checked against
  * the route's (docs/worker-api.md "Roles"). Errors are JSON {"error","detail"},
  * h2o's own 413/400/417 included; every response carries Content-Length and

@@ -3,7 +3,7 @@
  *
  * The worker is split in two layers so the business logic can be tested and
  * fuzzed without a network:
- *   - the HTTP layer (http.c, worker_main.c, pages.c): h2o on the inherited
+ *   - the HTTP layer (http*.c, worker_main.c, pages.c): h2o on the inherited
  *     socket, routing, authentication, static pages. It owns no business rule.
  *   - the model layer (model_*.c): one function per API operation, taking the
  *     parsed JSON body and the database, returning an HTTP status and a JSON

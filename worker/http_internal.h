@@ -1,0 +1,91 @@
+/*
+ * http_internal.h — what the worker's HTTP files share, and what no other file
+ * includes. The contract with worker_main.c is http.h.
+ *
+ * The HTTP layer, by file:
+ *   http.c         the server: h2o's configuration, the listening socket
+ *                  (passed or bound), accepting, READY=1, a graceful stop on
+ *                  SIGTERM, in-flight accounting, giving memory back when idle
+ *   http_routes.c  the route table and dispatch: matching, roles,
+ *                  authentication, the JSON body, the handlers, password
+ *                  hashing on the thread pool
+ *   http_send.c    answers: status, headers (security headers per kind),
+ *                  a model result as JSON, errors, h2o's own errors as JSON
+ */
+#ifndef TENANT_WORKER_HTTP_INTERNAL_H
+#define TENANT_WORKER_HTTP_INTERNAL_H
+
+#include <h2o.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "usage_token.h"
+#include "worker.h"
+
+struct route;
+
+/* One request, from http_on_req() until h2o clears the request's pool. */
+struct call {
+    h2o_req_t *req;
+    const struct route *route;
+    struct wuser user;
+    char sid[AUTH_SID_LEN + 1];
+    json_t *body;
+    const char *arg;
+};
+
+/* What an answer is, for its caching and content security headers. */
+enum kind { K_API, K_PAGE, K_ASSET, K_PRINT };
+
+/* The server's state: one per process, only the loop thread touches it. */
+struct http_server {
+    const struct wenv *env;
+    sqlite3 *db;
+    uv_loop_t *loop;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } listener;
+    int listener_open;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    size_t conns, inflight, hashes;
+    uv_timer_t idle;
+    int idle_armed;
+    uint64_t served, idle_seen;
+    char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
+};
+extern struct http_server http_srv;
+
+/* ---- http.c ----------------------------------------------------------------- */
+
+/* The dispose callback of a request's struct call: the request is over. */
+void http_call_dispose(void *p);
+
+/* ---- http_routes.c ------------------------------------------------------------ */
+
+/* h2o's handler: find the route, authenticate, parse the body, answer. */
+int http_on_req(h2o_handler_t *self, h2o_req_t *req);
+
+/* ---- http_send.c -------------------------------------------------------------- */
+
+/* Send data (not copied: it must live as long as the request's pool). */
+void http_send_bytes(h2o_req_t *req, int status, const char *ctype, const char *data, size_t len,
+                     enum kind kind);
+/* Send a model result; takes ownership of w.body. */
+void http_send_wres(h2o_req_t *req, struct wres w);
+void http_send_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The fallback path's filter that turns h2o's own 400/413/417 into JSON. */
+void http_json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot);
+/* Free the serialiser's buffer (at exit). */
+void http_send_free(void);
+
+#endif
