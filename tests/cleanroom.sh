@@ -161,13 +161,13 @@ describe_procs() {
 
 # Every process inside the copy was started by this script (through its chroot): TERM, then KILL.
 kill_under() {
-    local root=$1 pids i
+    local root=$1 pids sig
     for sig in TERM KILL; do
         pids=$(procs_under "$root")
         [ -z "$pids" ] && return 0
         # shellcheck disable=SC2086
         kill -"$sig" $pids 2>/dev/null || true
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             [ -z "$(procs_under "$root")" ] && return 0
             sleep 0.1
         done
@@ -177,9 +177,9 @@ kill_under() {
 
 # Unmount everything at or below $1: umount -R first, lazy as a last resort, then verify.
 unmount_all() {
-    local root=$1 mp i
+    local root=$1 mp
     [ -z "$(mounts_under "$root")" ] && return 0
-    for i in 1 2 3; do
+    for _ in 1 2 3; do
         umount -R "$root" 2>/dev/null || true
         while read -r mp; do [ -n "$mp" ] && umount "$mp" 2>/dev/null; done < <(mounts_under "$root") || true
         [ -z "$(mounts_under "$root")" ] && return 0
@@ -327,6 +327,19 @@ http_code() { # host-header url
     curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 5 -H "Host: $1" "$2" 2>/dev/null || true
 }
 
+# The first error lines of a log (a link error's first undefined symbol, a FAILED firm), then
+# its end.
+show_log() {
+    local first
+    first=$(grep -n -m 8 -E 'error|Error|FAILED|failed|denied' "$1" || true)
+    if [ -n "$first" ]; then
+        echo "  first error lines (line: text):"
+        printf '%s\n' "$first" | cut -c1-240 | sed 's/^/  ! /'
+    fi
+    echo "  last lines:"
+    tail -n 40 "$1" | cut -c1-240 | sed 's/^/  | /'
+}
+
 declare -A RESULT DURATION
 FAILED=0
 
@@ -343,8 +356,15 @@ check_run() {
     setsid env --default-signal=INT chroot "$r" /usr/bin/env -i "${CHROOT_ENV[@]}" \
         /bin/sh -c 'cd /root/tenantd && exec make run' </dev/null >"$log" 2>&1 &
     pid=$!
-    pgid=$(awk '{ print $5 }' "/proc/$pid/stat" 2>/dev/null || echo "$pid")
-    [ "$pgid" = "$pid" ] || say "run: warning: pgid $pgid is not the leader's pid $pid"
+    # Until the forked child has run setsid it is still in our process group: the Ctrl-C must
+    # not go there. Wait (bounded) until it leads its own session.
+    pgid=
+    for _ in $(seq 100); do
+        pgid=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print ($3 == $4) ? $3 : "" }')
+        [ "$pgid" = "$pid" ] && break
+        sleep 0.05
+    done
+    [ "$pgid" = "$pid" ] || die "run: make run's process $pid did not get its own session"
     ok=0
     while :; do
         codes=""
@@ -361,13 +381,13 @@ check_run() {
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" && rc=0 || rc=$?
             say "run: make run exited (status $rc) before the firms answered; its log:"
-            sed 's/^/  | /' "$log" | tail -n 60
+            show_log "$log"
             RESULT[run]="FAILED (make run exited with status $rc before the three firms and the status page answered)"
             break
         fi
         if [ $((SECONDS - t0)) -ge "$RUN_TIMEOUT" ]; then
             say "run: after ${RUN_TIMEOUT}s:$codes; its log:"
-            sed 's/^/  | /' "$log" | tail -n 60
+            show_log "$log"
             RESULT[run]="FAILED (not up within ${RUN_TIMEOUT}s:$codes)"
             break
         fi
