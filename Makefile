@@ -39,6 +39,17 @@ PKGS     := libuv libh2o openssl sqlite3 jansson libsodium inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The flags above are read when make parses this file. On a fresh machine that
+# is before `make deps` has installed anything, so `run` and `test` install the
+# packages first and then run make again for the rest (run-only, test-only).
+# Any other goal that compiles stops here with what to do.
+NO_PKG_GOALS := deps run test clean format format-check cleanroom
+ifneq ($(filter-out $(NO_PKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(PKG_LIBS),)
+$(error pkg-config finds none of the build libraries ($(PKGS)): run `make deps` first (or `make run` / `make test`, which do))
+endif
+endif
+
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-align -Wstrict-prototypes \
         -Wmissing-prototypes -Wno-unused-parameter -Wvla -Wnull-dereference
 ifeq ($(CI),true)
@@ -90,7 +101,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps soak deps-test run test unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
+.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
 all: $(BINS) $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
@@ -147,11 +158,14 @@ $(FUZZ_OTHER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,)
 deps:
 	@deploy/install-deps.sh deploy/debian-packages.txt
 
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory run-only
+
+run-only: all
 	@deploy/run-demo.sh $(BUILDDIR)
 
-test: deps all $(UNIT_BINS)
-	@tests/run-all.sh $(BUILDDIR)
+test: deps
+	@$(MAKE) --no-print-directory test-only
 
 unit: all $(UNIT_BINS)
 	@tests/run-unit.sh $(BUILDDIR)

@@ -46,6 +46,10 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
  * folders that exist already are fine. Returns 0 or a negative errno. */
 int util_mkdir_p(const char *path, mode_t mode);
 
+/* The folder of the running program (from /proc/self/exe), where the programs
+ * installed beside it live. Returns 0 or -errno. */
+int util_self_dir(char *buf, size_t n);
+
 /* Format a one-sentence error into err (capacity errlen). Does nothing when
  * err is NULL or errlen is 0, so optional error buffers need no checks. */
 void util_seterr(char *err, size_t errlen, const char *fmt, ...)

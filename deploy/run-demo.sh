@@ -33,9 +33,48 @@ stop() {
 }
 trap 'stop 0' INT TERM
 
-# Wait (bounded) until the three firms are up, as tenantd reports them.
+# Wait (bounded) until the demo firms are up, as tenantd reports them. A firm that failed
+# for a reason that will not go away by itself (tenantd marks it `failed` at once) ends the
+# wait early: when every firm failed, say why and stop instead of waiting out the bound.
+settled() {
+    "$b/tenantctl" -c "$conf" status --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+firms = sys.argv[1:]
+try:
+    st = {t["id"]: t for t in json.load(sys.stdin)}
+except ValueError:
+    sys.exit(1)
+states = [st.get(f, {}).get("state") for f in firms]
+if all(s == "running" for s in states):
+    sys.exit(0)
+if not all(s in ("running", "failed") for s in states):
+    sys.exit(1)
+for f in firms:
+    if st[f]["state"] == "failed":
+        why = st[f].get("state_reason") or st[f].get("last_exit") or "no reason given"
+        print(f"  {f}: failed: {why}")
+sys.exit(2 if all(s == "failed" for s in states) else 3)
+' $firms
+}
 i=0
-until [ "$("$b/tenantctl" -c "$conf" status --json 2>/dev/null | grep -o '"state": *"running"' | wc -l)" -ge 3 ]; do
+while :; do
+    rc=0
+    why=$(settled) || rc=$?
+    [ $rc = 0 ] && break
+    if [ $rc = 2 ]; then
+        cat >&2 <<EOT
+run: every demo firm failed to start:
+$why
+What to do: read the reason above and the firm's log ($b/tenantctl -c tenantd.ini logs dupont);
+\`$b/tenantd -c tenantd.ini -n\` checks the configuration and the files the workers need.
+Once fixed, run make run again.
+EOT
+        stop 1
+    fi
+    if [ $rc = 3 ]; then
+        printf 'run: some demo firms failed to start (the others are up):\n%s\n' "$why" >&2
+        break
+    fi
     i=$((i + 1))
     if [ $i -gt 150 ] || ! kill -0 $pid 2>/dev/null; then
         echo "run: tenantd did not bring the demo firms up; its log is above" >&2

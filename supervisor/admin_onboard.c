@@ -62,6 +62,7 @@
 #include "spawn.h"
 #include "status_json.h"
 #include "sup.h"
+#include "util.h"
 
 #define POLL_MS 50
 #define CREATE_ADMIN_TIMEOUT_MS 60000
@@ -673,7 +674,7 @@ static void program_path(const char *configured, const char *name, char *buf, si
         return;
     }
     char dir[CONFIG_PATH_MAX];
-    if (spawn_self_dir(dir, sizeof dir) != 0)
+    if (util_self_dir(dir, sizeof dir) != 0)
         snprintf(dir, sizeof dir, ".");
     if (snprintf(buf, n, "%s/%s", dir, name) >= (int)n)
         buf[0] = '\0';
@@ -710,8 +711,9 @@ static void create_admin_start(struct admin_onboard *op)
     program_path(c->g.worker_path, "tenant-worker", worker, sizeof worker);
     program_path(c->g.jail_path, "tenant-jail", jail, sizeof jail);
     char s_uid[16], s_gid[16];
-    const char *args[24];
-    int k = 0;
+    struct spawn_fs_paths paths;
+    const char *args[24 + SPAWN_FS_ARGS];
+    size_t k = 0;
     if (geteuid() == 0) {
         /* Root: the worker runs under the tenant's uid, through the jail, like
          * the tenant's own worker. The supervisor chowned the data dir to
@@ -735,6 +737,12 @@ static void create_admin_start(struct admin_onboard *op)
         args[k++] = "--gid";
         args[k++] = s_gid;
         args[k++] = "--no-core";
+        /* Its own view of the files, as its worker has: the data dir the
+         * only writable folder, the program and templates reachable from
+         * wherever they are installed. */
+        args[k++] = "--ns";
+        args[k++] = "mount";
+        spawn_fs_args(&c->g, worker, &paths, args, &k);
         args[k++] = "--";
     }
     args[k++] = worker;

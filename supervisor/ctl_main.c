@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "reach.h"
+#include "util.h"
 #include "ctl_backup.h"
 #include "ctl_proxy.h"
 
@@ -565,6 +567,14 @@ static int cmd_check(struct ctl *c)
     if (cfg)
         for (size_t i = 0; i < cfg->n_tenants; i++)
             invalid += !cfg->tenants[i].valid;
+    if (rc == 0) {
+        /* What each worker must open, as tenantd (installed beside tenantctl)
+         * would start it. */
+        char self[CONFIG_PATH_MAX];
+        if (util_self_dir(self, sizeof self) < 0)
+            snprintf(self, sizeof self, ".");
+        reach_check_tenants(cfg, self, geteuid() == 0, &d);
+    }
     for (size_t i = 0; i < d.n; i++) {
         char clean[4096];
         ctl_sanitize(d.lines[i], clean, sizeof clean);
@@ -575,8 +585,8 @@ static int cmd_check(struct ctl *c)
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
         out = CTL_EXIT_ERROR;
     } else if (invalid > 0 || d.n > 0) {
-        fprintf(stderr, "%s: %zu of %zu tenant files are invalid\n", c->config_path, invalid,
-                cfg->n_tenants);
+        fprintf(stderr, "%s: %zu of %zu tenant files are invalid, %zu problems in all\n",
+                c->config_path, invalid, cfg->n_tenants, d.n);
         out = CTL_EXIT_ERROR;
     } else {
         printf("%s: the configuration is valid: %zu tenants, %zu plans\n", c->config_path,

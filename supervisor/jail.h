@@ -43,6 +43,16 @@
  *   --hide DIR            (repeatable, mount ns only) cover DIR with an empty
  *                         read-only tmpfs; the tenant's own data dir is bound
  *                         back inside when it lies below DIR.
+ *   --expose PATH         (repeatable, mount ns only) a file or folder the
+ *                         worker must reach, read-only: its program, its
+ *                         templates and rules. When the tenant's uid could not
+ *                         reach PATH in its view (a folder on the way that it
+ *                         cannot search, such as a 0700 home, or a folder
+ *                         covered by --hide or the private /tmp), the jail
+ *                         covers the blocking folder with an empty read-only
+ *                         tmpfs and binds PATH back, read-only, at the same
+ *                         path. Otherwise nothing is mounted for it. PATH must
+ *                         not contain a --hide folder.
  *   --tmp-size BYTES      size of the private /tmp (mount ns only), default 64M
  *   --seccomp             install the deny-list filter (jail_seccomp.c)
  *   --pidns-ready         the jail was created as pid 1 of a new pid namespace
@@ -97,6 +107,7 @@
 #define JAIL_EXIT_FAILURE 111 /* a step failed; nothing of the worker ran */
 #define JAIL_ID_MAX 32
 #define JAIL_HIDE_MAX 8
+#define JAIL_EXPOSE_MAX 8
 #define JAIL_CGROUP_PARENT_DEFAULT "self/tenants"
 
 enum jail_ns {
@@ -138,6 +149,8 @@ struct jail_opts {
     unsigned ns; /* enum jail_ns bits */
     const char *hide[JAIL_HIDE_MAX];
     size_t n_hide;
+    const char *expose[JAIL_EXPOSE_MAX];
+    size_t n_expose;
     int64_t tmp_size; /* bytes; 0 = default 64 MiB */
 
     bool seccomp;
@@ -188,6 +201,10 @@ struct jail_err {
  * `return jail_errf(e, "mount", "...")`. */
 int jail_errf(struct jail_err *e, const char *step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* jail_args.c: true when path is dir or lies below it ("/a/b" is within
+ * "/a" and "/a/", not within "/ab"). Both are absolute; no I/O. */
+bool jail_path_within(const char *path, const char *dir);
 
 /* jail_cgroup.c: create the tenant's cgroups, write the limits, join them. */
 int jail_cgroup_apply(const struct jail_opts *o, struct jail_err *e);

@@ -71,6 +71,16 @@ static bool valid_cgroup_name(const char *s)
     return true;
 }
 
+bool jail_path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 /* An absolute path with no "." or ".." component and no empty component
  * except a trailing one: mount targets must mean what they say. */
 static bool valid_abs_path(const char *s)
@@ -291,6 +301,12 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
             if (o->n_hide >= JAIL_HIDE_MAX)
                 return fail(err, errlen, "--hide: at most %d folders", JAIL_HIDE_MAX);
             o->hide[o->n_hide++] = val;
+        } else if (strcmp(a, "--expose") == 0) {
+            if (!valid_abs_path(val) || strcmp(val, "/") == 0)
+                return fail(err, errlen, "--expose: \"%s\" is not an absolute path below /", val);
+            if (o->n_expose >= JAIL_EXPOSE_MAX)
+                return fail(err, errlen, "--expose: at most %d paths", JAIL_EXPOSE_MAX);
+            o->expose[o->n_expose++] = val;
         } else if (strcmp(a, "--tmp-size") == 0) {
             if ((r = num_opt(a, val, true, 64 << 10, 16ll << 30, &o->tmp_size, err, errlen)) < 0)
                 return r;
@@ -319,8 +335,15 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
         return fail(err, errlen,
                     "--memory, --pids, --cpu-weight and --cgroup-optional need "
                     "--cgroup");
-    if ((o->n_hide || o->tmp_size) && !(o->ns & JAIL_NS_MOUNT))
-        return fail(err, errlen, "--hide and --tmp-size need a mount namespace (--ns mount)");
+    if ((o->n_hide || o->n_expose || o->tmp_size) && !(o->ns & JAIL_NS_MOUNT))
+        return fail(err, errlen,
+                    "--hide, --expose and --tmp-size need a mount namespace (--ns mount)");
+    /* Binding a folder back read-only would show what --hide covers below it. */
+    for (size_t x = 0; x < o->n_expose; x++)
+        for (size_t h = 0; h < o->n_hide; h++)
+            if (jail_path_within(o->hide[h], o->expose[x]))
+                return fail(err, errlen, "--expose: \"%s\" contains the hidden folder \"%s\"",
+                            o->expose[x], o->hide[h]);
     if ((o->ns & JAIL_NS_MOUNT) && !o->data_dir)
         return fail(err, errlen, "--ns mount needs --data (the one writable folder)");
     if (o->pidns_ready && (!(o->ns & JAIL_NS_PID) || o->status_fd < 0))
@@ -421,6 +444,10 @@ static void emit(const struct jail_opts *o, const char *jail_path, struct builde
     for (size_t i = 0; i < o->n_hide; i++) {
         put(b, "--hide");
         put(b, o->hide[i]);
+    }
+    for (size_t i = 0; i < o->n_expose; i++) {
+        put(b, "--expose");
+        put(b, o->expose[i]);
     }
     if (o->tmp_size > 0)
         put_num(b, "--tmp-size", o->tmp_size);

@@ -285,19 +285,6 @@ size_t spawn_read_status(int fd, char *buf, size_t n)
     return len;
 }
 
-int spawn_self_dir(char *buf, size_t n)
-{
-    ssize_t len = readlink("/proc/self/exe", buf, n - 1);
-    if (len < 0)
-        return -errno;
-    buf[len] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return -EINVAL;
-    *slash = '\0';
-    return 0;
-}
-
 /* mkdir -p for the parents (0755: the tenants must traverse them). */
 static int mkdir_parents(const char *dir)
 {
@@ -392,4 +379,51 @@ int spawn_secret(const char *data_dir, bool chown_it, uid_t uid, gid_t gid, char
     if (rc < 0)
         unlink(tmp);
     return rc;
+}
+
+/* The interpreter a script names on its "#!" line, when it is an absolute
+ * path; "" otherwise (a binary, an unreadable file, "#!python"). */
+static void shebang_interpreter(const char *program, char *out, size_t n)
+{
+    char buf[256];
+    out[0] = '\0';
+    int fd = open(program, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    ssize_t r = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof buf - 1) : -1;
+    close(fd);
+    if (r < 3 || buf[0] != '#' || buf[1] != '!')
+        return;
+    buf[r] = '\0';
+    char *p = buf + 2;
+    p += strspn(p, " \t");
+    size_t len = strcspn(p, " \t\r\n");
+    if (p[0] == '/' && len < n && p[len] != '\0') {
+        memcpy(out, p, len);
+        out[len] = '\0';
+    }
+}
+
+void spawn_fs_args(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
+                   const char **argv, size_t *k)
+{
+    argv[(*k)++] = "--hide";
+    argv[(*k)++] = g->data_dir;
+    argv[(*k)++] = "--hide";
+    argv[(*k)++] = g->log_dir;
+    argv[(*k)++] = "--hide";
+    argv[(*k)++] = g->run_dir;
+    argv[(*k)++] = "--expose";
+    argv[(*k)++] = program;
+    shebang_interpreter(program, p->interpreter, sizeof p->interpreter);
+    if (p->interpreter[0]) {
+        argv[(*k)++] = "--expose";
+        argv[(*k)++] = p->interpreter;
+    }
+    snprintf(p->templates, sizeof p->templates, "%s/worker", g->templates_dir);
+    if (access(p->templates, F_OK) == 0) {
+        argv[(*k)++] = "--expose";
+        argv[(*k)++] = p->templates;
+    }
 }

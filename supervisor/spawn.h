@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "config.h"
+
 struct spawn_args {
     const char *jail;    /* tenant-jail, absolute */
     const char *command; /* the worker command, absolute */
@@ -63,9 +65,23 @@ int spawn_reap(int pidfd, int *code, int *sig);
  * Trailing newlines are removed. Returns the length. */
 size_t spawn_read_status(int fd, char *buf, size_t n);
 
-/* The folder of tenantd's own executable (from /proc/self/exe), for the
- * programs installed beside it. */
-int spawn_self_dir(char *buf, size_t n);
+/*
+ * The file-system options of a tenant's jail (root only), shared by the
+ * worker's start and by --create-admin: --hide for what no worker may see
+ * (every tenant's data, the logs, the run dir), and --expose for what the
+ * worker must reach wherever the operator installed it (the program, the
+ * interpreter named on a script's "#!" line, the worker templates and rules),
+ * so that a checkout in a 0700 home or under /tmp runs as well as one in
+ * /srv. Appends to argv from *k, at most SPAWN_FS_ARGS entries; the strings
+ * the options point to live in *p, which must outlive argv.
+ */
+#define SPAWN_FS_ARGS 12
+struct spawn_fs_paths {
+    char templates[CONFIG_PATH_MAX + 8];
+    char interpreter[CONFIG_PATH_MAX];
+};
+void spawn_fs_args(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
+                   const char **argv, size_t *k);
 
 /* Create <data_dir> mode 0700 (and its parents), owned by uid/gid when
  * `chown_it`. An existing folder is fixed up to the same mode and owner. */

@@ -45,6 +45,7 @@
 #include "tenant_fsm.h"
 #include "uidmap.h"
 #include "usage_token.h"
+#include "util.h"
 
 #define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
 #define READY_POLL_MAX_MS 500
@@ -565,8 +566,8 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
 }
 
 /* The jail's isolation options for this tenant (root only). */
-static size_t jail_extra(struct tenant *t, char store[][CONFIG_PATH_MAX + 16], const char **argv,
-                         size_t max)
+static size_t jail_extra(struct tenant *t, const char *worker, struct spawn_fs_paths *paths,
+                         char store[][CONFIG_PATH_MAX + 16], const char **argv, size_t max)
 {
     const struct config_global *g = &t->s->cfg->g;
     size_t k = 0, sidx = 0;
@@ -598,13 +599,10 @@ static size_t jail_extra(struct tenant *t, char store[][CONFIG_PATH_MAX + 16], c
     ADD("--ns");
     ADD(t->cfg.network == WORKER_NETWORK_NONE ? "mount,pid,ipc,uts,net" : "mount,pid,ipc,uts");
     /* The other tenants' folders, the logs and the admin socket are none of
-     * this worker's business; its own data dir is bound back by the jail. */
-    ADD("--hide");
-    ADD(g->data_dir);
-    ADD("--hide");
-    ADD(g->log_dir);
-    ADD("--hide");
-    ADD(g->run_dir);
+     * this worker's business; its own data dir is bound back by the jail, and
+     * so are its program and templates when the tenant could not reach them. */
+    if (k + SPAWN_FS_ARGS <= max)
+        spawn_fs_args(g, worker, paths, argv, &k);
     if (t->cfg.seccomp)
         ADD("--seccomp");
 #undef ADD
@@ -711,9 +709,10 @@ static int do_spawn(struct tenant *t)
         cgroup_tenant_oom_kills(&t->cgroup, &t->oom_kills);
 
     char store[8][CONFIG_PATH_MAX + 16];
+    struct spawn_fs_paths paths;
     const char *extra[40];
     if (s->root)
-        jail_extra(t, store, extra, sizeof extra / sizeof extra[0] - 1);
+        jail_extra(t, worker, &paths, store, extra, sizeof extra / sizeof extra[0] - 1);
     struct spawn_args a = {
         .jail = jail,
         .command = worker,
@@ -1552,7 +1551,7 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
         return -ENOMEM;
     s->loop = loop;
     s->root = geteuid() == 0;
-    rc = spawn_self_dir(s->self_dir, sizeof s->self_dir);
+    rc = util_self_dir(s->self_dir, sizeof s->self_dir);
     if (rc < 0)
         goto cleanup;
     if (s->root) {

@@ -29,9 +29,11 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "reach.h"
 #include "sdnotify.h"
 #include "spawn.h"
 #include "sup.h"
+#include "util.h"
 
 #ifndef TENANTD_VERSION
 #define TENANTD_VERSION "0"
@@ -62,7 +64,7 @@ static void usage(FILE *f)
 static void cross_check(const struct config *c, struct config_diag *d)
 {
     char self[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 16];
-    if (spawn_self_dir(self, sizeof self) < 0)
+    if (util_self_dir(self, sizeof self) < 0)
         snprintf(self, sizeof self, ".");
     if (c->g.jail_path[0])
         snprintf(path, sizeof path, "%s", c->g.jail_path);
@@ -71,20 +73,8 @@ static void cross_check(const struct config *c, struct config_diag *d)
     if (access(path, X_OK) < 0)
         config_diag_add(d, "%s: [tenantd] jail: %s is not executable (%s)", c->g.path, path,
                         strerror(errno));
-    for (size_t i = 0; i < c->n_tenants; i++) {
-        const struct config_tenant_entry *e = &c->tenants[i];
-        if (!e->valid)
-            continue;
-        if (e->t.command[0])
-            snprintf(path, sizeof path, "%s", e->t.command);
-        else if (c->g.worker_path[0])
-            snprintf(path, sizeof path, "%s", c->g.worker_path);
-        else
-            snprintf(path, sizeof path, "%s/tenant-worker", self);
-        if (access(path, X_OK) < 0)
-            config_diag_add(d, "%s: [worker] command: %s is not executable (%s)", e->t.file, path,
-                            strerror(errno));
-    }
+    /* Each tenant's program and templates, as its worker will see them. */
+    reach_check_tenants(c, self, geteuid() == 0, d);
 }
 
 static int check_only(const char *path)

@@ -47,8 +47,8 @@ class World:
     """Two tenants' data dirs, a run dir with a token, and the cgroups and
     processes created by the test, cleaned up in close()."""
 
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="jailtest-", dir="/var/tmp")
+    def __init__(self, parent="/var/tmp"):
+        self.root = tempfile.mkdtemp(prefix="jailtest-", dir=parent)
         os.chmod(self.root, 0o755)
         self.data = os.path.join(self.root, "data")
         self.run = os.path.join(self.root, "run")

@@ -143,6 +143,14 @@ static void refused_with_reason(void **state)
     REFUSE("mount namespace", "--id", "a", "--hide", "/srv", "--", "/bin/true");
     REFUSE("--hide", "--id", "a", "--ns", "mount", "--data", "/x", "--hide", "/", "--",
            "/bin/true");
+    REFUSE("mount namespace", "--id", "a", "--expose", "/opt/app", "--", "/bin/true");
+    REFUSE("--expose", "--id", "a", "--ns", "mount", "--data", "/x", "--expose", "/", "--",
+           "/bin/true");
+    REFUSE("--expose", "--id", "a", "--ns", "mount", "--data", "/x", "--expose", "/opt/../etc",
+           "--", "/bin/true");
+    /* A folder bound back would show what --hide covers below it. */
+    REFUSE("contains the hidden folder \"/srv/t/run\"", "--id", "a", "--ns", "mount", "--data",
+           "/x", "--hide", "/srv/t/run", "--expose", "/srv/t", "--", "/bin/true");
     REFUSE("one of the listening fds", "--id", "a", "--listen-fds", "2", "--status-fd", "4", "--",
            "/bin/true");
     REFUSE("out of range", "--id", "a", "--status-fd", "2", "--", "/bin/true");
@@ -150,6 +158,17 @@ static void refused_with_reason(void **state)
     REFUSE("--pidns-ready needs", "--id", "a", "--pidns-ready", "--status-fd", "4", "--",
            "/bin/true");
     REFUSE("--pidns-ready needs", "--id", "a", "--pidns-ready", "--ns", "pid", "--", "/bin/true");
+}
+
+static void path_within(void **state)
+{
+    (void)state;
+    assert_true(jail_path_within("/a/b", "/a"));
+    assert_true(jail_path_within("/a/b", "/a/"));
+    assert_true(jail_path_within("/a", "/a"));
+    assert_true(jail_path_within("/tmp/x", "/"));
+    assert_false(jail_path_within("/ab", "/a"));
+    assert_false(jail_path_within("/a", "/a/b"));
 }
 
 static void build_round_trips(void **state)
@@ -173,6 +192,8 @@ static void build_round_trips(void **state)
     o.ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_NET;
     o.hide[o.n_hide++] = "/srv/data/clients";
     o.hide[o.n_hide++] = "/srv/run";
+    o.expose[o.n_expose++] = "/root/tenantd/build/tenant-worker";
+    o.expose[o.n_expose++] = "/root/my app/templates/worker";
     o.seccomp = true;
     o.pidns_ready = true;
     char *cmd[] = {"/usr/lib/tenantd/tenant-worker", "--flag", NULL};
@@ -198,6 +219,8 @@ static void build_round_trips(void **state)
     assert_int_equal(back.cpu_weight, 50);
     assert_int_equal(back.ns, o.ns);
     assert_int_equal(back.n_hide, 2);
+    assert_int_equal(back.n_expose, 2);
+    assert_string_equal(back.expose[1], "/root/my app/templates/worker");
     assert_true(back.seccomp && back.no_core && back.pidns_ready);
     assert_string_equal(back.argv[1], "--flag");
     free(argv);
@@ -310,15 +333,11 @@ static void tenant_paths_follow_the_mode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(full_command_line),
-        cmocka_unit_test(minimal_command_line),
-        cmocka_unit_test(refused_with_reason),
-        cmocka_unit_test(build_round_trips),
-        cmocka_unit_test(parse_self),
-        cmocka_unit_test(join_path),
-        cmocka_unit_test(spec_valid),
-        cmocka_unit_test(weight_to_shares),
-        cmocka_unit_test(tenant_paths_follow_the_mode),
+        cmocka_unit_test(full_command_line),   cmocka_unit_test(minimal_command_line),
+        cmocka_unit_test(refused_with_reason), cmocka_unit_test(build_round_trips),
+        cmocka_unit_test(parse_self),          cmocka_unit_test(join_path),
+        cmocka_unit_test(path_within),         cmocka_unit_test(spec_valid),
+        cmocka_unit_test(weight_to_shares),    cmocka_unit_test(tenant_paths_follow_the_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
