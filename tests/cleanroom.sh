@@ -32,6 +32,9 @@
 #   APT_CACHE=0       do not bind the .deb cache (each check downloads everything)
 #   KEEP=1            keep the copies of a failed check
 set -euo pipefail
+# The whole script is one brace group: bash reads it completely before running it, so editing
+# or updating the file (a git pull) while it runs does not change what runs.
+{
 umask 022
 
 SUITE=${SUITE:-bookworm}
@@ -490,3 +493,4 @@ done
 printf '  %-10s %-7s %5ss\n' total "" "$((SECONDS - T0))"
 [ ${#KEEP_DIRS[@]} = 0 ] || printf '  kept for a look (KEEP=1): %s\n' "${KEEP_DIRS[@]}"
 exit $FAILED
+}
