@@ -14,11 +14,16 @@
 #      booted machine), proc, sys and dev (--rbind, slave propagation), a tmpfs /tmp, and the
 #      apt archive cache $CLEANROOM_CACHE/apt-archives (so the .deb files the project's
 #      `make deps` downloads are fetched once, not by each check on each run).
-#   4. check "run": `make run` chrooted in its own session and process group; the host polls
-#      http://<firm>.localhost:8080/ for the three demo firms and 127.0.0.1:7070 (the chroot
-#      shares the host's network); then SIGINT to the process group (Ctrl-C), and no process may
-#      remain whose root is inside the copy, and no mount besides the script's own.
-#      check "test": `CI=true make test` chrooted; its output is shown.
+#      The commands then run in a mount namespace whose root IS the copy (pivot_root, held by
+#      a `sleep` this script starts and enters with nsenter), not in a plain chroot: in a
+#      chroot, a jailed worker's /proc/<pid>/exe and `nsenter -m` see this machine's paths
+#      (their mount namespace's root is this machine's /), which no booted machine shows.
+#      The network is this machine's (no network namespace).
+#   4. check "run": `make run` in its own session and process group; the host polls
+#      http://<firm>.localhost:8080/ for the three demo firms and 127.0.0.1:7070; then SIGINT
+#      to the process group (Ctrl-C), and no process may remain whose root is the copy, and no
+#      mount besides the script's own (in the namespace and on this machine).
+#      check "test": `CI=true make test`; its output is shown.
 #   5. Everything is unmounted and the copies removed on every exit path (KEEP=1 keeps the
 #      copies of a failed run for a look; they are unmounted all the same).
 #
@@ -48,7 +53,7 @@ KEEP=${KEEP:-0}
 INCLUDE=git,make,ca-certificates
 CACHE_MAX_DAYS=14
 FIRMS="dupont martin bernard"
-# What the chrooted commands see: a root login's environment, not this machine's.
+# What the commands in the clean root see: a root login's environment, not this machine's.
 CHROOT_ENV=(HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
@@ -64,8 +69,8 @@ die() {
 # ---------------------------------------------------------------------------------------------
 # Preflight
 
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, mount, chroot)"
-for c in debootstrap curl git chroot mount umount setsid ss sha256sum tar; do
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, mount, namespaces)"
+for c in debootstrap curl git chroot mount umount unshare nsenter pivot_root setsid ss sha256sum tar find; do
     command -v "$c" >/dev/null || die "$c is missing: run \`make cleanroom\` (it installs deploy/cleanroom-packages.txt)"
 done
 git -C "$SRC" rev-parse --verify -q HEAD >/dev/null || die "$SRC is not a git checkout with a commit"
@@ -79,7 +84,7 @@ ports_free() {
     for port in 8080 7070; do
         if [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then busy="$busy $port"; fi
     done
-    [ -z "$busy" ] || die "port(s)$busy in use on this machine (make run inside the clean root needs 8080 and 7070; the chroot shares the host's network): stop what listens there first"
+    [ -z "$busy" ] || die "port(s)$busy in use on this machine (make run inside the clean root needs 8080 and 7070; the clean root shares this machine's network): stop what listens there first"
 }
 case " $CHECKS " in *" run "*) ports_free ;; esac
 
@@ -143,15 +148,20 @@ mounts_under() {
     done < <(awk '{ print $5 }' /proc/self/mountinfo) | sort -r
 }
 
-# Pids whose root directory is at or below $1 (the /proc/<pid>/root links), but ours.
+# Pids whose root is the copy $1 or below it, but $2 (the namespace's holder) and ours: by the
+# /proc/<pid>/root link (a chroot seen from here) or by the root's device and inode (a process
+# in the clean root's namespace or a jail's namespace below it, whose link reads "/" from here).
 procs_under() {
-    local root=$1 p pid r
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
-        r=$(readlink "$p/root" 2>/dev/null) || continue
-        if [ "$r" = "$root" ] || [ "${r#"$root"/}" != "$r" ]; then printf '%s\n' "$pid"; fi
-    done
+    local root=$1 skip=${2:-} id
+    id=$(stat -c '%d:%i' "$root") || return 0
+    {
+        find /proc/[0-9]*/root -maxdepth 0 -printf 'L\t%p\t%l\n' 2>/dev/null || true
+        find -L /proc/[0-9]*/root -maxdepth 0 -printf 'I\t%p\t%D:%i\n' 2>/dev/null || true
+    } | awk -F '\t' -v root="$root" -v id="$id" -v self=$$ -v skip="$skip" '
+        { split($2, a, "/"); pid = a[3] }
+        pid == self || pid == skip { next }
+        $1 == "L" && ($3 == root || index($3, root "/") == 1) { print pid; next }
+        $1 == "I" && $3 == id { print pid }' | sort -un
 }
 
 describe_procs() {
@@ -162,7 +172,7 @@ describe_procs() {
     done
 }
 
-# Every process inside the copy was started by this script (through its chroot): TERM, then KILL.
+# Every process inside the copy was started by this script (through its namespace): TERM, then KILL.
 kill_under() {
     local root=$1 pids sig
     for sig in TERM KILL; do
@@ -302,6 +312,7 @@ make_root() {
     local r=$1
     cp -a "$BASE" "$r"
     ACTIVE+=("$r")
+    HOLDER=
     mount --bind "$r" "$r"
     mount --make-private "$r"
     mount -t proc proc "$r/proc"
@@ -313,6 +324,24 @@ make_root() {
     if [ "$APT_CACHE" = 1 ]; then
         mkdir -p "$CACHE/apt-archives/partial"
         mount --bind "$CACHE/apt-archives" "$r/var/cache/apt/archives"
+    fi
+    # The namespace: a copy of this machine's mounts (slaves: nothing mounted inside comes back
+    # here), the copy pivoted to be its root and the old root detached, held open by a sleep.
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    unshare --mount --propagation slave -- /bin/sh -c \
+        'cd "$1" && pivot_root . . && umount -l . && exec chroot . /bin/sleep infinity' \
+        sh "$r" </dev/null >"$r.holder.log" 2>&1 &
+    HOLDER=$!
+    local _
+    for _ in $(seq 100); do
+        [ "$(readlink "/proc/$HOLDER/exe" 2>/dev/null)" = /usr/bin/sleep ] && break
+        kill -0 "$HOLDER" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ "$(readlink "/proc/$HOLDER/exe" 2>/dev/null)" != /usr/bin/sleep ] ||
+        [ "$(readlink "/proc/$HOLDER/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]; then
+        cat "$r.holder.log" >&2
+        die "could not make $r the root of a mount namespace (unshare, pivot_root)"
     fi
 }
 
@@ -350,14 +379,16 @@ check_run() {
     local r=$WORK/run log=$WORK/run.log pid pgid t0 ok firm code codes rc left extra
     ports_free
     make_root "$r"
-    local mounts_before
+    local mounts_before ns_mounts_before
     mounts_before=$(mounts_under "$r")
     t0=$SECONDS
-    say "run: make run in /root/tenantd (chrooted, own session; log follows when it is up or fails)"
+    ns_mounts_before=$(awk '{ print $5 }' "/proc/$HOLDER/mountinfo" | sort)
+    say "run: make run in /root/tenantd (own session; its log is shown when it is up or fails)"
     # A terminal's foreground job: its own session and process group, SIGINT not ignored (a
     # background job of a non-interactive shell starts with SIGINT ignored).
-    setsid env --default-signal=INT chroot "$r" /usr/bin/env -i "${CHROOT_ENV[@]}" \
-        /bin/sh -c 'cd /root/tenantd && exec make run' </dev/null >"$log" 2>&1 &
+    setsid env --default-signal=INT nsenter --target "$HOLDER" --mount --root --wd -- \
+        /usr/bin/env -i "${CHROOT_ENV[@]}" /bin/sh -c 'cd /root/tenantd && exec make run' \
+        </dev/null >"$log" 2>&1 &
     pid=$!
     # Until the forked child has run setsid it is still in our process group: the Ctrl-C must
     # not go there. Wait (bounded) until it leads its own session.
@@ -418,10 +449,10 @@ check_run() {
         say "run: make run exited with status $rc"
     fi
     for _ in $(seq 150); do # tenantd's workers get a grace period; wait (bounded) for them
-        [ -z "$(procs_under "$r")" ] && break
+        [ -z "$(procs_under "$r" "$HOLDER")" ] && break
         sleep 0.2
     done
-    left=$(procs_under "$r")
+    left=$(procs_under "$r" "$HOLDER")
     if [ -n "$left" ]; then
         say "run: processes left inside the root after Ctrl-C:"
         # shellcheck disable=SC2086
@@ -429,6 +460,8 @@ check_run() {
         [ "${RESULT[run]}" = ok ] && RESULT[run]="FAILED (processes left after Ctrl-C: $(for p in $left; do cat "/proc/$p/comm" 2>/dev/null; done | sort | uniq -c | awk '{ printf "%s%s×%s", sep, $2, $1; sep = ", " }'))"
     fi
     extra=$(comm -13 <(printf '%s\n' "$mounts_before" | sort) <(mounts_under "$r" | sort))
+    extra+=$(comm -13 <(printf '%s\n' "$ns_mounts_before") <(awk '{ print $5 }' "/proc/$HOLDER/mountinfo" | sort) |
+        sed 's/^/(in the clean root) /')
     if [ -n "$extra" ]; then
         say "run: mounts left inside the root after Ctrl-C:"
         printf '%s\n' "$extra" | sed 's/^/  /'
@@ -449,10 +482,11 @@ check_test() {
     local r=$WORK/test log=$WORK/test.log t0 rc left
     make_root "$r"
     t0=$SECONDS
-    say "test: CI=true make test in /root/tenantd (chrooted; output follows)"
+    say "test: CI=true make test in /root/tenantd (output follows)"
     # In the background and waited for, so that a signal to this script is acted on at once.
-    (timeout --kill-after=30 "$TEST_TIMEOUT" chroot "$r" /usr/bin/env -i "${CHROOT_ENV[@]}" CI=true \
-        /bin/sh -c 'cd /root/tenantd && exec make test' </dev/null 2>&1 | tee "$log") &
+    (timeout --kill-after=30 "$TEST_TIMEOUT" nsenter --target "$HOLDER" --mount --root --wd -- \
+        /usr/bin/env -i "${CHROOT_ENV[@]}" CI=true /bin/sh -c 'cd /root/tenantd && exec make test' \
+        </dev/null 2>&1 | tee "$log") &
     wait $! && rc=0 || rc=$?
     DURATION[test]=$((SECONDS - t0))
     if [ $rc = 0 ]; then
@@ -462,7 +496,7 @@ check_test() {
     else
         RESULT[test]="FAILED (make test exited with status $rc)"
     fi
-    left=$(procs_under "$r")
+    left=$(procs_under "$r" "$HOLDER")
     if [ -n "$left" ]; then
         say "test: processes left inside the root after make test (killed now):"
         # shellcheck disable=SC2086
