@@ -429,7 +429,19 @@ check_run() {
     done
     if [ $ok = 1 ]; then
         say "run: up after $((SECONDS - t0))s:$codes"
-        sed -n '/^tenantd is running/,$p' "$log" | sed 's/^/  | /'
+        # The firms answer before make run has made their demo accounts and printed where to
+        # look: wait (bounded) for that, as a person would before pressing Ctrl-C.
+        for _ in $(seq 120); do
+            grep -q '^Ctrl-C stops' "$log" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        if grep -q '^tenantd is running' "$log"; then
+            sed -n '/^tenantd is running/,$p' "$log" | sed 's/^/  | /'
+        else
+            say "run: note: make run printed no 'tenantd is running' banner within 60s; its last lines:"
+            tail -n 15 "$log" | sed 's/^/  | /'
+        fi
         RESULT[run]=ok
     fi
 
