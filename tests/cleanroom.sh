@@ -79,12 +79,14 @@ if [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null)" ]
     say "note: uncommitted changes are not checked: the clean room clones the committed HEAD ${HEAD_SHA:0:12}"
 fi
 
+# make run needs the proxy's and the admin API's ports, and the demo tenants' own ones.
+DEMO_PORTS=$(cat "$SRC"/tenants.d/*.ini 2>/dev/null | awk -F= '$1 ~ /^[ \t]*port[ \t]*$/ { gsub(/[ \t]/, "", $2); print $2 }' | sort -un | tr '\n' ' ')
 ports_free() {
     local port busy=""
-    for port in 8080 7070; do
+    for port in 8080 7070 $DEMO_PORTS; do
         if [ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ]; then busy="$busy $port"; fi
     done
-    [ -z "$busy" ] || die "port(s)$busy in use on this machine (make run inside the clean root needs 8080 and 7070; the clean root shares this machine's network): stop what listens there first"
+    [ -z "$busy" ] || die "port(s)$busy in use on this machine (make run inside the clean root needs 8080, 7070 and the demo tenants' ports $DEMO_PORTS; the clean root shares this machine's network): stop what listens there first"
 }
 case " $CHECKS " in *" run "*) ports_free ;; esac
 
@@ -355,6 +357,24 @@ release_root() {
     return 0
 }
 
+# Whether every process listening on TCP port $1 has its root in the clean root $2.
+served_from() {
+    local pids p inside
+    pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+    [ -n "$pids" ] || return 1
+    inside=$(procs_under "$2")
+    for p in $pids; do
+        printf '%s\n' "$inside" | grep -qx "$p" || return 1
+    done
+}
+
+# How many demo firms the clean root's tenantd reports running (its own view, through tenantctl).
+firms_running() {
+    nsenter --target "$HOLDER" --mount --root -- /usr/bin/env -i "${CHROOT_ENV[@]}" \
+        /root/tenantd/build/release/tenantctl -c /root/tenantd/tenantd.ini status --json 2>/dev/null |
+        grep -o '"state": *"running"' | wc -l
+}
+
 http_code() { # host-header url
     curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 5 -H "Host: $1" "$2" 2>/dev/null || true
 }
@@ -376,7 +396,7 @@ declare -A RESULT DURATION
 FAILED=0
 
 check_run() {
-    local r=$WORK/run log=$WORK/run.log pid pgid t0 ok firm code codes rc left extra
+    local r=$WORK/run log=$WORK/run.log pid pgid t0 ok firm code codes rc left extra n port
     ports_free
     make_root "$r"
     local mounts_before ns_mounts_before
@@ -411,6 +431,17 @@ check_run() {
         code=$(http_code 127.0.0.1:7070 http://127.0.0.1:7070/)
         codes="$codes status=$code"
         [ "$code" = 200 ] || ok=0
+        # Answers from another program on this machine (ports taken after the check above) or
+        # from the proxy in front of someone else's workers must not count: the listeners must
+        # be the clean root's and its tenantd must report the three firms running.
+        if [ $ok = 1 ]; then
+            n=$(firms_running)
+            codes="$codes running=$n"
+            [ "$n" -ge 3 ] || ok=0
+            for port in 8080 7070; do
+                served_from "$port" "$r" || { ok=0; codes="$codes port-$port-not-ours"; }
+            done
+        fi
         [ $ok = 1 ] && break
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" && rc=0 || rc=$?
@@ -446,6 +477,12 @@ check_run() {
     fi
 
     # Ctrl-C, then everything started inside the copy must go, and only our mounts remain.
+    if [ "${RESULT[run]}" = ok ] && ! kill -0 "$pid" 2>/dev/null; then
+        wait "$pid" && rc=0 || rc=$?
+        say "run: make run exited by itself (status $rc) before the Ctrl-C; its last lines:"
+        tail -n 30 "$log" | cut -c1-240 | sed 's/^/  | /'
+        RESULT[run]="FAILED (make run exited by itself, status $rc, after the firms first answered)"
+    fi
     if kill -0 "$pid" 2>/dev/null; then
         say "run: SIGINT to process group $pgid (Ctrl-C)"
         kill -INT -- -"$pgid" 2>/dev/null || true
