@@ -17,15 +17,20 @@
 #                      deploy/cleanroom-packages.txt. The minbase tarball and the downloaded
 #                      .deb files are cached in /var/cache/tenantd-cleanroom (CLEANROOM_CACHE).
 #
-# Source layout (the file list is the process diagram):
-#   common/*.c                 linked into every program (no libuv, no h2o)
-#   supervisor/jail_*.c        tenant-jail   (main in jail_main.c)
-#   supervisor/ctl_*.c         tenantctl     (main in ctl_main.c)
-#   supervisor/*.c (the rest)  tenantd       (main in tenantd_main.c)
-#   worker/*.c                 tenant-worker (main in worker_main.c)
-#   tests/unit/<prog>_*.c      one cmocka binary each, linked with that program's objects
-#                              minus its main (<prog> = common, sup, ctl, jail, worker);
-#                              an optional tests/unit/<name>.wrap holds extra link flags
+# Source layout (the file list is the process diagram). Each program states its
+# sources below in one line, OpenSMTPD style, and compiles with its own folder on
+# the include path plus common/:
+#   common/                    linked into every program (no libuv, no h2o); what two
+#                              programs share lives here once, its header the contract
+#   supervisor/tenantd/        tenantd       (main in tenantd_main.c)
+#   supervisor/ctl/            tenantctl     (main in ctl_main.c)
+#   supervisor/jail/           tenant-jail   (main in jail_main.c)
+#   worker/                    tenant-worker (main in worker_main.c)
+#   tests/unit/<prog>/<x>.c    one cmocka binary each ($(BUILDDIR)/tests/<prog>_<x>), linked
+#                              with that program's objects minus its main (<prog> = common,
+#                              tenantd, ctl, jail, worker); an optional <x>.wrap beside it
+#                              holds extra link flags; UNIT_ALONE lists the tests that
+#                              compile their module in and link libcommon only
 #   tests/fuzz/fuzz_*.c        libFuzzer targets (clang), corpus in tests/fuzz/corpus/<name>/
 #   tests/helpers/*.c          small programs the integration tests run as workers
 
@@ -71,31 +76,45 @@ endif
 
 CFLAGS   ?=
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE \
-        -Icommon -Isupervisor -Iworker $(PKG_CFLAGS) -MMD -MP \
+        -Icommon $(PKG_CFLAGS) -MMD -MP \
         -DTENANTD_VERSION=\"$(VERSION)\"
 LDFLAGS  ?=
 override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
 VERSION  := 0.1.0
 
-COMMON_SRC := $(wildcard common/*.c)
-JAIL_SRC   := $(wildcard supervisor/jail_*.c)
-CTL_SRC    := $(wildcard supervisor/ctl_*.c)
-SUP_SRC    := $(filter-out $(JAIL_SRC) $(CTL_SRC),$(wildcard supervisor/*.c))
-WORKER_SRC := $(wildcard worker/*.c)
+COMMON_SRC  := $(addprefix common/,backup.c cgroup.c config.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
+TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_metrics.c admin_onboard.c admin_routes.c admin_state.c admin_wait.c backoff.c backup_sched.c health.c listen.c logcap.c notify.c proxy.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c usage_fetch.c)
+CTL_SRC     := $(addprefix supervisor/ctl/,ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_proxy.c)
+JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
+WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
+
+# Each program's own folder is on its include path, and only its own.
+PROG_DIR_common  := common
+PROG_DIR_tenantd := supervisor/tenantd
+PROG_DIR_ctl     := supervisor/ctl
+PROG_DIR_jail    := supervisor/jail
+PROG_DIR_worker  := worker
+$(BUILDDIR)/obj/supervisor/tenantd/%.o: PROG_INC := -I$(PROG_DIR_tenantd)
+$(BUILDDIR)/obj/supervisor/ctl/%.o:     PROG_INC := -I$(PROG_DIR_ctl)
+$(BUILDDIR)/obj/supervisor/jail/%.o:    PROG_INC := -I$(PROG_DIR_jail)
+$(BUILDDIR)/obj/worker/%.o:             PROG_INC := -I$(PROG_DIR_worker)
 
 obj = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 JAIL_OBJ   := $(call obj,$(JAIL_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC))
-SUP_OBJ    := $(call obj,$(SUP_SRC))
+TENANTD_OBJ := $(call obj,$(TENANTD_SRC))
 WORKER_OBJ := $(call obj,$(WORKER_SRC))
 # Objects without their program's main(), for unit tests and fuzzers.
 nomain = $(filter-out %_main.o,$(1))
 
 BINS := $(BUILDDIR)/tenantd $(BUILDDIR)/tenantctl $(BUILDDIR)/tenant-jail $(BUILDDIR)/tenant-worker
 
-UNIT_SRC  := $(wildcard tests/unit/*_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
+UNIT_SRC  := $(wildcard tests/unit/*/*.c)
+UNIT_BINS := $(foreach f,$(UNIT_SRC),$(BUILDDIR)/tests/$(subst /,_,$(patsubst tests/unit/%.c,%,$(f))))
+# Unit tests that #include the module they test and fake its neighbours: they link
+# libcommon only.
+UNIT_ALONE := tenantd_backup_sched
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -106,13 +125,13 @@ all: $(BINS) $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PROG_INC) -c $< -o $@
 
 $(BUILDDIR)/libcommon.a: $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILDDIR)/tenantd: $(SUP_OBJ) $(BUILDDIR)/libcommon.a
+$(BUILDDIR)/tenantd: $(TENANTD_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenantctl: $(CTL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -121,17 +140,28 @@ $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
 
-# Unit tests: the prefix of the file name says which program's objects it links.
-unit_objs = $(if $(filter common_%,$(1)),,\
-            $(if $(filter sup_%,$(1)),$(call nomain,$(SUP_OBJ)),\
-            $(if $(filter ctl_%,$(1)),$(call nomain,$(CTL_OBJ)),\
-            $(if $(filter jail_%,$(1)),$(call nomain,$(JAIL_OBJ)),\
-            $(if $(filter worker_%,$(1)),$(call nomain,$(WORKER_OBJ)))))))
-.SECONDEXPANSION:
-$(BUILDDIR)/tests/%: tests/unit/%.c $$(call unit_objs,$$*) $(BUILDDIR)/libcommon.a
+# Unit tests: the folder under tests/unit/ says which program's objects a test links
+# and which include path it compiles with.
+unit_link = $(CC) $(CFLAGS) -I$(PROG_DIR_$(1)) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) \
+	$(shell cat $(<:.c=.wrap) 2>/dev/null) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm -lpthread
+$(BUILDDIR)/tests/common_%: tests/unit/common/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) $(shell cat tests/unit/$*.wrap 2>/dev/null) \
-		$(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm -lpthread
+	$(call unit_link,common)
+$(addprefix $(BUILDDIR)/tests/,$(UNIT_ALONE)): $(BUILDDIR)/tests/tenantd_%: tests/unit/tenantd/%.c $(BUILDDIR)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(call unit_link,tenantd)
+$(BUILDDIR)/tests/tenantd_%: tests/unit/tenantd/%.c $(call nomain,$(TENANTD_OBJ)) $(BUILDDIR)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(call unit_link,tenantd)
+$(BUILDDIR)/tests/ctl_%: tests/unit/ctl/%.c $(call nomain,$(CTL_OBJ)) $(BUILDDIR)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(call unit_link,ctl)
+$(BUILDDIR)/tests/jail_%: tests/unit/jail/%.c $(call nomain,$(JAIL_OBJ)) $(BUILDDIR)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(call unit_link,jail)
+$(BUILDDIR)/tests/worker_%: tests/unit/worker/%.c $(call nomain,$(WORKER_OBJ)) $(BUILDDIR)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(call unit_link,worker)
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
@@ -140,7 +170,7 @@ $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 # Fuzzers are always built with clang and libFuzzer, in their own object tree.
 FUZZDIR := $(BUILDDIR)/fuzzobj
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-        -Icommon -Isupervisor -Iworker $(PKG_CFLAGS)
+        -Icommon -I$(PROG_DIR_worker) $(PKG_CFLAGS)
 fuzz_objs = $(patsubst %.c,$(FUZZDIR)/obj/%.o,$(COMMON_SRC) $(filter-out %_main.c,$(1)))
 $(FUZZDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,7 +1,7 @@
 /*
  * cgroup.c — see cgroup.h. A tenant's cgroups on v1, v2 or hybrid machines,
  * with plain open/read/write/mkdir/rmdir. The path helpers at the end are
- * pure and unit-tested (tests/unit/jail_cgroup.c).
+ * pure and unit-tested (tests/unit/jail/cgroup_v2.c).
  *
  * What it does not do: decide anything. Whether a missing hierarchy is fatal
  * is the caller's business (the jail fails closed unless told otherwise).

@@ -56,6 +56,9 @@ struct config_global {
     char data_dir[CONFIG_PATH_MAX];
     char log_dir[CONFIG_PATH_MAX];
     char run_dir[CONFIG_PATH_MAX];
+    /* Not a key: nginx's prefix when it is not <run_dir>/nginx, set by whoever
+     * renders for a live nginx (proxy_render_prefix); "" in a loaded config. */
+    char nginx_prefix[CONFIG_PATH_MAX];
     char templates_dir[CONFIG_PATH_MAX]; /* default: <base>/templates */
     char domain[CONFIG_HOST_MAX];        /* tenants are <subdomain>.<domain> */
     int port_min, port_max;              /* port_range = 5001-5999 */

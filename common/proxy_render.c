@@ -4,14 +4,17 @@
  * tenant. Nothing here opens a file or knows about nginx processes.
  */
 #include "proxy_render.h"
+#include "reach.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const proxy_template_file[PROXY_TPL__COUNT] = {
     [PROXY_TPL_MAIN] = "main.conf.in",
@@ -324,8 +327,9 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     }
 #undef CHECK_G
 
-    if (snprintf(c->prefix, sizeof c->prefix, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) >=
-            (int)sizeof c->prefix ||
+    if ((g->nginx_prefix[0] ? snprintf(c->prefix, sizeof c->prefix, "%s", g->nginx_prefix)
+                            : snprintf(c->prefix, sizeof c->prefix, "%s/%s", g->run_dir,
+                                       PROXY_PREFIX_DIR)) >= (int)sizeof c->prefix ||
         format_listen(c->listen, sizeof c->listen, g->proxy_host, g->proxy_port) < 0 ||
         format_listen(c->listen_tls, sizeof c->listen_tls, g->proxy_host, g->tls_port) < 0) {
         util_seterr(err, errlen, "[tenantd] run_dir or [proxy] listen is too long");
@@ -390,6 +394,21 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
     c->values[K_PORT] = c->port;
     c->values[K_SUSPENDED_PAGE] = c->suspended_page;
     return 0;
+}
+
+int proxy_render_prefix(const struct config_global *g, char *buf, size_t n)
+{
+    char blocked[CONFIG_PATH_MAX];
+    int r;
+    if (geteuid() != 0 || reach_others_can_walk_to(g->run_dir, blocked, sizeof blocked)) {
+        r = snprintf(buf, n, "%s/%s", g->run_dir, PROXY_PREFIX_DIR);
+    } else {
+        uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable name per run dir */
+        for (const char *c = g->run_dir; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        r = snprintf(buf, n, "/run/tenantd/nginx-%016llx", (unsigned long long)h);
+    }
+    return r < 0 || (size_t)r >= n ? -ENAMETOOLONG : 0;
 }
 
 static int missing_template(enum proxy_tpl which, char *err, size_t errlen)

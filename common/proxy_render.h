@@ -1,7 +1,7 @@
 /*
  * proxy_render.h — the reverse proxy's configuration as text: the global
  * config, a list of tenants and the templates in, nginx configuration out
- * (DESIGN.md "Reverse proxy"). Used by tenantd (supervisor/proxy.c, which
+ * (DESIGN.md "Reverse proxy"). Used by tenantd (supervisor/tenantd/proxy.c, which
  * writes, tests and applies the result) and by `tenantctl proxy-config`
  * (which prints it).
  *
@@ -81,6 +81,18 @@ void proxy_rendered_free(struct proxy_rendered *r);
  * message in err when a value or a template is refused, -ENOMEM when out of
  * memory; *out is then empty.
  */
+/*
+ * nginx's prefix: <run_dir>/nginx, unless tenantd runs as root and a folder
+ * above the run dir stops nobody (nginx's workers, which read the suspended
+ * pages and write temp files there), as a checkout in root's 0700 home does:
+ * then /run/tenantd/nginx-<hash of run_dir>, which tenantd links from
+ * <run_dir>/nginx. Stats the folders above the run dir (the one function of
+ * this module that looks at the disk; proxy_render itself takes the prefix
+ * from g->nginx_prefix, or <run_dir>/nginx when it is empty); returns 0 or
+ * -ENAMETOOLONG.
+ */
+int proxy_render_prefix(const struct config_global *g, char *buf, size_t n);
+
 int proxy_render(const struct config_global *g, const struct config_tenant *const *tenants,
                  size_t n, const struct proxy_templates *tpl, struct proxy_rendered *out, char *err,
                  size_t errlen);

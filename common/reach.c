@@ -140,3 +140,22 @@ void reach_check_tenants(const struct config *c, const char *self_dir, bool as_r
             config_diag_add(d, "%s: the worker's templates: %s: %s", e->t.file, tbad, twhy);
     }
 }
+
+bool reach_others_can_walk_to(const char *path, char *blocked, size_t n)
+{
+    char buf[CONFIG_PATH_MAX];
+    struct stat st;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf; (p = strchr(p, '/')) != NULL; p++) {
+        char keep = p[1];
+        p[1] = '\0';
+        /* A folder that does not exist yet blocks nobody: it will be made 0755. */
+        bool ok = stat(buf, &st) < 0 || (st.st_mode & S_IXOTH) != 0;
+        p[1] = keep;
+        if (!ok) {
+            snprintf(blocked, n, "%.*s", p == buf ? 1 : (int)(p - buf), buf);
+            return false;
+        }
+    }
+    return true;
+}

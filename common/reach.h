@@ -38,4 +38,9 @@ void reach_check_tenants(const struct config *c, const char *self_dir, bool as_r
 int reach_worker_program(const struct config_global *g, const struct config_tenant *t,
                          const char *self_dir, char *buf, size_t n);
 
+/* Whether a user with no rights of its own (nginx's workers run as nobody)
+ * may search every existing folder above path. When not, the first folder
+ * that stops it is copied into blocked. */
+bool reach_others_can_walk_to(const char *path, char *blocked, size_t n);
+
 #endif

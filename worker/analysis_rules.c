@@ -169,7 +169,7 @@ static int parse_bp(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-enum { SEEN_LABEL = 1, SEEN_REF = 2, SEEN_WEIGHT = 4, SEEN_URG = 8 };
+enum { SEEN_LABEL = 1, SEEN_REF = 2, SEEN_WEIGHT = 4, SEEN_URG = 8, SEEN_DEADLINE = 16 };
 enum { TOP_NAME = 1, TOP_LABEL = 2, TOP_BASE = 4, TOP_FLOOR = 8, TOP_CEIL = 16, TOP_DEFURG = 32 };
 
 struct parse_state {
@@ -387,9 +387,23 @@ static int model_cb(void *ud, const char *section, const char *key, const char *
         }
         return 0;
     }
+    if (strcmp(key, "deadline") == 0) {
+        if ((rc = once(&st->seen, SEEN_DEADLINE, key, err, errlen)) < 0)
+            return rc;
+        /* A procedure type of deadlines.rules: [a-z0-9_], checked here so a
+         * typo is an error at start-up, not a silent mismatch. */
+        size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (value[0] == '\0' || value[n] != '\0' || n >= sizeof r->deadline) {
+            snprintf(err, errlen, "deadline must be a procedure type of deadlines.rules");
+            return -EINVAL;
+        }
+        memcpy(r->deadline, value, n + 1);
+        return 0;
+    }
     if (strcmp(key, "keywords") == 0)
         return add_phrases(r, value, err, errlen);
-    snprintf(err, errlen, "unknown key \"%s\" (label, reference, weight, urgency, keywords)", key);
+    snprintf(err, errlen,
+             "unknown key \"%s\" (label, reference, weight, urgency, deadline, keywords)", key);
     return -EINVAL;
 }
 

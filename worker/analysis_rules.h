@@ -40,6 +40,10 @@ struct analysis_rule {
     char code[48];
     char label[256];
     char reference[256];
+    /* Optional: the deadlines.rules type whose deadline the label states
+     * ("" when none). The label must then say that deadline's duration; a
+     * unit test keeps the two equal for the rule in force today. */
+    char deadline[48];
     int weight_bp; /* -10000..10000 */
     enum analysis_urgency urgency;
     char **phrases; /* normalised, with a leading and trailing space unless prefix */

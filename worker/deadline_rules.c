@@ -1,22 +1,19 @@
 /*
- * deadline_rules.c — calendar arithmetic, French public holidays and the
- * deadline rules table (see deadline_rules.h for the computation rules).
+ * deadline_rules.c — calendar arithmetic, French public holidays, the
+ * computation of one deadline and the choice of the rule in force (see
+ * deadline_rules.h for the computation rules; the rule files are parsed by
+ * deadline_parse.c).
  *
  * Day counting uses the days-from-civil algorithm (H. Hinnant), exact for
  * the proleptic Gregorian calendar, so adding days never walks month by
  * month and leap years need no special case beyond deadline_is_leap().
  */
 #include "deadline_rules.h"
-#include "rulefile.h"
-#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DEADLINE_MAX_RULES 256
-#define DEADLINE_MAX_HOLIDAYS 64
 
 bool deadline_is_leap(int y)
 {
@@ -161,18 +158,24 @@ bool deadline_is_working_day(const struct deadline_rules *r, struct deadline_dat
 }
 
 int deadline_compute(const struct deadline_rules *r, const struct deadline_rule *rule,
-                     struct deadline_date notified, struct deadline_result *out)
+                     struct deadline_date notified, int minute_of_day, struct deadline_result *out)
 {
-    struct deadline_result res = {.has_time = false};
-    if (!deadline_date_valid(notified) || rule->duration < 1)
+    struct deadline_result res = {.has_time = false, .hour = 23, .minute = 59};
+    if (!deadline_date_valid(notified) || rule->duration < 1 || minute_of_day >= 24 * 60)
         return -EINVAL;
     switch (rule->unit) {
-    case DEADLINE_HOURS:
-        res.date = deadline_add_days(notified, rule->duration / 24);
+    case DEADLINE_HOURS: {
+        /* "D'heure à heure": from the minute of notification, on the wall
+         * clock. Without that minute there is no honest answer. */
+        if (minute_of_day < 0)
+            return -ENODATA;
+        int64_t end = (int64_t)minute_of_day + (int64_t)rule->duration * 60;
+        res.date = deadline_add_days(notified, end / (24 * 60));
         res.has_time = true;
-        res.hour = rule->duration % 24;
-        res.minute = 0;
+        res.hour = (int)(end % (24 * 60) / 60);
+        res.minute = (int)(end % 60);
         break;
+    }
     case DEADLINE_DAYS:
         res.date = deadline_add_days(notified, rule->duration);
         break;
@@ -197,6 +200,20 @@ int deadline_compute(const struct deadline_rules *r, const struct deadline_rule 
     return 0;
 }
 
+int deadline_parse_time(const char *s, int *minute_of_day)
+{
+    for (int i = 0; i < 5; i++)
+        if (i == 2 ? s[i] != ':' : (s[i] < '0' || s[i] > '9'))
+            return -EINVAL;
+    if (s[5] != '\0')
+        return -EINVAL;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return -EINVAL;
+    *minute_of_day = h * 60 + m;
+    return 0;
+}
+
 const char *deadline_urgency(int64_t days_left)
 {
     if (days_left < 0)
@@ -210,12 +227,49 @@ const char *deadline_urgency(int64_t days_left)
     return "low";
 }
 
-const struct deadline_rule *deadline_rule_find(const struct deadline_rules *r, const char *type)
+bool deadline_rule_in_force(const struct deadline_rule *rule, struct deadline_date d)
+{
+    int64_t day = deadline_to_days(d);
+    if (day < deadline_to_days(rule->valid_from))
+        return false;
+    return !rule->has_until || day <= deadline_to_days(rule->valid_until);
+}
+
+const struct deadline_rule *deadline_rule_find(const struct deadline_rules *r, const char *type,
+                                               struct deadline_date d)
+{
+    /* The parser refused overlapping periods, so at most one matches. */
+    for (size_t i = 0; i < r->nrules; i++)
+        if (strcmp(r->rules[i].type, type) == 0 && deadline_rule_in_force(&r->rules[i], d))
+            return &r->rules[i];
+    return NULL;
+}
+
+bool deadline_type_known(const struct deadline_rules *r, const char *type)
 {
     for (size_t i = 0; i < r->nrules; i++)
         if (strcmp(r->rules[i].type, type) == 0)
-            return &r->rules[i];
-    return NULL;
+            return true;
+    return false;
+}
+
+void deadline_duration_text(const struct deadline_rule *rule, char *buf, size_t n)
+{
+    switch (rule->unit) {
+    case DEADLINE_HOURS:
+        snprintf(buf, n, "%d heure%s", rule->duration, rule->duration > 1 ? "s" : "");
+        return;
+    case DEADLINE_DAYS:
+        snprintf(buf, n, "%d jour%s", rule->duration, rule->duration > 1 ? "s" : "");
+        return;
+    case DEADLINE_MONTHS:
+        if (rule->duration == 1)
+            snprintf(buf, n, "un mois");
+        else
+            snprintf(buf, n, "%d mois", rule->duration);
+        return;
+    }
+    snprintf(buf, n, "?");
 }
 
 const char *deadline_unit_name(enum deadline_unit u)
@@ -242,347 +296,4 @@ const char *deadline_extension_name(enum deadline_extension e)
         return "franc";
     }
     return "?";
-}
-
-/* ---- rule files -------------------------------------------------------- */
-
-/* Bit per key seen in the current section, to catch duplicates and misses. */
-enum {
-    SEEN_LABEL = 1,
-    SEEN_DURATION = 2,
-    SEEN_UNIT = 4,
-    SEEN_CAL = 8,
-    SEEN_REF = 16,
-    SEEN_NOTE = 32,
-    SEEN_DATE = 64,
-    SEEN_EASTER = 128
-};
-
-struct parse_state {
-    struct deadline_rule *rules;
-    size_t nrules;
-    struct deadline_holiday *holidays;
-    size_t nholidays;
-    unsigned seen;
-    bool holidays_mode;
-};
-
-static int copy_value(char *dst, size_t n, const char *key, const char *value, char *err,
-                      size_t errlen)
-{
-    if (value[0] == '\0') {
-        snprintf(err, errlen, "%s must not be empty", key);
-        return -EINVAL;
-    }
-    if (util_strlcpy(dst, value, n) < 0) {
-        snprintf(err, errlen, "%s is longer than %zu bytes", key, n - 1);
-        return -EINVAL;
-    }
-    for (const char *p = value; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7F) {
-            snprintf(err, errlen, "%s must not contain control characters", key);
-            return -EINVAL;
-        }
-    return 0;
-}
-
-static int parse_small_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return -EINVAL;
-    *out = (int)v;
-    return 0;
-}
-
-/* Check the section that just ended has every key it needs. */
-static int finish_section(struct parse_state *st, char *err, size_t errlen)
-{
-    if (st->holidays_mode) {
-        if (st->nholidays == 0)
-            return 0;
-        struct deadline_holiday *h = &st->holidays[st->nholidays - 1];
-        if (!(st->seen & SEEN_LABEL) || !(st->seen & (SEEN_DATE | SEEN_EASTER))) {
-            snprintf(err, errlen, "holiday [%s] needs a label and a date or an easter offset",
-                     h->name);
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (st->nrules == 0)
-        return 0;
-    struct deadline_rule *r = &st->rules[st->nrules - 1];
-    unsigned need = SEEN_LABEL | SEEN_DURATION | SEEN_UNIT | SEEN_CAL | SEEN_REF;
-    if ((st->seen & need) != need) {
-        snprintf(err, errlen, "rule [%s] needs label, duration, unit, calendar and reference",
-                 r->type);
-        return -EINVAL;
-    }
-    if (r->unit == DEADLINE_HOURS && r->extension != DEADLINE_CALENDAR) {
-        snprintf(err, errlen, "rule [%s] counts in hours, so its calendar must be \"calendar\"",
-                 r->type);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static int seen_once(struct parse_state *st, unsigned bit, const char *key, char *err,
-                     size_t errlen)
-{
-    if (st->seen & bit) {
-        snprintf(err, errlen, "%s is given twice in this section", key);
-        return -EINVAL;
-    }
-    st->seen |= bit;
-    return 0;
-}
-
-static int rule_cb(void *ud, const char *section, const char *key, const char *value, char *err,
-                   size_t errlen)
-{
-    struct parse_state *st = ud;
-    int rc;
-    if (key == NULL) {
-        rc = finish_section(st, err, errlen);
-        if (rc < 0)
-            return rc;
-        if (strchr(section, '.') != NULL || strchr(section, '-') != NULL ||
-            strlen(section) >= sizeof st->rules[0].type) {
-            snprintf(err, errlen, "a procedure type may only hold a-z, 0-9 and '_' (47 at most)");
-            return -EINVAL;
-        }
-        for (size_t i = 0; i < st->nrules; i++)
-            if (strcmp(st->rules[i].type, section) == 0) {
-                snprintf(err, errlen, "the type [%s] is defined twice", section);
-                return -EINVAL;
-            }
-        if (st->nrules >= DEADLINE_MAX_RULES) {
-            snprintf(err, errlen, "more than %d rules", DEADLINE_MAX_RULES);
-            return -EINVAL;
-        }
-        struct deadline_rule *n = realloc(st->rules, (st->nrules + 1) * sizeof *n);
-        if (n == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-        st->rules = n;
-        memset(&n[st->nrules], 0, sizeof *n);
-        memcpy(n[st->nrules].type, section, strlen(section) + 1);
-        st->nrules++;
-        st->seen = 0;
-        return 0;
-    }
-    if (section[0] == '\0' || st->nrules == 0) {
-        snprintf(err, errlen, "\"%s\" must be inside a [type] section", key);
-        return -EINVAL;
-    }
-    struct deadline_rule *r = &st->rules[st->nrules - 1];
-    if (strcmp(key, "label") == 0) {
-        if ((rc = seen_once(st, SEEN_LABEL, key, err, errlen)) < 0)
-            return rc;
-        return copy_value(r->label, sizeof r->label, key, value, err, errlen);
-    }
-    if (strcmp(key, "reference") == 0) {
-        if ((rc = seen_once(st, SEEN_REF, key, err, errlen)) < 0)
-            return rc;
-        return copy_value(r->reference, sizeof r->reference, key, value, err, errlen);
-    }
-    if (strcmp(key, "note") == 0) {
-        if ((rc = seen_once(st, SEEN_NOTE, key, err, errlen)) < 0)
-            return rc;
-        return copy_value(r->note, sizeof r->note, key, value, err, errlen);
-    }
-    if (strcmp(key, "duration") == 0) {
-        if ((rc = seen_once(st, SEEN_DURATION, key, err, errlen)) < 0)
-            return rc;
-        if (parse_small_int(value, 1, 1000, &r->duration) < 0) {
-            snprintf(err, errlen, "duration must be an integer from 1 to 1000");
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (strcmp(key, "unit") == 0) {
-        if ((rc = seen_once(st, SEEN_UNIT, key, err, errlen)) < 0)
-            return rc;
-        if (strcmp(value, "hours") == 0)
-            r->unit = DEADLINE_HOURS;
-        else if (strcmp(value, "days") == 0)
-            r->unit = DEADLINE_DAYS;
-        else if (strcmp(value, "months") == 0)
-            r->unit = DEADLINE_MONTHS;
-        else {
-            snprintf(err, errlen, "unit must be hours, days or months");
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (strcmp(key, "calendar") == 0) {
-        if ((rc = seen_once(st, SEEN_CAL, key, err, errlen)) < 0)
-            return rc;
-        if (strcmp(value, "calendar") == 0)
-            r->extension = DEADLINE_CALENDAR;
-        else if (strcmp(value, "extend_to_next_working_day") == 0)
-            r->extension = DEADLINE_NEXT_WORKING_DAY;
-        else if (strcmp(value, "franc") == 0)
-            r->extension = DEADLINE_FRANC;
-        else {
-            snprintf(err, errlen, "calendar must be calendar, extend_to_next_working_day or franc");
-            return -EINVAL;
-        }
-        return 0;
-    }
-    snprintf(err, errlen, "unknown key \"%s\" (label, duration, unit, calendar, reference, note)",
-             key);
-    return -EINVAL;
-}
-
-static int holiday_cb(void *ud, const char *section, const char *key, const char *value, char *err,
-                      size_t errlen)
-{
-    struct parse_state *st = ud;
-    int rc;
-    if (key == NULL) {
-        rc = finish_section(st, err, errlen);
-        if (rc < 0)
-            return rc;
-        if (st->nholidays >= DEADLINE_MAX_HOLIDAYS) {
-            snprintf(err, errlen, "more than %d holidays", DEADLINE_MAX_HOLIDAYS);
-            return -EINVAL;
-        }
-        struct deadline_holiday *n = realloc(st->holidays, (st->nholidays + 1) * sizeof *n);
-        if (n == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-        st->holidays = n;
-        memset(&n[st->nholidays], 0, sizeof *n);
-        util_strlcpy(n[st->nholidays].name, section, sizeof n[0].name);
-        st->nholidays++;
-        st->seen = 0;
-        return 0;
-    }
-    if (section[0] == '\0' || st->nholidays == 0) {
-        snprintf(err, errlen, "\"%s\" must be inside a [holiday] section", key);
-        return -EINVAL;
-    }
-    struct deadline_holiday *h = &st->holidays[st->nholidays - 1];
-    if (strcmp(key, "label") == 0) {
-        if ((rc = seen_once(st, SEEN_LABEL, key, err, errlen)) < 0)
-            return rc;
-        return copy_value(h->label, sizeof h->label, key, value, err, errlen);
-    }
-    if (strcmp(key, "date") == 0 || strcmp(key, "easter") == 0) {
-        if (st->seen & (SEEN_DATE | SEEN_EASTER)) {
-            snprintf(err, errlen, "a holiday has one date or one easter offset");
-            return -EINVAL;
-        }
-        if (key[0] == 'd') {
-            st->seen |= SEEN_DATE;
-            int m = 0, d = 0;
-            bool digits = strlen(value) == 5 && value[2] == '-';
-            for (int i = 0; digits && i < 5; i++)
-                digits = i == 2 || (value[i] >= '0' && value[i] <= '9');
-            if (digits) {
-                m = (value[0] - '0') * 10 + (value[1] - '0');
-                d = (value[3] - '0') * 10 + (value[4] - '0');
-            }
-            /* 2000 is a leap year, so 02-29 is accepted as a fixed holiday. */
-            if (!digits || m < 1 || m > 12 || d < 1 || d > deadline_days_in_month(2000, m)) {
-                snprintf(err, errlen, "date must be MM-DD, e.g. 07-14");
-                return -EINVAL;
-            }
-            h->month = m;
-            h->day = d;
-            return 0;
-        }
-        st->seen |= SEEN_EASTER;
-        h->movable = true;
-        if (parse_small_int(value[0] == '+' ? value + 1 : value, -60, 60, &h->easter_offset) < 0) {
-            snprintf(err, errlen, "easter must be a day offset from -60 to +60, e.g. +1");
-            return -EINVAL;
-        }
-        return 0;
-    }
-    snprintf(err, errlen, "unknown key \"%s\" (label, date, easter)", key);
-    return -EINVAL;
-}
-
-static int parse_into(struct deadline_rules *r, bool holidays, const char *text, size_t len,
-                      char *err, size_t errlen)
-{
-    struct parse_state st = {.holidays_mode = holidays};
-    char msg[256] = "";
-    int rc = rulefile_parse(text, len, holidays ? holiday_cb : rule_cb, &st, err, errlen);
-    if (rc == 0 && finish_section(&st, msg, sizeof msg) < 0) {
-        snprintf(err, errlen, "at the end: %s", msg);
-        rc = -EINVAL;
-    }
-    if (rc == 0 && !holidays && st.nrules == 0) {
-        snprintf(err, errlen, "no rule is defined");
-        rc = -EINVAL;
-    }
-    if (rc < 0) {
-        free(st.rules);
-        free(st.holidays);
-        return rc;
-    }
-    if (holidays) {
-        free(r->holidays);
-        r->holidays = st.holidays;
-        r->nholidays = st.nholidays;
-    } else {
-        free(r->rules);
-        r->rules = st.rules;
-        r->nrules = st.nrules;
-    }
-    return 0;
-}
-
-int deadline_rules_parse(struct deadline_rules *r, const char *text, size_t len, char *err,
-                         size_t errlen)
-{
-    return parse_into(r, false, text, len, err, errlen);
-}
-
-int deadline_holidays_parse(struct deadline_rules *r, const char *text, size_t len, char *err,
-                            size_t errlen)
-{
-    return parse_into(r, true, text, len, err, errlen);
-}
-
-static int load_into(struct deadline_rules *r, bool holidays, const char *path, char *err,
-                     size_t errlen)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    char msg[320] = "";
-    int rc = util_read_file(path, 1u << 20, &buf, &len);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
-        return rc;
-    }
-    rc = parse_into(r, holidays, buf, len, msg, sizeof msg);
-    free(buf);
-    if (rc < 0)
-        snprintf(err, errlen, "%s: %s", path, msg);
-    return rc;
-}
-
-int deadline_rules_load(struct deadline_rules *r, const char *path, char *err, size_t errlen)
-{
-    return load_into(r, false, path, err, errlen);
-}
-
-int deadline_holidays_load(struct deadline_rules *r, const char *path, char *err, size_t errlen)
-{
-    return load_into(r, true, path, err, errlen);
-}
-
-void deadline_rules_free(struct deadline_rules *r)
-{
-    free(r->rules);
-    free(r->holidays);
-    memset(r, 0, sizeof *r);
 }

@@ -6,7 +6,7 @@
  * wenv_load() parses and validates, nothing else: it opens no file beyond a
  * stat() of DATA_DIR, TEMPLATES_DIR and the TIMEZONE's zone file, and it
  * never exits. The caller turns
- * a failure into exit status 78 (EX_CONFIG), so the supervisor does not
+ * a failure into EXITCODE_CONFIG (exitcode.h), so the supervisor does not
  * restart a worker whose configuration cannot work.
  */
 #ifndef TENANT_WORKER_ENV_H
@@ -15,9 +15,6 @@
 #include <stddef.h>
 
 #include "worker.h"
-
-/* EX_CONFIG from sysexits.h: "do not restart until the config changes". */
-#define WENV_EXIT_CONFIG 78
 
 /*
  * Fill *e from the process environment. Returns 0, or -EINVAL with a sentence

@@ -34,6 +34,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "http_status.h"
 #include "log.h"
 #include "model.h"
 #include "pages.h"
@@ -123,44 +124,6 @@ static struct {
 
 /* ---- responses -------------------------------------------------------------- */
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 402:
-        return "Payment Required";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Entity";
-    case 429:
-        return "Too Many Requests";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Internal Server Error";
-    }
-}
-
 #define ADD_HEADER(req, tok, v)                                                                    \
     h2o_add_header(&(req)->pool, &(req)->res.headers, (tok), NULL, H2O_STRLIT(v))
 #define ADD_HEADER_STR(req, name, v)                                                               \
@@ -174,7 +137,7 @@ static void send_bytes(h2o_req_t *req, int status, const char *ctype, const char
     h2o_iovec_t buf = h2o_iovec_init(data, len);
 
     req->res.status = status;
-    req->res.reason = reason(status);
+    req->res.reason = http_reason(status);
     req->res.content_length = len;
     if (ctype != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
@@ -552,7 +515,7 @@ static const struct route routes[] = {
     {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, ADMIN | LAWYER, route_model,
      model_invoice_update},
     {"GET", "/api/invoices/*/print", R_AUTH, ANYONE, route_invoice_print, NULL},
-    {"GET", "/api/deadlines/types", R_AUTH, ANYONE, route_model, model_deadline_types},
+    {"GET", "/api/deadlines/types", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_types},
     {"POST", "/api/deadlines", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_create},
     {"GET", "/api/deadlines", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_list},
     {"GET", "/api/deadlines/*", R_AUTH, ANYONE, route_model, model_deadline_get},
@@ -615,14 +578,7 @@ static int route_find(const char *method, const char *path, char *arg, const str
             return 0;
         }
         path_seen = 1;
-        if (!strstr(allow, routes[i].method)) {
-            size_t l = strlen(allow);
-            snprintf(allow + l, allowlen - l, "%s%s", l ? ", " : "", routes[i].method);
-            if (strcmp(routes[i].method, "GET") == 0 && !strstr(allow, "HEAD")) {
-                l = strlen(allow);
-                snprintf(allow + l, allowlen - l, ", HEAD");
-            }
-        }
+        http_allow_add(allow, allowlen, routes[i].method);
     }
     return path_seen ? -EPERM : -ENOENT;
 }

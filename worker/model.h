@@ -18,7 +18,10 @@
  * Statuses: 200/201 success; 400 invalid_request; 402 plan_limit (with
  * "limit" naming the exceeded limit — "max_analysis_monthly" or "max_cases" —
  * and "max", "used"); 404 not_found; 409 conflict (an
- * invoice/deadline status change the lifecycle forbids); 500 internal (an
+ * invoice/deadline status change the lifecycle forbids); 422 for a deadline
+ * whose type has no rule in force on the notification date
+ * ("type_not_in_force", with "types") or whose rule counts in hours without a
+ * notification time ("notification_time_required"); 500 internal (an
  * SQLite error, logged with detail, answered without it); 503 unavailable
  * (model_init was not called or failed).
  *
@@ -28,10 +31,12 @@
  *   GET   /api/analyses               model_analysis_list     arg = query (limit, offset)
  *   GET   /api/analyses/<id>          model_analysis_get      arg = id
  *   POST  /api/invoices               model_invoice_create    body
- *   GET   /api/invoices               model_invoice_list      arg = query (limit, offset, status,
- * year) GET   /api/invoices/<numero>      model_invoice_get       arg = numero ("2026-0001") PATCH
- * /api/invoices/<numero>      model_invoice_update    body {"status"}, arg = numero GET
- * /api/deadlines/types        model_deadline_types POST  /api/deadlines model_deadline_create body
+ *   GET   /api/invoices               model_invoice_list      arg = query (limit, offset,
+ *                                                             status, year)
+ *   GET   /api/invoices/<numero>      model_invoice_get       arg = numero ("2026-0001")
+ *   PATCH /api/invoices/<numero>      model_invoice_update    body {"status"}, arg = numero
+ *   GET   /api/deadlines/types        model_deadline_types    arg = query (date)
+ *   POST  /api/deadlines              model_deadline_create   body
  *   GET   /api/deadlines              model_deadline_list     arg = query (status, limit, offset)
  *   GET   /api/deadlines/<id>         model_deadline_get      arg = id
  *   PATCH /api/deadlines/<id>         model_deadline_update   body {"status"}, arg = id

@@ -56,6 +56,17 @@ int model_init(const char *rules_dir, const char *ai_model, char *err, size_t er
     if (util_path_join(path, sizeof path, rules_dir, "holidays.rules") < 0 ||
         (rc = deadline_holidays_load(&next.deadlines, path, err, errlen)) < 0)
         goto fail;
+    /* An analysis rule that states a deadline names its type: a type missing
+     * from deadlines.rules would leave the two texts free to drift apart. */
+    for (size_t i = 0; i < next.analysis.nrules; i++) {
+        const struct analysis_rule *ar = &next.analysis.rules[i];
+        if (ar->deadline[0] != '\0' && !deadline_type_known(&next.deadlines, ar->deadline)) {
+            snprintf(err, errlen, "%s: rule [%s]: deadline \"%s\" is not a type of deadlines.rules",
+                     file, ar->code, ar->deadline);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
     model_shutdown();
     rules = next;
     rules_loaded = true;

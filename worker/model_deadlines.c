@@ -1,10 +1,15 @@
 /*
- * model_deadlines.c — legal deadlines: the procedure types of the rules
- * table, creation (the deadline is computed by deadline_rules.c and stored
- * with the reference it came from), listing by date, and marking done.
+ * model_deadlines.c — legal deadlines: the procedure types in force on a
+ * date, creation (the deadline is computed by deadline_rules.c under the
+ * rule in force on the notification date and stored with the reference it
+ * came from), listing by date, and marking done.
  *
  * Urgency is not stored: it depends on today's date, so every read computes
- * it from the stored deadline date and c->now.
+ * it from the stored deadline date and c->now. What the lawyer must know of
+ * the rule (délai franc or not, extension, confirmed or "à confirmer",
+ * whether the notification fell under a previous regime) is read from the
+ * rule in force on the stored notification date, so an answer always says
+ * which rule it used.
  */
 #include "model_internal.h"
 
@@ -17,7 +22,13 @@ static const char *const deadline_statuses[] = {"active", "done", NULL};
 static const struct jsonv_field create_spec[] = {
     {"type", JSONV_STRING, JSONV_REQUIRED, 1, 47, NULL, NULL},
     {"notification_date", JSONV_STRING, JSONV_REQUIRED, 10, 10, NULL, NULL},
+    {"notification_time", JSONV_STRING, 0, 5, 5, NULL, NULL},
     {"description", JSONV_STRING, JSONV_MULTILINE, 0, 1000, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const struct jsonv_field types_spec[] = {
+    {"date", JSONV_STRING, 0, 10, 10, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -37,22 +48,65 @@ static const struct jsonv_field list_spec[] = {
     "id, type, description, notification_date, deadline_date, deadline_at, rule_reference, "       \
     "status, created_at, done_at"
 
-/* One deadline row (DEADLINE_COLUMNS) as JSON, with the label of its type
- * and its urgency as of today. */
+static void set_date(json_t *o, const char *k, bool present, struct deadline_date d)
+{
+    char b[16];
+    if (!present) {
+        json_object_set_new(o, k, json_null());
+        return;
+    }
+    deadline_format_date(d, b, sizeof b);
+    model_set_str(o, k, b);
+}
+
+/* What a lawyer must know of a rule, as the type list and every deadline
+ * show it. */
+static void describe_rule(json_t *o, const struct deadline_rule *r)
+{
+    model_set_str(o, "label", r->label);
+    model_set_int(o, "duration", r->duration);
+    model_set_str(o, "unit", deadline_unit_name(r->unit));
+    model_set_str(o, "calendar", deadline_extension_name(r->extension));
+    model_set_bool(o, "franc", r->extension == DEADLINE_FRANC);
+    /* Hours are never extended (the parser refuses it); days and months are
+     * extended past a weekend or holiday unless the rule says "calendar". */
+    model_set_bool(o, "extends_to_working_day", r->extension != DEADLINE_CALENDAR);
+    model_set_bool(o, "needs_time", r->unit == DEADLINE_HOURS);
+    model_set_str(o, "reference", r->reference);
+    model_set_str(o, "note", r->note[0] != '\0' ? r->note : NULL);
+    model_set_str(o, "source", r->source[0] != '\0' ? r->source : NULL);
+    set_date(o, "valid_from", true, r->valid_from);
+    set_date(o, "valid_until", r->has_until, r->valid_until);
+    model_set_bool(o, "confirmed", r->confirmed);
+    set_date(o, "checked", r->has_checked, r->checked);
+}
+
+/* Whether the rule used for a notification is no longer the one in force
+ * today for its type (a previous regime). */
+static bool previous_regime(const struct wctx *c, const struct model_rules *mr,
+                            const struct deadline_rule *rule)
+{
+    return deadline_rule_find(&mr->deadlines, rule->type, deadline_today(c->now)) != rule;
+}
+
+/* One deadline row (DEADLINE_COLUMNS) as JSON, with the rule it was computed
+ * under and its urgency as of today. */
 static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr, sqlite3_stmt *st)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
     const char *type = (const char *)sqlite3_column_text(st, 1);
+    const char *notified = (const char *)sqlite3_column_text(st, 3);
     const char *date = (const char *)sqlite3_column_text(st, 4);
-    const struct deadline_rule *rule =
-        type != NULL ? deadline_rule_find(&mr->deadlines, type) : NULL;
-    struct deadline_date d;
+    struct deadline_date d, n;
+    const struct deadline_rule *rule = NULL;
+    if (type != NULL && notified != NULL && deadline_parse_date(notified, &n) == 0)
+        rule = deadline_rule_find(&mr->deadlines, type, n);
 
     model_set_int(o, "id", sqlite3_column_int64(st, 0));
     json_object_set_new(o, "type", model_col_text(st, 1));
-    /* A type removed from the rules file since keeps its stored data. */
+    /* A rule removed from the rules file since keeps its stored data. */
     model_set_str(o, "label", rule != NULL ? rule->label : NULL);
     json_object_set_new(o, "description", model_col_text(st, 2));
     json_object_set_new(o, "notification_date", model_col_text(st, 3));
@@ -62,6 +116,18 @@ static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr, 
     json_object_set_new(o, "status", model_col_text(st, 7));
     json_object_set_new(o, "created_at", model_col_text(st, 8));
     json_object_set_new(o, "done_at", model_col_text(st, 9));
+    if (rule != NULL) {
+        json_t *jr = json_object();
+        if (jr != NULL) {
+            describe_rule(jr, rule);
+            json_object_set_new(o, "rule", jr);
+        }
+        model_set_bool(o, "franc", rule->extension == DEADLINE_FRANC);
+        model_set_bool(o, "confirmed", rule->confirmed);
+        model_set_bool(o, "previous_regime", previous_regime(c, mr, rule));
+    } else {
+        json_object_set_new(o, "rule", json_null());
+    }
     if (date != NULL && deadline_parse_date(date, &d) == 0) {
         int64_t left = deadline_to_days(d) - deadline_to_days(deadline_today(c->now));
         model_set_int(o, "days_left", left);
@@ -91,29 +157,66 @@ static int load_deadline(const struct wctx *c, const struct model_rules *mr, int
     return rc;
 }
 
-struct wres model_deadline_types(const struct wctx *c, json_t *body, const char *arg)
+/* The types in force on date d, each with its rule, in file order. */
+static json_t *types_in_force(const struct model_rules *mr, struct deadline_date d, bool full)
 {
-    const struct model_rules *mr = model_rules_get();
-    if (mr == NULL)
-        return model_unavailable();
     json_t *arr = json_array();
-    if (arr == NULL)
-        return wres_error(500, "internal", "out of memory");
-    for (size_t i = 0; i < mr->deadlines.nrules; i++) {
+    for (size_t i = 0; arr != NULL && i < mr->deadlines.nrules; i++) {
         const struct deadline_rule *r = &mr->deadlines.rules[i];
+        if (!deadline_rule_in_force(r, d))
+            continue;
+        if (!full) {
+            json_array_append_new(arr, json_string(r->type));
+            continue;
+        }
         json_t *o = json_object();
         if (o == NULL)
             continue;
         model_set_str(o, "type", r->type);
-        model_set_str(o, "label", r->label);
-        model_set_int(o, "duration", r->duration);
-        model_set_str(o, "unit", deadline_unit_name(r->unit));
-        model_set_str(o, "calendar", deadline_extension_name(r->extension));
-        model_set_str(o, "reference", r->reference);
-        model_set_str(o, "note", r->note[0] != '\0' ? r->note : NULL);
+        describe_rule(o, r);
         json_array_append_new(arr, o);
     }
+    return arr;
+}
+
+struct wres model_deadline_types(const struct wctx *c, json_t *body, const char *arg)
+{
+    const struct model_rules *mr = model_rules_get();
+    struct wres res;
+    json_t *q = NULL;
+    struct deadline_date on = deadline_today(c->now);
+    if (mr == NULL)
+        return model_unavailable();
+    if (jsonv_query_reject(arg, types_spec, &q, &res))
+        return res;
+    json_t *jd = json_object_get(q, "date");
+    int bad = jd != NULL && deadline_parse_date(json_string_value(jd), &on) < 0;
+    json_decref(q);
+    if (bad)
+        return wres_error(400, "invalid_request",
+                          "the parameter \"date\" must be a real date written YYYY-MM-DD, "
+                          "between %d and %d",
+                          DEADLINE_MIN_YEAR, DEADLINE_MAX_YEAR);
+    json_t *arr = types_in_force(mr, on, true);
+    if (arr == NULL)
+        return wres_error(500, "internal", "out of memory");
     return wres_ok(200, arr);
+}
+
+/* 422: the type exists in the rules file but has no rule in force on the
+ * notification date; the answer names the types that are. */
+static struct wres not_in_force(const struct model_rules *mr, const char *type, const char *nd,
+                                struct deadline_date notified)
+{
+    struct wres r = wres_error(422, "type_not_in_force",
+                               "the procedure type \"%s\" is not in force for a notification on "
+                               "%s; the types in force then are listed in \"types\"",
+                               type, nd);
+    if (r.body != NULL) {
+        json_object_set_new(r.body, "types", types_in_force(mr, notified, false));
+        model_set_str(r.body, "notification_date", nd);
+    }
+    return r;
 }
 
 struct wres model_deadline_create(const struct wctx *c, json_t *body, const char *arg)
@@ -125,6 +228,7 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     sqlite3_stmt *st = NULL;
     char date[16], at[24], now[32];
     json_t *out = NULL;
+    int minute = -1, rc;
 
     if (mr == NULL)
         return model_unavailable();
@@ -132,24 +236,34 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
         return res;
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *nd = json_string_value(json_object_get(body, "notification_date"));
+    json_t *jtime = json_object_get(body, "notification_time");
     json_t *jdesc = json_object_get(body, "description");
-    const struct deadline_rule *rule = deadline_rule_find(&mr->deadlines, type);
-    if (rule == NULL)
-        return wres_error(400, "invalid_request",
-                          "the field \"type\" must be one of the procedure types of GET "
-                          "/api/deadlines/types");
     if (deadline_parse_date(nd, &notified) < 0)
         return wres_error(400, "invalid_request",
                           "the field \"notification_date\" must be a real date written "
                           "YYYY-MM-DD, between %d and %d",
                           DEADLINE_MIN_YEAR, DEADLINE_MAX_YEAR);
-    if (deadline_compute(&mr->deadlines, rule, notified, &dr) < 0)
+    if (jtime != NULL && deadline_parse_time(json_string_value(jtime), &minute) < 0)
+        return wres_error(400, "invalid_request",
+                          "the field \"notification_time\" must be a time written HH:MM "
+                          "(00:00 to 23:59), in the firm's time zone");
+    if (!deadline_type_known(&mr->deadlines, type))
+        return not_in_force(mr, type, nd, notified);
+    const struct deadline_rule *rule = deadline_rule_find(&mr->deadlines, type, notified);
+    if (rule == NULL)
+        return not_in_force(mr, type, nd, notified);
+    rc = deadline_compute(&mr->deadlines, rule, notified, minute, &dr);
+    if (rc == -ENODATA)
+        return wres_error(422, "notification_time_required",
+                          "the procedure type \"%s\" counts in hours (%d), from the hour of "
+                          "notification: give \"notification_time\" as HH:MM",
+                          rule->type, rule->duration);
+    if (rc < 0)
         return wres_error(400, "invalid_request",
                           "the field \"notification_date\" gives a deadline after %d",
                           DEADLINE_MAX_YEAR);
     deadline_format_date(dr.date, date, sizeof date);
-    if (dr.has_time)
-        snprintf(at, sizeof at, "%sT%02d:%02d", date, dr.hour, dr.minute);
+    snprintf(at, sizeof at, "%sT%02d:%02d", date, dr.hour, dr.minute);
     model_iso_time(c->now, now, sizeof now);
 
     if (model_prepare(c,
@@ -162,10 +276,7 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     sqlite3_bind_text(st, 2, jdesc != NULL ? json_string_value(jdesc) : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, nd, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, date, -1, SQLITE_TRANSIENT);
-    if (dr.has_time)
-        sqlite3_bind_text(st, 5, at, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 5);
+    sqlite3_bind_text(st, 5, at, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, rule->reference, -1, SQLITE_TRANSIENT);
     if (c->user != NULL)
         sqlite3_bind_int64(st, 7, c->user->id);
@@ -181,6 +292,8 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     if (load_deadline(c, mr, sqlite3_last_insert_rowid(c->db), &out) < 0)
         return model_db_error(c, "reading the new deadline");
     model_set_bool(out, "extended", dr.extended);
+    if (jtime != NULL)
+        model_set_str(out, "notification_time", json_string_value(jtime));
     return wres_ok(201, out);
 }
 

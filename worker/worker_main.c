@@ -5,6 +5,12 @@
  *   tenant-worker                        serve (environment: env.h)
  *   tenant-worker --create-admin <user>  create the firm's first admin, print
  *                                        "username: <u>" and "password: <pw>"
+ *   tenant-worker --check-rules <dir> <model>...
+ *                                        parse the rule files of <dir> (deadlines,
+ *                                        holidays, each analysis model) as the
+ *                                        worker would at start-up, print every
+ *                                        problem, exit 0 or 1; no environment,
+ *                                        no database (tenantctl check runs it)
  *
  * Start-up order: environment, libsodium, database (migrated), rules and
  * pages, then the HTTP server; any failure before serving is a configuration
@@ -23,6 +29,7 @@
 #include "auth.h"
 #include "db.h"
 #include "env.h"
+#include "exitcode.h"
 #include "http.h"
 #include "log.h"
 #include "model.h"
@@ -31,6 +38,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
+               "       tenant-worker --check-rules RULES_DIR MODEL...\n"
                "Serves one tenant; settings come from the environment (CLIENT_ID, DATA_DIR,\n"
                "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n");
 }
@@ -50,15 +58,36 @@ static int create_admin(const struct wenv *env, sqlite3 *db, const char *usernam
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* The rule files are the worker's format, so the worker checks them for
+ * tenantctl check: the same parsers, the same cross-checks (an analysis
+ * rule's deadline type exists; one type's periods never overlap). */
+static int check_rules(const char *dir, char **models, int n)
+{
+    char err[1024];
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (model_init(dir, models[i], err, sizeof err) < 0) {
+            fprintf(stderr, "tenant-worker: rules: %s\n", err);
+            bad = 1;
+        }
+    }
+    model_shutdown();
+    if (!bad)
+        printf("%s: the worker's rule files are valid (%d model%s)\n", dir, n, n > 1 ? "s" : "");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *admin = NULL;
     struct wenv env;
     sqlite3 *db = NULL;
     char err[512];
-    int r, status = WENV_EXIT_CONFIG;
+    int r, status = EXITCODE_CONFIG;
 
     log_set_prefix("tenant-worker");
+    if (argc >= 4 && strcmp(argv[1], "--check-rules") == 0)
+        return check_rules(argv[2], argv + 3, argc - 3);
     if (argc == 3 && strcmp(argv[1], "--create-admin") == 0) {
         admin = argv[2];
     } else if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -76,7 +105,7 @@ int main(int argc, char **argv)
 
     if (wenv_load(&env, err, sizeof err) < 0) {
         log_error(NULL, "configuration: %s", err);
-        return WENV_EXIT_CONFIG;
+        return EXITCODE_CONFIG;
     }
     /* Before anything reads the clock: invoice years, billing months and
      * deadlines follow the firm's zone, whatever TZ the launcher passed. */
@@ -93,7 +122,7 @@ int main(int argc, char **argv)
     r = db_open(&env, &db, err, sizeof err);
     if (r < 0) {
         log_error(env.client_id, "database: %s", err);
-        status = r == -EINVAL ? WENV_EXIT_CONFIG : 1;
+        status = r == -EINVAL ? EXITCODE_CONFIG : 1;
         goto out;
     }
     if (auth_init(&env, db) < 0) {
@@ -113,7 +142,7 @@ int main(int argc, char **argv)
         goto out;
     }
     r = http_run(&env, db);
-    status = r == 0 ? 0 : r == -EINVAL ? WENV_EXIT_CONFIG : 1;
+    status = r == 0 ? 0 : r == -EINVAL ? EXITCODE_CONFIG : 1;
 
 out:
     pages_free();

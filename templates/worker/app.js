@@ -30,6 +30,21 @@ const STRINGS = {
     urgency_critical: 'critique', urgency_high: 'haute', urgency_normal: 'normale', urgency_low: 'basse',
     status_draft: 'brouillon', status_sent: 'envoyée', status_paid: 'payée', status_cancelled: 'annulée',
     status_active: 'en cours', status_done: 'traité', never: 'jamais',
+    notification_time: 'Heure de notification', time_hint: 'obligatoire pour un délai en heures',
+    at: 'à', until_midnight: 'jusqu’à minuit', rule_used: 'Règle appliquée',
+    unit_hours: 'heures', unit_days: 'jours', unit_months: 'mois',
+    franc: 'délai franc : ni le jour de la notification ni le dernier jour ne comptent',
+    not_franc: 'délai non franc',
+    hour_to_hour: 'compté d’heure à heure à partir de l’heure de notification, jamais prorogé',
+    extends: 'prorogé au premier jour ouvrable si le dernier jour est un samedi, un dimanche ou un jour férié',
+    no_extension: 'non prorogé : un samedi, un dimanche ou un jour férié reste le dernier jour',
+    extended: 'prorogé au premier jour ouvrable',
+    to_confirm: 'à confirmer',
+    to_confirm_hint: 'Règle non confirmée par les textes consultés : vérifiez-la avant de vous y fier.',
+    checked_on: 'vérifiée le {d}', in_force: 'en vigueur du {from} au {until}', in_force_since: 'en vigueur depuis le {from}',
+    previous_regime: 'Notification sous un régime antérieur : la règle appliquée était en vigueur du {from} au {until}.',
+    previous_regime_short: 'régime antérieur', source: 'Source',
+    types_for: 'Procédures en vigueur pour une notification le {d}',
   },
   en: {
     plan: 'Plan', logout: 'Sign out', login_title: 'Sign in to your workspace',
@@ -56,6 +71,21 @@ const STRINGS = {
     urgency_critical: 'critical', urgency_high: 'high', urgency_normal: 'normal', urgency_low: 'low',
     status_draft: 'draft', status_sent: 'sent', status_paid: 'paid', status_cancelled: 'cancelled',
     status_active: 'active', status_done: 'done', never: 'never',
+    notification_time: 'Notification time', time_hint: 'required for a delay in hours',
+    at: 'at', until_midnight: 'until midnight', rule_used: 'Rule applied',
+    unit_hours: 'hours', unit_days: 'days', unit_months: 'months',
+    franc: 'délai franc: neither the notification day nor the last day counts',
+    not_franc: 'not a délai franc',
+    hour_to_hour: 'counted hour to hour from the time of notification, never extended',
+    extends: 'moved to the next working day when the last day is a Saturday, Sunday or public holiday',
+    no_extension: 'not extended: a Saturday, Sunday or public holiday stays the last day',
+    extended: 'moved to the next working day',
+    to_confirm: 'à confirmer (to be confirmed)',
+    to_confirm_hint: 'This rule could not be confirmed against the texts read: check it before relying on it.',
+    checked_on: 'checked on {d}', in_force: 'in force from {from} to {until}', in_force_since: 'in force since {from}',
+    previous_regime: 'Notified under a previous regime: the rule applied was in force from {from} to {until}.',
+    previous_regime_short: 'previous regime', source: 'Source',
+    types_for: 'Procedures in force for a notification on {d}',
   },
 };
 const LANG = STRINGS[document.documentElement.lang] ? document.documentElement.lang : 'fr';
@@ -224,7 +254,8 @@ async function loadDashboard() {
   const dl = sortDeadlines(rows(await api('GET', '/api/deadlines?status=active'), 'deadlines')).slice(0, 5);
   const ul = $('dash-deadlines');
   ul.replaceChildren(...(dl.length ? dl.map((d) => el('li', {},
-    el('span', {}, el('strong', {}, day(d.deadline_date)), ' · ', d.label || d.type, d.description ? ' — ' + d.description : ''),
+    el('span', {}, el('strong', {}, deadlineText(d)), ' · ', d.label || d.type, d.description ? ' — ' + d.description : '',
+      d.rule && !d.confirmed ? ' · ' + T('to_confirm') : '', d.previous_regime ? ' · ' + T('previous_regime_short') : ''),
     badge(d.urgency, 'urgency_'))) : [el('li', { class: 'empty' }, T('none'))]));
 
   if (me && me.role === 'assistant') return;
@@ -277,42 +308,123 @@ $('analysis-form').addEventListener('submit', (ev) => {
 /* ---- deadlines --------------------------------------------------------------- */
 
 let deadlineTypes = [];
+const fill = (k, vars) => T(k).replace(/\{(\w+)\}/g, (m, v) => (vars && vars[v] != null ? vars[v] : m));
+
+/* The types in force for the notification date in the form (the set of
+ * types is dated: the 2024 reform replaced the OQTF types). */
 async function loadDeadlineTypes() {
-  deadlineTypes = rows(await api('GET', '/api/deadlines/types'), 'types');
-  $('deadline-type').replaceChildren(...deadlineTypes.map((t) => el('option', { value: t.type }, t.label || t.type)));
+  const date = $('deadline-date').value;
+  const q = /^\d{4}-\d{2}-\d{2}$/.test(date) ? '?date=' + encodeURIComponent(date) : '';
+  deadlineTypes = rows(await api('GET', '/api/deadlines/types' + q), 'types');
+  const sel = $('deadline-type');
+  const before = sel.value;
+  sel.replaceChildren(...deadlineTypes.map((t) => el('option', { value: t.type }, t.label || t.type)));
+  if (deadlineTypes.some((t) => t.type === before)) sel.value = before;
+  $('deadline-types-for').textContent = date ? fill('types_for', { d: day(date) }) : '';
+  showRule();
 }
+
+/* What the lawyer must know of a rule: duration, franc or not, extension,
+ * reference, period, and whether it is confirmed. */
+function ruleFacts(r) {
+  const facts = [`${r.duration} ${T('unit_' + r.unit)}`];
+  if (r.unit === 'hours') facts.push(T('hour_to_hour'));
+  else {
+    facts.push(T(r.franc ? 'franc' : 'not_franc'));
+    facts.push(T(r.extends_to_working_day ? 'extends' : 'no_extension'));
+  }
+  const box = el('div', { class: 'rule' },
+    el('p', {}, el('strong', {}, r.reference || ''), ' — ', facts.join(' ; ')),
+    el('p', { class: 'hint' }, r.valid_until ? fill('in_force', { from: day(r.valid_from), until: day(r.valid_until) })
+      : fill('in_force_since', { from: day(r.valid_from) }),
+    r.checked ? ' · ' + fill('checked_on', { d: day(r.checked) }) : ''));
+  if (!r.confirmed) {
+    box.append(el('p', { class: 'unconfirmed' }, el('span', { class: 'badge to-confirm' }, T('to_confirm')), ' ',
+      T('to_confirm_hint')));
+  }
+  if (r.note) box.append(el('p', { class: 'hint' }, r.note));
+  if (r.source) box.append(el('p', { class: 'hint' }, T('source') + ' : ' + r.source));
+  return box;
+}
+
+function showRule() {
+  const t = deadlineTypes.find((x) => x.type === $('deadline-type').value);
+  const time = $('deadline-time');
+  time.required = !!(t && t.needs_time);
+  $('deadline-rule').replaceChildren(...(t ? [ruleFacts(t)] : []));
+}
+
+/* "04/12/2026" or "29/11/2026 à 16:00": the hour only where it counts. */
+function deadlineText(d) {
+  const hours = d.rule && d.rule.unit === 'hours';
+  const at = String(d.deadline_at || '');
+  if (hours && at.length >= 16) return `${day(d.deadline_date)} ${T('at')} ${at.slice(11, 16)}`;
+  return day(d.deadline_date);
+}
+
+function regimeNote(d) {
+  if (!d.previous_regime || !d.rule) return null;
+  return el('p', { class: 'regime' }, fill('previous_regime', { from: day(d.rule.valid_from), until: day(d.rule.valid_until) }));
+}
+
+function showResult(d) {
+  const box = $('deadline-result');
+  const r = d.rule || {};
+  const lines = [
+    el('p', { class: 'deadline-big' }, el('strong', {}, deadlineText(d)),
+      r.unit && r.unit !== 'hours' ? ' (' + T('until_midnight') + ')' : '',
+      d.extended ? ' — ' + T('extended') : ''),
+    el('p', {}, T('rule_used') + ' : ' + (r.label || d.type)),
+  ];
+  const note = regimeNote(d);
+  if (note) lines.push(note);
+  if (d.rule) lines.push(ruleFacts(d.rule));
+  box.replaceChildren(...lines);
+  box.hidden = false;
+}
+
 const URGENCY_ORDER = { overdue: 0, expired: 0, critical: 1, high: 2, urgent: 2, normal: 3, medium: 3, low: 4 };
 function sortDeadlines(list) {
   return list.slice().sort((a, b) =>
     String(a.deadline_date).localeCompare(String(b.deadline_date)) ||
+    String(a.deadline_at || '').localeCompare(String(b.deadline_at || '')) ||
     (URGENCY_ORDER[a.urgency] ?? 5) - (URGENCY_ORDER[b.urgency] ?? 5));
 }
 
 async function loadDeadlines() {
+  if (!deadlineTypes.length) await loadDeadlineTypes();
   const list = sortDeadlines(rows(await api('GET', '/api/deadlines'), 'deadlines'));
   const tb = $('deadlines-list');
   tb.replaceChildren();
   if (!list.length) emptyRow(tb, 5);
   for (const d of list) {
-    const label = (deadlineTypes.find((t) => t.type === d.type) || {}).label || d.type;
+    const r = d.rule || {};
+    const proc = el('td', {}, d.label || r.label || d.type,
+      el('div', { class: 'hint' }, d.rule_reference || '',
+        r.unit ? ' · ' + (r.unit === 'hours' ? T('hour_to_hour') : T(r.franc ? 'franc' : 'not_franc')) : ''));
+    if (d.rule && !d.confirmed) proc.append(' ', el('span', { class: 'badge to-confirm', title: T('to_confirm_hint') }, T('to_confirm')));
+    if (d.previous_regime) proc.append(' ', el('span', { class: 'badge regime', title: regimeNote(d)?.textContent || '' }, T('previous_regime_short')));
     const action = d.status === 'done' ? badge('done', 'status_')
       : el('button', { class: 'small ghost', type: 'button', onclick: () => guarded(async () => {
         await api('PATCH', '/api/deadlines/' + encodeURIComponent(d.id), { status: 'done' });
         await loadDeadlines();
       }) }, T('mark_done'));
-    tb.append(el('tr', {}, el('td', {}, el('strong', {}, day(d.deadline_date))),
-      el('td', {}, badge(d.urgency, 'urgency_')), el('td', {}, label), el('td', {}, d.description || ''),
+    tb.append(el('tr', {}, el('td', {}, el('strong', {}, deadlineText(d))),
+      el('td', {}, badge(d.urgency, 'urgency_')), proc, el('td', {}, d.description || ''),
       el('td', { class: 'num' }, action)));
   }
 }
 
+$('deadline-date').addEventListener('change', () => guarded(loadDeadlineTypes));
+$('deadline-type').addEventListener('change', showRule);
 $('deadline-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const f = ev.target;
   guarded(async () => {
-    await api('POST', '/api/deadlines', {
-      type: f.type.value, notification_date: f.notification_date.value, description: f.description.value,
-    });
+    const body = { type: f.type.value, notification_date: f.notification_date.value, description: f.description.value };
+    if (f.notification_time.value) body.notification_time = f.notification_time.value;
+    const d = await api('POST', '/api/deadlines', body);
+    showResult(d);
     f.description.value = '';
     await loadDeadlines();
   }, f.querySelector('button[type=submit]'));

@@ -93,8 +93,15 @@ static void parse_rules(unsigned which, const uint8_t *p, size_t n)
             /* Whatever parsed must compute without going out of range. */
             struct deadline_date d = {2026, 2, 28};
             struct deadline_result res;
-            for (size_t i = 0; i < r.nrules; i++)
-                deadline_compute(&r, &r.rules[i], d, &res);
+            for (size_t i = 0; i < r.nrules; i++) {
+                deadline_compute(&r, &r.rules[i], d, 23 * 60 + 59, &res);
+                /* Whatever parsed has no two rules of one type in force on
+                 * one day (the parser refuses overlapping periods). */
+                const struct deadline_rule *f =
+                    deadline_rule_find(&r, r.rules[i].type, r.rules[i].valid_from);
+                if (f != &r.rules[i])
+                    abort();
+            }
         }
         deadline_rules_free(&r);
         return;

@@ -4,8 +4,10 @@
  */
 #include <stdio.h>
 
+#include "exitcode.h"
+
 int main(void)
 {
     fprintf(stderr, "exit78: configuration error, exiting 78\n");
-    return 78;
+    return EXITCODE_CONFIG;
 }

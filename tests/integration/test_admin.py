@@ -857,3 +857,86 @@ def test_tenantctl_logs_escapes_controls_on_a_terminal(root):
             os.close(slave)
     out = out.replace(b"\r\n", b"\n")
     assert out == b"\xc3\xa9t\xc3\xa9 \\x1b[31m \\xc2\\x9b31m nbsp:\xc2\xa0 end\xc2\n", out
+
+
+# ---- GET /v1/tenants/<id>?wait=<state>&timeout=<ms> -------------------------------
+
+
+def test_wait_reached(root):
+    """The answer comes once the tenant is in the state asked for, reached: true."""
+    started(root, ("dupont",))
+    root.wait_state("dupont", "running")
+    # Already there: at once.
+    r = root.get("/v1/tenants/dupont?wait=running&timeout=5000")
+    assert r.status == 200 and r.json()["reached"] is True and r.json()["state"] == "running"
+    # A stop asked for, then a wait for "stopped": answered as the state is reached,
+    # long before the timeout.
+    assert root.post("/v1/tenants/dupont/stop").status == 202
+    t0 = time.monotonic()
+    r = root.get("/v1/tenants/dupont?wait=stopped&timeout=15000")
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["reached"] is True and body["state"] == "stopped" and body["pid"] is None
+    assert time.monotonic() - t0 < 10
+    for f in FIELDS:
+        assert f in body, f
+    # And back up: the wait sees "running" after "starting".
+    assert root.post("/v1/tenants/dupont/start").status == 202
+    r = root.get("/v1/tenants/dupont?wait=running&timeout=15000")
+    assert r.status == 200 and r.json()["reached"] is True and r.json()["pid"]
+
+
+def test_wait_timeout(root):
+    """Not reached within the timeout: 200 with reached: false and the current state."""
+    started(root, ("dupont",))
+    root.wait_state("dupont", "running")
+    t0 = time.monotonic()
+    r = root.get("/v1/tenants/dupont?wait=suspended&timeout=300")
+    elapsed = time.monotonic() - t0
+    assert r.status == 200, r.text
+    assert r.json()["reached"] is False and r.json()["state"] == "running"
+    assert 0.25 <= elapsed < 5, elapsed
+    # timeout=0 answers at once.
+    r = root.get("/v1/tenants/dupont?wait=failed&timeout=0")
+    assert r.status == 200 and r.json()["reached"] is False
+    # While one request waits, the loop keeps serving others.
+    import threading
+    out = {}
+    th = threading.Thread(target=lambda: out.setdefault(
+        "r", root.get("/v1/tenants/dupont?wait=backoff&timeout=1500")))
+    th.start()
+    time.sleep(0.1)
+    t1 = time.monotonic()
+    assert root.get("/v1/tenants").status == 200
+    assert time.monotonic() - t1 < 1
+    th.join(10)
+    assert out["r"].status == 200 and out["r"].json()["reached"] is False
+
+
+def test_wait_bad_requests(root):
+    """An unknown state or a bad timeout is 400; an unknown tenant 404."""
+    started(root, ("dupont",))
+    for q in ("wait=sleeping", "wait=", "wait=RUNNING", "wait=running&timeout=abc",
+              "wait=running&timeout=-5", "wait=running&timeout=1x"):
+        r = root.get(f"/v1/tenants/dupont?{q}")
+        assert r.status == 400, (q, r.status, r.text)
+        assert r.json()["error"]
+    assert root.get("/v1/tenants/nosuch?wait=running&timeout=100").status == 404
+    # The wait needs the token over TCP like every other route.
+    assert root.get("/v1/tenants/dupont?wait=running", via="tcp").status == 401
+
+
+def test_wait_answered_at_stop(root):
+    """A request still waiting when tenantd stops gets an answer, not a reset."""
+    started(root, ("dupont",))
+    root.wait_state("dupont", "running")
+    import threading
+    out = {}
+    th = threading.Thread(target=lambda: out.setdefault(
+        "r", root.get("/v1/tenants/dupont?wait=failed&timeout=60000")))
+    th.start()
+    time.sleep(0.2)
+    root.stop()
+    th.join(20)
+    assert "r" in out
+    assert out["r"].status in (200, 503), out["r"].status

@@ -250,7 +250,8 @@ def test_installed_tenantd_needs_the_program_paths(tmp, dest):
                        text=True, timeout=30)
     assert r.returncode == 1
     assert "[tenantd] jail:" in r.stderr and "sbin/tenant-jail is not executable" in r.stderr
-    assert "sbin/tenant-worker is not executable" in r.stderr
+    assert "acme.ini: [worker] command: " in r.stderr \
+        and "sbin/tenant-worker: No such file or directory" in r.stderr
 
 
 def children(pid):

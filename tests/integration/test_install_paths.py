@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from conftest import REPO, TenantdRoot, binpath, check_hygiene, helper, http_request
+from conftest import REPO, TenantdRoot, binpath, check_hygiene, helper, http_request, wait_for
 from test_isolation import UID_A, World, full_opts, read_json_until, read_status_fd
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the jail and tenant uids need root")
@@ -44,7 +44,7 @@ def private_folder(parent, mode=0o700):
 
 
 class Layout:
-    def __init__(self, where):
+    def __init__(self, where, spaces=True):
         self.cleanup = []
         if where == "tmp":
             # Everything below /tmp: the jail's private /tmp hides it all.
@@ -55,7 +55,7 @@ class Layout:
             # A checkout in a 0700 home (or a 0750 one of another group), with
             # spaces in its path: the tenant's uid cannot search the home.
             self.top = private_folder("/var/tmp", 0o700 if where == "home0700" else 0o750)
-            base = os.path.join(self.top, "my checkout")
+            base = os.path.join(self.top, "my checkout" if spaces else "checkout")
             os.makedirs(base)
             os.chmod(base, 0o755)
         self.bindir, self.templates = install(os.path.join(base, "install"))
@@ -221,3 +221,34 @@ def test_onboarding_creates_the_first_admin_from_a_hidden_install(layout):
                           "password": info["admin"]["password"]})
     assert login.status == 200, login.text
     assert login.json()["token"]
+
+
+def test_managed_nginx_serves_a_suspended_page_from_a_hidden_run_dir():
+    """nginx's workers run as nobody: with the run dir below a 0700 folder, the
+    prefix moves to /run/tenantd and run/nginx links to it. (No space in this
+    path: the proxy renderer refuses them in what it writes for nginx.)"""
+    lay = Layout("home0700", spaces=False)
+    prefix = None
+    try:
+        r = lay.root
+        r.write_global(proxy={"mode": "managed"})
+        r.add_tenant("epsilon", name="Cabinet Epsilon")
+        r.start()
+        link = os.path.join(r.run_dir, "nginx")
+        prefix = os.readlink(link)
+        assert prefix.startswith("/run/tenantd/nginx-"), prefix
+        assert "cannot reach" in r.log()
+
+        def via_proxy():
+            conn = http.client.HTTPConnection("127.0.0.1", r.proxy_port, timeout=5)
+            return http_request(conn, "GET", "/", headers={"Host": "epsilon.localhost"})
+
+        wait_for(lambda: via_proxy().status == 200, what="epsilon through nginx")
+        r.tenantctl("suspend", "epsilon")
+        page = wait_for(lambda: (lambda x: x if x.status == 503 else None)(via_proxy()),
+                        what="the suspended page")
+        assert "Cabinet Epsilon" in page.text, page.text[:300]
+    finally:
+        lay.close()
+        if prefix:
+            shutil.rmtree(prefix, ignore_errors=True)

@@ -1,5 +1,5 @@
 """
-The reverse proxy (DESIGN.md "Reverse proxy"; supervisor/proxy.c, common/proxy_render.c)
+The reverse proxy (DESIGN.md "Reverse proxy"; supervisor/tenantd/proxy.c, common/proxy_render.c)
 with Debian's real nginx, run privately by tenantd in managed mode.
 
 Each tenant is reached by its Host header and through *.localhost names (curl resolves

@@ -86,8 +86,16 @@ def test_login_analysis_dashboard(worker, browser):
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=deadlines]").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#deadline-type option"))
     browser.find_element(By.ID, "deadline-desc").send_keys("Recours OQTF — M. K.")
+    # The rule in force is shown before computing: article, franc or not, and
+    # "à confirmer" when the texts read did not settle it.
+    wait.until(lambda d: "L. 911-1" in d.find_element(By.ID, "deadline-rule").text)
+    assert "à confirmer" in browser.find_element(By.ID, "deadline-rule").text
     browser.find_element(By.CSS_SELECTOR, "#deadline-form button[type=submit]").click()
     wait.until(lambda d: "OQTF" in d.find_element(By.ID, "deadlines-list").text)
+    result = wait.until(EC.visibility_of_element_located((By.ID, "deadline-result"))).text
+    assert "Règle appliquée" in result and "délai non franc" in result
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    assert browser.save_screenshot(os.path.join(ARTIFACTS, "worker-deadlines.png"))
 
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=invoices]").click()
     wait.until(EC.visibility_of_element_located((By.ID, "invoice-client"))).send_keys("M. Karim B.")

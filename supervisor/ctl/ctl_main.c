@@ -1,0 +1,895 @@
+/*
+ * ctl_main.c — tenantctl's command line: global options, one function per
+ * command, exit codes (ctl.h). Every command but `check` and `logs` is a
+ * request to tenantd's admin API over its unix socket; those two work
+ * offline, on the files themselves.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "reach.h"
+#include "util.h"
+#include "ctl_backup.h"
+#include "ctl_proxy.h"
+
+/* Most requests answer at once; onboarding waits for the worker to be ready. */
+#define CTL_TIMEOUT_MS 30000
+
+struct ctl {
+    const char *config_path;
+    char socket_path[CONFIG_PATH_MAX];
+    bool json;
+    bool help;
+    int argc; /* the command and its own arguments, global options removed */
+    char **argv;
+};
+
+struct ctl_cmd {
+    const char *name;
+    const char *usage;
+    const char *help;
+    int (*run)(struct ctl *c);
+};
+
+static const struct ctl_cmd *find_cmd(const char *name);
+static void usage_global(FILE *f);
+
+static int usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tenantctl: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: tenantctl [-c tenantd.ini] %s\n", cmd ? cmd->usage : "<command> ...");
+    return CTL_EXIT_USAGE;
+}
+
+/* The config file when -c is not given: $TENANTD_CONFIG, ./tenantd.ini, then
+ * the packaged location. */
+static const char *default_config(void)
+{
+    const char *e = getenv("TENANTD_CONFIG");
+    if (e && *e)
+        return e;
+    if (access("tenantd.ini", R_OK) == 0)
+        return "tenantd.ini";
+    return "/etc/tenantd/tenantd.ini";
+}
+
+/* Find the admin socket: $TENANTD_ADMIN_SOCKET wins, else [admin] socket of
+ * the global file. */
+static int resolve_socket(struct ctl *c)
+{
+    const char *e = getenv("TENANTD_ADMIN_SOCKET");
+    if (e && *e) {
+        snprintf(c->socket_path, sizeof c->socket_path, "%s", e);
+        return 0;
+    }
+    struct config_global *g = calloc(1, sizeof *g);
+    struct config_diag d = {0};
+    if (g == NULL) {
+        fprintf(stderr, "tenantctl: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    int rc = config_load_global(c->config_path, g, &d);
+    if (rc != 0) {
+        char *msg = config_diag_join(&d);
+        fprintf(stderr, "tenantctl: %s: cannot read the configuration%s%s\n", c->config_path,
+                msg && *msg ? ":\n" : "", msg ? msg : "");
+        free(msg);
+        config_diag_clear(&d);
+        free(g);
+        return CTL_EXIT_ERROR;
+    }
+    snprintf(c->socket_path, sizeof c->socket_path, "%s", g->admin_socket);
+    config_diag_clear(&d);
+    free(g);
+    return 0;
+}
+
+/* Perform a request; on a transport failure print why and return exit 3. */
+static int request(struct ctl *c, const char *method, const char *path, const char *body,
+                   int timeout_ms, struct ctl_response *r)
+{
+    int rc = resolve_socket(c);
+    if (rc != 0)
+        return rc;
+    char err[512];
+    rc = ctl_http(c->socket_path, method, path, body, body ? strlen(body) : 0, timeout_ms, r, err,
+                  sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "tenantctl: %s\n", err);
+        bool unreachable = rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES || rc == -EPERM ||
+                           rc == -ENOTDIR || rc == -ENAMETOOLONG;
+        return unreachable ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* Turn a non-2xx answer into a message and an exit code. */
+static int api_error(const struct ctl_response *r)
+{
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->len, 0, &je);
+    const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
+    const char *d = j ? json_string_value(json_object_get(j, "detail")) : NULL;
+    char ce[256], cd[2048];
+    ctl_sanitize(e ? e : "request failed", ce, sizeof ce);
+    ctl_sanitize(d ? d : "", cd, sizeof cd);
+    fprintf(stderr, "tenantctl: %s%s%s (HTTP %d)\n", ce, cd[0] ? ": " : "", cd, r->status);
+    json_decref(j);
+    return r->status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
+}
+
+static bool valid_id_arg(const struct ctl_cmd *cmd, const char *id)
+{
+    if (config_valid_id(id))
+        return true;
+    char clean[128];
+    ctl_sanitize(id, clean, sizeof clean);
+    usage_error(cmd, "\"%s\" is not a valid tenant id", clean);
+    return false;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+/*
+ * GET /v1/proxy: a new reference to its object, or NULL when there is none
+ * to show (an error is already printed when `loud`). A 503 (no proxy: it
+ * could not start) becomes {"ok": false, "last_error": <detail>}.
+ */
+static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
+{
+    struct ctl_response r;
+    int rc = request(c, "GET", "/v1/proxy", NULL, CTL_TIMEOUT_MS, &r);
+    json_t *j = NULL;
+    *rc_out = rc;
+    if (rc != 0)
+        return NULL;
+    if (r.status == 200 || r.status == 503)
+        j = json_loadb(r.body, r.len, 0, NULL);
+    if (r.status == 503 && json_is_object(j)) {
+        const char *d = json_string_value(json_object_get(j, "detail"));
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_false());
+        json_object_set_new(o, "last_error", json_string(d ? d : "no proxy"));
+        json_decref(j);
+        j = o;
+    } else if (r.status != 200 && loud) {
+        *rc_out = api_error(&r);
+    } else if (!json_is_object(j) && loud) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON\n");
+        *rc_out = CTL_EXIT_ERROR;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    ctl_response_free(&r);
+    return j;
+}
+
+/* GET a JSON document and print it raw (--json) or through `show`. */
+static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, const json_t *))
+{
+    struct ctl_response r;
+    int rc = request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status != 200) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    if (c->json) {
+        fwrite(r.body, 1, r.len, stdout);
+        ctl_response_free(&r);
+        return CTL_EXIT_OK;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r.body, r.len, 0, &je);
+    ctl_response_free(&r);
+    if (j == NULL) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    show(stdout, j);
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+/* POST body (a JSON object, consumed) to path and parse the 2xx answer into
+ * *out (the caller decrefs it). An error answer is reported and its exit code
+ * returned. */
+static int post_json(struct ctl *c, const char *path, json_t *body, int timeout_ms, json_t **out)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        fprintf(stderr, "tenantctl: out of memory\n");
+        return CTL_EXIT_ERROR;
+    }
+    struct ctl_response r;
+    int rc = request(c, "POST", path, text, timeout_ms, &r);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+        ctl_response_free(&r);
+        return rc;
+    }
+    json_error_t je;
+    *out = json_loadb(r.body, r.len, 0, &je);
+    ctl_response_free(&r);
+    if (*out == NULL) {
+        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* The status table of one tenant (an object) or of all (an array). */
+static void show_status(FILE *out, const json_t *j)
+{
+    if (json_is_object(j)) {
+        json_t *a = json_array();
+        json_array_append(a, (json_t *)j);
+        ctl_print_status_table(out, a);
+        json_decref(a);
+    } else {
+        ctl_print_status_table(out, j);
+    }
+}
+
+static int cmd_status(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("status");
+    if (c->argc > 2)
+        return usage_error(cmd, "too many arguments");
+    const char *id = c->argc == 2 ? c->argv[1] : NULL;
+    if (id && !valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants%s%s", id ? "/" : "", id ? id : "");
+    int rc = get_and_show(c, path, show_status);
+    if (rc != CTL_EXIT_OK || c->json)
+        return rc;
+    /* The proxy's error too: the table alone would say all is well while
+     * nginx refuses the new configuration (DESIGN.md "Reverse proxy"). An
+     * older tenantd without the route, or one that went away, adds nothing. */
+    fflush(stdout);
+    json_t *px = fetch_proxy(c, false, &rc);
+    ctl_print_proxy_line(stdout, px);
+    json_decref(px);
+    return CTL_EXIT_OK;
+}
+
+/* The proxy's state; exit 1 when its last apply failed, so scripts and
+ * monitors can test it like `check`. */
+static int cmd_proxy_status(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("proxy-status"), "proxy-status takes no argument");
+    int rc = 0;
+    json_t *j = fetch_proxy(c, true, &rc);
+    if (j == NULL)
+        return rc != 0 ? rc : CTL_EXIT_ERROR;
+    if (c->json) {
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        ctl_print_proxy_status(stdout, j);
+    }
+    rc = json_is_false(json_object_get(j, "ok")) ? CTL_EXIT_ERROR : CTL_EXIT_OK;
+    json_decref(j);
+    return rc;
+}
+
+/* ---- actions ------------------------------------------------------------------ */
+
+/* Print the JSON answer, or a short confirmation. */
+static int print_ok(struct ctl *c, const struct ctl_response *r, const char *msg)
+{
+    if (c->json)
+        fwrite(r->body, 1, r->len, stdout);
+    else
+        fputs(msg, stdout);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_action(struct ctl *c)
+{
+    const char *name = c->argv[0];
+    const struct ctl_cmd *cmd = find_cmd(name);
+    if (c->argc != 2)
+        return usage_error(cmd, "%s needs exactly one tenant id", name);
+    if (!valid_id_arg(cmd, c->argv[1]))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/%s", c->argv[1], name);
+    struct ctl_response r;
+    int rc = request(c, "POST", path, "{}", CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2)
+        rc = api_error(&r);
+    else if (c->json)
+        rc = print_ok(c, &r, "");
+    else
+        printf("%s: %s requested\n", c->argv[1], name);
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_reload(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("reload"), "reload takes no argument");
+    struct ctl_response r;
+    int rc = request(c, "POST", "/v1/reload", "{}", CTL_TIMEOUT_MS, &r);
+    if (rc != 0)
+        return rc;
+    rc = r.status / 100 == 2 ? print_ok(c, &r, "reloaded\n") : api_error(&r);
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_events(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("events");
+    long n = 20;
+    for (int i = 1; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
+            char *end;
+            n = strtol(c->argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000)
+                return usage_error(cmd, "-n takes a number from 1 to 1000");
+        } else {
+            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
+        }
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/v1/events?limit=%ld", n);
+    return get_and_show(c, path, ctl_print_events);
+}
+
+static void show_plans(FILE *f, const json_t *plans)
+{
+    fprintf(f, "%-14s %10s %6s %7s %9s  %s\n", "PLAN", "EUR/MONTH", "USERS", "CASES", "ANALYSES",
+            "MODEL");
+    for (size_t i = 0; i < json_array_size(plans); i++) {
+        const json_t *p = json_array_get(plans, i);
+        char name[64], model[64];
+        ctl_sanitize(json_string_value(json_object_get(p, "name")), name, sizeof name);
+        ctl_sanitize(json_string_value(json_object_get(p, "ai_model")), model, sizeof model);
+        long long cents = (long long)json_integer_value(json_object_get(p, "price_cents"));
+        fprintf(f, "%-14s %7lld.%02lld %6lld %7lld %9lld  %s\n", name, cents / 100, cents % 100,
+                (long long)json_integer_value(json_object_get(p, "max_users")),
+                (long long)json_integer_value(json_object_get(p, "max_cases")),
+                (long long)json_integer_value(json_object_get(p, "max_analysis_monthly")), model);
+    }
+}
+
+static int cmd_plans(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("plans"), "plans takes no argument");
+    return get_and_show(c, "/v1/plans", show_plans);
+}
+
+/* ---- onboard / offboard ----------------------------------------------------------- */
+
+static int cmd_onboard(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("onboard");
+    const char *pos[3];
+    int np = 0;
+    const char *sub = NULL, *email = NULL, *port = NULL;
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        const char **dst = strcmp(a, "--subdomain") == 0 ? &sub
+                           : strcmp(a, "--port") == 0    ? &port
+                           : strcmp(a, "--email") == 0   ? &email
+                                                         : NULL;
+        if (dst) {
+            if (i + 1 >= c->argc)
+                return usage_error(cmd, "%s needs a value", a);
+            *dst = c->argv[++i];
+        } else if (a[0] == '-' && a[1] == '-') {
+            return usage_error(cmd, "unknown option \"%s\"", a);
+        } else if (np < 3) {
+            pos[np++] = a;
+        } else {
+            return usage_error(cmd, "too many arguments");
+        }
+    }
+    if (np != 3)
+        return usage_error(cmd, "onboard needs <id> \"<name>\" <plan>");
+    if (!valid_id_arg(cmd, pos[0]))
+        return CTL_EXIT_USAGE;
+    json_t *body = json_object();
+    json_object_set_new(body, "id", json_string(pos[0]));
+    json_t *name = json_string(pos[1]);
+    if (name == NULL) {
+        json_decref(body);
+        return usage_error(cmd, "the name must be valid UTF-8");
+    }
+    json_object_set_new(body, "name", name);
+    json_object_set_new(body, "plan", json_string(pos[2]));
+    if (sub)
+        json_object_set_new(body, "subdomain", json_string(sub));
+    if (email)
+        json_object_set_new(body, "email", json_string(email));
+    if (port) {
+        char *end;
+        long p = strtol(port, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            json_decref(body);
+            return usage_error(cmd, "--port takes a port number");
+        }
+        json_object_set_new(body, "port", json_integer(p));
+    }
+    json_t *j = NULL;
+    /* tenantd answers once the worker is ready and the admin exists. */
+    int rc = post_json(c, "/v1/tenants", body, 120000, &j);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (c->json) {
+        /* Exactly the documented shape, whatever else the API adds. */
+        json_object_del(j, "tenant");
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        json_t *adm = json_object_get(j, "admin");
+        char id[64], url[512], user[128], pw[256];
+        ctl_sanitize(json_string_value(json_object_get(j, "id")), id, sizeof id);
+        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
+        ctl_sanitize(json_string_value(json_object_get(adm, "username")), user, sizeof user);
+        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
+        printf("onboarded %s\n  url:      %s\n  port:     %lld\n  admin:    %s\n  password: %s\n"
+               "(the password is shown once; the firm should change it)\n",
+               id, url, (long long)json_integer_value(json_object_get(j, "port")), user, pw);
+    }
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_offboard(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("offboard");
+    const char *id = NULL;
+    bool purge = false;
+    for (int i = 1; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "--purge") == 0)
+            purge = true;
+        else if (id == NULL && c->argv[i][0] != '-')
+            id = c->argv[i];
+        else
+            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
+    }
+    if (id == NULL)
+        return usage_error(cmd, "offboard needs a tenant id");
+    if (!valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s%s", id, purge ? "?purge=1" : "");
+    struct ctl_response r;
+    int rc = request(c, "DELETE", path, NULL, 120000, &r);
+    if (rc != 0)
+        return rc;
+    if (r.status / 100 != 2) {
+        rc = api_error(&r);
+    } else if (c->json) {
+        fwrite(r.body, 1, r.len, stdout);
+    } else {
+        json_t *j = json_loadb(r.body, r.len, 0, NULL);
+        const char *arch = json_string_value(json_object_get(j, "archive"));
+        const char *warn = json_string_value(json_object_get(j, "warning"));
+        char clean[CONFIG_PATH_MAX];
+        ctl_sanitize(arch ? arch : "", clean, sizeof clean);
+        if (purge)
+            printf("offboarded %s; its data is deleted\n", id);
+        else
+            printf("offboarded %s; archived in %s\n", id, clean);
+        if (warn) {
+            ctl_sanitize(warn, clean, sizeof clean);
+            fprintf(stderr, "tenantctl: warning: %s\n", clean);
+        }
+        json_decref(j);
+    }
+    ctl_response_free(&r);
+    return rc;
+}
+
+static int cmd_create_admin(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("create-admin");
+    if (c->argc != 3)
+        return usage_error(cmd, "create-admin needs <id> <username>");
+    if (!valid_id_arg(cmd, c->argv[1]))
+        return CTL_EXIT_USAGE;
+    json_t *body = json_object();
+    json_t *user = json_string(c->argv[2]);
+    if (body == NULL || user == NULL) {
+        json_decref(body);
+        json_decref(user);
+        return usage_error(cmd, "the username must be valid UTF-8");
+    }
+    json_object_set_new(body, "username", user);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/admins", c->argv[1]);
+    json_t *j = NULL;
+    /* Hashing the password at the tenant's cost may take a few seconds. */
+    int rc = post_json(c, path, body, 120000, &j);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (c->json) {
+        char *out = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        /* One "key: value" per line, so scripts can pick the password with
+         * sed -n 's/^password: //p'. */
+        json_t *adm = json_object_get(j, "admin");
+        char url[512], name[128], pw[256];
+        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
+        ctl_sanitize(json_string_value(json_object_get(adm, "username")), name, sizeof name);
+        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
+        printf("url: %s\nusername: %s\npassword: %s\n", url, name, pw);
+    }
+    json_decref(j);
+    return CTL_EXIT_OK;
+}
+
+/* ---- offline commands --------------------------------------------------------------- */
+
+/*
+ * The worker's rule files (deadlines, holidays, the analysis models the plans
+ * and tenants name) are in the worker's format, so the worker checks them:
+ * tenant-worker --check-rules <templates>/worker/rules MODEL... Returns 0
+ * when valid or when the worker cannot be found (said on stderr: tenantd -n
+ * reports a missing worker), 1 when the worker found a problem.
+ */
+static int check_worker_rules(const struct config *cfg)
+{
+    char self[CONFIG_PATH_MAX] = "", worker[CONFIG_PATH_MAX + 16], dir[CONFIG_PATH_MAX + 16];
+    const char *argv[4 + CONFIG_PLANS_MAX + 64];
+    size_t n = 0;
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = '\0';
+    if (cfg->g.worker_path[0])
+        snprintf(worker, sizeof worker, "%s", cfg->g.worker_path);
+    else
+        snprintf(worker, sizeof worker, "%s/tenant-worker", dirname(self));
+    if (access(worker, X_OK) < 0) {
+        fprintf(stderr, "note: %s is not executable: the worker's rule files were not checked\n",
+                worker);
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "%s/worker/rules", cfg->g.templates_dir);
+    argv[n++] = worker;
+    argv[n++] = "--check-rules";
+    argv[n++] = dir;
+    /* Each model once: the plans' and the tenants' own (64 at most). */
+    for (size_t i = 0; i < cfg->plans.n + cfg->n_tenants && n < sizeof argv / sizeof *argv - 1;
+         i++) {
+        const char *m = i < cfg->plans.n ? cfg->plans.plan[i].ai_model
+                                         : cfg->tenants[i - cfg->plans.n].t.ai_model;
+        bool seen = m[0] == '\0';
+        for (size_t k = 3; k < n && !seen; k++)
+            seen = strcmp(argv[k], m) == 0;
+        if (!seen)
+            argv[n++] = m;
+    }
+    argv[n] = NULL;
+    if (n == 3)
+        return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(worker, (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return 1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* Validate everything the way tenantd would, without tenantd (like nginx -t). */
+static int cmd_check(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("check"), "check takes no argument");
+    struct config *cfg = NULL;
+    struct config_diag d = {0};
+    int rc = config_load(c->config_path, &cfg, &d);
+    size_t invalid = 0;
+    if (cfg)
+        for (size_t i = 0; i < cfg->n_tenants; i++)
+            invalid += !cfg->tenants[i].valid;
+    if (rc == 0) {
+        /* What each worker must open, as tenantd (installed beside tenantctl)
+         * would start it. */
+        char self[CONFIG_PATH_MAX];
+        if (util_self_dir(self, sizeof self) < 0)
+            snprintf(self, sizeof self, ".");
+        reach_check_tenants(cfg, self, geteuid() == 0, &d);
+    }
+    for (size_t i = 0; i < d.n; i++) {
+        char clean[4096];
+        ctl_sanitize(d.lines[i], clean, sizeof clean);
+        fprintf(stderr, "%s\n", clean);
+    }
+    int out = CTL_EXIT_OK;
+    if (rc != 0) {
+        fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
+        out = CTL_EXIT_ERROR;
+    } else if (invalid > 0 || d.n > 0) {
+        fprintf(stderr, "%s: %zu of %zu tenant files are invalid, %zu problems in all\n",
+                c->config_path, invalid, cfg->n_tenants, d.n);
+        out = CTL_EXIT_ERROR;
+    } else {
+        printf("%s: the configuration is valid: %zu tenants, %zu plans\n", c->config_path,
+               cfg->n_tenants, cfg->plans.n);
+    }
+    if (cfg && check_worker_rules(cfg) != 0)
+        out = CTL_EXIT_ERROR;
+    config_diag_clear(&d);
+    config_free(cfg);
+    return out;
+}
+
+static int cmd_logs(struct ctl *c)
+{
+    const struct ctl_cmd *cmd = find_cmd("logs");
+    const char *id = NULL;
+    long lines = 50;
+    bool follow = false;
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+            follow = true;
+        } else if (strcmp(a, "-n") == 0 && i + 1 < c->argc) {
+            char *end;
+            lines = strtol(c->argv[++i], &end, 10);
+            if (*end || lines < 0 || lines > 1000000)
+                return usage_error(cmd, "-n takes a number of lines");
+        } else if (id == NULL && a[0] != '-') {
+            id = a;
+        } else {
+            return usage_error(cmd, "unexpected argument \"%s\"", a);
+        }
+    }
+    if (id == NULL)
+        return usage_error(cmd, "logs needs a tenant id");
+    if (!valid_id_arg(cmd, id))
+        return CTL_EXIT_USAGE;
+    struct config_global *g = calloc(1, sizeof *g);
+    struct config_diag d = {0};
+    if (g == NULL || config_load_global(c->config_path, g, &d) != 0) {
+        char *msg = config_diag_join(&d);
+        fprintf(stderr, "tenantctl: %s: cannot read the configuration%s%s\n", c->config_path,
+                msg && *msg ? ":\n" : "", msg ? msg : "");
+        free(msg);
+        config_diag_clear(&d);
+        free(g);
+        return CTL_EXIT_ERROR;
+    }
+    config_diag_clear(&d);
+    char path[CONFIG_PATH_MAX];
+    config_tenant_log_path(g, id, path, sizeof path);
+    free(g);
+    return ctl_logs(path, id, lines, follow);
+}
+
+/* ---- commands of other modules ------------------------------------------------------ */
+
+/* Their functions take the command's argv and look for --json there. */
+static int pass_json(struct ctl *c, int (*fn)(int, char **, const char *))
+{
+    if (c->json)
+        c->argv[c->argc++] = "--json";
+    c->argv[c->argc] = NULL;
+    return fn(c->argc, c->argv, c->config_path);
+}
+
+static int cmd_backup(struct ctl *c)
+{
+    return pass_json(c, ctl_backup_cmd);
+}
+
+static int cmd_backups(struct ctl *c)
+{
+    return pass_json(c, ctl_backups_cmd);
+}
+
+static int cmd_restore(struct ctl *c)
+{
+    return pass_json(c, ctl_restore_cmd);
+}
+
+static int cmd_proxy_config(struct ctl *c)
+{
+    if (c->argc != 1)
+        return usage_error(find_cmd("proxy-config"), "proxy-config takes no argument");
+    return ctl_proxy_config(c->config_path, stdout);
+}
+
+/* ---- the command table ------------------------------------------------------- */
+
+static const struct ctl_cmd commands[] = {
+    {"status", "status [<id>] [--json]",
+     "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
+     "restarts and last exit, then any configuration errors, then\n"
+     "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
+     "(the previous one keeps serving). With --json, print the admin API's JSON\n"
+     "as it is returned (the tenants only; see proxy-status).",
+     cmd_status},
+    {"start", "start <id>", "Start a stopped tenant; clears an operator's recorded stop.",
+     cmd_action},
+    {"stop", "stop <id>",
+     "Stop a tenant's worker. The stop is recorded in state.db: the tenant stays\n"
+     "stopped across restarts of tenantd until `start`.",
+     cmd_action},
+    {"restart", "restart <id>", "Restart a tenant's worker (a new process).", cmd_action},
+    {"suspend", "suspend <id>",
+     "Suspend a tenant: no worker, the proxy shows the suspended page. Recorded\n"
+     "in state.db until `resume`.",
+     cmd_action},
+    {"resume", "resume <id>", "Resume a suspended tenant.", cmd_action},
+    {"reload", "reload",
+     "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
+     "stop removed ones, restart changed ones.",
+     cmd_reload},
+    {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
+     "Onboard a client in one step: check everything, allocate a port, write\n"
+     "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"
+     "until it is ready, create the firm's first admin account, then print the\n"
+     "URL and the credentials. All or nothing: on any failure everything is\n"
+     "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
+     "\"port\", \"admin\": {\"username\", \"password\"}}.",
+     cmd_onboard},
+    {"create-admin", "create-admin <id> <username> [--json]",
+     "Add an admin account to an existing firm: tenantd runs tenant-worker\n"
+     "--create-admin under the tenant's uid and prints the firm's URL, the\n"
+     "username and a generated password (shown once). The tenant must have been\n"
+     "started once (its data dir and secret exist). Fails (exit 1) when the\n"
+     "username is taken, exit 4 for an unknown tenant. With --json: {\"id\",\n"
+     "\"url\", \"admin\": {\"username\", \"password\"}}.",
+     cmd_create_admin},
+    {"offboard", "offboard <id> [--purge]",
+     "Stop a tenant and move its file, data dir and log into\n"
+     "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",
+     cmd_offboard},
+    {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
+    {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
+    {"logs", "logs <id> [-n N] [-f]",
+     "Print the last N lines (default 50) of the tenant's log file; with -f keep\n"
+     "printing what is appended (follows rotations) until interrupted. Reads the\n"
+     "file directly: works without tenantd.",
+     cmd_logs},
+    {"check", "check",
+     "Validate the global file, the plans and every tenant file offline, and the\n"
+     "files each worker must open (its program, templates and rules, as the\n"
+     "tenant's own uid) and the worker's rule files (tenant-worker --check-rules:\n"
+     "deadlines, holidays, analysis models), print every problem, exit 0 when\n"
+     "everything is valid and 1 otherwise.",
+     cmd_check},
+    {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
+    {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
+    {"restore", "restore <id> <file>",
+     "Restore a tenant's database from a backup (verified first; rolled back if\n"
+     "the worker does not come up).",
+     cmd_restore},
+    {"proxy-config", "proxy-config",
+     "Print the nginx configuration tenantd would write for the current files.", cmd_proxy_config},
+    {"proxy-status", "proxy-status [--json]",
+     "Show the reverse proxy's state (GET /v1/proxy): mode, whether the last\n"
+     "configuration was applied or nginx's own message when it was refused, the\n"
+     "nginx pid, the live generation and the counts. Exit 1 when the last apply\n"
+     "failed. With --json: {\"mode\", \"ok\", \"last_error\", \"reloads\",\n"
+     "\"failures\", \"nginx_starts\", \"nginx_pid\", \"generation\"}.",
+     cmd_proxy_status},
+};
+
+static const struct ctl_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void usage_global(FILE *f)
+{
+    fprintf(f, "usage: tenantctl [-c tenantd.ini] [--json] <command> [args]\n\n"
+               "Talks to tenantd's admin API over its unix socket ([admin] socket in\n"
+               "tenantd.ini, or $TENANTD_ADMIN_SOCKET).\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\noptions:\n"
+               "  -c, --config FILE  the global configuration (default: $TENANTD_CONFIG,\n"
+               "                     ./tenantd.ini, /etc/tenantd/tenantd.ini)\n"
+               "  --json             machine-readable output\n"
+               "  -h, --help         this help; `tenantctl <command> --help` for one command\n"
+               "  --version          print the version\n\n"
+               "exit codes: 0 ok, 1 error, 2 usage, 3 cannot reach tenantd, 4 not found\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c = {0};
+    char **rest = calloc((size_t)argc + 2, sizeof *rest);
+    if (rest == NULL)
+        return CTL_EXIT_ERROR;
+    int n = 0;
+    bool only_positional = false;
+    /* Global options may appear anywhere; what is left is the command and its
+     * own arguments, in order. "--" ends option processing. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+            rest[n++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            only_positional = true;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                free(rest);
+                return usage_error(NULL, "%s needs a file", a);
+            }
+            c.config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            c.config_path = a + 9;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            c.help = true;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("tenantctl %s\n", TENANTD_VERSION);
+            free(rest);
+            return CTL_EXIT_OK;
+        } else {
+            rest[n++] = argv[i]; /* a command's own option */
+        }
+    }
+    c.argc = n;
+    c.argv = rest;
+    if (c.config_path == NULL)
+        c.config_path = default_config();
+    int rc;
+    if (n == 0) {
+        usage_global(c.help ? stdout : stderr);
+        rc = c.help ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+    } else {
+        const struct ctl_cmd *cmd = find_cmd(rest[0]);
+        if (cmd == NULL) {
+            char clean[128];
+            ctl_sanitize(rest[0], clean, sizeof clean);
+            fprintf(stderr, "tenantctl: unknown command \"%s\"\n", clean);
+            usage_global(stderr);
+            rc = CTL_EXIT_USAGE;
+        } else if (c.help) {
+            printf("usage: tenantctl [-c tenantd.ini] %s\n\n%s\n", cmd->usage, cmd->help);
+            rc = CTL_EXIT_OK;
+        } else {
+            rc = cmd->run(&c);
+        }
+    }
+    free(rest);
+    return rc;
+}

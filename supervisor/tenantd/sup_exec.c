@@ -1,0 +1,340 @@
+/*
+ * sup_exec.c — the executor of the state machine: sup_tenant_feed() looks an
+ * event up in tenant_fsm.c's table, records the new state and carries out
+ * the one action the table names (spawn, signal, arm a timer, fail);
+ * sup_reconcile() moves a tenant toward its goal after a stop.
+ *
+ * What it does not do: decide a transition (tenant_fsm.c), start a process
+ * (sup_process.c), or know why an event happened.
+ */
+#include "sup_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "backoff.h"
+#include "cgroup.h"
+#include "exitcode.h"
+#include "health.h"
+#include "jail_args.h"
+#include "listen.h"
+#include "log.h"
+#include "logcap.h"
+#include "notify.h"
+#include "spawn.h"
+#include "status_json.h"
+#include "tenant_fsm.h"
+#include "uidmap.h"
+#include "usage_token.h"
+
+/* ---- actions ------------------------------------------------------------------- */
+
+void sup_timer_arm(struct tenant *t, enum timer_kind k, int64_t ms)
+{
+    if (t->closing)
+        return;
+    if (ms < 0)
+        ms = 0;
+    t->timer_kind = k;
+    t->timer_due = sup_now_ms(t->s) + (uint64_t)ms;
+    uv_timer_start(&t->fsm_timer, sup_on_fsm_timer, (uint64_t)ms, 0);
+}
+
+void sup_on_fsm_timer(uv_timer_t *h)
+{
+    struct tenant *t = h->data;
+    enum timer_kind k = t->timer_kind;
+    t->timer_kind = TM_NONE;
+    t->timer_due = 0;
+    switch (k) {
+    case TM_READY:
+        sup_set_reason(t, "not ready within %lld ms", (long long)t->s->cfg->g.ready_timeout_ms);
+        log_error(t->id, "%s: killing it", t->state_reason);
+        sup_tenant_feed(t, EV_READY_TIMEOUT);
+        break;
+    case TM_GRACE:
+        sup_tenant_feed(t, EV_GRACE);
+        break;
+    case TM_BACKOFF:
+    case TM_COOLDOWN:
+        sup_tenant_feed(t, EV_TIMER);
+        break;
+    case TM_NONE:
+        break;
+    }
+}
+
+static void send_signal(struct tenant *t, int sig)
+{
+    if (t->pid > 0 && kill(t->pid, sig) < 0 && errno != ESRCH)
+        log_warn(t->id, "kill(%d, %d): %s", (int)t->pid, sig, strerror(errno));
+}
+
+static void act_term(struct tenant *t)
+{
+    sup_health_stop(t);
+    if (t->pid <= 0) {
+        /* It was still waiting for a start slot: there is nothing to stop. */
+        sup_tenant_feed(t, EV_EXIT_CLEAN);
+        return;
+    }
+    send_signal(t, SIGTERM);
+    sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
+}
+
+static void act_backoff(struct tenant *t)
+{
+    struct sup *s = t->s;
+    int64_t d = backoff_on_crash(&t->bo, &s->bp, t->last_run_ms, randombytes_random());
+    t->last_run_ms = 0;
+    if (d < 0) {
+        sup_set_reason(t, "start limit reached: %d crashes without a stable run (last: %s)",
+                       t->bo.crashes, t->last_exit[0] ? t->last_exit : "none");
+        sup_tenant_feed(t, EV_START_LIMIT);
+        return;
+    }
+    log_info(t->id, "restarting in %lld ms (crash %d of %d)", (long long)d, t->bo.crashes,
+             s->bp.start_limit);
+    sup_timer_arm(t, TM_BACKOFF, d);
+}
+
+static void act_fail(struct tenant *t, bool hold)
+{
+    const struct config_global *g = &t->s->cfg->g;
+    if (!hold && g->failed_cooldown_ms > 0) {
+        log_error(t->id, "FAILED: %s; retried in %lld s or by hand", t->state_reason,
+                  (long long)(g->failed_cooldown_ms / 1000));
+        sup_timer_arm(t, TM_COOLDOWN, g->failed_cooldown_ms);
+    } else {
+        log_error(t->id, "FAILED: %s; retried by hand%s", t->state_reason,
+                  hold ? " or when its config changes" : "");
+        sup_timer_disarm(t);
+    }
+    if (t->logcap) {
+        char line[320];
+        snprintf(line, sizeof line, "failed: %s", t->state_reason);
+        logcap_note(t->logcap, line);
+    }
+}
+
+static void act_ready(struct tenant *t)
+{
+    struct sup *s = t->s;
+    const struct config_global *g = &s->cfg->g;
+    sup_timer_disarm(t);
+    sup_health_stop(t);
+    t->ready_at = sup_now_ms(s);
+    if (t->ready_at == t->spawned_at)
+        t->ready_at++; /* 0 means "not ready" */
+    t->ready_latency_ms = (int64_t)(sup_now_ms(s) - t->spawned_at);
+    t->health_fails = 0;
+    t->state_reason[0] = '\0';
+    log_info(t->id, "worker ready pid=%d latency_ms=%lld", (int)t->pid,
+             (long long)t->ready_latency_ms);
+    /* The first probe lands anywhere in the first interval, so that tenants
+     * started together do not probe together forever after. */
+    int64_t iv = g->health_interval_ms > 0 ? g->health_interval_ms : 5000;
+    sup_health_schedule(t, iv / 2 + (int64_t)randombytes_uniform((uint32_t)(iv / 2 + 1)));
+}
+
+static void perform(struct tenant *t, enum fsm_action a)
+{
+    switch (a) {
+    case ACT_NONE:
+    case ACT_REJECT:
+        break;
+    case ACT_SPAWN:
+        sup_act_spawn(t);
+        break;
+    case ACT_READY:
+        act_ready(t);
+        break;
+    case ACT_ABORT:
+        t->aborting = true;
+        sup_health_stop(t);
+        send_signal(t, SIGTERM);
+        sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
+        break;
+    case ACT_TERM:
+        act_term(t);
+        break;
+    case ACT_KILL:
+        log_warn(t->id, "still alive after the grace period: SIGKILL");
+        send_signal(t, SIGKILL);
+        break;
+    case ACT_BACKOFF:
+        act_backoff(t);
+        break;
+    case ACT_FAIL:
+        act_fail(t, false);
+        break;
+    case ACT_FAIL_HOLD:
+        act_fail(t, true);
+        break;
+    case ACT_CANCEL:
+        sup_timer_disarm(t);
+        break;
+    case ACT_STOPPED:
+        sup_timer_disarm(t);
+        sup_reconcile(t);
+        break;
+    case ACT__COUNT:
+        break;
+    }
+}
+
+void sup_tenant_feed(struct tenant *t, enum fsm_event ev)
+{
+    if (t->closing)
+        return;
+    struct fsm_step st = fsm_next(t->state, ev);
+    enum tstate old = t->state;
+    if (st.action == ACT_REJECT)
+        return;
+    t->state = st.next;
+    if (old != st.next)
+        log_debug(t->id, "%s -> %s on %s", tstate_name(old), tstate_name(st.next),
+                  fsm_event_name(ev));
+    /* A start slot is held exactly while the tenant is starting. The next
+     * queued tenant starts only after this transition's action, so the log
+     * reads in order ("ready", then the next "started"). */
+    bool freed = false;
+    if (old == TS_STARTING && st.next != TS_STARTING) {
+        sup_queue_remove(t);
+        freed = t->in_slot;
+        if (t->in_slot) {
+            t->in_slot = false;
+            t->s->starting--;
+        }
+    }
+    if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
+        sup_changed(t->s);
+    if (old != st.next) {
+        sup_states_changed(t->s);
+        sup_watch_fire(t);
+    }
+    perform(t, st.action);
+    if (freed)
+        sup_pump(t->s);
+    if (t->s->shutting_down && !fsm_has_process(t->state))
+        sup_maybe_shutdown_done(t->s);
+}
+
+/* Move a tenant toward its goal. Called after a stop completes and whenever
+ * the goal changes; safe to call at any time. */
+void sup_reconcile(struct tenant *t)
+{
+    if (t->closing)
+        return;
+    switch (t->goal) {
+    case GOAL_UP:
+        if (!t->have_cfg)
+            break;
+        if (t->state == TS_STOPPED)
+            sup_tenant_feed(t, EV_START);
+        else if (t->state == TS_SUSPENDED)
+            sup_tenant_feed(t, EV_RESUME);
+        break;
+    case GOAL_DOWN:
+    case GOAL_REMOVED:
+        if (t->state != TS_STOPPED && t->state != TS_STOPPING)
+            sup_tenant_feed(t, EV_STOP);
+        if (t->state == TS_STOPPED) {
+            sup_close_listen(t);
+            if (t->goal == GOAL_REMOVED)
+                sup_tenant_remove(t);
+        }
+        break;
+    case GOAL_SUSPENDED:
+        if (t->state != TS_SUSPENDED && t->state != TS_STOPPING)
+            sup_tenant_feed(t, EV_SUSPEND);
+        if (t->state == TS_SUSPENDED)
+            sup_close_listen(t);
+        break;
+    }
+}
+
+/* ---- watches ---------------------------------------------------------------- */
+
+struct sup_watch {
+    struct sup_watch *next;
+    char id[CONFIG_ID_MAX];
+    sup_watch_fn fn;
+    void *arg;
+    bool dead; /* cancelled while watchers were running; freed after */
+};
+
+int sup_watch_add(struct sup *s, const char *id, sup_watch_fn fn, void *arg, struct sup_watch **out)
+{
+    struct sup_watch *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    w->fn = fn;
+    w->arg = arg;
+    w->next = s->watches;
+    s->watches = w;
+    *out = w;
+    return 0;
+}
+
+static void watch_unlink(struct sup *s, struct sup_watch *w)
+{
+    for (struct sup_watch **p = &s->watches; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+    }
+}
+
+void sup_watch_cancel(struct sup *s, struct sup_watch *w)
+{
+    if (w == NULL)
+        return;
+    /* The list is being walked: unlinking now would break the walk. */
+    if (s->watch_firing > 0) {
+        w->dead = true;
+        return;
+    }
+    watch_unlink(s, w);
+    free(w);
+}
+
+void sup_watch_fire(struct tenant *t)
+{
+    struct sup *s = t->s;
+    s->watch_firing++;
+    for (struct sup_watch *w = s->watches; w; w = w->next)
+        if (!w->dead && strcmp(w->id, t->id) == 0)
+            w->fn(w->arg, t->id, t->state);
+    if (--s->watch_firing > 0)
+        return;
+    for (struct sup_watch **p = &s->watches; *p;) {
+        struct sup_watch *w = *p;
+        if (w->dead) {
+            *p = w->next;
+            free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
+void sup_watch_free_all(struct sup *s)
+{
+    while (s->watches) {
+        struct sup_watch *w = s->watches;
+        s->watches = w->next;
+        free(w);
+    }
+}

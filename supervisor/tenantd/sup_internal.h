@@ -1,0 +1,194 @@
+/*
+ * sup_internal.h — what the files of the supervisor share: the runtime
+ * struct of a tenant and of the supervisor, and the functions one file calls
+ * in another. Not a contract for the rest of tenantd, which uses sup.h only.
+ *
+ *   supervisor.c    the tenant array, start slots (boot-storm limit), start
+ *                   and stop of the whole supervisor, small helpers
+ *   sup_process.c   one worker process: its environment and jail options,
+ *                   spawn, readiness (notify, /healthz), liveness, its exit
+ *   sup_exec.c      the executor of tenant_fsm.c's table: feed an event, carry
+ *                   out the action, reconcile with the goal, timers
+ *   sup_reload.c    a new configuration applied to the running tenants
+ *   sup_view.c      sup.h's views and actions (snapshots, /proc, requests)
+ *   sup_cgroup.c    tenantd's own cgroup v2 leaf
+ *
+ * Everything runs on tenantd's single libuv loop thread.
+ */
+#ifndef TENANTD_SUP_INTERNAL_H
+#define TENANTD_SUP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "backoff.h"
+#include "cgroup.h"
+#include "config.h"
+#include "logcap.h"
+#include "sup.h"
+#include "tenant_fsm.h"
+#include "usage_token.h"
+
+struct notify;
+struct health;
+
+#define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
+#define READY_POLL_MAX_MS 500
+
+enum goal { GOAL_UP = 0, GOAL_DOWN, GOAL_SUSPENDED, GOAL_REMOVED };
+enum timer_kind { TM_NONE = 0, TM_READY, TM_GRACE, TM_BACKOFF, TM_COOLDOWN };
+
+struct exit_watch {
+    uv_poll_t poll;
+    int pidfd;
+    struct tenant *t; /* NULL once the tenant no longer waits for it */
+};
+
+struct tenant {
+    struct sup *s;
+    char id[CONFIG_ID_MAX];
+    bool have_cfg;            /* cfg holds a valid configuration */
+    struct config_tenant cfg; /* the last good configuration, the one that runs */
+    char config_error[1024];
+
+    enum tstate state;
+    enum goal goal;
+
+    /* The process, while one exists. */
+    pid_t pid;
+    struct exit_watch *watch;
+    int status_fd;
+    bool aborting;       /* we killed it for a failure: its exit is a crash */
+    uint64_t spawned_at; /* uv_now() of the fork */
+    uint64_t ready_at;   /* uv_now() of READY, 0 while not ready */
+    int64_t ready_latency_ms;
+    int64_t last_run_ms; /* how long the last run was ready, for the backoff */
+
+    /* Start slots (boot-storm limit). */
+    bool in_slot, queued;
+    bool boot_attempt; /* wanted up at start-up, first start attempt still to come */
+    struct tenant *q_next;
+
+    /* Resources kept across restarts. */
+    int listen_fd;
+    int listen_port;
+    struct notify *notify;
+    bool notify_broken; /* said once that readiness falls back to /healthz */
+    struct logcap *logcap;
+    bool have_uid;
+    uid_t uid;
+    bool have_cgroup; /* root with cgroups: where the jail puts the worker */
+    struct cgroup_tenant cgroup;
+    uint64_t oom_kills; /* the cgroup's OOM-kill counter when the worker started */
+
+    uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
+    enum timer_kind timer_kind;
+    uint64_t timer_due; /* uv_now() when fsm_timer fires */
+    uv_timer_t health_timer;
+    struct health *health; /* the /healthz prober, created at the first start */
+    int health_fails;
+    int64_t ready_poll_ms;
+    /* Credential for the worker's GET /internal/usage, derived from the
+     * secret read at the last spawn ("" before that). */
+    char usage_token[USAGE_TOKEN_LEN + 1];
+
+    struct backoff bo;
+    int spawns, restarts;
+    char last_exit[48];
+    char state_reason[256];
+
+    bool closing; /* handles are being closed; freed when both are */
+    int open_handles;
+};
+
+struct sup {
+    uv_loop_t *loop;
+    struct config *cfg;
+    struct tenant **t; /* sorted by id */
+    size_t n, cap;
+    bool root;
+    struct uidmap *uids;
+    struct cgroup_sys cgsys;         /* detected once at start (root only) */
+    char cg_parent[CGROUP_PATH_MAX]; /* the jail's --cgroup-parent for our tenants */
+    char self_dir[CONFIG_PATH_MAX];
+    struct backoff_policy bp;
+
+    int starting; /* tenants holding a start slot */
+    struct tenant *q_head, *q_tail;
+    bool pumping;
+
+    uv_timer_t change_timer;
+    bool change_pending;
+    sup_change_fn hook;
+    void *hook_arg;
+
+    uv_timer_t state_timer; /* coalesces SUP_EV_STATES */
+    bool state_pending;
+    sup_event_fn ev_hook;
+    void *ev_hook_arg;
+
+    struct sup_watch *watches; /* sup_watch_add; fired by sup_tenant_feed */
+    int watch_firing;          /* > 0 while watchers run: cancel only marks */
+
+    uv_fs_event_t fs_event;
+    bool fs_event_on;
+    uv_timer_t reload_timer;
+    uint64_t reloads; /* sup_reload calls (sup_counts) */
+
+    bool booting; /* the first configuration is being applied */
+    bool shutting_down;
+    void (*shutdown_done)(void *);
+    void *shutdown_arg;
+    uv_timer_t shutdown_timer;
+    int closing_handles;
+    bool handles_closed;
+};
+
+/* supervisor.c: small helpers, the tenant array, start slots, life cycle. */
+uint64_t sup_now_ms(const struct sup *s);
+void sup_set_reason(struct tenant *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sup_policy_from(struct backoff_policy *bp, const struct config_global *g);
+void sup_logcap_opts_for(const struct tenant *t, struct logcap_opts *o);
+enum goal sup_goal_of_status(enum tenant_status st);
+void sup_changed(struct sup *s);
+void sup_states_changed(struct sup *s);
+void sup_event(struct sup *s, enum sup_event ev);
+void sup_timer_disarm(struct tenant *t);
+void sup_close_listen(struct tenant *t);
+struct tenant *sup_find(const struct sup *s, const char *id);
+struct tenant *sup_tenant_new(struct sup *s, const char *id);
+int sup_tenant_insert(struct sup *s, struct tenant *t);
+void sup_tenant_release(struct tenant *t);
+void sup_tenant_remove(struct tenant *t);
+void sup_queue_remove(struct tenant *t);
+void sup_pump(struct sup *s);
+void sup_maybe_shutdown_done(struct sup *s);
+
+/* sup_process.c: the worker process (spawn, readiness, probes, exit). */
+void sup_health_schedule(struct tenant *t, int64_t ms);
+void sup_health_stop(struct tenant *t);
+void sup_start_slot_run(struct tenant *t);
+void sup_act_spawn(struct tenant *t);
+
+/* sup_exec.c: call the watchers of t with its new state. */
+void sup_watch_fire(struct tenant *t);
+/* sup_exec.c: free every watch (sup_free). */
+void sup_watch_free_all(struct sup *s);
+
+/* sup_exec.c: the state machine's executor (timers, actions, feed, reconcile). */
+void sup_timer_arm(struct tenant *t, enum timer_kind k, int64_t ms);
+void sup_on_fsm_timer(uv_timer_t *h);
+void sup_tenant_feed(struct tenant *t, enum fsm_event ev);
+void sup_reconcile(struct tenant *t);
+
+/* sup_reload.c: reload (apply a new configuration, inotify). */
+int sup_apply_config(struct sup *s, struct config *nc);
+void sup_on_fs_event(uv_fs_event_t *h, const char *name, int events, int status);
+
+/* sup_cgroup.c: tenantd's own cgroup v2 leaf and its cleanup. */
+void sup_cgroup_v2_setup(struct sup *s);
+void sup_cgroup_parent_cleanup(struct sup *s);
+
+#endif

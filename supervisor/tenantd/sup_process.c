@@ -1,0 +1,501 @@
+/*
+ * sup_process.c — one tenant's worker process, as the supervisor sees it:
+ * the environment and the jail options it is started with, the spawn itself
+ * (through spawn.c), readiness (READY=1 on notify.c's socket, or the first
+ * /healthz 200), liveness probes, and its exit, classified into an event.
+ *
+ * What it does not do: decide what follows an event (tenant_fsm.c, fed by
+ * sup_exec.c), fork or exec (spawn.c), or speak HTTP (health.c).
+ */
+#include "sup_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "backoff.h"
+#include "cgroup.h"
+#include "exitcode.h"
+#include "health.h"
+#include "jail_args.h"
+#include "listen.h"
+#include "log.h"
+#include "logcap.h"
+#include "notify.h"
+#include "spawn.h"
+#include "status_json.h"
+#include "tenant_fsm.h"
+#include "uidmap.h"
+#include "usage_token.h"
+#include "util.h"
+
+/* ---- the process ------------------------------------------------------------------ */
+
+static void on_exit_readable(uv_poll_t *h, int status, int events);
+
+static void watch_closed(uv_handle_t *h)
+{
+    struct exit_watch *w = h->data;
+    close(w->pidfd);
+    free(w);
+}
+
+static void on_notify(void *arg, unsigned flags, const char *status)
+{
+    struct tenant *t = arg;
+    if (flags & NOTIFY_STATUS)
+        log_debug(t->id, "worker status: %s", status);
+    if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0)
+        sup_tenant_feed(t, EV_READY);
+    if (flags & NOTIFY_STOPPING)
+        log_debug(t->id, "worker says it is stopping");
+}
+
+static void on_probe_done(void *arg, int result);
+
+static void probe_start(struct tenant *t)
+{
+    const struct config_global *g = &t->s->cfg->g;
+    int rc = 0;
+    if (!t->health)
+        rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
+    if (rc == 0) {
+        health_set_port(t->health, t->cfg.port);
+        rc = health_probe(t->health, g->health_timeout_ms);
+    }
+    if (rc < 0 && rc != UV_EBUSY)
+        on_probe_done(t, rc);
+}
+
+static void on_health_timer(uv_timer_t *h)
+{
+    probe_start(h->data);
+}
+
+/* Probes due within the same 100 ms slot fire together, so that a thousand
+ * tenants wake tenantd a few times per second instead of at every probe. */
+#define HEALTH_SLOT_MS 100
+
+void sup_health_schedule(struct tenant *t, int64_t ms)
+{
+    if (t->closing)
+        return;
+    if (ms >= 4 * HEALTH_SLOT_MS) {
+        uint64_t due = sup_now_ms(t->s) + (uint64_t)ms;
+        ms += (int64_t)(HEALTH_SLOT_MS - due % HEALTH_SLOT_MS);
+    }
+    uv_timer_start(&t->health_timer, on_health_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
+}
+
+void sup_health_stop(struct tenant *t)
+{
+    health_reset(t->health);
+    if (!t->closing)
+        uv_timer_stop(&t->health_timer);
+}
+
+static void on_probe_done(void *arg, int result)
+{
+    struct tenant *t = arg;
+    const struct config_global *g = &t->s->cfg->g;
+    if (t->pid <= 0 || t->aborting)
+        return;
+    if (t->state == TS_STARTING) {
+        if (result == 200) {
+            sup_tenant_feed(t, EV_READY);
+            return;
+        }
+        /* Not up yet: poll again, less and less often, until the ready
+         * timeout decides. */
+        sup_health_schedule(t, t->ready_poll_ms);
+        t->ready_poll_ms =
+            t->ready_poll_ms * 2 > READY_POLL_MAX_MS ? READY_POLL_MAX_MS : t->ready_poll_ms * 2;
+        return;
+    }
+    if (t->state != TS_RUNNING)
+        return;
+    if (result == 200) {
+        t->health_fails = 0;
+    } else {
+        char why[64];
+        if (result > 0)
+            snprintf(why, sizeof why, "HTTP %d", result);
+        else
+            snprintf(why, sizeof why, "%s", uv_strerror(result));
+        t->health_fails++;
+        log_warn(t->id, "health check failed (%d/%d): %s", t->health_fails, g->health_failures,
+                 why);
+        if (t->health_fails >= g->health_failures) {
+            sup_set_reason(t, "restarted: GET /healthz failed %d times in a row (last: %s)",
+                           t->health_fails, why);
+            log_error(t->id, "%s", t->state_reason);
+            sup_tenant_feed(t, EV_HEALTH_FAILED);
+            return;
+        }
+    }
+    sup_health_schedule(t, g->health_interval_ms);
+}
+
+/* Build the worker's environment: the config's, plus what only the supervisor
+ * knows (NOTIFY_SOCKET, LISTEN_FDS). One allocation, like config_worker_env. */
+static char **worker_env(struct tenant *t, const char *secret, const char *notify_path)
+{
+    struct sup *s = t->s;
+    char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
+    if (!base)
+        return NULL;
+    char extra[2][CONFIG_PATH_MAX + 32];
+    size_t nextra = 0;
+    if (notify_path)
+        snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
+    if (t->cfg.socket == WORKER_SOCKET_PASSED)
+        snprintf(extra[nextra++], sizeof extra[0], "LISTEN_FDS=1");
+    size_t n = 0, bytes = 0;
+    for (; base[n]; n++)
+        bytes += strlen(base[n]) + 1;
+    for (size_t i = 0; i < nextra; i++)
+        bytes += strlen(extra[i]) + 1;
+    size_t slots = n + nextra + 1;
+    char **env = malloc(slots * sizeof *env + bytes);
+    if (!env) {
+        free(base);
+        return NULL;
+    }
+    char *p = (char *)(env + slots);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Ours win over anything of the same name in the base. */
+        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0)
+            continue;
+        env[k++] = strcpy(p, base[i]);
+        p += strlen(p) + 1;
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        env[k++] = strcpy(p, extra[i]);
+        p += strlen(p) + 1;
+    }
+    env[k] = NULL;
+    free(base);
+    return env;
+}
+
+/* What the jail must apply for this tenant: who it is, its data dir and, as
+ * root, its ids and isolation (the fd layout is spawn.c's). o borrows t's
+ * strings and argv, and paths (which must outlive o). */
+static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
+                          struct spawn_fs_paths *paths, struct jail_opts *o)
+{
+    const struct config_global *g = &t->s->cfg->g;
+    jail_opts_init(o);
+    snprintf(o->id, sizeof o->id, "%s", t->id);
+    o->data_dir = dir;
+    o->argv = argv;
+    if (!t->s->root)
+        return;
+    o->has_ids = true;
+    o->uid = t->uid;
+    o->gid = t->uid;
+    o->cgroup = t->id;
+    o->cgroup_parent = t->s->cg_parent;
+    o->cgroup_optional = true;
+    o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
+    o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
+    o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    o->no_core = true;
+    /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
+     * the jail and then the worker are its pid 1, with no forwarder. */
+    o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
+    if (t->cfg.network == WORKER_NETWORK_NONE)
+        o->ns |= JAIL_NS_NET;
+    /* The other tenants' folders, the logs and the admin socket are none of
+     * this worker's business; its own data dir is bound back by the jail, and
+     * so are its program and templates when the tenant could not reach them. */
+    spawn_fs_opts(g, argv[0], paths, o);
+    o->seccomp = t->cfg.seccomp;
+}
+
+static int do_spawn(struct tenant *t)
+{
+    struct sup *s = t->s;
+    const struct config_global *g = &s->cfg->g;
+    char dir[CONFIG_PATH_MAX], notify_path[CONFIG_PATH_MAX + 16], log_path[CONFIG_PATH_MAX + 16];
+    char secret[128], jail[CONFIG_PATH_MAX + 16], worker[CONFIG_PATH_MAX + 16];
+    char **env = NULL;
+    int rc = 0;
+
+    if (config_tenant_data_dir(g, t->id, dir, sizeof dir) >= (int)sizeof dir)
+        return -ENAMETOOLONG;
+    if (s->root && !t->have_uid) {
+        rc = uidmap_get(s->uids, t->id, &t->uid);
+        if (rc < 0) {
+            sup_set_reason(t, "cannot store a uid in %s/uids: %s", g->run_dir, strerror(-rc));
+            return rc;
+        }
+        t->have_uid = true;
+    }
+    rc = spawn_prepare_dir(dir, s->root, t->uid, t->uid);
+    if (rc < 0) {
+        sup_set_reason(t, "cannot prepare %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    rc = spawn_secret(dir, s->root, t->uid, t->uid, secret, sizeof secret);
+    if (rc < 0) {
+        sup_set_reason(t, "cannot read or create %s/secret: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if (usage_token(t->id, secret, t->usage_token, sizeof t->usage_token) < 0)
+        t->usage_token[0] = '\0';
+
+    snprintf(notify_path, sizeof notify_path, "%s/.notify", dir);
+    if (!t->notify) {
+        rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, on_notify, t, &t->notify);
+        if (rc < 0 && !t->notify_broken) {
+            t->notify_broken = true;
+            log_warn(t->id, "no notify socket at %s (%s): readiness comes from /healthz",
+                     notify_path, strerror(-rc));
+        }
+        if (rc < 0)
+            t->notify = NULL;
+    } else {
+        notify_drain(t->notify);
+    }
+
+    if (t->cfg.socket == WORKER_SOCKET_PASSED) {
+        if (t->listen_fd >= 0 && t->listen_port != t->cfg.port)
+            sup_close_listen(t);
+        if (t->listen_fd < 0) {
+            int fd = listen_tcp("127.0.0.1", t->cfg.port);
+            if (fd < 0) {
+                sup_set_reason(t, "cannot listen on 127.0.0.1:%d: %s", t->cfg.port, strerror(-fd));
+                return fd;
+            }
+            t->listen_fd = fd;
+            t->listen_port = t->cfg.port;
+        }
+    } else {
+        sup_close_listen(t);
+    }
+
+    if (!t->logcap) {
+        struct logcap_opts lo;
+        sup_logcap_opts_for(t, &lo);
+        config_tenant_log_path(g, t->id, log_path, sizeof log_path);
+        rc = logcap_open(s->loop, log_path, t->id, &lo, &t->logcap);
+        if (rc < 0) {
+            sup_set_reason(t, "cannot capture its log: %s", strerror(-rc));
+            return rc;
+        }
+    }
+
+    if (g->jail_path[0])
+        snprintf(jail, sizeof jail, "%s", g->jail_path);
+    else
+        snprintf(jail, sizeof jail, "%s/tenant-jail", s->self_dir);
+    if (t->cfg.command[0])
+        snprintf(worker, sizeof worker, "%s", t->cfg.command);
+    else if (g->worker_path[0])
+        snprintf(worker, sizeof worker, "%s", g->worker_path);
+    else
+        snprintf(worker, sizeof worker, "%s/tenant-worker", s->self_dir);
+
+    env = worker_env(t, secret, t->notify ? notify_path : NULL);
+    sodium_memzero(secret, sizeof secret);
+    if (!env) {
+        rc = -ENOMEM;
+        goto cleanup;
+    }
+
+    if (s->root && s->cgsys.mode != CGROUP_NONE && !t->have_cgroup)
+        t->have_cgroup = cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, &t->cgroup) == 0;
+    t->oom_kills = 0;
+    if (t->have_cgroup)
+        cgroup_tenant_oom_kills(&t->cgroup, &t->oom_kills);
+
+    char *worker_argv[] = {worker, NULL};
+    struct jail_opts jo;
+    struct spawn_fs_paths paths;
+    jail_opts_for(t, dir, worker_argv, &paths, &jo);
+    struct spawn_args a = {
+        .jail = jail,
+        .jail_opts = &jo,
+        .listen_fd = t->cfg.socket == WORKER_SOCKET_PASSED ? t->listen_fd : -1,
+        .env = env,
+        .new_pidns = s->root,
+    };
+    struct spawn_result r;
+    rc = spawn_worker(&a, &r);
+    if (rc < 0) {
+        sup_set_reason(t, "cannot start %s: %s", jail, r.error[0] ? r.error : strerror(-rc));
+        goto cleanup;
+    }
+
+    struct exit_watch *w = calloc(1, sizeof *w);
+    if (!w || uv_poll_init(s->loop, &w->poll, r.pidfd) < 0) {
+        /* Unwatchable: take it down at once rather than lose track of it. */
+        free(w);
+        kill(r.pid, SIGKILL);
+        int code, sig;
+        for (int i = 0; i < 1000 && spawn_reap(r.pidfd, &code, &sig) == -EAGAIN; i++)
+            usleep(1000);
+        close(r.pidfd);
+        close(r.status_fd);
+        close(r.out_fd);
+        close(r.err_fd);
+        rc = -ENOMEM;
+        sup_set_reason(t, "cannot watch the worker process");
+        goto cleanup;
+    }
+    w->pidfd = r.pidfd;
+    w->t = t;
+    w->poll.data = w;
+    uv_poll_start(&w->poll, UV_READABLE, on_exit_readable);
+    t->watch = w;
+    t->pid = r.pid;
+    t->status_fd = r.status_fd;
+    logcap_attach(t->logcap, r.out_fd, r.err_fd);
+
+    t->spawned_at = sup_now_ms(s);
+    t->ready_at = 0;
+    t->aborting = false;
+    t->health_fails = 0;
+    if (t->spawns++ > 0)
+        t->restarts++;
+    log_info(t->id, "worker started pid=%d", (int)t->pid);
+    sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
+    t->ready_poll_ms = READY_POLL_FIRST_MS;
+    sup_health_schedule(t, t->ready_poll_ms);
+cleanup:
+    free(env);
+    return rc;
+}
+
+void sup_start_slot_run(struct tenant *t)
+{
+    struct sup *s = t->s;
+    if (t->boot_attempt) {
+        t->boot_attempt = false;
+        sup_states_changed(s);
+    }
+    if (t->state != TS_STARTING || t->closing)
+        return;
+    s->starting++;
+    t->in_slot = true;
+    int rc = do_spawn(t);
+    if (rc < 0) {
+        log_error(t->id, "%s", t->state_reason);
+        sup_tenant_feed(t, EV_SPAWN_FAILED);
+        return;
+    }
+    sup_tenant_feed(t, EV_SPAWNED);
+}
+
+void sup_act_spawn(struct tenant *t)
+{
+    struct sup *s = t->s;
+    int max = s->cfg->g.max_parallel_starts > 0 ? s->cfg->g.max_parallel_starts : 1;
+    sup_timer_disarm(t);
+    if (s->starting < max && !s->q_head) {
+        sup_start_slot_run(t);
+        return;
+    }
+    /* Boot storm: wait for a free slot, in arrival order. */
+    t->queued = true;
+    t->q_next = NULL;
+    if (s->q_tail)
+        s->q_tail->q_next = t;
+    else
+        s->q_head = t;
+    s->q_tail = t;
+    sup_pump(s);
+}
+
+static void on_exit_readable(uv_poll_t *h, int status, int events)
+{
+    struct exit_watch *w = h->data;
+    struct tenant *t = w->t;
+    int code = -1, sig = 0;
+    (void)status;
+    (void)events;
+    int rc = spawn_reap(w->pidfd, &code, &sig);
+    if (rc == -EAGAIN)
+        return;
+    uv_close((uv_handle_t *)&w->poll, watch_closed);
+    if (!t)
+        return;
+    struct sup *s = t->s;
+    t->watch = NULL;
+
+    char msg[512] = "";
+    if (t->status_fd >= 0) {
+        spawn_read_status(t->status_fd, msg, sizeof msg);
+        close(t->status_fd);
+        t->status_fd = -1;
+    }
+    pid_t pid = t->pid;
+    t->pid = 0;
+    sup_health_stop(t);
+    if (t->timer_kind == TM_READY || t->timer_kind == TM_GRACE)
+        sup_timer_disarm(t);
+    t->last_run_ms = t->ready_at ? (int64_t)(sup_now_ms(s) - t->ready_at) : 0;
+    t->ready_at = 0;
+
+    uint64_t ooms = 0;
+    bool oom = sig == SIGKILL && t->have_cgroup &&
+               cgroup_tenant_oom_kills(&t->cgroup, &ooms) == 0 && ooms > t->oom_kills;
+    if (t->have_cgroup) {
+        /* Whatever the worker left behind in its cgroup goes with it, and
+         * the empty cgroup is removed (the jail makes a new one each start). */
+        if (cgroup_tenant_kill(&t->cgroup) < 0 || cgroup_tenant_remove(&t->cgroup) < 0)
+            log_warn(t->id, "its cgroup still holds processes after the worker exited");
+    }
+    if (rc < 0)
+        snprintf(t->last_exit, sizeof t->last_exit, "unknown (%s)", strerror(-rc));
+    else if (oom)
+        snprintf(t->last_exit, sizeof t->last_exit, "oom-killed");
+    else if (sig)
+        snprintf(t->last_exit, sizeof t->last_exit, "signal %d", sig);
+    else
+        snprintf(t->last_exit, sizeof t->last_exit, "exit %d", code);
+
+    enum fsm_event ev;
+    if (code == EXITCODE_JAIL && msg[0]) {
+        ev = EV_EXIT_JAIL;
+        sup_set_reason(t, "isolation failed: %s", msg);
+    } else if (code == EXITCODE_CONFIG) {
+        ev = EV_EXIT_CONFIG;
+        sup_set_reason(t,
+                       "the worker exited 78 (EX_CONFIG): not restarted until its config changes");
+    } else if (code == 0 && !t->aborting) {
+        ev = EV_EXIT_CLEAN;
+    } else {
+        ev = EV_EXIT_CRASH;
+    }
+    if (oom) {
+        /* Said on its own line, in tenantd's log and in the tenant's, so an
+         * operator looking for "OOM" finds it. */
+        char line[200];
+        snprintf(line, sizeof line,
+                 "OOM: the worker was killed by the kernel at its memory limit "
+                 "([limits] memory = %lld bytes)",
+                 (long long)t->cfg.memory_bytes);
+        log_error(t->id, "%s", line);
+        if (t->logcap)
+            logcap_note(t->logcap, line);
+    }
+    bool expected = t->state == TS_STOPPING;
+    if (expected)
+        log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);
+    else
+        log_warn(t->id, "worker exited pid=%d %s%s%s", (int)pid, t->last_exit, msg[0] ? ": " : "",
+                 msg);
+    t->aborting = false;
+    sup_tenant_feed(t, ev);
+}

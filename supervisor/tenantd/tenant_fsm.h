@@ -1,0 +1,72 @@
+/*
+ * tenant_fsm.h — the supervision state machine of one tenant, as a pure
+ * state x event table: fsm_next(state, event) gives the next state and the one
+ * action the supervisor must perform. No I/O, no clock, no libuv: the
+ * supervisor (sup_exec.c) feeds events and carries out the actions, and the
+ * unit test (tests/unit/tenantd/fsm.c) checks every cell.
+ *
+ * The states are sup.h's enum tstate. The diagram and the list of which
+ * function performs each transition are at the top of tenant_fsm.c.
+ *
+ * What it does not do: decide how long to wait (backoff.c), classify an exit
+ * status into an event (sup_process.c), or remember anything between calls.
+ */
+#ifndef TENANTD_TENANT_FSM_H
+#define TENANTD_TENANT_FSM_H
+
+#include <stdbool.h>
+
+#include "sup.h"
+
+enum fsm_event {
+    EV_START = 0,      /* start requested: boot, added, operator, config fixed */
+    EV_SPAWNED,        /* the jail was forked and exec'd (pid known) */
+    EV_SPAWN_FAILED,   /* could not bind, fork or prepare the data dir */
+    EV_READY,          /* READY=1 on the notify socket, or the first /healthz 200 */
+    EV_READY_TIMEOUT,  /* not ready within ready_timeout */
+    EV_EXIT_CLEAN,     /* the worker exited 0 */
+    EV_EXIT_CRASH,     /* any other exit status, a signal, or an exit after an abort */
+    EV_EXIT_CONFIG,    /* exit 78 (EX_CONFIG): do not restart until the config changes */
+    EV_EXIT_JAIL,      /* the jail exited 111 after writing a failed step to the status fd */
+    EV_STOP,           /* stop requested: operator, removal, cancelled, shutdown, restart */
+    EV_GRACE,          /* stop_grace expired after SIGTERM */
+    EV_TIMER,          /* the backoff delay or the failed cooldown expired */
+    EV_START_LIMIT,    /* start_limit crashes without a stable run */
+    EV_HEALTH_FAILED,  /* health_failures failed probes in a row */
+    EV_SUSPEND,        /* suspended by the operator or by status = suspended */
+    EV_RESUME,         /* resumed */
+    EV_CONFIG_CHANGED, /* the tenant's file changed in a way that matters to the worker */
+    EV__COUNT
+};
+
+enum fsm_action {
+    ACT_NONE = 0,  /* nothing to do (bookkeeping only, or a stale event) */
+    ACT_REJECT,    /* the request makes no sense in this state: say so to the caller */
+    ACT_SPAWN,     /* take a start slot (or queue for one), fork+exec the jail */
+    ACT_READY,     /* release the start slot, begin liveness probes */
+    ACT_ABORT,     /* SIGTERM now, SIGKILL after stop_grace; the exit counts as a crash */
+    ACT_TERM,      /* SIGTERM now, SIGKILL after stop_grace; the exit is a stop */
+    ACT_KILL,      /* SIGKILL now */
+    ACT_BACKOFF,   /* count a crash, arm the backoff timer (or EV_START_LIMIT) */
+    ACT_FAIL,      /* failed: log loudly, arm the failed_cooldown timer */
+    ACT_FAIL_HOLD, /* failed until the config changes: log loudly, no timer */
+    ACT_CANCEL,    /* disarm the pending backoff or cooldown timer */
+    ACT_STOPPED,   /* the worker is gone after a stop: reconcile with the goal */
+    ACT__COUNT
+};
+
+struct fsm_step {
+    enum tstate next;
+    enum fsm_action action;
+};
+
+/* The transition for (state, event); total over TS__COUNT x EV__COUNT. */
+struct fsm_step fsm_next(enum tstate state, enum fsm_event ev);
+
+const char *fsm_event_name(enum fsm_event ev);
+const char *fsm_action_name(enum fsm_action a);
+
+/* True in the states where a worker process may exist. */
+bool fsm_has_process(enum tstate s);
+
+#endif

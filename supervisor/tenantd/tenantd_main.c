@@ -1,0 +1,339 @@
+/*
+ * tenantd_main.c — the tenantd daemon's entry point: parse the command line,
+ * load and check the configuration, then run the supervisor (supervisor.c)
+ * and the admin API (admin.c) in the foreground on one libuv loop until
+ * SIGTERM or SIGINT; SIGHUP reloads.
+ *
+ *   tenantd -c tenantd.ini [-n] [-v] [--help] [--version]
+ *
+ * -n loads and checks everything, prints "configuration OK" or every error
+ * line, and exits 0 or 1, like nginx -t.
+ *
+ * What it does not do: daemonize (a service manager runs it in the
+ * foreground) or log anywhere but stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "backup_sched.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "reach.h"
+#include "svcnotify.h"
+#include "spawn.h"
+#include "sup.h"
+#include "util.h"
+
+#ifndef TENANTD_VERSION
+#define TENANTD_VERSION "0"
+#endif
+
+struct daemon {
+    uv_loop_t *loop;
+    struct sup *sup;
+    struct admin *admin;
+    struct proxy *proxy;          /* NULL when it could not start, and once stopping */
+    struct backup_sched *backups; /* NULL when it could not start, and once stopping */
+    struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
+    uv_signal_t sig_term, sig_int, sig_hup;
+    bool stopping;
+    int open_signals;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tenantd -c tenantd.ini [-n] [-v] [--help] [--version]\n"
+               "  -c FILE    the global configuration file\n"
+               "  -n         check the configuration, print \"configuration OK\" or the errors,\n"
+               "             and exit 0 or 1\n"
+               "  -v         verbose: log debug lines too\n");
+}
+
+/* Checks that need more than the parser: the programs tenantd will exec. */
+static void cross_check(const struct config *c, struct config_diag *d)
+{
+    char self[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 16];
+    if (util_self_dir(self, sizeof self) < 0)
+        snprintf(self, sizeof self, ".");
+    if (c->g.jail_path[0])
+        snprintf(path, sizeof path, "%s", c->g.jail_path);
+    else
+        snprintf(path, sizeof path, "%s/tenant-jail", self);
+    if (access(path, X_OK) < 0)
+        config_diag_add(d, "%s: [tenantd] jail: %s is not executable (%s)", c->g.path, path,
+                        strerror(errno));
+    /* Each tenant's program and templates, as its worker will see them. */
+    reach_check_tenants(c, self, geteuid() == 0, d);
+}
+
+static int check_only(const char *path)
+{
+    struct config *c = NULL;
+    struct config_diag d = {0};
+    int rc = config_load(path, &c, &d);
+    if (rc == 0)
+        cross_check(c, &d);
+    for (size_t i = 0; i < d.n; i++)
+        fprintf(stderr, "%s\n", d.lines[i]);
+    if (rc == 0 && d.n == 0)
+        printf("configuration OK\n");
+    else if (rc == 0)
+        fprintf(stderr, "configuration has %zu error%s\n", d.n, d.n == 1 ? "" : "s");
+    int bad = rc < 0 || d.n > 0;
+    config_diag_clear(&d);
+    config_free(c);
+    return bad ? 1 : 0;
+}
+
+/* Each tenant holds a listening socket, a notify socket, a pidfd and two log
+ * pipes: a thousand tenants need far more than the usual soft limit of 1024. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn(NULL, "cannot raise the open file limit: %s", strerror(errno));
+    }
+}
+
+static void signal_closed(uv_handle_t *h)
+{
+    struct daemon *dm = h->data;
+    dm->open_signals--;
+}
+
+static void on_admin_stopped(void *arg)
+{
+    struct daemon *dm = arg;
+    dm->admin = NULL;
+    svcnotify_close(dm->sd);
+    dm->sd = NULL;
+    uv_close((uv_handle_t *)&dm->sig_term, signal_closed);
+    uv_close((uv_handle_t *)&dm->sig_int, signal_closed);
+    uv_close((uv_handle_t *)&dm->sig_hup, signal_closed);
+}
+
+static void on_sup_stopped(void *arg)
+{
+    struct daemon *dm = arg;
+    log_info(NULL, "every worker is stopped");
+    if (dm->admin)
+        admin_stop(dm->admin, on_admin_stopped, dm);
+    else
+        on_admin_stopped(dm);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *dm = h->data;
+    if (signum == SIGHUP) {
+        log_info(NULL, "SIGHUP: reloading");
+        sup_reload(dm->sup, NULL, 0);
+        /* proxy: re-render even if no tenant changed (e.g. fixed templates). */
+        if (dm->proxy)
+            proxy_request_apply(dm->proxy);
+        return;
+    }
+    if (dm->stopping) {
+        log_info(NULL, "%s: already stopping", strsignal(signum));
+        return;
+    }
+    dm->stopping = true;
+    log_info(NULL, "%s: stopping", strsignal(signum));
+    svcnotify_stopping(dm->sd);
+    /* proxy: nginx stops alongside the workers; the loop runs until its
+     * handles are closed, so uv_run returns only once nginx is reaped. */
+    if (dm->proxy) {
+        admin_set_proxy(dm->admin, NULL);
+        proxy_stop(dm->proxy, NULL, NULL);
+        dm->proxy = NULL;
+    }
+    /* The admin API lets go of the scheduler first, so no request can reach
+     * it once it is stopping; a request already waiting for its backup is
+     * answered by the scheduler (-ECANCELED, or the backup's result when it
+     * is already running), or by admin_stop if that comes first. A backup
+     * already running is let finish; the loop waits for it. */
+    admin_set_backup_sched(dm->admin, NULL);
+    if (dm->backups) {
+        backup_sched_stop(dm->backups, NULL, NULL);
+        dm->backups = NULL;
+    }
+    sup_shutdown(dm->sup, on_sup_stopped, dm);
+}
+
+static int make_dirs(const struct config_global *g)
+{
+    struct {
+        const char *path;
+        mode_t mode;
+    } dirs[] = {
+        /* The run dir holds the admin socket and token: operators only. */
+        {g->run_dir, 0700},
+        {g->log_dir, 0750},
+        /* Tenants must traverse the data dir to reach their own folder,
+         * but not list it. */
+        {g->data_dir, 0711},
+    };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char tmp[CONFIG_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", dirs[i].path);
+        for (char *p = tmp + 1; *p; p++) {
+            if (*p == '/') {
+                *p = '\0';
+                mkdir(tmp, 0755);
+                *p = '/';
+            }
+        }
+        if (mkdir(tmp, dirs[i].mode) < 0 && errno != EEXIST) {
+            log_crit(NULL, "cannot create %s: %s", tmp, strerror(errno));
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL;
+    bool check = false;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("tenantd %s\n", TENANTD_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!conf || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "tenantd: libsodium cannot initialise\n");
+        return 1;
+    }
+    if (check)
+        return check_only(conf);
+
+    /* First, so that nothing tenantd starts inherits NOTIFY_SOCKET: the
+     * workers get their own, anything else none. */
+    struct daemon dm = {0};
+    dm.loop = uv_default_loop();
+    int rc = svcnotify_open(dm.loop, &dm.sd);
+    if (rc < 0)
+        log_warn(NULL, "NOTIFY_SOCKET is unusable (%s): no readiness notification", strerror(-rc));
+
+    struct config *cfg = NULL;
+    struct config_diag d = {0};
+    rc = config_load(conf, &cfg, &d);
+    for (size_t i = 0; i < d.n; i++)
+        log_msg(rc < 0 ? LOG_CRIT : LOG_WARN, NULL, "%s", d.lines[i]);
+    config_diag_clear(&d);
+    if (rc < 0) {
+        log_crit(NULL, "%s: the configuration is invalid", conf);
+        return 1;
+    }
+
+    /* A dead reader of a log pipe or a health socket must not kill tenantd. */
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    if (geteuid() != 0)
+        log_warn(NULL, "not running as root: every worker runs as the current user, "
+                       "without isolation");
+    if (make_dirs(&cfg->g) < 0) {
+        config_free(cfg);
+        return 1;
+    }
+
+    log_info(NULL, "tenantd %s starting: %zu tenant files", TENANTD_VERSION, cfg->n_tenants);
+    rc = sup_start(dm.loop, cfg, &dm.sup);
+    if (rc < 0) {
+        log_crit(NULL, "cannot start the supervisor: %s", strerror(-rc));
+        return 1;
+    }
+    svcnotify_attach(dm.sd, dm.sup);
+    char err[512] = "";
+    rc = admin_start(dm.loop, dm.sup, &dm.admin, err, sizeof err);
+    if (rc < 0) {
+        log_crit(NULL, "cannot start the admin API: %s", err[0] ? err : strerror(-rc));
+        /* Without its admin surface tenantd cannot be operated: stop the
+         * workers it may already have started, then exit non-zero. */
+        dm.admin = NULL;
+    }
+    /* proxy: a proxy that cannot start (its folders) leaves the tenants
+     * running; configuration errors are reported by the proxy itself. */
+    if (rc == 0) {
+        char perr[512] = "";
+        int prc = proxy_start(dm.loop, dm.sup, &dm.proxy, perr, sizeof perr);
+        if (prc < 0)
+            log_error(NULL, "cannot start the proxy: %s", perr[0] ? perr : strerror(-prc));
+        else
+            /* GET /v1/proxy, the proxy's metrics, and POST /v1/reload re-applying. */
+            admin_set_proxy(dm.admin, dm.proxy);
+        prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
+        if (prc < 0)
+            log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
+        else
+            /* POST /v1/tenants/<id>/backup now queues with the scheduler;
+             * without it, tenantctl backup copies the database itself. */
+            admin_set_backup_sched(dm.admin, dm.backups);
+    }
+    uv_signal_init(dm.loop, &dm.sig_term);
+    uv_signal_init(dm.loop, &dm.sig_int);
+    uv_signal_init(dm.loop, &dm.sig_hup);
+    dm.sig_term.data = dm.sig_int.data = dm.sig_hup.data = &dm;
+    dm.open_signals = 3;
+    uv_signal_start(&dm.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&dm.sig_int, on_signal, SIGINT);
+    uv_signal_start(&dm.sig_hup, on_signal, SIGHUP);
+    int exit_code = 0;
+    if (rc == 0)
+        /* READY=1 now, or once every tenant had its first start attempt
+         * (sdnotify.h says why not once every tenant is ready). */
+        svcnotify_admin_ready(dm.sd);
+    if (rc < 0) {
+        exit_code = 1;
+        dm.stopping = true;
+        svcnotify_stopping(dm.sd);
+        sup_shutdown(dm.sup, on_sup_stopped, &dm);
+    }
+
+    uv_run(dm.loop, UV_RUN_DEFAULT);
+    sup_free(dm.sup);
+    if (uv_loop_close(dm.loop) != 0)
+        log_debug(NULL, "the loop still had handles at exit");
+    log_info(NULL, "tenantd stopped");
+    return exit_code;
+}

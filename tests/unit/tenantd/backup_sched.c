@@ -1,0 +1,298 @@
+/*
+ * tenantd/backup_sched.c — unit tests of supervisor/tenantd/backup_sched.c on a real
+ * libuv loop, with a fake supervisor (the sup.h functions it calls) and real
+ * SQLite files in a temporary folder: on-demand backups, the schedule (due,
+ * unchanged tenants skipped, pruning to keep), and stopping with work queued.
+ *
+ * The module is compiled into this test directly (#include of the .c), so it
+ * runs against the fake sup_* below instead of tenantd's supervisor; that is
+ * why this binary is in the Makefile's UNIT_ALONE and links only libcommon.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "../../../supervisor/tenantd/backup_sched.c"
+
+/* ---- the fake supervisor ------------------------------------------------------ */
+
+static const char *fake_ids[] = {"dupont", "martin"};
+static struct config fake_config;
+
+size_t sup_tenant_count(const struct sup *s)
+{
+    (void)s;
+    return 2;
+}
+
+int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out)
+{
+    (void)s;
+    if (i >= 2)
+        return -ENOENT;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", fake_ids[i]);
+    return 0;
+}
+
+int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out)
+{
+    for (size_t i = 0; i < 2; i++)
+        if (strcmp(fake_ids[i], id) == 0)
+            return sup_tenant_view(s, i, out);
+    return -ENOENT;
+}
+
+const struct config *sup_config(const struct sup *s)
+{
+    (void)s;
+    return &fake_config;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static void run_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void db_path(const char *id, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s/%s.db", tmpdir, id, id);
+}
+
+static void bdir_path(const char *id, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s/backups", tmpdir, id);
+}
+
+static size_t count_backups(const char *id)
+{
+    struct backup_info *v = NULL;
+    size_t n = 0;
+    char dir[512];
+
+    bdir_path(id, dir, sizeof(dir));
+    assert_int_equal(backup_list(dir, id, &v, &n, NULL, 0), 0);
+    free(v);
+    return n;
+}
+
+static int setup(void **state)
+{
+    const char *t = getenv("TMPDIR");
+    char path[512];
+
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "%s/backup-sched-XXXXXX", t ? t : "/tmp");
+    assert_non_null(mkdtemp(tmpdir));
+    memset(&fake_config, 0, sizeof(fake_config));
+    snprintf(fake_config.g.data_dir, sizeof(fake_config.g.data_dir), "%s", tmpdir);
+    fake_config.g.backup_every_ms = 0;
+    fake_config.g.backup_keep = 2;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, fake_ids[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+        db_path(fake_ids[i], path, sizeof(path));
+        run_sql(path, "PRAGMA journal_mode = WAL; CREATE TABLE invoices(id INTEGER PRIMARY KEY, "
+                      "n TEXT); INSERT INTO invoices(n) VALUES ('2026-1');");
+        /* Written "earlier", so a backup made now is newer than the data. */
+        struct timeval past[2] = {{time(NULL) - 10, 0}, {time(NULL) - 10, 0}};
+        assert_int_equal(utimes(path, past), 0);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[400];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return 0;
+}
+
+struct result {
+    int calls;
+    int rc;
+    char text[4096];
+};
+
+static void on_done(int rc, const char *path_or_error, void *arg)
+{
+    struct result *r = arg;
+
+    r->calls++;
+    r->rc = rc;
+    snprintf(r->text, sizeof(r->text), "%s", path_or_error);
+}
+
+static void on_stopped(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void nothing(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Run the loop until *flag becomes nonzero, for at most ms milliseconds. */
+static void run_until(uv_loop_t *loop, volatile int *flag, int ms)
+{
+    uint64_t deadline = uv_now(loop) + (uint64_t)ms;
+    uv_timer_t guard;
+
+    /* A referenced timer keeps uv_run from returning early while a job runs. */
+    uv_timer_init(loop, &guard);
+    uv_timer_start(&guard, nothing, 50, 50);
+    while (!*flag && uv_now(loop) < deadline)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void stop_and_drain(uv_loop_t *loop, struct backup_sched *bs)
+{
+    int stopped = 0;
+
+    backup_sched_stop(bs, on_stopped, &stopped);
+    run_until(loop, &stopped, 10000);
+    assert_int_equal(stopped, 1);
+    assert_int_equal(uv_run(loop, UV_RUN_NOWAIT), 0);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_on_demand(void **state)
+{
+    uv_loop_t loop;
+    struct backup_sched *bs = NULL;
+    struct result r = {0}, bad = {0};
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(backup_sched_start(&loop, NULL, &bs), 0);
+    assert_int_equal(backup_sched_now(bs, "nobody", on_done, &bad), -ENOENT);
+    assert_int_equal(backup_sched_now(bs, "dupont", on_done, &r), 0);
+    /* Never called from inside backup_sched_now. */
+    assert_int_equal(r.calls, 0);
+    run_until(&loop, &r.calls, 10000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.text, "/dupont/backups/dupont-"));
+    assert_int_equal(backup_verify(r.text, "dupont", NULL, 0), 0);
+    assert_int_equal(count_backups("martin"), 0);
+    assert_int_equal(bad.calls, 0);
+    stop_and_drain(&loop, bs);
+}
+
+static void test_schedule_skips_unchanged_and_prunes(void **state)
+{
+    uv_loop_t loop;
+    struct backup_sched *bs = NULL;
+    char path[512], dir[512];
+    int never = 0;
+
+    (void)state;
+    fake_config.g.backup_every_ms = 100;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(backup_sched_start(&loop, NULL, &bs), 0);
+    /* The first round backs up both tenants. */
+    for (int i = 0; i < 100 && (count_backups("dupont") < 1 || count_backups("martin") < 1); i++)
+        run_until(&loop, &never, 100);
+    assert_int_equal(count_backups("dupont"), 1);
+    assert_int_equal(count_backups("martin"), 1);
+
+    /* Only the tenant whose database changed is backed up again; keep = 2. */
+    db_path("dupont", path, sizeof(path));
+    bdir_path("dupont", dir, sizeof(dir));
+    for (int round = 0; round < 3; round++) {
+        struct backup_info *v = NULL;
+        size_t n = 0;
+        char before[128];
+
+        assert_int_equal(backup_list(dir, "dupont", &v, &n, NULL, 0), 0);
+        assert_true(n > 0);
+        snprintf(before, sizeof(before), "%s", v[0].name);
+        free(v);
+        /* Names and the scheduler's "changed since" test have one-second
+         * resolution. Two seconds after the previous backup, write, then date
+         * the write one second back: it is newer than the previous backup and
+         * older than the next, so exactly one new backup is due, whatever
+         * second the scheduler happens to run in. */
+        sleep(2);
+        run_sql(path, "INSERT INTO invoices(n) VALUES ('next')");
+        struct timeval just_before[2] = {{time(NULL) - 1, 0}, {time(NULL) - 1, 0}};
+        assert_int_equal(utimes(path, just_before), 0);
+        char wal[600];
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        if (utimes(wal, just_before) < 0)
+            assert_int_equal(errno, ENOENT); /* the last close checkpointed it away */
+        for (int i = 0; i < 100; i++) {
+            int fresh;
+            backup_list(dir, "dupont", &v, &n, NULL, 0);
+            fresh = n > 0 && strcmp(v[0].name, before) != 0 && v[0].has_manifest;
+            free(v);
+            if (fresh)
+                break;
+            run_until(&loop, &never, 100);
+        }
+        assert_int_equal(count_backups("dupont"), 2);
+    }
+    assert_int_equal(count_backups("martin"), 1);
+    fake_config.g.backup_every_ms = 0;
+    stop_and_drain(&loop, bs);
+}
+
+static void test_stop_cancels_queued(void **state)
+{
+    uv_loop_t loop;
+    struct backup_sched *bs = NULL;
+    struct result r[3] = {{0}};
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(backup_sched_start(&loop, NULL, &bs), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(backup_sched_now(bs, i == 1 ? "martin" : "dupont", on_done, &r[i]), 0);
+    stop_and_drain(&loop, bs);
+    /* The first was running and finished; the others were cancelled. */
+    assert_int_equal(r[0].calls, 1);
+    assert_int_equal(r[0].rc, 0);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].rc, -ECANCELED);
+        assert_non_null(strstr(r[i].text, "stopping"));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_on_demand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_skips_unchanged_and_prunes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_cancels_queued, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("common_backup_sched", tests, NULL, NULL);
+}
