@@ -514,7 +514,11 @@ check_run() {
     if [ -n "$extra" ]; then
         say "run: mounts left inside the root after Ctrl-C:"
         printf '%s\n' "$extra" | sed 's/^/  /'
-        [ "${RESULT[run]}" = ok ] && RESULT[run]="FAILED (mounts left after Ctrl-C)"
+        if [ "${RESULT[run]}" = ok ]; then
+            RESULT[run]="FAILED (mounts left after Ctrl-C)"
+        else
+            RESULT[run]="${RESULT[run]%)}; mounts left)"
+        fi
     fi
     if [ "${RESULT[run]}" = ok ]; then
         say "run: nothing left running or mounted inside the root after Ctrl-C"
