@@ -393,6 +393,7 @@ show_log() {
 }
 
 declare -A RESULT DURATION
+TEST_COUNTS=
 FAILED=0
 
 check_run() {
@@ -532,7 +533,7 @@ check_run() {
 }
 
 check_test() {
-    local r=$WORK/test log=$WORK/test.log t0 rc left
+    local r=$WORK/test log=$WORK/test.log t0 rc left counts
     make_root "$r"
     t0=$SECONDS
     say "test: CI=true make test in /root/tenantd (output follows)"
@@ -542,12 +543,18 @@ check_test() {
         </dev/null 2>&1 | tee "$log") &
     wait $! && rc=0 || rc=$?
     DURATION[test]=$((SECONDS - t0))
+    # The runners' own closing lines, for the summary.
+    counts=$({
+        grep -E '^unit binaries: ' "$log" | tail -n 1
+        grep -E '^=* *[0-9]+ (passed|failed|error)' "$log" | tail -n 1 | sed 's/^=* *//; s/ *=*$//'
+    } | paste -sd ';' | sed 's/;/; /g')
+    TEST_COUNTS=$counts
     if [ $rc = 0 ]; then
         RESULT[test]=ok
     elif [ $rc = 124 ]; then
         RESULT[test]="FAILED (not finished within ${TEST_TIMEOUT}s)"
     else
-        RESULT[test]="FAILED (make test exited with status $rc)"
+        RESULT[test]="FAILED (make test exited with status $rc${counts:+: $counts})"
     fi
     left=$(procs_under "$r" "$HOLDER")
     if [ -n "$left" ]; then
@@ -574,7 +581,11 @@ echo "== cleanroom summary: Debian $SUITE ($MIRROR), checkout ${HEAD_SHA:0:12} i
 printf '  %-10s %-7s %5ss\n' minbase "$minbase_how" "$minbase_s"
 for c in $CHECKS; do
     printf '  %-10s %-7s %5ss' "make $c" "$([ "${RESULT[$c]}" = ok ] && echo ok || echo FAILED)" "${DURATION[$c]}"
-    [ "${RESULT[$c]}" = ok ] || printf '  %s' "${RESULT[$c]#FAILED }"
+    if [ "${RESULT[$c]}" != ok ]; then
+        printf '  %s' "${RESULT[$c]#FAILED }"
+    elif [ "$c" = test ] && [ -n "$TEST_COUNTS" ]; then
+        printf '  (%s)' "$TEST_COUNTS"
+    fi
     echo
 done
 printf '  %-10s %-7s %5ss\n' total "" "$((SECONDS - T0))"
