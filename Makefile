@@ -10,6 +10,12 @@
 #   make bench         the benchmark scripts (print figures; not tests)
 #   make soak          the bounded soak run (MINUTES=2), by hand
 #   make format-check  clang-format --dry-run on every C file
+#   make cleanroom     `make run` and `make test` as the first commands on a fresh Debian 12
+#                      (debootstrap minbase in a chroot, checkout in /root/tenantd; as root;
+#                      see tests/cleanroom.sh). The machine running it needs debootstrap, git,
+#                      curl and iproute2: the target installs the missing ones from
+#                      deploy/cleanroom-packages.txt. The minbase tarball and the downloaded
+#                      .deb files are cached in /var/cache/tenantd-cleanroom (CLEANROOM_CACHE).
 #
 # Source layout (the file list is the process diagram). Each program states its
 # sources below in one line, OpenSMTPD style, and compiles with its own folder on
@@ -115,7 +121,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean
+.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
 all: $(BINS) $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
@@ -213,6 +219,10 @@ bench: all
 # The soak test is long and run by hand: make soak MINUTES=10
 soak: all
 	@tests/bench/soak.sh $(BUILDDIR) $(or $(MINUTES),2)
+
+cleanroom:
+	@deploy/install-deps.sh deploy/cleanroom-packages.txt
+	@tests/cleanroom.sh
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
