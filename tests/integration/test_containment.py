@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import TenantdRoot, helper, pid_alive, wait_for
+from tenantd_test import TenantdRoot, helper, pid_alive, wait_for
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -111,3 +111,114 @@ def test_escape_sequences_are_escaped_in_the_log(root):
         data = f.read()
     assert not any(b < 0x20 and b not in (0x09, 0x0a) for b in data)
     assert b"\x1b" not in data and b"\xc2\x9b" not in data
+
+
+# ---- uids unique per host ----------------------------------------------------------
+
+def worker_uid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                uids = set(line.split()[1:])
+                assert len(uids) == 1, line
+                return int(uids.pop())
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def start_at_once(roots):
+    """Start every root's tenantd in parallel threads, and wait for all."""
+    import threading
+    errors = []
+
+    def run(r):
+        try:
+            r.start()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(r,)) for r in roots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+@pytest.fixture
+def two_roots():
+    if os.geteuid() != 0:
+        pytest.skip("tenant uids are only assigned when tenantd runs as root")
+    roots, pids = [], []
+    for _ in range(2):
+        d = tempfile.mkdtemp(prefix="tenantd-test-", dir=os.environ.get("TENANTD_TEST_TMP",
+                                                                        "/var/tmp"))
+        os.chmod(d, 0o755)
+        roots.append(TenantdRoot(d))
+    yield roots, pids
+    for r in roots:
+        try:
+            if r.proc and r.proc.poll() is None:
+                pids.extend(p for p in r.pids().values() if p)
+        finally:
+            r.stop()
+    for p in pids:
+        if pid_alive(p):
+            os.kill(p, signal.SIGKILL)
+    for r in roots:
+        shutil.rmtree(r.path, ignore_errors=True)
+
+
+def uids_of(root):
+    return {tid: worker_uid(pid) for tid, pid in root.pids().items()}
+
+
+def test_two_instances_on_one_host_get_disjoint_uids(two_roots):
+    """Two tenantd with the default uid_range and the host's registry (this
+    test session's, see conftest.py), started at once, with the same tenant
+    ids: no uid is shared."""
+    roots, _ = two_roots
+    for r in roots:
+        for tid in ("dupont", "martin", "bernard"):
+            r.add_tenant(tid, plan="starter")
+    start_at_once(roots)
+    a, b = uids_of(roots[0]), uids_of(roots[1])
+    assert len(a) == len(b) == 3
+    assert not set(a.values()) & set(b.values()), (a, b)
+    assert len(set(a.values())) == 3
+    assert all(1900000000 <= u <= 1999999999 for u in [*a.values(), *b.values()]), (a, b)
+    # Each instance keeps its per-instance map, as before.
+    for r, m in ((roots[0], a), (roots[1], b)):
+        with open(os.path.join(r.run_dir, "uids")) as f:
+            stored = dict(line.split() for line in f)
+        assert {k: int(v) for k, v in stored.items()} == m
+    # The worker's data dir belongs to its uid, not to the other instance's.
+    for r, m in ((roots[0], a), (roots[1], b)):
+        for tid, uid in m.items():
+            assert os.stat(os.path.join(r.path, "data", "clients", tid)).st_uid == uid
+
+
+def test_instances_sharing_a_registry_file_with_overlapping_ranges(two_roots):
+    """[tenantd] uid_registry names one file for both, and both ranges are the
+    same six uids: the six tenants get all six, once each, and the registry
+    says which instance holds which."""
+    roots, _ = two_roots
+    reg_dir = tempfile.mkdtemp(prefix="tenantd-test-registry-", dir="/var/tmp")
+    try:
+        registry = os.path.join(reg_dir, "uids")
+        for r in roots:
+            r.write_global(tenantd={"uid_range": "1990000100-1990000105",
+                                    "uid_registry": registry})
+            for tid in ("a1", "a2", "a3"):
+                r.add_tenant(tid, plan="starter")
+        start_at_once(roots)
+        a, b = uids_of(roots[0]), uids_of(roots[1])
+        assert sorted([*a.values(), *b.values()]) == list(range(1990000100, 1990000106)), (a, b)
+        with open(registry) as f:
+            lines = [line.split(" ", 2) for line in f.read().splitlines()]
+        owners = {int(u): (tid, inst) for u, tid, inst in lines}
+        assert len(lines) == 6
+        for r, m in ((roots[0], a), (roots[1], b)):
+            for tid, uid in m.items():
+                assert owners[uid] == (tid, r.run_dir)
+        assert os.stat(registry).st_mode & 0o777 == 0o600
+    finally:
+        shutil.rmtree(reg_dir, ignore_errors=True)
