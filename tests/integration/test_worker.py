@@ -225,9 +225,16 @@ def test_failed_logins_are_rate_limited(worker):
     assert body["error"] == "too_many_attempts"
     assert 0 < int(r.headers["retry-after"]) <= 15 * 60
 
+    # The throttle is per (username, address) since issue 12: the same account
+    # from another address, with the right password, logs in at once (it used
+    # to be locked for everyone for 15 minutes).
+    token = worker.login("admin", pw, headers={"X-Real-IP": "10.0.0.7"})
+    assert worker.get("/api/me", token=token).status == 200
+    # ...while the guessing address is still held, right password or not.
+    assert_json_error(worker.post("/api/auth/login", {"username": "admin", "password": pw}), 429)
+
     # Another user from another address is not affected...
     lawyer_pw = "lawyer-pass-1"
-    # (created by a second admin account, as the first one is locked out)
     pw2 = worker.create_admin("admin2")
     t2 = worker.login("admin2", pw2, headers={"X-Real-IP": "10.0.0.2"})
     assert worker.post("/api/users", {"username": "lawyer", "password": lawyer_pw, "role": "lawyer"},
