@@ -384,8 +384,10 @@ static int make_parent(const char *path)
             *p = '/';
         }
     }
-    /* Only root reads it: it lists every tenant of every instance. */
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    /* The folder may be the parent of run dirs that nginx's workers must
+     * traverse: 0755. The file itself, which lists every tenant of every
+     * instance, is 0600. */
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return -errno;
     return 0;
 }
