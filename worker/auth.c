@@ -306,10 +306,12 @@ int64_t auth_throttle(const struct auth_failures *f, time_t now, const char **wh
             return wait;
         }
     }
-    /* The ceiling holds only addresses that have failed on this account: a
-     * fresh address goes through, so the firm cannot be locked out of its
-     * own account by someone else's guesses. */
-    if (f->account >= AUTH_FAIL_MAX_ACCOUNT && f->pair > 0) {
+    /* The ceiling bounds the guesses on one account whatever the number of
+     * addresses (they are cheap: a botnet, IPv6, a forged X-Real-IP), but
+     * only ever by a couple of seconds, so it never locks the firm out: the
+     * right password from a fresh address gets in on its first or second
+     * try. */
+    if (f->account >= AUTH_FAIL_MAX_ACCOUNT) {
         wait = f->account_last + AUTH_ACCOUNT_GAP - (int64_t)now;
         if (wait > 0) {
             *what = "account";

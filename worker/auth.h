@@ -24,13 +24,12 @@
  *  - per address: AUTH_FAIL_MAX_ADDR failures, whatever the usernames, and
  *    the address waits until the oldest leaves the window (a guesser trying
  *    many usernames);
- *  - per account, a ceiling against guesses spread over many addresses: once
- *    the username has AUTH_FAIL_MAX_ACCOUNT failures since its last success,
- *    addresses that have failed on it get one attempt per AUTH_ACCOUNT_GAP
- *    seconds between them all. An address that has not failed on the
- *    username is never held by it: the firm's own user, from a fresh
- *    address, can always log in with the right password, whatever someone
- *    else is trying elsewhere.
+ *  - per account, a ceiling against guesses spread over many addresses:
+ *    once the username has AUTH_FAIL_MAX_ACCOUNT failures since its last
+ *    success, it takes one attempt per AUTH_ACCOUNT_GAP seconds, from any
+ *    address. That bounds a distributed guesser to a slow rate, and holds
+ *    the firm's own user, with the right password from a fresh address, for
+ *    at most those few seconds: never a lock-out.
  * Each attempt is recorded in login_attempts *before* the password is
  * checked, so parallel guesses count too. The address is the peer's, or the
  * X-Real-IP the worker trusts (see peer_address in http.c).
