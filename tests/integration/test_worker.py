@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 
 import pytest
 import zoneinfo
@@ -246,6 +247,32 @@ def test_failed_logins_are_rate_limited(worker):
                     headers={"X-Real-IP": "10.9.9.9"})
     assert_json_error(r, 429)
     worker.login("lawyer", lawyer_pw, headers={"X-Real-IP": "10.0.0.3"})
+
+
+def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
+    """Twenty addresses with one wrong password each for admin: the account
+    then takes one attempt per couple of seconds, from anyone, and the right
+    password from a fresh address gets in after at most that wait."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    for i in range(20):
+        worker.login("admin", "wrong-password", expect=401, headers={"X-Real-IP": f"10.7.0.{i}"})
+    # The 21st guess, from yet another address, is held by the account ceiling.
+    r = worker.post("/api/auth/login", {"username": "admin", "password": "wrong-again"},
+                    headers={"X-Real-IP": "10.7.1.1"})
+    body = assert_json_error(r, 429)
+    assert 0 < body["retry_after"] <= 2, body
+    # The firm's admin, from a fresh address: held for seconds at most.
+    t0 = time.monotonic()
+    while True:
+        r = worker.post("/api/auth/login", {"username": "admin", "password": pw},
+                        headers={"X-Real-IP": "192.0.2.10"})
+        if r.status == 200:
+            break
+        assert r.status == 429 and r.json()["retry_after"] <= 2, (r.status, r.text)
+        assert time.monotonic() - t0 < 5, "the right password was held for more than a few seconds"
+        time.sleep(r.json()["retry_after"])
+    assert worker.get("/api/me", token=r.json()["token"]).status == 200
 
 
 # ---- robustness -------------------------------------------------------------------
