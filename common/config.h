@@ -64,8 +64,10 @@ struct config_global {
     char domain[CONFIG_HOST_MAX];        /* tenants are <subdomain>.<domain> */
     int port_min, port_max;              /* port_range = 5001-5999 */
     int max_parallel_starts;
-    char jail_path[CONFIG_PATH_MAX];   /* "" = tenant-jail beside tenantd */
-    char worker_path[CONFIG_PATH_MAX]; /* "" = tenant-worker beside tenantd */
+    char jail_path[CONFIG_PATH_MAX];    /* "" = tenant-jail beside tenantd */
+    char worker_path[CONFIG_PATH_MAX];  /* "" = tenant-worker beside tenantd */
+    int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
+    char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */

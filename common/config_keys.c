@@ -311,6 +311,11 @@ static const struct key global_keys[] = {
      .def = "16"},
     {"tenantd", "jail", K_PATH, F_EMPTY_OK, G(jail_path), .def = ""},
     {"tenantd", "worker", K_PATH, F_EMPTY_OK, G(worker_path), .def = ""},
+    /* Above Debian's /etc/subuid allocations and systemd's container range,
+     * below 2^31 (supervisor/tenantd/uidmap.h). */
+    {"tenantd", "uid_range", K_PORTRANGE, 0, G(uid_min), G2(uid_max), .min = 65536,
+     .max = 2147483646, .def = "1900000000-1999999999"},
+    {"tenantd", "uid_registry", K_PATH, F_EMPTY_OK, G(uid_registry), .def = ""},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},

@@ -260,9 +260,10 @@ static int user_exists(const char *username)
     return r;
 }
 
-/* Count failures for one key since `since`; *oldest gets the earliest. */
-static int count_failures(const char *sql, const char *value, time_t since, int64_t *count,
-                          int64_t *oldest)
+/* One count(*) and one min/max(at) over login_attempts: ?1 the username or
+ * address, ?2 the window's start, ?3 the address when given. */
+static int count_failures(const char *sql, const char *value, time_t since, const char *address,
+                          int64_t *count, int64_t *at)
 {
     sqlite3_stmt *st = NULL;
     int r = -EIO;
@@ -270,9 +271,11 @@ static int count_failures(const char *sql, const char *value, time_t since, int6
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+        if (address)
+            sqlite3_bind_text(st, 3, address, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
             *count = sqlite3_column_int64(st, 0);
-            *oldest = sqlite3_column_int64(st, 1);
+            *at = sqlite3_column_int64(st, 1);
             r = 0;
         }
     }
@@ -280,6 +283,42 @@ static int count_failures(const char *sql, const char *value, time_t since, int6
         log_sql("counting failed logins");
     sqlite3_finalize(st);
     return r;
+}
+
+int64_t auth_throttle(const struct auth_failures *f, time_t now, const char **what)
+{
+    int64_t wait;
+
+    if (f->addr >= AUTH_FAIL_MAX_ADDR) {
+        wait = f->addr_oldest + AUTH_FAIL_WINDOW - (int64_t)now;
+        *what = "address";
+        return wait < 1 ? 1 : wait;
+    }
+    if (f->pair >= AUTH_FAIL_FREE) {
+        int64_t delay = AUTH_DELAY_BASE;
+        for (int64_t k = AUTH_FAIL_FREE; k < f->pair && delay < AUTH_DELAY_MAX; k++)
+            delay *= 2;
+        if (delay > AUTH_DELAY_MAX)
+            delay = AUTH_DELAY_MAX;
+        wait = f->pair_last + delay - (int64_t)now;
+        if (wait > 0) {
+            *what = "username from this address";
+            return wait;
+        }
+    }
+    /* The ceiling bounds the guesses on one account whatever the number of
+     * addresses (they are cheap: a botnet, IPv6, a forged X-Real-IP), but
+     * only ever by a couple of seconds, so it never locks the firm out: the
+     * right password from a fresh address gets in on its first or second
+     * try. */
+    if (f->account >= AUTH_FAIL_MAX_ACCOUNT) {
+        wait = f->account_last + AUTH_ACCOUNT_GAP - (int64_t)now;
+        if (wait > 0) {
+            *what = "account";
+            return wait;
+        }
+    }
+    return 0;
 }
 
 static int valid_username(const char *s)
@@ -304,13 +343,10 @@ static const struct jsonv_field login_spec[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static struct wres too_many(const char *what, int64_t oldest, time_t now)
+static struct wres too_many(const char *what, int64_t after)
 {
-    int64_t after = oldest + AUTH_FAIL_WINDOW - (int64_t)now;
     struct wres w;
 
-    if (after < 1)
-        after = 1;
     w = wres_error(429, "too_many_attempts",
                    "too many failed logins for this %s; retry in %lld seconds", what,
                    (long long)after);
@@ -323,7 +359,9 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
                      const char *address, struct wres *res)
 {
     time_t since = c->now - AUTH_FAIL_WINDOW;
-    int64_t count = 0, oldest = 0;
+    struct auth_failures f = {0};
+    const char *what = "";
+    int64_t wait;
     sqlite3_stmt *st = NULL;
 
     if (jsonv_reject(body, login_spec, res))
@@ -336,23 +374,25 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
     l->opslimit = cost_ops;
     l->memlimit = cost_mem;
 
-    /* Failures before the username's last success do not count: a user who
-     * got in has proven who they are. */
-    if (count_failures("SELECT count(*), min(at) FROM login_attempts"
+    /* Failures before a success do not count: whoever got in has proven who
+     * they are. For a pair, only that pair's success resets it, so the
+     * firm's login elsewhere does not hand a guesser fresh attempts. */
+    if (count_failures("SELECT count(*), coalesce(max(at), 0) FROM login_attempts"
+                       " WHERE username = ?1 AND address = ?3 AND ok = 0 AND at > ?2 AND id > "
+                       "coalesce((SELECT max(id) FROM login_attempts"
+                       " WHERE username = ?1 AND address = ?3 AND ok = 1), 0)",
+                       l->username, since, l->address, &f.pair, &f.pair_last) < 0 ||
+        count_failures("SELECT count(*), coalesce(min(at), 0) FROM login_attempts"
+                       " WHERE address = ?1 AND ok = 0 AND at > ?2",
+                       l->address, since, NULL, &f.addr, &f.addr_oldest) < 0 ||
+        count_failures("SELECT count(*), coalesce(max(at), 0) FROM login_attempts"
                        " WHERE username = ?1 AND ok = 0 AND at > ?2 AND id > coalesce("
                        "(SELECT max(id) FROM login_attempts WHERE username = ?1 AND ok = 1), 0)",
-                       l->username, since, &count, &oldest) < 0)
+                       l->username, since, NULL, &f.account, &f.account_last) < 0)
         goto fail;
-    if (count >= AUTH_FAIL_MAX_USER) {
-        *res = too_many("username", oldest, c->now);
-        goto refused;
-    }
-    if (count_failures("SELECT count(*), min(at) FROM login_attempts"
-                       " WHERE address = ?1 AND ok = 0 AND at > ?2",
-                       l->address, since, &count, &oldest) < 0)
-        goto fail;
-    if (count >= AUTH_FAIL_MAX_ADDR) {
-        *res = too_many("address", oldest, c->now);
+    wait = auth_throttle(&f, c->now, &what);
+    if (wait > 0) {
+        *res = too_many(what, wait);
         goto refused;
     }
 

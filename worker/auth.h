@@ -16,11 +16,23 @@
  * touch no database and no global state. Every other function runs on the
  * event-loop thread, which alone uses the database.
  *
- * Throttling: a login is refused with 429 once a username has
- * AUTH_FAIL_MAX_USER failures, or an address AUTH_FAIL_MAX_ADDR failures, in
- * the last AUTH_FAIL_WINDOW seconds (failures before the username's last
- * success do not count). Each attempt is recorded in login_attempts *before*
- * the password is checked, so parallel guesses count too.
+ * Throttling (auth_throttle), over the failures of the last AUTH_FAIL_WINDOW
+ * seconds, so that it slows a guesser without locking the firm out:
+ *  - per (username, address): after AUTH_FAIL_FREE failures since that
+ *    pair's last success, each further attempt waits AUTH_DELAY_BASE seconds
+ *    after the last failure, doubling with each failure up to AUTH_DELAY_MAX;
+ *  - per address: AUTH_FAIL_MAX_ADDR failures, whatever the usernames, and
+ *    the address waits until the oldest leaves the window (a guesser trying
+ *    many usernames);
+ *  - per account, a ceiling against guesses spread over many addresses:
+ *    once the username has AUTH_FAIL_MAX_ACCOUNT failures since its last
+ *    success, it takes one attempt per AUTH_ACCOUNT_GAP seconds, from any
+ *    address. That bounds a distributed guesser to a slow rate, and holds
+ *    the firm's own user, with the right password from a fresh address, for
+ *    at most those few seconds: never a lock-out.
+ * Each attempt is recorded in login_attempts *before* the password is
+ * checked, so parallel guesses count too. The address is the peer's, or the
+ * X-Real-IP the worker trusts (see peer_address in http.c).
  */
 #ifndef TENANT_WORKER_AUTH_H
 #define TENANT_WORKER_AUTH_H
@@ -32,8 +44,12 @@
 
 #define AUTH_SESSION_TTL (12 * 3600)
 #define AUTH_FAIL_WINDOW (15 * 60)
-#define AUTH_FAIL_MAX_USER 5
+#define AUTH_FAIL_FREE 5   /* per (username, address), before any delay */
+#define AUTH_DELAY_BASE 60 /* seconds, after the AUTH_FAIL_FREE-th failure */
+#define AUTH_DELAY_MAX 900 /* seconds, the longest a pair waits */
 #define AUTH_FAIL_MAX_ADDR 20
+#define AUTH_FAIL_MAX_ACCOUNT 20
+#define AUTH_ACCOUNT_GAP 2 /* seconds between attempts on an account under attack */
 #define AUTH_PASSWORD_MIN 8
 #define AUTH_PASSWORD_MAX 256
 #define AUTH_SID_LEN 22 /* base64url of 16 bytes */
@@ -63,6 +79,19 @@ int auth_logout(const char *sid);
 /* Drop every cached session of one user: call it whenever a user's role,
  * name or active flag changes, so the next request re-reads the row. */
 void auth_forget_user(int64_t user_id);
+
+/* What auth_throttle decides on: counts of failed attempts (ok = 0) in the
+ * window, and times (seconds since the epoch; 0 when there is none). */
+struct auth_failures {
+    int64_t pair, pair_last;   /* this username from this address, since the pair's last success */
+    int64_t addr, addr_oldest; /* this address, any username */
+    int64_t account, account_last; /* this username, any address, since its last success */
+};
+
+/* Pure: 0 when the attempt may go ahead, else the seconds to wait, with
+ * *what naming the rule ("address", "account", "username from this
+ * address"). */
+int64_t auth_throttle(const struct auth_failures *f, time_t now, const char **what);
 
 /* A login in three steps: begin (loop), verify (thread), finish (loop). */
 struct auth_login {

@@ -4,7 +4,14 @@
  * allowed. It removes the system calls a web worker never needs and that
  * widen the kernel's attack surface or could undo the jail: debugging other
  * processes, mounting, namespaces, modules, keyrings, bpf, perf, the clock,
- * raw I/O ports, chroot.
+ * raw I/O ports, chroot, io_uring.
+ *
+ * socket() of two address families answers EAFNOSUPPORT, as a kernel built
+ * without them would: AF_NETLINK (the kernel's configuration interfaces: a
+ * web worker has no use for routing tables or audit) and AF_VSOCK (the way
+ * out of a virtual machine to its host). Not EPERM and not a kill: glibc's
+ * getaddrinfo opens a NETLINK_ROUTE socket for AI_ADDRCONFIG and, when that
+ * fails, carries on as if both IPv4 and IPv6 were configured.
  *
  * Installed last, just before execve, with NO_NEW_PRIVS already set, so the
  * jail's own steps are not filtered and /proc/<pid>/status shows Seccomp: 2.
@@ -35,6 +42,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #if defined(__x86_64__)
@@ -190,6 +198,19 @@ static const int denied[] = {
 #ifdef __NR_setns
     __NR_setns,
 #endif
+/* io_uring: a second way into most of the kernel, one that seccomp cannot
+ * see into (the operations travel in shared memory), and a frequent source of
+ * kernel bugs. libuv and other libraries fall back to plain calls when its
+ * setup fails. */
+#ifdef __NR_io_uring_setup
+    __NR_io_uring_setup,
+#endif
+#ifdef __NR_io_uring_enter
+    __NR_io_uring_enter,
+#endif
+#ifdef __NR_io_uring_register
+    __NR_io_uring_register,
+#endif
 };
 #define N_DENIED (sizeof denied / sizeof denied[0])
 
@@ -204,13 +225,17 @@ static const int denied[] = {
 /* The program's fixed head and tail around the list; the returns are the
  * tail's last three instructions, and every jump is written as "to that
  * instruction" (TO) so no offset is counted by hand. */
-enum { HEAD = 5, TAIL = 9 };
+enum { HEAD = 5, TAIL = 15 };
 _Static_assert(HEAD + N_DENIED + TAIL < 256, "jump offsets must fit in 8 bits");
 
 int jail_seccomp_load(struct jail_err *e)
 {
     struct sock_filter f[HEAD + N_DENIED + TAIL];
-    const size_t r_eperm = HEAD + N_DENIED + 6, r_enosys = r_eperm + 1, r_kill = r_eperm + 2;
+    /* The tail's landmarks: where the clone check starts, and the four
+     * returns that close the program. */
+    const size_t l_clone = HEAD + N_DENIED + 6;
+    const size_t r_eperm = HEAD + N_DENIED + 11, r_enosys = r_eperm + 1,
+                 r_eafnosupport = r_eperm + 2, r_kill = r_eperm + 3;
     size_t k = 0;
     /* TO is relative to the instruction being emitted, so EMIT must not
      * advance k before its argument is evaluated. */
@@ -237,6 +262,13 @@ int jail_seccomp_load(struct jail_err *e)
     /* Tail. clone3 passes its flags in memory, which seccomp cannot read:
      * answer ENOSYS so the C library falls back to clone(), which is checked. */
     EMIT(JEQ(__NR_clone3, TO(r_enosys), 0));
+    /* socket(): the family is the first argument. Loading it replaces the
+     * number in the accumulator, so this branch ends in a return. */
+    EMIT(JEQ(__NR_socket, 0, TO(l_clone)));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO));
+    EMIT(JEQ(AF_NETLINK, TO(r_eafnosupport), 0));
+    EMIT(JEQ(AF_VSOCK, TO(r_eafnosupport), 0));
+    EMIT(RET(SECCOMP_RET_ALLOW));
     EMIT(JEQ(__NR_clone, 1, 0));
     EMIT(RET(SECCOMP_RET_ALLOW));
     EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO));
@@ -244,6 +276,7 @@ int jail_seccomp_load(struct jail_err *e)
     EMIT(RET(SECCOMP_RET_ALLOW));
     EMIT(RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
     EMIT(RET(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)));
+    EMIT(RET(SECCOMP_RET_ERRNO | (EAFNOSUPPORT & SECCOMP_RET_DATA)));
     EMIT(RET(SECCOMP_RET_KILL_PROCESS));
 #undef TO
 #undef EMIT

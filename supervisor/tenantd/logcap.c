@@ -6,11 +6,19 @@
  * themselves at EOF. A write job on the thread pool owns the log file's fd
  * while it runs; the loop thread touches the fd only when no job runs. The
  * logcap is freed when it is closed, no stream is left and no job runs.
+ *
+ * Back-pressure: the token bucket lives in the logcap (one budget for both
+ * streams). on_alloc never offers more buffer than there are tokens, so a
+ * read cannot overspend; when the bucket is empty it offers none, libuv
+ * answers UV_ENOBUFS, and the stream stops reading and arms its own timer for
+ * the moment a chunk's worth has refilled. A stream owns its pipe and timer
+ * and is freed when both are closed.
  */
 #include "logcap.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,8 @@
 #include "log.h"
 
 #define PENDING_MAX (256 * 1024) /* buffered bytes before lines are dropped */
+#define CHUNK (64 * 1024)        /* the most one read takes */
+#define RESUME_MIN_MS 10         /* the shortest pause: fewer, larger reads */
 #define ROTATE_KEEP 3
 
 struct buf {
@@ -49,11 +59,20 @@ struct logcap {
 
     uint64_t window_s; /* rate limit: the current second, lines in it, dropped */
     int window_lines;
-    uint64_t dropped;
+    uint64_t dropped, dropped_bytes; /* not reported yet */
+    uint64_t pauses_noted;           /* st.pauses when last reported */
+
+    int64_t tokens; /* byte budget: bytes that may be read now */
+    uint64_t tokens_ms;
+    struct logcap_stats st;
 };
 
 struct stream {
     uv_pipe_t pipe;
+    uv_timer_t resume; /* while paused: when the budget has refilled */
+    int open_handles;  /* pipe and timer; freed at 0 */
+    bool paused;
+    uint64_t paused_at_ms;
     struct logcap *lc;
     const char *name;
     bool cutting; /* the current line was cut: skip to its end */
@@ -99,6 +118,71 @@ static void timestamp(char *out, size_t n)
     snprintf(out + len, n - len, ".%03dZ", (int)(tv.tv_usec / 1000) % 1000);
 }
 
+/* The length of the valid UTF-8 sequence at p (at most n bytes), or 0. Strict:
+ * no overlong forms, no surrogates, nothing above U+10FFFF, since a lenient
+ * terminal could decode an overlong form into a control character. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (len > n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+size_t logcap_escape(const char *text, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
+    char *o = out;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        size_t n = 1;
+        bool esc;
+        if (c < 0x80) {
+            esc = (c < 0x20 && c != '\t') || c == 0x7f;
+        } else {
+            n = utf8_seq(p + i, len - i);
+            /* U+0080..U+009F, the C1 controls, are C2 80..C2 9F. */
+            esc = n == 0 || (n == 2 && c == 0xc2 && p[i + 1] <= 0x9f);
+            if (n == 0)
+                n = 1;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (esc) {
+                *o++ = '\\';
+                *o++ = 'x';
+                *o++ = hex[p[i + k] >> 4];
+                *o++ = hex[p[i + k] & 15];
+            } else {
+                *o++ = (char)p[i + k];
+            }
+        }
+        i += n;
+    }
+    return (size_t)(o - out);
+}
+
 /* Append one formatted line; false when the buffer is full. */
 static bool append_line(struct logcap *lc, const char *stream, const char *text, size_t len,
                         const char *suffix)
@@ -106,13 +190,15 @@ static bool append_line(struct logcap *lc, const char *stream, const char *text,
     char ts[32];
     timestamp(ts, sizeof ts);
     size_t slen = strlen(suffix);
-    size_t need = strlen(ts) + 1 + strlen(stream) + 1 + len + slen + 1;
+    /* Room for the worst case, four bytes per byte escaped; the limit is
+     * checked against the same worst case, so a full buffer is never
+     * overrun. */
+    size_t need = strlen(ts) + 1 + strlen(stream) + 1 + 4 * len + slen + 1;
     if (lc->pending.len + need > PENDING_MAX || buf_reserve(&lc->pending, need) < 0)
         return false;
     char *p = lc->pending.p + lc->pending.len;
     p += sprintf(p, "%s %s ", ts, stream);
-    memcpy(p, text, len);
-    p += len;
+    p += logcap_escape(text, len, p);
     memcpy(p, suffix, slen);
     p += slen;
     *p++ = '\n';
@@ -122,12 +208,33 @@ static bool append_line(struct logcap *lc, const char *stream, const char *text,
 
 static void flush_dropped(struct logcap *lc)
 {
-    if (lc->dropped == 0)
+    if (lc->dropped == 0 && lc->st.pauses == lc->pauses_noted)
         return;
-    char msg[64];
-    int n = snprintf(msg, sizeof msg, "%llu lines dropped", (unsigned long long)lc->dropped);
-    if (append_line(lc, "tenantd", msg, (size_t)n, ""))
+    char msg[192];
+    int n;
+    if (lc->st.pauses == lc->pauses_noted)
+        n = snprintf(msg, sizeof msg, "%llu lines dropped (%llu bytes)",
+                     (unsigned long long)lc->dropped, (unsigned long long)lc->dropped_bytes);
+    else
+        n = snprintf(msg, sizeof msg,
+                     "%llu lines dropped (%llu bytes); output over %lld bytes/s: reading paused "
+                     "%llu times",
+                     (unsigned long long)lc->dropped, (unsigned long long)lc->dropped_bytes,
+                     (long long)logcap_rate_bytes(&lc->o),
+                     (unsigned long long)(lc->st.pauses - lc->pauses_noted));
+    if (append_line(lc, "tenantd", msg, (size_t)n, "")) {
         lc->dropped = 0;
+        lc->dropped_bytes = 0;
+        lc->pauses_noted = lc->st.pauses;
+    }
+}
+
+static void drop(struct logcap *lc, size_t len)
+{
+    lc->dropped++;
+    lc->dropped_bytes += len;
+    lc->st.lines_dropped++;
+    lc->st.bytes_dropped += len;
 }
 
 static void emit(struct logcap *lc, const char *stream, const char *text, size_t len,
@@ -140,12 +247,12 @@ static void emit(struct logcap *lc, const char *stream, const char *text, size_t
         flush_dropped(lc);
     }
     if (lc->o.rate_lines > 0 && lc->window_lines >= lc->o.rate_lines) {
-        lc->dropped++;
+        drop(lc, len);
         return;
     }
     lc->window_lines++;
     if (!append_line(lc, stream, text, len, suffix))
-        lc->dropped++;
+        drop(lc, len);
     kick(lc);
 }
 
@@ -248,21 +355,50 @@ static void kick(struct logcap *lc)
 
 /* ---- the pipes --------------------------------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+int64_t logcap_rate_bytes(const struct logcap_opts *o)
 {
-    static char chunk[65536];
-    (void)h;
-    (void)suggested;
-    /* One static chunk is enough: the loop is single-threaded and every read
-     * is consumed before the next one starts. */
-    b->base = chunk;
-    b->len = sizeof chunk;
+    int64_t r = (int64_t)(o->rate_lines > 0 ? o->rate_lines : 0) * LOGCAP_BYTES_PER_LINE;
+    return r < LOGCAP_RATE_MIN ? LOGCAP_RATE_MIN : r;
 }
 
-static void stream_closed(uv_handle_t *h)
+/* Add what has accrued since the last refill; the bucket holds one second. */
+static void refill(struct logcap *lc)
 {
+    uint64_t now = uv_now(lc->loop);
+    int64_t rate = logcap_rate_bytes(&lc->o);
+    if (lc->tokens_ms == 0) {
+        lc->tokens = rate;
+    } else if (now > lc->tokens_ms) {
+        uint64_t dt = now - lc->tokens_ms;
+        lc->tokens = dt >= 1000 ? rate : lc->tokens + (int64_t)(dt * (uint64_t)rate / 1000);
+    }
+    if (lc->tokens > rate)
+        lc->tokens = rate;
+    lc->tokens_ms = now;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char chunk[CHUNK];
     struct stream *s = h->data;
     struct logcap *lc = s->lc;
+    (void)suggested;
+    refill(lc);
+    /* One static chunk is enough: the loop is single-threaded and every read
+     * is consumed before the next one starts. Never more than the budget:
+     * zero bytes make libuv answer UV_ENOBUFS, and on_read pauses. */
+    b->base = chunk;
+    b->len = lc->tokens <= 0 ? 0 : lc->tokens < CHUNK ? (size_t)lc->tokens : CHUNK;
+}
+
+static void stream_handle_closed(uv_handle_t *h)
+{
+    struct stream *s = h->data;
+    if (--s->open_handles > 0)
+        return;
+    struct logcap *lc = s->lc;
+    if (s->paused)
+        lc->st.paused_ms += uv_now(lc->loop) - s->paused_at_ms;
     free(s->line);
     free(s);
     lc->refs--;
@@ -270,19 +406,62 @@ static void stream_closed(uv_handle_t *h)
         maybe_free(lc);
 }
 
+static void stream_close(struct stream *s)
+{
+    uv_close((uv_handle_t *)&s->pipe, stream_handle_closed);
+    uv_close((uv_handle_t *)&s->resume, stream_handle_closed);
+}
+
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b);
+
+static void on_resume(uv_timer_t *t)
+{
+    struct stream *s = t->data;
+    struct logcap *lc = s->lc;
+    s->paused = false;
+    lc->st.paused_ms += uv_now(lc->loop) - s->paused_at_ms;
+    int rc = uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+    if (rc < 0)
+        stream_close(s);
+}
+
+/* The budget is spent: stop reading this pipe, so the worker blocks on it,
+ * until a chunk's worth (or a second's, if less) has refilled. */
+static void pause_stream(struct stream *s)
+{
+    struct logcap *lc = s->lc;
+    int64_t rate = logcap_rate_bytes(&lc->o);
+    int64_t want = rate < CHUNK ? rate : CHUNK;
+    int64_t missing = want - (lc->tokens > 0 ? lc->tokens : 0);
+    uint64_t ms = missing > 0 ? (uint64_t)((missing * 1000 + rate - 1) / rate) : 0;
+    if (ms < RESUME_MIN_MS)
+        ms = RESUME_MIN_MS;
+    uv_read_stop((uv_stream_t *)&s->pipe);
+    s->paused = true;
+    s->paused_at_ms = uv_now(lc->loop);
+    lc->st.pauses++;
+    uv_timer_start(&s->resume, on_resume, ms, 0);
+}
+
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 {
     struct stream *s = h->data;
     struct logcap *lc = s->lc;
+    if (nread == UV_ENOBUFS) {
+        pause_stream(s);
+        return;
+    }
     if (nread < 0) {
         if (s->len > 0)
             emit(lc, s->name, s->line, s->len, "");
         s->len = 0;
         flush_dropped(lc);
         kick(lc);
-        uv_close((uv_handle_t *)h, stream_closed);
+        stream_close(s);
         return;
     }
+    lc->tokens -= nread;
+    lc->st.bytes_read += (uint64_t)nread;
     for (ssize_t i = 0; i < nread; i++) {
         char c = b->base[i];
         if (c == '\n') {
@@ -300,6 +479,10 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
             }
         }
     }
+    /* Spent: pause now rather than wait for the next read's UV_ENOBUFS,
+     * which would cost one more wake-up. */
+    if (lc->tokens <= 0)
+        pause_stream(s);
 }
 
 static int attach_one(struct logcap *lc, int fd, const char *name)
@@ -323,7 +506,10 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
         close(fd);
         return rc;
     }
+    uv_timer_init(lc->loop, &s->resume); /* cannot fail */
     s->pipe.data = s;
+    s->resume.data = s;
+    s->open_handles = 2;
     lc->refs++;
     rc = uv_pipe_open(&s->pipe, fd);
     if (rc < 0)
@@ -331,7 +517,7 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
     else
         rc = uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
     if (rc < 0)
-        uv_close((uv_handle_t *)&s->pipe, stream_closed);
+        stream_close(s);
     return rc;
 nomem:
     close(fd);
@@ -343,6 +529,11 @@ int logcap_attach(struct logcap *lc, int out_fd, int err_fd)
     int rc1 = attach_one(lc, out_fd, "stdout");
     int rc2 = attach_one(lc, err_fd, "stderr");
     return rc1 < 0 ? rc1 : rc2;
+}
+
+void logcap_stats(const struct logcap *lc, struct logcap_stats *st)
+{
+    *st = lc->st;
 }
 
 void logcap_note(struct logcap *lc, const char *line)

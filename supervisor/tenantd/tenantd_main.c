@@ -33,6 +33,7 @@
 #include "svcnotify.h"
 #include "spawn.h"
 #include "sup.h"
+#include "uidmap.h"
 #include "util.h"
 
 #ifndef TENANTD_VERSION
@@ -75,6 +76,8 @@ static void cross_check(const struct config *c, struct config_diag *d)
                         strerror(errno));
     /* Each tenant's program and templates, as its worker will see them. */
     reach_check_tenants(c, self, geteuid() == 0, d);
+    /* Tenant uids must not fall in ranges handed out for user namespaces. */
+    uidmap_check(&c->g, d);
 }
 
 static int check_only(const char *path)
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
     }
 
     log_info(NULL, "tenantd %s starting: %zu tenant files", TENANTD_VERSION, cfg->n_tenants);
+    uidmap_configure(&cfg->g);
     rc = sup_start(dm.loop, cfg, &dm.sup);
     if (rc < 0) {
         log_crit(NULL, "cannot start the supervisor: %s", strerror(-rc));

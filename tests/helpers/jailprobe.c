@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +58,8 @@ static const char *errname(int e)
         return "ENOSYS";
     case EINVAL:
         return "EINVAL";
+    case EAFNOSUPPORT:
+        return "EAFNOSUPPORT";
     default:
         return "other";
     }
@@ -175,6 +179,28 @@ static int probe(int argc, char **argv)
     waitpid(up, &st, 0);
     check("unshare_user", WIFEXITED(st) && WEXITSTATUS(st) == 0,
           WIFEXITED(st) ? WEXITSTATUS(st) : 0);
+    /* io_uring and the netlink and vsock families: seccomp refuses them. */
+    long ur = syscall(__NR_io_uring_setup, 1, NULL);
+    check("io_uring", ur >= 0, errno);
+    if (ur >= 0)
+        close((int)ur);
+    int ns = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+    check("netlink", ns >= 0, errno);
+    if (ns >= 0)
+        close(ns);
+    int vs = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    check("vsock", vs >= 0, errno);
+    if (vs >= 0)
+        close(vs);
+    /* ...and glibc's resolver, which asks netlink for AI_ADDRCONFIG, still
+     * answers. */
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo *ai = NULL;
+    int gr = getaddrinfo("localhost", "80", &hints, &ai);
+    check("getaddrinfo", gr == 0 && ai != NULL, gr == EAI_SYSTEM ? errno : EINVAL);
+    if (ai)
+        freeaddrinfo(ai);
     if (port > 0) {
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

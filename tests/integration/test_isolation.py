@@ -301,6 +301,11 @@ def test_probe_in_the_full_jail(world):
         assert checks["ptrace"]["errno"] == "EPERM"
         assert checks["mount"]["errno"] == "EPERM"
         assert checks["unshare_user"]["errno"] == "EPERM"
+        assert checks["io_uring"] == {"check": "io_uring", "ok": False, "errno": "EPERM"}
+        assert checks["netlink"] == {"check": "netlink", "ok": False, "errno": "EAFNOSUPPORT"}
+        assert checks["vsock"] == {"check": "vsock", "ok": False, "errno": "EAFNOSUPPORT"}
+        # glibc falls back when netlink is refused: names still resolve.
+        assert checks["getaddrinfo"]["ok"], checks["getaddrinfo"]
         assert not checks["connect"]["ok"]
         assert checks["connect"]["errno"] == "ENETUNREACH"
         assert info["pid"] == 1 and info["listen_pid"] == "1"

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 
 import pytest
 import zoneinfo
@@ -225,9 +226,16 @@ def test_failed_logins_are_rate_limited(worker):
     assert body["error"] == "too_many_attempts"
     assert 0 < int(r.headers["retry-after"]) <= 15 * 60
 
+    # The throttle is per (username, address) since issue 12: the same account
+    # from another address, with the right password, logs in at once (it used
+    # to be locked for everyone for 15 minutes).
+    token = worker.login("admin", pw, headers={"X-Real-IP": "10.0.0.7"})
+    assert worker.get("/api/me", token=token).status == 200
+    # ...while the guessing address is still held, right password or not.
+    assert_json_error(worker.post("/api/auth/login", {"username": "admin", "password": pw}), 429)
+
     # Another user from another address is not affected...
     lawyer_pw = "lawyer-pass-1"
-    # (created by a second admin account, as the first one is locked out)
     pw2 = worker.create_admin("admin2")
     t2 = worker.login("admin2", pw2, headers={"X-Real-IP": "10.0.0.2"})
     assert worker.post("/api/users", {"username": "lawyer", "password": lawyer_pw, "role": "lawyer"},
@@ -239,6 +247,32 @@ def test_failed_logins_are_rate_limited(worker):
                     headers={"X-Real-IP": "10.9.9.9"})
     assert_json_error(r, 429)
     worker.login("lawyer", lawyer_pw, headers={"X-Real-IP": "10.0.0.3"})
+
+
+def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
+    """Twenty addresses with one wrong password each for admin: the account
+    then takes one attempt per couple of seconds, from anyone, and the right
+    password from a fresh address gets in after at most that wait."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    for i in range(20):
+        worker.login("admin", "wrong-password", expect=401, headers={"X-Real-IP": f"10.7.0.{i}"})
+    # The 21st guess, from yet another address, is held by the account ceiling.
+    r = worker.post("/api/auth/login", {"username": "admin", "password": "wrong-again"},
+                    headers={"X-Real-IP": "10.7.1.1"})
+    body = assert_json_error(r, 429)
+    assert 0 < body["retry_after"] <= 2, body
+    # The firm's admin, from a fresh address: held for seconds at most.
+    t0 = time.monotonic()
+    while True:
+        r = worker.post("/api/auth/login", {"username": "admin", "password": pw},
+                        headers={"X-Real-IP": "192.0.2.10"})
+        if r.status == 200:
+            break
+        assert r.status == 429 and r.json()["retry_after"] <= 2, (r.status, r.text)
+        assert time.monotonic() - t0 < 5, "the right password was held for more than a few seconds"
+        time.sleep(r.json()["retry_after"])
+    assert worker.get("/api/me", token=r.json()["token"]).status == 200
 
 
 # ---- robustness -------------------------------------------------------------------
