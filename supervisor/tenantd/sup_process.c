@@ -492,7 +492,8 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
     sup_health_stop(t);
     if (t->timer_kind == TM_READY || t->timer_kind == TM_GRACE)
         sup_timer_disarm(t);
-    t->last_run_ms = t->ready_at ? (int64_t)(sup_now_ms(s) - t->ready_at) : 0;
+    /* At least 1 once it was ready: 0 means it never became ready. */
+    t->last_run_ms = t->ready_at ? (int64_t)(sup_now_ms(s) - t->ready_at) + 1 : 0;
     t->ready_at = 0;
 
     uint64_t ooms = 0;
