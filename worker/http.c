@@ -13,9 +13,13 @@
  * calling h2o_context_request_shutdown(), which would arm HTTP/2's one-second
  * GOAWAY timer (HTTP/2 is not offered here at all). HTTP/1 then answers new
  * requests with "Connection: close". Idle keep-alive connections are not
- * closed by h2o, so once no request is in flight we stop the loop ourselves,
- * and dispose of the context only when no connection is left (disposing with
- * a live connection aborts); otherwise process exit closes them.
+ * closed by h2o, so we stop the loop ourselves once no request is in flight
+ * and either no connection is left or DRAIN_LINGER_MS have passed since the
+ * signal, and dispose of the context only when no connection is left
+ * (disposing with a live connection aborts); otherwise process exit closes
+ * them. The linger matters during an overlapping restart: a connection
+ * accepted just before the signal may not have delivered its request yet
+ * (inflight is still 0), and must be answered, not reset.
  */
 #include "http.h"
 
@@ -118,6 +122,8 @@ static struct {
     size_t conns, inflight, hashes;
     uv_timer_t idle;
     int idle_armed;
+    uv_timer_t linger;
+    int lingered;
     uint64_t served, idle_seen;
     char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
 } srv;
@@ -681,10 +687,18 @@ static int parse_body(struct call *c)
     return 0;
 }
 
+#define DRAIN_LINGER_MS 500
+
 static void maybe_finish(void)
 {
-    if (srv.stopping && srv.inflight == 0 && srv.hashes == 0)
+    if (srv.stopping && srv.inflight == 0 && srv.hashes == 0 && (srv.conns == 0 || srv.lingered))
         uv_stop(srv.loop);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    srv.lingered = 1;
+    maybe_finish();
 }
 
 /*
@@ -861,6 +875,7 @@ static void on_conn_close(uv_handle_t *h)
 {
     free(h);
     srv.conns--;
+    maybe_finish();
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -907,6 +922,7 @@ static void on_signal(uv_signal_t *s, int signum)
     srv.ctx.shutdown_requested = 1;
     uv_timer_stop(&srv.idle);
     srv.idle_armed = 1; /* no more trimming: the process is about to exit */
+    uv_timer_start(&srv.linger, on_linger, DRAIN_LINGER_MS, 0);
     maybe_finish();
 }
 
@@ -991,6 +1007,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
     if (r < 0)
         goto out;
     uv_timer_init(srv.loop, &srv.idle);
+    uv_timer_init(srv.loop, &srv.linger);
     uv_signal_init(srv.loop, &srv.sigterm);
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
     uv_signal_init(srv.loop, &srv.sigint);
@@ -1004,6 +1021,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
 
     uv_run(srv.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&srv.idle, NULL);
+    uv_close((uv_handle_t *)&srv.linger, NULL);
     uv_close((uv_handle_t *)&srv.sigterm, NULL);
     uv_close((uv_handle_t *)&srv.sigint, NULL);
     r = 0;
