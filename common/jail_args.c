@@ -280,6 +280,10 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
             if (!valid_cgroup_name(val))
                 return fail(err, errlen, "--cgroup: \"%s\" is not a cgroup name", val);
             o->cgroup = val;
+        } else if (strcmp(a, "--cgroup-gen") == 0) {
+            if (!valid_cgroup_name(val))
+                return fail(err, errlen, "--cgroup-gen: \"%s\" is not a cgroup name", val);
+            o->cgroup_gen = val;
         } else if (strcmp(a, "--cgroup-parent") == 0) {
             o->cgroup_parent = val; /* checked with the cgroup name below */
         } else if (strcmp(a, "--memory") == 0) {
@@ -331,6 +335,8 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
                         "--cgroup-parent: \"%s\" is not \"self\", \"self/REL\" or \"/ABS\"",
                         o->cgroup_parent);
     }
+    if (o->cgroup_gen && !o->cgroup)
+        return fail(err, errlen, "--cgroup-gen needs --cgroup");
     if ((o->memory_bytes || o->pids || o->cpu_weight || o->cgroup_optional) && !o->cgroup)
         return fail(err, errlen,
                     "--memory, --pids, --cpu-weight and --cgroup-optional need "
@@ -419,6 +425,10 @@ static void emit(const struct jail_opts *o, const char *jail_path, struct builde
         if (o->cgroup_parent) {
             put(b, "--cgroup-parent");
             put(b, o->cgroup_parent);
+        }
+        if (o->cgroup_gen) {
+            put(b, "--cgroup-gen");
+            put(b, o->cgroup_gen);
         }
         if (o->memory_bytes > 0)
             put_num(b, "--memory", o->memory_bytes);

@@ -35,6 +35,11 @@
  *   --cgroup-parent SPEC  "self" (the jail's own cgroup, i.e. tenantd's, since
  *                         tenantd forks it), "self/REL" or "/ABS" (from the
  *                         hierarchy's root). Default "self/tenants".
+ *   --cgroup-gen NAME     the worker joins <parent>/<cgroup>/<NAME>, a child of
+ *                         the tenant's cgroup that holds no limit of its own:
+ *                         the limits below are on <parent>/<cgroup>, shared by
+ *                         every generation of the worker (two during an
+ *                         overlapping restart). Only the child must be empty.
  *   --memory BYTES        memory limit (v2 memory.max; v1 memory.limit_in_bytes
  *                         and memory.memsw.limit_in_bytes when present)
  *   --pids N              pids.max
@@ -110,6 +115,7 @@ struct jail_opts {
 
     const char *cgroup;        /* NULL = no cgroup step */
     const char *cgroup_parent; /* NULL = "self/tenants" */
+    const char *cgroup_gen;    /* NULL = join <parent>/<cgroup> itself */
     int64_t memory_bytes;      /* 0 = no limit */
     int64_t pids;              /* 0 = no limit */
     int cpu_weight;            /* 0 = default (100) */

@@ -8,9 +8,13 @@
  * calling h2o_context_request_shutdown(), which would arm HTTP/2's one-second
  * GOAWAY timer (HTTP/2 is not offered here at all). HTTP/1 then answers new
  * requests with "Connection: close". Idle keep-alive connections are not
- * closed by h2o, so once no request is in flight we stop the loop ourselves,
- * and dispose of the context only when no connection is left (disposing with
- * a live connection aborts); otherwise process exit closes them.
+ * closed by h2o, so we stop the loop ourselves once no request is in flight
+ * and either no connection is left or DRAIN_LINGER_MS have passed since the
+ * signal, and dispose of the context only when no connection is left
+ * (disposing with a live connection aborts); otherwise process exit closes
+ * them. The linger matters during an overlapping restart: a connection
+ * accepted just before the signal may not have delivered its request yet
+ * (inflight is still 0), and must be answered, not reset.
  *
  * What this file does not do: routes, authentication (http_routes.c), or the
  * shape of an answer (http_send.c).
@@ -46,10 +50,19 @@
 
 struct http_server http_srv;
 
+#define DRAIN_LINGER_MS 500
+
 static void maybe_finish(void)
 {
-    if (http_srv.stopping && http_srv.inflight == 0 && http_srv.hashes == 0)
+    if (http_srv.stopping && http_srv.inflight == 0 && http_srv.hashes == 0 &&
+        (http_srv.conns == 0 || http_srv.lingered))
         uv_stop(http_srv.loop);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    http_srv.lingered = 1;
+    maybe_finish();
 }
 
 /*
@@ -95,6 +108,7 @@ static void on_conn_close(uv_handle_t *h)
 {
     free(h);
     http_srv.conns--;
+    maybe_finish();
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -141,6 +155,7 @@ static void on_signal(uv_signal_t *s, int signum)
     http_srv.ctx.shutdown_requested = 1;
     uv_timer_stop(&http_srv.idle);
     http_srv.idle_armed = 1; /* no more trimming: the process is about to exit */
+    uv_timer_start(&http_srv.linger, on_linger, DRAIN_LINGER_MS, 0);
     maybe_finish();
 }
 
@@ -226,6 +241,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
     if (r < 0)
         goto out;
     uv_timer_init(http_srv.loop, &http_srv.idle);
+    uv_timer_init(http_srv.loop, &http_srv.linger);
     uv_signal_init(http_srv.loop, &http_srv.sigterm);
     uv_signal_start(&http_srv.sigterm, on_signal, SIGTERM);
     uv_signal_init(http_srv.loop, &http_srv.sigint);
@@ -239,6 +255,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
 
     uv_run(http_srv.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&http_srv.idle, NULL);
+    uv_close((uv_handle_t *)&http_srv.linger, NULL);
     uv_close((uv_handle_t *)&http_srv.sigterm, NULL);
     uv_close((uv_handle_t *)&http_srv.sigint, NULL);
     r = 0;

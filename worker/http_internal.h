@@ -59,6 +59,8 @@ struct http_server {
     size_t conns, inflight, hashes;
     uv_timer_t idle;
     int idle_armed;
+    uv_timer_t linger; /* after SIGTERM: stop waiting for idle connections */
+    int lingered;
     uint64_t served, idle_seen;
     char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
 };

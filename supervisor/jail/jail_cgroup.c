@@ -51,6 +51,21 @@ int jail_cgroup_apply(const struct jail_opts *o, struct jail_err *e)
     char err[400] = "";
     if ((r = cgroup_tenant_create(&t, &lim, err, sizeof err)) < 0)
         return jail_errf(e, "cgroup", "%s", err[0] ? err : strerror(-r));
+    if (o->cgroup_gen) {
+        /* The worker's generation gets a child without limits of its own:
+         * the tenant's limits above cover it and, during an overlapping
+         * restart, the previous generation's child as well. */
+        char gspec[CGROUP_PATH_MAX];
+        if ((size_t)snprintf(gspec, sizeof gspec, "%s/%s", spec, o->cgroup) >= sizeof gspec)
+            return jail_errf(e, "cgroup", "%s/%s: name too long", spec, o->cgroup);
+        struct cgroup_limits none = {0};
+        r = cgroup_tenant_paths(&sys, gspec, o->cgroup_gen, &t);
+        if (r < 0)
+            return jail_errf(e, "cgroup", "paths for %s/%s: %s", gspec, o->cgroup_gen,
+                             strerror(-r));
+        if ((r = cgroup_tenant_create(&t, &none, err, sizeof err)) < 0)
+            return jail_errf(e, "cgroup", "%s", err[0] ? err : strerror(-r));
+    }
     /* A process still inside belongs to an earlier run of this tenant; two
      * workers must never share one budget. tenantd kills it first. */
     size_t n = 0;

@@ -9,6 +9,7 @@
 void backoff_reset(struct backoff *b)
 {
     b->crashes = 0;
+    b->immediate = false;
 }
 
 int64_t backoff_delay(const struct backoff_policy *p, int n, uint32_t rnd)
@@ -28,9 +29,17 @@ int64_t backoff_on_crash(struct backoff *b, const struct backoff_policy *p, int6
                          uint32_t rnd)
 {
     if (p->stable_after_ms > 0 && run_ms >= p->stable_after_ms)
-        b->crashes = 0;
+        backoff_reset(b);
+    bool first = b->crashes == 0;
     b->crashes++;
     if (p->start_limit > 0 && b->crashes >= p->start_limit)
         return -1;
-    return backoff_delay(p, b->crashes, rnd);
+    /* The first crash of a worker that had become ready is most likely a
+     * one-off (a bug hit by one request, an OOM kill): waiting would only
+     * lengthen the outage. The schedule starts with the next crash. */
+    if (first && run_ms > 0) {
+        b->immediate = true;
+        return 0;
+    }
+    return backoff_delay(p, b->crashes - (b->immediate ? 1 : 0), rnd);
 }

@@ -9,6 +9,7 @@
 #ifndef TENANTD_BACKOFF_H
 #define TENANTD_BACKOFF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct backoff_policy {
@@ -19,7 +20,8 @@ struct backoff_policy {
 };
 
 struct backoff {
-    int crashes; /* crashes since the last stable run */
+    int crashes;    /* crashes since the last stable run */
+    bool immediate; /* the first of them was restarted at once */
 };
 
 void backoff_reset(struct backoff *b);
@@ -34,7 +36,10 @@ int64_t backoff_delay(const struct backoff_policy *p, int n, uint32_t rnd);
 /*
  * Record a crash of a run that lasted `run_ms` (0 when it never became
  * ready) and return the delay before the next start, or -1 when the start
- * limit is reached (the tenant should be failed).
+ * limit is reached (the tenant should be failed). The first crash after a
+ * stable run (or after a reset) of a worker that had become ready restarts
+ * at once (0); the schedule (min, 2 min, ...) applies from the next crash
+ * on. A worker that never becomes ready waits min from its first crash.
  */
 int64_t backoff_on_crash(struct backoff *b, const struct backoff_policy *p, int64_t run_ms,
                          uint32_t rnd);

@@ -98,6 +98,8 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "state", json_string(tstate_name(v->state)));
     rc |= set(o, "desired", json_string(v->desired_up ? "up" : "down"));
     rc |= set(o, "pid", v->pid > 0 ? json_integer(v->pid) : json_null());
+    rc |= set(o, "starting_pid", v->starting_pid > 0 ? json_integer(v->starting_pid) : json_null());
+    rc |= set(o, "draining_pid", v->draining_pid > 0 ? json_integer(v->draining_pid) : json_null());
     rc |= set(o, "uptime_s", json_integer(v->uptime_s));
     rc |= set(o, "restarts", json_integer(v->restarts));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));

@@ -42,7 +42,9 @@ struct tenant_view {
     int port;
     enum tstate state;
     bool desired_up;          /* false after an operator's stop (persisted) */
-    pid_t pid;                /* 0 when no worker */
+    pid_t pid;                /* the serving worker; 0 when none */
+    pid_t starting_pid;       /* overlapping restart: the new worker, not ready yet */
+    pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
     int64_t uptime_s;         /* since it became ready; 0 when not running */
     int restarts;             /* restarts by the supervisor since tenantd started */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */

@@ -79,8 +79,72 @@ static void send_signal(struct tenant *t, int sig)
         log_warn(t->id, "kill(%d, %d): %s", (int)t->pid, sig, strerror(errno));
 }
 
+static void on_drain_timer(uv_timer_t *h)
+{
+    struct tenant *t = h->data;
+    if (t->prev && kill(t->prev->pid, SIGKILL) == 0)
+        log_warn(t->id, "previous worker pid=%d still draining after the grace period: SIGKILL",
+                 (int)t->prev->pid);
+}
+
+void sup_prev_drain(struct tenant *t)
+{
+    if (!t->prev || t->prev_draining)
+        return;
+    t->prev_draining = true;
+    if (kill(t->prev->pid, SIGTERM) < 0 && errno != ESRCH)
+        log_warn(t->id, "kill(%d, SIGTERM): %s", (int)t->prev->pid, strerror(errno));
+    if (!t->closing)
+        uv_timer_start(&t->drain_timer, on_drain_timer, (uint64_t)t->s->cfg->g.stop_grace_ms, 0);
+}
+
+/* Set the running worker aside, still serving on the shared socket, and
+ * start the next generation beside it (EV_OVERLAP). */
+static void act_overlap(struct tenant *t)
+{
+    sup_health_stop(t);
+    sup_timer_disarm(t);
+    t->prev = t->watch;
+    t->prev_draining = false;
+    t->prev_ready_at = t->ready_at;
+    t->watch = NULL;
+    t->pid = 0;
+    t->ready_at = 0;
+    if (t->status_fd >= 0) {
+        close(t->status_fd);
+        t->status_fd = -1;
+    }
+    log_info(t->id, "starting a new worker beside pid=%d, which serves until it is ready",
+             (int)t->prev->pid);
+    sup_act_spawn(t);
+}
+
+/* The new generation of an overlap is gone before it was ready: the one set
+ * aside, which never stopped serving, is the worker again. */
+static void act_keep_prev(struct tenant *t)
+{
+    struct sup *s = t->s;
+    const struct config_global *g = &s->cfg->g;
+    if (!t->prev)
+        return;
+    t->watch = t->prev;
+    t->pid = t->prev->pid;
+    t->ready_at = t->prev_ready_at;
+    t->prev = NULL;
+    t->prev_draining = false;
+    log_error(t->id, "restart failed: %s; pid=%d keeps serving", t->state_reason, (int)t->pid);
+    if (t->logcap) {
+        char line[320];
+        snprintf(line, sizeof line, "restart failed: %s", t->state_reason);
+        logcap_note(t->logcap, line);
+    }
+    sup_health_schedule(t, g->health_interval_ms > 0 ? g->health_interval_ms : 5000);
+}
+
 static void act_term(struct tenant *t)
 {
+    /* A stop stops both generations of an overlap. */
+    sup_prev_drain(t);
     sup_health_stop(t);
     if (t->pid <= 0) {
         /* It was still waiting for a start slot: there is nothing to stop. */
@@ -140,6 +204,10 @@ static void act_ready(struct tenant *t)
     t->state_reason[0] = '\0';
     log_info(t->id, "worker ready pid=%d latency_ms=%lld", (int)t->pid,
              (long long)t->ready_latency_ms);
+    if (t->prev) {
+        log_info(t->id, "pid=%d takes over: pid=%d drains", (int)t->pid, (int)t->prev->pid);
+        sup_prev_drain(t);
+    }
     /* The first probe lands anywhere in the first interval, so that tenants
      * started together do not probe together forever after. */
     int64_t iv = g->health_interval_ms > 0 ? g->health_interval_ms : 5000;
@@ -186,6 +254,12 @@ static void perform(struct tenant *t, enum fsm_action a)
     case ACT_STOPPED:
         sup_timer_disarm(t);
         sup_reconcile(t);
+        break;
+    case ACT_OVERLAP:
+        act_overlap(t);
+        break;
+    case ACT_KEEP_PREV:
+        act_keep_prev(t);
         break;
     case ACT__COUNT:
         break;
@@ -250,9 +324,11 @@ void sup_reconcile(struct tenant *t)
     case GOAL_REMOVED:
         if (t->state != TS_STOPPED && t->state != TS_STOPPING)
             sup_tenant_feed(t, EV_STOP);
+        /* A removed tenant leaves once its draining generation is gone too
+         * (sup_process.c reconciles again when it is). */
         if (t->state == TS_STOPPED) {
             sup_close_listen(t);
-            if (t->goal == GOAL_REMOVED)
+            if (t->goal == GOAL_REMOVED && !t->prev)
                 sup_tenant_remove(t);
         }
         break;

@@ -40,10 +40,16 @@ struct health;
 enum goal { GOAL_UP = 0, GOAL_DOWN, GOAL_SUSPENDED, GOAL_REMOVED };
 enum timer_kind { TM_NONE = 0, TM_READY, TM_GRACE, TM_BACKOFF, TM_COOLDOWN };
 
+/* One generation of a tenant's worker: its process and, as root with
+ * cgroups, its own child of the tenant's cgroup (limits are on the tenant's;
+ * docs/isolation.md "Overlapping restarts"). */
 struct exit_watch {
     uv_poll_t poll;
     int pidfd;
+    pid_t pid;
     struct tenant *t; /* NULL once the tenant no longer waits for it */
+    bool have_cg;
+    struct cgroup_tenant cg; /* <cg_parent>/<id>/<generation> */
 };
 
 /* A worker killed because it could not be watched, until it is reaped. */
@@ -87,7 +93,18 @@ struct tenant {
     uid_t uid;
     bool have_cgroup; /* root with cgroups: where the jail puts the worker */
     struct cgroup_tenant cgroup;
-    uint64_t oom_kills; /* the cgroup's OOM-kill counter when the worker started */
+
+    /* The previous generation during an overlapping restart (passed socket
+     * only): it serves while the new one starts (state starting, prev set,
+     * prev_draining false); once the new one is ready it gets SIGTERM and
+     * drains (prev_draining true, drain_timer = stop_grace, then SIGKILL).
+     * Its exit is seen on its own watch and is never a state transition. */
+    struct exit_watch *prev;
+    bool prev_draining;
+    uint64_t prev_ready_at;
+    uv_timer_t drain_timer;
+    bool ready_by_notify; /* the last start became ready by READY=1 */
+    uint64_t gens;        /* generations started, names the cgroup child */
 
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;
@@ -120,6 +137,7 @@ struct sup {
     char cg_parent[CGROUP_PATH_MAX]; /* the jail's --cgroup-parent for our tenants */
     char self_dir[CONFIG_PATH_MAX];
     struct backoff_policy bp;
+    uint32_t gen_base; /* start time, so generation names differ between runs */
 
     int starting; /* tenants holding a start slot */
     struct tenant *q_head, *q_tail;
@@ -183,6 +201,13 @@ void sup_health_schedule(struct tenant *t, int64_t ms);
 void sup_health_stop(struct tenant *t);
 void sup_start_slot_run(struct tenant *t);
 void sup_act_spawn(struct tenant *t);
+/* True when a restart of t can start the new worker beside the running one
+ * (tenant_fsm.c EV_OVERLAP): running, passed socket held on the port it keeps,
+ * readiness by READY=1 (a /healthz probe cannot tell two workers on one
+ * socket apart), no previous generation still draining. */
+bool sup_can_overlap(const struct tenant *t);
+/* SIGTERM the previous generation and let it drain for stop_grace. */
+void sup_prev_drain(struct tenant *t);
 
 /* sup_exec.c: call the watchers of t with its new state. */
 void sup_watch_fire(struct tenant *t);

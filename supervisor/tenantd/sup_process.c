@@ -53,8 +53,10 @@ static void on_notify(void *arg, unsigned flags, const char *status)
     struct tenant *t = arg;
     if (flags & NOTIFY_STATUS)
         log_debug(t->id, "worker status: %s", status);
-    if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0)
+    if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0) {
+        t->ready_by_notify = true;
         sup_tenant_feed(t, EV_READY);
+    }
     if (flags & NOTIFY_STOPPING)
         log_debug(t->id, "worker says it is stopping");
 }
@@ -109,7 +111,12 @@ static void on_probe_done(void *arg, int result)
     if (t->pid <= 0 || t->aborting)
         return;
     if (t->state == TS_STARTING) {
+        /* During an overlap the previous worker answers on the same socket:
+         * only READY=1 tells that the new one is ready. */
+        if (t->prev && !t->prev_draining)
+            return;
         if (result == 200) {
+            t->ready_by_notify = false;
             sup_tenant_feed(t, EV_READY);
             return;
         }
@@ -366,14 +373,22 @@ static int do_spawn(struct tenant *t)
 
     if (s->root && s->cgsys.mode != CGROUP_NONE && !t->have_cgroup)
         t->have_cgroup = cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, &t->cgroup) == 0;
-    t->oom_kills = 0;
-    if (t->have_cgroup)
-        cgroup_tenant_oom_kills(&t->cgroup, &t->oom_kills);
+    /* Each generation runs in its own child of the tenant's cgroup, so that
+     * two of them can overlap under the tenant's one set of limits. */
+    char gen[32], gspec[CGROUP_PATH_MAX];
+    struct cgroup_tenant gcg;
+    bool have_gcg = false;
+    snprintf(gen, sizeof gen, "g%08x-%llu", s->gen_base, (unsigned long long)++t->gens);
+    if (t->have_cgroup &&
+        (size_t)snprintf(gspec, sizeof gspec, "%s/%s", s->cg_parent, t->id) < sizeof gspec)
+        have_gcg = cgroup_tenant_paths(&s->cgsys, gspec, gen, &gcg) == 0;
 
     char *worker_argv[] = {worker, NULL};
     struct jail_opts jo;
     struct spawn_fs_paths paths;
     jail_opts_for(t, dir, worker_argv, &paths, &jo);
+    if (have_gcg)
+        jo.cgroup_gen = gen;
     struct spawn_args a = {
         .jail = jail,
         .jail_opts = &jo,
@@ -402,6 +417,10 @@ static int do_spawn(struct tenant *t)
         goto cleanup;
     }
     w->pidfd = r.pidfd;
+    w->pid = r.pid;
+    w->have_cg = have_gcg;
+    if (have_gcg)
+        w->cg = gcg;
     w->t = t;
     w->poll.data = w;
     uv_poll_start(&w->poll, UV_READABLE, on_exit_readable);
@@ -419,7 +438,8 @@ static int do_spawn(struct tenant *t)
     log_info(t->id, "worker started pid=%d", (int)t->pid);
     sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
     t->ready_poll_ms = READY_POLL_FIRST_MS;
-    sup_health_schedule(t, t->ready_poll_ms);
+    if (!t->prev || t->prev_draining)
+        sup_health_schedule(t, t->ready_poll_ms);
 cleanup:
     free(env);
     return rc;
@@ -439,7 +459,7 @@ void sup_start_slot_run(struct tenant *t)
     int rc = do_spawn(t);
     if (rc < 0) {
         log_error(t->id, "%s", t->state_reason);
-        sup_tenant_feed(t, EV_SPAWN_FAILED);
+        sup_tenant_feed(t, t->prev && !t->prev_draining ? EV_OVERLAP_FAILED : EV_SPAWN_FAILED);
         return;
     }
     sup_tenant_feed(t, EV_SPAWNED);
@@ -465,6 +485,50 @@ void sup_act_spawn(struct tenant *t)
     sup_pump(s);
 }
 
+/* The previous generation of an overlap is gone: drained after its SIGTERM,
+ * or dead while its successor was starting. Not an event of the table. */
+static void prev_exited(struct tenant *t, pid_t pid, int rc, int code, int sig, bool oom)
+{
+    char how[48];
+    if (rc < 0)
+        snprintf(how, sizeof how, "unknown (%s)", strerror(-rc));
+    else if (oom)
+        snprintf(how, sizeof how, "oom-killed");
+    else if (sig)
+        snprintf(how, sizeof how, "signal %d", sig);
+    else
+        snprintf(how, sizeof how, "exit %d", code);
+    bool drained = t->prev_draining;
+    t->prev = NULL;
+    t->prev_draining = false;
+    t->prev_ready_at = 0;
+    if (!t->closing)
+        uv_timer_stop(&t->drain_timer);
+    if (drained) {
+        log_info(t->id, "previous worker pid=%d drained (%s)", (int)pid, how);
+    } else {
+        /* It was serving while its successor started: that is an outage
+         * until the successor is ready (the backlog holds the connections). */
+        snprintf(t->last_exit, sizeof t->last_exit, "%s", how);
+        log_warn(t->id, "previous worker pid=%d exited %s while its successor starts", (int)pid,
+                 how);
+    }
+    if (t->have_cgroup && !t->watch)
+        cgroup_tenant_remove(&t->cgroup);
+    sup_states_changed(t->s);
+    if (t->s->shutting_down)
+        sup_maybe_shutdown_done(t->s);
+    else
+        sup_reconcile(t);
+}
+
+bool sup_can_overlap(const struct tenant *t)
+{
+    return t->state == TS_RUNNING && t->have_cfg && !t->s->shutting_down &&
+           t->cfg.socket == WORKER_SOCKET_PASSED && t->listen_fd >= 0 &&
+           t->listen_port == t->cfg.port && t->ready_by_notify && t->notify && !t->prev;
+}
+
 static void on_exit_readable(uv_poll_t *h, int status, int events)
 {
     struct exit_watch *w = h->data;
@@ -476,9 +540,23 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
     if (rc == -EAGAIN)
         return;
     uv_close((uv_handle_t *)&w->poll, watch_closed);
+    uint64_t ooms = 0;
+    bool gen_oom =
+        sig == SIGKILL && w->have_cg && cgroup_tenant_oom_kills(&w->cg, &ooms) == 0 && ooms > 0;
+    if (w->have_cg) {
+        /* Whatever the worker left behind in its generation's cgroup goes
+         * with it, and the empty cgroup is removed. */
+        if (cgroup_tenant_kill(&w->cg) < 0 || cgroup_tenant_remove(&w->cg) < 0)
+            log_warn(t ? t->id : NULL, "cgroup of pid %d still holds processes after it exited",
+                     (int)w->pid);
+    }
     if (!t)
         return;
     struct sup *s = t->s;
+    if (w == t->prev) {
+        prev_exited(t, w->pid, rc, code, sig, gen_oom);
+        return;
+    }
     t->watch = NULL;
 
     char msg[512] = "";
@@ -492,18 +570,15 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
     sup_health_stop(t);
     if (t->timer_kind == TM_READY || t->timer_kind == TM_GRACE)
         sup_timer_disarm(t);
-    t->last_run_ms = t->ready_at ? (int64_t)(sup_now_ms(s) - t->ready_at) : 0;
+    /* At least 1 once it was ready: 0 means it never became ready. */
+    t->last_run_ms = t->ready_at ? (int64_t)(sup_now_ms(s) - t->ready_at) + 1 : 0;
     t->ready_at = 0;
 
-    uint64_t ooms = 0;
-    bool oom = sig == SIGKILL && t->have_cgroup &&
-               cgroup_tenant_oom_kills(&t->cgroup, &ooms) == 0 && ooms > t->oom_kills;
-    if (t->have_cgroup) {
-        /* Whatever the worker left behind in its cgroup goes with it, and
-         * the empty cgroup is removed (the jail makes a new one each start). */
-        if (cgroup_tenant_kill(&t->cgroup) < 0 || cgroup_tenant_remove(&t->cgroup) < 0)
-            log_warn(t->id, "its cgroup still holds processes after the worker exited");
-    }
+    bool oom = gen_oom;
+    /* The tenant's cgroup goes when no generation is left in it (the jail
+     * makes it again, with the current limits, at each start). */
+    if (t->have_cgroup && !t->prev)
+        cgroup_tenant_remove(&t->cgroup);
     if (rc < 0)
         snprintf(t->last_exit, sizeof t->last_exit, "unknown (%s)", strerror(-rc));
     else if (oom)
@@ -514,7 +589,12 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
         snprintf(t->last_exit, sizeof t->last_exit, "exit %d", code);
 
     enum fsm_event ev;
-    if (code == EXITCODE_JAIL && msg[0]) {
+    if (t->prev && !t->prev_draining && t->state == TS_STARTING) {
+        /* The new worker of an overlap: the previous one still serves. */
+        ev = EV_OVERLAP_FAILED;
+        sup_set_reason(t, "the new worker pid=%d exited (%s%s%s) before it was ready", (int)pid,
+                       t->last_exit, msg[0] ? ": " : "", msg);
+    } else if (code == EXITCODE_JAIL && msg[0]) {
         ev = EV_EXIT_JAIL;
         sup_set_reason(t, "isolation failed: %s", msg);
     } else if (code == EXITCODE_CONFIG) {

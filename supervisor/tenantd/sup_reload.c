@@ -100,9 +100,14 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
     if (t->goal == GOAL_UP) {
+        /* sup_can_overlap reads the new configuration: a new port or an own
+         * socket cannot share the one tenantd holds. */
+        bool overlap = sup_can_overlap(t);
         log_info(t->id, "config changed: %s",
-                 fsm_has_process(t->state) ? "restarting" : "starting");
-        sup_tenant_feed(t, EV_CONFIG_CHANGED);
+                 overlap                     ? "starting a new worker beside the running one"
+                 : fsm_has_process(t->state) ? "restarting"
+                                             : "starting");
+        sup_tenant_feed(t, overlap ? EV_OVERLAP : EV_CONFIG_CHANGED);
     } else {
         log_info(t->id, "config changed: status %s",
                  t->goal == GOAL_SUSPENDED ? "suspended" : "cancelled");

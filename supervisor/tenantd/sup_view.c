@@ -88,7 +88,16 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->state = t->state;
     v->desired_up = t->goal == GOAL_UP;
     v->pid = t->pid;
-    v->uptime_s = t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
+    if (t->prev && !t->prev_draining) {
+        /* The new worker starts beside the old one, which still serves. */
+        v->pid = t->prev->pid;
+        v->starting_pid = t->pid;
+        v->uptime_s = t->prev_ready_at ? (int64_t)(now - t->prev_ready_at) / 1000 : 0;
+    } else {
+        v->draining_pid = t->prev ? t->prev->pid : 0;
+        v->uptime_s =
+            t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
+    }
     v->restarts = t->restarts;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
@@ -98,8 +107,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         (t->timer_kind == TM_BACKOFF || t->timer_kind == TM_COOLDOWN))
         v->next_start_in_ms = t->timer_due > now ? (int64_t)(t->timer_due - now) : 0;
     v->ready_latency_ms = t->ready_latency_ms;
-    if (t->pid > 0)
-        proc_stats(t->pid, &v->rss_bytes, &v->cpu_seconds);
+    if (v->pid > 0)
+        proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
 }
 
 size_t sup_tenant_count(const struct sup *s)
@@ -213,7 +222,9 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
         log_info(t->id, "restart requested");
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
-        if (t->state == TS_STARTING || t->state == TS_RUNNING)
+        if (sup_can_overlap(t))
+            sup_tenant_feed(t, EV_OVERLAP);
+        else if (t->state == TS_STARTING || t->state == TS_RUNNING)
             sup_tenant_feed(t, EV_STOP);
         else if (t->state != TS_STOPPING)
             sup_tenant_feed(t, EV_START);

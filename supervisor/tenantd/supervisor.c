@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -203,9 +204,11 @@ struct tenant *sup_tenant_new(struct sup *s, const char *id)
     t->ready_latency_ms = -1;
     uv_timer_init(s->loop, &t->fsm_timer);
     uv_timer_init(s->loop, &t->health_timer);
+    uv_timer_init(s->loop, &t->drain_timer);
     t->fsm_timer.data = t;
     t->health_timer.data = t;
-    t->open_handles = 2;
+    t->drain_timer.data = t;
+    t->open_handles = 3;
     return t;
 }
 
@@ -241,8 +244,14 @@ void sup_tenant_release(struct tenant *t)
     t->logcap = NULL;
     health_free(t->health);
     t->health = NULL;
+    if (t->prev) {
+        /* Only at shutdown's last resort: its exit is reaped, not awaited. */
+        t->prev->t = NULL;
+        t->prev = NULL;
+    }
     uv_close((uv_handle_t *)&t->fsm_timer, tenant_handle_closed);
     uv_close((uv_handle_t *)&t->health_timer, tenant_handle_closed);
+    uv_close((uv_handle_t *)&t->drain_timer, tenant_handle_closed);
 }
 
 /* A removed tenant leaves the array once its worker is gone. */
@@ -313,6 +322,7 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
         return -ENOMEM;
     s->loop = loop;
     s->root = geteuid() == 0;
+    s->gen_base = (uint32_t)time(NULL);
     rc = util_self_dir(s->self_dir, sizeof s->self_dir);
     if (rc < 0)
         goto cleanup;
@@ -374,7 +384,7 @@ void sup_maybe_shutdown_done(struct sup *s)
         return;
     if (!s->handles_closed) {
         for (size_t i = 0; i < s->n; i++)
-            if (fsm_has_process(s->t[i]->state))
+            if (fsm_has_process(s->t[i]->state) || s->t[i]->prev)
                 return;
         /* Every worker is gone: close every handle, then report. */
         s->handles_closed = true;
@@ -415,6 +425,12 @@ static void on_shutdown_timer(uv_timer_t *h)
             t->watch = NULL;
             t->pid = 0;
             t->state = TS_STOPPED;
+        }
+        if (t->prev) {
+            log_error(t->id, "previous worker pid=%d did not exit: leaving it behind",
+                      (int)t->prev->pid);
+            t->prev->t = NULL;
+            t->prev = NULL;
         }
     }
     sup_maybe_shutdown_done(s);

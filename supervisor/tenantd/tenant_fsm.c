@@ -30,6 +30,20 @@
  *          +------| failed |   EV_EXIT_JAIL (111 + message): failed, retried after cooldown
  *                 +--------+   EV_TIMER (cooldown) or EV_START: starting
  *
+ * Overlapping restart (passed socket, READY=1 readiness; sup_can_overlap()):
+ *
+ *        +---------+  EV_OVERLAP: the worker is set aside    +----------+
+ *        | running |---------------------------------------->| starting |
+ *        +---------+  (t->prev, still serving), a new one    +----------+
+ *          ^    ^     is spawned on the same socket            |     |
+ *          |    |              EV_READY: SIGTERM to t->prev,    |     |
+ *          |    +------------- which drains (stop_grace) ------+     |
+ *          |  EV_OVERLAP_FAILED (the new one exited, or was aborted  |
+ *          +- for the ready timeout): t->prev is the worker again ---+
+ *
+ * The previous generation's exit is never an event of the table: it is
+ * reaped on its own watch (sup_process.c), whatever the state.
+ *
  * Which function performs each transition (every event goes through
  * sup_tenant_feed() in sup_exec.c, which also fires the sup_watch callbacks):
  *   stopped   -> starting    sup_tenant_feed(EV_START) from sup_reconcile() (sup_exec.c),
@@ -49,6 +63,11 @@
  *   stopping  -> stopped     on_exit_readable(); then sup_reconcile()
  *   any       -> suspended   sup_reconcile() or sup_tenant_action() with the goal suspended
  *   grace expiry (SIGKILL)   sup_on_fsm_timer() in starting, running and stopping
+ *   running   -> starting    EV_OVERLAP from sup_tenant_action(SUP_RESTART) (sup_view.c)
+ *                            or apply_entry() (sup_reload.c) when sup_can_overlap();
+ *                            act_overlap() (sup_exec.c)
+ *   starting  -> running     EV_OVERLAP_FAILED from on_exit_readable() or
+ *                            sup_start_slot_run() (sup_process.c); act_keep_prev()
  *
  * What must hold in each state once a transition and its action are done
  * (tenant_check_invariants() below; sup_tenant_feed() asserts it after every
@@ -60,6 +79,7 @@
  *   running, stopping        a pid and an exit watch
  *   backoff                  the restart timer armed (TM_BACKOFF)
  *   any state but starting   no start slot held and not in the start queue
+ *   a previous generation that still serves (not draining) only in starting
  */
 #include "tenant_fsm.h"
 
@@ -106,6 +126,9 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_SUSPEND] = S(TS_STOPPING, ACT_TERM),
                 [EV_RESUME] = S(TS_STARTING, ACT_REJECT),
                 [EV_CONFIG_CHANGED] = S(TS_STOPPING, ACT_TERM),
+                /* The previous worker never stopped serving: it is the worker
+                 * again, running, and the error is reported. */
+                [EV_OVERLAP_FAILED] = S(TS_RUNNING, ACT_KEEP_PREV),
             },
         [TS_RUNNING] =
             {
@@ -120,6 +143,7 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_SUSPEND] = S(TS_STOPPING, ACT_TERM),
                 [EV_RESUME] = S(TS_RUNNING, ACT_REJECT),
                 [EV_CONFIG_CHANGED] = S(TS_STOPPING, ACT_TERM),
+                [EV_OVERLAP] = S(TS_STARTING, ACT_OVERLAP),
             },
         [TS_STOPPING] =
             {
@@ -196,6 +220,8 @@ const char *fsm_event_name(enum fsm_event ev)
         [EV_SUSPEND] = "suspend",
         [EV_RESUME] = "resume",
         [EV_CONFIG_CHANGED] = "config-changed",
+        [EV_OVERLAP] = "overlap",
+        [EV_OVERLAP_FAILED] = "overlap-failed",
     };
     return (unsigned)ev < EV__COUNT ? names[ev] : "?";
 }
@@ -203,10 +229,11 @@ const char *fsm_event_name(enum fsm_event ev)
 const char *fsm_action_name(enum fsm_action a)
 {
     static const char *const names[ACT__COUNT] = {
-        [ACT_NONE] = "none",           [ACT_REJECT] = "reject",   [ACT_SPAWN] = "spawn",
-        [ACT_READY] = "ready",         [ACT_ABORT] = "abort",     [ACT_TERM] = "term",
-        [ACT_KILL] = "kill",           [ACT_BACKOFF] = "backoff", [ACT_FAIL] = "fail",
-        [ACT_FAIL_HOLD] = "fail-hold", [ACT_CANCEL] = "cancel",   [ACT_STOPPED] = "stopped",
+        [ACT_NONE] = "none",           [ACT_REJECT] = "reject",       [ACT_SPAWN] = "spawn",
+        [ACT_READY] = "ready",         [ACT_ABORT] = "abort",         [ACT_TERM] = "term",
+        [ACT_KILL] = "kill",           [ACT_BACKOFF] = "backoff",     [ACT_FAIL] = "fail",
+        [ACT_FAIL_HOLD] = "fail-hold", [ACT_CANCEL] = "cancel",       [ACT_STOPPED] = "stopped",
+        [ACT_OVERLAP] = "overlap",     [ACT_KEEP_PREV] = "keep-prev",
     };
     return (unsigned)a < ACT__COUNT ? names[a] : "?";
 }
@@ -249,5 +276,7 @@ const char *tenant_check_invariants(const struct tenant *t)
         return "backoff: the restart timer armed";
     if (t->state != TS_STARTING && (t->in_slot || t->queued))
         return "not starting: no start slot and not in the start queue";
+    if (t->prev != NULL && !t->prev_draining && t->state != TS_STARTING)
+        return "a previous generation that still serves only in starting";
     return NULL;
 }

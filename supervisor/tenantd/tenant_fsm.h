@@ -36,6 +36,10 @@ enum fsm_event {
     EV_SUSPEND,        /* suspended by the operator or by status = suspended */
     EV_RESUME,         /* resumed */
     EV_CONFIG_CHANGED, /* the tenant's file changed in a way that matters to the worker */
+    EV_OVERLAP,        /* restart or config change of a worker that can be replaced beside
+                          itself (sup_can_overlap): the new one starts, the old one serves */
+    EV_OVERLAP_FAILED, /* the new worker of an overlap died or failed before it was ready,
+                          while the previous one still serves */
     EV__COUNT
 };
 
@@ -52,6 +56,8 @@ enum fsm_action {
     ACT_FAIL_HOLD, /* failed until the config changes: log loudly, no timer */
     ACT_CANCEL,    /* disarm the pending backoff or cooldown timer */
     ACT_STOPPED,   /* the worker is gone after a stop: reconcile with the goal */
+    ACT_OVERLAP,   /* set the running worker aside (still serving), spawn the next one */
+    ACT_KEEP_PREV, /* the next one is gone: the one set aside is the worker again */
     ACT__COUNT
 };
 

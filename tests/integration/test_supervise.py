@@ -87,11 +87,18 @@ def test_several_tenants_ready(root):
 
 
 def test_kill9_worker_restarts_and_backlog_is_served(root):
-    # A long first backoff leaves a clear window in which no worker runs.
+    # The first crash of a worker that was ready restarts it at once; the
+    # second one waits backoff_min, which leaves a clear window in which no
+    # worker runs.
     root.write_global(supervise={"backoff_min": "1500ms", "backoff_max": "3s"})
     port = root.add_tenant("alpha", **mini())
     root.start()
-    before = root.status("alpha")
+    first = root.status("alpha")
+    for p in descendants(first["pid"]):
+        os.kill(p, signal.SIGKILL)
+    before = root.wait_state("alpha", "running", pred=lambda s: s["pid"] != first["pid"])
+    assert before["restarts"] == first["restarts"] + 1
+    assert "restarting in 0 ms" in root.log()
     procs = descendants(before["pid"])
     for p in procs:
         os.kill(p, signal.SIGKILL)

@@ -123,6 +123,7 @@ class Writer(threading.Thread):
         self.lock = threading.Lock()
         self.acked = []          # numeros or ids, in order
         self.errors = 0          # no answer
+        self.refused = 0         # of which: the connection was refused
         self.statuses = {}       # status -> count, for non-2xx answers
         self.ops = 0
 
@@ -135,9 +136,10 @@ class Writer(threading.Thread):
             body = invoice_body(i) if self.kind == "invoice" else analysis_body(i)
             try:
                 st, resp = worker_request(self.port, "POST", path, body, self.token, timeout=10)
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
                 with self.lock:
                     self.errors += 1
+                    self.refused += isinstance(e, ConnectionRefusedError)
                 self.stop_event.wait(self.pause_on_error)
                 continue
             if 200 <= st < 300:

@@ -63,6 +63,22 @@ static void test_crash_schedule_and_limit(void **state)
     assert_int_equal(b.crashes, 5);
 }
 
+static void test_first_crash_after_a_ready_run_is_immediate(void **state)
+{
+    (void)state;
+    struct backoff b;
+    backoff_reset(&b);
+    /* Ready for 5 ms, then a crash: restart now; the schedule starts with
+     * the next crash and grows from min, not from 2 min. */
+    assert_int_equal(backoff_on_crash(&b, &pol, 5, 0), 0);
+    assert_int_equal(backoff_on_crash(&b, &pol, 5, 0), 100);
+    assert_int_equal(backoff_on_crash(&b, &pol, 5, 0), 200);
+    assert_int_equal(backoff_on_crash(&b, &pol, 0, 0), 400);
+    /* A worker that never became ready waits from its first crash. */
+    backoff_reset(&b);
+    assert_int_equal(backoff_on_crash(&b, &pol, 0, 0), 100);
+}
+
 static void test_stable_run_resets(void **state)
 {
     (void)state;
@@ -71,8 +87,9 @@ static void test_stable_run_resets(void **state)
     for (int i = 0; i < 4; i++)
         backoff_on_crash(&b, &pol, 0, 0);
     assert_int_equal(b.crashes, 4);
-    /* This run lasted stable_after: the count starts again at one. */
-    assert_int_equal(backoff_on_crash(&b, &pol, 3000, 0), 100);
+    /* This run lasted stable_after: the count starts again at one, and the
+     * first crash after a stable run restarts at once. */
+    assert_int_equal(backoff_on_crash(&b, &pol, 3000, 0), 0);
     assert_int_equal(b.crashes, 1);
     backoff_reset(&b);
     assert_int_equal(b.crashes, 0);
@@ -102,9 +119,13 @@ static void test_degenerate_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grows_then_caps),   cmocka_unit_test(test_jitter_bounds),
-        cmocka_unit_test(test_deterministic),     cmocka_unit_test(test_crash_schedule_and_limit),
-        cmocka_unit_test(test_stable_run_resets), cmocka_unit_test(test_no_limit),
+        cmocka_unit_test(test_grows_then_caps),
+        cmocka_unit_test(test_jitter_bounds),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_crash_schedule_and_limit),
+        cmocka_unit_test(test_first_crash_after_a_ready_run_is_immediate),
+        cmocka_unit_test(test_stable_run_resets),
+        cmocka_unit_test(test_no_limit),
         cmocka_unit_test(test_degenerate_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

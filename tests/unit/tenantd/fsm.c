@@ -26,49 +26,53 @@
 
 /* Columns in enum fsm_event order:
  * START SPAWNED SPAWN_FAILED READY READY_TIMEOUT EXIT_CLEAN EXIT_CRASH EXIT_CONFIG
- * EXIT_JAIL STOP GRACE TIMER START_LIMIT HEALTH_FAILED SUSPEND RESUME CONFIG_CHANGED */
+ * EXIT_JAIL STOP GRACE TIMER START_LIMIT HEALTH_FAILED SUSPEND RESUME CONFIG_CHANGED
+ * OVERLAP OVERLAP_FAILED */
 static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
     [TS_STOPPED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
                     KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
                     KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
                     KEEP(TS_STOPPED), KEEP(TS_STOPPED), X(TS_SUSPENDED, ACT_NONE),
-                    X(TS_STOPPED, ACT_REJECT), KEEP(TS_STOPPED)},
+                    X(TS_STOPPED, ACT_REJECT), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    KEEP(TS_STOPPED)},
     [TS_STARTING] = {KEEP(TS_STARTING), KEEP(TS_STARTING), X(TS_BACKOFF, ACT_BACKOFF),
                      X(TS_RUNNING, ACT_READY), X(TS_STARTING, ACT_ABORT),
                      X(TS_BACKOFF, ACT_BACKOFF), X(TS_BACKOFF, ACT_BACKOFF),
                      X(TS_FAILED, ACT_FAIL_HOLD), X(TS_FAILED, ACT_FAIL), X(TS_STOPPING, ACT_TERM),
                      X(TS_STARTING, ACT_KILL), KEEP(TS_STARTING), KEEP(TS_STARTING),
                      KEEP(TS_STARTING), X(TS_STOPPING, ACT_TERM), X(TS_STARTING, ACT_REJECT),
-                     X(TS_STOPPING, ACT_TERM)},
+                     X(TS_STOPPING, ACT_TERM), KEEP(TS_STARTING), X(TS_RUNNING, ACT_KEEP_PREV)},
     [TS_RUNNING] = {KEEP(TS_RUNNING), KEEP(TS_RUNNING), KEEP(TS_RUNNING), KEEP(TS_RUNNING),
                     KEEP(TS_RUNNING), X(TS_BACKOFF, ACT_BACKOFF), X(TS_BACKOFF, ACT_BACKOFF),
                     X(TS_FAILED, ACT_FAIL_HOLD), X(TS_FAILED, ACT_FAIL), X(TS_STOPPING, ACT_TERM),
                     X(TS_RUNNING, ACT_KILL), KEEP(TS_RUNNING), KEEP(TS_RUNNING),
                     X(TS_RUNNING, ACT_ABORT), X(TS_STOPPING, ACT_TERM), X(TS_RUNNING, ACT_REJECT),
-                    X(TS_STOPPING, ACT_TERM)},
+                    X(TS_STOPPING, ACT_TERM), X(TS_STARTING, ACT_OVERLAP), KEEP(TS_RUNNING)},
     [TS_STOPPING] = {KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
                      KEEP(TS_STOPPING), X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED),
                      X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED), KEEP(TS_STOPPING),
                      X(TS_STOPPING, ACT_KILL), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
-                     KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING)},
+                     KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING), KEEP(TS_STOPPING)},
     [TS_BACKOFF] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF),
                     KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF),
                     KEEP(TS_BACKOFF), X(TS_STOPPED, ACT_CANCEL), KEEP(TS_BACKOFF),
                     X(TS_STARTING, ACT_SPAWN), X(TS_FAILED, ACT_FAIL), KEEP(TS_BACKOFF),
                     X(TS_SUSPENDED, ACT_CANCEL), X(TS_BACKOFF, ACT_REJECT),
-                    X(TS_STARTING, ACT_SPAWN)},
+                    X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF)},
     [TS_FAILED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED),
                    KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED),
                    KEEP(TS_FAILED), X(TS_STOPPED, ACT_CANCEL), KEEP(TS_FAILED),
                    X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED), KEEP(TS_FAILED),
-                   X(TS_SUSPENDED, ACT_CANCEL), X(TS_FAILED, ACT_REJECT),
-                   X(TS_STARTING, ACT_SPAWN)},
+                   X(TS_SUSPENDED, ACT_CANCEL), X(TS_FAILED, ACT_REJECT), X(TS_STARTING, ACT_SPAWN),
+                   KEEP(TS_FAILED), KEEP(TS_FAILED)},
     [TS_SUSPENDED] = {X(TS_SUSPENDED, ACT_REJECT), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       X(TS_STOPPED, ACT_NONE), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      X(TS_STARTING, ACT_SPAWN), KEEP(TS_SUSPENDED)},
+                      X(TS_STARTING, ACT_SPAWN), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      KEEP(TS_SUSPENDED)},
 };
 
 static void test_every_cell(void **state)
@@ -121,7 +125,8 @@ static void test_stop_always_stops(void **state)
     }
 }
 
-/* Every transition into starting spawns, and nothing else spawns. */
+/* Every transition into starting spawns (ACT_OVERLAP spawns too, beside the
+ * worker it sets aside), and nothing else spawns. */
 static void test_spawn_iff_entering_starting(void **state)
 {
     (void)state;
@@ -129,7 +134,7 @@ static void test_spawn_iff_entering_starting(void **state)
         for (int e = 0; e < EV__COUNT; e++) {
             struct fsm_step st = fsm_next((enum tstate)s, (enum fsm_event)e);
             bool entering = st.next == TS_STARTING && s != TS_STARTING;
-            assert_int_equal(entering, st.action == ACT_SPAWN);
+            assert_int_equal(entering, st.action == ACT_SPAWN || st.action == ACT_OVERLAP);
         }
     }
 }
@@ -201,6 +206,21 @@ static void test_invariants(void **state)
     t->in_slot = true;
     assert_string_equal(tenant_check_invariants(t),
                         "not starting: no start slot and not in the start queue");
+
+    /* An overlap: the previous generation serves only while the next one
+     * starts; once it drains, any state may still see it go. */
+    t->in_slot = false;
+    t->state = TS_RUNNING;
+    t->pid = 42;
+    t->watch = &w;
+    t->prev = &w;
+    assert_string_equal(tenant_check_invariants(t),
+                        "a previous generation that still serves only in starting");
+    t->prev_draining = true;
+    assert_null(tenant_check_invariants(t));
+    t->state = TS_STARTING;
+    t->prev_draining = false;
+    assert_null(tenant_check_invariants(t));
     free(t);
 }
 

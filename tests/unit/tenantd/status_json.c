@@ -71,6 +71,8 @@ static void test_fields(void **state)
                                        "state",
                                        "desired",
                                        "pid",
+                                       "starting_pid",
+                                       "draining_pid",
                                        "uptime_s",
                                        "restarts",
                                        "last_exit",
