@@ -10,6 +10,9 @@
 #   make bench         the benchmark scripts (print figures; not tests)
 #   make soak          the bounded soak run (MINUTES=2), by hand
 #   make format-check  clang-format --dry-run on every C file
+#   make image         the bundled worker's container image, an OCI layout in $(BUILDDIR)/image
+#   make check-image   build the image and smoke-run it (GET /healthz as a non-root uid)
+#   make check-k8s     validate `tenantctl export k8s` against the Kubernetes schemas (node)
 #
 # Source layout (the file list is the process diagram). Each program states its
 # sources below in one line, OpenSMTPD style, and compiles with its own folder on
@@ -78,8 +81,10 @@ VERSION  := 0.1.0
 
 COMMON_SRC  := $(addprefix common/,backup.c cgroup.c config.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
 TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_metrics.c admin_onboard.c admin_routes.c admin_state.c admin_wait.c backoff.c backup_sched.c health.c listen.c logcap.c notify.c proxy.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c usage_fetch.c)
-CTL_SRC     := $(addprefix supervisor/ctl/,ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_proxy.c)
+CTL_SRC     := $(addprefix supervisor/ctl/,ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_proxy.c ctl_export.c k8s_render.c)
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
+# The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
+LISTEN_SRC  := deploy/k8s/tenant-listen.c
 WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
@@ -114,8 +119,9 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
+.PHONY: image check-image check-k8s k8s-deps
 .PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean
-all: $(BINS) $(HELPER_BINS)
+all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,6 +139,8 @@ $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+$(BUILDDIR)/tenant-listen: $(call obj,$(LISTEN_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # Unit tests: the folder under tests/unit/ says which program's objects a test links
 # and which include path it compiles with.
@@ -212,6 +220,20 @@ bench: all
 # The soak test is long and run by hand: make soak MINUTES=10
 soak: all
 	@tests/bench/soak.sh $(BUILDDIR) $(or $(MINUTES),2)
+
+# Kubernetes: the worker's image (debootstrap, cached in /var/cache/tenantd-image) and the
+# schema validation of `tenantctl export k8s` (node, modules pinned in tests/k8s/).
+image: all $(BUILDDIR)/tenant-listen
+	@deploy/k8s/build-image.sh $(BUILDDIR) $(BUILDDIR)/image
+
+check-image: image
+	@tests/k8s/smoke-image.sh $(BUILDDIR)/image
+
+k8s-deps:
+	@tests/k8s/install-modules.sh
+
+check-k8s: all k8s-deps
+	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q tests/k8s $(PYTEST_ARGS)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -18,6 +18,7 @@
 #include "reach.h"
 #include "util.h"
 #include "ctl_backup.h"
+#include "ctl_export.h"
 #include "ctl_proxy.h"
 
 /* Most requests answer at once; onboarding waits for the worker to be ready. */
@@ -723,6 +724,11 @@ static int cmd_restore(struct ctl *c)
     return pass_json(c, ctl_restore_cmd);
 }
 
+static int cmd_export(struct ctl *c)
+{
+    return pass_json(c, ctl_export_cmd);
+}
+
 static int cmd_proxy_config(struct ctl *c)
 {
     if (c->argc != 1)
@@ -805,6 +811,8 @@ static const struct ctl_cmd commands[] = {
      "failed. With --json: {\"mode\", \"ok\", \"last_error\", \"reloads\",\n"
      "\"failures\", \"nginx_starts\", \"nginx_pid\", \"generation\"}.",
      cmd_proxy_status},
+    {"export", "export k8s [--namespace N] [--image IMAGE] [-o DIR] [--include-secrets] [id...]",
+     "Print the Kubernetes manifests that run the tenants (see tenantctl(8)).", cmd_export},
 };
 
 static const struct ctl_cmd *find_cmd(const char *name)
