@@ -205,13 +205,14 @@ unit: all $(UNIT_BINS)
 fuzz-replay: $(FUZZ_BINS)
 	@tests/run-fuzz-replay.sh $(BUILDDIR)
 
-integration: all
+integration: all k8s-deps
 	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=asan test-only
 
-test-only: all $(UNIT_BINS)
+# k8s-deps: the node modules of the Kubernetes tests (npm ci from tests/k8s's lock file).
+test-only: all $(UNIT_BINS) k8s-deps
 	@tests/run-all.sh $(BUILDDIR)
 
 bench: all
@@ -224,7 +225,7 @@ soak: all
 # Kubernetes: the worker's image (debootstrap, cached in /var/cache/tenantd-image) and the
 # schema validation of `tenantctl export k8s` (node, modules pinned in tests/k8s/).
 image: all $(BUILDDIR)/tenant-listen
-	@deploy/k8s/build-image.sh $(BUILDDIR) $(BUILDDIR)/image
+	@IMAGE_TAG=$(VERSION) deploy/k8s/build-image.sh $(BUILDDIR) $(BUILDDIR)/image
 
 check-image: image
 	@tests/k8s/smoke-image.sh $(BUILDDIR)/image
