@@ -95,6 +95,8 @@ static int parse_args(struct export *x, int argc, char **argv)
             x->out_dir = v;
         } else if (strcmp(argv[i], "--include-secrets") == 0) {
             x->o.include_secrets = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            return usage("", argv[i], ": export k8s prints YAML only");
         } else if (missing) {
             return usage("", argv[i], " needs a value");
         } else if (argv[i][0] == '-') {

@@ -323,5 +323,7 @@ def test_command_line_errors(tmp_path):
     assert export(cfg, "--namespace", "Bad_NS", check=False).returncode == 2
     assert export(cfg, "--image", "two words", check=False).returncode == 2
     assert export(cfg, "--frobnicate", check=False).returncode == 2
+    r = export(cfg, "--json", check=False)
+    assert r.returncode == 2 and "prints YAML only" in r.stderr
     r = subprocess.run([str(CTL), "-c", str(cfg), "export", "helm"], capture_output=True, text=True)
     assert r.returncode == 2 and "the only format is k8s" in r.stderr
