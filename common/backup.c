@@ -42,22 +42,6 @@
 
 static const char *const side_suffix[SIDE_FILES] = {"-wal", "-shm", "-journal"};
 
-/* snprintf into a fixed buffer; -ENAMETOOLONG instead of a silent cut. */
-static int fmt_path(char *buf, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fmt_path(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    int r;
-
-    va_start(ap, fmt);
-    r = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    if (r < 0 || (size_t)r >= n)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -70,10 +54,10 @@ static int dir_of(const char *path, char *buf, size_t n)
     const char *s = strrchr(path, '/');
 
     if (s == NULL)
-        return fmt_path(buf, n, ".");
+        return util_path_fmt(buf, n, ".");
     if (s == path)
-        return fmt_path(buf, n, "/");
-    return fmt_path(buf, n, "%.*s", (int)(s - path), path);
+        return util_path_fmt(buf, n, "/");
+    return util_path_fmt(buf, n, "%.*s", (int)(s - path), path);
 }
 
 /* A rename or an unlink is durable only once its folder is synced. */
@@ -486,7 +470,7 @@ static void remove_quiet(const char *path)
 
     unlink(path);
     for (int i = 0; i < SIDE_FILES; i++)
-        if (fmt_path(side, sizeof(side), "%s%s", path, side_suffix[i]) == 0)
+        if (util_path_fmt(side, sizeof(side), "%s%s", path, side_suffix[i]) == 0)
             unlink(side);
 }
 
@@ -562,17 +546,17 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     utc_stamp(now, stamp);
     for (seq = 0; seq < 100; seq++) {
         if (seq == 0)
-            ret = fmt_path(name, sizeof(name), "%s-%s", tenant_id, stamp);
+            ret = util_path_fmt(name, sizeof(name), "%s-%s", tenant_id, stamp);
         else
-            ret = fmt_path(name, sizeof(name), "%s-%s-%d", tenant_id, stamp, seq);
+            ret = util_path_fmt(name, sizeof(name), "%s-%s-%d", tenant_id, stamp, seq);
         if (ret == 0)
-            ret = fmt_path(final, sizeof(final), "%s/%s.db", backup_dir, name);
+            ret = util_path_fmt(final, sizeof(final), "%s/%s.db", backup_dir, name);
         if (ret == 0)
-            ret = fmt_path(tmp, sizeof(tmp), "%s.tmp", final);
+            ret = util_path_fmt(tmp, sizeof(tmp), "%s.tmp", final);
         if (ret == 0)
-            ret = fmt_path(mfinal, sizeof(mfinal), "%s/%s.json", backup_dir, name);
+            ret = util_path_fmt(mfinal, sizeof(mfinal), "%s/%s.json", backup_dir, name);
         if (ret == 0)
-            ret = fmt_path(mtmp, sizeof(mtmp), "%s.tmp", mfinal);
+            ret = util_path_fmt(mtmp, sizeof(mtmp), "%s.tmp", mfinal);
         if (ret < 0) {
             util_seterr(err, errlen, "backup path too long in %s", backup_dir);
             return ret;
@@ -647,7 +631,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         goto fail_m;
     }
     json_decref(m);
-    if (out_path != NULL && n > 0 && fmt_path(out_path, n, "%s", final) < 0) {
+    if (out_path != NULL && n > 0 && util_path_fmt(out_path, n, "%s", final) < 0) {
         util_seterr(err, errlen, "backup path does not fit the caller's buffer");
         return -ENAMETOOLONG;
     }
@@ -714,7 +698,7 @@ static int manifest_path(const char *db, char *buf, size_t n)
 
     if (len < 3 || strcmp(db + len - 3, ".db") != 0)
         return -EINVAL;
-    return fmt_path(buf, n, "%.*s.json", (int)(len - 3), db);
+    return util_path_fmt(buf, n, "%.*s.json", (int)(len - 3), db);
 }
 
 static int newest_first(const void *a, const void *b)
@@ -790,8 +774,8 @@ int backup_list(const char *backup_dir, const char *tenant_id, struct backup_inf
         }
         bi = &v[n];
         memset(bi, 0, sizeof(*bi));
-        if (fmt_path(bi->path, sizeof(bi->path), "%s/%s", backup_dir, de->d_name) < 0 ||
-            fmt_path(bi->name, sizeof(bi->name), "%s", de->d_name) < 0)
+        if (util_path_fmt(bi->path, sizeof(bi->path), "%s/%s", backup_dir, de->d_name) < 0 ||
+            util_path_fmt(bi->name, sizeof(bi->name), "%s", de->d_name) < 0)
             continue;
         if (lstat(bi->path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
@@ -829,7 +813,7 @@ static void prune_stale_tmp(const char *backup_dir, const char *tenant_id)
         if (len < idlen + 5 || strncmp(de->d_name, tenant_id, idlen) != 0 ||
             de->d_name[idlen] != '-' || strcmp(de->d_name + len - 4, ".tmp") != 0)
             continue;
-        if (fmt_path(path, sizeof(path), "%s/%s", backup_dir, de->d_name) < 0)
+        if (util_path_fmt(path, sizeof(path), "%s/%s", backup_dir, de->d_name) < 0)
             continue;
         if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TMP_SECONDS)
             unlink(path);
@@ -1015,7 +999,7 @@ int backup_db_in_use(const char *db_path)
 
     if (r != 0)
         return r;
-    if (fmt_path(shm, sizeof(shm), "%s-shm", db_path) < 0)
+    if (util_path_fmt(shm, sizeof(shm), "%s-shm", db_path) < 0)
         return -ENAMETOOLONG;
     return locked_by_other(shm);
 }
@@ -1035,8 +1019,8 @@ static int move_set(const char *from, const char *to, int *moved_main)
         *moved_main = 1;
     }
     for (int i = 0; i < SIDE_FILES; i++) {
-        if (fmt_path(a, sizeof(a), "%s%s", from, side_suffix[i]) < 0 ||
-            fmt_path(b, sizeof(b), "%s%s", to, side_suffix[i]) < 0)
+        if (util_path_fmt(a, sizeof(a), "%s%s", from, side_suffix[i]) < 0 ||
+            util_path_fmt(b, sizeof(b), "%s%s", to, side_suffix[i]) < 0)
             return -ENAMETOOLONG;
         if (rename(a, b) < 0 && errno != ENOENT)
             return -errno;
@@ -1052,9 +1036,9 @@ static int unique_aside(const char *db_path, const char *what, char *buf, size_t
     utc_stamp(time(NULL), stamp);
     for (int i = 0; i < 100; i++) {
         if (i == 0)
-            ret = fmt_path(buf, n, "%s.%s-%s", db_path, what, stamp);
+            ret = util_path_fmt(buf, n, "%s.%s-%s", db_path, what, stamp);
         else
-            ret = fmt_path(buf, n, "%s.%s-%s-%d", db_path, what, stamp, i);
+            ret = util_path_fmt(buf, n, "%s.%s-%s-%d", db_path, what, stamp, i);
         if (ret < 0)
             return ret;
         if (access(buf, F_OK) < 0 && errno == ENOENT)
@@ -1087,7 +1071,7 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         return ret;
     }
     if (dir_of(db_path, dir, sizeof(dir)) < 0 ||
-        fmt_path(tmp, sizeof(tmp), "%s.restore-tmp.%ld", db_path, (long)getpid()) < 0) {
+        util_path_fmt(tmp, sizeof(tmp), "%s.restore-tmp.%ld", db_path, (long)getpid()) < 0) {
         util_seterr(err, errlen, "database path too long: %s", db_path);
         return -ENAMETOOLONG;
     }
@@ -1138,7 +1122,7 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         util_seterr(err, errlen, "restored, but cannot sync folder %s: %s", dir, strerror(-ret));
         return ret;
     }
-    if (aside != NULL && asidelen > 0 && moved && fmt_path(aside, asidelen, "%s", put) < 0) {
+    if (aside != NULL && asidelen > 0 && moved && util_path_fmt(aside, asidelen, "%s", put) < 0) {
         util_seterr(err, errlen, "restored; the previous database is at %s", put);
         return -ENAMETOOLONG;
     }

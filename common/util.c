@@ -160,6 +160,11 @@ fail:
 
 int util_mkdir_p(const char *path, mode_t mode)
 {
+    return util_mkdir_p_modes(path, mode, mode);
+}
+
+int util_mkdir_p_modes(const char *path, mode_t parent_mode, mode_t mode)
+{
     char buf[PATH_MAX];
     struct stat st;
     int r;
@@ -169,13 +174,16 @@ int util_mkdir_p(const char *path, mode_t mode)
     r = util_strlcpy(buf, path, sizeof(buf));
     if (r < 0)
         return r;
+    /* Trailing slashes would give the last folder its parents' mode. */
+    for (size_t len = strlen(buf); len > 1 && buf[len - 1] == '/'; len--)
+        buf[len - 1] = '\0';
     /* Walk the components left to right, creating each missing one. */
     for (char *s = buf + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char saved = *s;
         *s = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        if (mkdir(buf, saved == '\0' ? mode : parent_mode) < 0 && errno != EEXIST)
             return -errno;
         *s = saved;
         if (saved == '\0')
@@ -184,6 +192,17 @@ int util_mkdir_p(const char *path, mode_t mode)
     if (stat(path, &st) < 0)
         return -errno;
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int util_path_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
 }
 
 void util_seterr(char *err, size_t errlen, const char *fmt, ...)

@@ -1,6 +1,6 @@
 /*
  * util.h — small helpers every program of tenantd uses: bounded string copy,
- * path joining, reading a whole file, writing a file atomically, mkdir -p,
+ * path joining and formatting, reading a whole file, writing a file atomically, mkdir -p,
  * and filling a caller's error buffer.
  *
  * Each function returns 0 or a negative errno and never aborts. None of them
@@ -45,6 +45,16 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, mode_
 /* Create a folder and its missing parents with the given mode (like mkdir -p);
  * folders that exist already are fine. Returns 0 or a negative errno. */
 int util_mkdir_p(const char *path, mode_t mode);
+
+/* The same, the missing parents made with parent_mode and the last folder
+ * with mode (e.g. 0755 parents others must traverse, a 0700 leaf). This is
+ * the one mkdir -p of the tree. Returns 0 or a negative errno (-ENOTDIR when
+ * path exists and is not a folder). */
+int util_mkdir_p_modes(const char *path, mode_t parent_mode, mode_t mode);
+
+/* snprintf into a fixed buffer for a path: -ENAMETOOLONG instead of a silent
+ * cut, else 0. The one path formatter of the tree. */
+int util_path_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The folder of the running program (from /proc/self/exe), where the programs
  * installed beside it live. Returns 0 or -errno. */

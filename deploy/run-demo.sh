@@ -33,56 +33,55 @@ stop() {
 }
 trap 'stop 0' INT TERM
 
-# Wait (bounded) until the demo firms are up, as tenantd reports them. A firm that failed
-# for a reason that will not go away by itself (tenantd marks it `failed` at once) ends the
-# wait early: when every firm failed, say why and stop instead of waiting out the bound.
-settled() {
-    "$b/tenantctl" -c "$conf" status --json 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-firms = sys.argv[1:]
-try:
-    st = {t["id"]: t for t in json.load(sys.stdin)}
-except ValueError:
-    sys.exit(1)
-states = [st.get(f, {}).get("state") for f in firms]
-if all(s == "running" for s in states):
-    sys.exit(0)
-if not all(s in ("running", "failed") for s in states):
-    sys.exit(1)
-for f in firms:
-    if st[f]["state"] == "failed":
-        why = st[f].get("state_reason") or st[f].get("last_exit") or "no reason given"
-        print(f"  {f}: failed: {why}")
-sys.exit(2 if all(s == "failed" for s in states) else 3)
-' $firms
-}
+# Wait (bounded) until tenantd answers on its admin socket, then until each demo firm is
+# running or failed, as tenantd reports them: `tenantctl wait` is answered on the state
+# change (GET /v1/tenants/<id>?wait=running,failed), nothing polls the firms. A firm that
+# failed for a reason that will not go away by itself (tenantd marks it `failed` at once)
+# ends its wait early: when every firm failed, say why and stop instead of waiting out the
+# bound.
 i=0
-while :; do
+until "$b/tenantctl" -c "$conf" status >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 150 ] || ! kill -0 $pid 2>/dev/null; then
+        echo "run: tenantd did not come up; its log is above" >&2
+        stop 1
+    fi
+    sleep 0.2
+done
+why=""
+nfailed=0
+for f in $firms; do
     rc=0
-    why=$(settled) || rc=$?
-    [ $rc = 0 ] && break
-    if [ $rc = 2 ]; then
-        cat >&2 <<EOT
+    line=$("$b/tenantctl" -c "$conf" wait "$f" running,failed --timeout 30 2>/dev/null) || rc=$?
+    case "$line" in
+    "$f: running"*) ;;
+    "$f: failed"*)
+        nfailed=$((nfailed + 1))
+        why="$why  $line
+"
+        ;;
+    *)
+        echo "run: tenantd did not bring the demo firms up; its log is above" >&2
+        "$b/tenantctl" -c "$conf" status >&2 2>/dev/null || true
+        stop 1
+        ;;
+    esac
+done
+why=${why%
+}
+if [ $nfailed -gt 0 ] && [ $nfailed = "$(echo $firms | wc -w)" ]; then
+    cat >&2 <<EOT
 run: every demo firm failed to start:
 $why
 What to do: read the reason above and the firm's log ($b/tenantctl -c tenantd.ini logs dupont);
 \`$b/tenantd -c tenantd.ini -n\` checks the configuration and the files the workers need.
 Once fixed, run make run again.
 EOT
-        stop 1
-    fi
-    if [ $rc = 3 ]; then
-        printf 'run: some demo firms failed to start (the others are up):\n%s\n' "$why" >&2
-        break
-    fi
-    i=$((i + 1))
-    if [ $i -gt 150 ] || ! kill -0 $pid 2>/dev/null; then
-        echo "run: tenantd did not bring the demo firms up; its log is above" >&2
-        "$b/tenantctl" -c "$conf" status >&2 2>/dev/null || true
-        stop 1
-    fi
-    sleep 0.2
-done
+    stop 1
+fi
+if [ $nfailed -gt 0 ]; then
+    printf 'run: some demo firms failed to start (the others are up):\n%s\n' "$why" >&2
+fi
 
 # One admin account per demo firm, created once. The passwords are kept beside the firms'
 # databases, in data/demo-accounts (mode 0600), so a second `make run` prints the same ones and

@@ -12,8 +12,9 @@
  *            wait until running -> if it does not come up, stop, put the
  *            previous database back, start again, and fail with the reason.
  *
- * Waiting is polling GET /v1/tenants/<id> with a deadline derived from the
- * [supervise] timings: the admin API has no "wait for state" call.
+ * Waiting is GET /v1/tenants/<id>?wait=<states> (ctl_wait.c), answered by
+ * tenantd on the state change, with a deadline derived from the [supervise]
+ * timings: nothing polls.
  */
 #include "ctl_backup.h"
 
@@ -30,9 +31,8 @@
 
 #include "backup.h"
 #include "config.h"
-#include "ctl.h"
+#include "ctl_cmd.h"
 
-#define POLL_MS 100
 /* A backup of a large database can take a while; tenantd answers when done. */
 #define BACKUP_TIMEOUT_MS (10 * 60 * 1000)
 #define REQUEST_TIMEOUT_MS 30000
@@ -62,22 +62,6 @@ static void say_error(const struct bctx *c, const char *fmt, ...)
     /* Messages may quote file contents or API answers: never raw to a tty. */
     ctl_sanitize(raw, clean, sizeof(clean));
     fprintf(stderr, "tenantctl %s: %s\n", c->cmd, clean);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* Split argv into positional arguments and --json; anything else that looks
@@ -377,25 +361,22 @@ struct tstat {
     bool has_pid;
 };
 
-/* GET /v1/tenants/<id>: 0, or an exit code (printed). */
+static void tstat_from(const json_t *j, struct tstat *t);
+
+static int wait_state(struct bctx *c, const char *states, int64_t timeout_ms, struct tstat *t,
+                      bool *reached);
+
+/* The tenant's status now (a wait of 0 ms): 0, or an exit code (printed). */
 static int get_state(struct bctx *c, struct tstat *t)
 {
-    char path[256], err[1024], msg[1200];
-    json_t *j = NULL;
-    int rc, status = 0;
+    bool reached;
 
-    snprintf(path, sizeof(path), "/v1/tenants/%s", c->id);
-    rc = api(c, "GET", path, REQUEST_TIMEOUT_MS, &status, &j, err, sizeof(err));
-    if (rc < 0) {
-        say_error(c, "%s", err);
-        return unreachable(rc) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
-    }
-    if (status != 200 || !json_is_object(j)) {
-        api_message(j, status, msg, sizeof(msg));
-        say_error(c, "%s", msg);
-        json_decref(j);
-        return status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
-    }
+    return wait_state(c, "stopped", 0, t, &reached);
+}
+
+/* The fields of a tenant's status JSON that restore looks at. */
+static void tstat_from(const json_t *j, struct tstat *t)
+{
     snprintf(t->state, sizeof(t->state), "%s",
              json_string_value(json_object_get(j, "state")) ?: "");
     snprintf(t->reason, sizeof(t->reason), "%s%s%s",
@@ -407,8 +388,6 @@ static int get_state(struct bctx *c, struct tstat *t)
              json_string_value(json_object_get(j, "last_exit")) ?: "");
     t->has_pid = json_is_integer(json_object_get(j, "pid")) &&
                  json_integer_value(json_object_get(j, "pid")) > 0;
-    json_decref(j);
-    return 0;
 }
 
 /* POST /v1/tenants/<id>/<action>; 0, or an exit code (printed when loud). */
@@ -436,50 +415,68 @@ static int action(struct bctx *c, const char *what, bool loud)
     return 0;
 }
 
-/* Poll until the worker is gone and its database closed. */
-static int wait_stopped(struct bctx *c, int64_t timeout_ms, struct tstat *t)
+/* Wait on tenantd (GET ?wait=, no polling) until the tenant is in one of
+ * `states`; fills t from the answer. 0 with *reached, or an exit code
+ * (printed). */
+static int wait_state(struct bctx *c, const char *states, int64_t timeout_ms, struct tstat *t,
+                      bool *reached)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
-    int rc;
+    char err[1024], msg[1200];
+    json_t *j = NULL;
+    int rc, status = 0;
 
-    for (;;) {
-        rc = get_state(c, t);
-        if (rc != 0)
-            return rc;
-        if (!t->has_pid && (strcmp(t->state, "stopped") == 0 || strcmp(t->state, "failed") == 0) &&
-            backup_db_in_use(c->db) == 0)
-            return 0;
-        if (mono_ms() > deadline) {
-            say_error(c, "%s did not stop within %lld ms (state %s)", c->id, (long long)timeout_ms,
-                      t->state);
-            return CTL_EXIT_ERROR;
-        }
-        pause_ms(POLL_MS);
+    rc = ctl_wait_state(c->socket_path, c->id, states, timeout_ms, &status, &j, err, sizeof(err));
+    if (rc < 0) {
+        say_error(c, "%s", err);
+        return unreachable(rc) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
     }
+    if (status != 200 || !json_is_object(j)) {
+        api_message(j, status, msg, sizeof(msg));
+        say_error(c, "%s", msg);
+        json_decref(j);
+        return status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
+    }
+    tstat_from(j, t);
+    *reached = json_is_true(json_object_get(j, "reached"));
+    json_decref(j);
+    return 0;
 }
 
-/* Poll until running (0), or until it is clearly not coming up: failed, or
- * back-off after a crash, or the deadline (1). Other exit codes as printed. */
+/* Wait until the worker is gone and its database closed. */
+static int wait_stopped(struct bctx *c, int64_t timeout_ms, struct tstat *t)
+{
+    bool reached = false;
+    int rc = wait_state(c, "stopped,failed", timeout_ms, t, &reached);
+
+    if (rc != 0)
+        return rc;
+    if (!reached || t->has_pid) {
+        say_error(c, "%s did not stop within %lld ms (state %s)", c->id, (long long)timeout_ms,
+                  t->state);
+        return CTL_EXIT_ERROR;
+    }
+    /* Stopped means the worker was reaped: nothing of it holds the file. */
+    if (backup_db_in_use(c->db) != 0) {
+        say_error(c, "%s stopped, but another process still has %s open", c->id, c->db);
+        return CTL_EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* Wait until running (0), or until it is clearly not coming up: failed, or
+ * back-off after a crash, or the deadline (-1). Other exit codes as printed. */
 static int wait_running(struct bctx *c, int64_t timeout_ms, struct tstat *t)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
-    int rc;
+    bool reached = false;
+    int rc = wait_state(c, "running,failed,backoff", timeout_ms, t, &reached);
 
-    for (;;) {
-        rc = get_state(c, t);
-        if (rc != 0)
-            return rc;
-        if (strcmp(t->state, "running") == 0)
-            return 0;
-        if (strcmp(t->state, "failed") == 0 || strcmp(t->state, "backoff") == 0)
-            return -1;
-        if (mono_ms() > deadline) {
-            snprintf(t->reason, sizeof(t->reason), "not running after %lld ms",
-                     (long long)timeout_ms);
-            return -1;
-        }
-        pause_ms(POLL_MS);
-    }
+    if (rc != 0)
+        return rc;
+    if (reached && strcmp(t->state, "running") == 0)
+        return 0;
+    if (!reached)
+        snprintf(t->reason, sizeof(t->reason), "not running after %lld ms", (long long)timeout_ms);
+    return -1;
 }
 
 /* A bare file name is looked up in the tenant's backups folder first. */

@@ -1,10 +1,14 @@
 /*
- * ctl_main.c — tenantctl's command line: global options, one function per
- * command, exit codes (ctl.h). Every command but `check` and `logs` is a
- * request to tenantd's admin API over its unix socket; those two work
- * offline, on the files themselves.
+ * ctl_main.c — tenantctl's command line: global options, the command table,
+ * exit codes (ctl.h), the request helpers every command shares (ctl_cmd.h),
+ * and the commands that are one request each (status, the actions, reload,
+ * events, plans) or work offline (check, logs). Every command but `check`
+ * and `logs` is a request to tenantd's admin API over its unix socket.
+ *
+ * What it does not hold: onboarding (ctl_onboard.c), waiting for a state
+ * (ctl_wait.c), backups (ctl_backup.c), the proxy's file (ctl_proxy.c).
  */
-#include "ctl.h"
+#include "ctl_cmd.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -21,40 +25,7 @@
 #include "ctl_export.h"
 #include "ctl_proxy.h"
 
-/* Most requests answer at once; onboarding waits for the worker to be ready. */
-#define CTL_TIMEOUT_MS 30000
-
-struct ctl {
-    const char *config_path;
-    char socket_path[CONFIG_PATH_MAX];
-    bool json;
-    bool help;
-    int argc; /* the command and its own arguments, global options removed */
-    char **argv;
-};
-
-struct ctl_cmd {
-    const char *name;
-    const char *usage;
-    const char *help;
-    int (*run)(struct ctl *c);
-};
-
-static const struct ctl_cmd *find_cmd(const char *name);
 static void usage_global(FILE *f);
-
-static int usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "tenantctl: ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nusage: tenantctl [-c tenantd.ini] %s\n", cmd ? cmd->usage : "<command> ...");
-    return CTL_EXIT_USAGE;
-}
 
 /* The config file when -c is not given: $TENANTD_CONFIG, ./tenantd.ini, then
  * the packaged location. */
@@ -68,81 +39,6 @@ static const char *default_config(void)
     return "/etc/tenantd/tenantd.ini";
 }
 
-/* Find the admin socket: $TENANTD_ADMIN_SOCKET wins, else [admin] socket of
- * the global file. */
-static int resolve_socket(struct ctl *c)
-{
-    const char *e = getenv("TENANTD_ADMIN_SOCKET");
-    if (e && *e) {
-        snprintf(c->socket_path, sizeof c->socket_path, "%s", e);
-        return 0;
-    }
-    struct config_global *g = calloc(1, sizeof *g);
-    struct config_diag d = {0};
-    if (g == NULL) {
-        fprintf(stderr, "tenantctl: out of memory\n");
-        return CTL_EXIT_ERROR;
-    }
-    int rc = config_load_global(c->config_path, g, &d);
-    if (rc != 0) {
-        char *msg = config_diag_join(&d);
-        fprintf(stderr, "tenantctl: %s: cannot read the configuration%s%s\n", c->config_path,
-                msg && *msg ? ":\n" : "", msg ? msg : "");
-        free(msg);
-        config_diag_clear(&d);
-        free(g);
-        return CTL_EXIT_ERROR;
-    }
-    snprintf(c->socket_path, sizeof c->socket_path, "%s", g->admin_socket);
-    config_diag_clear(&d);
-    free(g);
-    return 0;
-}
-
-/* Perform a request; on a transport failure print why and return exit 3. */
-static int request(struct ctl *c, const char *method, const char *path, const char *body,
-                   int timeout_ms, struct ctl_response *r)
-{
-    int rc = resolve_socket(c);
-    if (rc != 0)
-        return rc;
-    char err[512];
-    rc = ctl_http(c->socket_path, method, path, body, body ? strlen(body) : 0, timeout_ms, r, err,
-                  sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "tenantctl: %s\n", err);
-        bool unreachable = rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES || rc == -EPERM ||
-                           rc == -ENOTDIR || rc == -ENAMETOOLONG;
-        return unreachable ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
-    }
-    return 0;
-}
-
-/* Turn a non-2xx answer into a message and an exit code. */
-static int api_error(const struct ctl_response *r)
-{
-    json_error_t je;
-    json_t *j = json_loadb(r->body, r->len, 0, &je);
-    const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
-    const char *d = j ? json_string_value(json_object_get(j, "detail")) : NULL;
-    char ce[256], cd[2048];
-    ctl_sanitize(e ? e : "request failed", ce, sizeof ce);
-    ctl_sanitize(d ? d : "", cd, sizeof cd);
-    fprintf(stderr, "tenantctl: %s%s%s (HTTP %d)\n", ce, cd[0] ? ": " : "", cd, r->status);
-    json_decref(j);
-    return r->status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
-}
-
-static bool valid_id_arg(const struct ctl_cmd *cmd, const char *id)
-{
-    if (config_valid_id(id))
-        return true;
-    char clean[128];
-    ctl_sanitize(id, clean, sizeof clean);
-    usage_error(cmd, "\"%s\" is not a valid tenant id", clean);
-    return false;
-}
-
 /* ---- status ---------------------------------------------------------------- */
 
 /*
@@ -153,7 +49,7 @@ static bool valid_id_arg(const struct ctl_cmd *cmd, const char *id)
 static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
 {
     struct ctl_response r;
-    int rc = request(c, "GET", "/v1/proxy", NULL, CTL_TIMEOUT_MS, &r);
+    int rc = ctl_request(c, "GET", "/v1/proxy", NULL, CTL_TIMEOUT_MS, &r);
     json_t *j = NULL;
     *rc_out = rc;
     if (rc != 0)
@@ -168,7 +64,7 @@ static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
         json_decref(j);
         j = o;
     } else if (r.status != 200 && loud) {
-        *rc_out = api_error(&r);
+        *rc_out = ctl_api_error(&r);
     } else if (!json_is_object(j) && loud) {
         fprintf(stderr, "tenantctl: tenantd sent invalid JSON\n");
         *rc_out = CTL_EXIT_ERROR;
@@ -185,11 +81,11 @@ static json_t *fetch_proxy(struct ctl *c, bool loud, int *rc_out)
 static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, const json_t *))
 {
     struct ctl_response r;
-    int rc = request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
+    int rc = ctl_request(c, "GET", path, NULL, CTL_TIMEOUT_MS, &r);
     if (rc != 0)
         return rc;
     if (r.status != 200) {
-        rc = api_error(&r);
+        rc = ctl_api_error(&r);
         ctl_response_free(&r);
         return rc;
     }
@@ -210,37 +106,6 @@ static int get_and_show(struct ctl *c, const char *path, void (*show)(FILE *, co
     return CTL_EXIT_OK;
 }
 
-/* POST body (a JSON object, consumed) to path and parse the 2xx answer into
- * *out (the caller decrefs it). An error answer is reported and its exit code
- * returned. */
-static int post_json(struct ctl *c, const char *path, json_t *body, int timeout_ms, json_t **out)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (text == NULL) {
-        fprintf(stderr, "tenantctl: out of memory\n");
-        return CTL_EXIT_ERROR;
-    }
-    struct ctl_response r;
-    int rc = request(c, "POST", path, text, timeout_ms, &r);
-    free(text);
-    if (rc != 0)
-        return rc;
-    if (r.status / 100 != 2) {
-        rc = api_error(&r);
-        ctl_response_free(&r);
-        return rc;
-    }
-    json_error_t je;
-    *out = json_loadb(r.body, r.len, 0, &je);
-    ctl_response_free(&r);
-    if (*out == NULL) {
-        fprintf(stderr, "tenantctl: tenantd sent invalid JSON: %s\n", je.text);
-        return CTL_EXIT_ERROR;
-    }
-    return CTL_EXIT_OK;
-}
-
 /* The status table of one tenant (an object) or of all (an array). */
 static void show_status(FILE *out, const json_t *j)
 {
@@ -256,11 +121,11 @@ static void show_status(FILE *out, const json_t *j)
 
 static int cmd_status(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = find_cmd("status");
+    const struct ctl_cmd *cmd = ctl_find_cmd("status");
     if (c->argc > 2)
-        return usage_error(cmd, "too many arguments");
+        return ctl_usage_error(cmd, "too many arguments");
     const char *id = c->argc == 2 ? c->argv[1] : NULL;
-    if (id && !valid_id_arg(cmd, id))
+    if (id && !ctl_valid_id_arg(cmd, id))
         return CTL_EXIT_USAGE;
     char path[128];
     snprintf(path, sizeof path, "/v1/tenants%s%s", id ? "/" : "", id ? id : "");
@@ -282,7 +147,7 @@ static int cmd_status(struct ctl *c)
 static int cmd_proxy_status(struct ctl *c)
 {
     if (c->argc != 1)
-        return usage_error(find_cmd("proxy-status"), "proxy-status takes no argument");
+        return ctl_usage_error(ctl_find_cmd("proxy-status"), "proxy-status takes no argument");
     int rc = 0;
     json_t *j = fetch_proxy(c, true, &rc);
     if (j == NULL)
@@ -314,19 +179,19 @@ static int print_ok(struct ctl *c, const struct ctl_response *r, const char *msg
 static int cmd_action(struct ctl *c)
 {
     const char *name = c->argv[0];
-    const struct ctl_cmd *cmd = find_cmd(name);
+    const struct ctl_cmd *cmd = ctl_find_cmd(name);
     if (c->argc != 2)
-        return usage_error(cmd, "%s needs exactly one tenant id", name);
-    if (!valid_id_arg(cmd, c->argv[1]))
+        return ctl_usage_error(cmd, "%s needs exactly one tenant id", name);
+    if (!ctl_valid_id_arg(cmd, c->argv[1]))
         return CTL_EXIT_USAGE;
     char path[128];
     snprintf(path, sizeof path, "/v1/tenants/%s/%s", c->argv[1], name);
     struct ctl_response r;
-    int rc = request(c, "POST", path, "{}", CTL_TIMEOUT_MS, &r);
+    int rc = ctl_request(c, "POST", path, "{}", CTL_TIMEOUT_MS, &r);
     if (rc != 0)
         return rc;
     if (r.status / 100 != 2)
-        rc = api_error(&r);
+        rc = ctl_api_error(&r);
     else if (c->json)
         rc = print_ok(c, &r, "");
     else
@@ -338,28 +203,28 @@ static int cmd_action(struct ctl *c)
 static int cmd_reload(struct ctl *c)
 {
     if (c->argc != 1)
-        return usage_error(find_cmd("reload"), "reload takes no argument");
+        return ctl_usage_error(ctl_find_cmd("reload"), "reload takes no argument");
     struct ctl_response r;
-    int rc = request(c, "POST", "/v1/reload", "{}", CTL_TIMEOUT_MS, &r);
+    int rc = ctl_request(c, "POST", "/v1/reload", "{}", CTL_TIMEOUT_MS, &r);
     if (rc != 0)
         return rc;
-    rc = r.status / 100 == 2 ? print_ok(c, &r, "reloaded\n") : api_error(&r);
+    rc = r.status / 100 == 2 ? print_ok(c, &r, "reloaded\n") : ctl_api_error(&r);
     ctl_response_free(&r);
     return rc;
 }
 
 static int cmd_events(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = find_cmd("events");
+    const struct ctl_cmd *cmd = ctl_find_cmd("events");
     long n = 20;
     for (int i = 1; i < c->argc; i++) {
         if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
             char *end;
             n = strtol(c->argv[++i], &end, 10);
             if (*end || n < 1 || n > 1000)
-                return usage_error(cmd, "-n takes a number from 1 to 1000");
+                return ctl_usage_error(cmd, "-n takes a number from 1 to 1000");
         } else {
-            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
+            return ctl_usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
         }
     }
     char path[64];
@@ -387,173 +252,8 @@ static void show_plans(FILE *f, const json_t *plans)
 static int cmd_plans(struct ctl *c)
 {
     if (c->argc != 1)
-        return usage_error(find_cmd("plans"), "plans takes no argument");
+        return ctl_usage_error(ctl_find_cmd("plans"), "plans takes no argument");
     return get_and_show(c, "/v1/plans", show_plans);
-}
-
-/* ---- onboard / offboard ----------------------------------------------------------- */
-
-static int cmd_onboard(struct ctl *c)
-{
-    const struct ctl_cmd *cmd = find_cmd("onboard");
-    const char *pos[3];
-    int np = 0;
-    const char *sub = NULL, *email = NULL, *port = NULL;
-    for (int i = 1; i < c->argc; i++) {
-        const char *a = c->argv[i];
-        const char **dst = strcmp(a, "--subdomain") == 0 ? &sub
-                           : strcmp(a, "--port") == 0    ? &port
-                           : strcmp(a, "--email") == 0   ? &email
-                                                         : NULL;
-        if (dst) {
-            if (i + 1 >= c->argc)
-                return usage_error(cmd, "%s needs a value", a);
-            *dst = c->argv[++i];
-        } else if (a[0] == '-' && a[1] == '-') {
-            return usage_error(cmd, "unknown option \"%s\"", a);
-        } else if (np < 3) {
-            pos[np++] = a;
-        } else {
-            return usage_error(cmd, "too many arguments");
-        }
-    }
-    if (np != 3)
-        return usage_error(cmd, "onboard needs <id> \"<name>\" <plan>");
-    if (!valid_id_arg(cmd, pos[0]))
-        return CTL_EXIT_USAGE;
-    json_t *body = json_object();
-    json_object_set_new(body, "id", json_string(pos[0]));
-    json_t *name = json_string(pos[1]);
-    if (name == NULL) {
-        json_decref(body);
-        return usage_error(cmd, "the name must be valid UTF-8");
-    }
-    json_object_set_new(body, "name", name);
-    json_object_set_new(body, "plan", json_string(pos[2]));
-    if (sub)
-        json_object_set_new(body, "subdomain", json_string(sub));
-    if (email)
-        json_object_set_new(body, "email", json_string(email));
-    if (port) {
-        char *end;
-        long p = strtol(port, &end, 10);
-        if (*end || p < 1 || p > 65535) {
-            json_decref(body);
-            return usage_error(cmd, "--port takes a port number");
-        }
-        json_object_set_new(body, "port", json_integer(p));
-    }
-    json_t *j = NULL;
-    /* tenantd answers once the worker is ready and the admin exists. */
-    int rc = post_json(c, "/v1/tenants", body, 120000, &j);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    if (c->json) {
-        /* Exactly the documented shape, whatever else the API adds. */
-        json_object_del(j, "tenant");
-        char *out = json_dumps(j, JSON_COMPACT);
-        printf("%s\n", out ? out : "{}");
-        free(out);
-    } else {
-        json_t *adm = json_object_get(j, "admin");
-        char id[64], url[512], user[128], pw[256];
-        ctl_sanitize(json_string_value(json_object_get(j, "id")), id, sizeof id);
-        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
-        ctl_sanitize(json_string_value(json_object_get(adm, "username")), user, sizeof user);
-        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
-        printf("onboarded %s\n  url:      %s\n  port:     %lld\n  admin:    %s\n  password: %s\n"
-               "(the password is shown once; the firm should change it)\n",
-               id, url, (long long)json_integer_value(json_object_get(j, "port")), user, pw);
-    }
-    json_decref(j);
-    return CTL_EXIT_OK;
-}
-
-static int cmd_offboard(struct ctl *c)
-{
-    const struct ctl_cmd *cmd = find_cmd("offboard");
-    const char *id = NULL;
-    bool purge = false;
-    for (int i = 1; i < c->argc; i++) {
-        if (strcmp(c->argv[i], "--purge") == 0)
-            purge = true;
-        else if (id == NULL && c->argv[i][0] != '-')
-            id = c->argv[i];
-        else
-            return usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
-    }
-    if (id == NULL)
-        return usage_error(cmd, "offboard needs a tenant id");
-    if (!valid_id_arg(cmd, id))
-        return CTL_EXIT_USAGE;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/tenants/%s%s", id, purge ? "?purge=1" : "");
-    struct ctl_response r;
-    int rc = request(c, "DELETE", path, NULL, 120000, &r);
-    if (rc != 0)
-        return rc;
-    if (r.status / 100 != 2) {
-        rc = api_error(&r);
-    } else if (c->json) {
-        fwrite(r.body, 1, r.len, stdout);
-    } else {
-        json_t *j = json_loadb(r.body, r.len, 0, NULL);
-        const char *arch = json_string_value(json_object_get(j, "archive"));
-        const char *warn = json_string_value(json_object_get(j, "warning"));
-        char clean[CONFIG_PATH_MAX];
-        ctl_sanitize(arch ? arch : "", clean, sizeof clean);
-        if (purge)
-            printf("offboarded %s; its data is deleted\n", id);
-        else
-            printf("offboarded %s; archived in %s\n", id, clean);
-        if (warn) {
-            ctl_sanitize(warn, clean, sizeof clean);
-            fprintf(stderr, "tenantctl: warning: %s\n", clean);
-        }
-        json_decref(j);
-    }
-    ctl_response_free(&r);
-    return rc;
-}
-
-static int cmd_create_admin(struct ctl *c)
-{
-    const struct ctl_cmd *cmd = find_cmd("create-admin");
-    if (c->argc != 3)
-        return usage_error(cmd, "create-admin needs <id> <username>");
-    if (!valid_id_arg(cmd, c->argv[1]))
-        return CTL_EXIT_USAGE;
-    json_t *body = json_object();
-    json_t *user = json_string(c->argv[2]);
-    if (body == NULL || user == NULL) {
-        json_decref(body);
-        json_decref(user);
-        return usage_error(cmd, "the username must be valid UTF-8");
-    }
-    json_object_set_new(body, "username", user);
-    char path[128];
-    snprintf(path, sizeof path, "/v1/tenants/%s/admins", c->argv[1]);
-    json_t *j = NULL;
-    /* Hashing the password at the tenant's cost may take a few seconds. */
-    int rc = post_json(c, path, body, 120000, &j);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    if (c->json) {
-        char *out = json_dumps(j, JSON_COMPACT);
-        printf("%s\n", out ? out : "{}");
-        free(out);
-    } else {
-        /* One "key: value" per line, so scripts can pick the password with
-         * sed -n 's/^password: //p'. */
-        json_t *adm = json_object_get(j, "admin");
-        char url[512], name[128], pw[256];
-        ctl_sanitize(json_string_value(json_object_get(j, "url")), url, sizeof url);
-        ctl_sanitize(json_string_value(json_object_get(adm, "username")), name, sizeof name);
-        ctl_sanitize(json_string_value(json_object_get(adm, "password")), pw, sizeof pw);
-        printf("url: %s\nusername: %s\npassword: %s\n", url, name, pw);
-    }
-    json_decref(j);
-    return CTL_EXIT_OK;
 }
 
 /* ---- offline commands --------------------------------------------------------------- */
@@ -615,7 +315,7 @@ static int check_worker_rules(const struct config *cfg)
 static int cmd_check(struct ctl *c)
 {
     if (c->argc != 1)
-        return usage_error(find_cmd("check"), "check takes no argument");
+        return ctl_usage_error(ctl_find_cmd("check"), "check takes no argument");
     struct config *cfg = NULL;
     struct config_diag d = {0};
     int rc = config_load(c->config_path, &cfg, &d);
@@ -657,7 +357,7 @@ static int cmd_check(struct ctl *c)
 
 static int cmd_logs(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = find_cmd("logs");
+    const struct ctl_cmd *cmd = ctl_find_cmd("logs");
     const char *id = NULL;
     long lines = 50;
     bool follow = false;
@@ -669,16 +369,16 @@ static int cmd_logs(struct ctl *c)
             char *end;
             lines = strtol(c->argv[++i], &end, 10);
             if (*end || lines < 0 || lines > 1000000)
-                return usage_error(cmd, "-n takes a number of lines");
+                return ctl_usage_error(cmd, "-n takes a number of lines");
         } else if (id == NULL && a[0] != '-') {
             id = a;
         } else {
-            return usage_error(cmd, "unexpected argument \"%s\"", a);
+            return ctl_usage_error(cmd, "unexpected argument \"%s\"", a);
         }
     }
     if (id == NULL)
-        return usage_error(cmd, "logs needs a tenant id");
-    if (!valid_id_arg(cmd, id))
+        return ctl_usage_error(cmd, "logs needs a tenant id");
+    if (!ctl_valid_id_arg(cmd, id))
         return CTL_EXIT_USAGE;
     struct config_global *g = calloc(1, sizeof *g);
     struct config_diag d = {0};
@@ -732,7 +432,7 @@ static int cmd_export(struct ctl *c)
 static int cmd_proxy_config(struct ctl *c)
 {
     if (c->argc != 1)
-        return usage_error(find_cmd("proxy-config"), "proxy-config takes no argument");
+        return ctl_usage_error(ctl_find_cmd("proxy-config"), "proxy-config takes no argument");
     return ctl_proxy_config(c->config_path, stdout);
 }
 
@@ -746,6 +446,13 @@ static const struct ctl_cmd commands[] = {
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status).",
      cmd_status},
+    {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
+     "Wait until the tenant is in one of the states (stopped, starting, running,\n"
+     "stopping, backoff, failed, suspended), at most S seconds (default 30);\n"
+     "tenantd answers on the state change, nothing polls. Prints \"<id>: <state>\"\n"
+     "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
+     "Example: wait dupont running,failed",
+     ctl_cmd_wait},
     {"start", "start <id>", "Start a stopped tenant; clears an operator's recorded stop.",
      cmd_action},
     {"stop", "stop <id>",
@@ -769,7 +476,7 @@ static const struct ctl_cmd commands[] = {
      "URL and the credentials. All or nothing: on any failure everything is\n"
      "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
      "\"port\", \"admin\": {\"username\", \"password\"}}.",
-     cmd_onboard},
+     ctl_cmd_onboard},
     {"create-admin", "create-admin <id> <username> [--json]",
      "Add an admin account to an existing firm: tenantd runs tenant-worker\n"
      "--create-admin under the tenant's uid and prints the firm's URL, the\n"
@@ -777,11 +484,11 @@ static const struct ctl_cmd commands[] = {
      "started once (its data dir and secret exist). Fails (exit 1) when the\n"
      "username is taken, exit 4 for an unknown tenant. With --json: {\"id\",\n"
      "\"url\", \"admin\": {\"username\", \"password\"}}.",
-     cmd_create_admin},
+     ctl_cmd_create_admin},
     {"offboard", "offboard <id> [--purge]",
      "Stop a tenant and move its file, data dir and log into\n"
      "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",
-     cmd_offboard},
+     ctl_cmd_offboard},
     {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
     {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
     {"logs", "logs <id> [-n N] [-f]",
@@ -815,7 +522,7 @@ static const struct ctl_cmd commands[] = {
      "Print the Kubernetes manifests that run the tenants (see tenantctl(8)).", cmd_export},
 };
 
-static const struct ctl_cmd *find_cmd(const char *name)
+const struct ctl_cmd *ctl_find_cmd(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
@@ -858,7 +565,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
                 free(rest);
-                return usage_error(NULL, "%s needs a file", a);
+                return ctl_usage_error(NULL, "%s needs a file", a);
             }
             c.config_path = argv[++i];
         } else if (strncmp(a, "--config=", 9) == 0) {
@@ -884,7 +591,7 @@ int main(int argc, char **argv)
         usage_global(c.help ? stdout : stderr);
         rc = c.help ? CTL_EXIT_OK : CTL_EXIT_USAGE;
     } else {
-        const struct ctl_cmd *cmd = find_cmd(rest[0]);
+        const struct ctl_cmd *cmd = ctl_find_cmd(rest[0]);
         if (cmd == NULL) {
             char clean[128];
             ctl_sanitize(rest[0], clean, sizeof clean);
@@ -895,6 +602,7 @@ int main(int argc, char **argv)
             printf("usage: tenantctl [-c tenantd.ini] %s\n\n%s\n", cmd->usage, cmd->help);
             rc = CTL_EXIT_OK;
         } else {
+            c.cmd = cmd;
             rc = cmd->run(&c);
         }
     }

@@ -43,6 +43,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define DEFAULT_TMP_SIZE (64ll << 20)
 
 /* The signals the forwarder passes on to the worker. */
@@ -174,24 +176,6 @@ int jail_ns_forward(const struct jail_opts *o, pid_t child, pid_t expected_ppid)
     }
 }
 
-/* mkdir -p for a mount point inside a fresh tmpfs; folders are 0755 so the
- * tenant can walk down to its data dir. */
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int tmpfs(const char *target, const char *mode, int64_t size, unsigned long flags,
                  struct jail_err *e)
 {
@@ -295,9 +279,12 @@ static int mount_point(const struct covers *c, const struct bindback *b, struct 
     char parent[PATH_MAX];
     snprintf(parent, sizeof parent, "%s", b->path);
     *strrchr(parent, '/') = '\0';
-    if ((parent[0] && mkdir_p(parent) < 0) ||
-        (b->dir && mkdir(b->path, 0755) < 0 && errno != EEXIST))
-        return jail_errf(e, "mounts", "mount point %s: %s", b->path, strerror(errno));
+    /* Folders are 0755 so the tenant can walk down to its data dir. */
+    int r = parent[0] ? util_mkdir_p(parent, 0755) : 0;
+    if (r == 0 && b->dir && mkdir(b->path, 0755) < 0 && errno != EEXIST)
+        r = -errno;
+    if (r < 0)
+        return jail_errf(e, "mounts", "mount point %s: %s", b->path, strerror(-r));
     if (!b->dir) {
         int fd = open(b->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)

@@ -1,9 +1,10 @@
 /*
- * admin_wait.c — GET /v1/tenants/<id>?wait=<state>&timeout=<ms>: the
- * tenant's status JSON once it is in <state>, with "reached": true, or at the
- * timeout with "reached": false; 200 either way. A client that waits for a
- * tenant (tenantctl onboard, backup, start --wait) asks once instead of
- * polling.
+ * admin_wait.c — GET /v1/tenants/<id>?wait=<state>[,<state>...]&timeout=<ms>:
+ * the tenant's status JSON once it is in one of the states, with "reached":
+ * true, or at the timeout with "reached": false; 200 either way. Several
+ * states let a client wait for an outcome ("running,failed": up, or given
+ * up on) rather than for a deadline. A client that waits for a
+ * tenant (tenantctl wait, tenantctl restore) asks once instead of polling.
  *
  * The answer is deferred on tenantd's loop: the request is kept, a
  * sup_watch (sup.h) tells when the tenant changes state and a libuv timer
@@ -34,7 +35,7 @@ struct admin_wait {
     struct sup_watch *watch;
     uv_timer_t timer;
     char id[CONFIG_ID_MAX];
-    enum tstate want;
+    unsigned want; /* a bit per enum tstate */
 };
 
 static void wait_unlink(struct admin_wait *w)
@@ -109,7 +110,7 @@ static void on_req_disposed(void *p)
 static void on_state(void *arg, const char *id, enum tstate state)
 {
     struct admin_wait *w = arg;
-    if (state == w->want && w->req != NULL)
+    if ((w->want & (1u << state)) && w->req != NULL)
         finish(w, true);
 }
 
@@ -120,13 +121,20 @@ static void on_timeout(uv_timer_t *h)
 
 void admin_wait_get(struct admin *a, h2o_req_t *req, const char *id, h2o_iovec_t query)
 {
-    char name[32] = "", tbuf[24] = "";
-    enum tstate want;
-    admin_query_get(query, "wait", name, sizeof name);
-    if (tstate_parse(name, &want) < 0) {
+    char names[128] = "", tbuf[24] = "";
+    unsigned want = 0;
+    bool bad = !admin_query_get(query, "wait", names, sizeof names);
+    /* strsep, not strtok: an empty item ("running,") is an error too. */
+    for (char *rest = names, *n; !bad && (n = strsep(&rest, ",")) != NULL;) {
+        enum tstate st;
+        bad = tstate_parse(n, &st) < 0;
+        if (!bad)
+            want |= 1u << st;
+    }
+    if (bad || want == 0) {
         admin_send_error(req, 400, "invalid state",
-                         "wait is one of stopped, starting, running, stopping, backoff, failed, "
-                         "suspended");
+                         "wait is one or more of stopped, starting, running, stopping, backoff, "
+                         "failed, suspended, separated by commas");
         return;
     }
     long timeout = ADMIN_WAIT_DEFAULT_MS;
@@ -155,8 +163,9 @@ void admin_wait_get(struct admin *a, h2o_req_t *req, const char *id, h2o_iovec_t
         admin_send_error(req, 404, "no such tenant", id);
         return;
     }
-    if (now == want || timeout == 0) {
-        answer(a, req, id, now == want);
+    bool there = (want & (1u << now)) != 0;
+    if (there || timeout == 0) {
+        answer(a, req, id, there);
         return;
     }
     struct admin_wait *w = calloc(1, sizeof *w);

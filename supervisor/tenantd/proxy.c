@@ -1,6 +1,9 @@
 /*
- * proxy.c — see proxy.h. Staging, test, atomic swap and reload of nginx's
- * configuration, and the managed nginx child.
+ * proxy.c — see proxy.h. Applying a change: staging, test, atomic swap and
+ * reload of nginx's configuration (managed and external modes), and the
+ * proxy's start and stop. What it does not do: render the candidate or write
+ * the suspended pages (proxy_files.c), supervise the managed nginx
+ * (proxy_nginx.c), or run a command itself (child.h).
  *
  * Files under the prefix <run_dir>/nginx (0755, so nginx's workers, which run
  * as nobody when tenantd is root, can read the suspended pages):
@@ -18,15 +21,16 @@
  *                         handlers are installed
  *
  * One child command runs at a time (nginx -t, or the external test/reload
- * commands); its stdout and stderr are read through one pipe into a bounded
- * buffer, so nginx's own message can be logged and kept. A change arriving
- * during an apply marks the proxy dirty, and the apply runs again after it.
+ * commands), through tenantd's one command runner (child.h); its stdout and
+ * stderr are read together into a bounded buffer, so nginx's own message can be logged and kept. A
+ * change arriving during an apply marks the proxy dirty, and the apply runs again after it.
  *
- * Handles: every libuv handle the proxy owns is counted when initialised and
- * uncounted in its close callback; proxy_stop frees the proxy once the count
+ * Handles: every libuv handle the proxy owns (and a running command) is
+ * counted when initialised and uncounted in its close callback (the command's
+ * report); proxy_stop frees the proxy once the count
  * is zero, which is also when the nginx master has been reaped.
  */
-#include "proxy.h"
+#include "proxy_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +44,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backoff.h"
+#include "child.h"
 #include "config.h"
 #include "log.h"
 #include "proxy_render.h"
@@ -48,75 +54,8 @@
 
 #define DEBOUNCE_MS 50       /* coalesces a burst of changes into one apply */
 #define CMD_TIMEOUT_MS 30000 /* a test or reload command that hangs is killed */
-#define CMD_OUTPUT_MAX 8192  /* bytes of a command's output kept */
-#define STOP_GRACE_MS 5000   /* SIGTERM to SIGKILL for nginx on stop */
-#define BACKOFF_MIN_MS 200   /* nginx restart delay, doubled per quick death */
-#define BACKOFF_MAX_MS 10000
-#define STABLE_MS 10000  /* running this long resets the backoff */
-#define READY_POLL_MS 20 /* waiting for nginx's pid file before a SIGHUP */
-#define TEMPLATE_MAX (1 << 20)
-
-typedef void (*cmd_done_fn)(struct proxy *p, bool ok, const char *output);
-
-/* The ids of the suspended tenants of one rendering, sorted (strcmp). */
-struct page_ids {
-    char (*id)[CONFIG_ID_MAX];
-    size_t n;
-};
-
-struct proxy {
-    uv_loop_t *loop;
-    struct sup *sup;
-    enum proxy_mode mode;
-
-    char prefix[PATH_MAX];  /* <run_dir>/nginx */
-    char log_dir[PATH_MAX]; /* where nginx.log goes */
-
-    uv_timer_t debounce; /* change hook -> apply */
-    uv_timer_t nginx_tm; /* restart backoff, readiness poll, stop grace */
-    uv_timer_t cmd_tm;   /* command timeout */
-    int handles;         /* open handles (see the file comment) */
-
-    /* The command running now, if any. */
-    bool cmd_busy;
-    uv_process_t cmd_proc;
-    uv_pipe_t cmd_pipe;
-    int cmd_open; /* cmd_proc and cmd_pipe not yet closed */
-    bool cmd_exited, cmd_eof, cmd_ok;
-    char cmd_out[CMD_OUTPUT_MAX];
-    size_t cmd_len;
-    cmd_done_fn cmd_done;
-
-    /* The managed nginx. */
-    uv_process_t nginx;
-    bool nginx_running;
-    bool nginx_handle_open; /* from a spawn attempt until its close callback */
-    bool nginx_waiting;     /* a restart is scheduled on nginx_tm */
-    bool reload_pending;    /* SIGHUP owed once nginx is ready */
-    uint64_t nginx_started_ms;
-    int64_t backoff_ms;
-
-    /* The apply in progress and what is live. */
-    bool applying, dirty;
-    char *live_main, *live_tenants;     /* applied text; NULL before the first */
-    char *failed_main, *failed_tenants; /* last text refused by the test */
-    struct proxy_rendered cand;         /* the candidate under test */
-    struct page_ids cand_pages;         /* the candidate's suspended pages */
-    struct page_ids live_pages;         /* the live configuration's */
-    char *ext_previous;                 /* external: the output file before the candidate */
-    bool ext_had_previous;
-    unsigned generation;
-
-    uint64_t reloads, failures, nginx_starts;
-    char last_error[2048];
-
-    bool stopping;
-    void (*done)(void *);
-    void *done_arg;
-};
 
 static void apply_start(struct proxy *p);
-static void nginx_ensure(struct proxy *p);
 static void on_debounce(uv_timer_t *t);
 
 /* ---- handles and stop ---------------------------------------------------- */
@@ -147,7 +86,7 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_finish(p);
 }
 
-static void close_handle(struct proxy *p, uv_handle_t *h)
+void proxy_close_handle(struct proxy *p, uv_handle_t *h)
 {
     h->data = p;
     if (!uv_is_closing(h))
@@ -231,94 +170,25 @@ static void summarize_output(const char *out, char *buf, size_t n)
     }
 }
 
-/* Messages are cut to the caller's buffer on purpose: they are one log line. */
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- one child command ------------------------------------------------------ */
 
-static void cmd_finish_if_done(struct proxy *p)
+/* The runner reports once its handles are closed: the output (stdout and
+ * stderr together) is kept for nginx's own message. */
+static void on_cmd_done(void *arg, struct child_result *r)
 {
-    if (p->cmd_open > 0 || !p->cmd_busy)
-        return;
-    p->cmd_busy = false;
-    uv_timer_stop(&p->cmd_tm);
-    p->cmd_out[p->cmd_len] = '\0';
-    if (p->cmd_done && !p->stopping)
-        p->cmd_done(p, p->cmd_ok, p->cmd_out);
-}
+    struct proxy *p = arg;
+    cmd_done_fn done = p->cmd_done;
+    size_t len = strlen(r->out);
 
-static void on_cmd_closed(uv_handle_t *h)
-{
-    struct proxy *p = h->data;
-    p->cmd_open--;
+    p->cmd = NULL;
     p->handles--;
-    cmd_finish_if_done(p);
+    util_strlcpy(p->cmd_out, r->out, sizeof p->cmd_out);
+    len = len < sizeof p->cmd_out ? len : sizeof p->cmd_out - 1;
+    if (r->sig != 0 && len + 64 < sizeof p->cmd_out)
+        snprintf(p->cmd_out + len, sizeof p->cmd_out - len, "\n[crit] killed by signal %d", r->sig);
+    if (done && !p->stopping)
+        done(p, r->status == 0 && r->sig == 0, p->cmd_out);
     maybe_finish(p);
-}
-
-static void cmd_close_if_done(struct proxy *p)
-{
-    if (!p->cmd_exited || !p->cmd_eof)
-        return;
-    if (!uv_is_closing((uv_handle_t *)&p->cmd_proc))
-        uv_close((uv_handle_t *)&p->cmd_proc, on_cmd_closed);
-    if (!uv_is_closing((uv_handle_t *)&p->cmd_pipe))
-        uv_close((uv_handle_t *)&p->cmd_pipe, on_cmd_closed);
-}
-
-static void on_cmd_exit(uv_process_t *proc, int64_t status, int sig)
-{
-    struct proxy *p = proc->data;
-    p->cmd_exited = true;
-    p->cmd_ok = status == 0 && sig == 0;
-    if (sig != 0 && p->cmd_len + 64 < sizeof p->cmd_out)
-        p->cmd_len += (size_t)snprintf(p->cmd_out + p->cmd_len, sizeof p->cmd_out - p->cmd_len,
-                                       "\n[crit] killed by signal %d", sig);
-    cmd_close_if_done(p);
-}
-
-static void cmd_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char sink[4096];
-    struct proxy *p = h->data;
-    size_t room = sizeof p->cmd_out - 1 - p->cmd_len;
-
-    /* Past the cap the output is read and dropped, so the child never blocks. */
-    if (room == 0)
-        *buf = uv_buf_init(sink, sizeof sink);
-    else
-        *buf = uv_buf_init(p->cmd_out + p->cmd_len, (unsigned)room);
-}
-
-static void on_cmd_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct proxy *p = s->data;
-
-    if (nread > 0 && buf->base == p->cmd_out + p->cmd_len)
-        p->cmd_len += (size_t)nread;
-    if (nread < 0) {
-        uv_read_stop(s);
-        p->cmd_eof = true;
-        cmd_close_if_done(p);
-    }
-}
-
-static void on_cmd_timeout(uv_timer_t *t)
-{
-    struct proxy *p = t->data;
-    if (p->cmd_busy && !p->cmd_exited) {
-        log_warn(NULL, "proxy: command pid %d ran for %d s, killing it", p->cmd_proc.pid,
-                 CMD_TIMEOUT_MS / 1000);
-        uv_process_kill(&p->cmd_proc, SIGKILL);
-    }
 }
 
 /*
@@ -329,57 +199,22 @@ static void on_cmd_timeout(uv_timer_t *t)
  */
 static int cmd_run(struct proxy *p, char *const *argv, cmd_done_fn done)
 {
-    uv_file fds[2];
-    uv_process_options_t opt;
-    uv_stdio_container_t stdio[3];
+    struct child_opts o = {
+        .argv = argv,
+        .merge_stderr = true,
+        .timeout_ms = CMD_TIMEOUT_MS,
+        .log_label = "proxy",
+    };
     int r;
 
-    if (p->cmd_busy)
+    if (p->cmd)
         return -EBUSY;
-    p->cmd_len = 0;
     p->cmd_out[0] = '\0';
-    r = uv_pipe(fds, 0, 0);
-    if (r < 0) {
-        snprintf(p->cmd_out, sizeof p->cmd_out, "pipe: %s", uv_strerror(r));
+    r = child_start(p->loop, &o, on_cmd_done, p, &p->cmd, p->cmd_out, sizeof p->cmd_out);
+    if (r < 0)
         return r;
-    }
-    memset(&opt, 0, sizeof opt);
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = fds[1];
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = fds[1];
-    opt.file = argv[0];
-    opt.args = (char **)argv;
-    opt.stdio = stdio;
-    opt.stdio_count = 3;
-    opt.exit_cb = on_cmd_exit;
-    p->cmd_proc.data = p;
-    r = uv_spawn(p->loop, &p->cmd_proc, &opt);
-    close(fds[1]);
-    if (r < 0) {
-        /* libuv asks for the handle to be closed even when the spawn failed. */
-        snprintf(p->cmd_out, sizeof p->cmd_out, "cannot run %s: %s", argv[0], uv_strerror(r));
-        close(fds[0]);
-        /* Busy until closed, so the handle is not reused while closing. */
-        p->handles++;
-        p->cmd_busy = true;
-        p->cmd_open = 1;
-        p->cmd_done = NULL;
-        p->cmd_proc.data = p;
-        uv_close((uv_handle_t *)&p->cmd_proc, on_cmd_closed);
-        return r;
-    }
-    p->handles += 2;
-    p->cmd_open = 2;
-    p->cmd_busy = true;
-    p->cmd_exited = p->cmd_eof = p->cmd_ok = false;
     p->cmd_done = done;
-    uv_pipe_init(p->loop, &p->cmd_pipe, 0);
-    p->cmd_pipe.data = p;
-    uv_pipe_open(&p->cmd_pipe, fds[0]);
-    uv_read_start((uv_stream_t *)&p->cmd_pipe, cmd_alloc, on_cmd_read);
-    uv_timer_start(&p->cmd_tm, on_cmd_timeout, CMD_TIMEOUT_MS, 0);
+    p->handles++; /* the runner, until it reports */
     return 0;
 }
 
@@ -389,234 +224,12 @@ static int cmd_run_shell(struct proxy *p, const char *cmdline, cmd_done_fn done)
     return cmd_run(p, argv, done);
 }
 
-/* ---- files ----------------------------------------------------------------- */
-
-static int path_fmt(char *buf, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int path_fmt(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
-}
-
-/* Remove a folder of plain files (staging/, conf.<n>/): they hold no subfolders. */
-static void remove_flat_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[PATH_MAX];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) == 0)
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static bool same_text(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
-/* The number of the conf.<n> the live link points to, 0 when there is none. */
-static unsigned live_generation(const struct proxy *p)
-{
-    char link[PATH_MAX], target[64];
-    ssize_t n;
-    unsigned g = 0;
-
-    if (path_fmt(link, sizeof link, "%s/live", p->prefix) < 0)
-        return 0;
-    n = readlink(link, target, sizeof target - 1);
-    if (n <= 0)
-        return 0;
-    target[n] = '\0';
-    if (sscanf(target, "conf.%u", &g) != 1)
-        return 0;
-    return g;
-}
-
-/* ---- collecting and rendering --------------------------------------------- */
-
-static int load_templates(const struct config_global *g, struct proxy_templates *tpl, char **owned,
-                          char *err, size_t errlen)
-{
-    char dir[PATH_MAX], path[PATH_MAX];
-
-    memset(tpl, 0, sizeof *tpl);
-    if (g->proxy_templates[0] != '\0')
-        util_strlcpy(dir, g->proxy_templates, sizeof dir);
-    else if (path_fmt(dir, sizeof dir, "%s/nginx", g->templates_dir) < 0)
-        return -ENAMETOOLONG;
-    for (int i = 0; i < PROXY_TPL__COUNT; i++) {
-        int r = path_fmt(path, sizeof path, "%s/%s", dir, proxy_template_file[i]);
-        if (r == 0)
-            r = util_read_file(path, TEMPLATE_MAX, &owned[i], NULL);
-        if (r < 0) {
-            errf(err, errlen, "cannot read template %s: %s", path, strerror(-r));
-            return r;
-        }
-        tpl->text[i] = owned[i];
-    }
-    return 0;
-}
-
-/*
- * The tenants to render, from the supervisor's view (what runs now) joined
- * with the configuration (status from the file). A tenant whose file became
- * invalid keeps its last good port and subdomain from the view; one that was
- * never valid has none and is left out. An operator's suspend shows the
- * suspended page whatever the file says.
- */
-static int collect_tenants(struct proxy *p, const struct config *c, struct config_tenant **arr_out,
-                           const struct config_tenant ***ptr_out, size_t *n_out)
-{
-    size_t n = sup_tenant_count(p->sup), k = 0;
-    struct config_tenant *arr = calloc(n ? n : 1, sizeof *arr);
-    const struct config_tenant **ptr = calloc(n ? n : 1, sizeof *ptr);
-    struct tenant_view v;
-
-    if (arr == NULL || ptr == NULL) {
-        free(arr);
-        free(ptr);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (sup_tenant_view(p->sup, i, &v) < 0)
-            continue;
-        const struct config_tenant_entry *e = config_find_tenant(c, v.id);
-        struct config_tenant *t = &arr[k];
-        if (e != NULL && e->valid) {
-            *t = e->t;
-        } else {
-            if (v.port <= 0 || proxy_check_id(v.id) < 0 || proxy_check_host(v.subdomain) < 0)
-                continue;
-            util_strlcpy(t->id, v.id, sizeof t->id);
-            util_strlcpy(t->subdomain, v.subdomain, sizeof t->subdomain);
-            util_strlcpy(t->name, v.name, sizeof t->name);
-            t->port = v.port;
-            t->status = TENANT_ACTIVE;
-        }
-        if (v.state == TS_SUSPENDED && t->status == TENANT_ACTIVE)
-            t->status = TENANT_SUSPENDED;
-        ptr[k] = t;
-        k++;
-    }
-    *arr_out = arr;
-    *ptr_out = ptr;
-    *n_out = k;
-    return 0;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-static bool page_ids_has(const struct page_ids *s, const char *id)
-{
-    return s->n > 0 && bsearch(id, s->id, s->n, sizeof s->id[0], cmp_id) != NULL;
-}
-
-static void page_ids_clear(struct page_ids *s)
-{
-    free(s->id);
-    s->id = NULL;
-    s->n = 0;
-}
-
-static const char fallback_page[] =
-    "<!DOCTYPE html>\n<html lang=\"{{language}}\"><head><meta charset=\"utf-8\"><title>{{name}}"
-    "</title></head>\n<body><h1>{{name}}</h1><p>This service is suspended.</p></body></html>\n";
-
-/* Write the suspended page of every suspended tenant (they are content, not
- * config: writing one early is harmless, and nginx reads it per request), and
- * note their ids in p->cand_pages. */
-static int write_pages(struct proxy *p, const struct config_global *g,
-                       const struct config_tenant *const *t, size_t n, char *err, size_t errlen)
-{
-    char path[PATH_MAX], *tpl = NULL, *page = NULL;
-    int r = 0;
-
-    page_ids_clear(&p->cand_pages);
-    p->cand_pages.id = calloc(n ? n : 1, sizeof p->cand_pages.id[0]);
-    if (p->cand_pages.id == NULL) {
-        errf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    if (path_fmt(path, sizeof path, "%s/%s", g->templates_dir, PROXY_PAGE_TEMPLATE) == 0 &&
-        util_read_file(path, TEMPLATE_MAX, &tpl, NULL) < 0) {
-        tpl = NULL;
-    }
-    for (size_t i = 0; i < n && r == 0; i++) {
-        if (t[i]->status != TENANT_SUSPENDED)
-            continue;
-        r = proxy_render_page(tpl ? tpl : fallback_page, t[i], &page, err, errlen);
-        if (r < 0)
-            break;
-        util_strlcpy(p->cand_pages.id[p->cand_pages.n++], t[i]->id, sizeof p->cand_pages.id[0]);
-        r = path_fmt(path, sizeof path, "%s/%s/%s.html", p->prefix, PROXY_SUSPENDED_DIR, t[i]->id);
-        if (r == 0)
-            r = util_write_file_atomic(path, page, strlen(page), 0644);
-        if (r < 0)
-            errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
-        free(page);
-        page = NULL;
-    }
-    free(tpl);
-    qsort(p->cand_pages.id, p->cand_pages.n, sizeof p->cand_pages.id[0], cmp_id);
-    return r;
-}
-
-/* Render the candidate into p->cand (and the pages to disk). */
-static int render_candidate(struct proxy *p, char *err, size_t errlen)
-{
-    const struct config *c = sup_config(p->sup);
-    struct proxy_templates tpl;
-    char *owned[PROXY_TPL__COUNT] = {0};
-    struct config_tenant *arr = NULL;
-    const struct config_tenant **ptr = NULL;
-    size_t n = 0;
-    int r;
-
-    r = load_templates(&c->g, &tpl, owned, err, errlen);
-    if (r == 0) {
-        r = collect_tenants(p, c, &arr, &ptr, &n);
-        if (r < 0)
-            errf(err, errlen, "out of memory");
-    }
-    if (r == 0) {
-        struct config_global g = c->g;
-        /* The mode is fixed at start; the prefix was made for it. */
-        g.proxy_mode = p->mode;
-        snprintf(g.nginx_prefix, sizeof g.nginx_prefix, "%s", p->prefix);
-        r = proxy_render(&g, ptr, n, &tpl, &p->cand, err, errlen);
-    }
-    if (r == 0)
-        r = write_pages(p, &c->g, ptr, n, err, errlen);
-    for (int i = 0; i < PROXY_TPL__COUNT; i++)
-        free(owned[i]);
-    free(arr);
-    free(ptr);
-    return r;
-}
-
 /* ---- applying -------------------------------------------------------------- */
 
 static void apply_end(struct proxy *p)
 {
     proxy_rendered_free(&p->cand);
-    page_ids_clear(&p->cand_pages);
+    proxy_page_ids_clear(&p->cand_pages);
     free(p->ext_previous);
     p->ext_previous = NULL;
     p->applying = false;
@@ -657,7 +270,7 @@ static void prune_pages(struct proxy *p)
     DIR *d;
     struct dirent *e;
 
-    if (path_fmt(dir, sizeof dir, "%s/%s", p->prefix, PROXY_SUSPENDED_DIR) < 0)
+    if (util_path_fmt(dir, sizeof dir, "%s/%s", p->prefix, PROXY_SUSPENDED_DIR) < 0)
         return;
     d = opendir(dir);
     if (d == NULL)
@@ -668,9 +281,9 @@ static void prune_pages(struct proxy *p)
             continue;
         memcpy(id, e->d_name, len - 5);
         id[len - 5] = '\0';
-        if (proxy_check_id(id) < 0 || page_ids_has(&p->live_pages, id))
+        if (proxy_check_id(id) < 0 || proxy_page_ids_has(&p->live_pages, id))
             continue;
-        if (path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0)
+        if (util_path_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0)
             continue;
         if (unlink(path) == 0)
             log_debug(NULL, "proxy: removed %s, no tenant is suspended under that id", path);
@@ -689,53 +302,6 @@ static void mark_failed(struct proxy *p)
     p->cand.main_conf = p->cand.tenants_conf = NULL;
 }
 
-static bool nginx_ready(struct proxy *p)
-{
-    char path[PATH_MAX], *text = NULL;
-    bool ready = false;
-
-    if (path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0)
-        return false;
-    if (util_read_file(path, 64, &text, NULL) == 0) {
-        ready = atoi(text) == p->nginx.pid;
-        free(text);
-    }
-    return ready;
-}
-
-static void on_ready_poll(uv_timer_t *t);
-
-/*
- * Make the running nginx read the live configuration. Its master installs
- * its signal handlers only after reading the first configuration, and a
- * SIGHUP before that would kill it; the pid file appears after the handlers,
- * so until it names this master the reload waits.
- */
-static void nginx_reload(struct proxy *p)
-{
-    if (!p->nginx_running) {
-        nginx_ensure(p);
-        return;
-    }
-    if (!nginx_ready(p)) {
-        p->reload_pending = true;
-        if (!uv_is_active((uv_handle_t *)&p->nginx_tm))
-            uv_timer_start(&p->nginx_tm, on_ready_poll, READY_POLL_MS, 0);
-        return;
-    }
-    p->reload_pending = false;
-    int r = uv_process_kill(&p->nginx, SIGHUP);
-    if (r < 0)
-        log_warn(NULL, "proxy: SIGHUP to nginx pid %d: %s", p->nginx.pid, uv_strerror(r));
-}
-
-static void on_ready_poll(uv_timer_t *t)
-{
-    struct proxy *p = t->data;
-    if (p->reload_pending && p->nginx_running && !p->stopping)
-        nginx_reload(p);
-}
-
 /* Keep the live generation and the one before it (for a look after the fact). */
 static void remove_old_generations(struct proxy *p, unsigned live, unsigned previous)
 {
@@ -750,8 +316,8 @@ static void remove_old_generations(struct proxy *p, unsigned live, unsigned prev
     while ((e = readdir(d)) != NULL) {
         if (sscanf(e->d_name, "conf.%u%c", &g, &extra) != 1 || g == live || g == previous)
             continue;
-        if (path_fmt(path, sizeof path, "%s/%s", p->prefix, e->d_name) == 0)
-            remove_flat_dir(path);
+        if (util_path_fmt(path, sizeof path, "%s/%s", p->prefix, e->d_name) == 0)
+            proxy_remove_flat_dir(path);
     }
     closedir(d);
 }
@@ -759,18 +325,18 @@ static void remove_old_generations(struct proxy *p, unsigned live, unsigned prev
 static void managed_swap(struct proxy *p)
 {
     char staging[PATH_MAX], conf[PATH_MAX], target[64], tmp[PATH_MAX], live[PATH_MAX];
-    unsigned old = p->generation, gen = live_generation(p);
+    unsigned old = p->generation, gen = proxy_live_generation(p);
 
     gen = (gen > old ? gen : old) + 1;
     snprintf(target, sizeof target, "conf.%u", gen);
-    if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
-        path_fmt(conf, sizeof conf, "%s/%s", p->prefix, target) < 0 ||
-        path_fmt(tmp, sizeof tmp, "%s/live.tmp", p->prefix) < 0 ||
-        path_fmt(live, sizeof live, "%s/live", p->prefix) < 0) {
+    if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
+        util_path_fmt(conf, sizeof conf, "%s/%s", p->prefix, target) < 0 ||
+        util_path_fmt(tmp, sizeof tmp, "%s/live.tmp", p->prefix) < 0 ||
+        util_path_fmt(live, sizeof live, "%s/live", p->prefix) < 0) {
         set_error(p, "prefix %s is too long", p->prefix);
         return;
     }
-    remove_flat_dir(conf);
+    proxy_remove_flat_dir(conf);
     unlink(tmp);
     /* A relative link, so the whole run folder may move. rename(2) of the
      * link over the old one is the atomic step: nginx sees one or the other. */
@@ -783,7 +349,7 @@ static void managed_swap(struct proxy *p)
     mark_live(p);
     p->reloads++;
     log_info(NULL, "proxy: configuration conf.%u is live", gen);
-    nginx_reload(p);
+    proxy_nginx_reload(p);
     prune_pages(p);
 }
 
@@ -798,10 +364,10 @@ static void on_managed_test(struct proxy *p, bool ok, const char *output)
         set_error(p, "nginx -t refused the new configuration, the previous one keeps serving: %s",
                   msg);
         mark_failed(p);
-        if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) == 0)
-            remove_flat_dir(staging);
+        if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) == 0)
+            proxy_remove_flat_dir(staging);
         /* With no nginx yet, the last good configuration (if any) still serves. */
-        nginx_ensure(p);
+        proxy_nginx_ensure(p);
     }
     apply_end(p);
 }
@@ -812,15 +378,15 @@ static int managed_stage_and_test(struct proxy *p, char *err, size_t errlen)
     char staging[PATH_MAX], main_path[PATH_MAX], ten_path[PATH_MAX], pfx[PATH_MAX];
     int r;
 
-    if (path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
-        path_fmt(main_path, sizeof main_path, "%s/%s", staging, PROXY_MAIN_FILE) < 0 ||
-        path_fmt(ten_path, sizeof ten_path, "%s/%s", staging, PROXY_TENANTS_FILE) < 0 ||
-        path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
+    if (util_path_fmt(staging, sizeof staging, "%s/staging", p->prefix) < 0 ||
+        util_path_fmt(main_path, sizeof main_path, "%s/%s", staging, PROXY_MAIN_FILE) < 0 ||
+        util_path_fmt(ten_path, sizeof ten_path, "%s/%s", staging, PROXY_TENANTS_FILE) < 0 ||
+        util_path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
         return -ENAMETOOLONG;
-    remove_flat_dir(staging);
+    proxy_remove_flat_dir(staging);
     if (mkdir(staging, 0755) < 0 && errno != EEXIST) {
         r = -errno;
-        errf(err, errlen, "cannot make %s: %s", staging, strerror(errno));
+        util_seterr(err, errlen, "cannot make %s: %s", staging, strerror(errno));
         return r;
     }
     r = util_write_file_atomic(main_path, p->cand.main_conf, strlen(p->cand.main_conf), 0644);
@@ -828,14 +394,14 @@ static int managed_stage_and_test(struct proxy *p, char *err, size_t errlen)
         r = util_write_file_atomic(ten_path, p->cand.tenants_conf, strlen(p->cand.tenants_conf),
                                    0644);
     if (r < 0) {
-        errf(err, errlen, "cannot write into %s: %s", staging, strerror(-r));
+        util_seterr(err, errlen, "cannot write into %s: %s", staging, strerror(-r));
         return r;
     }
     const char *nginx = c->g.proxy_nginx[0] ? c->g.proxy_nginx : "nginx";
     char *argv[] = {(char *)nginx, "-t", "-q", "-e", "stderr", "-p", pfx, "-c", main_path, NULL};
     r = cmd_run(p, argv, on_managed_test);
     if (r < 0)
-        errf(err, errlen, "%s", p->cmd_out);
+        util_seterr(err, errlen, "%s", p->cmd_out);
     return r;
 }
 
@@ -847,7 +413,7 @@ static void external_output_path(struct proxy *p, char *buf, size_t n)
     if (c->g.proxy_output[0] != '\0')
         util_strlcpy(buf, c->g.proxy_output, n);
     else
-        path_fmt(buf, n, "%s/%s", p->prefix, PROXY_TENANTS_FILE);
+        util_path_fmt(buf, n, "%s/%s", p->prefix, PROXY_TENANTS_FILE);
 }
 
 static void on_external_reload(struct proxy *p, bool ok, const char *output)
@@ -920,12 +486,12 @@ static int external_write_and_test(struct proxy *p, char *err, size_t errlen)
     r = util_read_file(path, 64u << 20, &p->ext_previous, NULL);
     p->ext_had_previous = r == 0;
     if (r < 0 && r != -ENOENT) {
-        errf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+        util_seterr(err, errlen, "cannot read %s: %s", path, strerror(-r));
         return r;
     }
     r = util_write_file_atomic(path, p->cand.tenants_conf, strlen(p->cand.tenants_conf), 0644);
     if (r < 0) {
-        errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+        util_seterr(err, errlen, "cannot write %s: %s", path, strerror(-r));
         return r;
     }
     if (c->g.proxy_test_cmd[0] == '\0') {
@@ -934,7 +500,7 @@ static int external_write_and_test(struct proxy *p, char *err, size_t errlen)
     }
     r = cmd_run_shell(p, c->g.proxy_test_cmd, on_external_test);
     if (r < 0)
-        errf(err, errlen, "%s", p->cmd_out);
+        util_seterr(err, errlen, "%s", p->cmd_out);
     return r;
 }
 
@@ -953,25 +519,25 @@ static void apply_start(struct proxy *p)
     }
     p->applying = true;
     p->dirty = false;
-    r = render_candidate(p, err, sizeof err);
+    r = proxy_render_candidate(p, err, sizeof err);
     if (r < 0) {
         set_error(p, "cannot render the proxy configuration, the previous one keeps serving: %s",
                   err);
         proxy_rendered_free(&p->cand);
-        nginx_ensure(p);
+        proxy_nginx_ensure(p);
         apply_end(p);
         return;
     }
-    if (same_text(p->cand.main_conf, p->live_main) &&
-        same_text(p->cand.tenants_conf, p->live_tenants)) {
+    if (proxy_same_text(p->cand.main_conf, p->live_main) &&
+        proxy_same_text(p->cand.tenants_conf, p->live_tenants)) {
         /* Nothing changed for nginx: a state change that does not show. */
         p->last_error[0] = '\0';
-        nginx_ensure(p);
+        proxy_nginx_ensure(p);
         apply_end(p);
         return;
     }
-    if (p->failed_tenants != NULL && same_text(p->cand.main_conf, p->failed_main) &&
-        same_text(p->cand.tenants_conf, p->failed_tenants)) {
+    if (p->failed_tenants != NULL && proxy_same_text(p->cand.main_conf, p->failed_main) &&
+        proxy_same_text(p->cand.tenants_conf, p->failed_tenants)) {
         /* Refused already; the error stands until something changes. */
         apply_end(p);
         return;
@@ -982,7 +548,7 @@ static void apply_start(struct proxy *p)
         r = external_write_and_test(p, err, sizeof err);
     if (r < 0) {
         set_error(p, "cannot apply the proxy configuration: %s", err);
-        nginx_ensure(p);
+        proxy_nginx_ensure(p);
         apply_end(p);
     }
 }
@@ -1005,171 +571,6 @@ void proxy_request_apply(struct proxy *p)
         uv_timer_start(&p->debounce, on_debounce, 0, 0);
 }
 
-/* ---- the managed nginx ------------------------------------------------------------ */
-
-static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig);
-static void on_nginx_closed(uv_handle_t *h);
-
-static void on_restart_timer(uv_timer_t *t)
-{
-    struct proxy *p = t->data;
-    p->nginx_waiting = false;
-    nginx_ensure(p);
-}
-
-static void nginx_schedule_restart(struct proxy *p)
-{
-    p->nginx_waiting = true;
-    uv_timer_start(&p->nginx_tm, on_restart_timer, (uint64_t)p->backoff_ms, 0);
-    p->backoff_ms = p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms * 2;
-}
-
-/* Start nginx on the live configuration if it should run and does not. */
-static void nginx_ensure(struct proxy *p)
-{
-    const struct config *c = sup_config(p->sup);
-    char live[PATH_MAX], logp[PATH_MAX], pfx[PATH_MAX];
-    struct stat st;
-    int fd, r;
-
-    if (p->mode != PROXY_MANAGED || p->stopping || p->nginx_running || p->nginx_waiting)
-        return;
-    if (path_fmt(live, sizeof live, "%s/live/%s", p->prefix, PROXY_MAIN_FILE) < 0 ||
-        path_fmt(logp, sizeof logp, "%s/nginx.log", p->log_dir) < 0 ||
-        path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
-        return;
-    if (stat(live, &st) < 0)
-        return; /* no configuration has passed yet */
-    fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        log_error(NULL, "proxy: cannot open %s: %s", logp, strerror(errno));
-        nginx_schedule_restart(p);
-        return;
-    }
-    const char *nginx = c->g.proxy_nginx[0] ? c->g.proxy_nginx : "nginx";
-    char *argv[] = {(char *)nginx, "-e", "stderr",
-                    "-p",          pfx,  "-c",
-                    live,          "-g", "daemon off; master_process on;",
-                    NULL};
-    uv_process_options_t opt;
-    uv_stdio_container_t stdio[3];
-    memset(&opt, 0, sizeof opt);
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = fd;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = fd;
-    opt.file = nginx;
-    opt.args = argv;
-    opt.stdio = stdio;
-    opt.stdio_count = 3;
-    opt.exit_cb = on_nginx_exit;
-    /* Its own process group (setsid): a terminal's ^C does not reach it past
-     * tenantd, and workers orphaned by a dead master can be swept by group. */
-    opt.flags = UV_PROCESS_DETACHED;
-    p->nginx.data = p;
-    r = uv_spawn(p->loop, &p->nginx, &opt);
-    close(fd);
-    p->handles++;
-    p->nginx_handle_open = true;
-    if (r < 0) {
-        /* The restart is scheduled by the close callback, like after a death. */
-        log_error(NULL, "proxy: cannot start %s: %s; retrying in %lld ms", nginx, uv_strerror(r),
-                  (long long)p->backoff_ms);
-        p->nginx.data = p;
-        uv_close((uv_handle_t *)&p->nginx, on_nginx_closed);
-        return;
-    }
-    p->nginx_running = true;
-    p->nginx_starts++;
-    p->nginx_started_ms = uv_now(p->loop);
-    log_info(NULL, "proxy: nginx started pid=%d on conf.%u, log %s", p->nginx.pid,
-             live_generation(p), logp);
-}
-
-static void on_nginx_closed(uv_handle_t *h)
-{
-    struct proxy *p = h->data;
-    p->handles--;
-    p->nginx_handle_open = false;
-    if (p->stopping) {
-        close_handle(p, (uv_handle_t *)&p->nginx_tm);
-        return; /* the timer's close finishes the stop */
-    }
-    /* Only now may the handle be reused for the next spawn. */
-    nginx_schedule_restart(p);
-}
-
-static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig)
-{
-    struct proxy *p = proc->data;
-    uint64_t ran = uv_now(p->loop) - p->nginx_started_ms;
-
-    p->nginx_running = false;
-    p->reload_pending = false;
-    uv_timer_stop(&p->nginx_tm);
-    /* A master that dies abnormally leaves its workers serving the old
-     * configuration and holding the port; they are in its process group. A
-     * master that stopped cleanly waited for them, so this finds nobody. */
-    if (kill(-proc->pid, SIGKILL) == 0)
-        log_warn(NULL, "proxy: killed the workers left by nginx pid %d", proc->pid);
-    if (p->stopping) {
-        log_info(NULL, "proxy: nginx stopped (%s %d)", sig ? "signal" : "exit",
-                 sig ? sig : (int)status);
-    } else {
-        if (ran >= STABLE_MS)
-            p->backoff_ms = BACKOFF_MIN_MS;
-        /* Not an apply failure: the configuration is fine, the process is not. */
-        log_error(NULL,
-                  "proxy: nginx pid %d died (%s %d) after %llu ms; restarting in %lld ms "
-                  "(see %s/nginx.log)",
-                  proc->pid, sig ? "signal" : "exit", sig ? sig : (int)status,
-                  (unsigned long long)ran, (long long)p->backoff_ms, p->log_dir);
-    }
-    proc->data = p;
-    uv_close((uv_handle_t *)proc, on_nginx_closed);
-}
-
-static void on_stop_grace(uv_timer_t *t)
-{
-    struct proxy *p = t->data;
-    if (p->nginx_running) {
-        log_warn(NULL, "proxy: nginx pid %d ignored SIGTERM for %d s, killing it", p->nginx.pid,
-                 STOP_GRACE_MS / 1000);
-        uv_process_kill(&p->nginx, SIGKILL);
-    }
-}
-
-/*
- * An nginx left by a tenantd that was killed holds the port, and a new one
- * could never bind it. Its pid file says who it is; it is ours only if its
- * command line names our prefix.
- */
-static void stop_stale_nginx(struct proxy *p)
-{
-    char path[PATH_MAX], *text = NULL, *cmd = NULL;
-    size_t len = 0;
-    pid_t pid;
-
-    if (path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0 ||
-        util_read_file(path, 64, &text, NULL) < 0)
-        return;
-    pid = (pid_t)atoi(text);
-    free(text);
-    if (pid <= 1 || path_fmt(path, sizeof path, "/proc/%d/cmdline", (int)pid) < 0 ||
-        util_read_file(path, 8192, &cmd, &len) < 0)
-        return;
-    for (size_t i = 0; i + 1 < len; i++)
-        if (cmd[i] == '\0')
-            cmd[i] = ' ';
-    if (strstr(cmd, "nginx") != NULL && strstr(cmd, p->prefix) != NULL) {
-        log_notice(NULL, "proxy: stopping nginx pid %d left by a previous tenantd", (int)pid);
-        if (kill(-pid, SIGTERM) < 0)
-            kill(pid, SIGTERM);
-    }
-    free(cmd);
-}
-
 /* ---- start and stop ------------------------------------------------------------ */
 
 static int prepare_dirs(struct proxy *p, const struct config_global *g, char *err, size_t errlen)
@@ -1181,7 +582,7 @@ static int prepare_dirs(struct proxy *p, const struct config_global *g, char *er
 
     r = util_mkdir_p(g->run_dir, 0711);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", g->run_dir, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", g->run_dir, strerror(-r));
         return r;
     }
     /* nginx's workers run as nobody when tenantd is root: they must traverse
@@ -1191,19 +592,19 @@ static int prepare_dirs(struct proxy *p, const struct config_global *g, char *er
         log_info(NULL, "proxy: %s made traversable (mode %o) for nginx's workers", g->run_dir,
                  (unsigned)((st.st_mode & 07777) | 0011));
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (path_fmt(path, sizeof path, "%s%s", p->prefix, sub[i]) < 0)
+        if (util_path_fmt(path, sizeof path, "%s%s", p->prefix, sub[i]) < 0)
             return -ENAMETOOLONG;
         r = util_mkdir_p(path, 0755);
         if (r == 0)
             r = chmod(path, 0755) < 0 ? -errno : 0;
         if (r < 0) {
-            errf(err, errlen, "cannot make %s: %s", path, strerror(-r));
+            util_seterr(err, errlen, "cannot make %s: %s", path, strerror(-r));
             return r;
         }
     }
     r = util_mkdir_p(g->log_dir, 0755);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", g->log_dir, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", g->log_dir, strerror(-r));
         return r;
     }
     return 0;
@@ -1218,20 +619,20 @@ static int link_prefix(struct proxy *p, const struct config_global *g, char *err
 {
     char link[PATH_MAX];
     struct stat st;
-    if (path_fmt(link, sizeof link, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) < 0)
+    if (util_path_fmt(link, sizeof link, "%s/%s", g->run_dir, PROXY_PREFIX_DIR) < 0)
         return -ENAMETOOLONG;
     if (strcmp(link, p->prefix) == 0)
         return 0;
     int r = util_mkdir_p(p->prefix, 0755);
     if (r < 0) {
-        errf(err, errlen, "cannot make %s: %s", p->prefix, strerror(-r));
+        util_seterr(err, errlen, "cannot make %s: %s", p->prefix, strerror(-r));
         return r;
     }
     if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode))
         unlink(link);
     if (symlink(p->prefix, link) < 0 && errno != EEXIST) {
         r = -errno;
-        errf(err, errlen, "cannot link %s to %s: %s", link, p->prefix, strerror(errno));
+        util_seterr(err, errlen, "cannot link %s to %s: %s", link, p->prefix, strerror(errno));
         return r;
     }
     log_info(NULL, "proxy: nginx's workers cannot reach %s: its files go to %s (linked from %s)",
@@ -1248,16 +649,15 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
     *out = NULL;
     p = calloc(1, sizeof *p);
     if (p == NULL) {
-        errf(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     p->loop = loop;
     p->sup = s;
     p->mode = c->g.proxy_mode;
-    p->backoff_ms = BACKOFF_MIN_MS;
     if (proxy_render_prefix(&c->g, p->prefix, sizeof p->prefix) < 0 ||
         util_strlcpy(p->log_dir, c->g.log_dir, sizeof p->log_dir) < 0) {
-        errf(err, errlen, "run_dir or log_dir is too long");
+        util_seterr(err, errlen, "run_dir or log_dir is too long");
         free(p);
         return -ENAMETOOLONG;
     }
@@ -1278,18 +678,17 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
     /* Every timer exists in every mode, so proxy_stop always finishes on the loop. */
     uv_timer_init(loop, &p->debounce);
     uv_timer_init(loop, &p->nginx_tm);
-    uv_timer_init(loop, &p->cmd_tm);
-    p->debounce.data = p->nginx_tm.data = p->cmd_tm.data = p;
-    p->handles = 3;
+    p->debounce.data = p->nginx_tm.data = p;
+    p->handles = 2;
     *out = p;
 
     if (p->mode == PROXY_OFF) {
         log_info(NULL, "proxy: mode off, no proxy configuration is written");
         return 0;
     }
-    p->generation = live_generation(p);
+    p->generation = proxy_live_generation(p);
     if (p->mode == PROXY_MANAGED)
-        stop_stale_nginx(p);
+        proxy_nginx_stop_stale(p);
     log_info(NULL, "proxy: %s mode, nginx prefix %s",
              p->mode == PROXY_MANAGED ? "managed" : "external", p->prefix);
     sup_set_change_hook(s, on_change, p);
@@ -1306,17 +705,10 @@ void proxy_stop(struct proxy *p, void (*done)(void *), void *arg)
     p->done_arg = arg;
     if (p->mode != PROXY_OFF)
         sup_set_change_hook(p->sup, NULL, NULL);
-    close_handle(p, (uv_handle_t *)&p->debounce);
-    close_handle(p, (uv_handle_t *)&p->cmd_tm);
-    if (p->cmd_busy && !p->cmd_exited)
-        uv_process_kill(&p->cmd_proc, SIGKILL);
-    if (p->nginx_running) {
-        /* nginx_tm is closed once the master is reaped (on_nginx_closed). */
-        uv_process_kill(&p->nginx, SIGTERM);
-        uv_timer_start(&p->nginx_tm, on_stop_grace, STOP_GRACE_MS, 0);
-    } else if (!p->nginx_handle_open) {
-        close_handle(p, (uv_handle_t *)&p->nginx_tm);
-    }
+    proxy_close_handle(p, (uv_handle_t *)&p->debounce);
+    if (p->cmd)
+        child_kill(p->cmd);
+    proxy_nginx_stop(p);
 }
 
 const char *proxy_last_error(const struct proxy *p)

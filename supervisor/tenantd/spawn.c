@@ -8,6 +8,7 @@
 
 #include "exitcode.h"
 #include "jail_args.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,30 +258,12 @@ size_t spawn_read_status(int fd, char *buf, size_t n)
     return len;
 }
 
-/* mkdir -p for the parents (0755: the tenants must traverse them). */
-static int mkdir_parents(const char *dir)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
-}
-
 int spawn_prepare_dir(const char *dir, bool chown_it, uid_t uid, gid_t gid)
 {
-    int rc = mkdir_parents(dir);
+    /* The parents 0755: the tenants must traverse them. */
+    int rc = util_mkdir_p_modes(dir, 0755, 0700);
     if (rc < 0)
         return rc;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return -errno;
     /* O_NOFOLLOW: a symlink planted in place of the folder must not make us
      * chown or chmod whatever it points to. */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -223,6 +223,8 @@ void sup_tenant_feed(struct tenant *t, enum fsm_event ev)
         sup_watch_fire(t);
     }
     perform(t, st.action);
+    if (!t->closing)
+        TENANT_ASSERT_INVARIANTS(t);
     if (freed)
         sup_pump(t->s);
     if (t->s->shutting_down && !fsm_has_process(t->state))

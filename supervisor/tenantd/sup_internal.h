@@ -46,6 +46,12 @@ struct exit_watch {
     struct tenant *t; /* NULL once the tenant no longer waits for it */
 };
 
+/* A worker killed because it could not be watched, until it is reaped. */
+struct sup_reap {
+    int pidfd;
+    struct sup_reap *next;
+};
+
 struct tenant {
     struct sup *s;
     char id[CONFIG_ID_MAX];
@@ -142,6 +148,10 @@ struct sup {
     void (*shutdown_done)(void *);
     void *shutdown_arg;
     uv_timer_t shutdown_timer;
+    /* Workers that could not be watched, killed and reaped on this timer
+     * rather than by sleeping on the loop (sup_process.c). */
+    uv_timer_t reap_timer;
+    struct sup_reap *reaping;
     int closing_handles;
     bool handles_closed;
 };
@@ -164,6 +174,8 @@ void sup_tenant_release(struct tenant *t);
 void sup_tenant_remove(struct tenant *t);
 void sup_queue_remove(struct tenant *t);
 void sup_pump(struct sup *s);
+/* sup_process.c: close the pidfds still waiting to be reaped (at sup_free). */
+void sup_reap_free_all(struct sup *s);
 void sup_maybe_shutdown_done(struct sup *s);
 
 /* sup_process.c: the worker process (spawn, readiness, probes, exit). */

@@ -222,6 +222,57 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     o->seccomp = t->cfg.seccomp;
 }
 
+/* ---- workers that could not be watched -------------------------------- */
+
+#define REAP_POLL_MS 10 /* a SIGKILLed worker is usually gone within a tick */
+
+static void on_reap_timer(uv_timer_t *h)
+{
+    struct sup *s = h->data;
+    for (struct sup_reap **pp = &s->reaping; *pp;) {
+        struct sup_reap *r = *pp;
+        int code, sig;
+        if (spawn_reap(r->pidfd, &code, &sig) == -EAGAIN) {
+            pp = &r->next;
+            continue;
+        }
+        close(r->pidfd);
+        *pp = r->next;
+        free(r);
+    }
+    if (s->reaping == NULL)
+        uv_timer_stop(h);
+}
+
+/* The worker was SIGKILLed: reap it from a timer, never by sleeping on the
+ * loop. The pidfd cannot be polled (that is why we are here), so the timer
+ * asks again every few ms until it is gone. */
+static void reap_later(struct sup *s, int pidfd)
+{
+    struct sup_reap *r = malloc(sizeof *r);
+    if (r == NULL) {
+        /* Out of memory: one zombie until tenantd exits, not a stalled loop. */
+        close(pidfd);
+        return;
+    }
+    r->pidfd = pidfd;
+    r->next = s->reaping;
+    s->reaping = r;
+    if (!uv_is_active((uv_handle_t *)&s->reap_timer) &&
+        !uv_is_closing((uv_handle_t *)&s->reap_timer))
+        uv_timer_start(&s->reap_timer, on_reap_timer, REAP_POLL_MS, REAP_POLL_MS);
+}
+
+void sup_reap_free_all(struct sup *s)
+{
+    while (s->reaping) {
+        struct sup_reap *r = s->reaping;
+        s->reaping = r->next;
+        close(r->pidfd);
+        free(r);
+    }
+}
+
 static int do_spawn(struct tenant *t)
 {
     struct sup *s = t->s;
@@ -342,10 +393,7 @@ static int do_spawn(struct tenant *t)
         /* Unwatchable: take it down at once rather than lose track of it. */
         free(w);
         kill(r.pid, SIGKILL);
-        int code, sig;
-        for (int i = 0; i < 1000 && spawn_reap(r.pidfd, &code, &sig) == -EAGAIN; i++)
-            usleep(1000);
-        close(r.pidfd);
+        reap_later(s, r.pidfd);
         close(r.status_fd);
         close(r.out_fd);
         close(r.err_fd);

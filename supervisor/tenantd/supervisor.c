@@ -340,8 +340,9 @@ int sup_start(uv_loop_t *loop, struct config *cfg, struct sup **out)
     uv_timer_init(loop, &s->reload_timer);
     uv_timer_init(loop, &s->shutdown_timer);
     uv_timer_init(loop, &s->state_timer);
+    uv_timer_init(loop, &s->reap_timer);
     s->change_timer.data = s->reload_timer.data = s->shutdown_timer.data = s;
-    s->state_timer.data = s;
+    s->state_timer.data = s->reap_timer.data = s;
     uv_fs_event_init(loop, &s->fs_event);
     s->fs_event.data = s;
     rc = uv_fs_event_start(&s->fs_event, sup_on_fs_event, cfg->g.tenants_dir, 0);
@@ -384,9 +385,9 @@ void sup_maybe_shutdown_done(struct sup *s)
             sup_tenant_release(s->t[i]);
         }
         s->n = 0;
-        uv_handle_t *hs[] = {(uv_handle_t *)&s->change_timer, (uv_handle_t *)&s->reload_timer,
+        uv_handle_t *hs[] = {(uv_handle_t *)&s->change_timer,   (uv_handle_t *)&s->reload_timer,
                              (uv_handle_t *)&s->shutdown_timer, (uv_handle_t *)&s->state_timer,
-                             (uv_handle_t *)&s->fs_event};
+                             (uv_handle_t *)&s->reap_timer,     (uv_handle_t *)&s->fs_event};
         for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
             s->closing_handles++;
             uv_close(hs[i], sup_handle_closed);
@@ -443,6 +444,7 @@ void sup_free(struct sup *s)
     if (!s)
         return;
     sup_watch_free_all(s);
+    sup_reap_free_all(s);
     config_free(s->cfg);
     uidmap_free(s->uids);
     free(s->t);

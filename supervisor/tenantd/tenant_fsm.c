@@ -49,8 +49,21 @@
  *   stopping  -> stopped     on_exit_readable(); then sup_reconcile()
  *   any       -> suspended   sup_reconcile() or sup_tenant_action() with the goal suspended
  *   grace expiry (SIGKILL)   sup_on_fsm_timer() in starting, running and stopping
+ *
+ * What must hold in each state once a transition and its action are done
+ * (tenant_check_invariants() below; sup_tenant_feed() asserts it after every
+ * transition in debug and ASan builds, TENANTD_CHECK_INVARIANTS):
+ *   stopped, backoff, failed, suspended   no pid and no exit watch: the
+ *                            worker was reaped before the state was left
+ *   starting                 a pid and an exit watch, or neither while it
+ *                            waits in the start queue (boot-storm limit)
+ *   running, stopping        a pid and an exit watch
+ *   backoff                  the restart timer armed (TM_BACKOFF)
+ *   any state but starting   no start slot held and not in the start queue
  */
 #include "tenant_fsm.h"
+
+#include "sup_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -217,4 +230,24 @@ int tstate_parse(const char *name, enum tstate *out)
         }
     }
     return -EINVAL;
+}
+
+const char *tenant_check_invariants(const struct tenant *t)
+{
+    bool proc = fsm_has_process(t->state);
+    bool has_pid = t->pid > 0, has_watch = t->watch != NULL;
+
+    if (!proc && (has_pid || has_watch))
+        return "stopped, backoff, failed, suspended: no pid and no exit watch";
+    if (t->state == TS_STARTING && has_pid != has_watch)
+        return "starting: a pid and an exit watch, or neither";
+    if (t->state == TS_STARTING && !has_pid && !t->queued)
+        return "starting without a pid: waiting in the start queue";
+    if ((t->state == TS_RUNNING || t->state == TS_STOPPING) && !(has_pid && has_watch))
+        return "running, stopping: a pid and an exit watch";
+    if (t->state == TS_BACKOFF && t->timer_kind != TM_BACKOFF)
+        return "backoff: the restart timer armed";
+    if (t->state != TS_STARTING && (t->in_slot || t->queued))
+        return "not starting: no start slot and not in the start queue";
+    return NULL;
 }

@@ -69,4 +69,29 @@ const char *fsm_action_name(enum fsm_action a);
 /* True in the states where a worker process may exist. */
 bool fsm_has_process(enum tstate s);
 
+/*
+ * The per-state invariants written at the top of tenant_fsm.c, checked on a
+ * tenant's fields: NULL when they hold, else the broken rule, as written
+ * there. Pure (no I/O); cheap, but walked after every transition only when
+ * TENANTD_CHECK_INVARIANTS is defined (make BUILD=debug or BUILD=asan).
+ */
+struct tenant;
+const char *tenant_check_invariants(const struct tenant *t);
+
+#ifdef TENANTD_CHECK_INVARIANTS
+#include <stdio.h>
+#include <stdlib.h>
+#define TENANT_ASSERT_INVARIANTS(t)                                                                \
+    do {                                                                                           \
+        const char *broken_ = tenant_check_invariants(t);                                          \
+        if (broken_ != NULL) {                                                                     \
+            fprintf(stderr, "tenantd: %s: state %s breaks \"%s\"\n", (t)->id,                      \
+                    tstate_name((t)->state), broken_);                                             \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+#else
+#define TENANT_ASSERT_INVARIANTS(t) ((void)0)
+#endif
+
 #endif

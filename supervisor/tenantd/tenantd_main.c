@@ -187,18 +187,10 @@ static int make_dirs(const struct config_global *g)
         {g->data_dir, 0711},
     };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        char tmp[CONFIG_PATH_MAX];
-        snprintf(tmp, sizeof tmp, "%s", dirs[i].path);
-        for (char *p = tmp + 1; *p; p++) {
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(tmp, 0755);
-                *p = '/';
-            }
-        }
-        if (mkdir(tmp, dirs[i].mode) < 0 && errno != EEXIST) {
-            log_crit(NULL, "cannot create %s: %s", tmp, strerror(errno));
-            return -errno;
+        int r = util_mkdir_p_modes(dirs[i].path, 0755, dirs[i].mode);
+        if (r < 0) {
+            log_crit(NULL, "cannot create %s: %s", dirs[i].path, strerror(-r));
+            return r;
         }
     }
     return 0;

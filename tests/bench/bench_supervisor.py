@@ -27,7 +27,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The integration harness's free-port search and unix-socket HTTP client.
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from conftest import UnixHTTPConnection, free_port_block  # noqa: E402
+from tenantd_test import UnixHTTPConnection, free_port_block  # noqa: E402
 
 
 def status(sock):

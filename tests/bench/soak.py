@@ -22,8 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-import conftest  # noqa: E402  (the harness: TenantdRoot, wait_for, pid_alive)
-import workload  # noqa: E402
+from tenantd_test import paths, procs, workload  # noqa: E402  (the integration harness)
+from tenantd_test.root import TenantdRoot  # noqa: E402
 
 
 def main():
@@ -35,12 +35,12 @@ def main():
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", "4242")))
     args = ap.parse_args()
 
-    conftest.BUILDDIR = os.path.abspath(args.builddir)
-    binpath = conftest.binpath
+    paths.BUILDDIR = os.path.abspath(args.builddir)
+    binpath = paths.binpath
     rng = random.Random(args.seed)
     d = tempfile.mkdtemp(prefix="tenantd-soak-", dir="/var/tmp")
     os.chmod(d, 0o755)
-    root = conftest.TenantdRoot(d, n_ports=args.tenants + 40)
+    root = TenantdRoot(d, n_ports=args.tenants + 40)
     ids = [f"soak{i:03d}" for i in range(args.tenants)]
     for tid in ids:
         root.add_tenant(tid, plan="enterprise")
@@ -115,7 +115,7 @@ def main():
             status = []
         root.stop()
         for p in known_pids:
-            if conftest.pid_alive(p):
+            if procs.pid_alive(p):
                 os.kill(p, signal.SIGKILL)
 
     served = sum(len(w.acked) + sum(w.statuses.values()) for _, w in writers)

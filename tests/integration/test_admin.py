@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import binpath, wait_for
+from tenantd_test import binpath, wait_for
 
 FIELDS = ("id name plan subdomain url port state desired pid uptime_s restarts last_exit "
           "config_error state_reason next_start_in_ms ready_latency_ms rss_bytes "
@@ -360,7 +360,7 @@ def assert_nothing_left(root, tid):
 def worker_login(port, username, password):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    from conftest import http_request
+    from tenantd_test import http_request
     return http_request(conn, "POST", "/api/auth/login",
                         {"username": username, "password": password})
 
@@ -595,7 +595,7 @@ def test_create_admin(root):
 
 def test_usage_is_asked_from_the_worker(root):
     import http.client
-    from conftest import http_request
+    from tenantd_test import http_request
     started(root, ("dupont", "martin"))
     port = root.status("dupont")["port"]
     r = root.tenantctl("create-admin", "dupont", "alice")
@@ -720,51 +720,39 @@ def test_metrics_match_status(root):
 # ---- phase 2: the dashboard in a real browser -----------------------------------------
 
 
-def test_dashboard_in_chromium(root, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver")
+def test_dashboard_in_chromium(root, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from conftest import ARTIFACTS
-    if not os.path.exists("/usr/bin/chromedriver"):
-        pytest.skip("chromium-driver is not installed")
+    from tenantd_test import ARTIFACTS
     started(root)
     page = root.get("/", via="tcp")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
     assert "dupont" not in page.text  # the page itself holds no data
-    opts = webdriver.ChromeOptions()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
-        opts.add_argument(a)
-    service = webdriver.chrome.service.Service("/usr/bin/chromedriver")
-    driver = webdriver.Chrome(service=service, options=opts)
-    try:
-        wait = WebDriverWait(driver, 20)
-        driver.get(f"http://127.0.0.1:{root.admin_port}/")
-        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
-        driver.find_element(By.ID, "token").send_keys(root.token())
-        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-        wait.until(lambda d: d.find_elements(By.ID, "row-martin"))
-        status = {t["id"]: t for t in root.status()}
-        for tid in status:
-            row = driver.find_element(By.ID, f"row-{tid}")
-            assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
-            assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
-            assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
-            # The month's usage, asked from each worker.
-            wait.until(lambda d, tid=tid: re.fullmatch(
-                r"0/500 analyses · \d+/10 users",
-                d.find_element(By.CSS_SELECTOR, f"#row-{tid} .usage").text))
-        old = status["dupont"]["pid"]
-        driver.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=restart]").click()
-        root.wait_state("dupont", "running", pred=lambda s: s["pid"] not in (None, old))
-        new = root.status("dupont")["pid"]
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-dupont .pid").text == str(new))
-        wait.until(lambda d: "restart" in d.find_element(By.ID, "events").text)
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        driver.save_screenshot(os.path.join(ARTIFACTS, "admin-dashboard.png"))
-    finally:
-        driver.quit()
+    driver = browser
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(root.token())
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(lambda d: d.find_elements(By.ID, "row-martin"))
+    status = {t["id"]: t for t in root.status()}
+    for tid in status:
+        row = driver.find_element(By.ID, f"row-{tid}")
+        assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
+        assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
+        assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
+        # The month's usage, asked from each worker.
+        wait.until(lambda d, tid=tid: re.fullmatch(
+            r"0/500 analyses · \d+/10 users",
+            d.find_element(By.CSS_SELECTOR, f"#row-{tid} .usage").text))
+    old = status["dupont"]["pid"]
+    driver.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=restart]").click()
+    root.wait_state("dupont", "running", pred=lambda s: s["pid"] not in (None, old))
+    new = root.status("dupont")["pid"]
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-dupont .pid").text == str(new))
+    wait.until(lambda d: "restart" in d.find_element(By.ID, "events").text)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(ARTIFACTS, "admin-dashboard.png"))
 
 
 # ---- tenantctl offline commands ---------------------------------------------------------

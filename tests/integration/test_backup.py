@@ -11,8 +11,8 @@ import os
 import sqlite3
 import stat
 
-from conftest import binpath, wait_for
-from workload import bootstrap_admin, check_db, data_dir, db_path, login, worker_request
+from tenantd_test import binpath, wait_for
+from tenantd_test.workload import bootstrap_admin, check_db, data_dir, db_path, login, worker_request
 
 
 def start_one(root, tid="bk-dupont", **kw):

@@ -7,7 +7,7 @@ notification, and answers deadline_at for every rule.
 """
 import pytest
 
-from worker_harness import Worker
+from tenantd_test.worker import Worker
 
 
 @pytest.fixture

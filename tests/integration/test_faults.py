@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from conftest import binpath, helper, pid_alive, wait_for
-from workload import (Writer, bootstrap_admin, check_db, data_dir, db_path, login,
+from tenantd_test import binpath, helper, pid_alive, wait_for
+from tenantd_test.workload import (Writer, bootstrap_admin, check_db, data_dir, db_path, login,
                       worker_request)
 
 SEED = int(os.environ.get("TENANTD_FAULT_SEED", "20261121"))

@@ -3,12 +3,13 @@ tenantd does not leak file descriptors: after many restarts of every kind
 (API restart, stop/start, kill -9, a config change, suspend/resume), with the same
 tenants running again, it holds no more fds than before. The `root` fixture also
 checks every test's tenantd for fds to deleted files and for more fds than its
-tenants account for (conftest.check_fds).
+tenants account for (tenantd_test/fds.py).
 """
 import os
 import signal
 
-from conftest import tenantd_fds, wait_for
+from tenantd_test import wait_for
+from tenantd_test.fds import fd_table
 
 
 def settle_count(root, timeout=5.0):
@@ -17,7 +18,7 @@ def settle_count(root, timeout=5.0):
     counts = []
 
     def sample():
-        counts.append(len(tenantd_fds(root.proc.pid)))
+        counts.append(len(fd_table(root.proc.pid)))
         return len(counts) >= 20
 
     wait_for(sample, timeout=timeout, interval=0.1, what="fd samples")

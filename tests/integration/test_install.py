@@ -18,7 +18,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILDDIR, REPO, free_port_block, pid_alive, wait_for
+from tenantd_test import BUILDDIR, REPO, free_port_block, pid_alive, wait_for
 
 PREFIX = "/usr/local"
 

@@ -20,7 +20,8 @@ import tempfile
 
 import pytest
 
-from conftest import REPO, TenantdRoot, binpath, check_hygiene, helper, http_request, wait_for
+from tenantd_test import REPO, TenantdRoot, binpath, helper, http_request, wait_for
+from tenantd_test.hygiene import check_log
 from test_isolation import UID_A, World, full_opts, read_json_until, read_status_fd
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the jail and tenant uids need root")
@@ -70,7 +71,7 @@ class Layout:
     def close(self):
         try:
             self.root.stop()
-            check_hygiene(self.root)
+            check_log(self.root.log())
         finally:
             shutil.rmtree(self.top, ignore_errors=True)
 

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import binpath, helper, pid_alive, wait_for
+from tenantd_test import binpath, helper, pid_alive, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="tenant-jail isolation needs root")
 

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import http_request, wait_for
+from tenantd_test import http_request, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None and
                                 not os.path.exists("/usr/sbin/nginx"),

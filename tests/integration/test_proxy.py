@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from conftest import (BUILDDIR, REPO, binpath, free_port_block, helper, http_request,
+from tenantd_test import (BUILDDIR, REPO, binpath, free_port_block, helper, http_request,
                       pid_alive, wait_for)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -61,12 +61,6 @@ def wait_proxy(root, host, status, contains=None, timeout=20):
             return r
         return None
     return wait_for(check, timeout=timeout, what=f"{host} to answer {status} through nginx")
-
-
-def wait_running(root, tid):
-    """Wait for a tenant tenantd may not know yet (its file was just written)."""
-    wait_for(lambda: any(t["id"] == tid and t["state"] == "running" for t in root.status()),
-             what=f"{tid} to be running")
 
 
 def curl(*args):
@@ -247,7 +241,7 @@ def test_broken_template_keeps_last_good_config(root):
                                  "client_max_body_size 1m;\n    proxy_bogus_directive on;"))
     # A change that matters (a new tenant) renders with the broken template.
     add(root, "martin", name="Cabinet Martin")
-    wait_running(root, "martin")
+    root.wait_state("martin", "running")  # tenantd may not know it yet
     wait_for(lambda: 'unknown directive "proxy_bogus_directive"' in root.log(),
              what="nginx's message in tenantd's log")
     line = next(l for l in root.log().splitlines() if "proxy_bogus_directive" in l)
@@ -494,13 +488,10 @@ http {{
         nginx.wait(timeout=10)
 
 
-def test_dashboard_shows_the_proxy_error(root, tmp_path):
+def test_dashboard_shows_the_proxy_error(root, browser):
     """The status page's red banner: nginx's message while it refuses, gone once fixed."""
-    webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    if not os.path.exists("/usr/bin/chromedriver"):
-        pytest.skip("chromium-driver is not installed")
     tpl = os.path.join(root.path, "tpl")
     shutil.copytree(os.path.join(REPO, "templates", "nginx"), tpl)
     managed(root, templates=tpl)
@@ -516,28 +507,19 @@ def test_dashboard_shows_the_proxy_error(root, tmp_path):
     root.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not root.get("/v1/proxy").json()["ok"], what="the proxy error")
 
-    opts = webdriver.ChromeOptions()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,900"):
-        opts.add_argument(a)
-    service = webdriver.chrome.service.Service("/usr/bin/chromedriver")
-    driver = webdriver.Chrome(service=service, options=opts)
-    try:
-        wait = WebDriverWait(driver, 20)
-        driver.get(f"http://127.0.0.1:{root.admin_port}/")
-        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
-        driver.find_element(By.ID, "token").send_keys(root.token())
-        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-        wait.until(lambda d: d.find_element(By.ID, "proxy-error").is_displayed())
-        text = driver.find_element(By.ID, "proxy-error").text
-        assert 'unknown directive "proxy_bogus_directive"' in text, text
-        assert text.startswith("Proxy error:")
+    driver = browser
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(root.token())
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(lambda d: d.find_element(By.ID, "proxy-error").is_displayed())
+    text = driver.find_element(By.ID, "proxy-error").text
+    assert 'unknown directive "proxy_bogus_directive"' in text, text
+    assert text.startswith("Proxy error:")
 
-        with open(tenant_tpl, "w") as f:
-            f.write(original)
-        root.proc.send_signal(signal.SIGHUP)
-        wait.until(lambda d: not d.find_element(By.ID, "proxy-error").is_displayed())
-        assert root.get("/v1/proxy").json()["ok"] is True
-    finally:
-        driver.quit()
+    with open(tenant_tpl, "w") as f:
+        f.write(original)
+    root.proc.send_signal(signal.SIGHUP)
+    wait.until(lambda d: not d.find_element(By.ID, "proxy-error").is_displayed())
+    assert root.get("/v1/proxy").json()["ok"] is True

@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 
-from conftest import helper, wait_for
+from tenantd_test import helper, wait_for
 
 
 def mini(**extra):

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import binpath, helper, pid_alive, wait_for
+from tenantd_test import binpath, helper, pid_alive, wait_for
 
 
 def mini(**extra):
@@ -96,7 +96,7 @@ def test_kill9_worker_restarts_and_backlog_is_served(root):
     for p in procs:
         os.kill(p, signal.SIGKILL)
     wait_for(lambda: not any(pid_alive(p) for p in procs), timeout=5, what="worker death")
-    wait_for(lambda: root.status("alpha")["state"] == "backoff", timeout=5, what="backoff")
+    root.wait_state("alpha", "backoff", timeout=5)
 
     # No worker runs now: the connection still succeeds (it waits in the
     # backlog of the socket tenantd holds) and is answered by the next worker.

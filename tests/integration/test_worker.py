@@ -15,7 +15,7 @@ import threading
 import pytest
 import zoneinfo
 
-from worker_harness import Worker
+from tenantd_test.worker import Worker
 
 
 @pytest.fixture

@@ -4,41 +4,16 @@ sign in, create an analysis, see it listed; the page carries the firm's name
 and colour. A screenshot of the dashboard is kept for a human to look at.
 """
 import os
-import shutil
-import tempfile
 
 import pytest
 
-from conftest import ARTIFACTS
-from worker_harness import Worker
+from tenantd_test import ARTIFACTS
+from tenantd_test.worker import Worker
 
-webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("chromium and chromium-driver are not installed")
-    profile = tempfile.mkdtemp(prefix="tw-chromium-", dir="/var/tmp")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,900", f"--user-data-dir={profile}"):
-        opts.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER) if hasattr(webdriver, "ChromeService") \
-        else webdriver.chrome.service.Service(executable_path=CHROMEDRIVER)
-    drv = webdriver.Chrome(service=service, options=opts)
-    drv.set_page_load_timeout(20)
-    yield drv
-    drv.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

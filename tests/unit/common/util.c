@@ -1,6 +1,6 @@
 /*
  * common/util.c (unit) — unit tests of common/util.c: bounded copy, path joining,
- * whole-file reads with a size cap, atomic writes and mkdir -p. File tests run
+ * whole-file reads with a size cap, atomic writes, mkdir -p and path formatting. File tests run
  * in a fresh folder under $TMPDIR (default /tmp), removed at the end.
  */
 #include <setjmp.h>
@@ -129,13 +129,40 @@ static void test_mkdir_p(void **state)
     assert_int_equal(util_mkdir_p("", 0700), -EINVAL);
 }
 
+/* The parents get one mode and the last folder another, even with a trailing
+ * slash (umask 0 for the test, so the modes are exact). */
+static void test_mkdir_p_modes(void **state)
+{
+    char path[512];
+    struct stat st;
+    mode_t old = umask(0);
+
+    snprintf(path, sizeof(path), "%s/m/n/leaf/", dir);
+    assert_int_equal(util_mkdir_p_modes(path, 0755, 0700), 0);
+    snprintf(path, sizeof(path), "%s/m/n", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    snprintf(path, sizeof(path), "%s/m/n/leaf", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    umask(old);
+}
+
+static void test_path_fmt(void **state)
+{
+    char buf[8];
+
+    assert_int_equal(util_path_fmt(buf, sizeof(buf), "%s/%s", "ab", "cd"), 0);
+    assert_string_equal(buf, "ab/cd");
+    assert_int_equal(util_path_fmt(buf, sizeof(buf), "%s/%s", "abcd", "efgh"), -ENAMETOOLONG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_path_join),
-        cmocka_unit_test(test_write_and_read),
-        cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_strlcpy),        cmocka_unit_test(test_path_join),
+        cmocka_unit_test(test_write_and_read), cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_mkdir_p_modes),  cmocka_unit_test(test_path_fmt),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

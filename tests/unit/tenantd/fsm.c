@@ -13,6 +13,11 @@
 
 #include "tenant_fsm.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "sup_internal.h"
+
 #define X(st, ac)                                                                                  \
     {                                                                                              \
         (st), (ac)                                                                                 \
@@ -153,6 +158,52 @@ static void test_names(void **state)
         assert_string_not_equal(fsm_action_name((enum fsm_action)a), "?");
 }
 
+/* The per-state invariants: a consistent tenant passes, and each broken rule
+ * is named. */
+static void test_invariants(void **state)
+{
+    struct tenant *t = calloc(1, sizeof *t);
+    struct exit_watch w;
+    assert_non_null(t);
+    memset(&w, 0, sizeof w);
+
+    t->state = TS_STOPPED;
+    assert_null(tenant_check_invariants(t));
+    t->pid = 42;
+    assert_string_equal(tenant_check_invariants(t),
+                        "stopped, backoff, failed, suspended: no pid and no exit watch");
+
+    t->state = TS_RUNNING;
+    t->watch = &w;
+    assert_null(tenant_check_invariants(t));
+    t->watch = NULL;
+    assert_string_equal(tenant_check_invariants(t), "running, stopping: a pid and an exit watch");
+
+    t->state = TS_STARTING;
+    t->pid = 0;
+    assert_string_equal(tenant_check_invariants(t),
+                        "starting without a pid: waiting in the start queue");
+    t->queued = true;
+    assert_null(tenant_check_invariants(t));
+    t->pid = 42;
+    assert_string_equal(tenant_check_invariants(t),
+                        "starting: a pid and an exit watch, or neither");
+
+    t->state = TS_BACKOFF;
+    t->pid = 0;
+    t->queued = false;
+    t->timer_kind = TM_BACKOFF;
+    assert_null(tenant_check_invariants(t));
+    t->timer_kind = TM_NONE;
+    assert_string_equal(tenant_check_invariants(t), "backoff: the restart timer armed");
+
+    t->state = TS_FAILED;
+    t->in_slot = true;
+    assert_string_equal(tenant_check_invariants(t),
+                        "not starting: no start slot and not in the start queue");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_spawn_iff_entering_starting),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

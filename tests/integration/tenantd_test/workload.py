@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from .paths import REPO
 
 
 def data_dir(root, tid):

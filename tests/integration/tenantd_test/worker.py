@@ -14,18 +14,19 @@ import subprocess
 import tempfile
 import time
 
-from conftest import ARTIFACTS, REPO, binpath, free_port_block
+from .hygiene import SANITIZER_MARKS
+from .http import Response, free_port_block
+from .paths import ARTIFACTS, REPO, TEST_TMP, binpath
 
 WORKER = binpath("tenant-worker")
 TEMPLATES = os.path.join(REPO, "templates", "worker")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
 class Worker:
     """One tenant-worker process and its private data dir."""
 
     def __init__(self, client_id="dupont", data_dir=None, **env):
-        self.tmp = tempfile.mkdtemp(prefix="tw-", dir=os.environ.get("TENANTD_TEST_TMP", "/var/tmp"))
+        self.tmp = tempfile.mkdtemp(prefix="tw-", dir=TEST_TMP)
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port_block(1)
@@ -168,7 +169,7 @@ class Worker:
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         finally:
             conn.close()
 
@@ -190,14 +191,3 @@ class Worker:
         assert r.status == expect, (r.status, r.text)
         return r.json()["token"] if expect == 200 else r
 
-
-class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body.decode())
-
-    @property
-    def text(self):
-        return self.body.decode(errors="replace")
