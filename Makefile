@@ -16,6 +16,9 @@
 #                      curl and iproute2: the target installs the missing ones from
 #                      deploy/cleanroom-packages.txt. The minbase tarball and the downloaded
 #                      .deb files are cached in /var/cache/tenantd-cleanroom (CLEANROOM_CACHE).
+#   make image         the bundled worker's container image, an OCI layout in $(BUILDDIR)/image
+#   make check-image   build the image and smoke-run it (GET /healthz as a non-root uid)
+#   make check-k8s     validate `tenantctl export k8s` against the Kubernetes schemas (node)
 #
 # Source layout (the file list is the process diagram). Each program states its
 # sources below in one line, OpenSMTPD style, and compiles with its own folder on
@@ -85,8 +88,10 @@ VERSION  := 0.1.0
 
 COMMON_SRC  := $(addprefix common/,backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_value.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
 TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_wait.c backoff.c backup_sched.c child.c health.c listen.c logcap.c notify.c proxy.c proxy_files.c proxy_nginx.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c usage_fetch.c)
-CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_wait.c)
+CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_wait.c ctl_export.c k8s_render.c)
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
+# The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
+LISTEN_SRC  := deploy/k8s/tenant-listen.c
 WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
@@ -121,8 +126,9 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
+.PHONY: image check-image check-k8s k8s-deps
 .PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
-all: $(BINS) $(HELPER_BINS)
+all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS)
 
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -140,6 +146,8 @@ $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+$(BUILDDIR)/tenant-listen: $(call obj,$(LISTEN_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # Unit tests: the folder under tests/unit/ says which program's objects a test links
 # and which include path it compiles with.
@@ -204,13 +212,14 @@ unit: all $(UNIT_BINS)
 fuzz-replay: $(FUZZ_BINS)
 	@tests/run-fuzz-replay.sh $(BUILDDIR)
 
-integration: all
+integration: all k8s-deps
 	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=asan test-only
 
-test-only: all $(UNIT_BINS)
+# k8s-deps: the node modules of the Kubernetes tests (npm ci from tests/k8s's lock file).
+test-only: all $(UNIT_BINS) k8s-deps
 	@tests/run-all.sh $(BUILDDIR)
 
 bench: all
@@ -223,6 +232,20 @@ soak: all
 cleanroom:
 	@deploy/install-deps.sh deploy/cleanroom-packages.txt
 	@tests/cleanroom.sh
+
+# Kubernetes: the worker's image (debootstrap, cached in /var/cache/tenantd-image) and the
+# schema validation of `tenantctl export k8s` (node, modules pinned in tests/k8s/).
+image: all $(BUILDDIR)/tenant-listen
+	@IMAGE_TAG=$(VERSION) deploy/k8s/build-image.sh $(BUILDDIR) $(BUILDDIR)/image
+
+check-image: image
+	@tests/k8s/smoke-image.sh $(BUILDDIR)/image
+
+k8s-deps:
+	@tests/k8s/install-modules.sh
+
+check-k8s: all k8s-deps
+	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_k8s_export.py $(PYTEST_ARGS)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

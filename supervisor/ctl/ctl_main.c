@@ -22,6 +22,7 @@
 #include "reach.h"
 #include "util.h"
 #include "ctl_backup.h"
+#include "ctl_export.h"
 #include "ctl_proxy.h"
 
 static void usage_global(FILE *f);
@@ -423,6 +424,11 @@ static int cmd_restore(struct ctl *c)
     return pass_json(c, ctl_restore_cmd);
 }
 
+static int cmd_export(struct ctl *c)
+{
+    return pass_json(c, ctl_export_cmd);
+}
+
 static int cmd_proxy_config(struct ctl *c)
 {
     if (c->argc != 1)
@@ -512,6 +518,8 @@ static const struct ctl_cmd commands[] = {
      "failed. With --json: {\"mode\", \"ok\", \"last_error\", \"reloads\",\n"
      "\"failures\", \"nginx_starts\", \"nginx_pid\", \"generation\"}.",
      cmd_proxy_status},
+    {"export", "export k8s [--namespace N] [--image IMAGE] [-o DIR] [--include-secrets] [id...]",
+     "Print the Kubernetes manifests that run the tenants (see tenantctl(8)).", cmd_export},
 };
 
 const struct ctl_cmd *ctl_find_cmd(const char *name)
