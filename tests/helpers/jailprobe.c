@@ -287,6 +287,12 @@ static int forks(int n)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* The probe tries mount(2), writes to /usr and more: as root outside a jail
+     * those succeed on the host. It only ever runs as a tenant's uid. */
+    if (argc >= 2 && strcmp(argv[1], "probe") == 0 && geteuid() == 0) {
+        fprintf(stderr, "jailprobe: refusing to probe as root: run it through tenant-jail\n");
+        return 2;
+    }
     if (argc >= 2 && strcmp(argv[1], "probe") == 0)
         return probe(argc, argv);
     if (argc >= 3 && strcmp(argv[1], "hog") == 0)
