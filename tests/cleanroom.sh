@@ -56,6 +56,12 @@ FIRMS="dupont martin bernard"
 # What the commands in the clean root see: a root login's environment, not this machine's.
 CHROOT_ENV=(HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+# The machine's network trust goes in with its resolver (below): a machine whose traffic
+# to the registries passes a TLS-inspecting gateway has its CA in the system bundle, and
+# node (npm) reads only its own roots unless NODE_EXTRA_CA_CERTS names that bundle.
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+    CHROOT_ENV+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+fi
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 T0=$SECONDS
@@ -289,6 +295,12 @@ minbase_s=$((SECONDS - t))
 
 # What a Debian machine has and a debootstrap root lacks, then the clone.
 cp -L /etc/resolv.conf "$BASE/etc/resolv.conf"
+# The CAs this machine's administrator added (as a gateway's), in the root's bundle too.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    mkdir -p "$BASE/usr/local/share/ca-certificates"
+    cp -L /usr/local/share/ca-certificates/*.crt "$BASE/usr/local/share/ca-certificates/"
+    chroot "$BASE" /usr/sbin/update-ca-certificates >/dev/null
+fi
 cat >"$BASE/etc/hosts" <<EOF
 127.0.0.1	localhost
 127.0.1.1	$(cat "$BASE/etc/hostname" 2>/dev/null || echo debian)
