@@ -127,6 +127,7 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    int64_t idle_after_ms; /* scale to zero after this long without a request; 0 = never */
 };
 
 struct config_plans {
@@ -180,6 +181,7 @@ struct config_tenant {
     enum worker_network network;        /* host | none */
     bool seccomp;                       /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
+    int64_t idle_after_ms;  /* default: the plan's; 0 = never; always 0 for socket = own */
 };
 
 /* ---- whole configuration ------------------------------------------------ */

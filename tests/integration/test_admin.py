@@ -191,7 +191,7 @@ def test_tenantctl_status(root):
     r = root.tenantctl("status")
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["ID", "STATE", "PID", "PORT", "PLAN", "UPTIME", "RESTARTS",
-                                "LAST-EXIT"]
+                                "WAKEUPS", "LAST-EXIT"]
     rows = {l.split()[0]: l.split() for l in lines[1:] if l.strip()}
     api = {t["id"]: t for t in root.status()}
     for tid in ("dupont", "martin"):
