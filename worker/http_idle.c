@@ -55,8 +55,7 @@ void http_idle_start(void)
 void http_idle_touch(void)
 {
     if (http_srv.idle_exit_on && !http_srv.stopping)
-        uv_timer_start(&http_srv.idle_exit, on_idle_exit, (uint64_t)http_srv.env->idle_after_ms,
-                       0);
+        uv_timer_start(&http_srv.idle_exit, on_idle_exit, (uint64_t)http_srv.env->idle_after_ms, 0);
 }
 
 void http_idle_stop(void)

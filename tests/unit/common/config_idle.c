@@ -50,7 +50,8 @@ static int parse(const char *text, struct config_tenant *t, char **msgs)
     return r;
 }
 
-#define TENANT(plan, worker) "[tenant]\nname = Cabinet T\nplan = " plan "\n[worker]\nport = 5001\n" worker
+#define TENANT(plan, worker)                                                                       \
+    "[tenant]\nname = Cabinet T\nplan = " plan "\n[worker]\nport = 5001\n" worker
 
 static void test_plan_value(void **state)
 {
@@ -98,8 +99,7 @@ static void test_own_socket(void **state)
     struct config_tenant t;
     char *m;
     /* Asked for in the tenant's file: refused, naming the line and the fix. */
-    assert_int_equal(parse(TENANT("always", "socket = own\nidle_after = 15m\n"), &t, &m),
-                     -EINVAL);
+    assert_int_equal(parse(TENANT("always", "socket = own\nidle_after = 15m\n"), &t, &m), -EINVAL);
     assert_string_equal(m, "tenants.d/t.ini:7: [worker] idle_after: needs socket = passed: a "
                            "worker that binds its own port cannot be woken by a connection "
                            "(use 0)");
