@@ -7,6 +7,7 @@ that answers it. Health probes neither keep a worker alive nor wake an idle
 tenant; requests keep it running; idle_after = 0 never idles.
 """
 import http.client
+import json
 import os
 import re
 import time
@@ -180,3 +181,23 @@ def test_idle_after_needs_a_passed_socket(root):
     r = root.tenantctl("check", check=False)
     assert r.returncode != 0
     assert "[worker] idle_after: needs socket = passed" in r.stdout + r.stderr
+
+
+def test_backup_and_restore_of_an_idle_tenant(root):
+    with_napper(root)
+    root.add_tenant("napbk", plan="napper")
+    root.start()
+    root.wait_state("napbk", "idle", timeout=15)
+    # A backup reads the database file: no worker needed, none started.
+    out = json.loads(root.tenantctl("backup", "napbk", "--json").stdout)
+    assert out["via"] == "tenantd", out
+    s = root.status("napbk")
+    assert s["state"] == "idle" and s["wakeups"] == 0 and not workers_of("napbk")
+    # A restore stops it (the socket is closed for the swap), swaps, and starts
+    # a worker to check that the restored database comes up (or rolls back);
+    # then it idles again.
+    out = json.loads(root.tenantctl("restore", "napbk", os.path.basename(out["path"]),
+                                    "--json").stdout)
+    assert out["state"] == "running", out
+    root.wait_state("napbk", "idle", timeout=15)
+    assert not workers_of("napbk")
