@@ -741,6 +741,7 @@ def test_dashboard_in_chromium(root, browser):
         assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
         assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
         assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
+        assert row.find_element(By.CSS_SELECTOR, ".wakeups").text == "0"
         # The month's usage, asked from each worker.
         wait.until(lambda d, tid=tid: re.fullmatch(
             r"0/500 analyses · \d+/10 users",
