@@ -12,25 +12,43 @@
  * (GET /healthz, /internal/usage; struct call.probe). A connection alone does
  * not: nginx keeps upstream connections open between requests.
  *
+ * The supervisor stops probing once it reads STATUS=idle, so that a probe
+ * does not land in the backlog as the worker leaves and wake the tenant at
+ * once; a connection already waiting when the period ends keeps the worker.
+ *
  * The timer restarts when a counted request ends; a worker that serves
  * nothing after it started (woken by a connection that never sent a request,
  * or started at boot) goes idle one period after it became ready.
  */
 #include "http_internal.h"
 
+#include <poll.h>
 #include <stdio.h>
 
 #include "log.h"
 #include "sdnotify.h"
+
+/* A connection waits in the listening socket's backlog, not accepted yet
+ * (it arrived in this loop turn): going idle now would leave it to wake the
+ * next worker, for nothing. */
+static int connection_waits(void)
+{
+    uv_os_fd_t fd;
+    if (!http_srv.listener_open || uv_fileno(&http_srv.listener.handle, &fd) != 0)
+        return 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
 
 static void on_idle_exit(uv_timer_t *t)
 {
     const struct wenv *env = http_srv.env;
     if (http_srv.stopping)
         return;
-    if (http_srv.inflight > 0 || http_srv.hashes > 0) {
-        /* A probe or a long request is in flight: ask again after it. A
-         * counted request re-arms the timer itself when it ends. */
+    if (http_srv.inflight > 0 || http_srv.hashes > 0 || connection_waits()) {
+        /* A probe or a long request is in flight, or a connection waits:
+         * ask again after it. A counted request re-arms the timer itself
+         * when it ends. */
         int64_t again = env->idle_after_ms < 1000 ? env->idle_after_ms : 1000;
         uv_timer_start(t, on_idle_exit, (uint64_t)again, 0);
         return;

@@ -54,6 +54,15 @@ static void on_notify(void *arg, unsigned flags, const char *status)
     struct tenant *t = arg;
     if (flags & NOTIFY_STATUS)
         log_debug(t->id, "worker status: %s", status);
+    /* The worker is about to go idle: a probe sent now would wait in the
+     * backlog once it has stopped accepting, and wake the tenant at once.
+     * Probing resumes after the grace period if it does not exit after all. */
+    if ((flags & NOTIFY_STATUS) && strncmp(status, "idle", 4) == 0 && t->state == TS_RUNNING &&
+        sup_idle_applies(t)) {
+        const struct config_global *g = &t->s->cfg->g;
+        sup_health_stop(t);
+        sup_health_schedule(t, g->stop_grace_ms + g->health_interval_ms);
+    }
     if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0) {
         t->ready_by_notify = true;
         sup_tenant_feed(t, EV_READY);
