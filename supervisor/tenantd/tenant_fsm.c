@@ -43,16 +43,14 @@
  *
  * Scale to zero (passed socket, idle_after > 0; sup_idle_applies()):
  *
- *        +---------+  EV_EXIT_IDLE: the worker exited          +------+
- *        | running |----------------------------------------->| idle |
- *        +---------+  EXITCODE_IDLE after idle_after without   +------+
- *             ^       a request; tenantd keeps the socket and    |  |  |
- *             |       watches it (idle.c)                        |  |  | EV_STOP: stopped
- *             |  EV_READY  +----------+  EV_WAKE (a connection   |  |  | EV_SUSPEND: suspended
- *             +------------| starting |<-------------------------+  |  | (the socket is closed
- *                          +----------+  waits), EV_START (start,   |  |  by sup_reconcile)
- *                                ^       restart), EV_CONFIG_CHANGED|
- *                                +----------------------------------+
+ *        +---------+  EV_EXIT_IDLE: exit EXITCODE_IDLE after     +------+
+ *        | running |  idle_after without a request; tenantd --->| idle |--+ EV_STOP: stopped
+ *        +---------+  keeps the socket and polls it (idle.c)    +------+  | EV_SUSPEND: suspended
+ *             ^                                                     |     (sup_reconcile then
+ *             | EV_READY  +----------+  EV_WAKE (a connection        |      closes the socket)
+ *             +-----------| starting |<-----------------------------+
+ *                         +----------+  waits), EV_START (start, restart),
+ *                                       EV_CONFIG_CHANGED
  *   A config change that keeps the tenant idle on the same port is applied
  *   without an event (sup_reload.c): the next worker starts with it.
  *
