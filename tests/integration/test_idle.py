@@ -76,6 +76,7 @@ def test_idle_then_woken_through_nginx_and_directly(root):
     root.add_tenant("awake", plan="napper", worker={"idle_after": "0"})
     root.start()
     first = root.status("sleepy")["pid"]
+    awake_pid = root.status("awake")["pid"]
     assert root.status("sleepy")["idle_after_ms"] == 1000
     assert root.status("awake")["idle_after_ms"] == 0
 
@@ -115,6 +116,7 @@ def test_idle_then_woken_through_nginx_and_directly(root):
     # idle_after = 0 overrides the plan's: never idle, same worker throughout.
     a = root.status("awake")
     assert a["state"] == "running" and a["wakeups"] == 0 and a["restarts"] == 0
+    assert a["pid"] == awake_pid
 
 
 def test_requests_keep_it_running(root):
