@@ -12,7 +12,7 @@ import os
 import re
 import time
 
-from tenantd_test import http_request, wait_for
+from tenantd_test import helper, http_request, wait_for
 from tenantd_test.procs import client_id, table
 
 # A plan of the test root whose tenants idle after 1 s without a request.
@@ -141,7 +141,8 @@ def test_operator_actions_on_an_idle_tenant(root):
     with_napper(root)
     port = root.add_tenant("nap", plan="napper")
     root.start()
-    root.wait_state("nap", "idle", timeout=15)
+    r = root.tenantctl("wait", "nap", "idle", "--timeout", "15")
+    assert r.stdout.strip() == "nap: idle", r.stdout
 
     # start (or restart) wants a worker now: it wakes, not counted as a restart.
     root.tenantctl("restart", "nap")
@@ -177,6 +178,17 @@ def test_operator_actions_on_an_idle_tenant(root):
     root.wait_state("nap", "running")
     assert direct(port).status == 200
 
+    # offboard from idle: archived, its socket closed, nothing left running.
+    root.wait_state("nap", "idle", timeout=15)
+    out = json.loads(root.tenantctl("offboard", "nap", "--json").stdout)
+    assert os.path.isdir(out["archive"])
+    assert "nap" not in [t["id"] for t in root.status()]
+    try:
+        direct(port)
+        raise AssertionError("an offboarded tenant's port still accepts")
+    except ConnectionRefusedError:
+        pass
+
 
 def test_idle_after_needs_a_passed_socket(root):
     root.add_tenant("ownsock", worker={"socket": "own", "idle_after": "15m"})
@@ -203,3 +215,19 @@ def test_backup_and_restore_of_an_idle_tenant(root):
     assert out["state"] == "running", out
     root.wait_state("napbk", "idle", timeout=15)
     assert not workers_of("napbk")
+
+
+def test_a_third_party_worker_that_implements_idle_after(root):
+    """Any worker idles the same way if it reads IDLE_AFTER_MS and exits 112
+    (here the miniworker helper, whose accept() is blocking)."""
+    port = root.add_tenant("third", worker={"command": helper("miniworker"), "socket": "passed",
+                                            "idle_after": "1s"})
+    root.start()
+    first = root.status("third")["pid"]
+    s = root.wait_state("third", "idle", timeout=15)
+    assert s["last_exit"] == "idle (exit 112)" and s["restarts"] == 0
+    r = direct(port, "/")
+    assert r.status == 200
+    s = root.wait_state("third", "running")
+    assert r.text.startswith("pid=")  # the miniworker answered (pid 1 in its namespace)
+    assert s["pid"] not in (None, first) and s["wakeups"] == 1
