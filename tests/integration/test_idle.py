@@ -13,6 +13,7 @@ import re
 import time
 
 from tenantd_test import helper, http_request, wait_for
+from tenantd_test.fds import _net_sockets, fd_table
 from tenantd_test.procs import client_id, table
 
 # A plan of the test root whose tenants idle after 1 s without a request.
@@ -58,6 +59,21 @@ def metric(root, name, tid, extra=""):
     m = re.search(r"^%s\{tenant=\"%s\"%s\} (\d+)$" % (name, tid, extra), text, re.M)
     assert m, (name, tid, text[:2000])
     return int(m.group(1))
+
+
+def listen_flags(root, port):
+    """The file status flags of tenantd's listening socket on port (fdinfo)."""
+    pid = root.proc.pid
+    socks = _net_sockets(pid)
+    for fd, target in fd_table(pid).items():
+        if target.startswith("socket:["):
+            d = socks.get(int(target[8:-1]))
+            if d and d[0] == "tcp" and d[1] == "LISTEN" and d[2] == port:
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    for line in f:
+                        if line.startswith("flags:"):
+                            return int(line.split()[1], 8)
+    raise AssertionError(f"tenantd holds no listening socket on {port}")
 
 
 def stays(root, tid, state, seconds):
@@ -226,6 +242,8 @@ def test_a_third_party_worker_that_implements_idle_after(root):
     first = root.status("third")["pid"]
     s = root.wait_state("third", "idle", timeout=15)
     assert s["last_exit"] == "idle (exit 112)" and s["restarts"] == 0
+    # Watching the socket while idle leaves it blocking, as the worker got it.
+    assert not listen_flags(root, port) & os.O_NONBLOCK
     r = direct(port, "/")
     assert r.status == 200
     s = root.wait_state("third", "running")
