@@ -239,6 +239,12 @@ bool config_tenant_equal(const struct config_tenant *a, const struct config_tena
 
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id);
 
+/* Notes that do not make the configuration invalid, one line each into w:
+ * a plan's idle_after that does not apply to a tenant with socket = own
+ * (nothing would be left to wake it). For tenantd -n and tenantctl check.
+ * Returns the number of lines added. */
+size_t config_warnings(const struct config *c, struct config_diag *w);
+
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);

@@ -336,6 +336,11 @@ static int cmd_check(struct ctl *c)
         ctl_sanitize(d.lines[i], clean, sizeof clean);
         fprintf(stderr, "%s\n", clean);
     }
+    struct config_diag w = {0};
+    config_warnings(cfg, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);

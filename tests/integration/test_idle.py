@@ -10,9 +10,10 @@ import http.client
 import json
 import os
 import re
+import subprocess
 import time
 
-from tenantd_test import helper, http_request, wait_for
+from tenantd_test import binpath, helper, http_request, wait_for
 from tenantd_test.fds import _net_sockets, fd_table
 from tenantd_test.procs import client_id, table
 
@@ -211,6 +212,19 @@ def test_idle_after_needs_a_passed_socket(root):
     r = root.tenantctl("check", check=False)
     assert r.returncode != 0
     assert "[worker] idle_after: needs socket = passed" in r.stdout + r.stderr
+
+
+def test_a_plans_idle_after_does_not_apply_to_an_own_socket(root):
+    with_napper(root)
+    root.add_tenant("ownnap", plan="napper", worker={"socket": "own"})
+    warning = ("tenants.d/ownnap.ini: warning: the idle_after of plan napper does not apply: "
+               "its worker binds its own port (socket = own), so nothing would wake it")
+    r = root.tenantctl("check")
+    assert warning in r.stderr, r.stderr
+    r = subprocess.run([binpath("tenantd"), "-c", root.config, "-n"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and "configuration OK" in r.stdout, (r.stdout, r.stderr)
+    assert warning in r.stderr
 
 
 def test_backup_and_restore_of_an_idle_tenant(root):

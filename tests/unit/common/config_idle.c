@@ -126,12 +126,43 @@ static void test_change_is_a_change(void **state)
     assert_true(config_tenant_equal(&a, &b));
 }
 
+/* A plan's idle_after that cannot apply to an own-socket tenant is a
+ * warning for tenantd -n and tenantctl check, not an error. */
+static void test_warnings(void **state)
+{
+    (void)state;
+    struct config c;
+    struct config_tenant_entry e[3];
+    struct config_diag w = {0};
+    char *m;
+    memset(&c, 0, sizeof c);
+    memset(e, 0, sizeof e);
+    c.plans = P;
+    c.tenants = e;
+    c.n_tenants = 3;
+    snprintf(e[0].id, sizeof e[0].id, "own-napper");
+    e[0].valid = parse(TENANT("napper", "socket = own\n"), &e[0].t, &m) == 0;
+    free(m);
+    snprintf(e[1].id, sizeof e[1].id, "passed-napper");
+    e[1].valid = parse(TENANT("napper", ""), &e[1].t, &m) == 0;
+    free(m);
+    snprintf(e[2].id, sizeof e[2].id, "own-always");
+    e[2].valid = parse(TENANT("always", "socket = own\n"), &e[2].t, &m) == 0;
+    free(m);
+    assert_int_equal(config_warnings(&c, &w), 1);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.lines[0], "tenants.d/own-napper.ini: warning: the idle_after of plan "
+                                    "napper does not apply: its worker binds its own port "
+                                    "(socket = own), so nothing would wake it");
+    config_diag_clear(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_value),         cmocka_unit_test(test_inherit_and_override),
         cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_own_socket),
-        cmocka_unit_test(test_change_is_a_change),
+        cmocka_unit_test(test_change_is_a_change), cmocka_unit_test(test_warnings),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
