@@ -627,6 +627,8 @@ static const struct admin_route routes[] = {
     {"GET", "/", ADMIN_AUTH_NONE, h_index, 0}, /* the page holds no data */
     {"GET", "/metrics", ADMIN_AUTH_TOKEN, h_metrics, 0},
     {"POST", "/v1/reload", ADMIN_AUTH_TOKEN, h_reload, 0},
+    {"GET", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_get, 0},
+    {"POST", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_post, 0},
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
