@@ -8,10 +8,12 @@ the old image serving; one that passes it but gives the state back (here a
 fake that execs the previous image with TENANTD_UPGRADE_ROLLBACK, the
 documented way back) ends in a roll-back, workers kept.
 """
+import http.client
 import os
 import signal
+import threading
 
-from tenantd_test import binpath, wait_for
+from tenantd_test import binpath, http_request, wait_for
 from tenantd_test.workload import Writer, bootstrap_admin, check_db, db_path, login
 
 
@@ -165,3 +167,60 @@ def test_image_that_gives_the_state_back_rolls_back(root, tmp_path):
     # The old image supervises again.
     os.kill(after["pid"], signal.SIGKILL)
     root.wait_state("up-zeta", "running", pred=lambda s: s["pid"] != after["pid"])
+
+
+class ProxyLoad(threading.Thread):
+    """GET / through nginx with a tenant's Host header until stopped (bounded)."""
+
+    def __init__(self, port, host, max_ops=200000):
+        super().__init__(daemon=True)
+        self.port, self.host, self.max_ops = port, host, max_ops
+        self.stop_event = threading.Event()
+        self.ok, self.failed = 0, []
+
+    def run(self):
+        while not self.stop_event.is_set() and self.ok + len(self.failed) < self.max_ops:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                r = http_request(conn, "GET", "/", headers={"Host": self.host})
+                if r.status == 200:
+                    self.ok += 1
+                else:
+                    self.failed.append(r.status)
+            except (OSError, http.client.HTTPException) as e:
+                self.failed.append(repr(e))
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(30)
+        assert not self.is_alive()
+
+
+def test_upgrade_keeps_nginx_and_its_connections(root):
+    root.write_global(proxy={"mode": "managed"})
+    root.add_tenant("up-eta")
+    root.start()
+    host = "up-eta.localhost"
+    wait_for(lambda: http_request(http.client.HTTPConnection("127.0.0.1", root.proxy_port,
+                                                             timeout=5),
+                                  "GET", "/", headers={"Host": host}).status == 200,
+             timeout=20, what="the tenant through nginx")
+    nginx = root.get("/v1/proxy").json()["nginx_pid"]
+    assert nginx
+    load = ProxyLoad(root.proxy_port, host)
+    load.start()
+    try:
+        wait_for(lambda: load.ok >= 20, timeout=20, what="requests through nginx")
+        root.tenantctl("upgrade")
+        n = load.ok
+        wait_for(lambda: load.ok >= n + 20, timeout=20, what="requests after the upgrade")
+    finally:
+        load.stop()
+    assert load.failed == [], load.failed[:5]
+    px = root.get("/v1/proxy").json()
+    assert px["nginx_pid"] == nginx and px["ok"], px
+    assert f"proxy: nginx pid={nginx} taken over" in root.log()
+    # The new image watches the nginx it took: a crash is seen and it is restarted.
+    os.kill(nginx, signal.SIGKILL)
+    wait_for(lambda: root.get("/v1/proxy").json()["nginx_pid"] not in (None, 0, nginx),
+             timeout=20, what="a new nginx master")
