@@ -563,7 +563,10 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
     if (!suspended && (t.has_pid || strcmp(t.state, "stopped") != 0)) {
         /* A failed or backing-off tenant is stopped too, so that no start
          * is scheduled while its database is being swapped. */
-        r = action(&c, "stop", strcmp(t.state, "failed") != 0);
+        /* No overlap for a restore: the old worker stops (and is reaped)
+         * before the swap, so it cannot acknowledge a write into the
+         * database being replaced; tenantd keeps the port bound meanwhile. */
+        r = action(&c, "stop?hold_socket=1", strcmp(t.state, "failed") != 0);
         if (r != 0 && strcmp(t.state, "failed") != 0) {
             rc = r;
             goto out;

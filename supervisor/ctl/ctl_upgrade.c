@@ -64,8 +64,7 @@ int ctl_cmd_upgrade(struct ctl *c)
             char *end;
             timeout_s = strtol(c->argv[++i], &end, 10);
             if (*end || timeout_s < 1 || timeout_s > 3600)
-                return ctl_usage_error(cmd, "--timeout: \"%s\" is not 1..3600 seconds",
-                                       c->argv[i]);
+                return ctl_usage_error(cmd, "--timeout: \"%s\" is not 1..3600 seconds", c->argv[i]);
         } else {
             return ctl_usage_error(cmd, "unexpected argument \"%s\"", c->argv[i]);
         }

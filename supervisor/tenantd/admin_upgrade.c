@@ -54,8 +54,11 @@ void admin_upgrade_post(struct admin *a, const struct admin_caller *who, h2o_req
         char res[1100];
         snprintf(res, sizeof res, "refused: %s", err);
         admin_audit(a, who, "upgrade", "", res);
-        admin_send_error(req, rc == -EBUSY ? 409 : rc == -EINVAL ? 400 : 500, "upgrade refused",
-                         err);
+        admin_send_error(req,
+                         rc == -EBUSY    ? 409
+                         : rc == -EINVAL ? 400
+                                         : 500,
+                         "upgrade refused", err);
         return;
     }
     admin_audit(a, who, "upgrade", "", binary[0] ? binary : "started");

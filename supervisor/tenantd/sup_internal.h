@@ -87,6 +87,7 @@ struct tenant {
     /* Resources kept across restarts. */
     int listen_fd;
     int listen_port;
+    bool hold_socket; /* sup_tenant_hold_socket: kept while stopped */
     struct notify *notify;
     bool notify_broken; /* said once that readiness falls back to /healthz */
     struct logcap *logcap;

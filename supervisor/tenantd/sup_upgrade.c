@@ -67,8 +67,8 @@ static int export_one(struct sup *s, struct tenant *t, json_t *o)
     json_object_set_new(o, "immediate", json_boolean(t->bo.immediate));
     json_object_set_new(o, "health_fails", json_integer(t->health_fails));
     if (t->timer_kind == TM_BACKOFF || t->timer_kind == TM_COOLDOWN)
-        json_object_set_new(o, "timer_ms",
-                            json_integer(t->timer_due > now ? (json_int_t)(t->timer_due - now) : 0));
+        json_object_set_new(
+            o, "timer_ms", json_integer(t->timer_due > now ? (json_int_t)(t->timer_due - now) : 0));
     if (t->listen_fd >= 0) {
         rc |= upgrade_keep_fd(o, "listen_fd", t->listen_fd);
         json_object_set_new(o, "listen_port", json_integer(t->listen_port));

@@ -44,7 +44,7 @@ static struct {
     long long started; /* wall clock of the first start (s) */
     long long image_started;
     long long attempts; /* upgrades asked for since the first start */
-    json_t *last; /* the last upgrade's outcome, NULL when none */
+    json_t *last;       /* the last upgrade's outcome, NULL when none */
 
     /* The new image, until commit. */
     bool adopting, rolled_back;
@@ -385,10 +385,10 @@ static int write_memfd(const char *text, char *err, size_t n)
 /* Returns only when the exec failed, with err filled. */
 static void do_exec(char *err, size_t n)
 {
-    json_t *st = json_pack(
-        "{s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:[]}", "format", UPGRADE_STATE_FORMAT, "version",
-        TENANTD_VERSION, "binary", U.binary, "exec_count", (json_int_t)U.exec_count, "started",
-        (json_int_t)U.started, "notify_socket", U.notify_socket, "target", U.target, "fds");
+    json_t *st = json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:[]}", "format",
+                           UPGRADE_STATE_FORMAT, "version", TENANTD_VERSION, "binary", U.binary,
+                           "exec_count", (json_int_t)U.exec_count, "started", (json_int_t)U.started,
+                           "notify_socket", U.notify_socket, "target", U.target, "fds");
     json_object_set_new(st, "attempts", json_integer((json_int_t)U.attempts));
     json_t *argvj = json_array();
     for (char **p = U.argv; p && *p; p++)
@@ -590,8 +590,8 @@ int upgrade_start(const char *binary, upgrade_reply_fn reply, void *arg, char *e
 json_t *upgrade_status_json(void)
 {
     return json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:b, s:I, s:O?}", "pid", (int)getpid(),
-                     "version", TENANTD_VERSION, "exec_count", (json_int_t)U.exec_count,
-                     "started", (json_int_t)U.started, "image_started",
-                     (json_int_t)U.image_started, "binary", U.binary, "in_progress",
-                     U.in_progress, "attempt", (json_int_t)U.attempts, "last", U.last);
+                     "version", TENANTD_VERSION, "exec_count", (json_int_t)U.exec_count, "started",
+                     (json_int_t)U.started, "image_started", (json_int_t)U.image_started, "binary",
+                     U.binary, "in_progress", U.in_progress, "attempt", (json_int_t)U.attempts,
+                     "last", U.last);
 }
