@@ -54,7 +54,7 @@ static json_t *outcome(struct ctl *c, json_int_t attempt, int timeout_ms)
 
 int ctl_cmd_upgrade(struct ctl *c)
 {
-    const struct ctl_cmd *cmd = ctl_find_cmd("upgrade");
+    const struct ctl_cmd *cmd = c->cmd;
     const char *binary = NULL;
     long timeout_s = 60;
     for (int i = 1; i < c->argc; i++) {
