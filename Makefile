@@ -123,12 +123,16 @@ UNIT_BINS := $(foreach f,$(UNIT_SRC),$(BUILDDIR)/tests/$(subst /,_,$(patsubst te
 UNIT_ALONE := tenantd_backup_sched
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
+# Libraries the integration tests LD_PRELOAD into a program (never sanitized:
+# they are loaded into binaries of any build).
+PRELOAD_SRC  := $(wildcard tests/helpers/preload/*.c)
+PRELOAD_LIBS := $(patsubst tests/helpers/preload/%.c,$(BUILDDIR)/helpers/%.so,$(PRELOAD_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: image check-image check-k8s k8s-deps
 .PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
-all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS)
+all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS) $(PRELOAD_LIBS)
 
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -171,6 +175,10 @@ $(BUILDDIR)/tests/jail_%: tests/unit/jail/%.c $(call nomain,$(JAIL_OBJ)) $(BUILD
 $(BUILDDIR)/tests/worker_%: tests/unit/worker/%.c $(call nomain,$(WORKER_OBJ)) $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(call unit_link,worker)
+
+$(BUILDDIR)/helpers/%.so: tests/helpers/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fsanitize% -fPIE -DTENANTD_CHECK_INVARIANTS,$(CFLAGS)) -fPIC -shared -o $@ $< -ldl -lpthread
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,7 +109,21 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
 static void on_fatal(int sig)
 {
-    /* Async-signal-safe only: patch the digits, exec the previous image. */
+    /* Async-signal-safe only. The workers' parent-death signal fires when
+     * the thread that forked them (the loop's, the main thread) ends, and an
+     * exec from another thread (the threadpool's) ends it: hand the signal to
+     * the main thread and wait there for the exec to end this one. */
+    if ((pid_t)syscall(SYS_gettid) != getpid()) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal;
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        sigaction(sig, &sa, NULL);
+        syscall(SYS_tgkill, getpid(), getpid(), sig);
+        for (;;)
+            pause();
+    }
+    /* Patch the digits, exec the previous image. */
     size_t n = strlen(rb_env_text);
     rb_env_text[n - 2] = (char)('0' + (sig / 10) % 10);
     rb_env_text[n - 1] = (char)('0' + sig % 10);

@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 
-from tenantd_test import binpath, http_request, wait_for
+from tenantd_test import binpath, helper, http_request, wait_for
 from tenantd_test.workload import Writer, bootstrap_admin, check_db, db_path, login
 
 
@@ -224,3 +224,21 @@ def test_upgrade_keeps_nginx_and_its_connections(root):
     os.kill(nginx, signal.SIGKILL)
     wait_for(lambda: root.get("/v1/proxy").json()["nginx_pid"] not in (None, 0, nginx),
              timeout=20, what="a new nginx master")
+
+
+def test_image_that_crashes_while_taking_the_state_rolls_back(root, tmp_path):
+    """The real tenantd as the new image, made to crash (SIGABRT, from a thread
+    other than the main one) while it reads the state: its crash handler gives
+    everything back to the previous image; no worker notices."""
+    root.add_tenant("up-theta")
+    root.start()
+    before = root.status("up-theta")
+    fake = fake_binary(tmp_path, "tenantd",
+                       f'LD_PRELOAD={helper("crash_on_adopt.so")} exec {binpath("tenantd")} "$@"\n')
+    r = root.tenantctl("upgrade", "--binary", fake, check=False)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "upgrade rolled back: the new image crashed with signal 06" in r.stderr, r.stderr
+    after = root.status("up-theta")
+    assert after["pid"] == before["pid"] and after["restarts"] == before["restarts"], after
+    assert after["state"] == "running"
+    assert root.worker_get(after["port"], "/healthz").status == 200
