@@ -401,13 +401,13 @@ static int action(struct bctx *c, const char *what, bool loud)
     rc = api(c, "POST", path, REQUEST_TIMEOUT_MS, &status, &j, err, sizeof(err));
     if (rc < 0) {
         if (loud)
-            say_error(c, "%s %s: %s", what, c->id, err);
+            say_error(c, "%.*s %s: %s", (int)strcspn(what, "?"), what, c->id, err);
         return unreachable(rc) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
     }
     if (status < 200 || status > 299) {
         api_message(j, status, msg, sizeof(msg));
         if (loud)
-            say_error(c, "%s %s: %s", what, c->id, msg);
+            say_error(c, "%.*s %s: %s", (int)strcspn(what, "?"), what, c->id, msg);
         json_decref(j);
         return status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
     }

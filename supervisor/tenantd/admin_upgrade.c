@@ -16,6 +16,19 @@
 
 #include "upgrade.h"
 
+void admin_upgrade_busy(const struct admin *a, char *why, size_t n)
+{
+    /* Their children (tenant-worker --create-admin) and their answers would
+     * not survive the exec. A GET ?wait= does not hold one back: the exec
+     * drops it, and tenantctl wait reports a lost connection. */
+    if (a->onboards)
+        snprintf(why, n, "an onboarding, offboarding or create-admin is under way");
+    else if (a->backups)
+        snprintf(why, n, "a backup request is waiting for its answer");
+    else if (a->usages)
+        snprintf(why, n, "a usage request is waiting for a worker");
+}
+
 void admin_upgrade_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                        const struct admin_req *r)
 {

@@ -66,6 +66,7 @@ static int export_one(struct sup *s, struct tenant *t, json_t *o)
     json_object_set_new(o, "crashes", json_integer(t->bo.crashes));
     json_object_set_new(o, "immediate", json_boolean(t->bo.immediate));
     json_object_set_new(o, "health_fails", json_integer(t->health_fails));
+    json_object_set_new(o, "hold_socket", json_boolean(t->hold_socket));
     if (t->timer_kind == TM_BACKOFF || t->timer_kind == TM_COOLDOWN)
         json_object_set_new(
             o, "timer_ms", json_integer(t->timer_due > now ? (json_int_t)(t->timer_due - now) : 0));
@@ -221,6 +222,7 @@ void sup_upgrade_adopt(struct tenant *t)
     t->bo.crashes = (int)json_integer_value(json_object_get(o, "crashes"));
     t->bo.immediate = json_is_true(json_object_get(o, "immediate"));
     t->health_fails = (int)json_integer_value(json_object_get(o, "health_fails"));
+    t->hold_socket = json_is_true(json_object_get(o, "hold_socket"));
     if (s->root && !t->have_uid)
         t->have_uid = uidmap_get(s->uids, t->id, &t->uid) == 0;
     adopt_resources(t, o);

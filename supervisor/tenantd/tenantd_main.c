@@ -200,6 +200,8 @@ static void up_busy(void *arg, char *why, size_t n)
         snprintf(why, n, "the proxy is applying a configuration; try again");
     else
         sup_upgrade_busy(dm->sup, why, n);
+    if (!why[0] && dm->admin)
+        admin_upgrade_busy(dm->admin, why, n);
 }
 
 static void (*up_quiesced)(void *);
