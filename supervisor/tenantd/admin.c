@@ -416,18 +416,6 @@ static int adopt_listener(struct admin *a, const char *key, uv_stream_t *h)
     return rc < 0 ? rc : 1;
 }
 
-int admin_upgrade_export(struct admin *a, json_t *state)
-{
-    json_t *o = json_object();
-    uv_os_fd_t fd;
-    int rc = json_object_set_new(state, "admin", o) < 0 ? -ENOMEM : 0;
-    if (rc == 0 && a->unix_open && uv_fileno((uv_handle_t *)&a->unix_listener, &fd) == 0)
-        rc = upgrade_keep_fd(o, "unix", fd);
-    if (rc == 0 && a->tcp_open && uv_fileno((uv_handle_t *)&a->tcp_listener, &fd) == 0)
-        rc = upgrade_keep_fd(o, "tcp", fd);
-    return rc;
-}
-
 static int listen_unix(struct admin *a, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;

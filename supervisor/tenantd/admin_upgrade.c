@@ -16,6 +16,18 @@
 
 #include "upgrade.h"
 
+int admin_upgrade_export(struct admin *a, json_t *state)
+{
+    json_t *o = json_object();
+    uv_os_fd_t fd;
+    int rc = json_object_set_new(state, "admin", o) < 0 ? -ENOMEM : 0;
+    if (rc == 0 && a->unix_open && uv_fileno((uv_handle_t *)&a->unix_listener, &fd) == 0)
+        rc = upgrade_keep_fd(o, "unix", fd);
+    if (rc == 0 && a->tcp_open && uv_fileno((uv_handle_t *)&a->tcp_listener, &fd) == 0)
+        rc = upgrade_keep_fd(o, "tcp", fd);
+    return rc;
+}
+
 void admin_upgrade_busy(const struct admin *a, char *why, size_t n)
 {
     /* Their children (tenant-worker --create-admin) and their answers would

@@ -78,6 +78,9 @@ def test_upgrade_under_load_keeps_every_worker(root):
             assert after[tid]["pid"] == before[tid]["pid"], (before[tid], after[tid])
             assert after[tid]["restarts"] == before[tid]["restarts"]
         assert "upgrade: worker pid=%d taken over" % before["up-alpha"]["pid"] in root.log()
+        # Both admin listeners were handed over: the TCP one (token) answers too.
+        r = root.get("/v1/upgrade", via="tcp", token=root.token())
+        assert r.status == 200 and r.json()["exec_count"] == st["exec_count"], r.text
         progress(writers)
 
         # The new image supervises: a killed worker is restarted by it...
