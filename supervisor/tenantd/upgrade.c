@@ -443,8 +443,17 @@ static void do_exec(char *err, size_t n)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* A reload or a second upgrade signalled while the new image starts must
+     * not kill it (their default action): ignored until it handles them. */
+    struct sigaction ign, old_hup, old_usr2;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &ign, &old_hup);
+    sigaction(SIGUSR2, &ign, &old_usr2);
     execv(U.target, U.argv);
     int e = errno;
+    sigaction(SIGHUP, &old_hup, NULL);
+    sigaction(SIGUSR2, &old_usr2, NULL);
     snprintf(err, n, "cannot exec %.300s: %s", U.target, strerror(e));
     cloexec_all(fds, true);
     set_cloexec(U.image_fd, true);
