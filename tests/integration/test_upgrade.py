@@ -245,3 +245,26 @@ def test_image_that_crashes_while_taking_the_state_rolls_back(root, tmp_path):
     assert after["pid"] == before["pid"] and after["restarts"] == before["restarts"], after
     assert after["state"] == "running"
     assert root.worker_get(after["port"], "/healthz").status == 200
+
+
+def test_upgrade_carries_failed_and_stopped_tenants(root):
+    """Not only running workers: a failed tenant stays failed with its reason
+    (not restarted by the new image), an operator's stop stays a stop."""
+    root.add_tenant("up-iota")
+    root.add_tenant("up-kappa", worker={"command": helper("exit78"), "socket": "passed"})
+    root.add_tenant("up-lambda")
+    root.start(wait_ids=["up-iota", "up-lambda"])
+    failed = root.wait_state("up-kappa", "failed")
+    root.tenantctl("stop", "up-lambda")
+    root.wait_state("up-lambda", "stopped")
+    running = root.status("up-iota")
+    root.tenantctl("upgrade")
+    after = {t["id"]: t for t in root.status()}
+    assert after["up-kappa"]["state"] == "failed", after["up-kappa"]
+    assert after["up-kappa"]["state_reason"] == failed["state_reason"]
+    assert after["up-kappa"]["restarts"] == failed["restarts"]
+    assert after["up-lambda"]["state"] == "stopped" and after["up-lambda"]["pid"] is None
+    assert after["up-iota"]["pid"] == running["pid"]
+    # The new image still knows how to start what was stopped.
+    root.tenantctl("start", "up-lambda")
+    root.wait_state("up-lambda", "running")
