@@ -490,8 +490,9 @@ static void on_exec_timer(uv_timer_t *h)
 static void on_quiesced(void *arg)
 {
     (void)arg;
-    /* The reply to the request that asked for this gets a moment to leave. */
-    uv_timer_start(&U.exec_timer, on_exec_timer, 50, 0);
+    /* From a timer rather than from inside the callback that got here:
+     * answers being written on the loop get a turn to leave first. */
+    uv_timer_start(&U.exec_timer, on_exec_timer, 5, 0);
 }
 
 static void on_check_done(void *arg, struct child_result *r)
