@@ -237,9 +237,8 @@ def test_backup_and_restore_of_an_idle_tenant(root):
     assert out["via"] == "tenantd", out
     s = root.status("napbk")
     assert s["state"] == "idle" and s["wakeups"] == 0 and not workers_of("napbk")
-    # A restore stops it (the socket is closed for the swap), swaps, and starts
-    # a worker to check that the restored database comes up (or rolls back);
-    # then it idles again.
+    # A restore stops it (its port held), swaps, and starts a worker to check
+    # that the restored database comes up (or rolls back); then it idles again.
     out = json.loads(root.tenantctl("restore", "napbk", os.path.basename(out["path"]),
                                     "--json").stdout)
     assert out["state"] == "running", out
@@ -263,3 +262,24 @@ def test_a_third_party_worker_that_implements_idle_after(root):
     s = root.wait_state("third", "running")
     assert r.text.startswith("pid=")  # the miniworker answered (pid 1 in its namespace)
     assert s["pid"] not in (None, first) and s["wakeups"] == 1
+
+
+def test_an_idle_tenant_stays_idle_across_an_upgrade(root):
+    """tenantctl upgrade (re-exec in place) hands the idle tenant's socket to
+    the new image, which watches it again: still idle, no worker, the same
+    wake-up counter, and the next connection wakes it."""
+    with_napper(root)
+    port = root.add_tenant("napup", plan="napper")
+    root.start()
+    root.wait_state("napup", "idle", timeout=15)
+    assert direct(port, "/").status == 200
+    root.wait_state("napup", "idle", timeout=15)
+    r = root.tenantctl("upgrade")
+    assert r.stdout.startswith("upgraded: tenantd pid"), r.stdout
+    s = root.status("napup")
+    assert s["state"] == "idle" and s["pid"] is None and s["wakeups"] == 1, s
+    assert "upgrade: idle, its socket watched again" in root.log()
+    assert not workers_of("napup")
+    assert direct(port, "/").status == 200
+    s = root.wait_state("napup", "running")
+    assert s["wakeups"] == 2 and s["restarts"] == 0
