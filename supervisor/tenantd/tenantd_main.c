@@ -46,6 +46,7 @@ struct daemon {
     struct admin *admin;
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
+    bool backups_done;            /* the scheduler is gone (or never started) */
     struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
@@ -111,10 +112,29 @@ static void raise_nofile(void)
     }
 }
 
+/* Once everything is closed, a backup abandoned past its deadline (a pool
+ * thread stuck on a tenant's file) must not keep tenantd from exiting. */
+static void maybe_stop_loop(struct daemon *dm)
+{
+    if (dm->open_signals == 0 && dm->backups_done && backup_sched_stuck_jobs() > 0) {
+        log_warn(NULL, "%d backup(s) still stuck on a tenant's files: exiting without them",
+                 backup_sched_stuck_jobs());
+        uv_stop(dm->loop);
+    }
+}
+
 static void signal_closed(uv_handle_t *h)
 {
     struct daemon *dm = h->data;
     dm->open_signals--;
+    maybe_stop_loop(dm);
+}
+
+static void on_backups_stopped(void *arg)
+{
+    struct daemon *dm = arg;
+    dm->backups_done = true;
+    maybe_stop_loop(dm);
 }
 
 static void on_admin_stopped(void *arg)
@@ -170,7 +190,7 @@ static void on_signal(uv_signal_t *h, int signum)
      * already running is let finish; the loop waits for it. */
     admin_set_backup_sched(dm->admin, NULL);
     if (dm->backups) {
-        backup_sched_stop(dm->backups, NULL, NULL);
+        backup_sched_stop(dm->backups, on_backups_stopped, dm);
         dm->backups = NULL;
     }
     sup_shutdown(dm->sup, on_sup_stopped, dm);
@@ -244,7 +264,7 @@ int main(int argc, char **argv)
 
     /* First, so that nothing tenantd starts inherits NOTIFY_SOCKET: the
      * workers get their own, anything else none. */
-    struct daemon dm = {0};
+    struct daemon dm = {.backups_done = true};
     dm.loop = uv_default_loop();
     int rc = svcnotify_open(dm.loop, &dm.sd);
     if (rc < 0)
@@ -301,10 +321,12 @@ int main(int argc, char **argv)
         prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
         if (prc < 0)
             log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
-        else
+        else {
             /* POST /v1/tenants/<id>/backup now queues with the scheduler;
              * without it, tenantctl backup copies the database itself. */
             admin_set_backup_sched(dm.admin, dm.backups);
+            dm.backups_done = false;
+        }
     }
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);
