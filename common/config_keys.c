@@ -89,10 +89,12 @@ static bool valid_domain(const char *s)
     }
 }
 
-/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..". */
+/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..".
+ * "//host/x.png" is a protocol-relative URL: another host's image, which
+ * would learn every visitor of the firm's pages. */
 static bool valid_logo(const char *s)
 {
-    if (s[0] != '/' || strstr(s, "..") != NULL)
+    if (s[0] != '/' || s[1] == '/' || strstr(s, "..") != NULL)
         return false;
     for (const char *p = s; *p; p++)
         if (!is_alnum(*p) && !strchr("._/-", *p))
@@ -261,8 +263,9 @@ static const struct check chk_domain = {valid_domain,
                                         "a valid domain (dot-separated labels of lowercase "
                                         "letters, digits and '-')"};
 static const struct check chk_logo = {valid_logo,
-                                      "a URL path (\"/\" then letters, digits, '.', '_', '-', "
-                                      "'/', without \"..\")"};
+                                      "a local URL path (\"/\" then letters, digits, '.', '_', "
+                                      "'-', '/', without \"..\"; not \"//host/...\" nor "
+                                      "\"http://...\", which name another host)"};
 static const struct check chk_color = {valid_color, "a colour like #2c3e50"};
 static const struct check chk_siret = {valid_siret, "a SIRET number (14 digits)"};
 static const struct check chk_phone = {valid_phone,
