@@ -68,6 +68,7 @@ struct config_global {
     char worker_path[CONFIG_PATH_MAX];  /* "" = tenant-worker beside tenantd */
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
+    int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */
@@ -127,6 +128,7 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    int64_t storage_bytes; /* 0 = no storage limit (the key is optional) */
 };
 
 struct config_plans {
@@ -168,6 +170,7 @@ struct config_tenant {
     int pids;
     int cpu_weight;
     int64_t log_budget_bytes;
+    int64_t storage_bytes; /* 0 = none */
 
     /* [worker] */
     int port;

@@ -100,6 +100,8 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
     env_add(&e, "LANGUAGE", "%s", t->language);
     env_add(&e, "TIMEZONE", "%s", t->timezone);
     env_add(&e, "PASSWORD_COST", "%s", t->password_cost);
+    if (t->storage_bytes > 0)
+        env_add(&e, "STORAGE_LIMIT_BYTES", "%lld", (long long)t->storage_bytes);
     if (pl != NULL) {
         env_add(&e, "PLAN_LABEL", "%s", pl->label);
         env_add(&e, "PLAN_PRICE_CENTS", "%lld", (long long)pl->price_cents);

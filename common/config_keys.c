@@ -319,6 +319,9 @@ static const struct key global_keys[] = {
     {"tenantd", "uid_range", K_PORTRANGE, 0, G(uid_min), G2(uid_max), .min = 65536,
      .max = 2147483646, .def = "1900000000-1999999999"},
     {"tenantd", "uid_registry", K_PATH, F_EMPTY_OK, G(uid_registry), .def = ""},
+    /* How long one round of storage accounting takes (storage.h). */
+    {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
+     .def = "60s"},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},
@@ -376,6 +379,7 @@ static const struct key global_keys[] = {
 #define B_PIDS .min = 4, .max = 65536
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
+#define B_STORAGE .min = MIB, .max = 16384 * GIB
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -391,6 +395,7 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
 };
 
 /*
@@ -420,6 +425,7 @@ static const struct key tenant_keys[] = {
     {"limits", "pids", K_INT, 0, T(pids), B_PIDS},
     {"limits", "cpu_weight", K_INT, 0, T(cpu_weight), B_CPU},
     {"limits", "log_budget", K_SIZE, 0, T(log_budget_bytes), B_LOGS},
+    {"limits", "storage", K_SIZE, 0, T(storage_bytes), B_STORAGE},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
     {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},

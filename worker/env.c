@@ -319,6 +319,7 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
     e->plan_price_cents = number(&r, "PLAN_PRICE_CENTS", e->plan_price_cents, 0, 100000000);
     e->plan_overage_cents = number(&r, "PLAN_OVERAGE_CENTS", e->plan_overage_cents, 0, 100000000);
 
+    e->storage_limit = number(&r, "STORAGE_LIMIT_BYTES", 0, 0, INT64_MAX);
     v = getenv("PASSWORD_COST");
     e->password_cost = 0;
     if (v != NULL && v[0] != '\0') {

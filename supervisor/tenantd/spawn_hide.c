@@ -23,12 +23,35 @@
 
 static bool system_folder(const char *dir)
 {
-    static const char *const sys[] = {"/",     "/bin",  "/boot", "/dev",    "/etc",   "/home",
-                                      "/lib",  "/lib32", "/lib64", "/libx32", "/media", "/mnt",
-                                      "/opt",  "/proc", "/root", "/run",    "/sbin",  "/srv",
-                                      "/sys",  "/tmp",  "/usr",  "/var",    "/var/lib", "/var/tmp",
-                                      "/usr/local", "/usr/local/bin", "/usr/local/sbin",
-                                      "/usr/local/lib", "/usr/local/share"};
+    static const char *const sys[] = {"/",
+                                      "/bin",
+                                      "/boot",
+                                      "/dev",
+                                      "/etc",
+                                      "/home",
+                                      "/lib",
+                                      "/lib32",
+                                      "/lib64",
+                                      "/libx32",
+                                      "/media",
+                                      "/mnt",
+                                      "/opt",
+                                      "/proc",
+                                      "/root",
+                                      "/run",
+                                      "/sbin",
+                                      "/srv",
+                                      "/sys",
+                                      "/tmp",
+                                      "/usr",
+                                      "/var",
+                                      "/var/lib",
+                                      "/var/tmp",
+                                      "/usr/local",
+                                      "/usr/local/bin",
+                                      "/usr/local/sbin",
+                                      "/usr/local/lib",
+                                      "/usr/local/share"};
     for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
         if (strcmp(dir, sys[i]) == 0)
             return true;
@@ -70,8 +93,8 @@ static void hide_one(struct jail_opts *o, const char *dir, const char *program_r
         o->hide[o->n_hide++] = dir;
 }
 
-void spawn_hide_config(const struct config_global *g, const char *program,
-                       struct spawn_fs_paths *p, struct jail_opts *o)
+void spawn_hide_config(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
+                       struct jail_opts *o)
 {
     char real[PATH_MAX];
 

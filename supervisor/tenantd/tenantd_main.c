@@ -26,6 +26,7 @@
 
 #include "admin.h"
 #include "backup_sched.h"
+#include "storage.h"
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
@@ -189,6 +190,7 @@ static void on_signal(uv_signal_t *h, int signum)
      * is already running), or by admin_stop if that comes first. A backup
      * already running is let finish; the loop waits for it. */
     admin_set_backup_sched(dm->admin, NULL);
+    storage_stop();
     if (dm->backups) {
         backup_sched_stop(dm->backups, on_backups_stopped, dm);
         dm->backups = NULL;
@@ -327,6 +329,9 @@ int main(int argc, char **argv)
             admin_set_backup_sched(dm.admin, dm.backups);
             dm.backups_done = false;
         }
+        prc = storage_start(dm.loop, dm.sup, (uint64_t)sup_config(dm.sup)->g.storage_check_ms);
+        if (prc < 0)
+            log_error(NULL, "cannot start storage accounting: %s", strerror(-prc));
     }
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);

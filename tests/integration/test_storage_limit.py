@@ -1,0 +1,81 @@
+"""
+The plan's storage limit (issue 12): `storage` in a plan's profile or a
+tenant's [limits]. A tenant that fills it gets 507 plan_limit JSON from the
+bundled worker (SQLite's max_page_count) and keeps reading its data; other
+tenants keep serving and writing; tenantd measures every data dir, shows
+usage against the limit in status and /metrics, flags a tenant over it, and
+an operator's suspend of the filler is recorded in state.db.
+"""
+import os
+import sqlite3
+
+from tenantd_test import binpath, wait_for
+from tenantd_test.workload import bootstrap_admin, data_dir, login, worker_request
+
+LIMIT = 2 * 1024 * 1024
+
+
+def test_filling_the_storage_limit(root):
+    root.write_global(tenantd={"storage_check": "1s"})
+    full_port = root.add_tenant("st-full", limits={"storage": "2M"})
+    other_port = root.add_tenant("st-other")
+    root.start()
+    tokens = {}
+    for tid, port in (("st-full", full_port), ("st-other", other_port)):
+        tokens[tid] = login(port, "admin", bootstrap_admin(root, tid, binpath))
+
+    # Fill: ~19 KB cases until the database is full (bounded: 1.5 MiB of
+    # database holds fewer than 100 of them).
+    text = "Recours contre une OQTF, demande de titre de séjour. " * 360
+    got = None
+    for i in range(200):
+        st, body = worker_request(full_port, "POST", "/api/analyses",
+                                  {"case_text": f"{i} {text}"}, tokens["st-full"])
+        if st != 201 and st != 200:
+            got = (st, body)
+            break
+    assert got is not None, "the storage limit was never reached"
+    st, body = got
+    assert st == 507, got
+    assert body["error"] == "plan_limit" and body["limit"] == "storage", body
+    assert body["limit_bytes"] == LIMIT and "storage" in body["detail"], body
+
+    # The filler still reads its data; the other tenant keeps writing.
+    st, body = worker_request(full_port, "GET", "/api/analyses", None, tokens["st-full"])
+    assert st == 200, (st, body)
+    for i in range(5):
+        st, body = worker_request(other_port, "POST", "/api/analyses",
+                                  {"case_text": f"{i} {text}"}, tokens["st-other"])
+        assert st in (200, 201), (st, body)
+
+    # tenantd's accounting: usage against the limit in status and /metrics.
+    s = wait_for(lambda: (root.status("st-full").get("storage") or {}).get("used_bytes", 0)
+                 > LIMIT // 2 and root.status("st-full"),
+                 timeout=20, interval=0.2, what="a storage measure of st-full")
+    assert s["storage"]["limit_bytes"] == LIMIT, s["storage"]
+    assert root.status("st-other")["storage"]["limit_bytes"] is None
+    metrics = root.get("/metrics").text
+    assert f'tenantd_tenant_storage_limit_bytes{{tenant="st-full"}} {LIMIT}' in metrics
+    assert 'tenantd_tenant_storage_bytes{tenant="st-other"}' in metrics
+    assert 'tenantd_tenant_storage_limit_bytes{tenant="st-other"}' not in metrics
+
+    # A tenant over its limit by other means (files beside the database) is
+    # flagged over, and logged once.
+    dd = data_dir(root, "st-full")
+    with open(os.path.join(dd, "ballast"), "wb") as f:
+        f.write(os.urandom(LIMIT))
+    wait_for(lambda: root.status("st-full")["storage"]["over"], timeout=20, interval=0.2,
+             what="st-full flagged over its storage limit")
+    assert "storage over the plan's limit" in root.log()
+
+    # The operator's suspend is recorded, not only acknowledged.
+    root.tenantctl("suspend", "st-full")
+    root.wait_state("st-full", "suspended")
+    db = sqlite3.connect(f"file:{os.path.join(root.run_dir, 'state.db')}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT state FROM desired WHERE tenant = 'st-full'").fetchone()
+    finally:
+        db.close()
+    assert row == ("suspended",), row
+    st, body = worker_request(other_port, "GET", "/api/analyses", None, tokens["st-other"])
+    assert st == 200
