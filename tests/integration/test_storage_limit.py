@@ -6,8 +6,12 @@ tenants keep serving and writing; tenantd measures every data dir, shows
 usage against the limit in status and /metrics, flags a tenant over it, and
 an operator's suspend of the filler is recorded in state.db.
 """
+import errno
 import os
 import sqlite3
+import subprocess
+
+import pytest
 
 from tenantd_test import binpath, wait_for
 from tenantd_test.workload import bootstrap_admin, data_dir, login, worker_request
@@ -79,3 +83,52 @@ def test_filling_the_storage_limit(root):
     assert row == ("suspended",), row
     st, body = worker_request(other_port, "GET", "/api/analyses", None, tokens["st-other"])
     assert st == 200
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs on the run dir")
+def test_an_action_state_db_cannot_record_is_refused(root, skip_alert):
+    """The run dir on a full disk: the first suspend spends tenantd's reserve
+    and is recorded; once the disk is full again, resume is refused (507) and
+    the recorded wish stays."""
+    skip_alert(r"disk of the run dir is full")
+    run = root.run_dir
+    os.makedirs(run, mode=0o700, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", run], check=True)
+    try:
+        root.add_tenant("st-a")
+        root.start()
+        assert os.path.getsize(os.path.join(run, "disk-reserve")) == 8 * 1024 * 1024
+
+        def fill(name):
+            with open(os.path.join(run, name), "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC, e
+
+        fill("filler-1")
+        r = root.post("/v1/tenants/st-a/suspend")
+        assert r.status == 202, (r.status, r.text)
+        root.wait_state("st-a", "suspended")
+        assert not os.path.exists(os.path.join(run, "disk-reserve"))
+        assert "released the" in root.log()
+
+        fill("filler-2")
+        r = root.post("/v1/tenants/st-a/resume")
+        assert r.status == 507, (r.status, r.text)
+        assert "cannot record" in r.text
+        assert root.status("st-a")["state"] == "suspended"
+        os.unlink(os.path.join(run, "filler-1"))
+        os.unlink(os.path.join(run, "filler-2"))
+        root.stop()
+        db = sqlite3.connect(f"file:{os.path.join(run, 'state.db')}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT state FROM desired WHERE tenant = 'st-a'").fetchone()
+        finally:
+            db.close()
+        assert row == ("suspended",), row
+    finally:
+        root.stop()
+        subprocess.run(["umount", run], check=True)
