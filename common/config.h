@@ -242,6 +242,11 @@ const struct config_tenant_entry *config_find_tenant(const struct config *c, con
 
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);
+/* <run_dir>/flags/<id>: root's folder of flags about tenant id that its
+ * worker may read (exposed read-only in its jail), e.g. "storage-full".
+ * Same return as config_tenant_data_dir. */
+#define CONFIG_STORAGE_FULL_FLAG "storage-full"
+int config_tenant_flags_dir(const struct config_global *g, const char *id, char *buf, size_t n);
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);
 
 /*

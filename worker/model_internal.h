@@ -27,8 +27,6 @@ struct wres model_unavailable(void);
 /* Log the SQLite error of c->db with what was being done, and return a 500
  * whose detail does not leak it. */
 struct wres model_db_error(const struct wctx *c, const char *what);
-/* 507 plan_limit {"limit": "storage", "limit_bytes"}: SQLITE_FULL. */
-struct wres model_storage_full(const struct wctx *c, const char *what);
 
 /* Transactions. model_begin takes the write lock at once (BEGIN IMMEDIATE)
  * so a read-then-write sequence cannot interleave with another writer. */

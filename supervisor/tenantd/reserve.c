@@ -24,8 +24,7 @@ int reserve_create(const char *run_dir)
         reserve_path[0] = '\0';
         return -ENAMETOOLONG;
     }
-    if (lstat(reserve_path, &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_blocks * 512 >= RESERVE_BYTES)
+    if (lstat(reserve_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_blocks * 512 >= RESERVE_BYTES)
         return 0;
     fd = open(reserve_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -47,8 +46,9 @@ int64_t reserve_release(void)
         return 0;
     if (unlink(reserve_path) < 0)
         return 0;
-    log_crit(NULL, "the disk of the run dir is full: released the %lld-byte reserve to record "
-                   "an operator's action; free space, then restart tenantd to restore it",
+    log_crit(NULL,
+             "the disk of the run dir is full: released the %lld-byte reserve to record "
+             "an operator's action; free space, then restart tenantd to restore it",
              (long long)st.st_blocks * 512);
     return (int64_t)st.st_blocks * 512;
 }

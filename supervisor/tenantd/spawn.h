@@ -83,8 +83,9 @@ size_t spawn_read_status(int fd, char *buf, size_t n);
 struct spawn_fs_paths {
     char templates[CONFIG_PATH_MAX + 8];
     char interpreter[CONFIG_PATH_MAX];
-    char conf_dir[CONFIG_PATH_MAX];  /* the folder of tenantd.ini */
-    char plans_dir[CONFIG_PATH_MAX]; /* the folder of plans.ini */
+    char conf_dir[CONFIG_PATH_MAX];                      /* the folder of tenantd.ini */
+    char plans_dir[CONFIG_PATH_MAX];                     /* the folder of plans.ini */
+    char flags_dir[CONFIG_PATH_MAX + CONFIG_ID_MAX + 8]; /* <run_dir>/flags/<id> */
 };
 void spawn_fs_args(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    const char **argv, size_t *k);
@@ -95,6 +96,9 @@ void spawn_fs_args(const struct config_global *g, const char *program, struct sp
  * hiding one would break the system or a non-bundled worker installed there. */
 void spawn_hide_config(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                        struct jail_opts *o);
+/* And the tenant's flags folder (o->id's), exposed read-only. */
+void spawn_expose_flags(const struct config_global *g, struct spawn_fs_paths *p,
+                        struct jail_opts *o);
 void spawn_fs_opts(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    struct jail_opts *o);
 

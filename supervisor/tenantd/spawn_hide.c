@@ -13,7 +13,9 @@
  * nested in another hidden one are dropped, as the jail mounts each cover on
  * a path that must still exist.
  */
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +107,24 @@ void spawn_hide_config(const struct config_global *g, const char *program, struc
     hide_one(o, g->tenants_dir, real);
     hide_one(o, p->conf_dir, real);
     hide_one(o, p->plans_dir, real);
+}
+
+/* The tenant's flags folder (config_tenant_flags_dir), created root's 0755
+ * and shown read-only to its worker: tenantd writes there, the tenant only
+ * reads (storage.c's "storage-full"). Not for --create-admin (no id). */
+void spawn_expose_flags(const struct config_global *g, struct spawn_fs_paths *p,
+                        struct jail_opts *o)
+{
+    char parent[CONFIG_PATH_MAX + 8];
+
+    if (o->id[0] == '\0' || o->n_expose >= JAIL_EXPOSE_MAX)
+        return;
+    if (config_tenant_flags_dir(g, o->id, p->flags_dir, sizeof p->flags_dir) >=
+            (int)sizeof p->flags_dir ||
+        snprintf(parent, sizeof parent, "%s/flags", g->run_dir) >= (int)sizeof parent)
+        return;
+    if ((mkdir(parent, 0755) < 0 && errno != EEXIST) ||
+        (mkdir(p->flags_dir, 0755) < 0 && errno != EEXIST))
+        return;
+    o->expose[o->n_expose++] = p->flags_dir;
 }

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "log.h"
 #include "sup.h"
+#include "util.h"
 
 #define WALK_DEPTH_MAX 64
 #define WALK_ENTRIES_MAX 1000000
@@ -117,6 +118,27 @@ int64_t storage_walk(const char *dir)
     return (int64_t)st.st_blocks * 512 + walk_fd(fd, 1, &entries);
 }
 
+/* The flag the tenant's worker reads (config_tenant_flags_dir, exposed
+ * read-only in its jail): present while the tenant is over its limit. */
+static void set_flag(const char *id, bool over, int64_t used, int64_t limit)
+{
+    const struct config *c = S.sup ? sup_config(S.sup) : NULL;
+    char dir[PATH_MAX], path[PATH_MAX + 32], text[64];
+
+    if (c == NULL || config_tenant_flags_dir(&c->g, id, dir, sizeof dir) >= (int)sizeof dir)
+        return;
+    snprintf(path, sizeof path, "%s/%s", dir, CONFIG_STORAGE_FULL_FLAG);
+    if (!over) {
+        unlink(path);
+        return;
+    }
+    if (util_mkdir_p(dir, 0755) < 0)
+        return;
+    int n = snprintf(text, sizeof text, "%lld %lld\n", (long long)used, (long long)limit);
+    if (util_write_file_atomic(path, text, (size_t)n, 0644) < 0)
+        log_error(id, "cannot write the storage-full flag %s", path);
+}
+
 static void work_cb(uv_work_t *req)
 {
     struct job *j = req->data;
@@ -139,6 +161,8 @@ static void after_cb(uv_work_t *req, int status)
             else if (!over && e->info.over)
                 log_info(j->id, "storage back under the plan's limit: %lld of %lld bytes",
                          (long long)j->used, (long long)j->limit);
+            if (over != e->info.over || e->info.checked_at == 0)
+                set_flag(j->id, over, j->used, j->limit);
             e->info.used_bytes = j->used;
             e->info.limit_bytes = j->limit;
             e->info.over = over;

@@ -7,7 +7,11 @@
  *
  * A tenant whose plan has a storage limit ([limits] storage, plan profile
  * `storage`) and that is found over it is "over": logged once (warn) when
- * it crosses, shown in status, the status page and /metrics. The other
+ * it crosses, shown in status, the status page and /metrics, and put in a
+ * read-only state: tenantd writes <run_dir>/flags/<id>/storage-full, which
+ * its worker sees read-only (STORAGE_FULL_FILE in its environment; the
+ * bundled worker then refuses every write with 507), and removes it once the
+ * tenant is back under the limit. The other
  * layers are the worker's RLIMIT_FSIZE and, for the bundled worker, SQLite's
  * max_page_count (507 plan_limit on a write).
  *

@@ -71,6 +71,21 @@ def test_filling_the_storage_limit(root):
     wait_for(lambda: root.status("st-full")["storage"]["over"], timeout=20, interval=0.2,
              what="st-full flagged over its storage limit")
     assert "storage over the plan's limit" in root.log()
+    # ... and read-only: tenantd's flag, seen by the worker inside its jail,
+    # refuses every write before it reaches the database; reads still work.
+    flag = os.path.join(root.run_dir, "flags", "st-full", "storage-full")
+    assert os.path.exists(flag)
+    st, body = worker_request(full_port, "POST", "/api/users",
+                              {"username": "new", "password": "x" * 12, "role": "lawyer"},
+                              tokens["st-full"])
+    assert st == 507 and body["error"] == "plan_limit" and "read-only" in body["detail"], body
+    st, body = worker_request(full_port, "GET", "/api/analyses", None, tokens["st-full"])
+    assert st == 200, (st, body)
+    # Back under the limit: the flag goes away.
+    os.unlink(os.path.join(dd, "ballast"))
+    wait_for(lambda: not root.status("st-full")["storage"]["over"], timeout=20, interval=0.2,
+             what="st-full back under its storage limit")
+    wait_for(lambda: not os.path.exists(flag), timeout=5, what="the flag removed")
 
     # The operator's suspend is recorded, not only acknowledged.
     root.tenantctl("suspend", "st-full")
