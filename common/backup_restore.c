@@ -240,15 +240,17 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         util_seterr(err, errlen, "database path too long: %s", db_path);
         return -ENAMETOOLONG;
     }
-    have_db = stat(db_path, &st) == 0;
-    if (!have_db && stat(dir, &st) < 0) {
+    /* The mode of the database it replaces (a symlink there is not followed),
+     * the owner of the data dir: the tenant's, whatever link it put there. */
+    have_db = lstat(db_path, &st) == 0 && S_ISREG(st.st_mode);
+    mode = have_db ? (st.st_mode & 0777) : 0600;
+    if (stat(dir, &st) < 0) {
         ret = -errno;
         util_seterr(err, errlen, "cannot restore into %s: %s", dir, strerror(-ret));
         return ret;
     }
     uid = st.st_uid;
     gid = st.st_gid;
-    mode = have_db ? (st.st_mode & 0777) : 0600;
 
     unlink(tmp); /* a leftover of a crashed restore by this same pid */
     ret = backup_copy_file(backup_path, tmp, uid, gid, mode, copied);
