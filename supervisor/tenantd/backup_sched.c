@@ -12,7 +12,8 @@
  * The job carries copies of every path it needs, taken on the loop from
  * sup_config(), so the pool thread touches nothing of the supervisor's.
  *
- * Every job has a deadline (JOB_TIMEOUT_MS; at shutdown STOP_WAIT_MS). The
+ * Every job has a deadline (30 s plus 1 s per 4 MiB of database, at most
+ * 30 min: job_deadline_ms; at shutdown STOP_WAIT_MS). The
  * files are the tenant's, and although common/backup.c refuses FIFOs and
  * symlinks, a tenant can still swap one in between a check and SQLite's
  * open and stall a read forever. A job past its deadline is abandoned: its
@@ -38,7 +39,9 @@
 #include "sup.h"
 
 #define CHECK_MAX_MS (60 * 1000)
-#define JOB_TIMEOUT_MS (10 * 60 * 1000)
+#define JOB_BASE_MS (30 * 1000)
+#define JOB_BYTES_PER_S (4 * 1024 * 1024)
+#define JOB_MAX_MS (30 * 60 * 1000)
 #define STOP_WAIT_MS 3000
 #define MAX_STUCK 2
 
@@ -57,6 +60,7 @@ struct job {
     int64_t every_ms; /* scheduled jobs: run only when the newest backup is this old */
     bool on_demand;
     bool abandoned; /* past its deadline: j->bs is NULL, after_work only frees it */
+    uint64_t deadline_ms;
     backup_sched_done_fn done;
     void *arg;
     /* results, written by the pool thread, read in after_cb */
@@ -76,7 +80,7 @@ struct backup_sched {
     uv_timer_t timer;
     uv_timer_t watchdog; /* the running job's deadline */
     uint64_t period_ms;
-    uint64_t timeout_ms; /* JOB_TIMEOUT_MS; tests shorten it */
+    uint64_t timeout_ms; /* 0: job_deadline_ms; tests set a short one */
     struct job *head, *tail;
     struct job *running;
     int scheduled_pending; /* scheduled jobs queued or running: one round at a time */
@@ -247,6 +251,22 @@ static void after_work(uv_work_t *req, int status)
         pump(bs);
 }
 
+/* How long a backup of this database may take: a copy goes at tens of MiB/s
+ * here, so a deadline of 30 s plus 1 s per 4 MiB only catches a stuck one,
+ * and a stuck small tenant holds the queue for about half a minute. lstat
+ * only: nothing is opened on the loop. */
+static uint64_t job_deadline_ms(const struct backup_sched *bs, const struct job *j)
+{
+    struct stat st;
+    uint64_t ms = JOB_BASE_MS;
+
+    if (bs->timeout_ms > 0)
+        return bs->timeout_ms;
+    if (lstat(j->db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        ms += (uint64_t)st.st_size / JOB_BYTES_PER_S * 1000;
+    return ms < JOB_MAX_MS ? ms : JOB_MAX_MS;
+}
+
 /* The running job is past its deadline: answer its caller, detach it, and
  * let the next one start (or the stop finish). */
 static void on_deadline(uv_timer_t *t)
@@ -261,7 +281,7 @@ static void on_deadline(uv_timer_t *t)
     stuck_jobs++;
     j->rc = -ETIMEDOUT;
     snprintf(j->err, sizeof(j->err), "the backup did not finish within %.1f s%s",
-             (double)(bs->stopping ? STOP_WAIT_MS : bs->timeout_ms) / 1000.0,
+             (double)(bs->stopping ? STOP_WAIT_MS : j->deadline_ms) / 1000.0,
              bs->stopping ? " of tenantd stopping" : "");
     log_error(j->id, "backup failed: %s; it is abandoned, later backups go on", j->err);
     /* job_finish without the free: the pool thread still owns j. */
@@ -306,7 +326,8 @@ static void pump(struct backup_sched *bs)
         r = uv_queue_work(bs->loop, &j->req, work_cb, after_work);
         if (r == 0) {
             bs->running = j;
-            uv_timer_start(&bs->watchdog, on_deadline, bs->timeout_ms, 0);
+            j->deadline_ms = job_deadline_ms(bs, j);
+            uv_timer_start(&bs->watchdog, on_deadline, j->deadline_ms, 0);
             return;
         }
         j->rc = r;
@@ -376,7 +397,6 @@ int backup_sched_start(uv_loop_t *loop, struct sup *s, struct backup_sched **out
         return -ENOMEM;
     bs->loop = loop;
     bs->sup = s;
-    bs->timeout_ms = JOB_TIMEOUT_MS;
     r = uv_timer_init(loop, &bs->watchdog);
     if (r < 0) {
         free(bs);

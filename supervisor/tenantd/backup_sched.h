@@ -17,7 +17,8 @@
  * applies without a restart. every = 0 turns scheduled backups off; on-demand
  * backups still work.
  *
- * Every backup has a deadline (10 min): one stuck in a tenant's files (a
+ * Every backup has a deadline (30 s + 1 s per 4 MiB of database, at most
+ * 30 min): one stuck in a tenant's files (a
  * FIFO swapped in under SQLite) is abandoned and reported, and the others go
  * on; see backup_sched.c.
  *
