@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -550,6 +551,17 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         goto out;
     if ((rt->flags & R_TENANTD) && authenticate_tenantd(c) < 0)
         goto out;
+    /* Over the plan's storage limit (tenantd's flag, storage.h): the data
+     * stays readable, and every write but logging out is refused. */
+    if ((rt->flags & R_AUTH) && strcmp(rt->method, "GET") != 0 &&
+        strcmp(rt->pattern, "/api/auth/logout") != 0 && http_srv.env != NULL &&
+        http_srv.env->storage_full_file != NULL &&
+        access(http_srv.env->storage_full_file, F_OK) == 0) {
+        struct wctx ctx = make_ctx(c);
+        http_send_wres(req,
+                       model_storage_full(&ctx, "over the limit, the firm's data is read-only"));
+        goto out;
+    }
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         goto out;
     rt->fn(c);
