@@ -41,9 +41,11 @@
  *  14. no_new_privs  so exec can never gain privileges (setuid files, file
  *                    capabilities), and so seccomp can be loaded unprivileged.
  *  15. capabilities  clear the ambient set, zero the rest, verify all are 0.
- *  16. seccomp       last, so the jail's own steps are not filtered.
- *  17. environment   LISTEN_PID (own pid, in the pid namespace), TMPDIR.
- *  18. exec          execve of the command.
+ *  16. landlock      the TCP port rules (--net-rules, jail_net.c): needs
+ *                    no_new_privs; irrevocable for the worker and its children.
+ *  17. seccomp       last, so the jail's own steps are not filtered.
+ *  18. environment   LISTEN_PID (own pid, in the pid namespace), TMPDIR.
+ *  19. exec          execve of the command.
  * Any failure: "<step>: <reason>" to the status fd and stderr, exit 111.
  * Nothing is logged and carried on.
  *
@@ -294,7 +296,8 @@ int jail_run(const struct jail_opts *o)
         jail_errf(&e, "no_new_privs", "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         goto fail;
     }
-    if (jail_priv_caps(dropped_bounding, &e) < 0 || step_environment(o, &e) < 0)
+    if (jail_priv_caps(dropped_bounding, &e) < 0 || jail_net_apply(o, &e) < 0 ||
+        step_environment(o, &e) < 0)
         goto fail;
     if (o->seccomp && jail_seccomp_load(&e) < 0)
         goto fail;

@@ -41,19 +41,21 @@ struct tenant_view {
     char url[CONFIG_HOST_MAX + 32];
     int port;
     enum tstate state;
-    bool desired_up;          /* false after an operator's stop (persisted) */
-    pid_t pid;                /* the serving worker; 0 when none */
-    pid_t starting_pid;       /* overlapping restart: the new worker, not ready yet */
-    pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
-    int64_t uptime_s;         /* since it became ready; 0 when not running */
-    int restarts;             /* restarts by the supervisor since tenantd started */
-    char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
-    char config_error[1024];  /* "" when the tenant's file is valid */
-    char state_reason[256];   /* why failed / which isolation step failed */
-    int64_t next_start_in_ms; /* in backoff: ms until the next attempt, else -1 */
-    int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
-    uint64_t rss_bytes;       /* from /proc, 0 when no worker */
-    double cpu_seconds;       /* user+system of the worker */
+    bool desired_up;             /* false after an operator's stop (persisted) */
+    pid_t pid;                   /* the serving worker; 0 when none */
+    pid_t starting_pid;          /* overlapping restart: the new worker, not ready yet */
+    pid_t draining_pid;          /* overlapping restart: the old worker, finishing its requests */
+    int64_t uptime_s;            /* since it became ready; 0 when not running */
+    int restarts;                /* restarts by the supervisor since tenantd started */
+    char last_exit[48];          /* "", "exit 1", "signal 9", "oom-killed", ... */
+    char config_error[1024];     /* "" when the tenant's file is valid */
+    char state_reason[256];      /* why failed / which isolation step failed */
+    int64_t next_start_in_ms;    /* in backoff: ms until the next attempt, else -1 */
+    int64_t ready_latency_ms;    /* exec to ready for the last start, -1 unknown */
+    uint64_t rss_bytes;          /* from /proc, 0 when no worker */
+    double cpu_seconds;          /* user+system of the worker */
+    const char *network;         /* none | local | outbound (static string) */
+    const char *net_containment; /* namespace | landlock | reduced | off (netpolicy.h) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

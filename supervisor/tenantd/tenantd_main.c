@@ -28,6 +28,7 @@
 #include "backup_sched.h"
 #include "config.h"
 #include "log.h"
+#include "netpolicy.h"
 #include "proxy.h"
 #include "reach.h"
 #include "svcnotify.h"
@@ -80,6 +81,18 @@ static void cross_check(const struct config *c, struct config_diag *d)
     uidmap_check(&c->g, d);
 }
 
+static void warn_stderr(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "warning: %s\n", line);
+}
+
+static void warn_log(void *arg, const char *line)
+{
+    (void)arg;
+    log_warn(NULL, "%s", line);
+}
+
 static int check_only(const char *path)
 {
     struct config *c = NULL;
@@ -89,6 +102,8 @@ static int check_only(const char *path)
         cross_check(c, &d);
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
+    if (rc == 0)
+        netpolicy_warnings(c, warn_stderr, NULL); /* do not make it invalid */
     if (rc == 0 && d.n == 0)
         printf("configuration OK\n");
     else if (rc == 0)
@@ -267,6 +282,7 @@ int main(int argc, char **argv)
     if (geteuid() != 0)
         log_warn(NULL, "not running as root: every worker runs as the current user, "
                        "without isolation");
+    netpolicy_warnings(cfg, warn_log, NULL);
     if (make_dirs(&cfg->g) < 0) {
         config_free(cfg);
         return 1;

@@ -1,0 +1,86 @@
+/*
+ * netpolicy.c — see netpolicy.h.
+ */
+#include "netpolicy.h"
+
+#include "landlock_net.h"
+
+bool netpolicy_landlock(void)
+{
+    static int abi = -1;
+    if (abi < 0)
+        abi = landlock_net_abi();
+    return abi >= LANDLOCK_NET_MIN_ABI;
+}
+
+const char *netpolicy_name(enum worker_network n)
+{
+    switch (n) {
+    case WORKER_NETWORK_NONE:
+        return "none";
+    case WORKER_NETWORK_LOCAL:
+        return "local";
+    default:
+        return "outbound";
+    }
+}
+
+void netpolicy_jail_opts(const struct config_tenant *t, struct jail_opts *o)
+{
+    if (t->network == WORKER_NETWORK_NONE)
+        o->ns |= JAIL_NS_NET;
+    if (!netpolicy_landlock())
+        return;
+    /* Even in its own namespace the worker gets the bind rule: it costs
+     * nothing and holds if the namespace step is ever dropped. */
+    o->net_rules = JAIL_NET_BIND;
+    if (t->network != WORKER_NETWORK_OUTBOUND)
+        o->net_rules |= JAIL_NET_CONNECT;
+    /* A passed socket is already bound: the worker needs no bind at all,
+     * so it cannot listen anywhere else, 0.0.0.0 included. */
+    if (t->socket == WORKER_SOCKET_OWN && t->port > 0)
+        o->net_bind[o->n_net_bind++] = (uint16_t)t->port;
+    if (o->net_rules & JAIL_NET_CONNECT)
+        for (size_t i = 0; i < t->n_allow && o->n_net_connect < JAIL_NET_CONNECT_MAX; i++)
+            o->net_connect[o->n_net_connect++] = t->allow_port[i];
+}
+
+const char *netpolicy_containment(const struct config_tenant *t, bool root)
+{
+    if (!root)
+        return "off"; /* no jail at all: tenantd says so once at start */
+    if (netpolicy_landlock())
+        return "landlock";
+    return t->network == WORKER_NETWORK_NONE ? "namespace" : "reduced";
+}
+
+int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
+                       void *arg)
+{
+    char line[CONFIG_PATH_MAX + 256];
+    int n = 0, reduced = 0;
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        const struct config_tenant_entry *e = &c->tenants[i];
+        if (!e->valid)
+            continue;
+        if (e->t.network_was_host) {
+            snprintf(line, sizeof line,
+                     "%s: [worker] network: \"host\" is deprecated, read as \"outbound\"",
+                     e->t.file);
+            warn(arg, line);
+            n++;
+        }
+        if (e->t.network != WORKER_NETWORK_NONE)
+            reduced++;
+    }
+    if (!netpolicy_landlock()) {
+        snprintf(line, sizeof line,
+                 "network containment is reduced: this kernel's Landlock ABI is %d, TCP port "
+                 "rules need %d (Linux 6.7); %d tenant%s with network = local or outbound can "
+                 "bind and connect to any port",
+                 landlock_net_abi(), LANDLOCK_NET_MIN_ABI, reduced, reduced == 1 ? "" : "s");
+        warn(arg, line);
+        n++;
+    }
+    return n;
+}

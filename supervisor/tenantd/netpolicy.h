@@ -1,0 +1,41 @@
+/*
+ * netpolicy.h — what a tenant's worker may do on the network, turned into the
+ * jail's options ([worker] network and allow; docs/isolation.md "Network").
+ *
+ *   none      a network namespace of its own (only the passed socket crosses)
+ *   local     Landlock: bind only its own port (socket = own) or none at all
+ *             (socket = passed); connect only to the allow list's ports
+ *   outbound  Landlock: the same bind rule; connections are not restricted
+ *
+ * On a kernel without Landlock TCP rules (ABI < 4) local and outbound run
+ * without port rules: tenantd says so at start, in `tenantd -n` and in each
+ * tenant's status ("net_containment": "reduced"), never silently.
+ */
+#ifndef TENANTD_NETPOLICY_H
+#define TENANTD_NETPOLICY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "jail_args.h"
+
+/* True when this kernel enforces Landlock TCP port rules (probed once). */
+bool netpolicy_landlock(void);
+
+/* Add t's network isolation to o (namespace and/or Landlock rules). */
+void netpolicy_jail_opts(const struct config_tenant *t, struct jail_opts *o);
+
+/* How t's network is contained here: "namespace" (none, without Landlock),
+ * "landlock", "reduced" (local/outbound without Landlock) or "off" (tenantd
+ * is not root: no jail). */
+const char *netpolicy_containment(const struct config_tenant *t, bool root);
+const char *netpolicy_name(enum worker_network n);
+
+/* Warnings that do not make the configuration invalid: the deprecated
+ * "host" spelling, containment reduced by the kernel. Calls warn() once per
+ * line; returns how many. */
+int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
+                       void *arg);
+
+#endif
