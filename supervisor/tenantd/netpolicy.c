@@ -54,8 +54,7 @@ const char *netpolicy_containment(const struct config_tenant *t, bool root)
     return t->network == WORKER_NETWORK_NONE ? "namespace" : "reduced";
 }
 
-int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
-                       void *arg)
+int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line), void *arg)
 {
     char line[CONFIG_PATH_MAX + 256];
     int n = 0, reduced = 0;

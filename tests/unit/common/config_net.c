@@ -17,8 +17,8 @@
 #include "config.h"
 
 #define PLAN(name, extra)                                                                          \
-    "[" name "]\nprice_cents = 1\nmax_users = 3\nmax_cases = 5\nmax_analysis_monthly = 1\n"      \
-    "ai_model = m\nadvanced_features = false\noverage_cents = 0\nmemory = 64M\npids = 8\n"        \
+    "[" name "]\nprice_cents = 1\nmax_users = 3\nmax_cases = 5\nmax_analysis_monthly = 1\n"        \
+    "ai_model = m\nadvanced_features = false\noverage_cents = 0\nmemory = 64M\npids = 8\n"         \
     "cpu_weight = 10\nlog_budget = 1M\n" extra "\n"
 
 static const char *const plans_text = PLAN("basic", "") PLAN("open", "network = outbound\n")
@@ -129,7 +129,8 @@ static void own_ports(void **state)
     assert_int_equal(config_parse_global("/srv/t/tenantd.ini", text, strlen(text), &g, &d),
                      -EINVAL);
     char *m = config_diag_join(&d);
-    assert_non_null(strstr(m, "[tenantd] port_range: 7000-8999 contains [admin] listen's port 7070"));
+    assert_non_null(
+        strstr(m, "[tenantd] port_range: 7000-8999 contains [admin] listen's port 7070"));
     assert_non_null(strstr(m, "contains [proxy] listen's port 8080"));
     free(m);
     config_diag_clear(&d);
