@@ -359,6 +359,13 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
             if ((r = net_port_opt(a, val, o->net_connect, &o->n_net_connect, JAIL_NET_CONNECT_MAX,
                                   err, errlen)) < 0)
                 return r;
+        } else if (strcmp(a, "--net-addr") == 0) {
+            if (strcmp(val, "local") == 0)
+                o->net_addr = JAIL_NET_ADDR_LOCAL;
+            else if (strcmp(val, "outbound") == 0)
+                o->net_addr = JAIL_NET_ADDR_OUTBOUND;
+            else
+                return fail(err, errlen, "--net-addr: \"%s\" is not local or outbound", val);
         } else if (strcmp(a, "--tmp-size") == 0) {
             if ((r = num_opt(a, val, true, 64 << 10, 16ll << 30, &o->tmp_size, err, errlen)) < 0)
                 return r;
@@ -402,8 +409,10 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
         return fail(err, errlen, "--ns mount needs --data (the one writable folder)");
     if (o->n_net_bind && !(o->net_rules & JAIL_NET_BIND))
         return fail(err, errlen, "--net-bind needs bind in --net-rules");
-    if (o->n_net_connect && !(o->net_rules & JAIL_NET_CONNECT))
-        return fail(err, errlen, "--net-connect needs connect in --net-rules");
+    if (o->n_net_connect && !(o->net_rules & JAIL_NET_CONNECT) && !o->net_addr)
+        return fail(err, errlen, "--net-connect needs connect in --net-rules or --net-addr");
+    if (o->net_addr && !o->cgroup)
+        return fail(err, errlen, "--net-addr needs --cgroup");
     if (o->pidns_ready && (!(o->ns & JAIL_NS_PID) || o->status_fd < 0))
         return fail(err, errlen, "--pidns-ready needs --ns with pid and --status-fd");
     if (i >= argc || !argv[i] || !*argv[i])
@@ -525,6 +534,10 @@ static void emit(const struct jail_opts *o, const char *jail_path, struct builde
         put_num(b, "--net-bind", o->net_bind[i]);
     for (size_t i = 0; i < o->n_net_connect; i++)
         put_num(b, "--net-connect", o->net_connect[i]);
+    if (o->net_addr) {
+        put(b, "--net-addr");
+        put(b, o->net_addr == JAIL_NET_ADDR_LOCAL ? "local" : "outbound");
+    }
     if (o->seccomp)
         put(b, "--seccomp");
     if (o->pidns_ready)

@@ -71,6 +71,12 @@
  *                         the worker may bind (its own, for socket = own).
  *   --net-connect PORT    (repeatable, needs connect in --net-rules) a TCP
  *                         port the worker may connect to, on any address.
+ *   --net-addr MODE       local or outbound: cgroup-bpf address rules on the
+ *                         worker's cgroup v2 group (jail_bpf.c; needs --cgroup
+ *                         and a v2 hierarchy, fails closed without): bind only
+ *                         127.0.0.1 (IPv6: ::1); TCP connect to 127.0.0.0/8
+ *                         only to the --net-connect ports; elsewhere: allowed
+ *                         for outbound, refused for local.
  *   --pidns-ready         the jail was created as pid 1 of a new pid namespace
  *                         (tenantd does this with clone(CLONE_NEWPID)): it needs
  *                         pid in --ns and --status-fd, checks getpid() == 1,
@@ -108,6 +114,9 @@ enum jail_net_rule {
     JAIL_NET_BIND = 1u << 0,
     JAIL_NET_CONNECT = 1u << 1,
 };
+
+/* --net-addr values. */
+enum jail_net_addr { JAIL_NET_ADDR_NONE = 0, JAIL_NET_ADDR_LOCAL, JAIL_NET_ADDR_OUTBOUND };
 
 /*
  * One tenant's isolation, as parsed from the command line. The strings are
@@ -150,6 +159,7 @@ struct jail_opts {
     size_t n_net_bind;
     uint16_t net_connect[JAIL_NET_CONNECT_MAX];
     size_t n_net_connect;
+    enum jail_net_addr net_addr; /* NONE = no cgroup-bpf address rules */
 
     bool seccomp;
     bool pidns_ready; /* already pid 1 of a fresh pid namespace */

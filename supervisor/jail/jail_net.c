@@ -64,7 +64,8 @@ int jail_net_apply(const struct jail_opts *o, struct jail_err *e)
     int r = 0;
     for (size_t i = 0; r == 0 && i < o->n_net_bind; i++)
         r = add_port(rs, LL_ACCESS_NET_BIND_TCP, o->net_bind[i], "bind", e);
-    for (size_t i = 0; r == 0 && i < o->n_net_connect; i++)
+    /* Without connect in the rules, the ports are --net-addr's (jail_bpf.c). */
+    for (size_t i = 0; r == 0 && (o->net_rules & JAIL_NET_CONNECT) && i < o->n_net_connect; i++)
         r = add_port(rs, LL_ACCESS_NET_CONNECT_TCP, o->net_connect[i], "connect", e);
     if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) < 0)
         r = jail_errf(e, "landlock", "landlock_restrict_self: %s", strerror(errno));

@@ -17,6 +17,8 @@
  *   4. cgroup        create the tenant's cgroup, write the limits and move the
  *                    jail in: from here on everything (including the forked
  *                    pid-1 child and the worker) is accounted and limited.
+ *   4b. net-addr     cgroup-bpf address rules on that cgroup (--net-addr,
+ *                    jail_bpf.c), attached while still root.
  *   5. rlimits       while still root, so a hard limit can be raised or lowered.
  *   6. namespaces    unshare; with a pid namespace, fork: the child goes on,
  *                    the parent becomes the forwarder (jail_ns.c) — unless
@@ -266,6 +268,8 @@ int jail_run(const struct jail_opts *o)
         step_signals(&e) < 0)
         goto fail;
     if (o->cgroup && jail_cgroup_apply(o, &e) < 0)
+        goto fail;
+    if (jail_bpf_apply(o, &e) < 0) /* needs root and the cgroup just joined */
         goto fail;
     if (step_rlimits(o, &e) < 0)
         goto fail;

@@ -25,10 +25,18 @@ const char *netpolicy_name(enum worker_network n)
     }
 }
 
-void netpolicy_jail_opts(const struct config_tenant *t, struct jail_opts *o)
+void netpolicy_jail_opts(const struct config_tenant *t, bool v2, struct jail_opts *o)
 {
     if (t->network == WORKER_NETWORK_NONE)
         o->ns |= JAIL_NS_NET;
+    if (t->network != WORKER_NETWORK_NONE && v2 && o->cgroup) {
+        /* Addresses: cgroup-bpf on the v2 group (jail_bpf.c). Its loopback
+         * allow list is the allow list's ports. */
+        o->net_addr =
+            t->network == WORKER_NETWORK_LOCAL ? JAIL_NET_ADDR_LOCAL : JAIL_NET_ADDR_OUTBOUND;
+        for (size_t i = 0; i < t->n_allow && o->n_net_connect < JAIL_NET_CONNECT_MAX; i++)
+            o->net_connect[o->n_net_connect++] = t->allow_port[i];
+    }
     if (!netpolicy_landlock())
         return;
     /* Even in its own namespace the worker gets the bind rule: it costs
@@ -40,18 +48,20 @@ void netpolicy_jail_opts(const struct config_tenant *t, struct jail_opts *o)
      * so it cannot listen anywhere else, 0.0.0.0 included. */
     if (t->socket == WORKER_SOCKET_OWN && t->port > 0)
         o->net_bind[o->n_net_bind++] = (uint16_t)t->port;
-    if (o->net_rules & JAIL_NET_CONNECT)
+    if ((o->net_rules & JAIL_NET_CONNECT) && !o->net_addr)
         for (size_t i = 0; i < t->n_allow && o->n_net_connect < JAIL_NET_CONNECT_MAX; i++)
             o->net_connect[o->n_net_connect++] = t->allow_port[i];
 }
 
-const char *netpolicy_containment(const struct config_tenant *t, bool root)
+const char *netpolicy_containment(const struct config_tenant *t, bool root, bool v2)
 {
     if (!root)
         return "off"; /* no jail at all: tenantd says so once at start */
-    if (netpolicy_landlock())
-        return "landlock";
-    return t->network == WORKER_NETWORK_NONE ? "namespace" : "reduced";
+    if (t->network == WORKER_NETWORK_NONE)
+        return "namespace";
+    if (!netpolicy_landlock())
+        return "reduced";
+    return v2 ? "landlock+bpf" : "landlock";
 }
 
 int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line), void *arg)

@@ -23,13 +23,15 @@
 /* True when this kernel enforces Landlock TCP port rules (probed once). */
 bool netpolicy_landlock(void);
 
-/* Add t's network isolation to o (namespace and/or Landlock rules). */
-void netpolicy_jail_opts(const struct config_tenant *t, struct jail_opts *o);
+/* Add t's network isolation to o (namespace, Landlock rules, and with v2 = a
+ * cgroup v2 hierarchy holds the worker, the cgroup-bpf address rules). */
+void netpolicy_jail_opts(const struct config_tenant *t, bool v2, struct jail_opts *o);
 
-/* How t's network is contained here: "namespace" (none, without Landlock),
- * "landlock", "reduced" (local/outbound without Landlock) or "off" (tenantd
- * is not root: no jail). */
-const char *netpolicy_containment(const struct config_tenant *t, bool root);
+/* How t's network is contained here: "namespace" (none), "landlock+bpf"
+ * (port and address rules), "landlock" (port rules only: no cgroup v2
+ * hierarchy), "reduced" (local/outbound without Landlock TCP rules) or "off"
+ * (tenantd is not root: no jail). */
+const char *netpolicy_containment(const struct config_tenant *t, bool root, bool v2);
 const char *netpolicy_name(enum worker_network n);
 
 /* Warnings that do not make the configuration invalid: the deprecated

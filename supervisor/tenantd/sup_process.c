@@ -221,7 +221,8 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */
     o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
-    netpolicy_jail_opts(&t->cfg, o); /* network namespace, Landlock port rules */
+    /* network namespace, Landlock port rules, cgroup-bpf address rules */
+    netpolicy_jail_opts(&t->cfg, t->s->cgsys.v2.mnt[0] != '\0', o);
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */

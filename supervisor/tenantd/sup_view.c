@@ -85,7 +85,7 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
         v->network = netpolicy_name(t->cfg.network);
-        v->net_containment = netpolicy_containment(&t->cfg, s->root);
+        v->net_containment = netpolicy_containment(&t->cfg, s->root, s->cgsys.v2.mnt[0] != '\0');
         status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;

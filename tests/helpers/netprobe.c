@@ -8,6 +8,7 @@
  *
  *   GET /bind/P          bind 127.0.0.1:P and listen, then close
  *   GET /bind-any/P      the same on 0.0.0.0:P
+ *   GET /bind-src2/P     the same on 127.0.0.2:P (the proxy's source address)
  *   GET /connect/P       connect to 127.0.0.1:P, then close
  *   GET /hammer/P/MS     bind 127.0.0.1:P in a loop for MS ms (at most 10 s),
  *                        1 ms apart: "hammer P: won=W tries=T last=ERRNO"
@@ -177,6 +178,9 @@ static void serve(int c)
         snprintf(line, sizeof line, "bind %d: %s", a, ename(-try_bind(INADDR_LOOPBACK, a, 0)));
     else if (sscanf(req, "GET /bind-any/%d ", &a) == 1)
         snprintf(line, sizeof line, "bind-any %d: %s", a, ename(-try_bind(INADDR_ANY, a, 0)));
+    else if (sscanf(req, "GET /bind-src2/%d ", &a) == 1)
+        snprintf(line, sizeof line, "bind-src2 %d: %s", a,
+                 ename(-try_bind(INADDR_LOOPBACK + 1, a, 0)));
     else if (sscanf(req, "GET /connect/%d ", &a) == 1)
         snprintf(line, sizeof line, "connect %d: %s", a, ename(try_connect(a)));
     else if (sscanf(req, "GET /hammer/%d/%d ", &a, &b) == 2)

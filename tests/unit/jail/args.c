@@ -147,6 +147,9 @@ static void refused_with_reason(void **state)
            "/bin/true");
     REFUSE("out of range", "--id", "a", "--net-rules", "bind", "--net-bind", "0", "--",
            "/bin/true");
+    REFUSE("is not local or outbound", "--id", "a", "--cgroup", "a", "--net-addr", "host", "--",
+           "/bin/true");
+    REFUSE("--net-addr needs --cgroup", "--id", "a", "--net-addr", "local", "--", "/bin/true");
     REFUSE("at most 4 ports", "--id", "a", "--net-rules", "bind", "--net-bind", "1", "--net-bind",
            "2", "--net-bind", "3", "--net-bind", "4", "--net-bind", "5", "--", "/bin/true");
     REFUSE("comma", "--id", "a", "--ns", "pid,", "--", "/bin/true");
@@ -254,6 +257,18 @@ static void build_round_trips(void **state)
             assert_string_equal(argv[argc + 1], "bind");
     assert_int_equal(jail_parse_args(argc, argv, &back, err, sizeof err), 0);
     assert_int_equal(back.net_rules, JAIL_NET_BIND);
+    free(argv);
+
+    /* outbound with the address rules: the loopback ports ride on --net-addr. */
+    o.net_addr = JAIL_NET_ADDR_OUTBOUND;
+    o.net_connect[o.n_net_connect++] = 6432;
+    assert_int_equal(jail_build_argv(&o, "/j", &argv, err, sizeof err), 0);
+    for (argc = 0; argv[argc]; argc++)
+        ;
+    assert_int_equal(jail_parse_args(argc, argv, &back, err, sizeof err), 0);
+    assert_int_equal(back.net_addr, JAIL_NET_ADDR_OUTBOUND);
+    assert_int_equal(back.n_net_connect, 1);
+    assert_int_equal(back.net_connect[0], 6432);
     free(argv);
 
     /* What the jail would refuse is refused when building, too. */
