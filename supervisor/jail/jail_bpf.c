@@ -55,7 +55,8 @@ static void ins(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t 
 
 /* r<dst> = *(u32 *)(ctx + field) */
 #define LDX(p, dst, field)                                                                         \
-    ins(p, BPF_LDX | BPF_MEM | BPF_W, dst, BPF_REG_1, (int16_t)offsetof(struct bpf_sock_addr, field), 0)
+    ins(p, BPF_LDX | BPF_MEM | BPF_W, dst, BPF_REG_1,                                              \
+        (int16_t)offsetof(struct bpf_sock_addr, field), 0)
 #define JEQ(p, reg, k, off) ins(p, BPF_JMP | BPF_JEQ | BPF_K, reg, 0, (int16_t)(off), (int32_t)(k))
 #define JNE(p, reg, k, off) ins(p, BPF_JMP | BPF_JNE | BPF_K, reg, 0, (int16_t)(off), (int32_t)(k))
 #define RET(p, v)                                                                                  \

@@ -18,6 +18,7 @@ the tests need root and a kernel with Landlock ABI >= 4, and skip otherwise.
 """
 import ctypes
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -166,11 +167,15 @@ def test_squatting_the_range_does_not_starve_onboarding(root):
     n = root.port_max - root.port_min + 1
     assert line == f"squat {root.port_min}-{root.port_max}: held=0 refused={n}", line
     r = root.tenantctl("onboard", "fresh", "Cabinet Fresh", "starter", "--json")
-    import json
     out = json.loads(r.stdout)
     assert root.port_min <= out["port"] <= root.port_max
     assert root.status("fresh")["state"] == "running"
     assert root.worker_get(out["port"], "/healthz").status == 200
+    # Onboarding on tenantd's own listener is refused, naming it.
+    r = root.tenantctl("onboard", "clash", "Cabinet Clash", "starter", "--port",
+                       str(root.admin_port), check=False)
+    assert r.returncode != 0
+    assert f"{root.admin_port}" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 @needs_landlock
