@@ -252,6 +252,13 @@ struct config_own_port {
 };
 int config_own_ports(const struct config_global *g, struct config_own_port out[3]);
 
+/* Warnings that do not make the configuration invalid (config_net.c): the
+ * deprecated "host" spelling of network, containment reduced by a kernel
+ * without Landlock TCP rules. Calls warn() once per line; returns how many.
+ * Printed by `tenantd -n`, tenantd's start and `tenantctl check`. */
+int config_net_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
+                        void *arg);
+
 /* Identifier rules shared by every program. */
 bool config_valid_id(const char *id); /* ^[a-z][a-z0-9-]{0,30}$, not reserved */
 bool config_reserved_id(const char *id);

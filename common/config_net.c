@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "config_internal.h"
+#include "landlock_net.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -155,4 +156,35 @@ void config_net_tenant(struct pctx *c, const struct config_global *g, const stru
         if (t->port == own[i].port)
             config_perr(c, line, "worker", "port", "%d is [%s] %s's port in %s", t->port,
                         own[i].section, own[i].key, config_display_of(g, g->path));
+}
+
+int config_net_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
+                        void *arg)
+{
+    char line[CONFIG_PATH_MAX + 256];
+    int n = 0, reduced = 0;
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        const struct config_tenant_entry *e = &c->tenants[i];
+        if (!e->valid)
+            continue;
+        if (e->t.network_was_host) {
+            snprintf(line, sizeof line,
+                     "%s: [worker] network: \"host\" is deprecated, read as \"outbound\"",
+                     e->t.file);
+            warn(arg, line);
+            n++;
+        }
+        if (e->t.network != WORKER_NETWORK_NONE)
+            reduced++;
+    }
+    if (!landlock_net_available()) {
+        snprintf(line, sizeof line,
+                 "network containment is reduced: this kernel's Landlock ABI is %d, TCP port "
+                 "rules need %d (Linux 6.7); %d tenant%s with network = local or outbound can "
+                 "bind and connect to any port",
+                 landlock_net_abi(), LANDLOCK_NET_MIN_ABI, reduced, reduced == 1 ? "" : "s");
+        warn(arg, line);
+        n++;
+    }
+    return n;
 }

@@ -63,33 +63,3 @@ const char *netpolicy_containment(const struct config_tenant *t, bool root, bool
         return "reduced";
     return v2 ? "landlock+bpf" : "landlock";
 }
-
-int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line), void *arg)
-{
-    char line[CONFIG_PATH_MAX + 256];
-    int n = 0, reduced = 0;
-    for (size_t i = 0; i < c->n_tenants; i++) {
-        const struct config_tenant_entry *e = &c->tenants[i];
-        if (!e->valid)
-            continue;
-        if (e->t.network_was_host) {
-            snprintf(line, sizeof line,
-                     "%s: [worker] network: \"host\" is deprecated, read as \"outbound\"",
-                     e->t.file);
-            warn(arg, line);
-            n++;
-        }
-        if (e->t.network != WORKER_NETWORK_NONE)
-            reduced++;
-    }
-    if (!netpolicy_landlock()) {
-        snprintf(line, sizeof line,
-                 "network containment is reduced: this kernel's Landlock ABI is %d, TCP port "
-                 "rules need %d (Linux 6.7); %d tenant%s with network = local or outbound can "
-                 "bind and connect to any port",
-                 landlock_net_abi(), LANDLOCK_NET_MIN_ABI, reduced, reduced == 1 ? "" : "s");
-        warn(arg, line);
-        n++;
-    }
-    return n;
-}

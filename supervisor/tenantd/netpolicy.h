@@ -34,10 +34,4 @@ void netpolicy_jail_opts(const struct config_tenant *t, bool v2, struct jail_opt
 const char *netpolicy_containment(const struct config_tenant *t, bool root, bool v2);
 const char *netpolicy_name(enum worker_network n);
 
-/* Warnings that do not make the configuration invalid: the deprecated
- * "host" spelling, containment reduced by the kernel. Calls warn() once per
- * line; returns how many. */
-int netpolicy_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
-                       void *arg);
-
 #endif

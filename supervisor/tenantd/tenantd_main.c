@@ -29,7 +29,6 @@
 #include "backup_sched.h"
 #include "config.h"
 #include "log.h"
-#include "netpolicy.h"
 #include "proxy.h"
 #include "reach.h"
 #include "svcnotify.h"
@@ -106,7 +105,7 @@ static int check_only(const char *path)
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
     if (rc == 0)
-        netpolicy_warnings(c, warn_stderr, NULL); /* do not make it invalid */
+        config_net_warnings(c, warn_stderr, NULL); /* do not make it invalid */
     if (rc == 0 && d.n == 0)
         printf("configuration OK\n");
     else if (rc == 0)
@@ -368,7 +367,7 @@ int main(int argc, char **argv)
     if (geteuid() != 0)
         log_warn(NULL, "not running as root: every worker runs as the current user, "
                        "without isolation");
-    netpolicy_warnings(cfg, warn_log, NULL);
+    config_net_warnings(cfg, warn_log, NULL);
     if (make_dirs(&cfg->g) < 0) {
         config_free(cfg);
         return 1;

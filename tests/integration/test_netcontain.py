@@ -264,6 +264,9 @@ def test_port_collisions_and_host_alias_in_check(root):
     r = run_check(root)
     assert r.returncode == 0, r.stderr
     assert 'network: "host" is deprecated, read as "outbound"' in r.stderr
+    r = root.tenantctl("check", check=False)
+    assert r.returncode == 0 and 'warning:' in r.stderr and '"host" is deprecated' in r.stderr, \
+        r.stderr
     root.add_tenant("bad", worker={**mini_own(), "allow": "127.0.0.1:notaport"})
     root.add_tenant("far", worker={**mini_own(), "allow": "192.0.2.7:443"})
     root.add_tenant("adm", worker={**mini_own(), "allow": f"127.0.0.1:{root.admin_port}"})
