@@ -196,8 +196,10 @@ static int load_attach(const struct prog *p, enum bpf_attach_type type, int cg, 
     return 0;
 }
 
-/* The jail's own cgroup on the v2 hierarchy (it joined the worker's there). */
-static int own_v2_cgroup(char *out, size_t n, struct jail_err *e)
+/* The jail's own cgroup on the v2 hierarchy (it joined the worker's there),
+ * and only if it is that one: attached anywhere above, the rules would bind
+ * every process below, tenantd or the whole host included. */
+static int own_v2_cgroup(const struct jail_opts *o, char *out, size_t n, struct jail_err *e)
 {
     struct cgroup_sys sys;
     cgroup_detect(NULL, &sys);
@@ -216,6 +218,11 @@ static int own_v2_cgroup(char *out, size_t n, struct jail_err *e)
     fclose(f);
     if (!found)
         return jail_errf(e, "net-addr", "the jail is in no cgroup v2 group");
+    const char *leaf = o->cgroup_gen ? o->cgroup_gen : o->cgroup;
+    const char *slash = strrchr(out, '/');
+    if (!leaf || !slash || strcmp(slash + 1, leaf) != 0)
+        return jail_errf(e, "net-addr", "%s is not the worker's own cgroup (%s)", out,
+                         leaf ? leaf : "none");
     return 0;
 }
 
@@ -224,7 +231,7 @@ int jail_bpf_apply(const struct jail_opts *o, struct jail_err *e)
     if (!o->net_addr)
         return 0;
     char path[CGROUP_PATH_MAX + 16];
-    if (own_v2_cgroup(path, sizeof path, e) < 0)
+    if (own_v2_cgroup(o, path, sizeof path, e) < 0)
         return -1;
     int cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0)
