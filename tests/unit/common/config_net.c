@@ -134,6 +134,15 @@ static void own_ports(void **state)
     assert_non_null(strstr(m, "contains [proxy] listen's port 8080"));
     free(m);
     config_diag_clear(&d);
+    /* external mode: the system's nginx owns the port, tenants still must not get it. */
+    text = "[tenantd]\nport_range = 79-81\n[proxy]\nmode = external\nlisten = 0.0.0.0:80\n"
+           "output = /etc/nginx/tenants.conf\ntest = nginx -t\nreload = nginx -s reload\n";
+    assert_int_equal(config_parse_global("/srv/t/tenantd.ini", text, strlen(text), &g, &d),
+                     -EINVAL);
+    m = config_diag_join(&d);
+    assert_non_null(strstr(m, "79-81 contains [proxy] listen's port 80"));
+    free(m);
+    config_diag_clear(&d);
     /* proxy off: its port is not ours; admin off: neither. */
     text = "[tenantd]\nport_range = 7000-8999\n[proxy]\nmode = off\n[admin]\nlisten = off\n";
     assert_int_equal(config_parse_global("/srv/t/tenantd.ini", text, strlen(text), &g, &d), 0);
