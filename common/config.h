@@ -127,6 +127,7 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    int64_t max_body_bytes; /* the proxy's client_max_body_size; default 1M */
 };
 
 struct config_plans {
@@ -168,6 +169,7 @@ struct config_tenant {
     int pids;
     int cpu_weight;
     int64_t log_budget_bytes;
+    int64_t max_body_bytes; /* the proxy's client_max_body_size */
 
     /* [worker] */
     int port;

@@ -373,6 +373,7 @@ static const struct key global_keys[] = {
 #define B_PIDS .min = 4, .max = 65536
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
+#define B_BODY .min = KIB, .max = 16 * GIB
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -388,6 +389,7 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
 };
 
 /*
@@ -417,6 +419,7 @@ static const struct key tenant_keys[] = {
     {"limits", "pids", K_INT, 0, T(pids), B_PIDS},
     {"limits", "cpu_weight", K_INT, 0, T(cpu_weight), B_CPU},
     {"limits", "log_budget", K_SIZE, 0, T(log_budget_bytes), B_LOGS},
+    {"limits", "max_body", K_SIZE, 0, T(max_body_bytes), B_BODY},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
     {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},

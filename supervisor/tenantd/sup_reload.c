@@ -86,7 +86,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (config_tenant_equal(&t->cfg, &e->t))
         return;
     bool proxy = t->cfg.port != e->t.port || strcmp(t->cfg.subdomain, e->t.subdomain) != 0 ||
-                 t->cfg.status != e->t.status;
+                 t->cfg.status != e->t.status || t->cfg.max_body_bytes != e->t.max_body_bytes;
     bool status_changed = t->cfg.status != e->t.status;
     t->cfg = e->t;
     if (t->logcap) {
