@@ -141,6 +141,21 @@ const struct config_plan *config_plan_find(const struct config_plans *p, const c
 enum tenant_status { TENANT_ACTIVE = 0, TENANT_SUSPENDED, TENANT_CANCELLED };
 enum worker_socket { WORKER_SOCKET_PASSED = 0, WORKER_SOCKET_OWN };
 enum worker_network { WORKER_NETWORK_HOST = 0, WORKER_NETWORK_NONE };
+/* [worker] stop_signal: index into config_stop_signal_names / config_stop_signal(). */
+enum worker_stop_signal {
+    STOP_SIGTERM = 0,
+    STOP_SIGINT,
+    STOP_SIGQUIT,
+    STOP_SIGHUP,
+    STOP_SIGUSR1,
+    STOP_SIGUSR2,
+    STOP_SIGWINCH
+};
+/* [worker] notify_access, systemd's NotifyAccess=: who may send sd_notify datagrams. */
+enum worker_notify_access { NOTIFY_ACCESS_MAIN = 0, NOTIFY_ACCESS_ALL };
+/* The signal number of a stop_signal value. */
+int config_stop_signal(enum worker_stop_signal s);
+extern const char *const config_stop_signal_names[];
 
 struct config_tenant {
     char id[CONFIG_ID_MAX];     /* the file name without .ini */
@@ -182,6 +197,8 @@ struct config_tenant {
     enum worker_network network;        /* host | none */
     bool seccomp;                       /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
+    enum worker_stop_signal stop_signal;     /* default SIGTERM */
+    enum worker_notify_access notify_access; /* default main */
 };
 
 /* ---- whole configuration ------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -199,7 +200,8 @@ static bool valid_timezone(const char *s)
     }
 }
 
-/* An absolute program path: no arguments, no whitespace, no shell characters. */
+/* An absolute program path (the first word of [worker] command): no whitespace, no shell
+ * characters. */
 static bool valid_command(const char *s)
 {
     size_t n = strlen(s);
@@ -271,8 +273,7 @@ static const struct check chk_email = {valid_email, "a valid e-mail address"};
 static const struct check chk_language = {valid_language, "one of fr, en"};
 static const struct check chk_timezone = {valid_timezone, "a time zone name like Europe/Paris"};
 static const struct check chk_command = {
-    valid_command, "an absolute program path (arguments are not supported; letters, digits and "
-                   "._/+- only)"};
+    valid_command, "an absolute program path (letters, digits and ._/+- only)"};
 static const struct check chk_model = {valid_model,
                                        "a model name (lowercase letters, digits and ._-)"};
 static const struct check chk_program = {valid_program,
@@ -283,6 +284,15 @@ static const char *const status_names[] = {"active", "suspended", "cancelled", N
 static const char *const socket_names[] = {"passed", "own", NULL};
 static const char *const network_names[] = {"host", "none", NULL};
 static const char *const cost_names[] = {"interactive", "moderate", "min", NULL};
+static const char *const notify_access_names[] = {"main", "all", NULL};
+const char *const config_stop_signal_names[] = {"SIGTERM", "SIGINT",  "SIGQUIT",  "SIGHUP",
+                                                "SIGUSR1", "SIGUSR2", "SIGWINCH", NULL};
+
+int config_stop_signal(enum worker_stop_signal s)
+{
+    static const int nums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
+    return (unsigned)s < sizeof nums / sizeof nums[0] ? nums[s] : SIGTERM;
+}
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -422,7 +432,7 @@ static const struct key tenant_keys[] = {
     {"limits", "max_body", K_SIZE, 0, T(max_body_bytes), B_BODY},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
-    {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
+    {"worker", "command", K_ARGV, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
     {"worker", "socket", K_ENUM, 0, T(socket), .names = socket_names},
     {"worker", "ai_model", K_STR, 0, T(ai_model), .check = &chk_model},
     {"worker", "prediction_threshold", K_THRESHOLD, 0, T(prediction_threshold),
@@ -432,6 +442,10 @@ static const struct key tenant_keys[] = {
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},
+    {"worker", "stop_signal", K_ENUM, 0, T(stop_signal), .def = "SIGTERM",
+     .names = config_stop_signal_names},
+    {"worker", "notify_access", K_ENUM, 0, T(notify_access), .def = "main",
+     .names = notify_access_names},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

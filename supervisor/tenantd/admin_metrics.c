@@ -78,6 +78,24 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_restarts_total{tenant=\"%s\"} %d\n", t, v[i].restarts);
     }
+    family(f, "tenantd_tenant_operator_restarts_total", "counter",
+           "Starts of the tenant's worker an operator caused (start, restart, resume, a changed "
+           "file) since tenantd started.");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_operator_restarts_total{tenant=\"%s\"} %d\n", t,
+                v[i].operator_restarts);
+    }
+    family(f, "tenantd_tenant_worker_status_info", "gauge",
+           "The worker's last sd_notify STATUS= text as a label (absent when it sent none).");
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].worker_status[0])
+            continue;
+        char st[sizeof v[i].worker_status * 2 + 1];
+        tlabel(&v[i], t, sizeof t);
+        admin_metrics_escape(v[i].worker_status, st, sizeof st);
+        fprintf(f, "tenantd_tenant_worker_status_info{tenant=\"%s\",status=\"%s\"} 1\n", t, st);
+    }
     family(f, "tenantd_tenant_uptime_seconds", "gauge",
            "Seconds since the tenant's worker became ready; 0 when not running.");
     for (size_t i = 0; i < n; i++) {

@@ -23,6 +23,7 @@
 #include "status_json.h"
 #include "sup.h"
 #include "usage_fetch.h"
+#include "usage_shape.h"
 #include "usage_token.h"
 
 /* The request path split into at most a few segments, without the query. */
@@ -324,12 +325,16 @@ static void on_usage(void *arg, int result, const char *body, size_t len)
     struct admin_usage_wait *w = arg;
     usage_unlink(w);
     if (result == 200) {
+        /* Any worker may run there: only the seed's fields, checked, go on. */
+        char why[128];
         json_t *j = json_loadb(body, len, 0, NULL);
-        if (json_is_object(j)) {
-            admin_send_json(w->req, 200, j);
+        json_t *u = usage_shape(j, w->id, why, sizeof why);
+        json_decref(j);
+        if (u != NULL) {
+            admin_send_json(w->req, 200, u);
         } else {
-            json_decref(j);
-            admin_send_error(w->req, 502, "bad gateway", "the worker's answer is not JSON");
+            log_warn(w->id, "usage: the worker's answer is refused: %s", why);
+            admin_send_error(w->req, 502, "bad gateway", why);
         }
     } else if (result == UV_ETIMEDOUT) {
         admin_send_error(w->req, 504, "gateway timeout", "the worker did not answer in time");

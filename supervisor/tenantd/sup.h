@@ -47,6 +47,9 @@ struct tenant_view {
     pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
     int64_t uptime_s;         /* since it became ready; 0 when not running */
     int restarts;             /* restarts by the supervisor since tenantd started */
+    int operator_restarts;    /* starts an operator caused (start, restart, resume, file) */
+    char worker_status[128];  /* the worker's last STATUS= (sd_notify), cleaned */
+    char notify_error[256];   /* a refused notify message (MAINPID=), "" when none */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
     char config_error[1024];  /* "" when the tenant's file is valid */
     char state_reason[256];   /* why failed / which isolation step failed */

@@ -99,6 +99,8 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
+    t->op_pending = true;      /* a changed file is an operator's restart */
+    t->notify_error[0] = '\0'; /* judged afresh with the new command */
     if (t->goal == GOAL_UP) {
         /* sup_can_overlap reads the new configuration: a new port or an own
          * socket cannot share the one tenantd holds. */

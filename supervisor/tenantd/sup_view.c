@@ -99,6 +99,9 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
             t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
     }
     v->restarts = t->restarts;
+    v->operator_restarts = t->operator_restarts;
+    snprintf(v->worker_status, sizeof v->worker_status, "%s", t->worker_status);
+    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error);
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);
@@ -203,6 +206,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "start requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         if (t->state == TS_BACKOFF || t->state == TS_FAILED)
@@ -220,6 +224,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "restart requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         if (sup_can_overlap(t))
@@ -242,6 +247,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "resume requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         sup_reconcile(t);
