@@ -44,8 +44,8 @@ int argv_split(const char *line, char **words, char *buf, size_t buflen, char *e
                         (size_t)(p - line) + 1);
         if (*p == '#')
             return fail(err, errlen,
-                        "'%c' at column %zu would start a comment in a shell: quote it",
-                        *p, (size_t)(p - line) + 1);
+                        "'%c' at column %zu would start a comment in a shell: quote it", *p,
+                        (size_t)(p - line) + 1);
         if (o >= buflen)
             return -ENOSPC;
         words[n++] = buf + o;
@@ -55,8 +55,7 @@ int argv_split(const char *line, char **words, char *buf, size_t buflen, char *e
             if (c == '\'') {
                 const char *close = strchr(p + 1, '\'');
                 if (close == NULL)
-                    return fail(err, errlen, "unbalanced %c quote opened at column %zu",
-                                c, col);
+                    return fail(err, errlen, "unbalanced %c quote opened at column %zu", c, col);
                 for (p++; p < close; p++) {
                     if (o + 1 >= buflen)
                         return -ENOSPC;
@@ -66,8 +65,8 @@ int argv_split(const char *line, char **words, char *buf, size_t buflen, char *e
             } else if (c == '"') {
                 for (p++;; p++) {
                     if (*p == '\0')
-                        return fail(err, errlen,
-                                    "unbalanced %c quote opened at column %zu", c, col);
+                        return fail(err, errlen, "unbalanced %c quote opened at column %zu", c,
+                                    col);
                     if (*p == '"')
                         break;
                     if (*p == '\\' && p[1] != '\0' && strchr("\"\\$`", p[1]) != NULL)

@@ -422,7 +422,10 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         if (k->check != NULL && !k->check->ok(words[0])) {
             char qp[QUOTE_MAX * 4 + 16];
             config_quote(qp, sizeof(qp), words[0]);
-            snprintf(why, wn, "the program %s is not %s", qp, k->check->what);
+            if (nw == 1)
+                snprintf(why, wn, "%s is not %s", q, k->check->what);
+            else
+                snprintf(why, wn, "%s: its program %s is not %s", q, qp, k->check->what);
             return -1;
         }
         put_string(obj, k, v);

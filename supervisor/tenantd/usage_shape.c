@@ -20,7 +20,8 @@ static bool month_ok(const char *s)
 {
     return strlen(s) == 7 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
            isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) && s[4] == '-' &&
-           ((s[5] == '0' && s[6] >= '1' && s[6] <= '9') || (s[5] == '1' && s[6] >= '0' && s[6] <= '2'));
+           ((s[5] == '0' && s[6] >= '1' && s[6] <= '9') ||
+            (s[5] == '1' && s[6] >= '0' && s[6] <= '2'));
 }
 
 static bool short_string(const json_t *v)
@@ -76,8 +77,8 @@ json_t *usage_shape(const json_t *in, const char *id, char *why, size_t n)
     }
     for (size_t i = 0; i < sizeof opt_money / sizeof *opt_money; i++) {
         v = json_object_get(in, opt_money[i]);
-        if (v != NULL && !(json_is_number(v) && isfinite(json_number_value(v)) &&
-                           json_number_value(v) >= 0)) {
+        if (v != NULL &&
+            !(json_is_number(v) && isfinite(json_number_value(v)) && json_number_value(v) >= 0)) {
             snprintf(why, n, "%s is not a number >= 0", opt_money[i]);
             return NULL;
         }
@@ -95,11 +96,14 @@ json_t *usage_shape(const json_t *in, const char *id, char *why, size_t n)
         snprintf(why, n, "out of memory");
         return NULL;
     }
-    static const char *const all[] = {
-        "client_id",          "month",           "analyses_used",       "users_active",
-        "analyses_limit",     "users_limit",     "overage_count",       "overage_price_cents",
-        "overage_fees_cents", "plan_price_cents", "total_due_cents",    "overage_fees",
-        "total_due",          "plan",            "billing_cycle",       "next_billing"};
+    static const char *const all[] = {"client_id",          "month",
+                                      "analyses_used",      "users_active",
+                                      "analyses_limit",     "users_limit",
+                                      "overage_count",      "overage_price_cents",
+                                      "overage_fees_cents", "plan_price_cents",
+                                      "total_due_cents",    "overage_fees",
+                                      "total_due",          "plan",
+                                      "billing_cycle",      "next_billing"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         v = json_object_get(in, all[i]);
         if (v != NULL && json_object_set(out, all[i], (json_t *)v) != 0) {

@@ -96,29 +96,28 @@ static void test_config_key(void **state)
     struct config_diag d = {0};
     char text[512];
 
-    snprintf(text, sizeof text, "%scommand = /usr/bin/gunicorn --workers 2 'app:create()'\n",
-             head);
-    assert_int_equal(config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text,
-                                         strlen(text), t, &d),
-                     0);
+    snprintf(text, sizeof text, "%scommand = /usr/bin/gunicorn --workers 2 'app:create()'\n", head);
+    assert_int_equal(
+        config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text, strlen(text), t, &d), 0);
     assert_string_equal(t->command, "/usr/bin/gunicorn --workers 2 'app:create()'");
     assert_int_equal(t->socket, WORKER_SOCKET_OWN);
     config_diag_clear(&d);
 
     snprintf(text, sizeof text, "%scommand = /usr/bin/python3 'app.py\n", head);
-    assert_int_equal(config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text,
-                                         strlen(text), t, &d),
-                     -EINVAL);
+    assert_int_equal(
+        config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text, strlen(text), t, &d),
+        -EINVAL);
     assert_true(d.n >= 1);
     assert_non_null(strstr(d.lines[0], "tenants.d/a.ini:6: [worker] command:"));
     assert_non_null(strstr(d.lines[0], "unbalanced ' quote opened at column 18"));
     config_diag_clear(&d);
 
     snprintf(text, sizeof text, "%scommand = python3 app.py\n", head);
-    assert_int_equal(config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text,
-                                         strlen(text), t, &d),
-                     -EINVAL);
-    assert_non_null(strstr(d.lines[0], "the program \"python3\" is not an absolute program path"));
+    assert_int_equal(
+        config_parse_tenant(NULL, &plans, "a", "tenants.d/a.ini", text, strlen(text), t, &d),
+        -EINVAL);
+    assert_non_null(strstr(
+        d.lines[0], "\"python3 app.py\": its program \"python3\" is not an absolute program path"));
     config_diag_clear(&d);
     free(t);
 }
