@@ -103,14 +103,16 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         fprintf(f, "tenantd_tenant_uptime_seconds{tenant=\"%s\"} %" PRId64 "\n", t, v[i].uptime_s);
     }
     family(f, "tenantd_tenant_resident_memory_bytes", "gauge",
-           "Resident memory of the tenant's worker; 0 when there is none.");
+           "Memory of the tenant: its cgroup's charge (every process), else the worker's "
+           "resident memory; 0 when there is none.");
     for (size_t i = 0; i < n; i++) {
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_resident_memory_bytes{tenant=\"%s\"} %" PRIu64 "\n", t,
                 v[i].rss_bytes);
     }
     family(f, "tenantd_tenant_cpu_seconds_total", "counter",
-           "User and system CPU time of the tenant's current worker.");
+           "CPU time of the tenant: its cgroup's (every process, gone ones too), else the "
+           "user and system time of its current worker.");
     for (size_t i = 0; i < n; i++) {
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_cpu_seconds_total{tenant=\"%s\"} %.3f\n", t, v[i].cpu_seconds);

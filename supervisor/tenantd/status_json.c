@@ -118,6 +118,9 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "rss_bytes", json_integer((json_int_t)v->rss_bytes));
     /* jansson refuses NaN and infinities; a broken /proc read must not fail the whole response. */
     rc |= set(o, "cpu_seconds", json_real(isfinite(v->cpu_seconds) ? v->cpu_seconds : 0.0));
+    /* "cgroup": rss_bytes and cpu_seconds count every process of the tenant;
+     * "process": only the worker's main process (no cgroup, tenantd not root). */
+    rc |= set(o, "resources_from", json_string(v->from_cgroup ? "cgroup" : "process"));
     if (rc != 0) {
         json_decref(o);
         return NULL;

@@ -55,8 +55,9 @@ struct tenant_view {
     char state_reason[256];   /* why failed / which isolation step failed */
     int64_t next_start_in_ms; /* in backoff: ms until the next attempt, else -1 */
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
-    uint64_t rss_bytes;       /* from /proc, 0 when no worker */
-    double cpu_seconds;       /* user+system of the worker */
+    uint64_t rss_bytes;       /* the tenant's cgroup memory, else the worker's RSS; 0 when none */
+    double cpu_seconds;       /* the tenant's cgroup CPU, else the worker's user+system */
+    bool from_cgroup;         /* the two above come from the tenant's cgroup */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

@@ -112,6 +112,15 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    /* With a cgroup, every process of the tenant counts (a prefork server's
+     * workers too), and the CPU of those gone since its creation. */
+    uint64_t mem = 0, usec = 0;
+    if (v->pid > 0 && t->have_cgroup && cgroup_tenant_memory(&t->cgroup, &mem) == 0) {
+        v->rss_bytes = mem;
+        v->from_cgroup = true;
+        if (cgroup_tenant_cpu_usec(&t->cgroup, &usec) == 0)
+            v->cpu_seconds = (double)usec / 1e6;
+    }
 }
 
 size_t sup_tenant_count(const struct sup *s)

@@ -188,3 +188,80 @@ def test_every_json_command_parses_or_is_refused(root):
     # Numbers come out as JSON numbers, without float noise.
     assert isinstance(st["cpu_seconds"], (int, float))
     assert not re.search(r"\d\.\d{16,}", root.tenantctl("--json", "status").stdout)
+
+
+# ---- third-party servers: the recipes of docs/worker-api.md ----------------------------
+
+WSGI_APP = r'''
+import os, time
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    if path == "/burn":
+        # About 0.3 s of CPU in whichever process serves the request.
+        end = time.process_time() + 0.3
+        n = 0
+        while time.process_time() < end:
+            n += 1
+        body = b"burnt %d" % n
+    else:
+        body = ("hello from " + os.environ["CLIENT_ID"]).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def recipe(server, appdir):
+    """The [worker] lines of docs/worker-api.md for gunicorn and uWSGI, with the app's folder."""
+    with open(os.path.join(REPO, "docs", "worker-api.md")) as f:
+        doc = f.read()
+    block = doc[doc.index(f"<!-- recipe:{server} -->"):]
+    block = block[block.index("```ini") + 6:block.index("```", block.index("```ini") + 6)]
+    lines = {}
+    for line in block.strip().splitlines():
+        if "=" in line and not line.startswith(("[", ";", "#")):
+            k, v = line.split("=", 1)
+            lines[k.strip()] = v.strip().replace("/srv/firm-app", appdir)
+    return lines
+
+
+def metric(root, name, tid):
+    text = root.get("/metrics").text
+    m = re.search(rf'^{name}{{tenant="{tid}"}} ([0-9.e+-]+)$', text, re.M)
+    assert m, f"{name} for {tid} not in /metrics"
+    return float(m.group(1))
+
+
+@pytest.mark.parametrize("server,program", [("gunicorn", "/usr/bin/gunicorn"),
+                                            ("uwsgi", "/usr/bin/uwsgi")])
+def test_third_party_server_recipe(root, server, program):
+    if not os.access(program, os.X_OK):
+        pytest.skip(f"{program} is not installed (deploy/debian-packages.txt)")
+    app = write_script(root, "app.py", WSGI_APP)
+    appdir = os.path.dirname(app)
+    worker = recipe(server, appdir)
+    assert worker["command"].startswith(program), worker
+    root.add_tenant("dupont", worker=worker)
+    root.start()
+    st = root.status("dupont")
+    assert st["state"] == "running", st
+    r = get_worker(root, "dupont", "/")
+    assert r.status == 200 and r.text == "hello from dupont", r.text
+
+    # Measured as a whole: the CPU the server's worker processes burn shows in /metrics.
+    before = metric(root, "tenantd_tenant_cpu_seconds_total", "dupont")
+    for _ in range(4):
+        assert get_worker(root, "dupont", "/burn").status == 200
+    if os.geteuid() == 0:
+        assert root.status("dupont")["resources_from"] == "cgroup"
+        after = metric(root, "tenantd_tenant_cpu_seconds_total", "dupont")
+        assert after - before >= 0.8, (before, after)
+        assert metric(root, "tenantd_tenant_resident_memory_bytes", "dupont") > 10 * 1024 * 1024
+
+    # Stopped by its stop signal, well before the SIGKILL of the grace period.
+    pid = st["pid"]
+    root.tenantctl("stop", "dupont")
+    st = root.wait_state("dupont", "stopped")
+    log = root.log()
+    assert re.search(rf"\[dupont\] worker stopped pid={pid} (exit 0|signal \d+)", log), log[-2000:]
+    assert "SIGKILL" not in log, log[-2000:]
+    assert st["restarts"] == 0

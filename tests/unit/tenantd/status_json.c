@@ -84,7 +84,8 @@ static void test_fields(void **state)
                                        "next_start_in_ms",
                                        "ready_latency_ms",
                                        "rss_bytes",
-                                       "cpu_seconds"};
+                                       "cpu_seconds",
+                                       "resources_from"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
