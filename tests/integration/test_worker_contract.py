@@ -265,3 +265,45 @@ def test_third_party_server_recipe(root, server, program):
     assert re.search(rf"\[dupont\] worker stopped pid={pid} (exit 0|signal \d+)", log), log[-2000:]
     assert "SIGKILL" not in log, log[-2000:]
     assert st["restarts"] == 0
+
+
+USAGE_WORKER = r'''
+import http.server, json, os, signal, socket, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+good = sys.argv[1] == "good"
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/internal/usage" and good:
+            obj = {"client_id": os.environ["CLIENT_ID"], "month": "2026-12", "analyses_used": 3,
+                   "analyses_limit": 500, "users_active": 1, "users_limit": None,
+                   "total_due": 299.0, "secret": "not for the operator"}
+        else:
+            # A third-party app that echoes what it was sent, tenantd's token included.
+            obj = {k: v for k, v in self.headers.items()}
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H, bind_and_activate=False)
+s.socket = socket.socket(fileno=3)
+s.serve_forever()
+'''
+
+
+def test_usage_answers_are_shape_checked(root):
+    script = write_script(root, "usage_worker.py", USAGE_WORKER)
+    root.add_tenant("echo", worker={"command": f"{PY} {script} echo", "socket": "passed"})
+    root.add_tenant("good", worker={"command": f"{PY} {script} good", "socket": "passed"})
+    root.start()
+    r = root.get("/v1/tenants/echo/usage")
+    assert r.status == 502, r.text
+    assert r.json()["detail"] == "client_id is missing or not the tenant's id"
+    assert "Tenantd" not in r.text
+    r = root.get("/v1/tenants/good/usage")
+    assert r.status == 200, r.text
+    assert r.json() == {"client_id": "good", "month": "2026-12", "analyses_used": 3,
+                        "analyses_limit": 500, "users_active": 1, "users_limit": None,
+                        "total_due": 299.0}
