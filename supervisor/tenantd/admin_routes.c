@@ -621,6 +621,20 @@ static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t 
     post_action(a, who, req, r->id, (size_t)r->route->arg);
 }
 
+/* GET /v1/openapi.json: this table described (admin_openapi.c). */
+static void h_openapi(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    (void)a;
+    (void)who;
+    (void)r;
+    json_t *doc = admin_openapi();
+    if (doc == NULL)
+        admin_send_error(req, 500, "internal", "out of memory");
+    else
+        admin_send_json(req, 200, doc);
+}
+
 /*
  * Every route of the admin API. A GET route also answers HEAD. For a path
  * that some route matches with another method, the answer is 405 with Allow
@@ -635,6 +649,7 @@ static const struct admin_route routes[] = {
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
+    {"GET", "/v1/openapi.json", ADMIN_AUTH_TOKEN, h_openapi, 0},
     {"GET", "/v1/tenants", ADMIN_AUTH_TOKEN, h_tenants, 0},
     {"POST", "/v1/tenants", ADMIN_AUTH_TOKEN, h_onboard, 0},
     {"GET", "/v1/tenants/*", ADMIN_AUTH_TOKEN, h_tenant, 0},
