@@ -488,7 +488,8 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts and last exit, then any configuration errors, then\n"
+     "restarts by the supervisor and last exit, then any configuration errors,\n"
+     "refused notify messages and the workers' own STATUS= lines, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status).",
@@ -541,14 +542,16 @@ static const struct ctl_cmd commands[] = {
     {"logs", "logs <id> [-n N] [-f]",
      "Print the last N lines (default 50) of the tenant's log file; with -f keep\n"
      "printing what is appended (follows rotations) until interrupted. Reads the\n"
-     "file directly: works without tenantd.",
+     "file directly: works without tenantd. No --json: the lines are printed as\n"
+     "they were written.",
      cmd_logs},
     {"check", "check [--json]",
      "Validate the global file, the plans and every tenant file offline, and the\n"
      "files each worker must open (its program, templates and rules, as the\n"
      "tenant's own uid) and the worker's rule files (tenant-worker --check-rules:\n"
      "deadlines, holidays, analysis models), print every problem, exit 0 when\n"
-     "everything is valid and 1 otherwise.",
+     "everything is valid and 1 otherwise. --json prints {\"ok\", \"config\",\n"
+     "\"tenants\", \"invalid_tenants\", \"plans\", \"problems\": [...]}.",
      cmd_check},
     {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
     {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
@@ -557,7 +560,9 @@ static const struct ctl_cmd commands[] = {
      "the worker does not come up).",
      cmd_restore},
     {"proxy-config", "proxy-config [--json]",
-     "Print the nginx configuration tenantd would write for the current files.", cmd_proxy_config},
+     "Print the nginx configuration tenantd would write for the current files;\n"
+     "--json prints {\"ok\", \"config\": \"<the text>\"}.",
+     cmd_proxy_config},
     {"proxy-status", "proxy-status [--json]",
      "Show the reverse proxy's state (GET /v1/proxy): mode, whether the last\n"
      "configuration was applied or nginx's own message when it was refused, the\n"

@@ -128,7 +128,8 @@ static const struct answer {
 static const struct answer *answer_for(const struct admin_route *r)
 {
     for (size_t i = 0; i < sizeof answers / sizeof *answers; i++)
-        if (strcmp(answers[i].method, r->method) == 0 && strcmp(answers[i].pattern, r->pattern) == 0)
+        if (strcmp(answers[i].method, r->method) == 0 &&
+            strcmp(answers[i].pattern, r->pattern) == 0)
             return &answers[i];
     return NULL;
 }
@@ -171,8 +172,8 @@ static json_t *operation(const struct admin_route *r)
     snprintf(code, sizeof code, "%d", a ? a->status : (strcmp(r->method, "POST") == 0 ? 202 : 200));
     json_t *ok = json_object();
     json_object_set_new(ok, "description", json_string(a ? a->summary : "accepted"));
-    json_object_set_new(ok, "content", a ? content(a->type, a->schema)
-                                         : content("application/json", "Action"));
+    json_object_set_new(ok, "content",
+                        a ? content(a->type, a->schema) : content("application/json", "Action"));
     json_object_set_new(responses, code, ok);
     json_t *err = json_object();
     json_object_set_new(err, "description", json_string("an error"));
@@ -189,10 +190,9 @@ static json_t *operation(const struct admin_route *r)
                                       "required", 1, "schema", "type", "string", "pattern",
                                       "^[a-z][a-z0-9-]{0,30}$"));
     if (strcmp(r->method, "POST") == 0)
-        json_object_set_new(
-            op, "requestBody",
-            json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 0, "content", "application/json",
-                      "schema", "type", "object"));
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 0, "content",
+                                      "application/json", "schema", "type", "object"));
     return op;
 }
 
