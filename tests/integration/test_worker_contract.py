@@ -307,3 +307,29 @@ def test_usage_answers_are_shape_checked(root):
     assert r.json() == {"client_id": "good", "month": "2026-12", "analyses_used": 3,
                         "analyses_limit": 500, "users_active": 1, "users_limit": None,
                         "total_due": 299.0}
+
+
+def test_dashboard_shows_worker_status_and_na_usage(root, browser):
+    """The status page: the worker's STATUS= under the firm's name, and "n/a" for the usage
+    of a worker whose answer tenantd refused (502)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from tenantd_test import ARTIFACTS
+    notify_tenant(root, "dupont", "status")
+    script = write_script(root, "usage_worker.py", USAGE_WORKER)
+    root.add_tenant("echo", worker={"command": f"{PY} {script} echo", "socket": "passed"})
+    root.start()
+    root.wait_state("dupont", "running", pred=lambda s: s.get("worker_status"))
+    driver = browser
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(root.token())
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(lambda d: d.find_elements(By.ID, "row-dupont"))
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-dupont .worker-status").text
+               == 'serving "all" \\ firms')
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-echo .usage").text == "n/a")
+    assert "undefined" not in driver.find_element(By.ID, "tenants").text
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(ARTIFACTS, "dashboard-worker-status.png"))
