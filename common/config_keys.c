@@ -384,6 +384,7 @@ static const struct key global_keys[] = {
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
 #define B_BODY .min = KIB, .max = 16 * GIB
+#define B_IDLE .min = 0, .max = 7 * DAY
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -400,6 +401,7 @@ static const struct key plan_keys[] = {
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
     {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
+    {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
 };
 
 /*
@@ -446,6 +448,7 @@ static const struct key tenant_keys[] = {
      .names = config_stop_signal_names},
     {"worker", "notify_access", K_ENUM, 0, T(notify_access), .def = "main",
      .names = notify_access_names},
+    {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

@@ -362,6 +362,11 @@ static int cmd_check(struct ctl *c)
         config_free(cfg);
         return ok ? CTL_EXIT_OK : CTL_EXIT_ERROR;
     }
+    struct config_diag w = {0};
+    config_warnings(cfg, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
@@ -488,15 +493,16 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts by the supervisor and last exit, then any configuration errors,\n"
-     "refused notify messages and the workers' own STATUS= lines, then\n"
+     "restarts by the supervisor, wake-ups from idle and last exit, then any\n"
+     "configuration errors, refused notify messages and the workers' own STATUS=\n"
+     "lines, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status).",
      cmd_status},
     {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
      "Wait until the tenant is in one of the states (stopped, starting, running,\n"
-     "stopping, backoff, failed, suspended), at most S seconds (default 30);\n"
+     "stopping, backoff, failed, suspended, idle), at most S seconds (default 30);\n"
      "tenantd answers on the state change, nothing polls. Prints \"<id>: <state>\"\n"
      "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
      "Example: wait dupont running,failed",
@@ -517,6 +523,13 @@ static const struct ctl_cmd commands[] = {
      "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
      "stop removed ones, restart changed ones.",
      cmd_reload},
+    {"upgrade", "upgrade [--binary PATH] [--timeout S] [--json]",
+     "Re-exec tenantd in place (as on SIGUSR2), keeping every worker, socket and\n"
+     "counter. PATH (default: the binary tenantd was started from) must pass\n"
+     "`PATH -n` on the current configuration first. Exit 0 once the new binary\n"
+     "serves; 1 with the reason if the check failed or the new image gave the\n"
+     "state back to the old one (rolled back), which then keeps serving.",
+     ctl_cmd_upgrade},
     {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
      "Onboard a client in one step: check everything, allocate a port, write\n"
      "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"

@@ -96,6 +96,12 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         admin_metrics_escape(v[i].worker_status, st, sizeof st);
         fprintf(f, "tenantd_tenant_worker_status_info{tenant=\"%s\",status=\"%s\"} 1\n", t, st);
     }
+    family(f, "tenantd_tenant_wakeups_total", "counter",
+           "Idle tenant woken by a waiting connection (scale to zero) since tenantd started.");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_wakeups_total{tenant=\"%s\"} %" PRIu64 "\n", t, v[i].wakeups);
+    }
     family(f, "tenantd_tenant_uptime_seconds", "gauge",
            "Seconds since the tenant's worker became ready; 0 when not running.");
     for (size_t i = 0; i < n; i++) {

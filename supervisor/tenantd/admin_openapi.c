@@ -11,6 +11,7 @@
  */
 #include "admin_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,8 @@ static const char components[] =
     "\"rss_bytes\":{\"type\":\"integer\",\"minimum\":0},"
     "\"cpu_seconds\":{\"type\":\"number\",\"minimum\":0},"
     "\"resources_from\":{\"type\":\"string\",\"enum\":[\"cgroup\",\"process\"]},"
+    "\"wakeups\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"idle_after_ms\":{\"type\":\"integer\",\"minimum\":0},"
     "\"reached\":{\"type\":\"boolean\",\"description\":\"with ?wait=\"}}},"
     "\"TenantList\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Tenant\"}},"
     "\"Plan\":{\"type\":\"object\",\"required\":[\"name\",\"price_cents\",\"max_users\","
@@ -123,6 +126,10 @@ static const struct answer {
      "the month's usage, from the worker, shape-checked"},
     {"POST", "/v1/tenants/*/backup", 200, "application/json", "Backup", "back up now"},
     {"GET", "/v1/openapi.json", 200, "application/json", "AnyObject", "this document"},
+    {"GET", "/v1/upgrade", 200, "application/json", "AnyObject",
+     "the state of a re-exec of tenantd (upgrade)"},
+    {"POST", "/v1/upgrade", 202, "application/json", "AnyObject",
+     "re-exec tenantd in place, keeping every worker"},
 };
 
 static const struct answer *answer_for(const struct admin_route *r)
@@ -169,18 +176,32 @@ static json_t *operation(const struct admin_route *r)
     const struct answer *a = answer_for(r);
     char code[8];
     json_t *op = json_object(), *responses = json_object();
-    snprintf(code, sizeof code, "%d", a ? a->status : (strcmp(r->method, "POST") == 0 ? 202 : 200));
-    json_t *ok = json_object();
-    json_object_set_new(ok, "description", json_string(a ? a->summary : "accepted"));
-    json_object_set_new(ok, "content",
-                        a ? content(a->type, a->schema) : content("application/json", "Action"));
-    json_object_set_new(responses, code, ok);
+    bool action = strcmp(r->method, "POST") == 0 && strncmp(r->pattern, "/v1/tenants/*/", 14) == 0;
+    if (a != NULL || action) {
+        snprintf(code, sizeof code, "%d", a ? a->status : 202);
+        json_t *ok = json_object();
+        json_object_set_new(ok, "description", json_string(a ? a->summary : "accepted"));
+        json_object_set_new(
+            ok, "content", a ? content(a->type, a->schema) : content("application/json", "Action"));
+        json_object_set_new(responses, code, ok);
+    } else {
+        /* A route not in `answers` yet: described loosely rather than wrongly. */
+        for (int c = 200; c <= 202; c++) {
+            snprintf(code, sizeof code, "%d", c);
+            json_t *ok = json_object();
+            json_object_set_new(ok, "description", json_string("an answer"));
+            json_object_set_new(ok, "content", content("application/json", "AnyObject"));
+            json_object_set_new(responses, code, ok);
+        }
+    }
     json_t *err = json_object();
     json_object_set_new(err, "description", json_string("an error"));
     json_object_set_new(err, "content", content("application/json", "Error"));
     json_object_set_new(responses, "default", err);
     json_object_set_new(op, "summary",
-                        json_string(a ? a->summary : "an action on the tenant's worker"));
+                        json_string(a        ? a->summary
+                                    : action ? "an action on the tenant's worker"
+                                             : "an answer"));
     json_object_set_new(op, "responses", responses);
     if (r->auth == ADMIN_AUTH_NONE)
         json_object_set_new(op, "security", json_array());

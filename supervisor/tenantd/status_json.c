@@ -107,6 +107,8 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "worker_status",
               v->worker_status[0] ? status_json_string(v->worker_status) : json_null());
     rc |= set(o, "notify_error", status_json_string(v->notify_error));
+    rc |= set(o, "wakeups", json_integer((json_int_t)v->wakeups));
+    rc |= set(o, "idle_after_ms", json_integer(v->idle_after_ms));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));
     rc |= set(o, "config_error", status_json_string(v->config_error));
     rc |= set(o, "state_reason", status_json_string(v->state_reason));

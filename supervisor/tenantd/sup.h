@@ -26,6 +26,7 @@ enum tstate {
     TS_BACKOFF,
     TS_FAILED,
     TS_SUSPENDED,
+    TS_IDLE, /* scaled to zero: no worker, tenantd holds the socket and watches it (idle.c) */
     TS__COUNT
 };
 const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
@@ -50,6 +51,8 @@ struct tenant_view {
     int operator_restarts;    /* starts an operator caused (start, restart, resume, file) */
     char worker_status[128];  /* the worker's last STATUS= (sd_notify), cleaned */
     char notify_error[256];   /* a refused notify message (MAINPID=), "" when none */
+    uint64_t wakeups;         /* idle -> starting on a waiting connection, since tenantd started */
+    int64_t idle_after_ms;    /* the idle period that applies (0 = never idles) */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
     char config_error[1024];  /* "" when the tenant's file is valid */
     char state_reason[256];   /* why failed / which isolation step failed */
@@ -76,6 +79,12 @@ enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
  * -ENOENT for an unknown tenant, -EINVAL when not possible in its state (err
  * says why). */
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen);
+
+/* Keep (hold) or not the listening socket of a tenant that an operator
+ * stops: held, the port stays bound while no worker runs (tenantctl restore
+ * stops, swaps the database and starts again, and clients wait in the
+ * backlog meanwhile). A plain stop clears it and closes the socket. */
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold);
 
 /* Re-read every file now (as on SIGHUP). Returns 0, or -EINVAL with the global
  * file's errors in err (tenants keep running on the last good config). */

@@ -102,6 +102,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->operator_restarts = t->operator_restarts;
     snprintf(v->worker_status, sizeof v->worker_status, "%s", t->worker_status);
     snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error);
+    v->wakeups = t->wakeups;
+    v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);
@@ -187,6 +189,19 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
     out->reloads = s->reloads;
 }
 
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold)
+{
+    struct tenant *t = sup_find(s, id);
+    if (!t)
+        return -ENOENT;
+    t->hold_socket = hold;
+    if (hold && t->listen_fd >= 0)
+        log_info(t->id, "socket kept while it is stopped: clients wait for the next worker");
+    if (!hold && t->state == TS_STOPPED && t->goal != GOAL_UP)
+        sup_close_listen(t);
+    return 0;
+}
+
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen)
 {
     struct tenant *t = sup_find(s, id);
@@ -225,6 +240,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
     case SUP_STOP:
         log_info(t->id, "stop requested");
         t->goal = GOAL_DOWN;
+        t->hold_socket = false;
         sup_reconcile(t);
         break;
     case SUP_RESTART:
