@@ -30,6 +30,8 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
 #define CONFIG_HOST_MAX 254
+#define CONFIG_TENANT_FILE_MAX 1024 /* tenants_dir/<id>.ini, absolute */
+#define CONFIG_COMMAND_MAX 256      /* inih caps a line at 200 bytes anyway */
 
 /* ---- diagnostics ------------------------------------------------------- */
 
@@ -142,8 +144,11 @@ enum worker_socket { WORKER_SOCKET_PASSED = 0, WORKER_SOCKET_OWN };
 enum worker_network { WORKER_NETWORK_HOST = 0, WORKER_NETWORK_NONE };
 
 struct config_tenant {
-    char id[CONFIG_ID_MAX];     /* the file name without .ini */
-    char file[CONFIG_PATH_MAX]; /* absolute path of the file */
+    char id[CONFIG_ID_MAX]; /* the file name without .ini */
+    /* Absolute path of the file. Both this and command are far shorter than
+     * CONFIG_PATH_MAX: a tenant's config is held twice per tenant (the loaded
+     * config and the running copy), and a thousand tenants multiply it. */
+    char file[CONFIG_TENANT_FILE_MAX];
 
     /* [tenant] */
     char name[CONFIG_TEXT_MAX];
@@ -171,7 +176,7 @@ struct config_tenant {
 
     /* [worker] */
     int port;
-    char command[CONFIG_PATH_MAX];      /* "" = the bundled worker */
+    char command[CONFIG_COMMAND_MAX];   /* "" = the bundled worker */
     enum worker_socket socket;          /* default: passed for the bundled worker, own otherwise */
     char ai_model[64];                  /* default: the plan's */
     double prediction_threshold;        /* 0..1, default 0.87 */
