@@ -199,6 +199,9 @@ void sup_maybe_shutdown_done(struct sup *s);
 /* sup_process.c: the worker process (spawn, readiness, probes, exit). */
 void sup_health_schedule(struct tenant *t, int64_t ms);
 void sup_health_stop(struct tenant *t);
+/* The liveness interval: [supervise] health_interval, stretched with the
+ * tenant count so that probes stay a bounded rate in all. */
+int64_t sup_health_interval(const struct sup *s);
 void sup_start_slot_run(struct tenant *t);
 void sup_act_spawn(struct tenant *t);
 /* True when a restart of t can start the new worker beside the running one
