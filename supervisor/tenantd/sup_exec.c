@@ -206,9 +206,9 @@ static void act_ready(struct tenant *t)
         sup_prev_drain(t);
     }
     /* The first probe lands anywhere in the first interval, so that tenants
-     * started together do not probe together forever after. */
+     * started together do not probe together, then or ever after. */
     int64_t iv = sup_health_interval(t->s);
-    sup_health_schedule(t, iv / 2 + (int64_t)randombytes_uniform((uint32_t)(iv / 2 + 1)));
+    sup_health_schedule(t, 1 + (int64_t)randombytes_uniform((uint32_t)iv));
 }
 
 static void perform(struct tenant *t, enum fsm_action a)

@@ -100,8 +100,10 @@ void sup_health_schedule(struct tenant *t, int64_t ms)
 /* Liveness probes only catch a worker that hangs: an exit is seen at once on
  * its pidfd. So with many tenants the probes are spread to at most
  * HEALTH_MAX_PER_S in all, which keeps an idle tenantd's CPU flat in the
- * tenant count: at 1000 tenants each is probed every 50 s instead of 8 s. */
-#define HEALTH_MAX_PER_S 20
+ * tenant count (a probe costs tenantd ~100 us: a reconnect, since the
+ * worker's keep-alive is shorter than the interval): up to 64 tenants the
+ * interval is health_interval, at 1000 each is probed every 125 s. */
+#define HEALTH_MAX_PER_S 8
 
 int64_t sup_health_interval(const struct sup *s)
 {
