@@ -71,6 +71,7 @@ static void probe_start(struct tenant *t)
         rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
     if (rc == 0) {
         health_set_port(t->health, t->cfg.port);
+        health_set_interval(t->health, t->state == TS_RUNNING ? sup_health_interval(t->s) : 0);
         rc = health_probe(t->health, g->health_timeout_ms);
     }
     if (rc < 0 && rc != UV_EBUSY)
