@@ -63,7 +63,7 @@ struct tenant {
     char id[CONFIG_ID_MAX];
     bool have_cfg;            /* cfg holds a valid configuration */
     struct config_tenant cfg; /* the last good configuration, the one that runs */
-    char config_error[1024];
+    char *config_error;       /* NULL, or why its file is invalid (owned; most tenants have none) */
 
     enum tstate state;
     enum goal goal;
