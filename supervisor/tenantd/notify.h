@@ -22,6 +22,7 @@
 #define NOTIFY_READY 0x1u
 #define NOTIFY_STOPPING 0x2u
 #define NOTIFY_STATUS 0x4u
+#define NOTIFY_WATCHDOG 0x8u /* WATCHDOG=1: the worker's loop is alive */
 
 struct notify;
 

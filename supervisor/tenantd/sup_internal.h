@@ -113,6 +113,7 @@ struct tenant {
     struct health *health; /* the /healthz prober, created at the first start */
     int health_fails;
     int64_t ready_poll_ms;
+    uint64_t alive_at; /* uv_now() of the worker's last WATCHDOG=1, 0 = none yet */
     /* Credential for the worker's GET /internal/usage, derived from the
      * secret read at the last spawn ("" before that). */
     char usage_token[USAGE_TOKEN_LEN + 1];

@@ -59,6 +59,8 @@ static void on_notify(void *arg, unsigned flags, const char *status)
     }
     if (flags & NOTIFY_STOPPING)
         log_debug(t->id, "worker says it is stopping");
+    if ((flags & NOTIFY_WATCHDOG) && t->pid > 0)
+        t->alive_at = sup_now_ms(t->s);
 }
 
 static void on_probe_done(void *arg, int result);
@@ -80,7 +82,18 @@ static void probe_start(struct tenant *t)
 
 static void on_health_timer(uv_timer_t *h)
 {
-    probe_start(h->data);
+    struct tenant *t = h->data;
+    /* A running worker that said WATCHDOG=1 within the interval is alive:
+     * its datagram cost tenantd one recv, a probe costs a TCP connection.
+     * Only silent workers are probed. */
+    int64_t iv = sup_health_interval(t->s);
+    if (t->state == TS_RUNNING && t->alive_at > 0 &&
+        sup_now_ms(t->s) - t->alive_at < (uint64_t)iv) {
+        t->health_fails = 0;
+        sup_health_schedule(t, iv);
+        return;
+    }
+    probe_start(t);
 }
 
 /* Probes due within the same 100 ms slot fire together, so that a thousand
@@ -175,12 +188,17 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
     if (!base)
         return NULL;
-    char extra[2][CONFIG_PATH_MAX + 32];
+    char extra[3][CONFIG_PATH_MAX + 32];
     size_t nextra = 0;
     if (notify_path)
         snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
     if (t->cfg.socket == WORKER_SOCKET_PASSED)
         snprintf(extra[nextra++], sizeof extra[0], "LISTEN_FDS=1");
+    /* systemd's convention: a worker that can sends WATCHDOG=1 every half of
+     * this; then tenantd does not probe it (on_health_timer). */
+    if (notify_path)
+        snprintf(extra[nextra++], sizeof extra[0], "WATCHDOG_USEC=%lld",
+                 (long long)sup_health_interval(s) * 1000);
     size_t n = 0, bytes = 0;
     for (; base[n]; n++)
         bytes += strlen(base[n]) + 1;
@@ -196,7 +214,8 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         /* Ours win over anything of the same name in the base. */
-        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0)
+        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0 ||
+            strncmp(base[i], "WATCHDOG_", 9) == 0)
             continue;
         env[k++] = strcpy(p, base[i]);
         p += strlen(p) + 1;
@@ -446,6 +465,7 @@ static int do_spawn(struct tenant *t)
     logcap_attach(t->logcap, r.out_fd, r.err_fd);
 
     t->spawned_at = sup_now_ms(s);
+    t->alive_at = 0;
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;

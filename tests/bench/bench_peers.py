@@ -113,7 +113,7 @@ def get(port, path="/healthz", timeout=2.0):
         return None
     try:
         return json.loads(data.split(b"\r\n\r\n", 1)[1])
-    except ValueError:
+    except (ValueError, IndexError):
         return {}
 
 
