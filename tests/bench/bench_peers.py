@@ -23,7 +23,8 @@ Figures only, never a pass/fail on a number: a run that cannot bring its
 tenants up within a bounded time says so and goes on. Loopback only; every
 process started here is stopped by pid; the roots under /var/tmp are removed.
 Environment: BENCH_IDLE=30 (s), BENCH_ROUNDS=1, BENCH_SYSTEMS=emperor,own,worker,
-BENCH_RSS_N="10 100 1000", BENCH_PROXY=1, BENCH_WRK_DURATION=5s.
+BENCH_RSS_N="10 100 1000", BENCH_PROXY=1, BENCH_WRK_DURATION=5s, BENCH_PROXY_ROUNDS=3,
+BENCH_BOOT_DEADLINE=180 (s), BENCH_TEMPLATES (another proxy templates folder).
 """
 import os
 import resource
@@ -39,7 +40,7 @@ from tenantd_test import free_port_block  # noqa: E402  (path set by peers_sys)
 IDLE = float(os.environ.get("BENCH_IDLE", "30"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-BOOT_DEADLINE = 180.0
+BOOT_DEADLINE = float(os.environ.get("BENCH_BOOT_DEADLINE", "180"))
 EVENT_DEADLINE = 30.0
 SYSTEMS = {"emperor": ps.Emperor, "own": ps.TenantdOwn, "worker": ps.TenantdWorker}
 
