@@ -312,6 +312,14 @@ static int check_worker_rules(const struct config *cfg)
 }
 
 /* Validate everything the way tenantd would, without tenantd (like nginx -t). */
+static void check_warn(void *arg, const char *line)
+{
+    char clean[4096];
+    (void)arg;
+    ctl_sanitize(line, clean, sizeof clean);
+    fprintf(stderr, "warning: %s\n", clean);
+}
+
 static int cmd_check(struct ctl *c)
 {
     if (c->argc != 1)
@@ -336,6 +344,13 @@ static int cmd_check(struct ctl *c)
         ctl_sanitize(d.lines[i], clean, sizeof clean);
         fprintf(stderr, "%s\n", clean);
     }
+    struct config_diag w = {0};
+    config_warnings(cfg, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
+    if (cfg)
+        config_net_warnings(cfg, check_warn, NULL); /* do not make it invalid */
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
@@ -441,14 +456,14 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts and last exit, then any configuration errors, then\n"
+     "restarts, wake-ups from idle and last exit, then any configuration errors, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status).",
      cmd_status},
     {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
      "Wait until the tenant is in one of the states (stopped, starting, running,\n"
-     "stopping, backoff, failed, suspended), at most S seconds (default 30);\n"
+     "stopping, backoff, failed, suspended, idle), at most S seconds (default 30);\n"
      "tenantd answers on the state change, nothing polls. Prints \"<id>: <state>\"\n"
      "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
      "Example: wait dupont running,failed",
@@ -469,6 +484,13 @@ static const struct ctl_cmd commands[] = {
      "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
      "stop removed ones, restart changed ones.",
      cmd_reload},
+    {"upgrade", "upgrade [--binary PATH] [--timeout S] [--json]",
+     "Re-exec tenantd in place (as on SIGUSR2), keeping every worker, socket and\n"
+     "counter. PATH (default: the binary tenantd was started from) must pass\n"
+     "`PATH -n` on the current configuration first. Exit 0 once the new binary\n"
+     "serves; 1 with the reason if the check failed or the new image gave the\n"
+     "state back to the old one (rolled back), which then keeps serving.",
+     ctl_cmd_upgrade},
     {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
      "Onboard a client in one step: check everything, allocate a port, write\n"
      "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"

@@ -172,7 +172,24 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                         const char *id, size_t k)
 {
     char err[512] = "";
+    /* The wish is recorded before it is acted on: an action tenantd could not
+     * remember across a restart (state.db on a full disk) is refused, never
+     * acknowledged. On a refusal below, the previous wish is put back. */
+    const char *before = a->state ? admin_state_get_desired(a->state, id) : NULL;
+    struct tenant_view *tv = calloc(1, sizeof *tv);
+    bool known = tv != NULL && sup_tenant_find(a->sup, id, tv) == 0;
+    free(tv);
+    if (a->state && known &&
+        admin_state_set_desired(a->state, id, actions[k].desired, who->who) < 0) {
+        admin_audit(a, who, actions[k].name, id, "error: cannot record the desired state");
+        admin_send_error(req, 507, "cannot record the action",
+                         "state.db could not record it (is the run dir's disk full?); nothing "
+                         "was done");
+        return;
+    }
     int rc = sup_tenant_action(a->sup, id, actions[k].act, err, sizeof err);
+    if (rc != 0 && a->state)
+        admin_state_set_desired(a->state, id, before, who->who);
     if (rc == -ENOENT) {
         admin_audit(a, who, actions[k].name, id, "error: no such tenant");
         admin_send_error(req, 404, "no such tenant", id);
@@ -186,9 +203,6 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                          err[0] ? err : strerror(-rc));
         return;
     }
-    /* Persist only what was accepted: the wish outlives this process. */
-    if (a->state)
-        admin_state_set_desired(a->state, id, actions[k].desired, who->who);
     admin_audit(a, who, actions[k].name, id, "ok");
     struct tenant_view *v = calloc(1, sizeof *v);
     json_t *o = json_object();
@@ -613,6 +627,16 @@ static void h_backup(struct admin *a, const struct admin_caller *who, h2o_req_t 
 static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                      const struct admin_req *r)
 {
+    char hold[8];
+    /* stop?hold_socket=1 (tenantctl restore): the port stays bound, so
+     * clients wait in the backlog for the next worker instead of being
+     * refused. */
+    if (r->route->arg == 1 && admin_query_get(r->query, "hold_socket", hold, sizeof hold) &&
+        strcmp(hold, "1") == 0) {
+        post_action(a, who, req, r->id, (size_t)r->route->arg);
+        sup_tenant_hold_socket(a->sup, r->id, true);
+        return;
+    }
     post_action(a, who, req, r->id, (size_t)r->route->arg);
 }
 
@@ -627,6 +651,8 @@ static const struct admin_route routes[] = {
     {"GET", "/", ADMIN_AUTH_NONE, h_index, 0}, /* the page holds no data */
     {"GET", "/metrics", ADMIN_AUTH_TOKEN, h_metrics, 0},
     {"POST", "/v1/reload", ADMIN_AUTH_TOKEN, h_reload, 0},
+    {"GET", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_get, 0},
+    {"POST", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_post, 0},
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},

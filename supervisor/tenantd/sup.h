@@ -26,6 +26,7 @@ enum tstate {
     TS_BACKOFF,
     TS_FAILED,
     TS_SUSPENDED,
+    TS_IDLE, /* scaled to zero: no worker, tenantd holds the socket and watches it (idle.c) */
     TS__COUNT
 };
 const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
@@ -47,6 +48,8 @@ struct tenant_view {
     pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
     int64_t uptime_s;         /* since it became ready; 0 when not running */
     int restarts;             /* restarts by the supervisor since tenantd started */
+    uint64_t wakeups;         /* idle -> starting on a waiting connection, since tenantd started */
+    int64_t idle_after_ms;    /* the idle period that applies (0 = never idles) */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
     char config_error[1024];  /* "" when the tenant's file is valid */
     char state_reason[256];   /* why failed / which isolation step failed */
@@ -54,6 +57,10 @@ struct tenant_view {
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
     uint64_t rss_bytes;       /* from /proc, 0 when no worker */
     double cpu_seconds;       /* user+system of the worker */
+    /* Log capture (logcap_stats), since tenantd started; 0 without capture. */
+    uint64_t log_bytes_read, log_lines_dropped, log_bytes_dropped, log_pauses, log_paused_ms;
+    const char *network;         /* none | local | outbound (static string) */
+    const char *net_containment; /* namespace | landlock | reduced | off (netpolicy.h) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */
@@ -72,6 +79,12 @@ enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
  * -ENOENT for an unknown tenant, -EINVAL when not possible in its state (err
  * says why). */
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen);
+
+/* Keep (hold) or not the listening socket of a tenant that an operator
+ * stops: held, the port stays bound while no worker runs (tenantctl restore
+ * stops, swaps the database and starts again, and clients wait in the
+ * backlog meanwhile). A plain stop clears it and closes the socket. */
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold);
 
 /* Re-read every file now (as on SIGHUP). Returns 0, or -EINVAL with the global
  * file's errors in err (tenants keep running on the last good config). */

@@ -12,6 +12,7 @@
  *   sup_reload.c    a new configuration applied to the running tenants
  *   sup_view.c      sup.h's views and actions (snapshots, /proc, requests)
  *   sup_cgroup.c    tenantd's own cgroup v2 leaf
+ *   idle.c          scale to zero: an idle tenant's socket watched (idle.h)
  *
  * Everything runs on tenantd's single libuv loop thread.
  */
@@ -33,6 +34,7 @@
 
 struct notify;
 struct health;
+struct idle_watch;
 
 #define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
 #define READY_POLL_MAX_MS 500
@@ -50,6 +52,7 @@ struct exit_watch {
     struct tenant *t; /* NULL once the tenant no longer waits for it */
     bool have_cg;
     struct cgroup_tenant cg; /* <cg_parent>/<id>/<generation> */
+    char gen[32];            /* the generation's name, kept across an upgrade */
 };
 
 /* A worker killed because it could not be watched, until it is reaped. */
@@ -86,6 +89,7 @@ struct tenant {
     /* Resources kept across restarts. */
     int listen_fd;
     int listen_port;
+    bool hold_socket; /* sup_tenant_hold_socket: kept while stopped */
     struct notify *notify;
     bool notify_broken; /* said once that readiness falls back to /healthz */
     struct logcap *logcap;
@@ -105,6 +109,13 @@ struct tenant {
     uv_timer_t drain_timer;
     bool ready_by_notify; /* the last start became ready by READY=1 */
     uint64_t gens;        /* generations started, names the cgroup child */
+
+    /* Scale to zero (idle.c): the poll on listen_fd while idle, wake-ups by
+     * a waiting connection, and whether the next spawn leaves idle (not a
+     * restart). */
+    struct idle_watch *idle;
+    uint64_t wakeups;
+    bool waking;
 
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;
@@ -186,6 +197,8 @@ void sup_states_changed(struct sup *s);
 void sup_event(struct sup *s, enum sup_event ev);
 void sup_timer_disarm(struct tenant *t);
 void sup_close_listen(struct tenant *t);
+/* sup_ports.c: bind a passed-socket tenant's port now, if not yet held. */
+void sup_reserve_port(struct tenant *t);
 struct tenant *sup_find(const struct sup *s, const char *id);
 struct tenant *sup_tenant_new(struct sup *s, const char *id);
 int sup_tenant_insert(struct sup *s, struct tenant *t);
@@ -212,6 +225,14 @@ void sup_act_spawn(struct tenant *t);
 bool sup_can_overlap(const struct tenant *t);
 /* SIGTERM the previous generation and let it drain for stop_grace. */
 void sup_prev_drain(struct tenant *t);
+
+/* sup_process.c: the callbacks of a worker's notify socket and exit watch,
+ * for sup_upgrade.c's adopted workers. */
+void sup_on_notify(void *arg, unsigned flags, const char *status);
+void sup_on_exit_readable(uv_poll_t *h, int status, int events);
+
+/* sup_upgrade.c: tenants across an upgrade of tenantd (upgrade.h). */
+void sup_upgrade_adopt(struct tenant *t);
 
 /* sup_exec.c: call the watchers of t with its new state. */
 void sup_watch_fire(struct tenant *t);

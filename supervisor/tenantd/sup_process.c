@@ -25,8 +25,10 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
+#include "netpolicy.h"
 #include "log.h"
 #include "logcap.h"
 #include "notify.h"
@@ -39,8 +41,6 @@
 
 /* ---- the process ------------------------------------------------------------------ */
 
-static void on_exit_readable(uv_poll_t *h, int status, int events);
-
 static void watch_closed(uv_handle_t *h)
 {
     struct exit_watch *w = h->data;
@@ -48,11 +48,20 @@ static void watch_closed(uv_handle_t *h)
     free(w);
 }
 
-static void on_notify(void *arg, unsigned flags, const char *status)
+void sup_on_notify(void *arg, unsigned flags, const char *status)
 {
     struct tenant *t = arg;
     if (flags & NOTIFY_STATUS)
         log_debug(t->id, "worker status: %s", status);
+    /* The worker is about to go idle: a probe sent now would wait in the
+     * backlog once it has stopped accepting, and wake the tenant at once.
+     * Probing resumes after the grace period if it does not exit after all. */
+    if ((flags & NOTIFY_STATUS) && strncmp(status, "idle", 4) == 0 && t->state == TS_RUNNING &&
+        sup_idle_applies(t)) {
+        const struct config_global *g = &t->s->cfg->g;
+        sup_health_stop(t);
+        sup_health_schedule(t, g->stop_grace_ms + g->health_interval_ms);
+    }
     if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0) {
         t->ready_by_notify = true;
         sup_tenant_feed(t, EV_READY);
@@ -69,6 +78,9 @@ static void probe_start(struct tenant *t)
 {
     const struct config_global *g = &t->s->cfg->g;
     int rc = 0;
+    /* A probe of an idle tenant would wait in the backlog and wake it. */
+    if (t->state == TS_IDLE || t->pid <= 0)
+        return;
     if (!t->health)
         rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
     if (rc == 0) {
@@ -188,12 +200,17 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
     if (!base)
         return NULL;
-    char extra[3][CONFIG_PATH_MAX + 32];
+    char extra[4][CONFIG_PATH_MAX + 32];
     size_t nextra = 0;
     if (notify_path)
         snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
     if (t->cfg.socket == WORKER_SOCKET_PASSED)
         snprintf(extra[nextra++], sizeof extra[0], "LISTEN_FDS=1");
+    /* Scale to zero: the worker exits EXITCODE_IDLE after this long without
+     * a request (idle.h); only a passed socket can wake it again. */
+    if (t->cfg.socket == WORKER_SOCKET_PASSED && t->cfg.idle_after_ms > 0)
+        snprintf(extra[nextra++], sizeof extra[0], "IDLE_AFTER_MS=%lld",
+                 (long long)t->cfg.idle_after_ms);
     /* systemd's convention: a worker that can sends WATCHDOG=1 every half of
      * this; then tenantd does not probe it (on_health_timer). */
     if (notify_path)
@@ -215,7 +232,7 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     for (size_t i = 0; i < n; i++) {
         /* Ours win over anything of the same name in the base. */
         if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0 ||
-            strncmp(base[i], "WATCHDOG_", 9) == 0)
+            strncmp(base[i], "IDLE_AFTER_MS=", 14) == 0 || strncmp(base[i], "WATCHDOG_", 9) == 0)
             continue;
         env[k++] = strcpy(p, base[i]);
         p += strlen(p) + 1;
@@ -251,12 +268,16 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
     o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
     o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    /* The plan's storage limit, first layer: no single file grows past it
+     * (storage.c counts the whole data dir). */
+    if (t->cfg.storage_bytes > 0)
+        o->rlimit_fsize = t->cfg.storage_bytes;
     o->no_core = true;
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */
     o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
-    if (t->cfg.network == WORKER_NETWORK_NONE)
-        o->ns |= JAIL_NS_NET;
+    /* network namespace, Landlock port rules, cgroup-bpf address rules */
+    netpolicy_jail_opts(&t->cfg, t->s->cgsys.v2.mnt[0] != '\0', o);
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
@@ -349,7 +370,8 @@ static int do_spawn(struct tenant *t)
 
     snprintf(notify_path, sizeof notify_path, "%s/.notify", dir);
     if (!t->notify) {
-        rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, on_notify, t, &t->notify);
+        rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, sup_on_notify, t,
+                         &t->notify);
         if (rc < 0 && !t->notify_broken) {
             t->notify_broken = true;
             log_warn(t->id, "no notify socket at %s (%s): readiness comes from /healthz",
@@ -456,9 +478,10 @@ static int do_spawn(struct tenant *t)
     w->have_cg = have_gcg;
     if (have_gcg)
         w->cg = gcg;
+    snprintf(w->gen, sizeof w->gen, "%s", gen);
     w->t = t;
     w->poll.data = w;
-    uv_poll_start(&w->poll, UV_READABLE, on_exit_readable);
+    uv_poll_start(&w->poll, UV_READABLE, sup_on_exit_readable);
     t->watch = w;
     t->pid = r.pid;
     t->status_fd = r.status_fd;
@@ -469,8 +492,10 @@ static int do_spawn(struct tenant *t)
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;
-    if (t->spawns++ > 0)
+    /* A wake-up from idle is counted in wakeups, not as a restart. */
+    if (t->spawns++ > 0 && !t->waking)
         t->restarts++;
+    t->waking = false;
     log_info(t->id, "worker started pid=%d", (int)t->pid);
     sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
     t->ready_poll_ms = READY_POLL_FIRST_MS;
@@ -565,7 +590,7 @@ bool sup_can_overlap(const struct tenant *t)
            t->listen_port == t->cfg.port && t->ready_by_notify && t->notify && !t->prev;
 }
 
-static void on_exit_readable(uv_poll_t *h, int status, int events)
+void sup_on_exit_readable(uv_poll_t *h, int status, int events)
 {
     struct exit_watch *w = h->data;
     struct tenant *t = w->t;
@@ -630,6 +655,9 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
         ev = EV_OVERLAP_FAILED;
         sup_set_reason(t, "the new worker pid=%d exited (%s%s%s) before it was ready", (int)pid,
                        t->last_exit, msg[0] ? ": " : "", msg);
+    } else if (code == EXITCODE_IDLE && !sig && t->state == TS_RUNNING && !t->aborting &&
+               sup_idle_applies(t)) {
+        ev = EV_EXIT_IDLE;
     } else if (code == EXITCODE_JAIL && msg[0]) {
         ev = EV_EXIT_JAIL;
         sup_set_reason(t, "isolation failed: %s", msg);
@@ -655,7 +683,12 @@ static void on_exit_readable(uv_poll_t *h, int status, int events)
             logcap_note(t->logcap, line);
     }
     bool expected = t->state == TS_STOPPING;
-    if (expected)
+    if (ev == EV_EXIT_IDLE)
+        snprintf(t->last_exit, sizeof t->last_exit, "idle (exit %d)", EXITCODE_IDLE);
+    if (ev == EV_EXIT_IDLE)
+        log_info(t->id, "worker pid=%d exited after %lld ms without a request: idle", (int)pid,
+                 (long long)t->cfg.idle_after_ms);
+    else if (expected)
         log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);
     else
         log_warn(t->id, "worker exited pid=%d %s%s%s", (int)pid, t->last_exit, msg[0] ? ": " : "",

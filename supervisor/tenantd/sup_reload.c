@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -34,6 +35,7 @@
 #include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
+#include "upgrade.h"
 #include "usage_token.h"
 
 /* ---- reload ----------------------------------------------------------------------- */
@@ -104,6 +106,11 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
+    if (t->goal == GOAL_UP && t->state == TS_IDLE && sup_idle_applies(t)) {
+        /* No worker to restart: the next connection starts one with it. */
+        log_info(t->id, "config changed: idle, the next worker starts with it");
+        return;
+    }
     if (t->goal == GOAL_UP) {
         /* sup_can_overlap reads the new configuration: a new port or an own
          * socket cannot share the one tenantd holds. */
@@ -191,6 +198,13 @@ int sup_apply_config(struct sup *s, struct config *nc)
     if (s->booting)
         for (size_t k = 0; k < ntodo; k++)
             todo[k]->boot_attempt = todo[k]->have_cfg && todo[k]->goal == GOAL_UP;
+    /* After an upgrade of tenantd: take over the workers the previous image
+     * ran, before reconcile would start new ones (sup_upgrade.c). */
+    if (s->booting && upgrade_adopting())
+        for (size_t k = 0; k < ntodo; k++)
+            sup_upgrade_adopt(todo[k]);
+    for (size_t k = 0; k < ntodo; k++)
+        sup_reserve_port(todo[k]); /* all ports first, then starts (sup_ports.c) */
     for (size_t k = 0; k < ntodo; k++)
         sup_reconcile(todo[k]);
     free(cur);

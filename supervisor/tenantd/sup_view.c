@@ -7,6 +7,7 @@
  * (sup_exec.c), or format anything (status_json.c).
  */
 #include "sup_internal.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->plan, sizeof v->plan, "%s", t->cfg.plan);
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
+        v->network = netpolicy_name(t->cfg.network);
+        v->net_containment = netpolicy_containment(&t->cfg, s->root, s->cgsys.v2.mnt[0] != '\0');
         status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;
@@ -99,6 +102,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
             t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
     }
     v->restarts = t->restarts;
+    v->wakeups = t->wakeups;
+    v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error ? t->config_error : "");
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);
@@ -109,6 +114,15 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    if (t->logcap != NULL) {
+        struct logcap_stats ls;
+        logcap_stats(t->logcap, &ls);
+        v->log_bytes_read = ls.bytes_read;
+        v->log_lines_dropped = ls.lines_dropped;
+        v->log_bytes_dropped = ls.bytes_dropped;
+        v->log_pauses = ls.pauses;
+        v->log_paused_ms = ls.paused_ms;
+    }
 }
 
 size_t sup_tenant_count(const struct sup *s)
@@ -175,6 +189,19 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
     out->reloads = s->reloads;
 }
 
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold)
+{
+    struct tenant *t = sup_find(s, id);
+    if (!t)
+        return -ENOENT;
+    t->hold_socket = hold;
+    if (hold && t->listen_fd >= 0)
+        log_info(t->id, "socket kept while it is stopped: clients wait for the next worker");
+    if (!hold && t->state == TS_STOPPED && t->goal != GOAL_UP)
+        sup_close_listen(t);
+    return 0;
+}
+
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen)
 {
     struct tenant *t = sup_find(s, id);
@@ -212,6 +239,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
     case SUP_STOP:
         log_info(t->id, "stop requested");
         t->goal = GOAL_DOWN;
+        t->hold_socket = false;
         sup_reconcile(t);
         break;
     case SUP_RESTART:

@@ -75,16 +75,26 @@ static void test_fields(void **state)
                                        "draining_pid",
                                        "uptime_s",
                                        "restarts",
+                                       "wakeups",
+                                       "idle_after_ms",
                                        "last_exit",
                                        "config_error",
                                        "state_reason",
                                        "next_start_in_ms",
                                        "ready_latency_ms",
                                        "rss_bytes",
-                                       "cpu_seconds"};
+                                       "cpu_seconds",
+                                       "log",
+                                       "storage",
+                                       "network",
+                                       "net_containment"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
+    /* Never measured in this test: storage is null; the log counters are 0. */
+    assert_true(json_is_null(json_object_get(o, "storage")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(o, "log"), "bytes_dropped")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "id")), "dupont");
     assert_string_equal(json_string_value(json_object_get(o, "name")), "Cabinet Dupont & Associés");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
@@ -93,6 +103,7 @@ static void test_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "port")), 5001);
     assert_int_equal(json_integer_value(json_object_get(o, "uptime_s")), 42);
     assert_int_equal(json_integer_value(json_object_get(o, "restarts")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "wakeups")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "last_exit")), "signal 9");
     assert_string_equal(json_string_value(json_object_get(o, "config_error")), "");
     assert_true(json_is_null(json_object_get(o, "next_start_in_ms")));
