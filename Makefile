@@ -8,6 +8,8 @@
 #   make test          deps + build + unit tests + fuzz corpus replay + integration tests
 #   make check-asan    the unit and integration suites under ASan+UBSan
 #   make bench         the benchmark scripts (print figures; not tests)
+#   make bench-peers   tenantd beside uWSGI Emperor, same tenants, one table (PEERS_N="100 1000";
+#                      about 15 minutes; tests/bench/bench_peers.py; prints figures, not a test)
 #   make soak          the bounded soak run (MINUTES=2), by hand
 #   make format-check  clang-format --dry-run on every C file
 #   make cleanroom     `make run` and `make test` as the first commands on a fresh Debian 12
@@ -131,7 +133,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: image check-image check-k8s k8s-deps openapi-deps
-.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
+.PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench bench-peers format format-check install clean cleanroom
 all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS) $(PRELOAD_LIBS)
 
 $(BUILDDIR)/obj/%.o: %.c
@@ -233,6 +235,10 @@ test-only: all $(UNIT_BINS) k8s-deps openapi-deps
 
 bench: all
 	@for b in tests/bench/bench_*.sh; do echo "== $$b"; $$b $(BUILDDIR) || exit 1; done
+
+bench-peers: all
+	@deploy/install-deps.sh deploy/debian-packages.txt
+	@/usr/bin/python3 tests/bench/bench_peers.py $(BUILDDIR) $(PEERS_N)
 
 # The soak test is long and run by hand: make soak MINUTES=10
 soak: all

@@ -31,7 +31,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CGROUP_PATH_MAX 1024
+/* Ample for <mount>/<our cgroup>/<tenant>/<generation>; every join is
+ * checked (-ENAMETOOLONG). Four per tenant and four per worker generation. */
+#define CGROUP_PATH_MAX 512
 
 enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };
 

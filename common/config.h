@@ -30,6 +30,8 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
 #define CONFIG_HOST_MAX 254
+#define CONFIG_TENANT_FILE_MAX 1024 /* tenants_dir/<id>.ini, absolute */
+#define CONFIG_COMMAND_MAX 256      /* inih caps a line at 200 bytes anyway */
 
 /* ---- diagnostics ------------------------------------------------------- */
 
@@ -174,8 +176,11 @@ int config_stop_signal(enum worker_stop_signal s);
 extern const char *const config_stop_signal_names[];
 
 struct config_tenant {
-    char id[CONFIG_ID_MAX];     /* the file name without .ini */
-    char file[CONFIG_PATH_MAX]; /* absolute path of the file */
+    char id[CONFIG_ID_MAX]; /* the file name without .ini */
+    /* Absolute path of the file. Both this and command are far shorter than
+     * CONFIG_PATH_MAX: a tenant's config is held twice per tenant (the loaded
+     * config and the running copy), and a thousand tenants multiply it. */
+    char file[CONFIG_TENANT_FILE_MAX];
 
     /* [tenant] */
     char name[CONFIG_TEXT_MAX];
@@ -205,7 +210,7 @@ struct config_tenant {
 
     /* [worker] */
     int port;
-    char command[CONFIG_PATH_MAX];      /* "" = the bundled worker */
+    char command[CONFIG_COMMAND_MAX];   /* "" = the bundled worker */
     enum worker_socket socket;          /* default: passed for the bundled worker, own otherwise */
     char ai_model[64];                  /* default: the plan's */
     double prediction_threshold;        /* 0..1, default 0.87 */

@@ -367,7 +367,7 @@ int config_load_tenant(const struct config_global *g, const struct config_plans 
         config_diag_add(d, "out of memory");
         return -ENOMEM;
     }
-    if (absolute(path, abs, sizeof(abs)) < 0) {
+    if (absolute(path, abs, sizeof(abs)) < 0 || strlen(abs) >= sizeof(t->file)) {
         config_safe_name(display, dn, path);
         config_diag_add(d, "%s: the path is too long", display);
         r = -EINVAL;

@@ -60,6 +60,7 @@ struct http_server {
     int stopping;
     size_t conns, inflight, hashes;
     uv_timer_t idle;
+    uv_timer_t watchdog; /* WATCHDOG=1 every WATCHDOG_USEC / 2, when asked */
     int idle_armed;
     uv_timer_t linger; /* after SIGTERM: stop waiting for idle connections */
     int lingered;

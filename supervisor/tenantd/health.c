@@ -38,10 +38,13 @@ struct health {
     int handles; /* the timer, until closed (links are freed on their own) */
     int freeing;
     int64_t timeout_ms;
+    int oneshot; /* probes too far apart to keep the connection: close it */
 };
 
 static const char request[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
                               "User-Agent: tenantd-health\r\n\r\n";
+static const char request_close[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                                    "User-Agent: tenantd-health\r\nConnection: close\r\n\r\n";
 
 int health_parse_response(const char *buf, size_t len, size_t *total, int *keep)
 {
@@ -130,6 +133,11 @@ static void finish(struct health *h, int result, int keep)
     h->cb(h->arg, result);
 }
 
+void health_set_interval(struct health *h, int64_t interval_ms)
+{
+    h->oneshot = interval_ms >= HEALTH_KEEP_MAX_MS;
+}
+
 static void send_request(struct health *h);
 static void open_link(struct health *h);
 
@@ -185,7 +193,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     if (l->len < total)
         return;
-    finish(h, code, keep && l->len == total);
+    finish(h, code, keep && l->len == total && !h->oneshot);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -198,7 +206,8 @@ static void on_written(uv_write_t *w, int status)
 static void send_request(struct health *h)
 {
     struct link *l = h->link;
-    uv_buf_t b = uv_buf_init((char *)request, sizeof request - 1);
+    uv_buf_t b = h->oneshot ? uv_buf_init((char *)request_close, sizeof request_close - 1)
+                            : uv_buf_init((char *)request, sizeof request - 1);
     l->len = 0;
     l->wr.data = l;
     /* The request is small and the kept connection idle, so it goes out in

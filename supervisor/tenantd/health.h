@@ -42,6 +42,13 @@ void health_reset(struct health *h);
 /* Point the prober at another port (drops the connection when it changes). */
 void health_set_port(struct health *h, int port);
 
+/* Probes at least this far apart do not keep their connection: the worker
+ * would close it idle in between (h2o's keep-alive is 10 s), which costs a
+ * wake-up and a reconnect anyway. They ask "Connection: close" instead, so the
+ * worker holds no idle connection and no timer for it. */
+#define HEALTH_KEEP_MAX_MS 9000
+void health_set_interval(struct health *h, int64_t interval_ms);
+
 /* Reset, then free once every handle is closed. */
 void health_free(struct health *h);
 

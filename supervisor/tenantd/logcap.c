@@ -42,7 +42,7 @@ struct buf {
 
 struct logcap {
     uv_loop_t *loop;
-    char path[CONFIG_PATH_MAX];
+    char *path; /* owned; exact length (a thousand tenants, one each) */
     char tenant[CONFIG_ID_MAX];
     struct logcap_opts o;
     int refs;     /* open streams + 1 for the owner until logcap_close */
@@ -78,7 +78,8 @@ struct stream {
     const char *name;
     bool cutting; /* the current line was cut: skip to its end */
     size_t len, max;
-    char *line; /* line_max + 1 bytes */
+    size_t cap; /* of line: grown on demand up to max, 0 until the first byte */
+    char *line;
 };
 
 static void kick(struct logcap *lc);
@@ -91,7 +92,16 @@ static void maybe_free(struct logcap *lc)
         close(lc->fd);
     free(lc->pending.p);
     free(lc->job.p);
+    free(lc->path);
     free(lc);
+}
+
+/* A quiet worker writes a line now and then: between bursts its logcap holds
+ * no buffer (memory per tenant is what a thousand tenants multiply). */
+static void buf_release(struct buf *b)
+{
+    free(b->p);
+    *b = (struct buf){0};
 }
 
 static int buf_reserve(struct buf *b, size_t more)
@@ -336,6 +346,10 @@ static void job_done(uv_work_t *w, int status)
         maybe_free(lc);
         return;
     }
+    if (lc->pending.len == 0) {
+        buf_release(&lc->job);
+        buf_release(&lc->pending);
+    }
     kick(lc);
 }
 
@@ -447,6 +461,21 @@ static void pause_stream(struct stream *s)
     uv_timer_start(&s->resume, on_resume, ms, 0);
 }
 
+/* The line buffer grows by doubling from 128 bytes up to line_max: most
+ * workers never write a long line, many write none. */
+static int line_grow(struct stream *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 128;
+    if (cap > s->max)
+        cap = s->max;
+    char *p = realloc(s->line, cap);
+    if (!p)
+        return -ENOMEM;
+    s->line = p;
+    s->cap = cap;
+    return 0;
+}
+
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 {
     struct stream *s = h->data;
@@ -478,8 +507,13 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
                 emit(lc, s->name, s->line, s->len, " [cut]");
                 s->cutting = true;
                 s->len = 0;
-            } else {
+            } else if (s->len < s->cap || line_grow(s) == 0) {
                 s->line[s->len++] = c;
+            } else {
+                /* No memory for a longer line: cut it here, as at line_max. */
+                emit(lc, s->name, s->line, s->len, " [cut]");
+                s->cutting = true;
+                s->len = 0;
             }
         }
     }
@@ -495,17 +529,11 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
     size_t max = (size_t)(lc->o.line_max > 0 ? lc->o.line_max : 4096);
     if (!s)
         goto nomem;
-    s->line = malloc(max + 1);
-    if (!s->line) {
-        free(s);
-        goto nomem;
-    }
     s->lc = lc;
     s->name = name;
     s->max = max;
     int rc = uv_pipe_init(lc->loop, &s->pipe, 0);
     if (rc < 0) {
-        free(s->line);
         free(s);
         close(fd);
         return rc;
@@ -571,9 +599,14 @@ int logcap_open(uv_loop_t *loop, const char *path, const char *tenant, const str
     struct logcap *lc = calloc(1, sizeof *lc);
     if (!lc)
         return -ENOMEM;
-    if (snprintf(lc->path, sizeof lc->path, "%s", path) >= (int)sizeof lc->path) {
+    if (strlen(path) >= CONFIG_PATH_MAX) {
         free(lc);
         return -ENAMETOOLONG;
+    }
+    lc->path = strdup(path);
+    if (!lc->path) {
+        free(lc);
+        return -ENOMEM;
     }
     snprintf(lc->tenant, sizeof lc->tenant, "%s", tenant);
     lc->loop = loop;

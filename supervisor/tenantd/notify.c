@@ -34,6 +34,8 @@ static void parse(struct notify *n, pid_t sender, char *msg, size_t len)
             flags |= NOTIFY_READY;
         else if (strcmp(line, "STOPPING=1") == 0)
             flags |= NOTIFY_STOPPING;
+        else if (strcmp(line, "WATCHDOG=1") == 0)
+            flags |= NOTIFY_WATCHDOG;
         else if (strncmp(line, "STATUS=", 7) == 0) {
             flags |= NOTIFY_STATUS;
             status = line + 7;

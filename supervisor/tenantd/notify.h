@@ -26,6 +26,7 @@
 #define NOTIFY_STOPPING 0x2u
 #define NOTIFY_STATUS 0x4u
 #define NOTIFY_MAINPID 0x8u
+#define NOTIFY_WATCHDOG 0x10u /* WATCHDOG=1: the worker's loop is alive */
 
 struct notify;
 

@@ -131,8 +131,6 @@ static void act_overlap(struct tenant *t)
  * aside, which never stopped serving, is the worker again. */
 static void act_keep_prev(struct tenant *t)
 {
-    struct sup *s = t->s;
-    const struct config_global *g = &s->cfg->g;
     if (!t->prev)
         return;
     t->watch = t->prev;
@@ -146,7 +144,7 @@ static void act_keep_prev(struct tenant *t)
         snprintf(line, sizeof line, "restart failed: %s", t->state_reason);
         logcap_note(t->logcap, line);
     }
-    sup_health_schedule(t, g->health_interval_ms > 0 ? g->health_interval_ms : 5000);
+    sup_health_schedule(t, sup_health_interval(t->s));
 }
 
 static void act_term(struct tenant *t)
@@ -201,7 +199,6 @@ static void act_fail(struct tenant *t, bool hold)
 static void act_ready(struct tenant *t)
 {
     struct sup *s = t->s;
-    const struct config_global *g = &s->cfg->g;
     sup_timer_disarm(t);
     sup_health_stop(t);
     t->ready_at = sup_now_ms(s);
@@ -217,9 +214,9 @@ static void act_ready(struct tenant *t)
         sup_prev_drain(t);
     }
     /* The first probe lands anywhere in the first interval, so that tenants
-     * started together do not probe together forever after. */
-    int64_t iv = g->health_interval_ms > 0 ? g->health_interval_ms : 5000;
-    sup_health_schedule(t, iv / 2 + (int64_t)randombytes_uniform((uint32_t)(iv / 2 + 1)));
+     * started together do not probe together, then or ever after. */
+    int64_t iv = sup_health_interval(t->s);
+    sup_health_schedule(t, 1 + (int64_t)randombytes_uniform((uint32_t)iv));
 }
 
 /* The worker went away on its own after idle_after without a request

@@ -66,7 +66,7 @@ struct tenant {
     char id[CONFIG_ID_MAX];
     bool have_cfg;            /* cfg holds a valid configuration */
     struct config_tenant cfg; /* the last good configuration, the one that runs */
-    char config_error[1024];
+    char *config_error;       /* NULL, or why its file is invalid (owned; most tenants have none) */
 
     enum tstate state;
     enum goal goal;
@@ -124,6 +124,7 @@ struct tenant {
     struct health *health; /* the /healthz prober, created at the first start */
     int health_fails;
     int64_t ready_poll_ms;
+    uint64_t alive_at; /* uv_now() of the worker's last WATCHDOG=1, 0 = none yet */
     /* Credential for the worker's GET /internal/usage, derived from the
      * secret read at the last spawn ("" before that). */
     char usage_token[USAGE_TOKEN_LEN + 1];
@@ -219,6 +220,9 @@ void sup_maybe_shutdown_done(struct sup *s);
 /* sup_process.c: the worker process (spawn, readiness, probes, exit). */
 void sup_health_schedule(struct tenant *t, int64_t ms);
 void sup_health_stop(struct tenant *t);
+/* The liveness interval: [supervise] health_interval, stretched with the
+ * tenant count so that probes stay a bounded rate in all. */
+int64_t sup_health_interval(const struct sup *s);
 void sup_start_slot_run(struct tenant *t);
 void sup_act_spawn(struct tenant *t);
 /* True when a restart of t can start the new worker beside the running one

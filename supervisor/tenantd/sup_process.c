@@ -95,6 +95,8 @@ void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status)
                  "ends every process in it, so it must not daemonize (run it in the "
                  "foreground)");
     }
+    if ((flags & NOTIFY_WATCHDOG) && t->pid > 0)
+        t->alive_at = sup_now_ms(t->s);
 }
 
 static void on_probe_done(void *arg, int result);
@@ -110,6 +112,7 @@ static void probe_start(struct tenant *t)
         rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
     if (rc == 0) {
         health_set_port(t->health, t->cfg.port);
+        health_set_interval(t->health, t->state == TS_RUNNING ? sup_health_interval(t->s) : 0);
         rc = health_probe(t->health, g->health_timeout_ms);
     }
     if (rc < 0 && rc != UV_EBUSY)
@@ -118,7 +121,18 @@ static void probe_start(struct tenant *t)
 
 static void on_health_timer(uv_timer_t *h)
 {
-    probe_start(h->data);
+    struct tenant *t = h->data;
+    /* A running worker that said WATCHDOG=1 within the interval is alive:
+     * its datagram cost tenantd one recv, a probe costs a TCP connection.
+     * Only silent workers are probed. */
+    int64_t iv = sup_health_interval(t->s);
+    if (t->state == TS_RUNNING && t->alive_at > 0 &&
+        sup_now_ms(t->s) - t->alive_at < (uint64_t)iv) {
+        t->health_fails = 0;
+        sup_health_schedule(t, iv);
+        return;
+    }
+    probe_start(t);
 }
 
 /* Probes due within the same 100 ms slot fire together, so that a thousand
@@ -134,6 +148,21 @@ void sup_health_schedule(struct tenant *t, int64_t ms)
         ms += (int64_t)(HEALTH_SLOT_MS - due % HEALTH_SLOT_MS);
     }
     uv_timer_start(&t->health_timer, on_health_timer, (uint64_t)(ms > 0 ? ms : 1), 0);
+}
+
+/* Liveness probes only catch a worker that hangs: an exit is seen at once on
+ * its pidfd. So with many tenants the probes are spread to at most
+ * HEALTH_MAX_PER_S in all, which keeps an idle tenantd's CPU flat in the
+ * tenant count (a probe costs tenantd ~100 us: a reconnect, since the
+ * worker's keep-alive is shorter than the interval): up to 64 tenants the
+ * interval is health_interval, at 1000 each is probed every 125 s. */
+#define HEALTH_MAX_PER_S 8
+
+int64_t sup_health_interval(const struct sup *s)
+{
+    int64_t iv = s->cfg->g.health_interval_ms > 0 ? s->cfg->g.health_interval_ms : 8000;
+    int64_t spread = (int64_t)s->n * 1000 / HEALTH_MAX_PER_S;
+    return iv > spread ? iv : spread;
 }
 
 void sup_health_stop(struct tenant *t)
@@ -187,7 +216,7 @@ static void on_probe_done(void *arg, int result)
             return;
         }
     }
-    sup_health_schedule(t, g->health_interval_ms);
+    sup_health_schedule(t, sup_health_interval(t->s));
 }
 
 /* Build the worker's environment: the config's, plus what only the supervisor
@@ -198,7 +227,7 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
     if (!base)
         return NULL;
-    char extra[3][CONFIG_PATH_MAX + 32];
+    char extra[4][CONFIG_PATH_MAX + 32];
     size_t nextra = 0;
     if (notify_path)
         snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
@@ -209,6 +238,11 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     if (t->cfg.socket == WORKER_SOCKET_PASSED && t->cfg.idle_after_ms > 0)
         snprintf(extra[nextra++], sizeof extra[0], "IDLE_AFTER_MS=%lld",
                  (long long)t->cfg.idle_after_ms);
+    /* systemd's convention: a worker that can sends WATCHDOG=1 every half of
+     * this; then tenantd does not probe it (on_health_timer). */
+    if (notify_path)
+        snprintf(extra[nextra++], sizeof extra[0], "WATCHDOG_USEC=%lld",
+                 (long long)sup_health_interval(s) * 1000);
     size_t n = 0, bytes = 0;
     for (; base[n]; n++)
         bytes += strlen(base[n]) + 1;
@@ -225,7 +259,7 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     for (size_t i = 0; i < n; i++) {
         /* Ours win over anything of the same name in the base. */
         if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0 ||
-            strncmp(base[i], "IDLE_AFTER_MS=", 14) == 0)
+            strncmp(base[i], "IDLE_AFTER_MS=", 14) == 0 || strncmp(base[i], "WATCHDOG_", 9) == 0)
             continue;
         env[k++] = strcpy(p, base[i]);
         p += strlen(p) + 1;
@@ -486,6 +520,7 @@ static int do_spawn(struct tenant *t)
     logcap_attach(t->logcap, r.out_fd, r.err_fd);
 
     t->spawned_at = sup_now_ms(s);
+    t->alive_at = 0;
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;

@@ -50,8 +50,12 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     }
     if (!e->valid) {
         const char *err = e->error ? e->error : "invalid";
-        if (strcmp(t->config_error, err) != 0) {
-            snprintf(t->config_error, sizeof t->config_error, "%s", err);
+        if (!t->config_error || strcmp(t->config_error, err) != 0) {
+            char *copy = strndup(err, 1023);
+            if (copy) { /* out of memory: the previous error stays shown */
+                free(t->config_error);
+                t->config_error = copy;
+            }
             if (t->have_cfg)
                 log_warn(t->id, "config invalid, keeps running on its last good config: %s", err);
             else
@@ -59,9 +63,10 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
         }
         return;
     }
-    if (t->config_error[0]) {
+    if (t->config_error) {
         log_info(t->id, "config valid again");
-        t->config_error[0] = '\0';
+        free(t->config_error);
+        t->config_error = NULL;
     }
     if (!t->have_cfg) {
         t->cfg = e->t;

@@ -108,7 +108,7 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->wakeups = t->wakeups;
     v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
-    snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
+    snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error ? t->config_error : "");
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);
     v->next_start_in_ms = -1;
     if ((t->state == TS_BACKOFF || t->state == TS_FAILED) &&
@@ -232,7 +232,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
     }
     if (!t->have_cfg && a != SUP_STOP) {
         snprintf(err, errlen, "its file is invalid and it never had a valid one: %s",
-                 t->config_error);
+                 t->config_error ? t->config_error : "invalid");
         return -EINVAL;
     }
     switch (a) {

@@ -245,6 +245,8 @@ void sup_tenant_release(struct tenant *t)
     logcap_close(t->logcap);
     t->logcap = NULL;
     health_free(t->health);
+    free(t->config_error);
+    t->config_error = NULL;
     t->health = NULL;
     if (t->prev) {
         /* Only at shutdown's last resort: its exit is reaped, not awaited. */
