@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pg_url.h"
+
 #define CONFIG_ID_MAX 32 /* ^[a-z][a-z0-9-]{0,30}$ plus NUL */
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
@@ -105,6 +107,12 @@ struct config_global {
     int health_failures;        /* 3 in a row -> restart */
     int64_t reload_debounce_ms; /* 200ms after the last inotify event */
 
+    /* [postgresql]: the server tenantd provisions PostgreSQL tenants on
+     * (docs/database.md); url "" = no server, PostgreSQL tenants are invalid */
+    char pg_url[CONFIG_PATH_MAX];
+    char pg_password_file[CONFIG_PATH_MAX]; /* the admin role's password, one line, 0600 */
+    struct pg_server pg;                    /* pg_url, parsed */
+
     /* [logs] */
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
@@ -114,6 +122,9 @@ struct config_global {
 /* ---- plans --------------------------------------------------------------- */
 
 #define CONFIG_PLANS_MAX 32
+
+/* Where a tenant's data lives ([database] type): the worker's DATABASE_TYPE. */
+enum db_type { DB_SQLITE = 0, DB_POSTGRESQL };
 
 struct config_plan {
     char name[CONFIG_ID_MAX];
@@ -127,6 +138,7 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    enum db_type database; /* the default of its tenants' [database] type */
 };
 
 struct config_plans {
@@ -180,6 +192,9 @@ struct config_tenant {
     enum worker_network network;        /* host | none */
     bool seccomp;                       /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
+
+    /* [database] */
+    enum db_type database; /* default: the plan's */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -243,10 +258,10 @@ int config_tenant_log_path(const struct config_global *g, const char *id, char *
 
 /*
  * The worker's environment (DESIGN.md "The worker contract"): CLIENT_ID ...
- * DATABASE_TYPE=sqlite, DATA_DIR, PORT, SECRET_KEY, TEMPLATES_DIR, LANGUAGE,
- * TIMEZONE, PLAN_* prices. Returns a NULL-terminated array of "K=V" strings
- * (one allocation: free with free()). `secret` may be NULL (then SECRET_KEY is
- * left out). Does no I/O.
+ * DATABASE_TYPE (and for PostgreSQL POSTGRESQL_URL, PGPASSFILE), DATA_DIR, PORT, SECRET_KEY,
+ * TEMPLATES_DIR, LANGUAGE, TIMEZONE, PLAN_* prices. Returns a NULL-terminated array of "K=V"
+ * strings (one allocation: free with free()). `secret` may be NULL (then SECRET_KEY is left out).
+ * Does no I/O.
  */
 char **config_worker_env(const struct config_global *g, const struct config_plans *p,
                          const struct config_tenant *t, const char *secret);

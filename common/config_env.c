@@ -94,7 +94,16 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
     env_add(&e, "PORT", "%d", t->port);
     if (secret != NULL)
         env_add(&e, "SECRET_KEY", "%s", secret);
-    env_add(&e, "DATABASE_TYPE", "sqlite");
+    if (t->database == DB_POSTGRESQL && g->pg_url[0] != '\0') {
+        char url[512];
+        pg_tenant_url(&g->pg, t->id, url, sizeof url);
+        env_add(&e, "DATABASE_TYPE", "postgresql");
+        env_add(&e, "POSTGRESQL_URL", "%s", url);
+        /* libpq's password file, written by tenantd at provisioning (pg_admin.c). */
+        env_add(&e, "PGPASSFILE", "%s/.pgpass", data);
+    } else {
+        env_add(&e, "DATABASE_TYPE", "sqlite");
+    }
     /* Then tenantd's additions. */
     env_add(&e, "TEMPLATES_DIR", "%s", tpl);
     env_add(&e, "LANGUAGE", "%s", t->language);

@@ -94,6 +94,15 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if (g->backoff_min_ms > g->backoff_max_ms)
         config_perr(c, config_seen_line(c, seen, "supervise", "backoff_min"), "supervise",
                     "backoff_min", "is larger than backoff_max");
+    line = config_seen_line(c, seen, "postgresql", "url");
+    if (g->pg_url[0] != '\0') {
+        char why[256];
+        if (pg_url_parse(g->pg_url, &g->pg, why, sizeof(why)) < 0)
+            config_perr(c, line, "postgresql", "url", "%s", why);
+    }
+    if ((g->pg_url[0] == '\0') != (g->pg_password_file[0] == '\0'))
+        config_perr(c, line, "postgresql", g->pg_url[0] ? "password_file" : "url",
+                    "url and password_file must be set together");
     if ((g->tls_cert[0] == '\0') != (g->tls_key[0] == '\0'))
         config_perr(c, 0, "proxy", g->tls_cert[0] ? "tls_key" : "tls_cert",
                     "tls_cert and tls_key must be set together");
@@ -280,7 +289,12 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))
             t->advanced_features = pl->advanced_features;
+        if (!config_seen_line(c, seen, "database", "type"))
+            t->database = pl->database;
     }
+    if (t->database == DB_POSTGRESQL && g != NULL && g->pg_url[0] == '\0')
+        config_perr(c, config_seen_line(c, seen, "database", "type"), "database", "type",
+                    "postgresql needs a server: tenantd.ini has no [postgresql] url");
 
     line = config_seen_line(c, seen, "worker", "port");
     if (line > 0 && g != NULL && g->port_max > 0 && t->port > 0 &&

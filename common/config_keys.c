@@ -283,6 +283,7 @@ static const char *const status_names[] = {"active", "suspended", "cancelled", N
 static const char *const socket_names[] = {"passed", "own", NULL};
 static const char *const network_names[] = {"host", "none", NULL};
 static const char *const cost_names[] = {"interactive", "moderate", "min", NULL};
+static const char *const db_names[] = {"sqlite", "postgresql", NULL};
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -360,6 +361,10 @@ static const struct key global_keys[] = {
     {"supervise", "reload_debounce", K_DURATION, 0, G(reload_debounce_ms), .min = 0, .max = MIN_,
      .def = "200ms"},
 
+    /* Parsed and checked in global_derive (pg_url_parse names what is wrong). */
+    {"postgresql", "url", K_STR, F_EMPTY_OK, G(pg_url), .def = ""},
+    {"postgresql", "password_file", K_PATH, F_EMPTY_OK, G(pg_password_file), .def = ""},
+
     {"logs", "line_max", K_INT, 0, G(log_line_max), .min = 256, .max = 1024 * 1024, .def = "4096"},
     {"logs", "rate_lines", K_INT, 0, G(log_rate_lines), .min = 1, .max = 1000000, .def = "1000"},
     {"logs", "rotate_size", K_SIZE, 0, G(log_rotate_bytes), .min = 0, .max = 64 * GIB, .def = "0"},
@@ -388,6 +393,7 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "database", K_ENUM, 0, P(database), .def = "sqlite", .names = db_names},
 };
 
 /*
@@ -429,6 +435,8 @@ static const struct key tenant_keys[] = {
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},
+
+    {"database", "type", K_ENUM, 0, T(database), .names = db_names},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");
