@@ -469,9 +469,14 @@ static const struct ctl_cmd commands[] = {
      "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
      "stop removed ones, restart changed ones.",
      cmd_reload},
-    {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
+    {"onboard",
+     "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E]\n"
+     "          [--database sqlite|postgresql] [--json]",
      "Onboard a client in one step: check everything, allocate a port, write\n"
-     "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"
+     "tenants.d/<id>.ini, create the data dir and secret (with --database\n"
+     "postgresql, or a plan whose database is postgresql: the firm's database\n"
+     "and login role on tenantd.ini's [postgresql] server, its password in the\n"
+     "data dir's .pgpass), start the worker, wait\n"
      "until it is ready, create the firm's first admin account, then print the\n"
      "URL and the credentials. All or nothing: on any failure everything is\n"
      "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
@@ -487,7 +492,9 @@ static const struct ctl_cmd commands[] = {
      ctl_cmd_create_admin},
     {"offboard", "offboard <id> [--purge]",
      "Stop a tenant and move its file, data dir and log into\n"
-     "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",
+     "<data_dir>/../archive/<id>-<UTC time>/ (a PostgreSQL tenant's database is\n"
+     "dumped there with pg_dump -Fc as <id>.pgdump, and kept on the server).\n"
+     "With --purge, delete them instead (and drop the database and its role).",
      ctl_cmd_offboard},
     {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
     {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},

@@ -28,6 +28,7 @@
 #include "backup_sched.h"
 #include "config.h"
 #include "log.h"
+#include "pg_admin.h"
 #include "proxy.h"
 #include "reach.h"
 #include "svcnotify.h"
@@ -85,8 +86,10 @@ static int check_only(const char *path)
     struct config *c = NULL;
     struct config_diag d = {0};
     int rc = config_load(path, &c, &d);
-    if (rc == 0)
+    if (rc == 0) {
         cross_check(c, &d);
+        pg_admin_check_config(&c->g, &d);
+    }
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
     if (rc == 0 && d.n == 0)
