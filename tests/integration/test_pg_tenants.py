@@ -1,0 +1,212 @@
+"""
+PostgreSQL tenants, tenantd's side (docs/database.md): the [postgresql]
+configuration and its checks, provisioning at onboarding (one database and
+one owner role per tenant, least privilege, the password in the tenant's
+.pgpass), isolation between two tenants, the rollback of a failed
+onboarding, offboarding (pg_dump into the archive, drop with purge), and the
+worker's environment. A real PostgreSQL 15 server (the `pg` fixture).
+
+Until the bundled tenant-worker speaks PostgreSQL, the tenants here run the
+helper pgworker (tests/helpers/pgworker.c), whose --create-admin, run by
+tenantd in the tenant's jail under its uid, uses the real psql with the
+environment tenantd gave it: an onboarding only succeeds when the tenant
+reaches its own database with its own password.
+"""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from tenantd_test import binpath, helper, wait_for
+
+
+def use_pg(root, pg, **extra):
+    pwfile = os.path.join(root.path, "pg-admin.pw")
+    with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(pg.password + "\n")
+    root.write_global(postgresql={"url": f"postgresql://postgres@127.0.0.1:{pg.port}/postgres",
+                                  "password_file": pwfile},
+                      tenantd={"worker": helper("pgworker")}, **extra)
+    return pwfile
+
+
+def pg_one(pg, sql, db="postgres"):
+    return pg.psql(sql, db=db).stdout.strip()
+
+
+def role_exists(pg, name):
+    return pg_one(pg, f"SELECT count(*) FROM pg_roles WHERE rolname = '{name}'") == "1"
+
+
+def db_exists(pg, name):
+    return pg_one(pg, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") == "1"
+
+
+def onboard(root, tid, name=None, check=True):
+    return root.tenantctl("onboard", tid, name or f"Cabinet {tid}", "professional",
+                          "--database", "postgresql", "--json", check=check)
+
+
+def pgpass_of(root, tid):
+    path = os.path.join(root.path, "data", "clients", tid, ".pgpass")
+    with open(path) as f:
+        host, port, db, user, pw = f.read().strip().split(":")
+    return path, db, user, pw
+
+
+def env_of(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return dict(kv.decode().split("=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+
+
+def test_config_checks(root, tmp_path):
+    """tenantd -n: the password file's mode, a password inline, a PostgreSQL
+    tenant without a server; each named."""
+    def check():
+        r = subprocess.run([binpath("tenantd"), "-c", root.config, "-n"], capture_output=True,
+                           text=True, timeout=30)
+        return r.returncode, r.stdout + r.stderr
+
+    pw = os.path.join(root.path, "pw")
+    with open(pw, "w") as f:
+        f.write("secret\n")
+    os.chmod(pw, 0o644)
+    root.write_global(postgresql={"url": "postgresql://postgres@127.0.0.1:5432/postgres",
+                                  "password_file": pw})
+    rc, out = check()
+    assert rc == 1 and "readable by group or others" in out and "chmod 600" in out, out
+    os.chmod(pw, 0o600)
+    rc, out = check()
+    assert rc == 0 and "configuration OK" in out, out
+    root.write_global(postgresql={"url": "postgresql://postgres:hunter2@127.0.0.1/postgres"})
+    rc, out = check()
+    assert rc == 1 and "[postgresql] url" in out and "password_file" in out, out
+    root.write_global(postgresql={"url": "postgresql://postgres@127.0.0.1/x?sslmode=disable"})
+    rc, out = check()
+    assert rc == 1 and "sslmode" in out and "not supported" in out, out
+    # A tenant that wants PostgreSQL when tenantd has no server.
+    root.global_cfg.pop("postgresql")
+    root.write_global()
+    root.add_tenant("dupont", database={"type": "postgresql"})
+    rc, out = check()
+    assert rc == 1 and "[database] type" in out and "[postgresql] url" in out, out
+
+
+def test_onboard_creates_database_and_role(root, pg):
+    use_pg(root, pg)
+    root.start()
+    out = json.loads(onboard(root, "dupont-avocats").stdout)
+    assert out["admin"]["password"].startswith("pgworker-")
+    name = "tenant_dupont_avocats"
+    # The role: a plain login, nothing more.
+    flags = pg_one(pg, "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, "
+                       f"rolcanlogin FROM pg_roles WHERE rolname = '{name}'")
+    assert flags == "f|f|f|f|t", flags
+    # Its database, owned by it, that PUBLIC cannot connect to.
+    owner = pg_one(pg, "SELECT pg_get_userbyid(datdba) FROM pg_database "
+                       f"WHERE datname = '{name}'")
+    assert owner == name
+    acl = pg_one(pg, f"SELECT datacl::text FROM pg_database WHERE datname = '{name}'")
+    assert "=c" not in acl.replace(f"{name}=", "").split("/")[0] and not acl.startswith("{=")
+    assert pg_one(pg, f"SELECT has_database_privilege('public', '{name}', 'CONNECT')") == "f"
+    # The worker reached it from its jail, as its uid, with its .pgpass.
+    assert pg_one(pg, "SELECT name FROM firm_users", db=name) == "admin"
+    path, db, user, pw = pgpass_of(root, "dupont-avocats")
+    st = os.stat(path)
+    data_dir = os.path.dirname(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.stat(data_dir).st_uid != 0
+    assert (db, user) == (name, name) and len(pw) == 32
+    # The worker's environment, the seed's names.
+    env = env_of(root.status("dupont-avocats")["pid"])
+    assert env["DATABASE_TYPE"] == "postgresql"
+    assert env["POSTGRESQL_URL"] == f"postgresql://{name}@127.0.0.1:{pg.port}/{name}"
+    assert env["PGPASSFILE"] == path
+    with open(root.tenant_file("dupont-avocats")) as f:
+        assert "[database]\ntype = postgresql\n" in f.read()
+    # A SQLite tenant next to it keeps SQLite.
+    root.tenantctl("onboard", "martin", "Cabinet Martin", "starter", "--json")
+    env = env_of(root.status("martin")["pid"])
+    assert env["DATABASE_TYPE"] == "sqlite" and "POSTGRESQL_URL" not in env
+
+
+def test_two_tenants_cannot_read_each_other(root, pg):
+    use_pg(root, pg)
+    root.start()
+    onboard(root, "alpha")
+    onboard(root, "beta")
+    _, db_a, user_a, pw_a = pgpass_of(root, "alpha")
+    _, db_b, user_b, pw_b = pgpass_of(root, "beta")
+    assert pw_a != pw_b
+    # Each reaches its own database...
+    assert pg.psql("SELECT count(*) FROM firm_users", db=db_a, user=user_a,
+                   password=pw_a).stdout.strip() == "1"
+    # ...and neither the other's, in both directions.
+    for user, pw, other in ((user_a, pw_a, db_b), (user_b, pw_b, db_a)):
+        r = pg.psql("SELECT 1", db=other, user=user, password=pw, check=False)
+        assert r.returncode != 0 and "permission denied for database" in r.stderr, r.stderr
+    # A wrong password for one's own role fails too (scram, not trust).
+    r = pg.psql("SELECT 1", db=db_a, user=user_a, password=pw_b, check=False)
+    assert r.returncode != 0 and "password authentication failed" in r.stderr
+
+
+def test_failed_onboarding_drops_what_it_created(root, pg, skip_alert):
+    use_pg(root, pg)
+    root.start()
+    # 1. The database cannot be created (it exists, someone else's): the role
+    # this onboarding created is dropped, the existing database is left alone.
+    pg.psql('CREATE DATABASE "tenant_gamma"')
+    r = onboard(root, "gamma", check=False)
+    assert r.returncode != 0 and "already exists" in (r.stdout + r.stderr), r.stdout + r.stderr
+    assert not role_exists(pg, "tenant_gamma") and db_exists(pg, "tenant_gamma")
+    assert not os.path.exists(root.tenant_file("gamma"))
+    assert not os.path.exists(os.path.join(root.path, "data", "clients", "gamma"))
+    # 2. The role exists already (an earlier tenant's): nothing is dropped.
+    pg.psql('CREATE ROLE "tenant_delta" LOGIN')
+    r = onboard(root, "delta", check=False)
+    assert r.returncode != 0 and "already exists" in (r.stdout + r.stderr)
+    assert role_exists(pg, "tenant_delta") and not db_exists(pg, "tenant_delta")
+    # 3. A later step fails (the first admin cannot be created): the database
+    # and role provisioned for it are dropped by the rollback.
+    r = onboard(root, "omega", name="Cabinet fail-admin", check=False)
+    assert r.returncode != 0
+    wait_for(lambda: not role_exists(pg, "tenant_omega") and not db_exists(pg, "tenant_omega"),
+             timeout=30, what="the rollback drops tenant_omega")
+    assert not os.path.exists(os.path.join(root.path, "data", "clients", "omega"))
+    ev = [(e["action"], e["tenant"], e["result"]) for e in root.get("/v1/events").json()]
+    assert any(a == "onboard" and t == "gamma" and res.startswith("error")
+               for a, t, res in ev), ev
+
+
+def test_offboard_dumps_then_purge_drops(root, pg):
+    use_pg(root, pg)
+    root.start()
+    onboard(root, "archived")
+    onboard(root, "purged")
+    name = "tenant_archived"
+    pg.psql("INSERT INTO firm_users SELECT 'u' || g FROM generate_series(1, 250) g", db=name)
+    rows = pg_one(pg, "SELECT count(*), md5(string_agg(name, ',' ORDER BY name)) "
+                      "FROM firm_users", db=name)
+    r = root.request("DELETE", "/v1/tenants/archived")
+    assert r.status == 200, r.text
+    out = r.json()
+    dump = out["database_dump"]
+    assert dump == os.path.join(out["archive"], "archived.pgdump")
+    assert stat.S_IMODE(os.stat(dump).st_mode) == 0o600
+    # The database is kept on the server, and the dump holds every row:
+    # restored into a scratch database, the rows compare equal.
+    assert db_exists(pg, name) and role_exists(pg, name)
+    pg.psql('CREATE DATABASE "scratch_restore"')
+    env = dict(os.environ, PGPASSWORD=pg.password)
+    subprocess.run(["pg_restore", "--no-owner", "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+                    "postgres", "-d", "scratch_restore", dump], env=env, check=True,
+                   capture_output=True, timeout=60)
+    assert pg_one(pg, "SELECT count(*), md5(string_agg(name, ',' ORDER BY name)) "
+                      "FROM firm_users", db="scratch_restore") == rows
+    pg.psql('DROP DATABASE "scratch_restore"')
+    # --purge drops the database and its role.
+    r = root.tenantctl("offboard", "purged", "--purge")
+    assert not db_exists(pg, "tenant_purged") and not role_exists(pg, "tenant_purged")
+    ev = [(e["action"], e["tenant"], e["result"]) for e in root.get("/v1/events").json()]
+    assert ("offboard", "purged", "ok (purged)") in ev and ("offboard", "archived", "ok") in ev
