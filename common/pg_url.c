@@ -15,8 +15,8 @@
 
 static bool name_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
 }
 
 static bool host_char(int c)
@@ -71,8 +71,9 @@ int pg_url_parse(const char *url, struct pg_server *out, char *err, size_t errle
             return -EINVAL;
         }
         if (!take(out->user, sizeof out->user, p, at, name_char) || out->user[0] == '\0') {
-            util_seterr(err, errlen, "the user name is empty, too long or has characters "
-                                     "outside [A-Za-z0-9_.-]");
+            util_seterr(err, errlen,
+                        "the user name is empty, too long or has characters "
+                        "outside [A-Za-z0-9_.-]");
             return -EINVAL;
         }
         p = at + 1;
@@ -98,8 +99,9 @@ int pg_url_parse(const char *url, struct pg_server *out, char *err, size_t errle
             he = colon;
     }
     if (!take(out->host, sizeof out->host, hb, he, host_char)) {
-        util_seterr(err, errlen, "the host is too long or has characters outside "
-                                 "[A-Za-z0-9_.-]");
+        util_seterr(err, errlen,
+                    "the host is too long or has characters outside "
+                    "[A-Za-z0-9_.-]");
         return -EINVAL;
     }
     if (colon != NULL) {
@@ -116,8 +118,9 @@ int pg_url_parse(const char *url, struct pg_server *out, char *err, size_t errle
     if (*p == '/') {
         const char *de = p + 1 + strcspn(p + 1, "?");
         if (de > p + 1 && !take(out->dbname, sizeof out->dbname, p + 1, de, name_char)) {
-            util_seterr(err, errlen, "the database name is too long or has characters outside "
-                                     "[A-Za-z0-9_.-]");
+            util_seterr(err, errlen,
+                        "the database name is too long or has characters outside "
+                        "[A-Za-z0-9_.-]");
             return -EINVAL;
         }
         p = de;
@@ -139,8 +142,9 @@ int pg_url_parse(const char *url, struct pg_server *out, char *err, size_t errle
             memcpy(out->sockdir, p + 5, (size_t)(pe - p - 5));
             out->sockdir[pe - p - 5] = '\0';
             if (!path_ok(out->sockdir)) {
-                util_seterr(err, errlen, "host= must be an absolute socket folder without \"..\" "
-                                         "([A-Za-z0-9_./-])");
+                util_seterr(err, errlen,
+                            "host= must be an absolute socket folder without \"..\" "
+                            "([A-Za-z0-9_./-])");
                 return -EINVAL;
             }
             p = *pe ? pe + 1 : pe;
@@ -151,8 +155,9 @@ int pg_url_parse(const char *url, struct pg_server *out, char *err, size_t errle
         return -EINVAL;
     }
     if (!out->host[0] && !out->sockdir[0]) {
-        util_seterr(err, errlen, "names no server: give a host (postgresql://user@127.0.0.1:5432/"
-                                 "postgres) or a socket folder (?host=/run/postgresql)");
+        util_seterr(err, errlen,
+                    "names no server: give a host (postgresql://user@127.0.0.1:5432/"
+                    "postgres) or a socket folder (?host=/run/postgresql)");
         return -EINVAL;
     }
     return 0;

@@ -22,11 +22,11 @@
 #define PG_SOCKDIR_MAX 256
 
 struct pg_server {
-    char user[PG_NAME_MAX];         /* the administrative role ("" = libpq's default) */
-    char host[PG_HOST_MAX];         /* a TCP host; "" when sockdir is set */
-    char sockdir[PG_SOCKDIR_MAX];   /* ?host=/dir: the server's unix socket folder */
-    int port;                       /* 5432 by default */
-    char dbname[PG_NAME_MAX];       /* the database the admin role connects to */
+    char user[PG_NAME_MAX];       /* the administrative role ("" = libpq's default) */
+    char host[PG_HOST_MAX];       /* a TCP host; "" when sockdir is set */
+    char sockdir[PG_SOCKDIR_MAX]; /* ?host=/dir: the server's unix socket folder */
+    int port;                     /* 5432 by default */
+    char dbname[PG_NAME_MAX];     /* the database the admin role connects to */
 };
 
 /*

@@ -77,9 +77,8 @@ void admin_op_pg_rollback(struct admin_onboard *op)
     char err[1024];
     op->pg_created = false;
     char *id = strdup(op->id);
-    if (id == NULL ||
-        pg_admin_drop(op->a->loop, &cfg(op->a)->g, op->id, on_rollback_dropped, id, err,
-                      sizeof err) != 0) {
+    if (id == NULL || pg_admin_drop(op->a->loop, &cfg(op->a)->g, op->id, on_rollback_dropped, id,
+                                    err, sizeof err) != 0) {
         log_warn(op->id, "admin: rollback: cannot drop the PostgreSQL database and role: %s",
                  id ? err : "out of memory");
         free(id);

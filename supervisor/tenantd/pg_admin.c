@@ -17,24 +17,21 @@
 
 #include "child.h"
 #include "log.h"
+#include "pg_client.h"
 #include "util.h"
 
 #define PG_ADMIN_TIMEOUT_MS (2 * 60 * 1000)
 #define PG_DUMP_TIMEOUT_MS (60 * 60 * 1000)
-#define PW_MAX 256
 
 enum job_kind { JOB_PROVISION, JOB_UNDO, JOB_DROP, JOB_DUMP };
 
 struct pg_job {
     uv_loop_t *loop;
     enum job_kind kind;
-    struct pg_server srv;
+    struct pg_client pc; /* the server, the admin role's password (pg_client.h) */
     char id[CONFIG_ID_MAX];
     char name[PG_NAME_MAX];
     char script[CONFIG_PATH_MAX + 64]; /* provisioning's script, removed when psql is done */
-    char port[16];
-    char pw_env[PW_MAX + 16];
-    char *env[8];
     pg_admin_done_fn done;
     void *arg;
     int rc;
@@ -43,48 +40,12 @@ struct pg_job {
 
 /* ---- the admin password and the environment ---------------------------------------- */
 
-static int read_password(const char *path, char *out, size_t n, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        util_seterr(err, errlen, "[postgresql] password_file %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    struct stat st;
-    int rc = 0;
-    ssize_t got = 0;
-    if (fstat(fd, &st) < 0)
-        rc = -errno, util_seterr(err, errlen, "[postgresql] password_file %s: %s", path,
-                                 strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        rc = -EINVAL,
-        util_seterr(err, errlen, "[postgresql] password_file %s is not a regular file", path);
-    else if (st.st_mode & 077)
-        rc = -EPERM, util_seterr(err, errlen,
-                                 "[postgresql] password_file %s is readable by group or others "
-                                 "(mode %03o): chmod 600 it",
-                                 path, (unsigned)(st.st_mode & 0777));
-    else if ((got = read(fd, out, n - 1)) < 0)
-        rc = -errno, util_seterr(err, errlen, "[postgresql] password_file %s: %s", path,
-                                 strerror(errno));
-    close(fd);
-    if (rc < 0)
-        return rc;
-    out[got] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    if (out[0] == '\0') {
-        util_seterr(err, errlen, "[postgresql] password_file %s is empty", path);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 void pg_admin_check_config(const struct config_global *g, struct config_diag *d)
 {
     if (g->pg_url[0] == '\0')
         return;
-    char pw[PW_MAX], err[CONFIG_PATH_MAX + 128];
-    if (read_password(g->pg_password_file, pw, sizeof pw, err, sizeof err) < 0)
+    char pw[PG_PASSWORD_MAX], err[CONFIG_PATH_MAX + 128];
+    if (pg_password_read(g->pg_password_file, pw, sizeof pw, err, sizeof err) < 0)
         config_diag_add(d, "%s", err);
     sodium_memzero(pw, sizeof pw);
 }
@@ -102,32 +63,19 @@ static struct pg_job *job_new(uv_loop_t *loop, const struct config_global *g, co
         util_seterr(err, errlen, "out of memory");
         return NULL;
     }
-    char pw[PW_MAX];
-    if (read_password(g->pg_password_file, pw, sizeof pw, err, errlen) < 0) {
+    if (pg_client_init(&j->pc, &g->pg, g->pg_password_file, err, errlen) < 0) {
         free(j);
         return NULL;
     }
     j->loop = loop;
     j->kind = kind;
-    j->srv = g->pg;
     j->done = done;
     j->arg = arg;
     snprintf(j->id, sizeof j->id, "%s", id);
     pg_tenant_name(id, j->name, sizeof j->name);
-    snprintf(j->port, sizeof j->port, "%d", g->pg.port);
-    snprintf(j->pw_env, sizeof j->pw_env, "PGPASSWORD=%s", pw);
-    sodium_memzero(pw, sizeof pw);
-    size_t k = 0;
-    j->env[k++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    j->env[k++] = "LANG=C.UTF-8";
-    j->env[k++] = j->pw_env;
-    j->env[k++] = "PGCONNECT_TIMEOUT=10";
-    j->env[k++] = "PGAPPNAME=tenantd";
-    j->env[k++] = "PGPASSFILE=/dev/null"; /* never root's ~/.pgpass */
-    j->env[k] = NULL;
     if (!pg_name_ok(j->name)) { /* cannot happen for a valid id; SQL below relies on it */
         util_seterr(err, errlen, "\"%s\" is not a safe database name", j->name);
-        sodium_memzero(j->pw_env, sizeof j->pw_env);
+        pg_client_clear(&j->pc);
         free(j);
         return NULL;
     }
@@ -138,23 +86,13 @@ static void job_free(struct pg_job *j)
 {
     if (j->script[0])
         unlink(j->script);
-    sodium_memzero(j->pw_env, sizeof j->pw_env);
+    pg_client_clear(&j->pc);
     free(j);
 }
 
-/* The connection options every client program takes. */
 static size_t conn_args(struct pg_job *j, char **argv, size_t k, const char *db)
 {
-    argv[k++] = "-h";
-    argv[k++] = j->srv.sockdir[0] ? j->srv.sockdir : j->srv.host;
-    argv[k++] = "-p";
-    argv[k++] = j->port;
-    if (j->srv.user[0]) {
-        argv[k++] = "-U";
-        argv[k++] = j->srv.user;
-    }
-    argv[k++] = "-d";
-    argv[k++] = (char *)db;
+    pg_client_conn_args(&j->pc, argv, &k, db);
     return k;
 }
 
@@ -224,7 +162,7 @@ static void on_provision(void *arg, struct child_result *r)
     snprintf(drop_db, sizeof drop_db, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", j->name);
     snprintf(drop_role, sizeof drop_role, "DROP ROLE IF EXISTS \"%s\"", j->name);
     char *argv[24] = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"};
-    size_t k = conn_args(j, argv, 5, j->srv.dbname);
+    size_t k = conn_args(j, argv, 5, j->pc.srv.dbname);
     if (db) {
         argv[k++] = "-c";
         argv[k++] = drop_db;
@@ -287,7 +225,7 @@ int pg_admin_provision(uv_loop_t *loop, const struct config_global *g, const cha
     }
     close(fd);
     char *argv[24] = {"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"};
-    size_t k = conn_args(j, argv, 7, j->srv.dbname);
+    size_t k = conn_args(j, argv, 7, j->pc.srv.dbname);
     argv[k++] = "-f";
     argv[k++] = j->script;
     argv[k] = NULL;
@@ -319,7 +257,7 @@ int pg_admin_drop(uv_loop_t *loop, const struct config_global *g, const char *id
     snprintf(drop_db, sizeof drop_db, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", j->name);
     snprintf(drop_role, sizeof drop_role, "DROP ROLE IF EXISTS \"%s\"", j->name);
     char *argv[24] = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"};
-    size_t k = conn_args(j, argv, 5, j->srv.dbname);
+    size_t k = conn_args(j, argv, 5, j->pc.srv.dbname);
     argv[k++] = "-c";
     argv[k++] = drop_db;
     argv[k++] = "-c";
@@ -362,7 +300,7 @@ static int job_run(struct pg_job *j, char *const *argv, uint64_t timeout_ms, chi
 {
     struct child_opts o = {
         .argv = argv,
-        .env = j->env,
+        .env = j->pc.env,
         .timeout_ms = timeout_ms,
         .log_label = argv[0],
     };
@@ -380,8 +318,8 @@ void pg_admin_new_password(char out[33])
     sodium_memzero(raw, sizeof raw);
 }
 
-int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *password,
-                          bool chown_it, uid_t uid, gid_t gid)
+int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *password, bool chown_it,
+                          uid_t uid, gid_t gid)
 {
     char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 24], line[256];
     snprintf(path, sizeof path, "%s/.pgpass", data_dir);

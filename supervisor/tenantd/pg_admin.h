@@ -46,8 +46,8 @@ void pg_admin_new_password(char out[33]);
 
 /* Write <data_dir>/.pgpass (0600, a fresh file; owned by uid:gid when
  * chown_it) with the tenant's line. Returns 0 or -errno. */
-int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *password,
-                          bool chown_it, uid_t uid, gid_t gid);
+int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *password, bool chown_it,
+                          uid_t uid, gid_t gid);
 
 /* Give an existing <data_dir>/.pgpass to the tenant (its uid changes only
  * once, when first started as root). Never follows a symlink nor opens
