@@ -91,13 +91,12 @@ static int write_json(const char *path, json_t *m, uid_t uid, gid_t gid, char *e
     return rc;
 }
 
-int backup_pg_create(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id, const char *backup_dir,
-                     char *out_path, size_t n, char *err, size_t errlen)
+int backup_pg_create(const struct pg_server *srv, const char *password_file, const char *tenant_id,
+                     const char *backup_dir, char *out_path, size_t n, char *err, size_t errlen)
 {
     struct pg_client pc;
-    char name[PG_NAME_MAX], final[PATH_MAX], tmp[PATH_MAX + 8], mpath[PATH_MAX],
-        mtmp[PATH_MAX + 8], parent[PATH_MAX], stamp[32], iso[32], hex[65];
+    char name[PG_NAME_MAX], final[PATH_MAX], tmp[PATH_MAX + 8], mpath[PATH_MAX], mtmp[PATH_MAX + 8],
+        parent[PATH_MAX], stamp[32], iso[32], hex[65];
     struct stat st;
     int rc;
 
@@ -129,7 +128,8 @@ int backup_pg_create(const struct pg_server *srv, const char *password_file,
     backup_iso_time(now, iso);
     for (int i = 0;; i++) {
         if (i == 0)
-            rc = util_path_fmt(final, sizeof final, "%s/%s-%s.pgdump", backup_dir, tenant_id, stamp);
+            rc =
+                util_path_fmt(final, sizeof final, "%s/%s-%s.pgdump", backup_dir, tenant_id, stamp);
         else
             rc = util_path_fmt(final, sizeof final, "%s/%s-%s-%d.pgdump", backup_dir, tenant_id,
                                stamp, i + 1);
@@ -233,8 +233,7 @@ static json_t *load_manifest(const char *backup_path, const char *tenant_id, cha
     else if (!file || strcmp(file, backup_base_name(backup_path)) != 0)
         util_seterr(err, errlen, "the manifest names another file (%s)", file ? file : "none");
     else if (!tenant || strcmp(tenant, tenant_id) != 0)
-        util_seterr(err, errlen, "belongs to tenant %s, not %s", tenant ? tenant : "?",
-                    tenant_id);
+        util_seterr(err, errlen, "belongs to tenant %s, not %s", tenant ? tenant : "?", tenant_id);
     else if (backup_sha256_file(backup_path, hex, &size) < 0)
         util_seterr(err, errlen, "cannot read %s: %s", backup_path, strerror(errno));
     else if (!json_is_integer(jsize) || json_integer_value(jsize) != size)
@@ -292,8 +291,8 @@ static int compare_counts(struct pg_client *pc, const char *db, json_t *want, ch
             seen++;
             continue;
         }
-        util_seterr(err, errlen, "restored table %s has %lld rows, the manifest says %s", line,
-                    got, w ? "otherwise" : "it does not exist");
+        util_seterr(err, errlen, "restored table %s has %lld rows, the manifest says %s", line, got,
+                    w ? "otherwise" : "it does not exist");
         return -EINVAL;
     }
     if (seen != json_object_size(want)) {
@@ -331,12 +330,12 @@ static int rename_db(struct pg_client *pc, const char *from, const char *to, cha
     return rc;
 }
 
-int backup_pg_restore(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id,
+int backup_pg_restore(const struct pg_server *srv, const char *password_file, const char *tenant_id,
                       const char *backup_path, char *aside, size_t asidelen, char *err,
                       size_t errlen)
 {
-    char name[PG_NAME_MAX], fresh[PG_NAME_MAX + 40], old[PG_NAME_MAX + 40], st[32], sql[512], out[256];
+    char name[PG_NAME_MAX], fresh[PG_NAME_MAX + 40], old[PG_NAME_MAX + 40], st[32], sql[512],
+        out[256];
     json_t *m = load_manifest(backup_path, tenant_id, err, errlen);
     if (m == NULL)
         return -EINVAL;
@@ -356,8 +355,7 @@ int backup_pg_restore(const struct pg_server *srv, const char *password_file,
         goto out;
     }
     snprintf(sql, sizeof sql,
-             "CREATE DATABASE \"%s\" OWNER \"%s\" TEMPLATE template0 ENCODING 'UTF8'", fresh,
-             name);
+             "CREATE DATABASE \"%s\" OWNER \"%s\" TEMPLATE template0 ENCODING 'UTF8'", fresh, name);
     rc = pg_client_sql(&pc, pc.srv.dbname, sql, out, sizeof out, err, errlen);
     if (rc < 0)
         goto out;
@@ -366,8 +364,8 @@ int backup_pg_restore(const struct pg_server *srv, const char *password_file,
     if (rc == 0) {
         /* As the tenant's role, so that it owns every object, in one
          * transaction: a damaged archive leaves an empty database. */
-        char *argv[24] = {"pg_restore", "--no-owner", "--exit-on-error", "--single-transaction",
-                          "--role", name};
+        char *argv[24] = {"pg_restore",           "--no-owner", "--exit-on-error",
+                          "--single-transaction", "--role",     name};
         size_t k = 6;
         pg_client_conn_args(&pc, argv, &k, fresh);
         argv[k++] = (char *)backup_path;
@@ -397,8 +395,7 @@ out:
 }
 
 int backup_pg_unrestore(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id, const char *aside,
-                        char *err, size_t errlen)
+                        const char *tenant_id, const char *aside, char *err, size_t errlen)
 {
     char name[PG_NAME_MAX], failed[PG_NAME_MAX + 40], st[32];
     struct pg_client pc;

@@ -28,21 +28,18 @@
 
 #include "config.h"
 
-int backup_pg_create(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id, const char *backup_dir,
-                     char *out_path, size_t n, char *err, size_t errlen);
+int backup_pg_create(const struct pg_server *srv, const char *password_file, const char *tenant_id,
+                     const char *backup_dir, char *out_path, size_t n, char *err, size_t errlen);
 
 /* The manifest names this file and tenant, size and SHA-256 match, and
  * pg_restore --list reads the archive. Needs no server. */
 int backup_pg_verify(const char *backup_path, const char *tenant_id, char *err, size_t errlen);
 
-int backup_pg_restore(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id,
+int backup_pg_restore(const struct pg_server *srv, const char *password_file, const char *tenant_id,
                       const char *backup_path, char *aside, size_t asidelen, char *err,
                       size_t errlen);
 
 int backup_pg_unrestore(const struct pg_server *srv, const char *password_file,
-                     const char *tenant_id, const char *aside,
-                        char *err, size_t errlen);
+                        const char *tenant_id, const char *aside, char *err, size_t errlen);
 
 #endif

@@ -108,8 +108,7 @@ void pg_client_conn_args(struct pg_client *c, char **argv, size_t *k, const char
 #define LINE_CAP (64 * 1024)
 
 int pg_client_run(struct pg_client *c, char *const *argv, char *out, size_t outlen,
-                  void (*on_line)(void *arg, const char *line), void *arg, char *err,
-                  size_t errlen)
+                  void (*on_line)(void *arg, const char *line), void *arg, char *err, size_t errlen)
 {
     int po[2], pe[2];
     if (pipe2(po, O_CLOEXEC) < 0)
@@ -230,4 +229,29 @@ int pg_client_sql(struct pg_client *c, const char *db, const char *sql, char *ou
     argv[k++] = (char *)sql;
     argv[k] = NULL;
     return pg_client_run(c, argv, out, outlen, NULL, NULL, err, errlen);
+}
+
+int pg_pgpass_write(const char *data_dir, const char *id, const char *password, bool chown_it,
+                    uid_t uid, gid_t gid)
+{
+    char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 24], line[256];
+    snprintf(path, sizeof path, "%s/.pgpass", data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = pg_pgpass_line(id, password, line, sizeof line);
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        return -errno;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (write(fd, line, (size_t)len) != len || (chown_it && fchown(fd, uid, gid) < 0) ||
+        fsync(fd) < 0)
+        rc = errno ? -errno : -EIO;
+    close(fd);
+    sodium_memzero(line, sizeof line);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
 }

@@ -11,7 +11,9 @@
 #ifndef TENANTD_PG_CLIENT_H
 #define TENANTD_PG_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -53,5 +55,10 @@ int pg_client_run(struct pg_client *c, char *const *argv, char *out, size_t outl
  * tuples only); its output goes into out. */
 int pg_client_sql(struct pg_client *c, const char *db, const char *sql, char *out, size_t outlen,
                   char *err, size_t errlen);
+
+/* Write <data_dir>/.pgpass (0600, a fresh file replacing any; owned by
+ * uid:gid when chown_it) with the tenant's line. Returns 0 or -errno. */
+int pg_pgpass_write(const char *data_dir, const char *id, const char *password, bool chown_it,
+                    uid_t uid, gid_t gid);
 
 #endif

@@ -201,3 +201,21 @@ bool pg_name_ok(const char *s)
             return false;
     return true;
 }
+
+int pg_provision_script(const char *id, const char *password, char *buf, size_t n)
+{
+    char nm[PG_NAME_MAX];
+    pg_tenant_name(id, nm, sizeof nm);
+    return snprintf(buf, n,
+                    "CREATE ROLE \"%s\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "CONNECTION LIMIT 64 PASSWORD '%s';\n"
+                    "\\echo step:role\n"
+                    /* A non-superuser admin role must be a member to create a
+                     * database owned by the tenant's role, and to dump it later. */
+                    "GRANT \"%s\" TO CURRENT_USER;\n"
+                    "CREATE DATABASE \"%s\" OWNER \"%s\" TEMPLATE template0 ENCODING 'UTF8';\n"
+                    "\\echo step:db\n"
+                    "REVOKE ALL ON DATABASE \"%s\" FROM PUBLIC;\n"
+                    "\\echo step:done\n",
+                    nm, password, nm, nm, nm, nm);
+}

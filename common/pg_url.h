@@ -49,6 +49,13 @@ int pg_tenant_url(const struct pg_server *s, const char *id, char *buf, size_t n
  * "*:*:<db>:<role>:<password>\n". The password is tenantd's hex. */
 int pg_pgpass_line(const char *id, const char *password, char *buf, size_t n);
 
+/* The psql script that provisions a tenant (pg_admin.h has the why): its
+ * role (with `password`, hex), the admin role's membership in it, its
+ * database, and no CONNECT for PUBLIC, each step followed by an "\echo
+ * step:<what>" marker, so that a failure can undo exactly what was done.
+ * Returns snprintf-style length. */
+int pg_provision_script(const char *id, const char *password, char *buf, size_t n);
+
 /* Is `s` a safe identifier to put between double quotes in SQL: [a-z0-9_]+,
  * at most 63 bytes, not starting with a digit. */
 bool pg_name_ok(const char *s);

@@ -496,6 +496,15 @@ static const struct ctl_cmd commands[] = {
      "dumped there with pg_dump -Fc as <id>.pgdump, and kept on the server).\n"
      "With --purge, delete them instead (and drop the database and its role).",
      ctl_cmd_offboard},
+    {"migrate", "migrate <id> postgresql|sqlite [--cleanup] [--json]",
+     "Move a firm's data to the other database backend: the tenant is stopped,\n"
+     "`tenant-worker --migrate-copy` copies every table (under the tenant's uid),\n"
+     "both sides are checked table by table (rows and SHA-256), [database] type\n"
+     "is switched in its file and it is started on the new backend. Any failure\n"
+     "leaves it serving on the old one. The old data is kept; run the same\n"
+     "command with --cleanup afterwards to remove it. Needs tenantd.ini's\n"
+     "[postgresql] and a tenant-worker that speaks PostgreSQL.",
+     ctl_cmd_migrate},
     {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
     {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
     {"logs", "logs <id> [-n N] [-f]",

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "pg_admin.h"
+#include "pg_client.h"
 
 static void on_provisioned(void *arg, int rc, const char *error)
 {
@@ -45,7 +46,7 @@ void admin_op_pg_provision(struct admin_onboard *op)
     struct admin *a = op->a;
     char pw[33], err[1024];
     pg_admin_new_password(pw);
-    int rc = pg_admin_write_pgpass(op->data_dir, op->id, pw, false, 0, 0);
+    int rc = pg_pgpass_write(op->data_dir, op->id, pw, false, 0, 0);
     if (rc != 0) {
         sodium_memzero(pw, sizeof pw);
         admin_op_rollback_begin(op, 500, "cannot write .pgpass", "%s/.pgpass: %s", op->data_dir,

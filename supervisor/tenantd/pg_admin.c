@@ -203,19 +203,15 @@ int pg_admin_provision(uv_loop_t *loop, const struct config_global *g, const cha
         job_free(j);
         return -e;
     }
-    const char *n = j->name;
-    dprintf(fd,
-            "CREATE ROLE \"%s\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-            "CONNECTION LIMIT 64 PASSWORD '%s';\n"
-            "\\echo step:role\n"
-            /* A non-superuser admin role must be a member to create a database
-             * owned by the tenant's role, and to dump it later. */
-            "GRANT \"%s\" TO CURRENT_USER;\n"
-            "CREATE DATABASE \"%s\" OWNER \"%s\" TEMPLATE template0 ENCODING 'UTF8';\n"
-            "\\echo step:db\n"
-            "REVOKE ALL ON DATABASE \"%s\" FROM PUBLIC;\n"
-            "\\echo step:done\n",
-            n, password, n, n, n, n);
+    char script[1024];
+    int len = pg_provision_script(id, password, script, sizeof script);
+    if (len < 0 || (size_t)len >= sizeof script || write(fd, script, (size_t)len) != len) {
+        close(fd);
+        util_seterr(err, errlen, "%s: cannot write the script", j->script);
+        job_free(j);
+        return -EIO;
+    }
+    sodium_memzero(script, sizeof script);
     if (fsync(fd) < 0) {
         int e = errno;
         close(fd);
@@ -316,31 +312,6 @@ void pg_admin_new_password(char out[33])
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(out, 33, raw, sizeof raw);
     sodium_memzero(raw, sizeof raw);
-}
-
-int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *password, bool chown_it,
-                          uid_t uid, gid_t gid)
-{
-    char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 24], line[256];
-    snprintf(path, sizeof path, "%s/.pgpass", data_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int len = pg_pgpass_line(id, password, line, sizeof line);
-    if (unlink(tmp) < 0 && errno != ENOENT)
-        return -errno;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    if (write(fd, line, (size_t)len) != len || (chown_it && fchown(fd, uid, gid) < 0) ||
-        fsync(fd) < 0)
-        rc = errno ? -errno : -EIO;
-    close(fd);
-    sodium_memzero(line, sizeof line);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0)
-        unlink(tmp);
-    return rc;
 }
 
 int pg_admin_chown_pgpass(const char *data_dir, uid_t uid, gid_t gid)

@@ -23,9 +23,8 @@ static void test_accepts(void **state)
 {
     struct pg_server s;
     char err[256];
-    assert_int_equal(pg_url_parse("postgresql://postgres@127.0.0.1:5433/admin", &s, err,
-                                  sizeof err),
-                     0);
+    assert_int_equal(
+        pg_url_parse("postgresql://postgres@127.0.0.1:5433/admin", &s, err, sizeof err), 0);
     assert_string_equal(s.user, "postgres");
     assert_string_equal(s.host, "127.0.0.1");
     assert_int_equal(s.port, 5433);
