@@ -112,6 +112,7 @@ struct config_global {
     char pg_url[CONFIG_PATH_MAX];
     char pg_password_file[CONFIG_PATH_MAX]; /* the admin role's password, one line, 0600 */
     struct pg_server pg;                    /* pg_url, parsed */
+    int64_t pg_stats_every_ms;              /* database sizes for status (pg_stats.h) */
 
     /* [logs] */
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */

@@ -364,6 +364,8 @@ static const struct key global_keys[] = {
     /* Parsed and checked in global_derive (pg_url_parse names what is wrong). */
     {"postgresql", "url", K_STR, F_EMPTY_OK, G(pg_url), .def = ""},
     {"postgresql", "password_file", K_PATH, F_EMPTY_OK, G(pg_password_file), .def = ""},
+    {"postgresql", "stats_every", K_DURATION, 0, G(pg_stats_every_ms), .min = 0, .max = DAY,
+     .def = "60s"},
 
     {"logs", "line_max", K_INT, 0, G(log_line_max), .min = 256, .max = 1024 * 1024, .def = "4096"},
     {"logs", "rate_lines", K_INT, 0, G(log_rate_lines), .min = 1, .max = 1000000, .def = "1000"},

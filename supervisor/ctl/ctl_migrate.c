@@ -87,7 +87,11 @@ static int run_as_tenant(struct mig *m, char *const *argv, char *out, size_t out
     snprintf(e_data, sizeof e_data, "DATA_DIR=%s", m->data);
     snprintf(e_pgpass, sizeof e_pgpass, "PGPASSFILE=%s/.pgpass", m->data);
     char *env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                   "LANG=C.UTF-8", e_data, e_pgpass, "SQLITE_TMPDIR=.", NULL};
+                   "LANG=C.UTF-8",
+                   e_data,
+                   e_pgpass,
+                   "SQLITE_TMPDIR=.",
+                   NULL};
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
@@ -335,7 +339,7 @@ static void unmove_sqlite(const char *db, const char *suffix_from)
 static int migrate_run(struct mig *m)
 {
     char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX], from[CONFIG_PATH_MAX + 80],
-        to[CONFIG_PATH_MAX + 80];
+         to[CONFIG_PATH_MAX + 80];
     char aside[64] = "", *out = NULL, *old = NULL, *text = NULL;
     bool created = false, stopped = false, switched = false, was_running;
     json_t *copied = NULL;
@@ -429,8 +433,8 @@ static int migrate_run(struct mig *m)
     } else {
         printf("%s: migrated to %s (%zu tables copied and verified)\n", m->t.id, to_word,
                json_object_size(copied));
-        printf("%s: the old data stays in %s until `tenantctl migrate %s %s --cleanup`\n",
-               m->t.id, m->to == DB_POSTGRESQL ? m->sqlite : name, m->t.id, to_word);
+        printf("%s: the old data stays in %s until `tenantctl migrate %s %s --cleanup`\n", m->t.id,
+               m->to == DB_POSTGRESQL ? m->sqlite : name, m->t.id, to_word);
     }
     rc = CTL_EXIT_OK;
     goto out;
@@ -454,8 +458,8 @@ back:
         if (aside[0])
             unmove_sqlite(m->sqlite, aside);
     }
-    if (was_running && (api_action(m, "start") != 0 ||
-                        wait_for_state(m, "running", start_ms, st, sizeof st) != 0))
+    if (was_running &&
+        (api_action(m, "start") != 0 || wait_for_state(m, "running", start_ms, st, sizeof st) != 0))
         say("ROLLBACK: %s is not running again (state %s)", m->t.id, st);
     else
         say("rolled back: %s keeps its data in %s", m->t.id,
@@ -596,7 +600,8 @@ int ctl_cmd_migrate(struct ctl *c)
             rc = cleanup_old(m);
         else
             say("%s already keeps its data in %s (--cleanup removes the old copy)", m->t.id,
-                pos[1]), rc = CTL_EXIT_ERROR;
+                pos[1]),
+                rc = CTL_EXIT_ERROR;
         free(m);
         return rc;
     }

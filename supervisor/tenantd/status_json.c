@@ -113,6 +113,14 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "rss_bytes", json_integer((json_int_t)v->rss_bytes));
     /* jansson refuses NaN and infinities; a broken /proc read must not fail the whole response. */
     rc |= set(o, "cpu_seconds", json_real(isfinite(v->cpu_seconds) ? v->cpu_seconds : 0.0));
+    rc |= set(o, "database", json_string(v->database == DB_POSTGRESQL ? "postgresql" : "sqlite"));
+    if (v->database == DB_POSTGRESQL) {
+        rc |= set(o, "database_state", json_string(v->db_state ? v->db_state : ""));
+        rc |= set(o, "database_size_bytes",
+                  v->db_size_bytes >= 0 ? json_integer(v->db_size_bytes) : json_null());
+        rc |= set(o, "database_connections",
+                  v->db_connections >= 0 ? json_integer(v->db_connections) : json_null());
+    }
     if (rc != 0) {
         json_decref(o);
         return NULL;

@@ -54,6 +54,11 @@ struct tenant_view {
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
     uint64_t rss_bytes;       /* from /proc, 0 when no worker */
     double cpu_seconds;       /* user+system of the worker */
+    /* [database] type, and for PostgreSQL the last sample of pg_stats.h */
+    enum db_type database;
+    int64_t db_size_bytes; /* -1 unknown */
+    int db_connections;    /* sessions on its database, -1 unknown */
+    const char *db_state;  /* "", "ok", "missing", "unreachable" (static) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

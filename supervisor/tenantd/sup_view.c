@@ -8,6 +8,8 @@
  */
 #include "sup_internal.h"
 
+#include "pg_stats.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -109,6 +111,12 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    v->database = t->have_cfg ? t->cfg.database : DB_SQLITE;
+    v->db_size_bytes = -1;
+    v->db_connections = -1;
+    v->db_state = "";
+    if (v->database == DB_POSTGRESQL)
+        pg_stats_get(t->id, &v->db_size_bytes, &v->db_connections, &v->db_state);
 }
 
 size_t sup_tenant_count(const struct sup *s)

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "pg_admin.h"
+#include "pg_stats.h"
 #include "proxy.h"
 #include "reach.h"
 #include "svcnotify.h"
@@ -47,6 +48,7 @@ struct daemon {
     struct admin *admin;
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
+    struct pg_stats *pg_stats;    /* PostgreSQL databases' sizes (pg_stats.h) */
     struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup;
     bool stopping;
@@ -176,6 +178,8 @@ static void on_signal(uv_signal_t *h, int signum)
         backup_sched_stop(dm->backups, NULL, NULL);
         dm->backups = NULL;
     }
+    pg_stats_stop(dm->pg_stats);
+    dm->pg_stats = NULL;
     sup_shutdown(dm->sup, on_sup_stopped, dm);
 }
 
@@ -308,6 +312,8 @@ int main(int argc, char **argv)
             /* POST /v1/tenants/<id>/backup now queues with the scheduler;
              * without it, tenantctl backup copies the database itself. */
             admin_set_backup_sched(dm.admin, dm.backups);
+        if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
+            log_error(NULL, "cannot start the PostgreSQL statistics");
     }
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);

@@ -27,7 +27,7 @@ def use_pg(root, pg, **extra):
     with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(pg.password + "\n")
     root.write_global(postgresql={"url": f"postgresql://postgres@127.0.0.1:{pg.port}/postgres",
-                                  "password_file": pwfile},
+                                  "password_file": pwfile, "stats_every": "1s"},
                       tenantd={"worker": helper("pgworker")}, **extra)
     return pwfile
 
@@ -129,6 +129,18 @@ def test_onboard_creates_database_and_role(root, pg):
     root.tenantctl("onboard", "martin", "Cabinet Martin", "starter", "--json")
     env = env_of(root.status("martin")["pid"])
     assert env["DATABASE_TYPE"] == "sqlite" and "POSTGRESQL_URL" not in env
+    # Status and metrics: the backend of each, and the database's size and sessions.
+    real = int(pg_one(pg, f"SELECT pg_database_size('{name}')"))
+    st = wait_for(lambda: (lambda s: s if s.get("database_state") == "ok" else None)(
+        root.status("dupont-avocats")), timeout=20, interval=0.2,
+        what="a database sample")
+    assert st["database"] == "postgresql" and st["database_connections"] >= 0
+    assert abs(st["database_size_bytes"] - real) < 4 * 1024 * 1024, (st, real)
+    st = root.status("martin")
+    assert st["database"] == "sqlite" and "database_size_bytes" not in st
+    metrics = root.get("/metrics").text
+    assert 'tenantd_tenant_database_info{tenant="martin",type="sqlite"} 1' in metrics
+    assert 'tenantd_tenant_database_size_bytes{tenant="dupont-avocats"}' in metrics
 
 
 def test_two_tenants_cannot_read_each_other(root, pg):

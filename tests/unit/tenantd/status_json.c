@@ -81,10 +81,12 @@ static void test_fields(void **state)
                                        "next_start_in_ms",
                                        "ready_latency_ms",
                                        "rss_bytes",
-                                       "cpu_seconds"};
+                                       "cpu_seconds",
+                                       "database"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
+    assert_string_equal(json_string_value(json_object_get(o, "database")), "sqlite");
     assert_string_equal(json_string_value(json_object_get(o, "id")), "dupont");
     assert_string_equal(json_string_value(json_object_get(o, "name")), "Cabinet Dupont & Associés");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
@@ -99,6 +101,32 @@ static void test_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "ready_latency_ms")), 4);
     assert_int_equal(json_integer_value(json_object_get(o, "rss_bytes")), 4096 * 1024);
     assert_true(json_real_value(json_object_get(o, "cpu_seconds")) == 1.5);
+    json_decref(o);
+}
+
+/* A PostgreSQL tenant: its database's state, size and sessions, null when
+ * not sampled yet. */
+static void test_database(void **state)
+{
+    (void)state;
+    struct tenant_view v;
+    fill(&v);
+    v.database = DB_POSTGRESQL;
+    v.db_state = "ok";
+    v.db_size_bytes = 7716387;
+    v.db_connections = 2;
+    json_t *o = roundtrip(status_json_tenant(&v));
+    assert_string_equal(json_string_value(json_object_get(o, "database")), "postgresql");
+    assert_string_equal(json_string_value(json_object_get(o, "database_state")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(o, "database_size_bytes")), 7716387);
+    assert_int_equal(json_integer_value(json_object_get(o, "database_connections")), 2);
+    json_decref(o);
+    v.db_state = "";
+    v.db_size_bytes = -1;
+    v.db_connections = -1;
+    o = roundtrip(status_json_tenant(&v));
+    assert_true(json_is_null(json_object_get(o, "database_size_bytes")));
+    assert_true(json_is_null(json_object_get(o, "database_connections")));
     json_decref(o);
 }
 
@@ -286,13 +314,10 @@ static void test_proxy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_nulls),
-        cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_invalid_utf8),
-        cmocka_unit_test(test_empty_list_and_error),
-        cmocka_unit_test(test_plans),
-        cmocka_unit_test(test_tenant_url),
+        cmocka_unit_test(test_fields),       cmocka_unit_test(test_database),
+        cmocka_unit_test(test_nulls),        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_empty_list_and_error),
+        cmocka_unit_test(test_plans),        cmocka_unit_test(test_tenant_url),
         cmocka_unit_test(test_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
