@@ -31,7 +31,7 @@ struct pg_server {
 
 /*
  * Parse `postgresql://[user@]host[:port][/dbname]` or
- * `postgresql://[user@]/dbname?host=/socket/dir` (also `postgres://`).
+ * `postgresql://[user@][:port]/dbname?host=/socket/dir` (also `postgres://`).
  * A password in the URI is refused (it belongs in password_file), as is any
  * query parameter but `host`. Returns 0, or -EINVAL with a sentence in err
  * that names what is wrong.

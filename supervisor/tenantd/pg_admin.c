@@ -304,6 +304,14 @@ static int job_run(struct pg_job *j, char *const *argv, uint64_t timeout_ms, chi
     return child_start(j->loop, &o, cb, j, &c, err, errlen);
 }
 
+const char *pg_admin_expose(const struct config_global *g, const struct config_tenant *t)
+{
+    if (t->database != DB_POSTGRESQL || g->pg_url[0] == '\0' || g->pg.sockdir[0] == '\0' ||
+        access(g->pg.sockdir, F_OK) != 0)
+        return NULL;
+    return g->pg.sockdir;
+}
+
 /* ---- the tenant's password file ------------------------------------------------------ */
 
 void pg_admin_new_password(char out[33])

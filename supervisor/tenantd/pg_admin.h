@@ -54,6 +54,12 @@ int pg_admin_write_pgpass(const char *data_dir, const char *id, const char *pass
  * anything but a regular file. 0 when there is none. */
 int pg_admin_chown_pgpass(const char *data_dir, uid_t uid, gid_t gid);
 
+/* The folder of [postgresql] url's unix socket when tenant t must reach it
+ * (a PostgreSQL tenant, a socket folder that exists), else NULL: the jail
+ * exposes it (--expose), so a folder under /tmp or behind a 0700 one
+ * works. */
+const char *pg_admin_expose(const struct config_global *g, const struct config_tenant *t);
+
 /* Create the tenant's role and database (see above). */
 int pg_admin_provision(uv_loop_t *loop, const struct config_global *g, const char *id,
                        const char *password, pg_admin_done_fn done, void *arg, char *err,

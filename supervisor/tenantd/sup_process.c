@@ -227,6 +227,9 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
     spawn_fs_opts(g, argv[0], paths, o);
+    const char *pg_dir = pg_admin_expose(g, &t->cfg);
+    if (pg_dir != NULL && o->n_expose < JAIL_EXPOSE_MAX)
+        o->expose[o->n_expose++] = pg_dir;
     o->seccomp = t->cfg.seccomp;
 }
 

@@ -279,3 +279,22 @@ def test_backup_and_restore_roundtrip(root, pg):
     assert root.status("bk")["state"] == "running"
     ev = [(e["action"], e["tenant"], e["result"]) for e in root.get("/v1/events").json()]
     assert ("backup", "bk", "ok") in ev
+
+
+def test_unix_socket_server(root, pg):
+    """[postgresql] url naming a socket folder: tenantd provisions through it,
+    and the tenant's worker reaches it from its jail (the folder exposed)."""
+    os.chmod(pg.sockdir, 0o755)  # as /run/postgresql is: tenants may enter it
+    use_pg(root, pg)
+    root.write_global(postgresql={
+        "url": f"postgresql://postgres@:{pg.port}/postgres?host={pg.sockdir}"})
+    root.start()
+    onboard(root, "sock")
+    name = "tenant_sock"
+    assert pg_one(pg, "SELECT name FROM firm_users", db=name) == "admin"
+    env = env_of(root.status("sock")["pid"])
+    assert env["POSTGRESQL_URL"] == (f"postgresql://{name}@/{name}?host={pg.sockdir}"
+                                     f"&port={pg.port}")
+    # The worker's own view holds the socket.
+    pid = root.status("sock")["pid"]
+    assert os.path.exists(f"/proc/{pid}/root{pg.sockdir}/.s.PGSQL.{pg.port}")

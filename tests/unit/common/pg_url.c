@@ -42,6 +42,11 @@ static void test_accepts(void **state)
         0);
     assert_string_equal(s.sockdir, "/run/postgresql");
     assert_string_equal(s.host, "");
+    assert_int_equal(s.port, 5432);
+    assert_int_equal(pg_url_parse("postgresql://u@:6000/x?host=/var/run/pg", &s, err, sizeof err),
+                     0);
+    assert_int_equal(s.port, 6000);
+    assert_string_equal(s.sockdir, "/var/run/pg");
 }
 
 static void refused(const char *url, const char *why)
