@@ -30,6 +30,8 @@ static void on_provisioned(void *arg, int rc, const char *error)
     struct admin_onboard *op = arg;
     op->handles--;
     if (op->phase == PH_DONE) { /* tenantd stopped meanwhile: the op is answered */
+        if (rc == 0)
+            admin_op_pg_rollback(op); /* and rolled back: drop what was just made */
         admin_op_maybe_free(op);
         return;
     }
