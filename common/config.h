@@ -267,6 +267,12 @@ int config_tenant_log_path(const struct config_global *g, const char *id, char *
 char **config_worker_env(const struct config_global *g, const struct config_plans *p,
                          const struct config_tenant *t, const char *secret);
 
+/* The text of a tenant file with [database] type set to `type`: the key is
+ * replaced in place, or added to an existing [database] section, or the
+ * section is appended. Pure text work (the caller validates the result with
+ * config_parse_tenant). Returns 0, or -ENOSPC when out (size n) is too small. */
+int config_set_database_text(const char *old, enum db_type type, char *out, size_t n);
+
 /* Parse "256M", "1G", "512K", "1048576" into bytes; "100ms", "5s", "2m", "24h",
  * "7d" into milliseconds. Return 0 or -EINVAL / -ERANGE. */
 int config_parse_size(const char *s, int64_t *out);

@@ -141,3 +141,26 @@ out:
         errno = ENOMEM;
     return env;
 }
+
+int config_set_database_text(const char *old, enum db_type type, char *out, size_t n)
+{
+    const char *word = type == DB_POSTGRESQL ? "postgresql" : "sqlite";
+    const char *sec = strncmp(old, "[database]", 10) == 0 ? old : strstr(old, "\n[database]");
+    int k;
+    if (sec == NULL) {
+        size_t len = strlen(old);
+        k = snprintf(out, n, "%s%s\n[database]\ntype = %s\n", old,
+                     len && old[len - 1] != '\n' ? "\n" : "", word);
+    } else {
+        const char *body = sec + (sec == old ? 10 : 11), *end = strstr(body, "\n[");
+        const char *type_line = strstr(body, "\ntype");
+        if (type_line && (!end || type_line < end)) {
+            const char *eol = strchr(type_line + 1, '\n');
+            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(type_line - old), old, word,
+                         eol ? eol : "\n");
+        } else {
+            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(body - old), old, word, body);
+        }
+    }
+    return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
+}

@@ -14,13 +14,15 @@
  *      transaction and prints {"ok":true,"tables":{name:{rows,sha256}}};
  *   5. verify: `--db-checksum` of FROM and of TO must both equal what the
  *      copy reported, table by table;
- *   6. switch: [database] type in the tenant file (re-read through
- *      tenantd's own validator first), reload, start, wait until running;
+ *   6. switch: tenantd sets [database] type in the tenant file, checked by
+ *      its own parser, reloads and audits it as "migrate" (POST
+ *      /v1/tenants/<id>/database, admin_database.c); start, wait until
+ *      running;
  *   7. the old data stays where it was until `migrate <id> <same> --cleanup`.
  * Any failure before 6 starts the tenant again on its old backend (and drops
  * a database this run created); a failure at 6 puts the old file back and
- * starts it again on the old backend. Exit 0 done, 1 failed (reason on
- * stderr, the firm serving on its old backend), 2 usage, 3 no tenantd.
+ * starts it again on the old backend (the switch back audited too). Exit 0 done, 1 failed (reason
+ * on stderr, the firm serving on its old backend), 2 usage, 3 no tenantd.
  *
  * What it does not do: the copy itself (tenant-worker's), or run inside the
  * tenant's jail: the copy runs under the tenant's uid only.
@@ -199,48 +201,16 @@ static int wait_for_state(struct mig *m, const char *states, int64_t ms, char *s
     return ok ? 0 : -1;
 }
 
-/* The tenant file with [database] type = to, checked by tenantd's parser. */
-static int switch_text(struct mig *m, const char *old, enum db_type to, char *out, size_t n)
+/* tenantd sets [database] type in the tenant's file, reloads and records it
+ * in the audit log (POST /v1/tenants/<id>/database, admin_database.c). */
+static int set_database(struct mig *m, const char *type, const char *reason)
 {
-    const char *word = to == DB_POSTGRESQL ? "postgresql" : "sqlite";
-    const char *sec = strstr(old, "\n[database]");
-    if (strncmp(old, "[database]", 10) == 0)
-        sec = old - 1;
-    if (sec == NULL) {
-        snprintf(out, n, "%s%s\n[database]\ntype = %s\n", old,
-                 old[0] && old[strlen(old) - 1] != '\n' ? "\n" : "", word);
-    } else {
-        const char *body = sec + 1 + 10, *end = strstr(body, "\n[");
-        const char *type = strstr(body, "\ntype");
-        if (type && (!end || type < end)) {
-            const char *eol = strchr(type + 1, '\n');
-            snprintf(out, n, "%.*s\ntype = %s%s", (int)(type - old), old, word, eol ? eol : "\n");
-        } else {
-            snprintf(out, n, "%.*s\ntype = %s%s", (int)(body - old), old, word, body);
-        }
-    }
-    struct config_tenant t;
-    struct config_diag d = {0};
-    int rc = config_parse_tenant(&m->g, &m->plans, m->t.id, m->file, out, strlen(out), &t, &d);
-    config_diag_clear(&d);
-    return rc == 0 && t.database == to ? 0 : -1;
-}
-
-static int write_file(const char *path, const char *text)
-{
-    char tmp[CONFIG_PATH_MAX + 80];
-    const char *slash = strrchr(path, '/');
-    snprintf(tmp, sizeof tmp, "%.*s/.%s.migrate.tmp", (int)(slash - path), path, slash + 1);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -errno;
-    size_t len = strlen(text);
-    int rc = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -EIO;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0)
-        unlink(tmp);
+    char path[128];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/tenants/%s/database", m->t.id);
+    int rc = ctl_post_json(m->c, path, json_pack("{s:s, s:s}", "type", type, "reason", reason),
+                           30000, &out);
+    json_decref(out);
     return rc;
 }
 
@@ -340,7 +310,7 @@ static int migrate_run(struct mig *m)
 {
     char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX], from[CONFIG_PATH_MAX + 80],
          to[CONFIG_PATH_MAX + 80];
-    char aside[64] = "", *out = NULL, *old = NULL, *text = NULL;
+    char aside[64] = "", *out = NULL;
     bool created = false, stopped = false, switched = false, was_running;
     json_t *copied = NULL;
     struct pg_client pc;
@@ -405,16 +375,15 @@ static int migrate_run(struct mig *m)
         goto back;
     }
 
-    /* Switch the tenant file, then start it on the new backend. */
-    size_t len;
-    text = malloc(16384);
-    if (text == NULL || util_read_file(m->file, 8192, &old, &len) < 0 ||
-        switch_text(m, old, m->to, text, 16384) < 0 || write_file(m->file, text) < 0) {
-        say("cannot switch %s to [database] type = %s", m->file, to_word);
+    /* Switch the tenant file (tenantd writes it), then start it on the new backend. */
+    char reason[256];
+    snprintf(reason, sizeof reason, "tenantctl migrate: %zu tables copied and verified",
+             json_object_size(copied));
+    if (set_database(m, to_word, reason) != 0) {
+        say("cannot switch %s to [database] type = %s", m->t.id, to_word);
         goto back;
     }
     switched = true;
-    api_action(m, "reload");
     if (api_action(m, "start") != 0 ||
         wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
         strcmp(st, "running") != 0) {
@@ -441,10 +410,9 @@ static int migrate_run(struct mig *m)
 
 back:
     /* The firm serves again on its old backend. */
-    if (switched && old != NULL) {
-        write_file(m->file, old);
-        api_action(m, "reload");
-    }
+    if (switched)
+        set_database(m, m->to == DB_POSTGRESQL ? "sqlite" : "postgresql",
+                     "tenantctl migrate: rolled back");
     if (stopped)
         api_action(m, "stop");
     if (m->to == DB_POSTGRESQL && created) {
@@ -467,8 +435,6 @@ back:
 out:
     json_decref(copied);
     free(out);
-    free(old);
-    free(text);
     pg_client_clear(&pc);
     return rc;
 }

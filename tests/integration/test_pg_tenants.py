@@ -298,3 +298,35 @@ def test_unix_socket_server(root, pg):
     # The worker's own view holds the socket.
     pid = root.status("sock")["pid"]
     assert os.path.exists(f"/proc/{pid}/root{pg.sockdir}/.s.PGSQL.{pg.port}")
+
+
+def test_switch_database_route(root, pg):
+    """POST /v1/tenants/<id>/database, the last step of tenantctl migrate:
+    tenantd rewrites [database] type in the file, reloads, and audits it."""
+    use_pg(root, pg)
+    root.add_tenant("dupont", worker={"port": str(root.next_port), "password_cost": "min"})
+    root.start()
+    pid = root.status("dupont")["pid"]
+    for body, status in [({}, 400), ({"type": "mongodb"}, 400), ({"type": 1}, 400),
+                         ({"type": "sqlite", "reason": "x" * 500}, 400)]:
+        r = root.post("/v1/tenants/dupont/database", body)
+        assert r.status == status and r.json()["error"], (body, r.status, r.text)
+    assert root.post("/v1/tenants/nosuch/database", {"type": "sqlite"}).status == 404
+    r = root.post("/v1/tenants/dupont/database", {"type": "postgresql", "reason": "test"})
+    assert r.status == 200, r.text
+    assert r.json() == {"id": "dupont", "database": "postgresql", "previous": "sqlite"}
+    with open(root.tenant_file("dupont")) as f:
+        text = f.read()
+    assert text.count("[database]") == 1 and "type = postgresql" in text
+    # The reload restarted it with the PostgreSQL environment.
+    st = root.wait_state("dupont", "running", pred=lambda s: s["pid"] not in (None, pid))
+    assert env_of(st["pid"])["DATABASE_TYPE"] == "postgresql"
+    assert root.status("dupont")["database"] == "postgresql"
+    # And back: the key is replaced in place, not added twice.
+    assert root.post("/v1/tenants/dupont/database", {"type": "sqlite"}).status == 200
+    with open(root.tenant_file("dupont")) as f:
+        text = f.read()
+    assert text.count("[database]") == 1 and text.count("type = ") == 1 and "type = sqlite" in text
+    ev = [(e["action"], e["tenant"], e["result"]) for e in root.get("/v1/events").json()]
+    assert ("migrate", "dupont", "ok: sqlite -> postgresql: test") in ev
+    assert ("migrate", "dupont", "ok: postgresql -> sqlite") in ev

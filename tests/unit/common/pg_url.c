@@ -158,13 +158,38 @@ static void test_config_keys(void **state)
     config_diag_clear(&d);
 }
 
+static void test_set_database_text(void **state)
+{
+    char out[512];
+    assert_int_equal(
+        config_set_database_text("[tenant]\nname = A\n", DB_POSTGRESQL, out, sizeof out), 0);
+    assert_string_equal(out, "[tenant]\nname = A\n\n[database]\ntype = postgresql\n");
+    assert_int_equal(config_set_database_text("[tenant]\nname = A", DB_SQLITE, out, sizeof out), 0);
+    assert_string_equal(out, "[tenant]\nname = A\n\n[database]\ntype = sqlite\n");
+    /* Replaced in place, the rest kept. */
+    assert_int_equal(config_set_database_text("[tenant]\n[database]\ntype = sqlite ; c\n[worker]\n"
+                                              "port = 1\n",
+                                              DB_POSTGRESQL, out, sizeof out),
+                     0);
+    assert_string_equal(out, "[tenant]\n[database]\ntype = postgresql\n[worker]\nport = 1\n");
+    /* A [database] section without the key, first in the file. */
+    assert_int_equal(
+        config_set_database_text("[database]\n[worker]\ntype_x = 1\n", DB_SQLITE, out, sizeof out),
+        0);
+    assert_string_equal(out, "[database]\ntype = sqlite\n[worker]\ntype_x = 1\n");
+    /* A type key of another section is not touched. */
+    assert_int_equal(
+        config_set_database_text("[database]\n[x]\ntype = 1\n", DB_SQLITE, out, sizeof out), 0);
+    assert_string_equal(out, "[database]\ntype = sqlite\n[x]\ntype = 1\n");
+    assert_int_equal(config_set_database_text("[tenant]\n", DB_SQLITE, out, 8), -ENOSPC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),
-        cmocka_unit_test(test_refuses),
-        cmocka_unit_test(test_tenant_names),
-        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_accepts),           cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_tenant_names),      cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_set_database_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
