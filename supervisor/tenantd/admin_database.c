@@ -28,8 +28,8 @@
 
 #define TEXT_MAX 8192
 
-static void refuse(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
-                   const char *id, int status, const char *error, const char *detail)
+static void refuse(struct admin *a, const struct admin_caller *who, h2o_req_t *req, const char *id,
+                   int status, const char *error, const char *detail)
 {
     char res[1200];
     snprintf(res, sizeof res, "error: %s: %.1000s", error, detail);
