@@ -489,13 +489,22 @@ static int load(struct mig *m, const char *id)
     return 0;
 }
 
-static bool worker_can_copy(struct mig *m)
+/* 0 when the worker lists --migrate-copy; else an exit code, printed. */
+static int worker_can_copy(struct mig *m)
 {
     char *out = malloc(OUT_MAX);
     char *argv[] = {m->worker, "--help", NULL};
-    bool ok = out && run_as_tenant(m, argv, out, OUT_MAX) >= 0 && strstr(out, "--migrate-copy");
+    int ex = out ? run_as_tenant(m, argv, out, OUT_MAX) : -1;
+    bool ok = ex >= 0 && ex < 126 && strstr(out, "--migrate-copy") != NULL;
     free(out);
-    return ok;
+    if (ok)
+        return 0;
+    if (ex < 0 || ex >= 126)
+        say("cannot run %s under the tenant's uid (exit %d)", m->worker, ex);
+    else
+        say("%s has no --migrate-copy (a tenant-worker that speaks PostgreSQL is needed)",
+            m->worker);
+    return CTL_EXIT_ERROR;
 }
 
 static int cleanup_old(struct mig *m)
@@ -571,11 +580,8 @@ int ctl_cmd_migrate(struct ctl *c)
         free(m);
         return rc;
     }
-    if (rc == 0 && !worker_can_copy(m)) {
-        say("%s has no --migrate-copy (a tenant-worker that speaks PostgreSQL is needed)",
-            m->worker);
-        rc = CTL_EXIT_ERROR;
-    }
+    if (rc == 0)
+        rc = worker_can_copy(m);
     if (rc == 0)
         rc = ctl_resolve_socket(c);
     if (rc != 0) {
