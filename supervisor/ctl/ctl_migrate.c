@@ -353,8 +353,10 @@ static int migrate_run(struct mig *m)
         }
     }
 
-    /* The firm stops for the copy. */
-    if (api_action(m, "stop") != 0 || wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
+    /* The firm stops for the copy; tenantd keeps its port bound meanwhile, so
+     * clients wait in the backlog rather than being refused. */
+    if (api_action(m, "stop?hold_socket=1") != 0 ||
+        wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
         say("%s did not stop (state %s)", m->t.id, st);
         goto back;
     }
