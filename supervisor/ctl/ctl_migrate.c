@@ -324,7 +324,7 @@ static int migrate_run(struct mig *m)
         return CTL_EXIT_ERROR;
     }
     pg_tenant_name(m->t.id, name, sizeof name);
-    was_running = wait_for_state(m, "running", 0, st, sizeof st) == 0;
+    was_running = wait_for_state(m, "running,idle", 0, st, sizeof st) == 0;
     if (m->to == DB_POSTGRESQL) {
         bool exists = false;
         snprintf(from, sizeof from, "sqlite:%s", m->sqlite);
