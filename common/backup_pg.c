@@ -113,6 +113,12 @@ int backup_pg_create(const struct pg_server *srv, const char *password_file, con
     }
     uid_t uid = st.st_uid;
     gid_t gid = st.st_gid;
+    /* The tenant can write its data dir: never follow a link planted as
+     * backups/ (pg_dump writes by path; see docs/database.md). */
+    if (lstat(backup_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        util_seterr(err, errlen, "%s is not a folder (a symbolic link?): refused", backup_dir);
+        return -ENOTDIR;
+    }
     if (mkdir(backup_dir, 0700) < 0 && errno != EEXIST) {
         rc = -errno;
         util_seterr(err, errlen, "cannot create %s: %s", backup_dir, strerror(errno));

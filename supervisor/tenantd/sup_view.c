@@ -7,6 +7,7 @@
  * (sup_exec.c), or format anything (status_json.c).
  */
 #include "sup_internal.h"
+#include "netpolicy.h"
 
 #include "pg_stats.h"
 
@@ -85,6 +86,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->plan, sizeof v->plan, "%s", t->cfg.plan);
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
+        v->network = netpolicy_name(t->cfg.network);
+        v->net_containment = netpolicy_containment(&t->cfg, s->root, s->cgsys.v2.mnt[0] != '\0');
         status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;
@@ -113,6 +116,15 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    if (t->logcap != NULL) {
+        struct logcap_stats ls;
+        logcap_stats(t->logcap, &ls);
+        v->log_bytes_read = ls.bytes_read;
+        v->log_lines_dropped = ls.lines_dropped;
+        v->log_bytes_dropped = ls.bytes_dropped;
+        v->log_pauses = ls.pauses;
+        v->log_paused_ms = ls.paused_ms;
+    }
     v->database = t->have_cfg ? t->cfg.database : DB_SQLITE;
     v->db_size_bytes = -1;
     v->db_connections = -1;

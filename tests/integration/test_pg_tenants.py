@@ -22,12 +22,14 @@ import pytest
 from tenantd_test import binpath, helper, wait_for
 
 
-def use_pg(root, pg, **extra):
+def use_pg(root, pg, stats="0", **extra):
+    """tenantd.ini's [postgresql] for this server; stats_every off unless asked
+    (a psql child every second would race the fd check at teardown)."""
     pwfile = os.path.join(root.path, "pg-admin.pw")
     with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(pg.password + "\n")
     root.write_global(postgresql={"url": f"postgresql://postgres@127.0.0.1:{pg.port}/postgres",
-                                  "password_file": pwfile, "stats_every": "1s"},
+                                  "password_file": pwfile, "stats_every": stats},
                       tenantd={"worker": helper("pgworker")}, **extra)
     return pwfile
 
@@ -95,7 +97,7 @@ def test_config_checks(root, tmp_path):
 
 
 def test_onboard_creates_database_and_role(root, pg):
-    use_pg(root, pg)
+    use_pg(root, pg, stats="1s")
     root.start()
     out = json.loads(onboard(root, "dupont-avocats").stdout)
     assert out["admin"]["password"].startswith("pgworker-")
@@ -136,6 +138,9 @@ def test_onboard_creates_database_and_role(root, pg):
         what="a database sample")
     assert st["database"] == "postgresql" and st["database_connections"] >= 0
     assert abs(st["database_size_bytes"] - real) < 4 * 1024 * 1024, (st, real)
+    # No more samples (the last one stays): no psql child runs at the teardown's fd check.
+    root.write_global(postgresql={"stats_every": "0"})
+    assert root.post("/v1/reload").status == 200
     st = root.status("martin")
     assert st["database"] == "sqlite" and "database_size_bytes" not in st
     metrics = root.get("/metrics").text
