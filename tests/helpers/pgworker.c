@@ -10,6 +10,10 @@
  * So an onboarding only succeeds when the tenant can reach its own database
  * from its jail with the password tenantd wrote for it.
  *
+ * When DATABASE_TYPE=postgresql it also runs `psql -c "SELECT 1"` before
+ * READY=1, so a tenant is only running when its worker, inside its whole
+ * jail (network rules included), reaches its database.
+ *
  * Test knob: a CLIENT_NAME containing "fail-admin" makes --create-admin
  * fail (exit 1), to test the rollback after provisioning.
  */
@@ -32,6 +36,30 @@ static void on_term(int sig)
     stop = 1;
 }
 
+/* psql -c sql on POSTGRESQL_URL with the tenant's PGPASSFILE; its exit status. */
+static int run_psql(const char *sql)
+{
+    const char *url = getenv("POSTGRESQL_URL");
+    if (!url || !getenv("PGPASSFILE")) {
+        fprintf(stderr, "pgworker: POSTGRESQL_URL or PGPASSFILE missing\n");
+        return 1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        execlp("psql", "psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql,
+               (char *)NULL);
+        fprintf(stderr, "pgworker: psql: %s\n", strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 static int create_admin(const char *user)
 {
     const char *type = getenv("DATABASE_TYPE"), *name = getenv("CLIENT_NAME");
@@ -45,30 +73,12 @@ static int create_admin(const char *user)
             return 2;
         }
     if (type && strcmp(type, "postgresql") == 0) {
-        const char *url = getenv("POSTGRESQL_URL");
-        if (!url || !getenv("PGPASSFILE")) {
-            fprintf(stderr, "pgworker: POSTGRESQL_URL or PGPASSFILE missing\n");
-            return 1;
-        }
         char sql[256];
         snprintf(sql, sizeof sql,
                  "CREATE TABLE IF NOT EXISTS firm_users (name text PRIMARY KEY);"
                  "INSERT INTO firm_users VALUES ('%s')",
                  user);
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid < 0)
-            return 1;
-        if (pid == 0) {
-            execlp("psql", "psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql,
-                   (char *)NULL);
-            fprintf(stderr, "pgworker: psql: %s\n", strerror(errno));
-            _exit(127);
-        }
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (run_psql(sql) != 0) {
             fprintf(stderr, "pgworker: psql failed\n");
             return 1;
         }
@@ -96,6 +106,13 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--create-admin") == 0)
         return create_admin(argv[2]);
+    /* A PostgreSQL tenant's worker reaches its database from its jail (its
+     * network rules included) before it says it is ready. */
+    const char *type = getenv("DATABASE_TYPE");
+    if (type && strcmp(type, "postgresql") == 0 && run_psql("SELECT 1") != 0) {
+        fprintf(stderr, "pgworker: cannot reach the database\n");
+        return 1;
+    }
     hw_catch_term(on_term);
     int fd = hw_listen_socket(128);
     if (fd < 0) {

@@ -124,6 +124,17 @@ static void test_config_keys(void **state)
     const char *t2 = "[tenant]\nname = A\nplan = big\n[worker]\nport = 5001\n";
     assert_int_equal(config_parse_tenant(&g, &p, "a", "a.ini", t2, strlen(t2), &t, &d), 0);
     assert_int_equal(t.database, DB_POSTGRESQL);
+    /* Its network: local, with the server's port allowed; none is refused. */
+    assert_int_equal(t.network, WORKER_NETWORK_LOCAL);
+    assert_int_equal(t.n_allow, 1);
+    assert_int_equal(t.allow_port[0], 5433);
+    const char *t5 = "[tenant]\nname = A\nplan = big\n[worker]\nport = 5001\nnetwork = none\n";
+    assert_int_equal(config_parse_tenant(&g, &p, "a", "a.ini", t5, strlen(t5), &t, &d), -EINVAL);
+    char *m5 = config_diag_join(&d);
+    assert_non_null(strstr(m5, "none cannot reach the PostgreSQL server 127.0.0.1:5433"));
+    free(m5);
+    config_diag_clear(&d);
+    assert_int_equal(config_parse_tenant(&g, &p, "a", "a.ini", t2, strlen(t2), &t, &d), 0);
     char **env = config_worker_env(&g, &p, &t, "0123456789abcdef0123");
     int seen = 0;
     for (char **e = env; *e; e++)
