@@ -241,6 +241,8 @@ int backup_manifest_path(const char *db, char *buf, size_t n)
 {
     size_t len = strlen(db);
 
+    if (len > 7 && strcmp(db + len - 7, ".pgdump") == 0) /* backup_pg.h */
+        return util_path_fmt(buf, n, "%.*s.json", (int)(len - 7), db);
     if (len < 3 || strcmp(db + len - 3, ".db") != 0)
         return -EINVAL;
     return util_path_fmt(buf, n, "%.*s.json", (int)(len - 3), db);

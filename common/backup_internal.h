@@ -47,7 +47,7 @@ void backup_utc_stamp(time_t t, char buf[32]);
 void backup_iso_time(time_t t, char buf[32]);
 /* An SQLite result code as a negative errno. */
 int backup_sqlite_errno(int rc);
-/* The manifest of a backup: "<name>.db" -> "<name>.json". */
+/* The manifest of a backup: "<name>.db" or "<name>.pgdump" -> "<name>.json". */
 int backup_manifest_path(const char *db, char *buf, size_t n);
 
 /* Manifests are a few hundred bytes; anything past this is not one. */

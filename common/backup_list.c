@@ -45,13 +45,14 @@ int backup_parse_name(const char *name, const char *tenant_id, time_t *created, 
     struct tm tm = {0};
     int s = 0;
 
-    /* <id>-yyyymmddThhmmssZ[-n].db */
-    if (len < idlen + 1 + 16 + 3 || strncmp(name, tenant_id, idlen) != 0 || name[idlen] != '-')
+    /* <id>-yyyymmddThhmmssZ[-n].db, or .pgdump for a PostgreSQL tenant (backup_pg.h) */
+    size_t ext = len > 7 && strcmp(name + len - 7, ".pgdump") == 0 ? 7 : 3;
+    if (len < idlen + 1 + 16 + ext || strncmp(name, tenant_id, idlen) != 0 || name[idlen] != '-')
         return 0;
-    if (strcmp(name + len - 3, ".db") != 0)
+    if (ext == 3 && strcmp(name + len - 3, ".db") != 0)
         return 0;
     p = name + idlen + 1;
-    end = name + len - 3;
+    end = name + len - ext;
     if (!all_digits(p, 8) || p[8] != 'T' || !all_digits(p + 9, 6) || p[15] != 'Z')
         return 0;
     tm.tm_year = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0') - 1900;

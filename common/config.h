@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pg_url.h"
+
 #define CONFIG_ID_MAX 32 /* ^[a-z][a-z0-9-]{0,30}$ plus NUL */
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
@@ -108,6 +110,13 @@ struct config_global {
     int health_failures;        /* 3 in a row -> restart */
     int64_t reload_debounce_ms; /* 200ms after the last inotify event */
 
+    /* [postgresql]: the server tenantd provisions PostgreSQL tenants on
+     * (docs/database.md); url "" = no server, PostgreSQL tenants are invalid */
+    char pg_url[CONFIG_PATH_MAX];
+    char pg_password_file[CONFIG_PATH_MAX]; /* the admin role's password, one line, 0600 */
+    struct pg_server pg;                    /* pg_url, parsed */
+    int64_t pg_stats_every_ms;              /* database sizes for status (pg_stats.h) */
+
     /* [logs] */
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
@@ -117,6 +126,9 @@ struct config_global {
 /* ---- plans --------------------------------------------------------------- */
 
 #define CONFIG_PLANS_MAX 32
+
+/* Where a tenant's data lives ([database] type): the worker's DATABASE_TYPE. */
+enum db_type { DB_SQLITE = 0, DB_POSTGRESQL };
 
 struct config_plan {
     char name[CONFIG_ID_MAX];
@@ -135,6 +147,7 @@ struct config_plan {
     char network[16];            /* "" = the default for the tenant's command */
     char allow[CONFIG_TEXT_MAX]; /* host:port ..., "" = none */
     int64_t max_body_bytes;      /* the proxy's client_max_body_size; default 1M */
+    enum db_type database;       /* the default of its tenants' [database] type */
 };
 
 struct config_plans {
@@ -226,6 +239,9 @@ struct config_tenant {
     enum worker_stop_signal stop_signal;     /* default SIGTERM */
     enum worker_notify_access notify_access; /* default main */
     int64_t idle_after_ms; /* default: the plan's; 0 = never; always 0 for socket = own */
+
+    /* [database] */
+    enum db_type database; /* default: the plan's */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -315,13 +331,19 @@ int config_tenant_log_path(const struct config_global *g, const char *id, char *
 
 /*
  * The worker's environment (DESIGN.md "The worker contract"): CLIENT_ID ...
- * DATABASE_TYPE=sqlite, DATA_DIR, PORT, SECRET_KEY, TEMPLATES_DIR, LANGUAGE,
- * TIMEZONE, PLAN_* prices. Returns a NULL-terminated array of "K=V" strings
- * (one allocation: free with free()). `secret` may be NULL (then SECRET_KEY is
- * left out). Does no I/O.
+ * DATABASE_TYPE (and for PostgreSQL POSTGRESQL_URL, PGPASSFILE), DATA_DIR, PORT, SECRET_KEY,
+ * TEMPLATES_DIR, LANGUAGE, TIMEZONE, PLAN_* prices. Returns a NULL-terminated array of "K=V"
+ * strings (one allocation: free with free()). `secret` may be NULL (then SECRET_KEY is left out).
+ * Does no I/O.
  */
 char **config_worker_env(const struct config_global *g, const struct config_plans *p,
                          const struct config_tenant *t, const char *secret);
+
+/* The text of a tenant file with [database] type set to `type`: the key is
+ * replaced in place, or added to an existing [database] section, or the
+ * section is appended. Pure text work (the caller validates the result with
+ * config_parse_tenant). Returns 0, or -ENOSPC when out (size n) is too small. */
+int config_set_database_text(const char *old, enum db_type type, char *out, size_t n);
 
 /* Parse "256M", "1G", "512K", "1048576" into bytes; "100ms", "5s", "2m", "24h",
  * "7d" into milliseconds. Return 0 or -EINVAL / -ERANGE. */

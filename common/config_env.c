@@ -99,7 +99,16 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
     env_add(&e, "PORT", "%d", t->port);
     if (secret != NULL)
         env_add(&e, "SECRET_KEY", "%s", secret);
-    env_add(&e, "DATABASE_TYPE", "sqlite");
+    if (t->database == DB_POSTGRESQL && g->pg_url[0] != '\0') {
+        char url[512];
+        pg_tenant_url(&g->pg, t->id, url, sizeof url);
+        env_add(&e, "DATABASE_TYPE", "postgresql");
+        env_add(&e, "POSTGRESQL_URL", "%s", url);
+        /* libpq's password file, written by tenantd at provisioning (pg_admin.c). */
+        env_add(&e, "PGPASSFILE", "%s/.pgpass", data);
+    } else {
+        env_add(&e, "DATABASE_TYPE", "sqlite");
+    }
     /* Then tenantd's additions. */
     env_add(&e, "TEMPLATES_DIR", "%s", tpl);
     env_add(&e, "LANGUAGE", "%s", t->language);
@@ -142,4 +151,27 @@ out:
     if (env == NULL)
         errno = ENOMEM;
     return env;
+}
+
+int config_set_database_text(const char *old, enum db_type type, char *out, size_t n)
+{
+    const char *word = type == DB_POSTGRESQL ? "postgresql" : "sqlite";
+    const char *sec = strncmp(old, "[database]", 10) == 0 ? old : strstr(old, "\n[database]");
+    int k;
+    if (sec == NULL) {
+        size_t len = strlen(old);
+        k = snprintf(out, n, "%s%s\n[database]\ntype = %s\n", old,
+                     len && old[len - 1] != '\n' ? "\n" : "", word);
+    } else {
+        const char *body = sec + (sec == old ? 10 : 11), *end = strstr(body, "\n[");
+        const char *type_line = strstr(body, "\ntype");
+        if (type_line && (!end || type_line < end)) {
+            const char *eol = strchr(type_line + 1, '\n');
+            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(type_line - old), old, word,
+                         eol ? eol : "\n");
+        } else {
+            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(body - old), old, word, body);
+        }
+    }
+    return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
 }

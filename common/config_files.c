@@ -94,6 +94,15 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if (g->backoff_min_ms > g->backoff_max_ms)
         config_perr(c, config_seen_line(c, seen, "supervise", "backoff_min"), "supervise",
                     "backoff_min", "is larger than backoff_max");
+    line = config_seen_line(c, seen, "postgresql", "url");
+    if (g->pg_url[0] != '\0') {
+        char why[256];
+        if (pg_url_parse(g->pg_url, &g->pg, why, sizeof(why)) < 0)
+            config_perr(c, line, "postgresql", "url", "%s", why);
+    }
+    if ((g->pg_url[0] == '\0') != (g->pg_password_file[0] == '\0'))
+        config_perr(c, line, "postgresql", g->pg_url[0] ? "password_file" : "url",
+                    "url and password_file must be set together");
     config_net_global(c, g, seen);
     if ((g->tls_cert[0] == '\0') != (g->tls_key[0] == '\0'))
         config_perr(c, 0, "proxy", g->tls_cert[0] ? "tls_key" : "tls_cert",
@@ -226,6 +235,51 @@ const struct config_plan *config_plan_find(const struct config_plans *p, const c
 
 /* ---- tenant files ------------------------------------------------------------- */
 
+/*
+ * A PostgreSQL tenant reaches its server (docs/database.md): over a unix
+ * socket with any network setting; over TCP, the server's port joins its
+ * allow list, and a network left to the default becomes local (a loopback
+ * server) or outbound (another host). A network = none the operator chose
+ * cannot reach a TCP server: that is an error naming the way out.
+ */
+static void tenant_pg_net(struct pctx *c, const struct config_global *g,
+                          const struct config_plan *pl, struct config_tenant *t, const int *seen)
+{
+    int tline = config_seen_line(c, seen, "database", "type");
+    if (t->database != DB_POSTGRESQL || g == NULL)
+        return;
+    if (g->pg_url[0] == '\0') {
+        config_perr(c, tline, "database", "type",
+                    "postgresql needs a server: tenantd.ini has no [postgresql] url");
+        return;
+    }
+    if (g->pg.sockdir[0])
+        return;
+    bool chosen = config_seen_line(c, seen, "worker", "network") > 0 || (pl && pl->network[0]);
+    bool loopback = config_is_loopback(g->pg.host);
+    if (!chosen)
+        t->network = loopback ? WORKER_NETWORK_LOCAL : WORKER_NETWORK_OUTBOUND;
+    if (t->network == WORKER_NETWORK_NONE) {
+        config_perr(c, config_seen_line(c, seen, "worker", "network"), "worker", "network",
+                    "none cannot reach the PostgreSQL server %s:%d: use network = local (its "
+                    "port is allowed by itself) or a unix socket in [postgresql] url",
+                    g->pg.host, g->pg.port);
+        return;
+    }
+    if (t->network == WORKER_NETWORK_LOCAL && !loopback) {
+        config_perr(c, config_seen_line(c, seen, "worker", "network"), "worker", "network",
+                    "local reaches loopback only; the PostgreSQL server %s is another host: "
+                    "use network = outbound",
+                    g->pg.host);
+        return;
+    }
+    for (size_t i = 0; i < t->n_allow; i++)
+        if (t->allow_port[i] == g->pg.port)
+            return;
+    if (t->n_allow < CONFIG_ALLOW_MAX)
+        t->allow_port[t->n_allow++] = (uint16_t)g->pg.port;
+}
+
 /* Fill what depends on the id, the plan or other keys, and check across keys. */
 static void tenant_derive(struct pctx *c, const struct config_global *g,
                           const struct config_plans *p, struct config_tenant *t, const int *seen)
@@ -285,6 +339,8 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))
             t->advanced_features = pl->advanced_features;
+        if (!config_seen_line(c, seen, "database", "type"))
+            t->database = pl->database;
         if (!config_seen_line(c, seen, "worker", "idle_after"))
             t->idle_after_ms = pl->idle_after_ms;
     }
@@ -302,6 +358,7 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
     }
 
     config_net_tenant(c, g, pl, t, seen);
+    tenant_pg_net(c, g, pl, t, seen);
     line = config_seen_line(c, seen, "worker", "port");
     if (line > 0 && g != NULL && g->port_max > 0 && t->port > 0 &&
         (t->port < g->port_min || t->port > g->port_max))

@@ -299,6 +299,7 @@ int config_stop_signal(enum worker_stop_signal s)
     static const int nums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
     return (unsigned)s < sizeof nums / sizeof nums[0] ? nums[s] : SIGTERM;
 }
+static const char *const db_names[] = {"sqlite", "postgresql", NULL};
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -379,6 +380,12 @@ static const struct key global_keys[] = {
     {"supervise", "reload_debounce", K_DURATION, 0, G(reload_debounce_ms), .min = 0, .max = MIN_,
      .def = "200ms"},
 
+    /* Parsed and checked in global_derive (pg_url_parse names what is wrong). */
+    {"postgresql", "url", K_STR, F_EMPTY_OK, G(pg_url), .def = ""},
+    {"postgresql", "password_file", K_PATH, F_EMPTY_OK, G(pg_password_file), .def = ""},
+    {"postgresql", "stats_every", K_DURATION, 0, G(pg_stats_every_ms), .min = 0, .max = DAY,
+     .def = "60s"},
+
     {"logs", "line_max", K_INT, 0, G(log_line_max), .min = 256, .max = 1024 * 1024, .def = "4096"},
     {"logs", "rate_lines", K_INT, 0, G(log_rate_lines), .min = 1, .max = 1000000, .def = "1000"},
     {"logs", "rotate_size", K_SIZE, 0, G(log_rotate_bytes), .min = 0, .max = 64 * GIB, .def = "0"},
@@ -415,6 +422,7 @@ static const struct key plan_keys[] = {
     {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
     {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},
     {NULL, "allow", K_STR, F_EMPTY_OK, P(allow), .def = "", .check = &chk_allow},
+    {NULL, "database", K_ENUM, 0, P(database), .def = "sqlite", .names = db_names},
 };
 
 /*
@@ -464,6 +472,8 @@ static const struct key tenant_keys[] = {
     {"worker", "notify_access", K_ENUM, 0, T(notify_access), .def = "main",
      .names = notify_access_names},
     {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
+
+    {"database", "type", K_ENUM, 0, T(database), .names = db_names},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

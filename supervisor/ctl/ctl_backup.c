@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "backup_pg.h"
 #include "config.h"
 #include "ctl_cmd.h"
 #include "safefile.h"
@@ -143,6 +144,32 @@ static bool tenant_known_offline(const struct bctx *c)
     return access(f, F_OK) == 0 || access(c->data_dir, F_OK) == 0;
 }
 
+/* Does the tenant keep its data in PostgreSQL ([database] type)? Read from
+ * its file; a tenant whose file cannot be read is taken as SQLite. */
+static bool tenant_is_pg(const struct bctx *c)
+{
+    char f[CONFIG_PATH_MAX + 40];
+    struct config_diag d = {0};
+    struct config_plans *plans = calloc(1, sizeof(*plans));
+    struct config_tenant *t = calloc(1, sizeof(*t));
+    bool pg = false;
+
+    snprintf(f, sizeof(f), "%s/%s.ini", c->g->tenants_dir, c->id);
+    if (plans != NULL && t != NULL && config_load_plans(c->g, plans, &d) == 0 &&
+        config_load_tenant(c->g, plans, f, t, &d) == 0)
+        pg = t->database == DB_POSTGRESQL;
+    config_diag_clear(&d);
+    free(plans);
+    free(t);
+    return pg;
+}
+
+static bool is_pgdump(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 7 && strcmp(path + n - 7, ".pgdump") == 0;
+}
+
 static bool unreachable(int rc)
 {
     return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR;
@@ -231,7 +258,11 @@ static int backup_offline(struct bctx *c)
         say_error(c, "no such tenant \"%s\"", c->id);
         return CTL_EXIT_NOT_FOUND;
     }
-    r = backup_create(c->db, c->bdir, c->id, path, sizeof(path), err, sizeof(err));
+    if (tenant_is_pg(c))
+        r = backup_pg_create(&c->g->pg, c->g->pg_password_file, c->id, c->bdir, path, sizeof(path),
+                             err, sizeof(err));
+    else
+        r = backup_create(c->db, c->bdir, c->id, path, sizeof(path), err, sizeof(err));
     if (r < 0) {
         say_error(c, "%s", err);
         return r == -ENOENT ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
@@ -522,7 +553,11 @@ static int restore_offline(struct bctx *c, const char *file)
         say_error(c, "no such tenant \"%s\"", c->id);
         return CTL_EXIT_NOT_FOUND;
     }
-    r = backup_restore(c->db, file, c->id, aside, sizeof(aside), err, sizeof(err));
+    if (is_pgdump(file))
+        r = backup_pg_restore(&c->g->pg, c->g->pg_password_file, c->id, file, aside, sizeof(aside),
+                              err, sizeof(err));
+    else
+        r = backup_restore(c->db, file, c->id, aside, sizeof(aside), err, sizeof(err));
     if (r < 0) {
         say_error(c, "%s", err);
         return CTL_EXIT_ERROR;
@@ -538,7 +573,7 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
     struct tstat t, t2;
     char initial[32];
     int64_t stop_ms, start_ms;
-    bool suspended, stopped_by_us = false;
+    bool suspended, stopped_by_us = false, pg;
     int rc, r;
 
     memset(&t, 0, sizeof(t));
@@ -549,8 +584,17 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
     if (rc != 0)
         goto out;
     resolve_backup(&c, pos[1], file, sizeof(file));
-    /* Refuse a bad file before the tenant is touched at all. */
-    if (backup_verify(file, c.id, err, sizeof(err)) < 0) {
+    /* Refuse a bad file before the tenant is touched at all. A PostgreSQL
+     * tenant's backups are pg_dump archives (backup_pg.h). */
+    pg = is_pgdump(file);
+    if (pg != tenant_is_pg(&c)) {
+        say_error(&c, "refusing to restore: %s is a %s backup and %s keeps its data in %s", file,
+                  pg ? "PostgreSQL" : "SQLite", c.id, pg ? "SQLite" : "PostgreSQL");
+        rc = CTL_EXIT_ERROR;
+        goto out;
+    }
+    if ((pg ? backup_pg_verify(file, c.id, err, sizeof(err))
+            : backup_verify(file, c.id, err, sizeof(err))) < 0) {
         say_error(&c, "refusing to restore: %s", err);
         rc = CTL_EXIT_ERROR;
         goto out;
@@ -583,11 +627,15 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
         stopped_by_us = true;
     }
     rc = wait_stopped(&c, stop_ms, &t);
-    if (rc == 0 && suspended && (t.has_pid || backup_db_in_use(c.db) != 0))
+    if (rc == 0 && suspended && (t.has_pid || (!pg && backup_db_in_use(c.db) != 0)))
         rc = CTL_EXIT_ERROR;
     if (rc != 0)
         goto restart;
-    r = backup_restore(c.db, file, c.id, aside, sizeof(aside), err, sizeof(err));
+    if (pg)
+        r = backup_pg_restore(&c.g->pg, c.g->pg_password_file, c.id, file, aside, sizeof(aside),
+                              err, sizeof(err));
+    else
+        r = backup_restore(c.db, file, c.id, aside, sizeof(aside), err, sizeof(err));
     if (r < 0) {
         say_error(&c, "%s", err);
         rc = CTL_EXIT_ERROR;
@@ -628,7 +676,8 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
         rc = CTL_EXIT_ERROR;
         goto out;
     }
-    if (backup_unrestore(c.db, aside, err, sizeof(err)) < 0) {
+    if ((pg ? backup_pg_unrestore(&c.g->pg, c.g->pg_password_file, c.id, aside, err, sizeof(err))
+            : backup_unrestore(c.db, aside, err, sizeof(err))) < 0) {
         say_error(&c, "ROLLBACK FAILED: %s; the previous database is at %s", err,
                   aside[0] ? aside : "(none)");
         rc = CTL_EXIT_ERROR;

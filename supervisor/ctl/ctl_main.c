@@ -540,9 +540,14 @@ static const struct ctl_cmd commands[] = {
      "serves; 1 with the reason if the check failed or the new image gave the\n"
      "state back to the old one (rolled back), which then keeps serving.",
      ctl_cmd_upgrade},
-    {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
+    {"onboard",
+     "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E]\n"
+     "          [--database sqlite|postgresql] [--json]",
      "Onboard a client in one step: check everything, allocate a port, write\n"
-     "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"
+     "tenants.d/<id>.ini, create the data dir and secret (with --database\n"
+     "postgresql, or a plan whose database is postgresql: the firm's database\n"
+     "and login role on tenantd.ini's [postgresql] server, its password in the\n"
+     "data dir's .pgpass), start the worker, wait\n"
      "until it is ready, create the firm's first admin account, then print the\n"
      "URL and the credentials. All or nothing: on any failure everything is\n"
      "rolled back and the reason is printed. With --json: {\"id\", \"url\",\n"
@@ -558,8 +563,19 @@ static const struct ctl_cmd commands[] = {
      ctl_cmd_create_admin},
     {"offboard", "offboard <id> [--purge]",
      "Stop a tenant and move its file, data dir and log into\n"
-     "<data_dir>/../archive/<id>-<UTC time>/. With --purge, delete them instead.",
+     "<data_dir>/../archive/<id>-<UTC time>/ (a PostgreSQL tenant's database is\n"
+     "dumped there with pg_dump -Fc as <id>.pgdump, and kept on the server).\n"
+     "With --purge, delete them instead (and drop the database and its role).",
      ctl_cmd_offboard},
+    {"migrate", "migrate <id> postgresql|sqlite [--cleanup] [--json]",
+     "Move a firm's data to the other database backend: the tenant is stopped,\n"
+     "`tenant-worker --migrate-copy` copies every table (under the tenant's uid),\n"
+     "both sides are checked table by table (rows and SHA-256), [database] type\n"
+     "is switched in its file and it is started on the new backend. Any failure\n"
+     "leaves it serving on the old one. The old data is kept; run the same\n"
+     "command with --cleanup afterwards to remove it. Needs tenantd.ini's\n"
+     "[postgresql] and a tenant-worker that speaks PostgreSQL.",
+     ctl_cmd_migrate},
     {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
     {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
     {"logs", "logs <id> [-n N] [-f]",

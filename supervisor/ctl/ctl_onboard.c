@@ -18,13 +18,14 @@ int ctl_cmd_onboard(struct ctl *c)
     const struct ctl_cmd *cmd = c->cmd;
     const char *pos[3];
     int np = 0;
-    const char *sub = NULL, *email = NULL, *port = NULL;
+    const char *sub = NULL, *email = NULL, *port = NULL, *database = NULL;
     for (int i = 1; i < c->argc; i++) {
         const char *a = c->argv[i];
-        const char **dst = strcmp(a, "--subdomain") == 0 ? &sub
-                           : strcmp(a, "--port") == 0    ? &port
-                           : strcmp(a, "--email") == 0   ? &email
-                                                         : NULL;
+        const char **dst = strcmp(a, "--subdomain") == 0  ? &sub
+                           : strcmp(a, "--port") == 0     ? &port
+                           : strcmp(a, "--email") == 0    ? &email
+                           : strcmp(a, "--database") == 0 ? &database
+                                                          : NULL;
         if (dst) {
             if (i + 1 >= c->argc)
                 return ctl_usage_error(cmd, "%s needs a value", a);
@@ -54,6 +55,13 @@ int ctl_cmd_onboard(struct ctl *c)
         json_object_set_new(body, "subdomain", json_string(sub));
     if (email)
         json_object_set_new(body, "email", json_string(email));
+    if (database) {
+        if (strcmp(database, "sqlite") != 0 && strcmp(database, "postgresql") != 0) {
+            json_decref(body);
+            return ctl_usage_error(cmd, "--database takes sqlite or postgresql");
+        }
+        json_object_set_new(body, "database", json_string(database));
+    }
     if (port) {
         char *end;
         long p = strtol(port, &end, 10);

@@ -24,6 +24,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "pg_admin.h"
 #include "spawn.h"
 #include "status_json.h"
 #include "sup.h"
@@ -240,6 +241,11 @@ void admin_op_create_admin_start(struct admin_onboard *op)
         args[k++] = "--ns";
         args[k++] = "mount";
         spawn_fs_args(&c->g, worker, &paths, args, &k);
+        const char *pg_dir = pg_admin_expose(&c->g, &op->t);
+        if (pg_dir != NULL) {
+            args[k++] = "--expose";
+            args[k++] = pg_dir;
+        }
         args[k++] = "--";
     }
     args[k++] = worker;

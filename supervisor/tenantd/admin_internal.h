@@ -195,6 +195,11 @@ void admin_backup_post(struct admin *a, const struct admin_caller *who, h2o_req_
                        const char *id);
 void admin_backup_abort_all(struct admin *a);
 
+/* POST /v1/tenants/<id>/database {"type","reason"}: set [database] type in
+ * the tenant's file, reload, audit as "migrate" (admin_database.c). */
+void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                         const char *id);
+
 /* GET /v1/tenants/<id>/usage (admin_routes.c): the month's usage, asked from
  * the running worker (usage_fetch.h) and answered later; 409 when the tenant
  * is not running, 504 when the worker does not answer in time. At stop, the

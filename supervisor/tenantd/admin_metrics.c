@@ -124,6 +124,31 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_cpu_seconds_total{tenant=\"%s\"} %.3f\n", t, v[i].cpu_seconds);
     }
+    family(f, "tenantd_tenant_database_info", "gauge",
+           "1, labelled with the tenant's database backend (sqlite or postgresql).");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_database_info{tenant=\"%s\",type=\"%s\"} 1\n", t,
+                v[i].database == DB_POSTGRESQL ? "postgresql" : "sqlite");
+    }
+    family(f, "tenantd_tenant_database_size_bytes", "gauge",
+           "Size of a PostgreSQL tenant's database at the last sample (absent when unknown).");
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].db_size_bytes < 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_database_size_bytes{tenant=\"%s\"} %" PRId64 "\n", t,
+                v[i].db_size_bytes);
+    }
+    family(f, "tenantd_tenant_database_connections", "gauge",
+           "Sessions on a PostgreSQL tenant's database at the last sample (absent when unknown).");
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].db_connections < 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_database_connections{tenant=\"%s\"} %d\n", t,
+                v[i].db_connections);
+    }
     family(f, "tenantd_tenant_ready_latency_seconds", "gauge",
            "Time from exec to ready for the tenant's last start (absent when unknown).");
     for (size_t i = 0; i < n; i++) {

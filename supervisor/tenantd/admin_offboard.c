@@ -46,6 +46,10 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 void admin_op_offboard_after_gone(struct admin_onboard *op)
 {
     struct admin *a = op->a;
+    if (op->pg && !op->pg_done) {
+        admin_op_pg_offboard(op); /* pg_dump or drop, then here again */
+        return;
+    }
     char problems[1024] = "";
     struct stat st;
     if (op->purge) {
@@ -70,6 +74,8 @@ void admin_op_offboard_after_gone(struct admin_onboard *op)
                         strerror(-rc));
         }
     }
+    if (op->pg && op->fail_detail[0])
+        appendf(problems, sizeof problems, "postgresql: %s; ", op->fail_detail);
     if (a->state)
         admin_state_set_desired(a->state, op->id, NULL, op->who.who);
     a->counters.offboardings++;
@@ -86,6 +92,11 @@ void admin_op_offboard_after_gone(struct admin_onboard *op)
                                 op->purge ? json_null() : status_json_string(op->archive));
             if (problems[0])
                 json_object_set_new(o, "warning", status_json_string(problems));
+            if (op->pg && !op->purge && !op->fail_detail[0]) {
+                char dump[CONFIG_PATH_MAX + 64];
+                snprintf(dump, sizeof dump, "%s/%s.pgdump", op->archive, op->id);
+                json_object_set_new(o, "database_dump", status_json_string(dump));
+            }
         }
         admin_send_json(op->req, 200, o);
         op->req = NULL;
@@ -118,6 +129,8 @@ void admin_offboard(struct admin *a, const struct admin_caller *who, h2o_req_t *
         return;
     }
     op->purge = purge;
+    const struct config_tenant_entry *e = config_find_tenant(c, id);
+    op->pg = e != NULL && e->valid && e->t.database == DB_POSTGRESQL;
     snprintf(op->file, sizeof op->file, "%s", file);
     config_tenant_data_dir(&c->g, id, op->data_dir, sizeof op->data_dir);
     config_tenant_log_path(&c->g, id, op->log_path, sizeof op->log_path);

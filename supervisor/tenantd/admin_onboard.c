@@ -68,7 +68,7 @@
 /* ---- validation ----------------------------------------------------------------- */
 
 struct onboard_req {
-    const char *id, *name, *plan, *subdomain, *email;
+    const char *id, *name, *plan, *subdomain, *email, *database;
     int port;
 };
 
@@ -158,6 +158,8 @@ static int render_tenant(char *buf, size_t n, const struct onboard_req *r, int p
         k += snprintf(buf + k, n - (size_t)k, "[firm]\nemail = %s\n\n", r->email);
     if (k > 0 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, "[worker]\nport = %d\n", port);
+    if (r->database && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "\n[database]\ntype = %s\n", r->database);
     return (k < 0 || (size_t)k >= n) ? -ENOSPC : k;
 }
 
@@ -215,6 +217,7 @@ void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req
         .plan = json_str(body, "plan", &bad),
         .subdomain = json_str(body, "subdomain", &bad),
         .email = json_str(body, "email", &bad),
+        .database = json_str(body, "database", &bad),
     };
     json_t *jp = json_object_get(body, "port");
     if (jp && !json_is_null(jp)) {
@@ -229,7 +232,7 @@ void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req
     detail[0] = '\0';
     if (bad)
         snprintf(detail, sizeof detail,
-                 "id, name, plan, subdomain and email are strings; "
+                 "id, name, plan, subdomain, email and database are strings; "
                  "port is an integer");
     else if (r.id == NULL || r.name == NULL || r.plan == NULL)
         snprintf(detail, sizeof detail, "id, name and plan are required");
@@ -251,6 +254,14 @@ void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req
         snprintf(detail, sizeof detail, "a subdomain is one DNS label: [a-z0-9-], 1 to 63");
     else if (r.email && !text_ok(r.email, CONFIG_TEXT_MAX))
         error = "invalid email", snprintf(detail, sizeof detail, "bad email address");
+    else if (r.database && strcmp(r.database, "sqlite") != 0 &&
+             strcmp(r.database, "postgresql") != 0)
+        error = "invalid database",
+        snprintf(detail, sizeof detail, "database is sqlite or postgresql");
+    else if (r.database && strcmp(r.database, "postgresql") == 0 && c->g.pg_url[0] == '\0')
+        error = "no postgresql server",
+        snprintf(detail, sizeof detail,
+                 "tenantd.ini has no [postgresql] url: tenantd cannot provision a database");
     if (detail[0]) {
         fail_now(a, who, req, id, status, error, detail);
         json_decref(body);
@@ -357,7 +368,19 @@ void admin_onboard_post(struct admin *a, const struct admin_caller *who, h2o_req
                                 strerror(-rc));
         return;
     }
-    rc = write_new_file(file, text, strlen(text));
+    snprintf(op->text, sizeof op->text, "%s", text);
+    if (op->t.database == DB_POSTGRESQL) {
+        admin_op_pg_provision(op); /* then admin_onboard_write_file */
+        return;
+    }
+    admin_onboard_write_file(op);
+}
+
+void admin_onboard_write_file(struct admin_onboard *op)
+{
+    struct admin *a = op->a;
+    const char *file = op->file;
+    int rc = write_new_file(file, op->text, strlen(op->text));
     if (rc != 0) {
         admin_op_rollback_begin(op, rc == -EEXIST ? 409 : 500, "cannot write the tenant file",
                                 "%s: %s", file, strerror(-rc));

@@ -183,6 +183,8 @@ void admin_op_fail(struct admin_onboard *op, int status, const char *error, cons
 
 static void rollback_files(struct admin_onboard *op)
 {
+    if (op->pg_created)
+        admin_op_pg_rollback(op);
     if (op->dir_created) {
         admin_remove_tree(op->data_dir);
         op->dir_created = false;

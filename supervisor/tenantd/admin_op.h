@@ -55,6 +55,12 @@ struct admin_onboard {
     /* Offboarding. */
     bool purge;
     char archive[CONFIG_PATH_MAX];
+
+    /* PostgreSQL tenants (pg_admin.h): the tenant's database and role exist
+     * because this onboarding created them (a rollback drops them), or the
+     * offboarded tenant has them (dumped into the archive, dropped on purge). */
+    bool pg, pg_created, pg_done;
+    char text[2048]; /* onboarding: the tenant file, written once provisioned */
 };
 
 static inline const struct config *cfg(const struct admin *a)
@@ -88,6 +94,17 @@ void admin_op_fail(struct admin_onboard *op, int status, const char *error, cons
 void admin_op_create_admin_start(struct admin_onboard *op);
 /* admin_offboard.c: the worker is gone; move the data dir and log. */
 void admin_op_offboard_after_gone(struct admin_onboard *op);
+
+/* admin_pg.c: the PostgreSQL steps of onboarding and offboarding. */
+/* Onboarding: create the database and role, then admin_onboard_write_file. */
+void admin_op_pg_provision(struct admin_onboard *op);
+/* Rollback: drop what the onboarding created (logged, not awaited). */
+void admin_op_pg_rollback(struct admin_onboard *op);
+/* Offboarding, once the worker is gone: pg_dump into the archive, or drop
+ * with purge; then admin_op_offboard_after_gone again (op->pg_done set). */
+void admin_op_pg_offboard(struct admin_onboard *op);
+/* admin_onboard.c: write the tenant file (op->text), reload, wait for ready. */
+void admin_onboard_write_file(struct admin_onboard *op);
 
 /* admin_files.c */
 /* rm -rf without following symlinks or crossing mounts; logs what it cannot

@@ -34,9 +34,11 @@
 #include <time.h>
 
 #include "backup.h"
+#include "backup_pg.h"
 #include "config.h"
 #include "log.h"
 #include "sup.h"
+#include "util.h"
 
 #define CHECK_MAX_MS (60 * 1000)
 #define JOB_BASE_MS (30 * 1000)
@@ -61,6 +63,10 @@ struct job {
     bool on_demand;
     bool abandoned; /* past its deadline: j->bs is NULL, after_work only frees it */
     uint64_t deadline_ms;
+    /* A PostgreSQL tenant: pg_dump on this server (backup_pg.h). */
+    bool pg;
+    struct pg_server srv;
+    char pwfile[PATH_MAX];
     backup_sched_done_fn done;
     void *arg;
     /* results, written by the pool thread, read in after_cb */
@@ -117,6 +123,12 @@ static struct job *job_new(struct backup_sched *bs, const char *id)
     }
     j->keep = c->g.backup_keep;
     j->every_ms = c->g.backup_every_ms;
+    const struct config_tenant_entry *e = config_find_tenant(c, id);
+    if (e != NULL && e->valid && e->t.database == DB_POSTGRESQL && c->g.pg_url[0]) {
+        j->pg = true;
+        j->srv = c->g.pg;
+        util_strlcpy(j->pwfile, c->g.pg_password_file, sizeof(j->pwfile));
+    }
     j->bs = bs;
     j->req.data = j;
     return j;
@@ -148,7 +160,7 @@ static void work_cb(uv_work_t *req)
         size_t n = 0;
         time_t now = time(NULL);
 
-        if (stat(j->db, &st) < 0) {
+        if (!j->pg && stat(j->db, &st) < 0) {
             j->skipped = true;
             j->skip_reason = "no database yet";
             return;
@@ -158,7 +170,7 @@ static void work_cb(uv_work_t *req)
             /* A second of slack: names have one-second resolution. A backup
              * "from the future" (the clock went back) does not block new ones. */
             bool fresh = newest <= now + 60 && (int64_t)(now - newest) * 1000 + 1000 < j->every_ms;
-            bool unchanged = newest_mtime(j->db) < (int64_t)newest;
+            bool unchanged = !j->pg && newest_mtime(j->db) < (int64_t)newest;
             free(v);
             if (fresh) {
                 j->skipped = true;
@@ -174,7 +186,12 @@ static void work_cb(uv_work_t *req)
             free(v);
         }
     }
-    j->rc = backup_create(j->db, j->dir, j->id, j->path, sizeof(j->path), j->err, sizeof(j->err));
+    if (j->pg)
+        j->rc = backup_pg_create(&j->srv, j->pwfile, j->id, j->dir, j->path, sizeof(j->path),
+                                 j->err, sizeof(j->err));
+    else
+        j->rc =
+            backup_create(j->db, j->dir, j->id, j->path, sizeof(j->path), j->err, sizeof(j->err));
     if (j->rc < 0)
         return;
     if (stat(j->path, &st) == 0)

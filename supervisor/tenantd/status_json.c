@@ -145,6 +145,14 @@ json_t *status_json_tenant(const struct tenant_view *v)
     /* "cgroup": rss_bytes and cpu_seconds count every process of the tenant;
      * "process": only the worker's main process (no cgroup, tenantd not root). */
     rc |= set(o, "resources_from", json_string(v->from_cgroup ? "cgroup" : "process"));
+    rc |= set(o, "database", json_string(v->database == DB_POSTGRESQL ? "postgresql" : "sqlite"));
+    if (v->database == DB_POSTGRESQL) {
+        rc |= set(o, "database_state", json_string(v->db_state ? v->db_state : ""));
+        rc |= set(o, "database_size_bytes",
+                  v->db_size_bytes >= 0 ? json_integer(v->db_size_bytes) : json_null());
+        rc |= set(o, "database_connections",
+                  v->db_connections >= 0 ? json_integer(v->db_connections) : json_null());
+    }
     if (rc != 0) {
         json_decref(o);
         return NULL;

@@ -65,6 +65,11 @@ struct tenant_view {
     uint64_t log_bytes_read, log_lines_dropped, log_bytes_dropped, log_pauses, log_paused_ms;
     const char *network;         /* none | local | outbound (static string) */
     const char *net_containment; /* namespace | landlock | reduced | off (netpolicy.h) */
+    /* [database] type, and for PostgreSQL the last sample of pg_stats.h */
+    enum db_type database;
+    int64_t db_size_bytes; /* -1 unknown */
+    int db_connections;    /* sessions on its database, -1 unknown */
+    const char *db_state;  /* "", "ok", "missing", "unreachable" (static) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

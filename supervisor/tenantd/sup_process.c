@@ -33,6 +33,7 @@
 #include "log.h"
 #include "logcap.h"
 #include "notify.h"
+#include "pg_admin.h"
 #include "spawn.h"
 #include "status_json.h"
 #include "tenant_fsm.h"
@@ -309,6 +310,9 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
     spawn_fs_opts(g, argv[0], paths, o);
+    const char *pg_dir = pg_admin_expose(g, &t->cfg);
+    if (pg_dir != NULL && o->n_expose < JAIL_EXPOSE_MAX)
+        o->expose[o->n_expose++] = pg_dir;
     o->seccomp = t->cfg.seccomp;
 }
 
@@ -390,6 +394,13 @@ static int do_spawn(struct tenant *t)
     rc = spawn_secret(dir, s->root, t->uid, t->uid, secret, sizeof secret);
     if (rc < 0) {
         sup_set_reason(t, "cannot read or create %s/secret: %s", dir, strerror(-rc));
+        return rc;
+    }
+    /* A PostgreSQL tenant's password file, written by onboarding as root
+     * before the tenant had a uid (pg_admin.h). */
+    if (s->root && t->cfg.database == DB_POSTGRESQL &&
+        (rc = pg_admin_chown_pgpass(dir, t->uid, t->uid)) < 0) {
+        sup_set_reason(t, "cannot give %s/.pgpass to the tenant: %s", dir, strerror(-rc));
         return rc;
     }
     if (usage_token(t->id, secret, t->usage_token, sizeof t->usage_token) < 0)

@@ -9,6 +9,8 @@
 #include "sup_internal.h"
 #include "netpolicy.h"
 
+#include "pg_stats.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -135,6 +137,12 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         v->log_pauses = ls.pauses;
         v->log_paused_ms = ls.paused_ms;
     }
+    v->database = t->have_cfg ? t->cfg.database : DB_SQLITE;
+    v->db_size_bytes = -1;
+    v->db_connections = -1;
+    v->db_state = "";
+    if (v->database == DB_POSTGRESQL)
+        pg_stats_get(t->id, &v->db_size_bytes, &v->db_connections, &v->db_state);
 }
 
 size_t sup_tenant_count(const struct sup *s)

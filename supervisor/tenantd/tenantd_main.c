@@ -30,6 +30,8 @@
 #include "storage.h"
 #include "config.h"
 #include "log.h"
+#include "pg_admin.h"
+#include "pg_stats.h"
 #include "proxy.h"
 #include "reach.h"
 #include "svcnotify.h"
@@ -51,6 +53,7 @@ struct daemon {
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
     bool backups_done;            /* the scheduler is gone (or never started) */
+    struct pg_stats *pg_stats;    /* PostgreSQL databases' sizes (pg_stats.h) */
     struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr2;
     bool stopping;
@@ -102,8 +105,10 @@ static int check_only(const char *path)
     struct config *c = NULL;
     struct config_diag d = {0};
     int rc = config_load(path, &c, &d);
-    if (rc == 0)
+    if (rc == 0) {
         cross_check(c, &d);
+        pg_admin_check_config(&c->g, &d);
+    }
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
     struct config_diag w = {0};
@@ -227,6 +232,8 @@ static void on_signal(uv_signal_t *h, int signum)
         backup_sched_stop(dm->backups, on_backups_gone, dm);
         dm->backups = NULL;
     }
+    pg_stats_stop(dm->pg_stats);
+    dm->pg_stats = NULL;
     sup_shutdown(dm->sup, on_sup_stopped, dm);
 }
 
@@ -262,6 +269,9 @@ static void up_quiesce(void *arg, void (*done)(void *))
      * backup_sched.h's few seconds, then abandons it); one waiting in the
      * queue is cancelled, its requester told so. */
     admin_set_backup_sched(dm->admin, NULL);
+    /* A size query of pg_stats.h is killed; the new image starts its own. */
+    pg_stats_stop(dm->pg_stats);
+    dm->pg_stats = NULL;
     up_quiesced = done;
     if (dm->backups) {
         struct backup_sched *b = dm->backups;
@@ -288,6 +298,8 @@ static void up_resume(void *arg)
     struct daemon *dm = arg;
     if (!dm->stopping && !dm->backups)
         start_backups(dm);
+    if (!dm->stopping && !dm->pg_stats && pg_stats_start(dm->loop, dm->sup, &dm->pg_stats) < 0)
+        log_error(NULL, "cannot start the PostgreSQL statistics");
 }
 
 static int up_export(void *arg, json_t *state, char *err, size_t n)
@@ -445,6 +457,8 @@ int main(int argc, char **argv)
         prc = storage_start(dm.loop, dm.sup, (uint64_t)sup_config(dm.sup)->g.storage_check_ms);
         if (prc < 0)
             log_error(NULL, "cannot start storage accounting: %s", strerror(-prc));
+        if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
+            log_error(NULL, "cannot start the PostgreSQL statistics");
     }
     if (adopting) {
         /* Everything handed over is taken: this image serves. */

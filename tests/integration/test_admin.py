@@ -35,6 +35,7 @@ ROUTES = [
     ("POST", "/v1/tenants/dupont/suspend"),
     ("POST", "/v1/tenants/dupont/resume"),
     ("POST", "/v1/tenants/dupont/backup"),
+    ("POST", "/v1/tenants/dupont/database"),
     ("POST", "/v1/tenants/dupont/admins"),
     ("GET", "/v1/tenants/dupont/usage"),
     ("POST", "/v1/reload"),

@@ -91,7 +91,8 @@ static void test_fields(void **state)
                                        "storage",
                                        "network",
                                        "net_containment",
-                                       "resources_from"};
+                                       "resources_from",
+                                       "database"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
@@ -99,6 +100,7 @@ static void test_fields(void **state)
     assert_true(json_is_null(json_object_get(o, "storage")));
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(o, "log"), "bytes_dropped")), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "database")), "sqlite");
     assert_string_equal(json_string_value(json_object_get(o, "id")), "dupont");
     assert_string_equal(json_string_value(json_object_get(o, "name")), "Cabinet Dupont & Associés");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
@@ -134,6 +136,32 @@ static void test_reals_without_noise(void **state)
                  c[strlen("\"cpu_seconds\":0.23")] <= '9');
     assert_non_null(strstr(s, "\"worker_status\":\"serving\""));
     free(s);
+    json_decref(o);
+}
+
+/* A PostgreSQL tenant: its database's state, size and sessions, null when
+ * not sampled yet. */
+static void test_database(void **state)
+{
+    (void)state;
+    struct tenant_view v;
+    fill(&v);
+    v.database = DB_POSTGRESQL;
+    v.db_state = "ok";
+    v.db_size_bytes = 7716387;
+    v.db_connections = 2;
+    json_t *o = roundtrip(status_json_tenant(&v));
+    assert_string_equal(json_string_value(json_object_get(o, "database")), "postgresql");
+    assert_string_equal(json_string_value(json_object_get(o, "database_state")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(o, "database_size_bytes")), 7716387);
+    assert_int_equal(json_integer_value(json_object_get(o, "database_connections")), 2);
+    json_decref(o);
+    v.db_state = "";
+    v.db_size_bytes = -1;
+    v.db_connections = -1;
+    o = roundtrip(status_json_tenant(&v));
+    assert_true(json_is_null(json_object_get(o, "database_size_bytes")));
+    assert_true(json_is_null(json_object_get(o, "database_connections")));
     json_decref(o);
 }
 
@@ -322,6 +350,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_database),
         cmocka_unit_test(test_nulls),
         cmocka_unit_test(test_reals_without_noise),
         cmocka_unit_test(test_escaping),
