@@ -9,6 +9,17 @@
  * so h2o itself tells us when a request is over: that both releases the JSON
  * body and counts in-flight requests for a graceful stop.
  *
+ * A database server (store_offload(): PostgreSQL) can make a query wait on
+ * the network, so there every route that may touch the database runs on
+ * libuv's thread pool (offload_work), each pool thread with its own
+ * connection (store_pg.c): authentication, body parsing and the route's
+ * function run there, and what they would send is captured in a struct
+ * reply (tls_reply) that the after-work callback sends from the loop thread,
+ * the only one that may touch h2o. Password hashing then happens on the
+ * same pool thread, one hash at a time (hash_lock), so a plan's memory limit
+ * still sees at most one argon2 buffer. With SQLite (one local file, one
+ * connection) everything runs on the loop thread as before.
+ *
  * Stopping (h2o 2.2.5): we set ctx.shutdown_requested ourselves rather than
  * calling h2o_context_request_shutdown(), which would arm HTTP/2's one-second
  * GOAWAY timer (HTTP/2 is not offered here at all). HTTP/1 then answers new
@@ -23,6 +34,7 @@
 #include <h2o.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +102,7 @@ struct route {
 
 struct call {
     h2o_req_t *req;
+    char addr[64]; /* the peer, read on the loop thread for an offloaded login */
     const struct route *route;
     struct wuser user;
     char sid[AUTH_SID_LEN + 1];
@@ -101,7 +114,7 @@ enum kind { K_API, K_PAGE, K_ASSET, K_PRINT };
 
 static struct {
     const struct wenv *env;
-    sqlite3 *db;
+    struct store *db;
     uv_loop_t *loop;
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -130,11 +143,40 @@ static struct {
     h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,            \
                           H2O_STRLIT(v))
 
+/* An answer made on a pool thread, sent later by the loop thread. */
+struct reply {
+    int status;
+    const char *ctype; /* a literal */
+    char *data;        /* malloc'd */
+    size_t len;
+    enum kind kind;
+    long long retry_after;
+    int www_authenticate;
+};
+static __thread struct reply *tls_reply;
+
 static void send_bytes(h2o_req_t *req, int status, const char *ctype, const char *data, size_t len,
                        enum kind kind)
 {
     static h2o_generator_t generator = {NULL, NULL};
     h2o_iovec_t buf = h2o_iovec_init(data, len);
+
+    if (tls_reply != NULL) {
+        struct reply *r = tls_reply;
+        free(r->data);
+        r->data = malloc(len > 0 ? len : 1);
+        if (r->data == NULL) {
+            r->status = 500;
+            r->len = 0;
+            return;
+        }
+        memcpy(r->data, data, len);
+        r->status = status;
+        r->ctype = ctype;
+        r->len = len;
+        r->kind = kind;
+        return;
+    }
 
     req->res.status = status;
     req->res.reason = http_reason(status);
@@ -177,9 +219,9 @@ static void send_bytes(h2o_req_t *req, int status, const char *ctype, const char
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
-/* The serialiser's output buffer; only the loop thread uses it. */
+/* The serialiser's output buffer, one per thread. */
 #define SCRATCH_KEEP (64 * 1024)
-static struct {
+static __thread struct {
     char *data;
     size_t len, cap;
 } scratch;
@@ -220,11 +262,18 @@ static void send_wres(h2o_req_t *req, struct wres w)
     }
     if (w.status == 429 || w.status == 503) {
         json_int_t after = json_integer_value(json_object_get(w.body, "retry_after"));
-        char *v = h2o_mem_alloc_pool(&req->pool, 24);
-        int len = snprintf(v, 24, "%lld", (long long)(after > 0 ? after : 1));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)len);
+        if (tls_reply != NULL) {
+            tls_reply->retry_after = after > 0 ? after : 1;
+        } else {
+            char *v = h2o_mem_alloc_pool(&req->pool, 24);
+            int len = snprintf(v, 24, "%lld", (long long)(after > 0 ? after : 1));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v,
+                           (size_t)len);
+        }
     }
-    if (w.status == 401)
+    if (w.status == 401 && tls_reply != NULL)
+        tls_reply->www_authenticate = 1;
+    else if (w.status == 401)
         ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
     /* One pass of the serialiser into a scratch buffer kept for the
      * process, then one copy into the request's pool (json_dumpb would need
@@ -237,6 +286,10 @@ static void send_wres(h2o_req_t *req, struct wres w)
     }
     json_decref(w.body);
     n = scratch.len;
+    if (tls_reply != NULL) {
+        send_bytes(req, w.status, "application/json", scratch.data, n, K_API);
+        return;
+    }
     buf = h2o_mem_alloc_pool(&req->pool, n + 1);
     memcpy(buf, scratch.data, n);
     if (scratch.cap > SCRATCH_KEEP) {
@@ -335,6 +388,11 @@ static void route_invoice_print(struct call *c)
         send_error(c->req, 500, "internal", "out of memory");
         return;
     }
+    if (tls_reply != NULL) { /* captured as a copy: the pool is the loop's */
+        send_bytes(c->req, 200, "text/html; charset=utf-8", html, len, K_PRINT);
+        free(html);
+        return;
+    }
     void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
     *holder = html;
     send_bytes(c->req, 200, "text/html; charset=utf-8", html, len, K_PRINT);
@@ -406,22 +464,26 @@ struct hash_job {
     struct auth_newuser nu;
 };
 
+/* One hash at a time whatever the pool's size: each takes the plan's
+ * password memory (64 MiB at the default cost). */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void hash_work(uv_work_t *w)
 {
     struct hash_job *j = w->data;
+    pthread_mutex_lock(&hash_lock);
     if (j->is_login)
         auth_login_verify(&j->login);
     else
         auth_user_hash(&j->nu);
+    pthread_mutex_unlock(&hash_lock);
 }
 
-static void hash_done(uv_work_t *w, int status)
+static void hash_finish(struct hash_job *j, int status)
 {
-    struct hash_job *j = w->data;
     struct wctx ctx = make_ctx(j->c);
     struct wres res;
 
-    srv.hashes--;
     if (status != 0) {
         sodium_memzero(&j->login, sizeof j->login);
         sodium_memzero(&j->nu, sizeof j->nu);
@@ -434,10 +496,27 @@ static void hash_done(uv_work_t *w, int status)
     send_wres(j->c->req, res);
 }
 
+static void hash_done(uv_work_t *w, int status)
+{
+    srv.hashes--;
+    hash_finish(w->data, status);
+}
+
 static struct hash_job *hash_job_new(struct call *c, int is_login)
 {
     struct hash_job *j;
 
+    if (tls_reply != NULL) { /* on a pool thread: the loop's pool is not ours */
+        j = calloc(1, sizeof *j);
+        if (j == NULL) {
+            send_error(c->req, 500, "internal", "out of memory");
+            return NULL;
+        }
+        j->c = c;
+        j->is_login = is_login;
+        j->work.data = j;
+        return j;
+    }
     if (srv.hashes >= HASH_QUEUE_MAX) {
         send_wres(c->req, wres_error(503, "busy", "too many logins at once, retry in a second"));
         return NULL;
@@ -452,6 +531,12 @@ static struct hash_job *hash_job_new(struct call *c, int is_login)
 
 static void hash_queue(struct hash_job *j)
 {
+    if (tls_reply != NULL) { /* already on a pool thread: hash here */
+        hash_work(&j->work);
+        hash_finish(j, 0);
+        free(j);
+        return;
+    }
     int r = uv_queue_work(srv.loop, &j->work, hash_work, hash_done);
     if (r < 0) {
         send_error(j->c->req, 500, "internal", "cannot queue work: %s", uv_strerror(r));
@@ -469,9 +554,14 @@ static void route_login(struct call *c)
 
     if (j == NULL)
         return;
-    peer_address(c->req, addr, sizeof addr);
+    if (c->addr[0] != '\0')
+        snprintf(addr, sizeof addr, "%s", c->addr);
+    else
+        peer_address(c->req, addr, sizeof addr);
     if (auth_login_begin(&j->login, &ctx, c->body, addr, &res) < 0) {
         send_wres(c->req, res);
+        if (tls_reply != NULL)
+            free(j);
         return;
     }
     hash_queue(j);
@@ -487,6 +577,8 @@ static void route_user_create(struct call *c)
         return;
     if (auth_user_prepare(&j->nu, &ctx, c->body, &res) < 0) {
         send_wres(c->req, res);
+        if (tls_reply != NULL)
+            free(j);
         return;
     }
     hash_queue(j);
@@ -705,7 +797,7 @@ static void on_idle(uv_timer_t *t)
         return;
     }
     srv.idle_armed = 0;
-    sqlite3_db_release_memory(srv.db);
+    store_trim(srv.db);
     malloc_trim(0);
 }
 
@@ -722,6 +814,77 @@ static void call_dispose(void *p)
         uv_timer_start(&srv.idle, on_idle, IDLE_TRIM_MS, 0);
     }
     maybe_finish();
+}
+
+/* ---- requests on the thread pool ------------------------------------------ */
+
+struct offload {
+    uv_work_t work;
+    struct call *c;
+    struct reply reply;
+};
+
+/* The request's checks and route, as on_req() runs them, on a pool thread. */
+static void offload_work(uv_work_t *w)
+{
+    struct offload *o = w->data;
+    struct call *c = o->c;
+    unsigned flags = c->route->flags;
+
+    tls_reply = &o->reply;
+    if ((!(flags & R_AUTH) || authenticate(c) == 0) &&
+        (!(flags & R_TENANTD) || authenticate_tenantd(c) == 0) &&
+        (!(flags & R_BODY) || parse_body(c) == 0))
+        c->route->fn(c);
+    /* A failure because the server is away is a 503 the client may retry,
+     * whichever layer noticed it. */
+    if (o->reply.status == 500 && store_unavailable(srv.db)) {
+        struct wres u = wres_error(503, "unavailable", "the database cannot be reached; retry");
+        if (u.body != NULL)
+            json_object_set_new(u.body, "retry_after", json_integer(2));
+        send_wres(c->req, u);
+    }
+    tls_reply = NULL;
+}
+
+static void offload_done(uv_work_t *w, int status)
+{
+    struct offload *o = w->data;
+    struct reply *r = &o->reply;
+    h2o_req_t *req = o->c->req;
+    char *buf;
+
+    if (status != 0 || r->status == 0) {
+        free(r->data);
+        send_error(req, 503, "unavailable", "the request was cancelled");
+        return;
+    }
+    if (r->retry_after > 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(v, 24, "%lld", r->retry_after);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)len);
+    }
+    if (r->www_authenticate)
+        ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
+    buf = h2o_mem_alloc_pool(&req->pool, r->len + 1);
+    memcpy(buf, r->data, r->len);
+    free(r->data);
+    send_bytes(req, r->status, r->ctype, buf, r->len, r->kind);
+}
+
+/* Queue the rest of on_req() for the pool; 0, or -1 when it was answered. */
+static void offload(struct call *c)
+{
+    struct offload *o = h2o_mem_alloc_pool(&c->req->pool, sizeof *o);
+    int r;
+
+    memset(o, 0, sizeof *o);
+    o->c = c;
+    o->work.data = o;
+    peer_address(c->req, c->addr, sizeof c->addr);
+    r = uv_queue_work(srv.loop, &o->work, offload_work, offload_done);
+    if (r < 0)
+        send_error(c->req, 503, "unavailable", "cannot queue the request: %s", uv_strerror(r));
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -765,6 +928,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_iovec_t q = h2o_strdup(&req->pool, req->path.base + req->query_at + 1,
                                    req->path.len - req->query_at - 1);
         c->arg = q.base;
+    }
+    if (store_offload(srv.db) && rt->fn != route_page && rt->fn != route_static) {
+        offload(c);
+        return 0;
     }
     /* An authenticated GET is read-only and answered at once: its session
      * check and its queries share one read transaction. */
@@ -956,7 +1123,7 @@ static int open_listener(char *desc, size_t desclen)
     return 0;
 }
 
-int http_run(const struct wenv *env, sqlite3 *db)
+int http_run(const struct wenv *env, struct store *db)
 {
     h2o_hostconf_t *host;
     h2o_handler_t *handler;

@@ -18,12 +18,23 @@ import zoneinfo
 from tenantd_test.worker import Worker
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    """Every worker test runs on both storage backends."""
+    return request.param
+
+
 @pytest.fixture
-def workers(request):
+def workers(request, backend):
     made = []
+    server = request.getfixturevalue("pg") if backend == "postgresql" else None
 
     def make(**kw):
+        if server is not None and "POSTGRESQL_URL" not in kw:
+            kw.setdefault("DATABASE_TYPE", "postgresql")
+            kw["POSTGRESQL_URL"] = server.new_database()[0]
         w = Worker(**kw)
+        w.backend = backend
         made.append(w)
         return w
 
@@ -203,8 +214,12 @@ def test_token_of_one_firm_fails_at_another(workers):
 
     # Firm B gets a copy of A's whole database (same session rows) and even the
     # same secret: only its CLIENT_ID differs, and the token must still fail.
-    b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
-    shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
+    if a.backend == "postgresql":  # the same database, then
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123",
+                    DATABASE_TYPE="postgresql", POSTGRESQL_URL=a.env["POSTGRESQL_URL"])
+    else:
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
+        shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
     b.start()
     assert_json_error(b.get("/api/me", token=token), 401)
     c = workers(client_id="gamma")
