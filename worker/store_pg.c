@@ -72,6 +72,8 @@ struct pstmt {
 
 static const struct store_ops pg_ops;
 
+static void on_notice(void *arg, const PGresult *res);
+
 /* The calling thread's connection. One PostgreSQL store per process. */
 static __thread struct pgconn *tls_conn;
 
@@ -84,8 +86,20 @@ static void set_err(struct pgconn *pc, const char *what, const char *msg)
         pc->err[--n] = '\0';
 }
 
-/* The server's notices (a table that exists already...) are not errors. */
-static void ignore_notice(void *arg, const char *message) {}
+/*
+ * Messages that arrive while a connection is idle. Notices (a table that
+ * exists already...) are not errors; a FATAL one is the server's goodbye
+ * (a shutdown or a terminated backend) sent just before it closes the
+ * connection, which libpq hands here rather than failing the connection:
+ * note it, so the next use reconnects instead of failing once.
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+    struct pgconn *pc = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        pc->down = 1;
+}
 
 static void pg_connect(struct pg_store *s, struct pgconn *pc)
 {
@@ -100,7 +114,7 @@ static void pg_connect(struct pg_store *s, struct pgconn *pc)
         pc->down = 1;
         return;
     }
-    PQsetNoticeProcessor(pc->conn, ignore_notice, NULL);
+    PQsetNoticeReceiver(pc->conn, on_notice, pc);
     /* The worker's own text formats: ISO dates, UTF-8, and no surprise from
      * a server whose defaults differ. */
     PQclear(PQexec(pc->conn, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'"));
@@ -127,11 +141,15 @@ static struct pgconn *conn_get(struct pg_store *s)
     }
     if (pc->conn != NULL && PQstatus(pc->conn) == CONNECTION_OK &&
         PQtransactionStatus(pc->conn) == PQTRANS_IDLE) {
-        /* Notices and a server's goodbye wait here unread. */
-        if (!PQconsumeInput(pc->conn) || PQstatus(pc->conn) != CONNECTION_OK)
+        /* Notices and a server's goodbye wait here unread: read them without
+         * blocking, and let libpq parse them (PQisBusy), which calls
+         * on_notice(). */
+        if (!PQconsumeInput(pc->conn))
             pc->down = 1;
         else
-            PQclear(PQgetResult(pc->conn)); /* nothing expected; never blocks when idle */
+            (void)PQisBusy(pc->conn);
+        if (PQstatus(pc->conn) != CONNECTION_OK)
+            pc->down = 1;
     }
     if (pc->conn == NULL || pc->down || PQstatus(pc->conn) != CONNECTION_OK)
         pg_connect(s, pc);

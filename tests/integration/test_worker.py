@@ -635,3 +635,35 @@ def test_internal_usage_only_for_tenantd(workers):
     # The token opens nothing else.
     assert_json_error(w.get("/api/billing/usage", headers=good), 401)
     assert_json_error(w.request("POST", "/internal/usage", headers=good), 405)
+
+
+# ---- PostgreSQL only ------------------------------------------------------------
+
+def test_server_restart_gives_503_then_reconnects(worker, pg):
+    """The database server goes away under a running worker: requests that need
+    it are answered 503 with Retry-After (not 500, not a hang), /healthz says
+    the database is unreachable, pages that need no database still work; once
+    the server is back the same worker serves again without a restart."""
+    if worker.backend != "postgresql":
+        pytest.skip("a server restart only exists with PostgreSQL")
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
+                                               "unit_price_cents": 100}]}
+    assert worker.post("/api/invoices", inv, token=token).status == 201
+    pg.stop()
+    try:
+        r = worker.post("/api/invoices", inv, token=token)
+        body = assert_json_error(r, 503)
+        assert body["error"] == "unavailable" and int(r.headers["retry-after"]) >= 1
+        assert_json_error(worker.get("/healthz"), 503)
+        assert worker.get("/").status == 200  # no database involved
+        assert worker.proc.poll() is None
+    finally:
+        pg.start()
+    r = worker.post("/api/invoices", inv, token=token)
+    assert r.status == 201, r.text
+    assert r.json()["numero"].endswith("-0002")  # no gap, no duplicate across the outage
+    assert worker.get("/healthz").status == 200
+    assert worker.stop() == 0
