@@ -107,7 +107,7 @@ struct wres model_stats(const struct wctx *c, json_t *body, const char *arg)
         }
         model_set_int(o, counts[i].key, n);
     }
-    model_set_str(o, "database_type", "sqlite");
+    model_set_str(o, "database_type", store_name(c->db));
     if (c->env != NULL) {
         model_set_str(o, "client_id", c->env->client_id);
         model_set_str(o, "plan", c->env->plan);

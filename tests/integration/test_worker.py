@@ -652,6 +652,7 @@ def test_server_restart_gives_503_then_reconnects(worker, pg):
     inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
                                                "unit_price_cents": 100}]}
     assert worker.post("/api/invoices", inv, token=token).status == 201
+    assert worker.get("/api/stats", token=token).json()["database_type"] == "postgresql"
     pg.stop()
     try:
         r = worker.post("/api/invoices", inv, token=token)
