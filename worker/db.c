@@ -8,6 +8,9 @@
  * commit: about 8 k commits/s on this kind of machine, far above what one
  * firm writes, so the stronger promise costs nothing that matters.
  *
+ * PostgreSQL: the durability is the server's (fsync on commit by default);
+ * see store_pg.c for the connections and docs/database.md for the choice.
+ *
  * Memory: the worker idles most of the time, so the page cache is capped
  * small and memory-mapped I/O is off; SQLite's own allocation statistics are
  * disabled (they take a mutex on every malloc for nothing we read).
@@ -22,22 +25,8 @@
 #include <string.h>
 
 #include "schema.h"
-
-/* The statement cache of the connection db_open() made. SQL texts are
- * looked up by hash and length, then compared in full against the text the
- * statement itself keeps (sqlite3_sql), so SQL built in a stack buffer is as
- * safe a key as a literal. The worker has a few dozen distinct statements;
- * beyond the table's size, statements are simply not cached. */
-#define STMT_CACHE_SIZE 64
-struct cached {
-    sqlite3_stmt *st;
-    uint32_t hash;
-    uint32_t len;
-    int busy;
-};
-static sqlite3 *cache_db;
-static struct cached cache[STMT_CACHE_SIZE];
-static size_t cache_used;
+#include "store_pg.h"
+#include "store_sqlite.h"
 
 static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA synchronous = FULL;"
@@ -47,13 +36,31 @@ static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA mmap_size = 0;"
                               "PRAGMA journal_size_limit = 4194304;";
 
-int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen)
+static int open_pg(const struct wenv *e, struct store **out, char *err, size_t errlen)
+{
+    struct store *s;
+    int rc = store_pg_open(e->postgresql_url, &s, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    rc = schema_pg_apply(s, err, errlen);
+    if (rc < 0) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     sqlite3 *db = NULL;
     int rc;
 
     *out = NULL;
+    if (e->database == WDB_POSTGRESQL)
+        return open_pg(e, out, err, errlen);
     if (snprintf(path, sizeof path, "%s/%s.db", e->data_dir, e->client_id) >= (int)sizeof path) {
         snprintf(err, errlen, "database path under DATA_DIR is too long");
         return -ENAMETOOLONG;
@@ -82,130 +89,39 @@ int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen)
         sqlite3_close(db);
         return rc;
     }
-    *out = db;
-    cache_db = db;
+    *out = store_sqlite_wrap(db, STORE_SQLITE_OWN | STORE_SQLITE_CACHE);
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        sqlite3_close(db);
+        return -ENOMEM;
+    }
     return 0;
 fail:
     sqlite3_close(db);
     return -EIO;
 }
 
-void db_close(sqlite3 *db)
+void db_close(struct store *db)
 {
-    if (db == NULL)
-        return;
-    if (db == cache_db) {
-        for (size_t i = 0; i < cache_used; i++)
-            sqlite3_finalize(cache[i].st);
-        memset(cache, 0, sizeof cache);
-        cache_used = 0;
-        cache_db = NULL;
-    }
-    /* Lets SQLite refresh its statistics for the next start; cheap. */
-    sqlite3_exec(db, "PRAGMA optimize", NULL, NULL, NULL);
-    sqlite3_close_v2(db);
+    store_close(db);
 }
 
-int db_ping(sqlite3 *db)
+int db_ping(struct store *db)
 {
-    sqlite3_stmt *st = NULL;
-    int ok;
-
-    if (db == NULL)
-        return -EIO;
-    ok = db_prepare(db, "SELECT 1", &st) == 0 && st != NULL && sqlite3_step(st) == SQLITE_ROW;
-    db_release(st);
-    return ok ? 0 : -EIO;
+    return store_ping(db);
 }
 
-static uint32_t sql_hash(const char *sql, size_t *len)
+int db_read_begin(struct store *db)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    const char *p = sql;
-
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    *len = (size_t)(p - sql);
-    return h;
+    return store_exec(db, "BEGIN");
 }
 
-int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+void db_read_end(struct store *db)
 {
-    struct cached *e;
-    uint32_t h;
-    size_t len;
-
-    *out = NULL;
-    if (db != cache_db || db == NULL)
-        return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
-    h = sql_hash(sql, &len);
-    for (size_t i = 0; i < cache_used; i++) {
-        e = &cache[i];
-        if (e->hash == h && e->len == len && memcmp(sqlite3_sql(e->st), sql, len) == 0) {
-            if (e->busy)
-                return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
-            e->busy = 1;
-            *out = e->st;
-            return 0;
-        }
-    }
-    if (cache_used == STMT_CACHE_SIZE)
-        return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : -EIO;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
-        sqlite3_finalize(*out);
-        *out = NULL;
-        return -EIO;
-    }
-    if (*out == NULL) /* only a comment or white space: nothing to cache */
-        return 0;
-    e = &cache[cache_used++];
-    e->st = *out;
-    e->hash = h;
-    e->len = (uint32_t)len;
-    e->busy = 1;
-    return 0;
-}
-
-void db_release(sqlite3_stmt *st)
-{
-    if (st == NULL)
-        return;
-    if (sqlite3_db_handle(st) == cache_db) {
-        for (size_t i = 0; i < cache_used; i++) {
-            if (cache[i].st == st) {
-                sqlite3_reset(st);
-                sqlite3_clear_bindings(st);
-                cache[i].busy = 0;
-                return;
-            }
-        }
-    }
-    sqlite3_finalize(st);
-}
-
-int db_exec(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    int rc;
-
-    if (db_prepare(db, sql, &st) < 0)
-        return -EIO;
-    rc = st != NULL ? sqlite3_step(st) : SQLITE_DONE;
-    db_release(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
-}
-
-int db_read_begin(sqlite3 *db)
-{
-    return db_exec(db, "BEGIN");
-}
-
-void db_read_end(sqlite3 *db)
-{
-    if (sqlite3_get_autocommit(db))
+    if (!store_in_txn(db))
         return;
     /* A read transaction cannot fail to commit for any reason but a bug;
      * never leave it open, or every later write would block behind it. */
-    if (db_exec(db, "COMMIT") < 0)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (store_exec(db, "COMMIT") < 0)
+        store_exec(db, "ROLLBACK");
 }

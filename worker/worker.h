@@ -15,7 +15,6 @@
 #define TENANT_WORKER_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -34,7 +33,9 @@ struct wenv {
     char *language, *timezone;
     int port;
     int64_t plan_price_cents, plan_overage_cents;
-    int password_cost; /* 0 interactive, 1 moderate, 2 min */
+    int password_cost;                                /* 0 interactive, 1 moderate, 2 min */
+    enum { WDB_SQLITE = 0, WDB_POSTGRESQL } database; /* DATABASE_TYPE */
+    char *postgresql_url;                             /* POSTGRESQL_URL, "" for sqlite */
 };
 
 /* The authenticated caller of a request, as the HTTP layer established it. */
@@ -47,8 +48,9 @@ struct wuser {
 
 /* What a model operation needs: the database (owned by the caller), the
  * tenant's settings and the current time (injected so tests are deterministic). */
+struct store;
 struct wctx {
-    sqlite3 *db;
+    struct store *db; /* store.h */
     const struct wenv *env;
     time_t now;
     const struct wuser *user; /* NULL for unauthenticated operations */

@@ -35,6 +35,9 @@
 #include "model.h"
 #include "pages.h"
 
+/* Pool threads, hence PostgreSQL connections, of one worker. */
+#define WORKER_PG_THREADS "4"
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
@@ -43,7 +46,7 @@ static void usage(FILE *f)
                "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n");
 }
 
-static int create_admin(const struct wenv *env, sqlite3 *db, const char *username)
+static int create_admin(const struct wenv *env, struct store *db, const char *username)
 {
     struct wctx ctx = {.db = db, .env = env, .now = time(NULL), .user = NULL};
     char pw[32], err[256];
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
 {
     const char *admin = NULL;
     struct wenv env;
-    sqlite3 *db = NULL;
+    struct store *db = NULL;
     char err[512];
     int r, status = EXITCODE_CONFIG;
 
@@ -99,14 +102,16 @@ int main(int argc, char **argv)
     }
     /* Writes to a closed connection must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    /* One password hash at a time: at the default cost each takes 64 MiB,
-     * and a plan's memory limit may be 128 MiB. libuv reads this once. */
-    setenv("UV_THREADPOOL_SIZE", "1", 1);
-
     if (wenv_load(&env, err, sizeof err) < 0) {
         log_error(NULL, "configuration: %s", err);
         return EXITCODE_CONFIG;
     }
+    /* libuv reads this once, at its first queued work. With SQLite the pool
+     * only hashes passwords: one thread (at the default cost a hash takes
+     * 64 MiB, and a plan's memory limit may be 128 MiB). With PostgreSQL
+     * requests run there too (http.c), each thread with a connection; hashes
+     * still run one at a time. */
+    setenv("UV_THREADPOOL_SIZE", env.database == WDB_POSTGRESQL ? WORKER_PG_THREADS : "1", 1);
     /* Before anything reads the clock: invoice years, billing months and
      * deadlines follow the firm's zone, whatever TZ the launcher passed. */
     if (wenv_apply_timezone(&env) < 0) {

@@ -19,6 +19,7 @@ import pytest
 
 from tenantd_test import browser as browser_mod
 from tenantd_test import hygiene, procs
+from tenantd_test import pg as pgmod
 from tenantd_test.paths import ARTIFACTS, TEST_TMP
 from tenantd_test.root import TenantdRoot
 
@@ -38,6 +39,18 @@ def pytest_runtest_makereport(item, call):
 
 def call_failed(request):
     return request.node.rep_call.failed if hasattr(request.node, "rep_call") else True
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A real PostgreSQL 15 server for the session (tenantd_test.pg), started on
+    first use; skipped where it cannot run."""
+    why = pgmod.available()
+    if why:
+        pytest.skip("PostgreSQL: " + why)
+    server = pgmod.PgServer().init().start()
+    yield server
+    server.cleanup()
 
 
 @pytest.fixture(autouse=True)

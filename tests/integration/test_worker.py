@@ -19,12 +19,23 @@ import zoneinfo
 from tenantd_test.worker import Worker
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    """Every worker test runs on both storage backends."""
+    return request.param
+
+
 @pytest.fixture
-def workers(request):
+def workers(request, backend):
     made = []
+    server = request.getfixturevalue("pg") if backend == "postgresql" else None
 
     def make(**kw):
+        if server is not None and "POSTGRESQL_URL" not in kw:
+            kw.setdefault("DATABASE_TYPE", "postgresql")
+            kw["POSTGRESQL_URL"] = server.new_database()[0]
         w = Worker(**kw)
+        w.backend = backend
         made.append(w)
         return w
 
@@ -204,8 +215,12 @@ def test_token_of_one_firm_fails_at_another(workers):
 
     # Firm B gets a copy of A's whole database (same session rows) and even the
     # same secret: only its CLIENT_ID differs, and the token must still fail.
-    b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
-    shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
+    if a.backend == "postgresql":  # the same database, then
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123",
+                    DATABASE_TYPE="postgresql", POSTGRESQL_URL=a.env["POSTGRESQL_URL"])
+    else:
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
+        shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
     b.start()
     assert_json_error(b.get("/api/me", token=token), 401)
     c = workers(client_id="gamma")
@@ -654,3 +669,36 @@ def test_internal_usage_only_for_tenantd(workers):
     # The token opens nothing else.
     assert_json_error(w.get("/api/billing/usage", headers=good), 401)
     assert_json_error(w.request("POST", "/internal/usage", headers=good), 405)
+
+
+# ---- PostgreSQL only ------------------------------------------------------------
+
+def test_server_restart_gives_503_then_reconnects(worker, pg):
+    """The database server goes away under a running worker: requests that need
+    it are answered 503 with Retry-After (not 500, not a hang), /healthz says
+    the database is unreachable, pages that need no database still work; once
+    the server is back the same worker serves again without a restart."""
+    if worker.backend != "postgresql":
+        pytest.skip("a server restart only exists with PostgreSQL")
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
+                                               "unit_price_cents": 100}]}
+    assert worker.post("/api/invoices", inv, token=token).status == 201
+    assert worker.get("/api/stats", token=token).json()["database_type"] == "postgresql"
+    pg.stop()
+    try:
+        r = worker.post("/api/invoices", inv, token=token)
+        body = assert_json_error(r, 503)
+        assert body["error"] == "unavailable" and int(r.headers["retry-after"]) >= 1
+        assert_json_error(worker.get("/healthz"), 503)
+        assert worker.get("/").status == 200  # no database involved
+        assert worker.proc.poll() is None
+    finally:
+        pg.start()
+    r = worker.post("/api/invoices", inv, token=token)
+    assert r.status == 201, r.text
+    assert r.json()["numero"].endswith("-0002")  # no gap, no duplicate across the outage
+    assert worker.get("/healthz").status == 200
+    assert worker.stop() == 0

@@ -174,12 +174,30 @@ def reap_orphans():
                 pass
 
 
+# Long-lived services a session fixture runs for many tests (the PostgreSQL
+# server of tenantd_test.pg): they and everything below them are not a test's.
+_services = set()
+
+
+def add_service(pid):
+    _services.add(pid)
+
+
+def remove_service(pid):
+    _services.discard(pid)
+
+
 def stray_processes(baseline, grace=5.0):
     """The processes below pytest that were not there at the baseline and are
     still running `grace` seconds later, each killed and named: [description].
-    Called once every fixture has cleaned up, so anything left is a leak."""
-    found = [p for p in descendants(os.getpid())
-             if p.state != "Z" and p.key not in baseline]
+    Called once every fixture has cleaned up, so anything left is a leak.
+    Services (add_service) and their children are left alone."""
+    procs_now = table()
+    exempt = set(_services)
+    for pid in _services:
+        exempt.update(p.pid for p in descendants(pid, procs_now))
+    found = [p for p in descendants(os.getpid(), procs_now)
+             if p.state != "Z" and p.key not in baseline and p.pid not in exempt]
     left = wait_gone(found, grace) if found else []
     names = []
     for p in left:
