@@ -36,11 +36,13 @@ static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA mmap_size = 0;"
                               "PRAGMA journal_size_limit = 4194304;";
 
-static int open_pg(const struct wenv *e, struct store **out, char *err, size_t errlen)
+int db_open_postgresql(const char *url, struct store **out, char *err, size_t errlen)
 {
     struct store *s;
-    int rc = store_pg_open(e->postgresql_url, &s, err, errlen);
+    int rc;
 
+    *out = NULL;
+    rc = store_pg_open(url, &s, err, errlen);
     if (rc < 0)
         return rc;
     rc = schema_pg_apply(s, err, errlen);
@@ -52,27 +54,18 @@ static int open_pg(const struct wenv *e, struct store **out, char *err, size_t e
     return 0;
 }
 
-int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen)
+int db_open_sqlite(const char *path, int create, struct store **out, char *err, size_t errlen)
 {
-    char path[PATH_MAX];
     sqlite3 *db = NULL;
     int rc;
 
     *out = NULL;
-    if (e->database == WDB_POSTGRESQL)
-        return open_pg(e, out, err, errlen);
-    if (snprintf(path, sizeof path, "%s/%s.db", e->data_dir, e->client_id) >= (int)sizeof path) {
-        snprintf(err, errlen, "database path under DATA_DIR is too long");
-        return -ENAMETOOLONG;
-    }
-    /* Temp files must land in the only writable folder under a read-only
-     * root; SQLite reads SQLITE_TMPDIR when it first needs one. */
-    setenv("SQLITE_TMPDIR", e->data_dir, 1);
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 256, 32);
 
-    rc = sqlite3_open_v2(path, &db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX,
+        NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -99,6 +92,23 @@ int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen)
 fail:
     sqlite3_close(db);
     return -EIO;
+}
+
+int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+
+    *out = NULL;
+    if (e->database == WDB_POSTGRESQL)
+        return db_open_postgresql(e->postgresql_url, out, err, errlen);
+    if (snprintf(path, sizeof path, "%s/%s.db", e->data_dir, e->client_id) >= (int)sizeof path) {
+        snprintf(err, errlen, "database path under DATA_DIR is too long");
+        return -ENAMETOOLONG;
+    }
+    /* Temp files must land in the only writable folder under a read-only
+     * root; SQLite reads SQLITE_TMPDIR when it first needs one. */
+    setenv("SQLITE_TMPDIR", e->data_dir, 1);
+    return db_open_sqlite(path, 1, out, err, errlen);
 }
 
 void db_close(struct store *db)

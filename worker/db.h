@@ -30,6 +30,13 @@
 int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen);
 void db_close(struct store *db);
 
+/* The same on one engine, by name: the SQLite file at path (created when
+ * create is 1, else it must exist), or the PostgreSQL database at the libpq
+ * URI url (a password not in it comes from PGPASSFILE, as libpq reads it).
+ * Both bring the schema up to date. */
+int db_open_sqlite(const char *path, int create, struct store **out, char *err, size_t errlen);
+int db_open_postgresql(const char *url, struct store **out, char *err, size_t errlen);
+
 /*
  * Group the statements of one read-only request in a single read transaction:
  * one snapshot, and one round of file locking instead of one per statement

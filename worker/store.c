@@ -97,6 +97,23 @@ int store_begin_write(struct store *s)
     return s != NULL ? s->ops->begin_write(s) : -EIO;
 }
 
+int store_begin_snapshot(struct store *s)
+{
+    return s != NULL ? s->ops->begin_snapshot(s) : -EIO;
+}
+
+int store_ids_follow(struct store *s, const char *table)
+{
+    if (s == NULL)
+        return -EIO;
+    return s->ops->ids_follow != NULL ? s->ops->ids_follow(s, table) : 0;
+}
+
+const char *store_text_order(const struct store *s)
+{
+    return s->ops->text_order;
+}
+
 int store_in_txn(struct store *s)
 {
     return s->ops->in_txn(s);

@@ -58,6 +58,9 @@ struct store_ops {
     int64_t (*last_id)(struct store *s);
     int (*exec)(struct store *s, const char *sql);
     int (*begin_write)(struct store *s);
+    int (*begin_snapshot)(struct store *s);
+    int (*ids_follow)(struct store *s, const char *table); /* NULL: nothing to do */
+    const char *text_order; /* appended to ORDER BY a text column for byte order */
     int (*in_txn)(struct store *s);
     const char *(*errmsg)(struct store *s);
     int (*unavailable)(struct store *s);
@@ -113,6 +116,18 @@ int store_exec(struct store *s, const char *sql);
  * numbers have neither gaps nor duplicates on either backend.
  */
 int store_begin_write(struct store *s);
+/*
+ * Start a read-only transaction that sees one snapshot of the whole database
+ * until it ends (SQLite: a deferred BEGIN in WAL mode; PostgreSQL:
+ * REPEATABLE READ), for reading every table consistently (dbcopy.c).
+ */
+int store_begin_snapshot(struct store *s);
+/* After rows were inserted with explicit ids into table (a constant name):
+ * make the next generated id larger than every id in it. 0 or -EIO. */
+int store_ids_follow(struct store *s, const char *table);
+/* What to append to "ORDER BY <text column>" so both engines order by the
+ * bytes (PostgreSQL's default collation may be a locale's). */
+const char *store_text_order(const struct store *s);
 /* 1 inside a transaction, 0 outside. */
 int store_in_txn(struct store *s);
 /* The last error of this thread's connection, a sentence (never NULL). */

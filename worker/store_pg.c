@@ -54,6 +54,7 @@ struct pgconn {
 
 struct pg_store {
     struct store base;
+    uint64_t id; /* unique in the process: the key of the threads' connections */
     char *url;
     pthread_mutex_t lock; /* guards conns */
     struct pgconn *conns; /* every thread's, for store_close() */
@@ -74,8 +75,41 @@ static const struct store_ops pg_ops;
 
 static void on_notice(void *arg, const PGresult *res);
 
-/* The calling thread's connection. One PostgreSQL store per process. */
-static __thread struct pgconn *tls_conn;
+/*
+ * The calling thread's connection to each store it uses, keyed by the store's
+ * id (never reused, so an entry of a closed store never matches again). A
+ * worker has one store; the copy tool (dbcopy.c) may have two. An entry
+ * pushed out of the table stays on its store's list and is closed with it.
+ */
+#define TLS_SLOTS 4
+static __thread struct {
+    uint64_t id;
+    struct pgconn *pc;
+} tls[TLS_SLOTS];
+static __thread unsigned tls_next;
+static uint64_t next_store_id = 1; /* guarded by the caller: stores open on one thread */
+
+static struct pgconn *tls_find(const struct pg_store *s)
+{
+    for (int i = 0; i < TLS_SLOTS; i++)
+        if (tls[i].id == s->id)
+            return tls[i].pc;
+    return NULL;
+}
+
+static void tls_set(const struct pg_store *s, struct pgconn *pc)
+{
+    for (int i = 0; i < TLS_SLOTS; i++) {
+        if (tls[i].id == 0) {
+            tls[i].id = s->id;
+            tls[i].pc = pc;
+            return;
+        }
+    }
+    tls[tls_next % TLS_SLOTS].id = s->id;
+    tls[tls_next % TLS_SLOTS].pc = pc;
+    tls_next++;
+}
 
 static void set_err(struct pgconn *pc, const char *what, const char *msg)
 {
@@ -125,7 +159,7 @@ static void pg_connect(struct pg_store *s, struct pgconn *pc)
 /* This thread's connection, reopened when the server went away. */
 static struct pgconn *conn_get(struct pg_store *s)
 {
-    struct pgconn *pc = tls_conn;
+    struct pgconn *pc = tls_find(s);
 
     if (pc == NULL) {
         pc = calloc(1, sizeof *pc);
@@ -135,7 +169,7 @@ static struct pgconn *conn_get(struct pg_store *s)
         pc->next = s->conns;
         s->conns = pc;
         pthread_mutex_unlock(&s->lock);
-        tls_conn = pc;
+        tls_set(s, pc);
         pg_connect(s, pc);
         return pc;
     }
@@ -391,22 +425,39 @@ static int p_begin_write(struct store *base)
     return p_exec(base, "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")");
 }
 
+static int p_begin_snapshot(struct store *base)
+{
+    return p_exec(base, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+}
+
+/* After rows were inserted with their ids: the identity's next value comes
+ * after the largest id, as SQLite's rowid does by itself. */
+static int p_ids_follow(struct store *base, const char *table)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(id), 0) + 1, false)"
+             " FROM %s",
+             table, table);
+    return p_exec(base, sql);
+}
+
 static int p_in_txn(struct store *base)
 {
-    struct pgconn *pc = tls_conn;
+    struct pgconn *pc = tls_find((struct pg_store *)base);
     return pc != NULL && pc->conn != NULL && PQtransactionStatus(pc->conn) != PQTRANS_IDLE &&
            PQtransactionStatus(pc->conn) != PQTRANS_UNKNOWN;
 }
 
 static const char *p_errmsg(struct store *base)
 {
-    struct pgconn *pc = tls_conn;
+    struct pgconn *pc = tls_find((struct pg_store *)base);
     return pc != NULL && pc->err[0] ? pc->err : "no error";
 }
 
 static int p_unavailable(struct store *base)
 {
-    struct pgconn *pc = tls_conn;
+    struct pgconn *pc = tls_find((struct pg_store *)base);
     return pc == NULL || pc->down || pc->conn == NULL || PQstatus(pc->conn) != CONNECTION_OK;
 }
 
@@ -420,7 +471,9 @@ static void p_close(struct store *base)
         PQfinish(pc->conn);
         free(pc);
     }
-    tls_conn = NULL;
+    for (int i = 0; i < TLS_SLOTS; i++)
+        if (tls[i].id == s->id)
+            tls[i].id = 0;
     pthread_mutex_destroy(&s->lock);
     free(s->url);
     free(s);
@@ -445,6 +498,9 @@ static const struct store_ops pg_ops = {
     .last_id = p_last_id,
     .exec = p_exec,
     .begin_write = p_begin_write,
+    .begin_snapshot = p_begin_snapshot,
+    .ids_follow = p_ids_follow,
+    .text_order = " COLLATE \"C\"",
     .in_txn = p_in_txn,
     .errmsg = p_errmsg,
     .unavailable = p_unavailable,
@@ -464,6 +520,7 @@ int store_pg_open(const char *url, struct store **out, char *err, size_t errlen)
         return -ENOMEM;
     }
     s->base.ops = &pg_ops;
+    s->id = __atomic_fetch_add(&next_store_id, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&s->lock, NULL);
     pc = conn_get(s);
     if (pc == NULL || pc->down) {

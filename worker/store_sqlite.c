@@ -205,6 +205,13 @@ static int s_begin_write(struct store *b)
     return s_exec(b, "BEGIN IMMEDIATE");
 }
 
+static int s_begin_snapshot(struct store *b)
+{
+    /* In WAL mode the snapshot is taken by the first read and kept until
+     * the end of the transaction. */
+    return s_exec(b, "BEGIN");
+}
+
 static int s_in_txn(struct store *b)
 {
     return !sqlite3_get_autocommit(DB(b));
@@ -257,6 +264,9 @@ static const struct store_ops sqlite_ops = {
     .last_id = s_last_id,
     .exec = s_exec,
     .begin_write = s_begin_write,
+    .begin_snapshot = s_begin_snapshot,
+    .ids_follow = NULL, /* a rowid follows the largest one by itself */
+    .text_order = "",   /* BINARY: byte order */
     .in_txn = s_in_txn,
     .errmsg = s_errmsg,
     .unavailable = s_unavailable,
