@@ -11,6 +11,9 @@
  *                                        worker would at start-up, print every
  *                                        problem, exit 0 or 1; no environment,
  *                                        no database (tenantctl check runs it)
+ *   tenant-worker --migrate-copy FROM TO copy a firm's data between databases
+ *   tenant-worker --db-checksum SRC      and checksum it (dbcopy_cli.c; FROM,
+ *                                        TO, SRC: sqlite:PATH or postgresql://)
  *
  * Start-up order: environment, libsodium, database (migrated), rules and
  * pages, then the HTTP server; any failure before serving is a configuration
@@ -28,6 +31,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "dbcopy_cli.h"
 #include "env.h"
 #include "exitcode.h"
 #include "http.h"
@@ -42,8 +46,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
                "       tenant-worker --check-rules RULES_DIR MODEL...\n"
+               "       tenant-worker --migrate-copy FROM TO\n"
+               "       tenant-worker --db-checksum SRC\n"
                "Serves one tenant; settings come from the environment (CLIENT_ID, DATA_DIR,\n"
-               "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n");
+               "SECRET_KEY, PORT or LISTEN_FDS, ...; DATABASE_TYPE=sqlite|postgresql,\n"
+               "POSTGRESQL_URL, PGPASSFILE). Exit 78 on a configuration error.\n"
+               "--migrate-copy copies every table of FROM into TO (which must hold no firm\n"
+               "data: exit 2) in one transaction, verifies row counts and SHA-256 sums, and\n"
+               "prints {\"ok\":true,\"tables\":{...}} (or {\"ok\":false,\"error\":...}, exit 1);\n"
+               "--db-checksum prints the same for one database. FROM, TO, SRC: sqlite:PATH\n"
+               "or a postgresql:// URI (password from PGPASSFILE).\n");
 }
 
 static int create_admin(const struct wenv *env, struct store *db, const char *username)
@@ -91,6 +103,9 @@ int main(int argc, char **argv)
     log_set_prefix("tenant-worker");
     if (argc >= 4 && strcmp(argv[1], "--check-rules") == 0)
         return check_rules(argv[2], argv + 3, argc - 3);
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--migrate-copy") == 0 || strcmp(argv[1], "--db-checksum") == 0))
+        return dbcopy_cli(argc, argv);
     if (argc == 3 && strcmp(argv[1], "--create-admin") == 0) {
         admin = argv[2];
     } else if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
