@@ -31,10 +31,14 @@ def workers(request, backend):
     server = request.getfixturevalue("pg") if backend == "postgresql" else None
 
     def make(**kw):
-        if server is not None and "POSTGRESQL_URL" not in kw:
+        if server is not None:
             kw.setdefault("DATABASE_TYPE", "postgresql")
-            kw["POSTGRESQL_URL"] = server.new_database()[0]
         w = Worker(**kw)
+        if server is not None and "POSTGRESQL_URL" not in kw:
+            # As tenantd provisions it: a role and a database of the firm's own,
+            # the password in <data dir>/.pgpass (0600), none in the URL.
+            url, env = server.new_database_pgpass(w.data_dir)
+            w.env.update(env, POSTGRESQL_URL=url)
         w.backend = backend
         made.append(w)
         return w
@@ -217,7 +221,8 @@ def test_token_of_one_firm_fails_at_another(workers):
     # same secret: only its CLIENT_ID differs, and the token must still fail.
     if a.backend == "postgresql":  # the same database, then
         b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123",
-                    DATABASE_TYPE="postgresql", POSTGRESQL_URL=a.env["POSTGRESQL_URL"])
+                    DATABASE_TYPE="postgresql", POSTGRESQL_URL=a.env["POSTGRESQL_URL"],
+                    PGPASSFILE=a.env["PGPASSFILE"])
     else:
         b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
         shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))

@@ -115,6 +115,24 @@ class PgServer:
             assert r.returncode == 0, r.stderr
         return r
 
+    def url_nopw(self, role, db):
+        """The URI tenantd gives a worker: no password in it (PGPASSFILE has it)."""
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{db}"
+
+    def write_pgpass(self, path, role, password, db):
+        """A libpq password file for one database, 0600, as tenantd writes
+        <data dir>/.pgpass."""
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(f"127.0.0.1:{self.port}:{db}:{role}:{password}\n")
+        return path
+
+    def new_database_pgpass(self, folder, prefix="w"):
+        """new_database(), handed over as tenantd does: (url without password,
+        environment with PGPASSFILE=<folder>/.pgpass)."""
+        _, role, pw, db = self.new_database(prefix)
+        path = self.write_pgpass(os.path.join(folder, ".pgpass"), role, pw, db)
+        return self.url_nopw(role, db), {"PGPASSFILE": path}
+
     def new_database(self, prefix="w"):
         """A fresh database owned by a fresh login role, as tenantd provisions one:
         (url, role, password, dbname)."""
