@@ -461,6 +461,22 @@ static int p_unavailable(struct store *base)
     return pc == NULL || pc->down || pc->conn == NULL || PQstatus(pc->conn) != CONNECTION_OK;
 }
 
+/*
+ * Idle (the HTTP layer calls this on the loop thread once requests stop):
+ * close the calling thread's connection. The loop thread opened one for the
+ * migrations and never queries again (requests run on the pool), so this
+ * gives the server back one connection per worker; a later use reconnects.
+ */
+static void p_trim(struct store *base)
+{
+    struct pgconn *pc = tls_find((struct pg_store *)base);
+
+    if (pc == NULL || pc->conn == NULL || PQtransactionStatus(pc->conn) != PQTRANS_IDLE)
+        return;
+    PQfinish(pc->conn);
+    pc->conn = NULL;
+}
+
 static void p_close(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
@@ -504,7 +520,7 @@ static const struct store_ops pg_ops = {
     .in_txn = p_in_txn,
     .errmsg = p_errmsg,
     .unavailable = p_unavailable,
-    .trim = NULL,
+    .trim = p_trim,
     .close = p_close,
 };
 
