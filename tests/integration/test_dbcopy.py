@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from tenantd_test import wait_for
+from tenantd_test.hygiene import SANITIZER_MARKS
 from tenantd_test.worker import WORKER, Worker
 
 TABLES = ["users", "sessions", "login_attempts", "ceseda_analyses", "invoices",
@@ -41,6 +42,7 @@ def tool(*args, env=None, timeout=120):
     e = {"PATH": "/usr/bin:/bin"}
     e.update(env or {})
     r = subprocess.run([WORKER, *args], env=e, capture_output=True, text=True, timeout=timeout)
+    assert not any(m in r.stderr for m in SANITIZER_MARKS), r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1, (r.returncode, r.stdout, r.stderr)
     return r.returncode, json.loads(lines[0])
@@ -185,6 +187,7 @@ def stop_server_mid_copy(pg, db, table, mode, argv, env):
                  timeout=30, what=f"the copy waiting on {table}")
         pg.stop()
         out, errs = copy.communicate(timeout=60)
+        assert not any(m in errs for m in SANITIZER_MARKS), errs
     finally:
         if copy.poll() is None:
             copy.kill()
