@@ -40,22 +40,20 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
      "id, numero, year, seq, client_name, vat_rate_bp, montant_ht_cents, tva_cents, "
      "montant_ttc_cents, status, user_id, created_at, updated_at",
      "itiitiiiititt"},
-    {"invoice_items", "id, invoice_id, position, description, quantity, unit_price_cents, total_cents",
-     "iiitiii"},
+    {"invoice_items",
+     "id, invoice_id, position, description, quantity, unit_price_cents, total_cents", "iiitiii"},
     {"deadlines",
      "id, type, description, notification_date, deadline_date, deadline_at, rule_reference, "
      "status, user_id, created_at, done_at",
      "itttttttitt"},
     {"monthly_usage",
-     "id, month, analyses_count, overage_count, users_active, created_at, updated_at",
-     "itiiitt"},
+     "id, month, analyses_count, overage_count, users_active, created_at, updated_at", "itiiitt"},
 };
 
 #define SQL_MAX 512
 
 /* err = "<what>[ <table>]: <the store's last error>"; returns -EIO. */
-static int fail_at(char *err, size_t errlen, const char *what, const char *table,
-                   struct store *s)
+static int fail_at(char *err, size_t errlen, const char *what, const char *table, struct store *s)
 {
     snprintf(err, errlen, "%s%s%s: %s", what, table ? " " : "", table ? table : "",
              store_errmsg(s));
@@ -305,8 +303,8 @@ json_t *dbcopy_sums_json(const struct dbcopy_sum sums[DBCOPY_NTABLES])
     json_t *o = json_object();
 
     for (int i = 0; o != NULL && i < DBCOPY_NTABLES; i++) {
-        json_t *t = json_pack("{s:I,s:s}", "rows", (json_int_t)sums[i].rows, "sha256",
-                              sums[i].sha256);
+        json_t *t =
+            json_pack("{s:I,s:s}", "rows", (json_int_t)sums[i].rows, "sha256", sums[i].sha256);
         if (t == NULL || json_object_set_new(o, dbcopy_tables[i].name, t) < 0) {
             json_decref(o);
             return NULL;

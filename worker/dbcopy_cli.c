@@ -52,8 +52,8 @@ static int print_result(int ok, const char *error, const struct dbcopy_sum *sums
 
 /* Open "sqlite:PATH" or a postgresql:// URI; what names the argument in err.
  * The text itself is never echoed: a URI may carry a password. */
-static int open_spec(const char *what, const char *spec, int create, struct store **out,
-                     char *err, size_t errlen)
+static int open_spec(const char *what, const char *spec, int create, struct store **out, char *err,
+                     size_t errlen)
 {
     char sub[400];
     int rc;

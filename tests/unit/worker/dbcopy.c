@@ -162,9 +162,9 @@ static void test_copy_keeps_every_row(void **state)
 
     json_t *j = dbcopy_sums_json(sums);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "users"), "rows")), 2);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "invoice_items"),
-                                                          "sha256")),
-                        sums[5].sha256);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "invoice_items"), "sha256")),
+        sums[5].sha256);
     json_decref(j);
     store_close(from);
     store_close(to);
