@@ -697,7 +697,10 @@ def test_server_restart_gives_503_then_reconnects(worker, pg):
         r = worker.post("/api/invoices", inv, token=token)
         body = assert_json_error(r, 503)
         assert body["error"] == "unavailable" and int(r.headers["retry-after"]) >= 1
-        assert_json_error(worker.get("/healthz"), 503)
+        h = worker.get("/healthz")
+        health = assert_json_error(h, 503)
+        assert health["database"] == "unreachable" and "postgresql" in health["detail"], health
+        assert int(h.headers["retry-after"]) >= 1
         assert worker.get("/").status == 200  # no database involved
         assert worker.proc.poll() is None
     finally:
