@@ -382,6 +382,12 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
     l->opslimit = cost_ops;
     l->memlimit = cost_mem;
 
+    /* The counts and the attempt's record are one write transaction: with
+     * PostgreSQL logins run on several threads at once, and without the
+     * write lock a burst of parallel guesses would all read the same counts
+     * and all pass. (With SQLite it is also the one commit the insert made.) */
+    if (store_begin_write(db) < 0)
+        goto fail;
     /* Failures before a success do not count: whoever got in has proven who
      * they are. For a pair, only that pair's success resets it, so the
      * firm's login elsewhere does not hand a guesser fresh attempts. */
@@ -418,6 +424,9 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
         goto fail;
     l->attempt_id = store_last_id(db);
     store_release(st);
+    st = NULL;
+    if (store_exec(db, "COMMIT") < 0)
+        goto fail;
 
     st = NULL;
     if (store_prepare(db, "SELECT id, password FROM users WHERE username = ?1 AND active = 1",
@@ -440,6 +449,8 @@ fail:
     store_release(st);
     *res = wres_error(500, "internal", "the login could not be processed");
 refused:
+    if (store_in_txn(db))
+        store_exec(db, "ROLLBACK");
     sodium_memzero(l->password, sizeof l->password);
     return -EIO;
 }

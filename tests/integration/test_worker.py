@@ -269,6 +269,28 @@ def test_failed_logins_are_rate_limited(worker):
     worker.login("lawyer", lawyer_pw, headers={"X-Real-IP": "10.0.0.3"})
 
 
+def test_parallel_guesses_get_no_more_than_the_free_attempts(worker):
+    """Twelve wrong passwords for one account from one address, sent at once
+    (with PostgreSQL they run on several threads): exactly the five free
+    attempts are checked, the rest are refused 429, as when sent one by one."""
+    worker.create_admin("admin")
+    worker.start()
+    barrier = threading.Barrier(12)
+    statuses = []
+
+    def guess():
+        barrier.wait(30)
+        r = worker.post("/api/auth/login", {"username": "admin", "password": "wrong-password"})
+        statuses.append(r.status)
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(statuses) == [401] * 5 + [429] * 7, statuses
+
+
 def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
     """Twenty addresses with one wrong password each for admin: the account
     then takes one attempt per couple of seconds, from anyone, and the right
