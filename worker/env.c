@@ -277,7 +277,10 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
     if (v != NULL && strcmp(v, "postgresql") == 0)
         e->database = WDB_POSTGRESQL;
     else if (v != NULL && v[0] != '\0' && strcmp(v, "sqlite") != 0)
-        fail(&r, "DATABASE_TYPE: \"%.40s\" is not supported (sqlite or postgresql)", v);
+        fail(&r,
+             "DATABASE_TYPE: \"%.40s\" is not supported (sqlite or postgresql; MongoDB is out "
+             "of scope, see docs/database.md)",
+             v);
     e->postgresql_url = text(&r, "POSTGRESQL_URL", "", e->database == WDB_POSTGRESQL, 4096);
     e->data_dir = text(&r, "DATA_DIR", "", 1, PATH_MAX - 64);
     if (e->data_dir && !is_dir(e->data_dir))

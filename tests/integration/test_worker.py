@@ -140,12 +140,14 @@ def test_sigterm_exit_0_and_db_closed(worker):
     ({"PASSWORD_COST": "cheap"}, "PASSWORD_COST"),
     ({"LANGUAGE": "de"}, "LANGUAGE"),
     ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+    ({"DATABASE_TYPE": "mongodb"}, "MongoDB is out of scope"),
+    ({"DATABASE_TYPE": "postgresql", "POSTGRESQL_URL": None}, "POSTGRESQL_URL: required"),
 ])
 def test_exit_78_on_bad_environment(worker, change, name):
     env = dict(worker.env)
     for k, v in change.items():
         if v is None:
-            env.pop(k)
+            env.pop(k, None)
         else:
             env[k] = v
     worker.env = env
