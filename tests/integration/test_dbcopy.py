@@ -9,7 +9,6 @@ without a row.
 """
 import json
 import os
-import select
 import subprocess
 
 import pytest
@@ -151,40 +150,18 @@ def test_target_with_data_is_refused(workers, pg):
     assert rc == 64 and out["ok"] is False
 
 
-class Locker:
-    """A psql session holding a lock on one table of db until closed."""
-
-    def __init__(self, pg, db, table, mode):
-        env = dict(os.environ, PGPASSWORD=pg.password)
-        self.proc = subprocess.Popen(
-            ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
-             "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, text=True)
-        self.proc.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN {mode} MODE;\n\\echo locked\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        assert ready and self.proc.stdout.readline().strip() == "locked"
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(30)
-        self.proc.stdout.close()
-
-
 def stop_server_mid_copy(pg, db, table, mode, argv, env):
     """Start the copy, wait until it waits on the lock another session holds
     on table (it is half-way: the tables before it are copied or read), stop
     the server, and return what the copy said."""
-    locker = Locker(pg, db, table, mode)
+    locker = pg.lock(db, table, mode)
     e = {"PATH": "/usr/bin:/bin"}
     e.update(env)
     copy = subprocess.Popen([WORKER, *argv], env=e, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: pg.psql("SELECT count(*) FROM pg_locks l JOIN pg_class c"
-                                 f" ON c.oid = l.relation WHERE c.relname = '{table}'"
-                                 " AND NOT l.granted", db=db).stdout.strip() == "1",
-                 timeout=30, what=f"the copy waiting on {table}")
+        wait_for(lambda: pg.waiting_on(db, table) == 1, timeout=30,
+                 what=f"the copy waiting on {table}")
         pg.stop()
         out, errs = copy.communicate(timeout=60)
         assert not any(m in errs for m in SANITIZER_MARKS), errs

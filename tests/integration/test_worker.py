@@ -16,6 +16,7 @@ import time
 import pytest
 import zoneinfo
 
+from tenantd_test import wait_for
 from tenantd_test.worker import Worker
 
 
@@ -734,3 +735,35 @@ def test_server_restart_gives_503_then_reconnects(worker, pg):
     assert r.json()["numero"].endswith("-0002")  # no gap, no duplicate across the outage
     assert worker.get("/healthz").status == 200
     assert worker.stop() == 0
+
+
+def test_a_slow_query_does_not_stall_the_worker(worker, pg):
+    """An invoice waits on a lock another session holds (a slow query): other
+    requests, with or without the database, are answered meanwhile, and the
+    invoice is created once the lock goes."""
+    if worker.backend != "postgresql":
+        pytest.skip("SQLite's queries are local; a PostgreSQL query may wait on the server")
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    db = worker.env["POSTGRESQL_URL"].rsplit("/", 1)[1]
+    locker = pg.lock(db, "invoices", "SHARE")
+    result = []
+    slow = threading.Thread(target=lambda: result.append(worker.post(
+        "/api/invoices", {"client_name": "Lent", "items": [
+            {"description": "x", "quantity": 1, "unit_price_cents": 100}]},
+        token=token, timeout=60)))
+    try:
+        slow.start()
+        wait_for(lambda: pg.waiting_on(db, "invoices") == 1, what="the insert waiting on the lock")
+        t0 = time.monotonic()
+        assert worker.get("/healthz", timeout=5).status == 200
+        assert worker.get("/api/me", token=token, timeout=5).json()["username"] == "admin"
+        assert worker.get("/api/invoices", token=token, timeout=5).status == 200
+        assert worker.get("/", timeout=5).status == 200
+        assert time.monotonic() - t0 < 5
+        assert not result  # still waiting
+    finally:
+        locker.close()
+        slow.join(60)
+    assert result and result[0].status == 201, result
