@@ -54,7 +54,7 @@ int db_open_postgresql(const char *url, struct store **out, char *err, size_t er
     return 0;
 }
 
-int db_open_sqlite(const char *path, int create, struct store **out, char *err, size_t errlen)
+int db_open_sqlite(const char *path, int flags, struct store **out, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     int rc;
@@ -63,9 +63,11 @@ int db_open_sqlite(const char *path, int create, struct store **out, char *err, 
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 256, 32);
 
-    rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX,
-        NULL);
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                             ((flags & DB_CREATE) ? SQLITE_OPEN_CREATE : 0) |
+                             ((flags & DB_NOFOLLOW) ? SQLITE_OPEN_NOFOLLOW : 0),
+                         NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -108,7 +110,7 @@ int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen)
     /* Temp files must land in the only writable folder under a read-only
      * root; SQLite reads SQLITE_TMPDIR when it first needs one. */
     setenv("SQLITE_TMPDIR", e->data_dir, 1);
-    return db_open_sqlite(path, 1, out, err, errlen);
+    return db_open_sqlite(path, DB_CREATE, out, err, errlen);
 }
 
 void db_close(struct store *db)

@@ -30,11 +30,14 @@
 int db_open(const struct wenv *e, struct store **out, char *err, size_t errlen);
 void db_close(struct store *db);
 
-/* The same on one engine, by name: the SQLite file at path (created when
- * create is 1, else it must exist), or the PostgreSQL database at the libpq
- * URI url (a password not in it comes from PGPASSFILE, as libpq reads it).
- * Both bring the schema up to date. */
-int db_open_sqlite(const char *path, int create, struct store **out, char *err, size_t errlen);
+/* The same on one engine, by name: the SQLite file at path, or the
+ * PostgreSQL database at the libpq URI url (a password not in it comes from
+ * PGPASSFILE, as libpq reads it). Both bring the schema up to date. flags:
+ * DB_CREATE (else the file must exist), DB_NOFOLLOW (refuse a path that is a
+ * symbolic link: the copy tool may run with more rights than the tenant who
+ * can write the data dir). */
+enum { DB_CREATE = 1 << 0, DB_NOFOLLOW = 1 << 1 };
+int db_open_sqlite(const char *path, int flags, struct store **out, char *err, size_t errlen);
 int db_open_postgresql(const char *url, struct store **out, char *err, size_t errlen);
 
 /*

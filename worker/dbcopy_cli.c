@@ -9,7 +9,7 @@
  * file PGPASSFILE names, as libpq reads it). Both open their databases as the
  * worker does, so the schema migrations are applied first (a database newer
  * than this program is refused); an SQLite FROM or SRC must exist, an SQLite
- * TO is created. One JSON object goes to stdout:
+ * TO is created; an SQLite path that is a symbolic link is refused. One JSON object goes to stdout:
  *   {"ok":true,"tables":{"<name>":{"rows":N,"sha256":"<hex>"},...}}
  *   {"ok":false,"error":"<sentence>"}
  * Exit status: 0 done; 2 the target holds firm data (nothing written);
@@ -64,7 +64,7 @@ static int open_spec(const char *what, const char *spec, int create, struct stor
             snprintf(err, errlen, "%s: sqlite: needs a path", what);
             return -EINVAL;
         }
-        rc = db_open_sqlite(spec + 7, create, out, sub, sizeof sub);
+        rc = db_open_sqlite(spec + 7, DB_NOFOLLOW | (create ? DB_CREATE : 0), out, sub, sizeof sub);
     } else if (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0) {
         rc = db_open_postgresql(spec, out, sub, sizeof sub);
     } else {

@@ -148,6 +148,12 @@ def test_target_with_data_is_refused(workers, pg):
     assert rc == 1 and out["ok"] is False and out["error"].startswith("FROM: "), out
     rc, out = tool("--db-checksum")
     assert rc == 64 and out["ok"] is False
+    # The data dir is the tenant's: a database path that is a symbolic link is
+    # refused (the tool may run with more rights than the tenant).
+    link = os.path.join(a.tmp, "link.db")
+    os.symlink(os.path.join(a.data_dir, "dupont.db"), link)
+    rc, out = tool("--db-checksum", "sqlite:" + link)
+    assert rc == 1 and out["error"].startswith("SRC: "), out
 
 
 def stop_server_mid_copy(pg, db, table, mode, argv, env):

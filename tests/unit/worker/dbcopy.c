@@ -32,7 +32,7 @@ static struct store *open_file(const char *name)
     struct store *s = NULL;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    assert_int_equal(db_open_sqlite(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(db_open_sqlite(path, DB_CREATE | DB_NOFOLLOW, &s, err, sizeof err), 0);
     return s;
 }
 
