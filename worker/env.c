@@ -271,6 +271,17 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
             fail(&r, "ADVANCED_FEATURES: \"%.40s\" is not true or false", v);
     }
 
+    /* Set by tenantd while it copies the firm's data to another engine
+     * (docs/database.md): reads are served, writes get 503 + Retry-After. */
+    v = getenv("WORKER_READ_ONLY");
+    e->read_only = false;
+    if (v != NULL && v[0] != '\0') {
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            e->read_only = true;
+        else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+            fail(&r, "WORKER_READ_ONLY: \"%.40s\" is not true or false", v);
+    }
+
     /* The seed's third engine, mongodb, is not supported (docs/database.md). */
     v = getenv("DATABASE_TYPE");
     e->database = WDB_SQLITE;

@@ -48,6 +48,8 @@
 #define ARG_MAX_LEN 64
 /* Password hashes waiting for the (one-thread) pool; beyond, 503. */
 #define HASH_QUEUE_MAX 64
+/* Retry-After while writes are paused (WORKER_READ_ONLY): a copy takes seconds. */
+#define READ_ONLY_RETRY_AFTER_S 5
 
 enum {
     R_AUTH = 1 << 0,    /* a valid bearer token is required, of a role in `roles` */
@@ -662,6 +664,17 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                        h2o_strdup(&req->pool, allow, SIZE_MAX).base, strlen(allow));
         http_send_error(req, 405, "method_not_allowed", "allowed here: %s", allow);
+        return 0;
+    }
+    /* While tenantd moves the firm's data (WORKER_READ_ONLY), anything but a
+     * read is refused before it reaches the database: a login too, since it
+     * records the attempt. */
+    if (http_srv.env->read_only && strcmp(rt->method, "GET") != 0) {
+        struct wres w = wres_error(503, "read_only",
+                                   "the firm's data is being moved; writes are paused, retry");
+        if (w.body != NULL)
+            json_object_set_new(w.body, "retry_after", json_integer(READ_ONLY_RETRY_AFTER_S));
+        http_send_wres(req, w);
         return 0;
     }
     c->route = rt;

@@ -29,6 +29,7 @@ struct wenv {
     char *ai_model;
     double prediction_threshold;
     bool advanced_features;
+    bool read_only; /* WORKER_READ_ONLY: writes are refused with 503 */
     char *data_dir, *secret_key, *templates_dir;
     char *language, *timezone;
     int port;

@@ -142,6 +142,7 @@ def test_sigterm_exit_0_and_db_closed(worker):
     ({"LANGUAGE": "de"}, "LANGUAGE"),
     ({"SECRET_KEY": "short"}, "SECRET_KEY"),
     ({"DATABASE_TYPE": "mongodb"}, "MongoDB is out of scope"),
+    ({"WORKER_READ_ONLY": "maybe"}, "WORKER_READ_ONLY"),
     ({"DATABASE_TYPE": "postgresql", "POSTGRESQL_URL": None}, "POSTGRESQL_URL: required"),
 ])
 def test_exit_78_on_bad_environment(worker, change, name):
@@ -318,6 +319,37 @@ def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
         assert time.monotonic() - t0 < 5, "the right password was held for more than a few seconds"
         time.sleep(r.json()["retry_after"])
     assert worker.get("/api/me", token=r.json()["token"]).status == 200
+
+
+def test_read_only_serves_reads_and_pauses_writes(worker):
+    """WORKER_READ_ONLY (tenantd sets it while it copies the firm's data to
+    another engine): reads are served, every write (a login records its
+    attempt) gets 503 with Retry-After, and nothing is written."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
+                                               "unit_price_cents": 100}]}
+    first = worker.post("/api/invoices", inv, token=token).json()["numero"]
+    assert worker.stop() == 0
+
+    worker.env["WORKER_READ_ONLY"] = "true"
+    worker.start()
+    assert worker.get("/healthz").status == 200
+    assert [i["numero"] for i in worker.get("/api/invoices", token=token).json()] == [first]
+    for r in (worker.post("/api/invoices", inv, token=token),
+              worker.request("PATCH", f"/api/invoices/{first}", body={"status": "sent"},
+                             token=token),
+              worker.post("/api/auth/login", {"username": "admin", "password": pw})):
+        body = assert_json_error(r, 503)
+        assert body["error"] == "read_only" and r.headers["retry-after"] == "5", body
+    assert worker.stop() == 0
+
+    del worker.env["WORKER_READ_ONLY"]
+    worker.start()
+    assert worker.get(f"/api/invoices/{first}", token=token).json()["status"] == "draft"
+    r = worker.post("/api/invoices", inv, token=token)
+    assert r.status == 201 and r.json()["numero"].endswith("-0002"), r.text
 
 
 # ---- robustness -------------------------------------------------------------------
