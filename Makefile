@@ -90,8 +90,8 @@ override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
 VERSION  := 0.1.0
 
 COMMON_SRC  := $(addprefix common/,backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_value.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
-TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_wait.c backoff.c backup_sched.c child.c health.c listen.c logcap.c notify.c proxy.c proxy_files.c proxy_nginx.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c usage_fetch.c)
-CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_wait.c ctl_export.c k8s_render.c)
+TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c child.c health.c listen.c logcap.c notify.c proxy.c proxy_files.c proxy_nginx.c spawn.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c)
+CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_upgrade.c ctl_wait.c ctl_export.c k8s_render.c)
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
@@ -126,12 +126,16 @@ UNIT_BINS := $(foreach f,$(UNIT_SRC),$(BUILDDIR)/tests/$(subst /,_,$(patsubst te
 UNIT_ALONE := tenantd_backup_sched
 HELPER_SRC  := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
+# Libraries the integration tests LD_PRELOAD into a program (never sanitized:
+# they are loaded into binaries of any build).
+PRELOAD_SRC  := $(wildcard tests/helpers/preload/*.c)
+PRELOAD_LIBS := $(patsubst tests/helpers/preload/%.c,$(BUILDDIR)/helpers/%.so,$(PRELOAD_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: image check-image check-k8s k8s-deps
 .PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
-all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS)
+all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS) $(PRELOAD_LIBS)
 
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -175,6 +179,10 @@ $(BUILDDIR)/tests/jail_%: tests/unit/jail/%.c $(call nomain,$(JAIL_OBJ)) $(BUILD
 $(BUILDDIR)/tests/worker_%: tests/unit/worker/%.c $(call nomain,$(WORKER_OBJ)) $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(call unit_link,worker)
+
+$(BUILDDIR)/helpers/%.so: tests/helpers/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fsanitize% -fPIE -DTENANTD_CHECK_INVARIANTS,$(CFLAGS)) -fPIC -shared -o $@ $< -ldl -lpthread
 
 $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)

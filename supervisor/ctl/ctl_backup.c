@@ -401,13 +401,13 @@ static int action(struct bctx *c, const char *what, bool loud)
     rc = api(c, "POST", path, REQUEST_TIMEOUT_MS, &status, &j, err, sizeof(err));
     if (rc < 0) {
         if (loud)
-            say_error(c, "%s %s: %s", what, c->id, err);
+            say_error(c, "%.*s %s: %s", (int)strcspn(what, "?"), what, c->id, err);
         return unreachable(rc) ? CTL_EXIT_UNREACHABLE : CTL_EXIT_ERROR;
     }
     if (status < 200 || status > 299) {
         api_message(j, status, msg, sizeof(msg));
         if (loud)
-            say_error(c, "%s %s: %s", what, c->id, msg);
+            say_error(c, "%.*s %s: %s", (int)strcspn(what, "?"), what, c->id, msg);
         json_decref(j);
         return status == 404 ? CTL_EXIT_NOT_FOUND : CTL_EXIT_ERROR;
     }
@@ -563,7 +563,10 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
     if (!suspended && (t.has_pid || strcmp(t.state, "stopped") != 0)) {
         /* A failed or backing-off tenant is stopped too, so that no start
          * is scheduled while its database is being swapped. */
-        r = action(&c, "stop", strcmp(t.state, "failed") != 0);
+        /* No overlap for a restore: the old worker stops (and is reaped)
+         * before the swap, so it cannot acknowledge a write into the
+         * database being replaced; tenantd keeps the port bound meanwhile. */
+        r = action(&c, "stop?hold_socket=1", strcmp(t.state, "failed") != 0);
         if (r != 0 && strcmp(t.state, "failed") != 0) {
             rc = r;
             goto out;

@@ -60,6 +60,9 @@ int ctl_cmd_onboard(struct ctl *c);
 int ctl_cmd_offboard(struct ctl *c);
 int ctl_cmd_create_admin(struct ctl *c);
 
+/* ctl_upgrade.c */
+int ctl_cmd_upgrade(struct ctl *c);
+
 /* ctl_wait.c */
 /*
  * Wait until tenant id is in one of `states` (comma-separated) or timeout_ms

@@ -469,6 +469,13 @@ static const struct ctl_cmd commands[] = {
      "Re-read every configuration file now (as on SIGHUP): start added tenants,\n"
      "stop removed ones, restart changed ones.",
      cmd_reload},
+    {"upgrade", "upgrade [--binary PATH] [--timeout S] [--json]",
+     "Re-exec tenantd in place (as on SIGUSR2), keeping every worker, socket and\n"
+     "counter. PATH (default: the binary tenantd was started from) must pass\n"
+     "`PATH -n` on the current configuration first. Exit 0 once the new binary\n"
+     "serves; 1 with the reason if the check failed or the new image gave the\n"
+     "state back to the old one (rolled back), which then keeps serving.",
+     ctl_cmd_upgrade},
     {"onboard", "onboard <id> \"<name>\" <plan> [--subdomain S] [--port P] [--email E] [--json]",
      "Onboard a client in one step: check everything, allocate a port, write\n"
      "tenants.d/<id>.ini, create the data dir and secret, start the worker, wait\n"

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "status_json.h"
 #include "sup.h"
+#include "upgrade.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_TEXT_MAX 256
@@ -401,6 +402,20 @@ static void on_accept(uv_stream_t *listener, int status)
 
 /* ---- listeners --------------------------------------------------------------- */
 
+/* After an upgrade of tenantd (upgrade.h): the listener the previous image
+ * handed over, if any, listening on at once; 1 when taken, else 0 or <0. */
+static int adopt_listener(struct admin *a, const char *key, uv_stream_t *h)
+{
+    int fd = upgrade_take_fd(json_object_get(upgrade_state(), "admin"), key);
+    if (fd < 0)
+        return 0;
+    int rc = h->type == UV_NAMED_PIPE ? uv_pipe_open((uv_pipe_t *)h, fd)
+                                      : uv_tcp_open((uv_tcp_t *)h, fd);
+    if (rc == 0)
+        rc = uv_listen(h, 64, on_accept);
+    return rc < 0 ? rc : 1;
+}
+
 static int listen_unix(struct admin *a, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sun;
@@ -408,6 +423,22 @@ static int listen_unix(struct admin *a, const char *path, char *err, size_t errl
         snprintf(err, errlen, "[admin] socket: %s: longer than %zu bytes", path,
                  sizeof sun.sun_path - 1);
         return -ENAMETOOLONG;
+    }
+    if (upgrade_adopting()) {
+        int rc = uv_pipe_init(a->loop, &a->unix_listener, 0);
+        a->unix_listener.data = a;
+        a->unix_open = rc == 0;
+        rc = rc == 0 ? adopt_listener(a, "unix", (uv_stream_t *)&a->unix_listener) : rc;
+        if (rc == 1) {
+            snprintf(a->socket_path, sizeof a->socket_path, "%s", path);
+            return 0;
+        }
+        if (a->unix_open) {
+            /* Not handed over: bind afresh on a new handle. */
+            snprintf(err, errlen, "[admin] socket: %s: not handed over by the previous image",
+                     path);
+            return rc < 0 ? rc : -EBADF;
+        }
     }
     struct stat st;
     if (lstat(path, &st) == 0) {
@@ -512,6 +543,12 @@ static int listen_tcp(struct admin *a, const struct config_global *g, char *err,
     }
     a->tcp_listener.data = a;
     a->tcp_open = true;
+    rc = upgrade_adopting() ? adopt_listener(a, "tcp", (uv_stream_t *)&a->tcp_listener) : 0;
+    if (rc != 0) {
+        if (rc < 0)
+            snprintf(err, errlen, "[admin] listen: handed over: %s", uv_strerror(rc));
+        return rc < 0 ? rc : 0;
+    }
     rc = uv_tcp_bind(&a->tcp_listener, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&a->tcp_listener, 64, on_accept);

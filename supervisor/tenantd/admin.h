@@ -15,6 +15,7 @@
 #ifndef TENANTD_ADMIN_H
 #define TENANTD_ADMIN_H
 
+#include <jansson.h>
 #include <uv.h>
 
 struct sup;
@@ -36,6 +37,13 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg);
  * `tenantctl backup` copies the database itself. `bs` may be NULL (detach, e.g.
  * before backup_sched_stop).
  */
+/* Upgrade (upgrade.h): state["admin"] = {"unix": fd, "tcp": fd}, both kept
+ * across the exec; admin_start takes them back in the next image. */
+int admin_upgrade_export(struct admin *a, json_t *state);
+/* Why an upgrade cannot start now (why untouched when it can): an operation
+ * with a child process or a pending answer (admin_upgrade.c). */
+void admin_upgrade_busy(const struct admin *a, char *why, size_t n);
+
 struct backup_sched;
 void admin_set_backup_sched(struct admin *a, struct backup_sched *bs);
 

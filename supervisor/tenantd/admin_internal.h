@@ -179,6 +179,12 @@ void admin_create_admin_post(struct admin *a, const struct admin_caller *who, h2
  * Returns the number still busy (child processes being waited for). */
 size_t admin_onboard_abort_all(struct admin *a);
 
+/* GET and POST /v1/upgrade (admin_upgrade.c): tenantd re-execs itself. */
+void admin_upgrade_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                       const struct admin_req *r);
+void admin_upgrade_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                        const struct admin_req *r);
+
 /* During a stop: finish once every listener, connection and operation is
  * gone. Called by whatever closes the last of them. */
 void admin_maybe_finish(struct admin *a);

@@ -613,6 +613,16 @@ static void h_backup(struct admin *a, const struct admin_caller *who, h2o_req_t 
 static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                      const struct admin_req *r)
 {
+    char hold[8];
+    /* stop?hold_socket=1 (tenantctl restore): the port stays bound, so
+     * clients wait in the backlog for the next worker instead of being
+     * refused. */
+    if (r->route->arg == 1 && admin_query_get(r->query, "hold_socket", hold, sizeof hold) &&
+        strcmp(hold, "1") == 0) {
+        post_action(a, who, req, r->id, (size_t)r->route->arg);
+        sup_tenant_hold_socket(a->sup, r->id, true);
+        return;
+    }
     post_action(a, who, req, r->id, (size_t)r->route->arg);
 }
 
@@ -627,6 +637,8 @@ static const struct admin_route routes[] = {
     {"GET", "/", ADMIN_AUTH_NONE, h_index, 0}, /* the page holds no data */
     {"GET", "/metrics", ADMIN_AUTH_TOKEN, h_metrics, 0},
     {"POST", "/v1/reload", ADMIN_AUTH_TOKEN, h_reload, 0},
+    {"GET", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_get, 0},
+    {"POST", "/v1/upgrade", ADMIN_AUTH_TOKEN, admin_upgrade_post, 0},
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},

@@ -65,6 +65,7 @@ struct logcap {
     int64_t tokens; /* byte budget: bytes that may be read now */
     uint64_t tokens_ms;
     struct logcap_stats st;
+    struct stream *cur[2]; /* the current worker's stdout and stderr (upgrade hand-off) */
 };
 
 struct stream {
@@ -399,6 +400,9 @@ static void stream_handle_closed(uv_handle_t *h)
     struct logcap *lc = s->lc;
     if (s->paused)
         lc->st.paused_ms += uv_now(lc->loop) - s->paused_at_ms;
+    for (int i = 0; i < 2; i++)
+        if (lc->cur[i] == s)
+            lc->cur[i] = NULL;
     free(s->line);
     free(s);
     lc->refs--;
@@ -511,6 +515,7 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
     s->resume.data = s;
     s->open_handles = 2;
     lc->refs++;
+    lc->cur[strcmp(name, "stdout") == 0 ? 0 : 1] = s;
     rc = uv_pipe_open(&s->pipe, fd);
     if (rc < 0)
         close(fd); /* not the handle's yet */
@@ -529,6 +534,24 @@ int logcap_attach(struct logcap *lc, int out_fd, int err_fd)
     int rc1 = attach_one(lc, out_fd, "stdout");
     int rc2 = attach_one(lc, err_fd, "stderr");
     return rc1 < 0 ? rc1 : rc2;
+}
+
+int logcap_attach_one(struct logcap *lc, int fd, const char *name)
+{
+    return attach_one(lc, fd, strcmp(name, "stdout") == 0 ? "stdout" : "stderr");
+}
+
+void logcap_stream_fds(const struct logcap *lc, int *out_fd, int *err_fd)
+{
+    int *fds[2] = {out_fd, err_fd};
+    for (int i = 0; i < 2; i++) {
+        uv_os_fd_t fd = -1;
+        const struct stream *s = lc->cur[i];
+        if (!s || uv_is_closing((const uv_handle_t *)&s->pipe) ||
+            uv_fileno((const uv_handle_t *)&s->pipe, &fd) < 0)
+            fd = -1;
+        *fds[i] = fd;
+    }
 }
 
 void logcap_stats(const struct logcap *lc, struct logcap_stats *st)

@@ -71,6 +71,12 @@ size_t logcap_escape(const char *text, size_t len, char *out);
 
 void logcap_stats(const struct logcap *lc, struct logcap_stats *st);
 
+/* The read ends of the current worker's pipes, -1 when closed: what an
+ * upgrade (upgrade.h) hands to the next image, which logcap_attach()es them. */
+void logcap_stream_fds(const struct logcap *lc, int *out_fd, int *err_fd);
+/* One of the two ("stdout" or "stderr"), for a pipe handed over that way. */
+int logcap_attach_one(struct logcap *lc, int fd, const char *name);
+
 /* Write one line of tenantd's own about this worker ("tenantd" stream). */
 void logcap_note(struct logcap *lc, const char *line);
 

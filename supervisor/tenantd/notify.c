@@ -118,6 +118,36 @@ cleanup:
     return rc;
 }
 
+int notify_adopt(uv_loop_t *loop, int fd, const char *path, notify_cb cb, void *arg,
+                 struct notify **out)
+{
+    struct notify *n = calloc(1, sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    n->fd = fd;
+    n->cb = cb;
+    n->arg = arg;
+    snprintf(n->path, sizeof n->path, "%s", path);
+    int rc = uv_poll_init(loop, &n->poll, n->fd);
+    if (rc < 0) {
+        free(n);
+        return rc;
+    }
+    n->poll.data = n;
+    rc = uv_poll_start(&n->poll, UV_READABLE, on_readable);
+    if (rc < 0) {
+        notify_close(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+int notify_fd(const struct notify *n)
+{
+    return n ? n->fd : -1;
+}
+
 void notify_drain(struct notify *n)
 {
     char buf[64];

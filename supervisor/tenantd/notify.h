@@ -35,6 +35,13 @@ typedef void (*notify_cb)(void *arg, unsigned flags, const char *status);
 int notify_open(uv_loop_t *loop, const char *path, bool chown_it, uid_t uid, gid_t gid,
                 notify_cb cb, void *arg, struct notify **out);
 
+/* Upgrade hand-off (upgrade.h): the socket's fd, and a socket already bound
+ * at path taken over from the previous image (fd is the notify's after
+ * this, closed on failure only when the handle was made). */
+int notify_fd(const struct notify *n);
+int notify_adopt(uv_loop_t *loop, int fd, const char *path, notify_cb cb, void *arg,
+                 struct notify **out);
+
 /* Discard every datagram queued so far. */
 void notify_drain(struct notify *n);
 

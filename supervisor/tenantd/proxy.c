@@ -687,7 +687,7 @@ int proxy_start(uv_loop_t *loop, struct sup *s, struct proxy **out, char *err, s
         return 0;
     }
     p->generation = proxy_live_generation(p);
-    if (p->mode == PROXY_MANAGED)
+    if (p->mode == PROXY_MANAGED && !proxy_nginx_adopt(p))
         proxy_nginx_stop_stale(p);
     log_info(NULL, "proxy: %s mode, nginx prefix %s",
              p->mode == PROXY_MANAGED ? "managed" : "external", p->prefix);
@@ -722,6 +722,6 @@ void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
     out->reloads = p->reloads;
     out->failures = p->failures;
     out->nginx_starts = p->nginx_starts;
-    out->nginx_pid = p->nginx_running ? p->nginx.pid : 0;
+    out->nginx_pid = p->nginx_running ? proxy_nginx_pid(p) : 0;
     out->generation = p->generation;
 }

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "config.h"
@@ -84,5 +85,11 @@ struct proxy_stats {
     unsigned generation;   /* conf.<n> live now, 0 before the first apply */
 };
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
+
+/* Upgrade of tenantd (upgrade.h): whether a command (nginx -t, reload) runs
+ * now, and state["proxy"] = {"nginx_pid", "nginx_pidfd"} for the next image,
+ * whose proxy_start takes the running master instead of starting one. */
+bool proxy_upgrade_busy(const struct proxy *p);
+int proxy_upgrade_export(struct proxy *p, json_t *state);
 
 #endif

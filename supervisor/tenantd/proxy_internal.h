@@ -57,6 +57,12 @@ struct proxy {
     bool nginx_waiting;     /* a restart is scheduled on nginx_tm */
     bool reload_pending;    /* SIGHUP owed once nginx is ready */
     uint64_t nginx_started_ms;
+    /* A master handed over by the previous image (upgrade.h) is no
+     * uv_process_t: it is watched by its pidfd instead. */
+    bool adopted;
+    pid_t adopted_pid;
+    int adopted_pidfd;
+    uv_poll_t adopted_poll;
     struct backoff bo;  /* nginx's deaths since its last stable run */
     int64_t backoff_ms; /* the delay before the next restart */
 
@@ -100,6 +106,11 @@ void proxy_nginx_ensure(struct proxy *p);
 void proxy_nginx_reload(struct proxy *p);
 /* Stop an nginx a killed tenantd left holding the port. */
 void proxy_nginx_stop_stale(struct proxy *p);
+/* At proxy_start after an upgrade: take the nginx master the previous image
+ * ran. Returns true when taken (then it is running, as after a spawn). */
+bool proxy_nginx_adopt(struct proxy *p);
+/* The managed master's pid (spawned or adopted). */
+pid_t proxy_nginx_pid(const struct proxy *p);
 /* On proxy_stop: SIGTERM, then SIGKILL after STOP_GRACE_MS; nginx_tm is
  * closed once the master is reaped. */
 void proxy_nginx_stop(struct proxy *p);

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "sup.h"
+#include "upgrade.h"
 #include "util.h"
 
 /* nginx's restart delay (backoff.h): 200 ms, doubled per quick death up to
@@ -33,6 +36,18 @@ static const struct backoff_policy nginx_backoff = {
     .start_limit = 0,
 };
 
+pid_t proxy_nginx_pid(const struct proxy *p)
+{
+    return p->adopted ? p->adopted_pid : p->nginx.pid;
+}
+
+static int nginx_kill(struct proxy *p, int sig)
+{
+    if (!p->adopted)
+        return uv_process_kill(&p->nginx, sig);
+    return syscall(SYS_pidfd_send_signal, p->adopted_pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
 static bool nginx_ready(struct proxy *p)
 {
     char path[PATH_MAX], *text = NULL;
@@ -41,7 +56,7 @@ static bool nginx_ready(struct proxy *p)
     if (util_path_fmt(path, sizeof path, "%s/nginx.pid", p->prefix) < 0)
         return false;
     if (util_read_file(path, 64, &text, NULL) == 0) {
-        ready = atoi(text) == p->nginx.pid;
+        ready = atoi(text) == proxy_nginx_pid(p);
         free(text);
     }
     return ready;
@@ -68,9 +83,9 @@ void proxy_nginx_reload(struct proxy *p)
         return;
     }
     p->reload_pending = false;
-    int r = uv_process_kill(&p->nginx, SIGHUP);
+    int r = nginx_kill(p, SIGHUP);
     if (r < 0)
-        log_warn(NULL, "proxy: SIGHUP to nginx pid %d: %s", p->nginx.pid, uv_strerror(r));
+        log_warn(NULL, "proxy: SIGHUP to nginx pid %d: %s", proxy_nginx_pid(p), uv_strerror(r));
 }
 
 static void on_ready_poll(uv_timer_t *t)
@@ -174,9 +189,89 @@ static void on_nginx_closed(uv_handle_t *h)
     nginx_schedule_restart(p);
 }
 
+static void nginx_exited(struct proxy *p, pid_t pid, int64_t status, int sig);
+
 static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig)
 {
     struct proxy *p = proc->data;
+    nginx_exited(p, proc->pid, status, sig);
+    proc->data = p;
+    uv_close((uv_handle_t *)proc, on_nginx_closed);
+}
+
+static void on_adopted_closed(uv_handle_t *h)
+{
+    struct proxy *p = h->data;
+    close(p->adopted_pidfd);
+    p->adopted_pidfd = -1;
+    p->adopted = false;
+    on_nginx_closed(h);
+}
+
+static void on_adopted_exit(uv_poll_t *h, int status, int events)
+{
+    struct proxy *p = h->data;
+    siginfo_t si;
+    (void)status;
+    (void)events;
+    memset(&si, 0, sizeof si);
+    if (waitid((idtype_t)P_PIDFD, (id_t)p->adopted_pidfd, &si, WEXITED | WNOHANG) < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return;
+    } else if (si.si_pid == 0) {
+        return;
+    }
+    bool exited = si.si_code == CLD_EXITED;
+    nginx_exited(p, p->adopted_pid, exited ? si.si_status : 0, exited ? 0 : si.si_status);
+    uv_close((uv_handle_t *)h, on_adopted_closed);
+}
+
+bool proxy_nginx_adopt(struct proxy *p)
+{
+    json_t *o = json_object_get(upgrade_state(), "proxy");
+    int fd = upgrade_take_fd(o, "nginx_pidfd");
+    pid_t pid = (pid_t)json_integer_value(json_object_get(o, "nginx_pid"));
+    if (fd < 0 || pid <= 0)
+        return false;
+    if (uv_poll_init(p->loop, &p->adopted_poll, fd) < 0) {
+        close(fd);
+        return false;
+    }
+    p->adopted_poll.data = p;
+    p->adopted = true;
+    p->adopted_pid = pid;
+    p->adopted_pidfd = fd;
+    p->handles++;
+    p->nginx_handle_open = true;
+    p->nginx_running = true;
+    p->nginx_started_ms = uv_now(p->loop);
+    uv_poll_start(&p->adopted_poll, UV_READABLE, on_adopted_exit);
+    log_info(NULL, "proxy: nginx pid=%d taken over from the previous image", (int)pid);
+    return true;
+}
+
+bool proxy_upgrade_busy(const struct proxy *p)
+{
+    return p->cmd != NULL || p->applying;
+}
+
+int proxy_upgrade_export(struct proxy *p, json_t *state)
+{
+    json_t *o = json_object();
+    if (!o || json_object_set_new(state, "proxy", o) < 0)
+        return -ENOMEM;
+    if (!p->nginx_running)
+        return 0;
+    pid_t pid = proxy_nginx_pid(p);
+    int fd = p->adopted ? p->adopted_pidfd : (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return 0; /* the next image starts its own */
+    json_object_set_new(o, "nginx_pid", json_integer(pid));
+    return upgrade_keep_fd(o, "nginx_pidfd", fd);
+}
+
+static void nginx_exited(struct proxy *p, pid_t pid, int64_t status, int sig)
+{
     uint64_t ran = uv_now(p->loop) - p->nginx_started_ms;
 
     p->nginx_running = false;
@@ -185,8 +280,8 @@ static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig)
     /* A master that dies abnormally leaves its workers serving the old
      * configuration and holding the port; they are in its process group. A
      * master that stopped cleanly waited for them, so this finds nobody. */
-    if (kill(-proc->pid, SIGKILL) == 0)
-        log_warn(NULL, "proxy: killed the workers left by nginx pid %d", proc->pid);
+    if (kill(-pid, SIGKILL) == 0)
+        log_warn(NULL, "proxy: killed the workers left by nginx pid %d", pid);
     if (p->stopping) {
         log_info(NULL, "proxy: nginx stopped (%s %d)", sig ? "signal" : "exit",
                  sig ? sig : (int)status);
@@ -196,20 +291,18 @@ static void on_nginx_exit(uv_process_t *proc, int64_t status, int sig)
         log_error(NULL,
                   "proxy: nginx pid %d died (%s %d) after %llu ms; restarting in %lld ms "
                   "(see %s/nginx.log)",
-                  proc->pid, sig ? "signal" : "exit", sig ? sig : (int)status,
-                  (unsigned long long)ran, (long long)p->backoff_ms, p->log_dir);
+                  pid, sig ? "signal" : "exit", sig ? sig : (int)status, (unsigned long long)ran,
+                  (long long)p->backoff_ms, p->log_dir);
     }
-    proc->data = p;
-    uv_close((uv_handle_t *)proc, on_nginx_closed);
 }
 
 static void on_stop_grace(uv_timer_t *t)
 {
     struct proxy *p = t->data;
     if (p->nginx_running) {
-        log_warn(NULL, "proxy: nginx pid %d ignored SIGTERM for %d s, killing it", p->nginx.pid,
-                 STOP_GRACE_MS / 1000);
-        uv_process_kill(&p->nginx, SIGKILL);
+        log_warn(NULL, "proxy: nginx pid %d ignored SIGTERM for %d s, killing it",
+                 proxy_nginx_pid(p), STOP_GRACE_MS / 1000);
+        nginx_kill(p, SIGKILL);
     }
 }
 
@@ -247,7 +340,7 @@ void proxy_nginx_stop(struct proxy *p)
 {
     if (p->nginx_running) {
         /* nginx_tm is closed once the master is reaped (on_nginx_closed). */
-        uv_process_kill(&p->nginx, SIGTERM);
+        nginx_kill(p, SIGTERM);
         uv_timer_start(&p->nginx_tm, on_stop_grace, STOP_GRACE_MS, 0);
     } else if (!p->nginx_handle_open) {
         proxy_close_handle(p, (uv_handle_t *)&p->nginx_tm);

@@ -73,6 +73,12 @@ enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
  * says why). */
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen);
 
+/* Keep (hold) or not the listening socket of a tenant that an operator
+ * stops: held, the port stays bound while no worker runs (tenantctl restore
+ * stops, swaps the database and starts again, and clients wait in the
+ * backlog meanwhile). A plain stop clears it and closes the socket. */
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold);
+
 /* Re-read every file now (as on SIGHUP). Returns 0, or -EINVAL with the global
  * file's errors in err (tenants keep running on the last good config). */
 int sup_reload(struct sup *s, char *err, size_t errlen);

@@ -327,7 +327,8 @@ void sup_reconcile(struct tenant *t)
         /* A removed tenant leaves once its draining generation is gone too
          * (sup_process.c reconciles again when it is). */
         if (t->state == TS_STOPPED) {
-            sup_close_listen(t);
+            if (!t->hold_socket || t->goal == GOAL_REMOVED)
+                sup_close_listen(t);
             if (t->goal == GOAL_REMOVED && !t->prev)
                 sup_tenant_remove(t);
         }

@@ -50,6 +50,7 @@ struct exit_watch {
     struct tenant *t; /* NULL once the tenant no longer waits for it */
     bool have_cg;
     struct cgroup_tenant cg; /* <cg_parent>/<id>/<generation> */
+    char gen[32];            /* the generation's name, kept across an upgrade */
 };
 
 /* A worker killed because it could not be watched, until it is reaped. */
@@ -86,6 +87,7 @@ struct tenant {
     /* Resources kept across restarts. */
     int listen_fd;
     int listen_port;
+    bool hold_socket; /* sup_tenant_hold_socket: kept while stopped */
     struct notify *notify;
     bool notify_broken; /* said once that readiness falls back to /healthz */
     struct logcap *logcap;
@@ -208,6 +210,14 @@ void sup_act_spawn(struct tenant *t);
 bool sup_can_overlap(const struct tenant *t);
 /* SIGTERM the previous generation and let it drain for stop_grace. */
 void sup_prev_drain(struct tenant *t);
+
+/* sup_process.c: the callbacks of a worker's notify socket and exit watch,
+ * for sup_upgrade.c's adopted workers. */
+void sup_on_notify(void *arg, unsigned flags, const char *status);
+void sup_on_exit_readable(uv_poll_t *h, int status, int events);
+
+/* sup_upgrade.c: tenants across an upgrade of tenantd (upgrade.h). */
+void sup_upgrade_adopt(struct tenant *t);
 
 /* sup_exec.c: call the watchers of t with its new state. */
 void sup_watch_fire(struct tenant *t);

@@ -39,8 +39,6 @@
 
 /* ---- the process ------------------------------------------------------------------ */
 
-static void on_exit_readable(uv_poll_t *h, int status, int events);
-
 static void watch_closed(uv_handle_t *h)
 {
     struct exit_watch *w = h->data;
@@ -48,7 +46,7 @@ static void watch_closed(uv_handle_t *h)
     free(w);
 }
 
-static void on_notify(void *arg, unsigned flags, const char *status)
+void sup_on_notify(void *arg, unsigned flags, const char *status)
 {
     struct tenant *t = arg;
     if (flags & NOTIFY_STATUS)
@@ -314,7 +312,8 @@ static int do_spawn(struct tenant *t)
 
     snprintf(notify_path, sizeof notify_path, "%s/.notify", dir);
     if (!t->notify) {
-        rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, on_notify, t, &t->notify);
+        rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, sup_on_notify, t,
+                         &t->notify);
         if (rc < 0 && !t->notify_broken) {
             t->notify_broken = true;
             log_warn(t->id, "no notify socket at %s (%s): readiness comes from /healthz",
@@ -421,9 +420,10 @@ static int do_spawn(struct tenant *t)
     w->have_cg = have_gcg;
     if (have_gcg)
         w->cg = gcg;
+    snprintf(w->gen, sizeof w->gen, "%s", gen);
     w->t = t;
     w->poll.data = w;
-    uv_poll_start(&w->poll, UV_READABLE, on_exit_readable);
+    uv_poll_start(&w->poll, UV_READABLE, sup_on_exit_readable);
     t->watch = w;
     t->pid = r.pid;
     t->status_fd = r.status_fd;
@@ -529,7 +529,7 @@ bool sup_can_overlap(const struct tenant *t)
            t->listen_port == t->cfg.port && t->ready_by_notify && t->notify && !t->prev;
 }
 
-static void on_exit_readable(uv_poll_t *h, int status, int events)
+void sup_on_exit_readable(uv_poll_t *h, int status, int events)
 {
     struct exit_watch *w = h->data;
     struct tenant *t = w->t;

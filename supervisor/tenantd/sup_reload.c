@@ -34,6 +34,7 @@
 #include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
+#include "upgrade.h"
 #include "usage_token.h"
 
 /* ---- reload ----------------------------------------------------------------------- */
@@ -186,6 +187,11 @@ int sup_apply_config(struct sup *s, struct config *nc)
     if (s->booting)
         for (size_t k = 0; k < ntodo; k++)
             todo[k]->boot_attempt = todo[k]->have_cfg && todo[k]->goal == GOAL_UP;
+    /* After an upgrade of tenantd: take over the workers the previous image
+     * ran, before reconcile would start new ones (sup_upgrade.c). */
+    if (s->booting && upgrade_adopting())
+        for (size_t k = 0; k < ntodo; k++)
+            sup_upgrade_adopt(todo[k]);
     for (size_t k = 0; k < ntodo; k++)
         sup_reconcile(todo[k]);
     free(cur);

@@ -175,6 +175,19 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
     out->reloads = s->reloads;
 }
 
+int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold)
+{
+    struct tenant *t = sup_find(s, id);
+    if (!t)
+        return -ENOENT;
+    t->hold_socket = hold;
+    if (hold && t->listen_fd >= 0)
+        log_info(t->id, "socket kept while it is stopped: clients wait for the next worker");
+    if (!hold && t->state == TS_STOPPED && t->goal != GOAL_UP)
+        sup_close_listen(t);
+    return 0;
+}
+
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen)
 {
     struct tenant *t = sup_find(s, id);
@@ -212,6 +225,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
     case SUP_STOP:
         log_info(t->id, "stop requested");
         t->goal = GOAL_DOWN;
+        t->hold_socket = false;
         sup_reconcile(t);
         break;
     case SUP_RESTART:

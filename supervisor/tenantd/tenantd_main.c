@@ -2,7 +2,8 @@
  * tenantd_main.c — the tenantd daemon's entry point: parse the command line,
  * load and check the configuration, then run the supervisor (supervisor.c)
  * and the admin API (admin.c) in the foreground on one libuv loop until
- * SIGTERM or SIGINT; SIGHUP reloads.
+ * SIGTERM or SIGINT; SIGHUP reloads; SIGUSR2 upgrades (re-execs tenantd in
+ * place, keeping every worker: upgrade.c).
  *
  *   tenantd -c tenantd.ini [-n] [-v] [--help] [--version]
  *
@@ -33,7 +34,9 @@
 #include "svcnotify.h"
 #include "spawn.h"
 #include "sup.h"
+#include "sup_upgrade.h"
 #include "uidmap.h"
+#include "upgrade.h"
 #include "util.h"
 
 #ifndef TENANTD_VERSION
@@ -47,7 +50,7 @@ struct daemon {
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
     struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr2;
     bool stopping;
     int open_signals;
 };
@@ -126,6 +129,7 @@ static void on_admin_stopped(void *arg)
     uv_close((uv_handle_t *)&dm->sig_term, signal_closed);
     uv_close((uv_handle_t *)&dm->sig_int, signal_closed);
     uv_close((uv_handle_t *)&dm->sig_hup, signal_closed);
+    uv_close((uv_handle_t *)&dm->sig_usr2, signal_closed);
 }
 
 static void on_sup_stopped(void *arg)
@@ -149,12 +153,20 @@ static void on_signal(uv_signal_t *h, int signum)
             proxy_request_apply(dm->proxy);
         return;
     }
+    if (signum == SIGUSR2) {
+        char err[512];
+        log_info(NULL, "SIGUSR2: upgrading");
+        if (upgrade_start(NULL, NULL, NULL, err, sizeof err) < 0)
+            log_error(NULL, "upgrade refused: %s", err);
+        return;
+    }
     if (dm->stopping) {
         log_info(NULL, "%s: already stopping", strsignal(signum));
         return;
     }
     dm->stopping = true;
     log_info(NULL, "%s: stopping", strsignal(signum));
+    upgrade_close();
     svcnotify_stopping(dm->sd);
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
@@ -174,6 +186,75 @@ static void on_signal(uv_signal_t *h, int signum)
         dm->backups = NULL;
     }
     sup_shutdown(dm->sup, on_sup_stopped, dm);
+}
+
+/* ---- upgrade (upgrade.h) ------------------------------------------------ */
+
+static void up_busy(void *arg, char *why, size_t n)
+{
+    struct daemon *dm = arg;
+    why[0] = '\0';
+    if (dm->stopping || !dm->admin)
+        snprintf(why, n, "tenantd is stopping");
+    else if (dm->proxy && proxy_upgrade_busy(dm->proxy))
+        snprintf(why, n, "the proxy is applying a configuration; try again");
+    else
+        sup_upgrade_busy(dm->sup, why, n);
+    if (!why[0] && dm->admin)
+        admin_upgrade_busy(dm->admin, why, n);
+}
+
+static void (*up_quiesced)(void *);
+
+static void on_backups_stopped(void *arg)
+{
+    log_info(NULL, "upgrade: backups stopped");
+    up_quiesced(arg);
+}
+
+static void up_quiesce(void *arg, void (*done)(void *))
+{
+    struct daemon *dm = arg;
+    /* A backup running now is let finish (the stop waits for it); one
+     * waiting in the queue is cancelled, its requester told so. */
+    admin_set_backup_sched(dm->admin, NULL);
+    up_quiesced = done;
+    if (dm->backups) {
+        struct backup_sched *b = dm->backups;
+        dm->backups = NULL;
+        backup_sched_stop(b, on_backups_stopped, dm);
+    } else {
+        done(dm);
+    }
+}
+
+static void start_backups(struct daemon *dm)
+{
+    int prc = backup_sched_start(dm->loop, dm->sup, &dm->backups);
+    if (prc < 0)
+        log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
+    else
+        admin_set_backup_sched(dm->admin, dm->backups);
+}
+
+static void up_resume(void *arg)
+{
+    struct daemon *dm = arg;
+    if (!dm->stopping && !dm->backups)
+        start_backups(dm);
+}
+
+static int up_export(void *arg, json_t *state, char *err, size_t n)
+{
+    struct daemon *dm = arg;
+    int rc = sup_upgrade_export(dm->sup, state, err, n);
+    if (rc == 0 && dm->admin && admin_upgrade_export(dm->admin, state) < 0)
+        rc = -ENOMEM;
+    if (rc == 0 && dm->proxy && proxy_upgrade_export(dm->proxy, state) < 0)
+        rc = -ENOMEM;
+    if (rc < 0 && !err[0])
+        snprintf(err, n, "cannot record the state: %s", strerror(-rc));
+    return rc;
 }
 
 static int make_dirs(const struct config_global *g)
@@ -241,6 +322,9 @@ int main(int argc, char **argv)
     }
     if (check)
         return check_only(conf);
+    /* Before anything opens an fd or reads NOTIFY_SOCKET: a state handed
+     * over by the previous image (upgrade.h) is read here. */
+    bool adopting = upgrade_boot(argc, argv) == 1;
 
     /* First, so that nothing tenantd starts inherits NOTIFY_SOCKET: the
      * workers get their own, anything else none. */
@@ -258,6 +342,8 @@ int main(int argc, char **argv)
     config_diag_clear(&d);
     if (rc < 0) {
         log_crit(NULL, "%s: the configuration is invalid", conf);
+        if (adopting)
+            upgrade_rollback("the configuration is invalid for the new image");
         return 1;
     }
 
@@ -277,11 +363,19 @@ int main(int argc, char **argv)
     rc = sup_start(dm.loop, cfg, &dm.sup);
     if (rc < 0) {
         log_crit(NULL, "cannot start the supervisor: %s", strerror(-rc));
+        if (adopting)
+            upgrade_rollback("the new image cannot start the supervisor");
         return 1;
     }
     svcnotify_attach(dm.sd, dm.sup);
     char err[512] = "";
     rc = admin_start(dm.loop, dm.sup, &dm.admin, err, sizeof err);
+    if (rc < 0 && adopting) {
+        char why[600];
+        snprintf(why, sizeof why, "the new image cannot start the admin API: %s",
+                 err[0] ? err : strerror(-rc));
+        upgrade_rollback(why);
+    }
     if (rc < 0) {
         log_crit(NULL, "cannot start the admin API: %s", err[0] ? err : strerror(-rc));
         /* Without its admin surface tenantd cannot be operated: stop the
@@ -298,22 +392,33 @@ int main(int argc, char **argv)
         else
             /* GET /v1/proxy, the proxy's metrics, and POST /v1/reload re-applying. */
             admin_set_proxy(dm.admin, dm.proxy);
-        prc = backup_sched_start(dm.loop, dm.sup, &dm.backups);
-        if (prc < 0)
-            log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
-        else
-            /* POST /v1/tenants/<id>/backup now queues with the scheduler;
-             * without it, tenantctl backup copies the database itself. */
-            admin_set_backup_sched(dm.admin, dm.backups);
+        /* POST /v1/tenants/<id>/backup queues with the scheduler; without
+         * it, tenantctl backup copies the database itself. */
+        start_backups(&dm);
     }
+    if (adopting) {
+        /* Everything handed over is taken: this image serves. */
+        sup_upgrade_leftovers(dm.sup);
+        upgrade_commit();
+    }
+    struct upgrade_hooks uh = {
+        .busy = up_busy,
+        .quiesce = up_quiesce,
+        .resume = up_resume,
+        .export_state = up_export,
+        .arg = &dm,
+    };
+    upgrade_init(dm.loop, conf, &uh);
     uv_signal_init(dm.loop, &dm.sig_term);
     uv_signal_init(dm.loop, &dm.sig_int);
     uv_signal_init(dm.loop, &dm.sig_hup);
-    dm.sig_term.data = dm.sig_int.data = dm.sig_hup.data = &dm;
-    dm.open_signals = 3;
+    uv_signal_init(dm.loop, &dm.sig_usr2);
+    dm.sig_term.data = dm.sig_int.data = dm.sig_hup.data = dm.sig_usr2.data = &dm;
+    dm.open_signals = 4;
     uv_signal_start(&dm.sig_term, on_signal, SIGTERM);
     uv_signal_start(&dm.sig_int, on_signal, SIGINT);
     uv_signal_start(&dm.sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&dm.sig_usr2, on_signal, SIGUSR2);
     int exit_code = 0;
     if (rc == 0)
         /* READY=1 now, or once every tenant had its first start attempt

@@ -11,7 +11,8 @@ temporary root under /var/tmp, default [supervise] timings. Prints:
     then the time until the new worker is ready (status pid changed, state
     running), while GET /healthz keeps answering (failures are counted).
 A figure, not a test: it never fails on a number. The "tenantd restart -> all
-answering" figure for 100 and 1000 tenants is bench_supervisor's start-up time.
+answering" figure for 100 and 1000 tenants is bench_upgrade's (after a kill -9 of
+tenantd) and bench_supervisor's start-up time; bench_upgrade also times an upgrade.
 
 Every process it started is stopped by pid (SIGTERM to tenantd, SIGKILL to
 whatever is left of its process tree); the root is removed.
