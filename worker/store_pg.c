@@ -69,6 +69,7 @@ struct pstmt {
     char *vals[PG_MAX_PARAMS];
     PGresult *res;
     int row, nrows;
+    int oom; /* a parameter could not be copied: never run */
 };
 
 static const struct store_ops pg_ops;
@@ -274,6 +275,9 @@ static void p_release(struct store_stmt *b)
     free(st);
 }
 
+/* Keep parameter i's text (NULL: SQL NULL). A copy that failed (v NULL
+ * where a value was given: out of memory) must not become a NULL: the
+ * parameter is then poisoned and the statement refuses to run. */
 static int set_val(struct store_stmt *b, int i, char *v)
 {
     struct pstmt *st = (struct pstmt *)b;
@@ -286,23 +290,32 @@ static int set_val(struct store_stmt *b, int i, char *v)
     return 0;
 }
 
+static int set_copy(struct store_stmt *b, int i, char *copy)
+{
+    if (copy == NULL) {
+        ((struct pstmt *)b)->oom = 1;
+        return -ENOMEM;
+    }
+    return set_val(b, i, copy);
+}
+
 static int p_bind_int64(struct store_stmt *b, int i, int64_t v)
 {
     char buf[24];
     snprintf(buf, sizeof buf, "%" PRId64, v);
-    return set_val(b, i, strdup(buf));
+    return set_copy(b, i, strdup(buf));
 }
 
 static int p_bind_double(struct store_stmt *b, int i, double v)
 {
     char buf[40];
     snprintf(buf, sizeof buf, "%.17g", v);
-    return set_val(b, i, strdup(buf));
+    return set_copy(b, i, strdup(buf));
 }
 
 static int p_bind_text(struct store_stmt *b, int i, const char *v, int len)
 {
-    return set_val(b, i, len < 0 ? strdup(v) : strndup(v, (size_t)len));
+    return set_copy(b, i, len < 0 ? strdup(v) : strndup(v, (size_t)len));
 }
 
 static int p_bind_null(struct store_stmt *b, int i)
@@ -315,6 +328,10 @@ static int p_step(struct store_stmt *b)
     struct pstmt *st = (struct pstmt *)b;
 
     if (st->res == NULL) {
+        if (st->oom) {
+            set_err(st->pc, "", "out of memory");
+            return -ENOMEM;
+        }
         if (st->pc->down || PQstatus(st->pc->conn) != CONNECTION_OK) {
             st->pc->down = 1;
             return -EIO;
