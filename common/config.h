@@ -127,6 +127,7 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    int64_t idle_after_ms; /* scale to zero after this long without a request; 0 = never */
 };
 
 struct config_plans {
@@ -180,6 +181,7 @@ struct config_tenant {
     enum worker_network network;        /* host | none */
     bool seccomp;                       /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
+    int64_t idle_after_ms;  /* default: the plan's; 0 = never; always 0 for socket = own */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -236,6 +238,12 @@ bool config_valid_subdomain(const char *s);
 bool config_tenant_equal(const struct config_tenant *a, const struct config_tenant *b);
 
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id);
+
+/* Notes that do not make the configuration invalid, one line each into w:
+ * a plan's idle_after that does not apply to a tenant with socket = own
+ * (nothing would be left to wake it). For tenantd -n and tenantctl check.
+ * Returns the number of lines added. */
+size_t config_warnings(const struct config *c, struct config_diag *w);
 
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);

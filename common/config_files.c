@@ -280,6 +280,20 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))
             t->advanced_features = pl->advanced_features;
+        if (!config_seen_line(c, seen, "worker", "idle_after"))
+            t->idle_after_ms = pl->idle_after_ms;
+    }
+
+    /* Only a socket tenantd holds can wake an idle tenant: a worker that
+     * binds its own port leaves nothing to watch. Asked for in the tenant's
+     * own file, that is an error; inherited from the plan, it does not apply. */
+    line = config_seen_line(c, seen, "worker", "idle_after");
+    if (t->socket == WORKER_SOCKET_OWN && t->idle_after_ms > 0) {
+        if (line > 0)
+            config_perr(c, line, "worker", "idle_after",
+                        "needs socket = passed: a worker that binds its own port cannot be "
+                        "woken by a connection (use 0)");
+        t->idle_after_ms = 0;
     }
 
     line = config_seen_line(c, seen, "worker", "port");

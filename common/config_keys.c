@@ -373,6 +373,7 @@ static const struct key global_keys[] = {
 #define B_PIDS .min = 4, .max = 65536
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
+#define B_IDLE .min = 0, .max = 7 * DAY
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -388,6 +389,7 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
 };
 
 /*
@@ -429,6 +431,7 @@ static const struct key tenant_keys[] = {
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},
+    {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

@@ -351,6 +351,9 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
             fail(&r, "PASSWORD_COST: \"%.40s\" is not interactive, moderate or min", v);
     }
 
+    /* Scale to zero: only a supervisor that holds the socket sets it. */
+    e->idle_after_ms = number(&r, "IDLE_AFTER_MS", 0, 0, 7LL * 24 * 3600 * 1000);
+
     if (r.failed) {
         wenv_free(e);
         return -EINVAL;

@@ -678,6 +678,9 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     c->route = rt;
+    /* The supervisor's probes are not activity: they must not keep an
+     * otherwise idle tenant's worker alive (scale to zero). */
+    c->probe = rt->fn == route_health || (rt->flags & R_TENANTD) != 0;
     c->arg = strchr(rt->pattern, '*') || (rt->flags & R_PREFIX) ? arg : NULL;
     if ((rt->flags & R_QUERY) && req->query_at != SIZE_MAX) {
         h2o_iovec_t q = h2o_strdup(&req->pool, req->path.base + req->query_at + 1,

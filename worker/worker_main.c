@@ -19,7 +19,9 @@
  * pages, then the HTTP server; any failure before serving is a configuration
  * problem of this tenant and exits 78 (EX_CONFIG) so the supervisor does not
  * restart in a loop, except an unusable database file (exit 1: a crash-like
- * failure the supervisor retries with backoff).
+ * failure the supervisor retries with backoff). After IDLE_AFTER_MS without a
+ * request it stops like on SIGTERM and exits 112 (EXITCODE_IDLE): scaled to
+ * zero, the supervisor starts it again on the next connection.
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,6 +54,8 @@ static void usage(FILE *f)
                "SECRET_KEY, PORT or LISTEN_FDS, ...; DATABASE_TYPE=sqlite|postgresql,\n"
                "POSTGRESQL_URL, PGPASSFILE; WORKER_READ_ONLY=true pauses writes with 503).\n"
                "Exit 78 on a configuration error.\n"
+               "With IDLE_AFTER_MS=<ms>, exit 112 after that long without a request\n"
+               "(GET /healthz does not count).\n"
                "--migrate-copy copies every table of FROM into TO (which must hold no firm\n"
                "data: exit 2) in one transaction, verifies row counts and SHA-256 sums, and\n"
                "prints {\"ok\":true,\"tables\":{...}} (or {\"ok\":false,\"error\":...}, exit 1);\n"
@@ -163,7 +167,7 @@ int main(int argc, char **argv)
         goto out;
     }
     r = http_run(&env, db);
-    status = r == 0 ? 0 : r == -EINVAL ? EXITCODE_CONFIG : 1;
+    status = r == 0 ? 0 : r == HTTP_RUN_IDLE ? EXITCODE_IDLE : r == -EINVAL ? EXITCODE_CONFIG : 1;
 
 out:
     pages_free();

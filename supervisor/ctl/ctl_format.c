@@ -68,7 +68,7 @@ static const char *str(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-#define NCOLS 8
+#define NCOLS 9
 #define CELL 96
 
 static void row_cells(const json_t *t, char cells[NCOLS][CELL])
@@ -93,16 +93,19 @@ static void row_cells(const json_t *t, char cells[NCOLS][CELL])
                         CELL);
     snprintf(cells[6], CELL, "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(t, "restarts")));
+    /* Wake-ups of an idle tenant (scale to zero) by a waiting connection. */
+    snprintf(cells[7], CELL, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(t, "wakeups")));
     ctl_sanitize(str(t, "last_exit"), tmp, sizeof tmp);
-    snprintf(cells[7], CELL, "%s", tmp[0] ? tmp : "-");
+    snprintf(cells[8], CELL, "%s", tmp[0] ? tmp : "-");
 }
 
 void ctl_print_status_table(FILE *f, const json_t *tenants)
 {
-    static const char *const head[NCOLS] = {"ID",   "STATE",  "PID",      "PORT",
-                                            "PLAN", "UPTIME", "RESTARTS", "LAST-EXIT"};
+    static const char *const head[NCOLS] = {"ID",     "STATE",    "PID",     "PORT",     "PLAN",
+                                            "UPTIME", "RESTARTS", "WAKEUPS", "LAST-EXIT"};
     /* Numbers read best right-aligned. */
-    static const bool right[NCOLS] = {false, false, true, true, false, true, true, false};
+    static const bool right[NCOLS] = {false, false, true, true, false, true, true, true, false};
     size_t n = json_array_size(tenants);
     size_t w[NCOLS];
     for (int c = 0; c < NCOLS; c++)

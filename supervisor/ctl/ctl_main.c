@@ -336,6 +336,11 @@ static int cmd_check(struct ctl *c)
         ctl_sanitize(d.lines[i], clean, sizeof clean);
         fprintf(stderr, "%s\n", clean);
     }
+    struct config_diag w = {0};
+    config_warnings(cfg, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
@@ -441,14 +446,14 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts and last exit, then any configuration errors, then\n"
+     "restarts, wake-ups from idle and last exit, then any configuration errors, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status).",
      cmd_status},
     {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
      "Wait until the tenant is in one of the states (stopped, starting, running,\n"
-     "stopping, backoff, failed, suspended), at most S seconds (default 30);\n"
+     "stopping, backoff, failed, suspended, idle), at most S seconds (default 30);\n"
      "tenantd answers on the state change, nothing polls. Prints \"<id>: <state>\"\n"
      "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
      "Example: wait dupont running,failed",

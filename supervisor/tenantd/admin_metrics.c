@@ -78,6 +78,12 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_restarts_total{tenant=\"%s\"} %d\n", t, v[i].restarts);
     }
+    family(f, "tenantd_tenant_wakeups_total", "counter",
+           "Idle tenant woken by a waiting connection (scale to zero) since tenantd started.");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_wakeups_total{tenant=\"%s\"} %" PRIu64 "\n", t, v[i].wakeups);
+    }
     family(f, "tenantd_tenant_uptime_seconds", "gauge",
            "Seconds since the tenant's worker became ready; 0 when not running.");
     for (size_t i = 0; i < n; i++) {

@@ -102,6 +102,8 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "draining_pid", v->draining_pid > 0 ? json_integer(v->draining_pid) : json_null());
     rc |= set(o, "uptime_s", json_integer(v->uptime_s));
     rc |= set(o, "restarts", json_integer(v->restarts));
+    rc |= set(o, "wakeups", json_integer((json_int_t)v->wakeups));
+    rc |= set(o, "idle_after_ms", json_integer(v->idle_after_ms));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));
     rc |= set(o, "config_error", status_json_string(v->config_error));
     rc |= set(o, "state_reason", status_json_string(v->state_reason));

@@ -26,6 +26,7 @@ enum tstate {
     TS_BACKOFF,
     TS_FAILED,
     TS_SUSPENDED,
+    TS_IDLE, /* scaled to zero: no worker, tenantd holds the socket and watches it (idle.c) */
     TS__COUNT
 };
 const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
@@ -47,6 +48,8 @@ struct tenant_view {
     pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
     int64_t uptime_s;         /* since it became ready; 0 when not running */
     int restarts;             /* restarts by the supervisor since tenantd started */
+    uint64_t wakeups;         /* idle -> starting on a waiting connection, since tenantd started */
+    int64_t idle_after_ms;    /* the idle period that applies (0 = never idles) */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
     char config_error[1024];  /* "" when the tenant's file is valid */
     char state_reason[256];   /* why failed / which isolation step failed */

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -214,6 +215,26 @@ static void act_ready(struct tenant *t)
     sup_health_schedule(t, iv / 2 + (int64_t)randombytes_uniform((uint32_t)(iv / 2 + 1)));
 }
 
+/* The worker went away on its own after idle_after without a request
+ * (EV_EXIT_IDLE): keep the socket and wait for the next connection. */
+static void act_idle(struct tenant *t)
+{
+    sup_timer_disarm(t);
+    t->state_reason[0] = '\0';
+    int rc = sup_idle_watch(t);
+    if (rc < 0) {
+        /* Cannot watch the socket: a worker must accept, so start one now. */
+        log_error(t->id, "idle: cannot watch 127.0.0.1:%d (%s): starting the worker",
+                  t->listen_port, strerror(-rc));
+        sup_tenant_feed(t, EV_START);
+        return;
+    }
+    log_info(t->id, "idle: no worker; the next connection on 127.0.0.1:%d starts one",
+             t->listen_port);
+    if (t->logcap)
+        logcap_note(t->logcap, "idle: the worker exited after its idle period");
+}
+
 static void perform(struct tenant *t, enum fsm_action a)
 {
     switch (a) {
@@ -261,6 +282,9 @@ static void perform(struct tenant *t, enum fsm_action a)
     case ACT_KEEP_PREV:
         act_keep_prev(t);
         break;
+    case ACT_IDLE:
+        act_idle(t);
+        break;
     case ACT__COUNT:
         break;
     }
@@ -292,6 +316,11 @@ void sup_tenant_feed(struct tenant *t, enum fsm_event ev)
     }
     if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
         sup_changed(t->s);
+    /* Only a worker accepts: the socket is watched exactly while idle. */
+    if (old == TS_IDLE && st.next != TS_IDLE) {
+        sup_idle_unwatch(t);
+        t->waking = st.next == TS_STARTING;
+    }
     if (old != st.next) {
         sup_states_changed(t->s);
         sup_watch_fire(t);

@@ -12,6 +12,7 @@
  *   sup_reload.c    a new configuration applied to the running tenants
  *   sup_view.c      sup.h's views and actions (snapshots, /proc, requests)
  *   sup_cgroup.c    tenantd's own cgroup v2 leaf
+ *   idle.c          scale to zero: an idle tenant's socket watched (idle.h)
  *
  * Everything runs on tenantd's single libuv loop thread.
  */
@@ -33,6 +34,7 @@
 
 struct notify;
 struct health;
+struct idle_watch;
 
 #define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
 #define READY_POLL_MAX_MS 500
@@ -107,6 +109,13 @@ struct tenant {
     uv_timer_t drain_timer;
     bool ready_by_notify; /* the last start became ready by READY=1 */
     uint64_t gens;        /* generations started, names the cgroup child */
+
+    /* Scale to zero (idle.c): the poll on listen_fd while idle, wake-ups by
+     * a waiting connection, and whether the next spawn leaves idle (not a
+     * restart). */
+    struct idle_watch *idle;
+    uint64_t wakeups;
+    bool waking;
 
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -51,6 +52,15 @@ void sup_on_notify(void *arg, unsigned flags, const char *status)
     struct tenant *t = arg;
     if (flags & NOTIFY_STATUS)
         log_debug(t->id, "worker status: %s", status);
+    /* The worker is about to go idle: a probe sent now would wait in the
+     * backlog once it has stopped accepting, and wake the tenant at once.
+     * Probing resumes after the grace period if it does not exit after all. */
+    if ((flags & NOTIFY_STATUS) && strncmp(status, "idle", 4) == 0 && t->state == TS_RUNNING &&
+        sup_idle_applies(t)) {
+        const struct config_global *g = &t->s->cfg->g;
+        sup_health_stop(t);
+        sup_health_schedule(t, g->stop_grace_ms + g->health_interval_ms);
+    }
     if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0) {
         t->ready_by_notify = true;
         sup_tenant_feed(t, EV_READY);
@@ -65,6 +75,9 @@ static void probe_start(struct tenant *t)
 {
     const struct config_global *g = &t->s->cfg->g;
     int rc = 0;
+    /* A probe of an idle tenant would wait in the backlog and wake it. */
+    if (t->state == TS_IDLE || t->pid <= 0)
+        return;
     if (!t->health)
         rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
     if (rc == 0) {
@@ -157,12 +170,17 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
     if (!base)
         return NULL;
-    char extra[2][CONFIG_PATH_MAX + 32];
+    char extra[3][CONFIG_PATH_MAX + 32];
     size_t nextra = 0;
     if (notify_path)
         snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
     if (t->cfg.socket == WORKER_SOCKET_PASSED)
         snprintf(extra[nextra++], sizeof extra[0], "LISTEN_FDS=1");
+    /* Scale to zero: the worker exits EXITCODE_IDLE after this long without
+     * a request (idle.h); only a passed socket can wake it again. */
+    if (t->cfg.socket == WORKER_SOCKET_PASSED && t->cfg.idle_after_ms > 0)
+        snprintf(extra[nextra++], sizeof extra[0], "IDLE_AFTER_MS=%lld",
+                 (long long)t->cfg.idle_after_ms);
     size_t n = 0, bytes = 0;
     for (; base[n]; n++)
         bytes += strlen(base[n]) + 1;
@@ -178,7 +196,8 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         /* Ours win over anything of the same name in the base. */
-        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0)
+        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0 ||
+            strncmp(base[i], "IDLE_AFTER_MS=", 14) == 0)
             continue;
         env[k++] = strcpy(p, base[i]);
         p += strlen(p) + 1;
@@ -433,8 +452,10 @@ static int do_spawn(struct tenant *t)
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;
-    if (t->spawns++ > 0)
+    /* A wake-up from idle is counted in wakeups, not as a restart. */
+    if (t->spawns++ > 0 && !t->waking)
         t->restarts++;
+    t->waking = false;
     log_info(t->id, "worker started pid=%d", (int)t->pid);
     sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
     t->ready_poll_ms = READY_POLL_FIRST_MS;
@@ -594,6 +615,9 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
         ev = EV_OVERLAP_FAILED;
         sup_set_reason(t, "the new worker pid=%d exited (%s%s%s) before it was ready", (int)pid,
                        t->last_exit, msg[0] ? ": " : "", msg);
+    } else if (code == EXITCODE_IDLE && !sig && t->state == TS_RUNNING && !t->aborting &&
+               sup_idle_applies(t)) {
+        ev = EV_EXIT_IDLE;
     } else if (code == EXITCODE_JAIL && msg[0]) {
         ev = EV_EXIT_JAIL;
         sup_set_reason(t, "isolation failed: %s", msg);
@@ -619,7 +643,12 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
             logcap_note(t->logcap, line);
     }
     bool expected = t->state == TS_STOPPING;
-    if (expected)
+    if (ev == EV_EXIT_IDLE)
+        snprintf(t->last_exit, sizeof t->last_exit, "idle (exit %d)", EXITCODE_IDLE);
+    if (ev == EV_EXIT_IDLE)
+        log_info(t->id, "worker pid=%d exited after %lld ms without a request: idle", (int)pid,
+                 (long long)t->cfg.idle_after_ms);
+    else if (expected)
         log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);
     else
         log_warn(t->id, "worker exited pid=%d %s%s%s", (int)pid, t->last_exit, msg[0] ? ": " : "",

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -100,6 +101,11 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
+    if (t->goal == GOAL_UP && t->state == TS_IDLE && sup_idle_applies(t)) {
+        /* No worker to restart: the next connection starts one with it. */
+        log_info(t->id, "config changed: idle, the next worker starts with it");
+        return;
+    }
     if (t->goal == GOAL_UP) {
         /* sup_can_overlap reads the new configuration: a new port or an own
          * socket cannot share the one tenantd holds. */

@@ -99,6 +99,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
             t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
     }
     v->restarts = t->restarts;
+    v->wakeups = t->wakeups;
+    v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);

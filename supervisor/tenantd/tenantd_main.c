@@ -92,6 +92,11 @@ static int check_only(const char *path)
         cross_check(c, &d);
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
+    struct config_diag w = {0};
+    config_warnings(c, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
     if (rc == 0 && d.n == 0)
         printf("configuration OK\n");
     else if (rc == 0)

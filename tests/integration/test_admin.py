@@ -191,7 +191,7 @@ def test_tenantctl_status(root):
     r = root.tenantctl("status")
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["ID", "STATE", "PID", "PORT", "PLAN", "UPTIME", "RESTARTS",
-                                "LAST-EXIT"]
+                                "WAKEUPS", "LAST-EXIT"]
     rows = {l.split()[0]: l.split() for l in lines[1:] if l.strip()}
     api = {t["id"]: t for t in root.status()}
     for tid in ("dupont", "martin"):
@@ -741,6 +741,7 @@ def test_dashboard_in_chromium(root, browser):
         assert row.find_element(By.CSS_SELECTOR, ".state").text == "running"
         assert row.find_element(By.CSS_SELECTOR, ".pid").text == str(status[tid]["pid"])
         assert row.find_element(By.CSS_SELECTOR, ".plan").text == "professional"
+        assert row.find_element(By.CSS_SELECTOR, ".wakeups").text == "0"
         # The month's usage, asked from each worker.
         wait.until(lambda d, tid=tid: re.fullmatch(
             r"0/500 analyses · \d+/10 users",

@@ -75,6 +75,8 @@ static void test_fields(void **state)
                                        "draining_pid",
                                        "uptime_s",
                                        "restarts",
+                                       "wakeups",
+                                       "idle_after_ms",
                                        "last_exit",
                                        "config_error",
                                        "state_reason",
@@ -93,6 +95,7 @@ static void test_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "port")), 5001);
     assert_int_equal(json_integer_value(json_object_get(o, "uptime_s")), 42);
     assert_int_equal(json_integer_value(json_object_get(o, "restarts")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "wakeups")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "last_exit")), "signal 9");
     assert_string_equal(json_string_value(json_object_get(o, "config_error")), "");
     assert_true(json_is_null(json_object_get(o, "next_start_in_ms")));
