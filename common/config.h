@@ -68,6 +68,7 @@ struct config_global {
     char worker_path[CONFIG_PATH_MAX];  /* "" = tenant-worker beside tenantd */
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
+    int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */
@@ -128,6 +129,7 @@ struct config_plan {
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
     int64_t idle_after_ms; /* scale to zero after this long without a request; 0 = never */
+    int64_t storage_bytes; /* 0 = no storage limit (the key is optional) */
 };
 
 struct config_plans {
@@ -169,6 +171,7 @@ struct config_tenant {
     int pids;
     int cpu_weight;
     int64_t log_budget_bytes;
+    int64_t storage_bytes; /* 0 = none */
 
     /* [worker] */
     int port;
@@ -247,6 +250,11 @@ size_t config_warnings(const struct config *c, struct config_diag *w);
 
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);
+/* <run_dir>/flags/<id>: root's folder of flags about tenant id that its
+ * worker may read (exposed read-only in its jail), e.g. "storage-full".
+ * Same return as config_tenant_data_dir. */
+#define CONFIG_STORAGE_FULL_FLAG "storage-full"
+int config_tenant_flags_dir(const struct config_global *g, const char *id, char *buf, size_t n);
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);
 
 /*

@@ -276,6 +276,8 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             t->cpu_weight = pl->cpu_weight;
         if (!config_seen_line(c, seen, "limits", "log_budget"))
             t->log_budget_bytes = pl->log_budget_bytes;
+        if (!config_seen_line(c, seen, "limits", "storage"))
+            t->storage_bytes = pl->storage_bytes;
         if (!config_seen_line(c, seen, "worker", "ai_model"))
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))

@@ -64,8 +64,9 @@ static inline bool is_hex(int c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-#define U8_NO_C0 1u /* refuse C0 controls and DEL */
-#define U8_NO_C1 2u /* refuse C1 controls and U+2028/U+2029 */
+#define U8_NO_C0 1u   /* refuse C0 controls and DEL */
+#define U8_NO_C1 2u   /* refuse C1 controls and U+2028/U+2029 */
+#define U8_NO_BIDI 4u /* refuse bidi controls (config_is_bidi_control) */
 
 /* ---- the tables (the rows are in config_keys.c) ------------------------------ */
 
@@ -168,6 +169,8 @@ bool config_is_loopback(const char *host);
 
 /* Valid UTF-8, and per `flags` (U8_NO_C0, U8_NO_C1) without control characters. */
 bool config_utf8_check(const char *s, unsigned flags);
+/* U+202A..U+202E, U+2066..U+2069, U+200E, U+200F. */
+bool config_is_bidi_control(uint32_t cp);
 /* A value quoted for a message, one printable line (buf: QUOTE_MAX * 4 + 16). */
 void config_quote(char *buf, size_t n, const char *v);
 /* Store value v of key k into obj, or explain in `why` why not; 0 or -1. */

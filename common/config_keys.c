@@ -89,10 +89,12 @@ static bool valid_domain(const char *s)
     }
 }
 
-/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..". */
+/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..".
+ * "//host/x.png" is a protocol-relative URL: another host's image, which
+ * would learn every visitor of the firm's pages. */
 static bool valid_logo(const char *s)
 {
-    if (s[0] != '/' || strstr(s, "..") != NULL)
+    if (s[0] != '/' || s[1] == '/' || strstr(s, "..") != NULL)
         return false;
     for (const char *p = s; *p; p++)
         if (!is_alnum(*p) && !strchr("._/-", *p))
@@ -261,8 +263,9 @@ static const struct check chk_domain = {valid_domain,
                                         "a valid domain (dot-separated labels of lowercase "
                                         "letters, digits and '-')"};
 static const struct check chk_logo = {valid_logo,
-                                      "a URL path (\"/\" then letters, digits, '.', '_', '-', "
-                                      "'/', without \"..\")"};
+                                      "a local URL path (\"/\" then letters, digits, '.', '_', "
+                                      "'-', '/', without \"..\"; not \"//host/...\" nor "
+                                      "\"http://...\", which name another host)"};
 static const struct check chk_color = {valid_color, "a colour like #2c3e50"};
 static const struct check chk_siret = {valid_siret, "a SIRET number (14 digits)"};
 static const struct check chk_phone = {valid_phone,
@@ -316,6 +319,9 @@ static const struct key global_keys[] = {
     {"tenantd", "uid_range", K_PORTRANGE, 0, G(uid_min), G2(uid_max), .min = 65536,
      .max = 2147483646, .def = "1900000000-1999999999"},
     {"tenantd", "uid_registry", K_PATH, F_EMPTY_OK, G(uid_registry), .def = ""},
+    /* How long one round of storage accounting takes (storage.h). */
+    {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
+     .def = "60s"},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},
@@ -374,6 +380,7 @@ static const struct key global_keys[] = {
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
 #define B_IDLE .min = 0, .max = 7 * DAY
+#define B_STORAGE .min = MIB, .max = 16384 * GIB
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -390,6 +397,7 @@ static const struct key plan_keys[] = {
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
     {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
+    {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
 };
 
 /*
@@ -419,6 +427,7 @@ static const struct key tenant_keys[] = {
     {"limits", "pids", K_INT, 0, T(pids), B_PIDS},
     {"limits", "cpu_weight", K_INT, 0, T(cpu_weight), B_CPU},
     {"limits", "log_budget", K_SIZE, 0, T(log_budget_bytes), B_LOGS},
+    {"limits", "storage", K_SIZE, 0, T(storage_bytes), B_STORAGE},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
     {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},

@@ -58,9 +58,21 @@ bool config_utf8_check(const char *s, unsigned flags)
             return false;
         if ((flags & U8_NO_C1) && ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029))
             return false;
+        if ((flags & U8_NO_BIDI) && config_is_bidi_control(cp))
+            return false;
         p += n + 1;
     }
     return true;
+}
+
+/* The Unicode bidirectional formatting characters: embeddings and overrides
+ * (U+202A..U+202E), isolates (U+2066..U+2069) and the marks U+200E, U+200F.
+ * In a displayed name they reorder what follows ("Cabinet \u202Efdp.exe"),
+ * so a name could show as something it is not. */
+bool config_is_bidi_control(uint32_t cp)
+{
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
+           cp == 0x200f;
 }
 
 static bool has_control(const char *s)
@@ -383,6 +395,13 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         }
         if (!config_utf8_check(v, U8_NO_C1)) {
             snprintf(why, wn, "%s contains a control character", q);
+            return -1;
+        }
+        if (!config_utf8_check(v, U8_NO_BIDI)) {
+            snprintf(why, wn,
+                     "%s contains a bidirectional control character (U+202A..U+202E, "
+                     "U+2066..U+2069, U+200E, U+200F), which would reorder the text shown",
+                     q);
             return -1;
         }
         if (strlen(v) >= k->size) {

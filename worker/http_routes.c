@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -557,6 +558,24 @@ static int parse_body(struct call *c)
     return 0;
 }
 
+/* Over the plan's storage limit (tenantd's flag, storage.h): the data stays
+ * readable, and every write but logging out is refused. 1 when answered. */
+static int storage_full_refuses(struct call *c)
+{
+    const struct route *rt = c->route;
+
+    if ((rt->flags & R_AUTH) && strcmp(rt->method, "GET") != 0 &&
+        strcmp(rt->pattern, "/api/auth/logout") != 0 && http_srv.env != NULL &&
+        http_srv.env->storage_full_file != NULL &&
+        access(http_srv.env->storage_full_file, F_OK) == 0) {
+        struct wctx ctx = make_ctx(c);
+        http_send_wres(c->req,
+                       model_storage_full(&ctx, "over the limit, the firm's data is read-only"));
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- requests on the thread pool ---------------------------------------------- */
 
 struct offload {
@@ -574,7 +593,7 @@ static void offload_work(uv_work_t *w)
 
     http_tls_reply = &o->reply;
     if ((!(flags & R_AUTH) || authenticate(c) == 0) &&
-        (!(flags & R_TENANTD) || authenticate_tenantd(c) == 0) &&
+        (!(flags & R_TENANTD) || authenticate_tenantd(c) == 0) && !storage_full_refuses(c) &&
         (!(flags & R_BODY) || parse_body(c) == 0))
         c->route->fn(c);
     /* A failure because the server is away is a 503 the client may retry,
@@ -698,6 +717,8 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
     if ((rt->flags & R_AUTH) && authenticate(c) < 0)
         goto out;
     if ((rt->flags & R_TENANTD) && authenticate_tenantd(c) < 0)
+        goto out;
+    if (storage_full_refuses(c))
         goto out;
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         goto out;

@@ -124,6 +124,11 @@ const char *store_errmsg(struct store *s)
     return s != NULL ? s->ops->errmsg(s) : "no database";
 }
 
+int store_full(struct store *s)
+{
+    return s != NULL && s->ops->full(s);
+}
+
 int store_unavailable(struct store *s)
 {
     return s == NULL || s->ops->unavailable(s);

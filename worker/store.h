@@ -64,6 +64,7 @@ struct store_ops {
     int (*in_txn)(struct store *s);
     const char *(*errmsg)(struct store *s);
     int (*unavailable)(struct store *s);
+    int (*full)(struct store *s);
     void (*trim)(struct store *s);
     void (*close)(struct store *s);
 };
@@ -132,6 +133,10 @@ const char *store_text_order(const struct store *s);
 int store_in_txn(struct store *s);
 /* The last error of this thread's connection, a sentence (never NULL). */
 const char *store_errmsg(struct store *s);
+/* 1 when the last failure of this thread's connection was a full database
+ * (SQLite: SQLITE_FULL at max_page_count, the plan's storage limit, or a full
+ * disk; PostgreSQL: the server's disk_full): the firm's 507, not a 500. */
+int store_full(struct store *s);
 /* 1 when the database server cannot be reached right now (answer 503). */
 int store_unavailable(struct store *s);
 /* 1 when queries may wait on a network round trip: run them off the loop. */

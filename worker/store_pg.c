@@ -49,6 +49,7 @@ struct pgconn {
     PGconn *conn;
     char err[256];
     int down;
+    int full; /* the last failure was the server's disk_full (SQLSTATE 53100) */
     struct pgconn *next;
 };
 
@@ -191,9 +192,12 @@ static struct pgconn *conn_get(struct pg_store *s)
     return pc;
 }
 
-/* After a failed call: note a broken connection so the next one reconnects. */
-static void note_failure(struct pgconn *pc, const char *what)
+/* After a failed call (res: its result, or NULL): note a broken connection so
+ * the next one reconnects, and a full disk. */
+static void note_failure(struct pgconn *pc, const char *what, const PGresult *res)
 {
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    pc->full = state != NULL && strcmp(state, "53100") == 0;
     set_err(pc, what, PQerrorMessage(pc->conn));
     if (PQstatus(pc->conn) != CONNECTION_OK)
         pc->down = 1;
@@ -348,7 +352,7 @@ static int p_step(struct store_stmt *b)
         default: {
             const char *state = PQresultErrorField(st->res, PG_DIAG_SQLSTATE);
             int unique = state != NULL && strcmp(state, "23505") == 0;
-            note_failure(st->pc, "");
+            note_failure(st->pc, "", st->res);
             PQclear(st->res);
             st->res = NULL;
             return unique ? -EEXIST : -EIO;
@@ -415,7 +419,7 @@ static int p_exec(struct store *base, const char *sql)
     r = PQexec(pc->conn, sql);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
-        note_failure(pc, "");
+        note_failure(pc, "", r);
     PQclear(r);
     return ok ? 0 : -EIO;
 }
@@ -432,7 +436,7 @@ static int64_t p_last_id(struct store *base)
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     else
-        note_failure(pc, "");
+        note_failure(pc, "", r);
     PQclear(r);
     return id;
 }
@@ -470,6 +474,12 @@ static const char *p_errmsg(struct store *base)
 {
     struct pgconn *pc = tls_find((struct pg_store *)base);
     return pc != NULL && pc->err[0] ? pc->err : "no error";
+}
+
+static int p_full(struct store *base)
+{
+    struct pgconn *pc = tls_find((struct pg_store *)base);
+    return pc != NULL && pc->full;
 }
 
 static int p_unavailable(struct store *base)
@@ -537,6 +547,7 @@ static const struct store_ops pg_ops = {
     .in_txn = p_in_txn,
     .errmsg = p_errmsg,
     .unavailable = p_unavailable,
+    .full = p_full,
     .trim = p_trim,
     .close = p_close,
 };

@@ -222,6 +222,11 @@ static const char *s_errmsg(struct store *b)
     return sqlite3_errmsg(DB(b));
 }
 
+static int s_full(struct store *b)
+{
+    return (sqlite3_errcode(DB(b)) & 0xff) == SQLITE_FULL;
+}
+
 static int s_unavailable(struct store *b)
 {
     return 0;
@@ -270,6 +275,7 @@ static const struct store_ops sqlite_ops = {
     .in_txn = s_in_txn,
     .errmsg = s_errmsg,
     .unavailable = s_unavailable,
+    .full = s_full,
     .trim = s_trim,
     .close = s_close,
 };

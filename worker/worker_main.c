@@ -122,6 +122,9 @@ int main(int argc, char **argv)
     }
     /* Writes to a closed connection must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Past RLIMIT_FSIZE (the plan's storage), a write fails with EFBIG instead
+     * of killing the worker. */
+    signal(SIGXFSZ, SIG_IGN);
     if (wenv_load(&env, err, sizeof err) < 0) {
         log_error(NULL, "configuration: %s", err);
         return EXITCODE_CONFIG;

@@ -4,6 +4,7 @@
  * label value goes through admin_metrics_escape.
  */
 #include "admin_metrics.h"
+#include "storage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -118,6 +119,39 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_config_error{tenant=\"%s\"} %d\n", t,
                 v[i].config_error[0] != '\0');
+    }
+    family(f, "tenantd_tenant_log_dropped_bytes_total", "counter",
+           "Bytes of the worker's output dropped by log capture (rate limit or full buffer).");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_log_dropped_bytes_total{tenant=\"%s\"} %" PRIu64 "\n", t,
+                v[i].log_bytes_dropped);
+    }
+    family(f, "tenantd_tenant_log_throttled_seconds_total", "counter",
+           "Time log capture stopped reading the worker's output (its log budget was spent).");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_log_throttled_seconds_total{tenant=\"%s\"} %.3f\n", t,
+                (double)v[i].log_paused_ms / 1000.0);
+    }
+    family(f, "tenantd_tenant_storage_bytes", "gauge",
+           "Disk space of the tenant's data dir at its last measure (absent before it).");
+    for (size_t i = 0; i < n; i++) {
+        struct storage_info si;
+        if (storage_lookup(v[i].id, &si) < 0 || si.used_bytes < 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_storage_bytes{tenant=\"%s\"} %" PRId64 "\n", t, si.used_bytes);
+    }
+    family(f, "tenantd_tenant_storage_limit_bytes", "gauge",
+           "The plan's storage limit of the tenant (absent when it has none).");
+    for (size_t i = 0; i < n; i++) {
+        struct storage_info si;
+        if (storage_lookup(v[i].id, &si) < 0 || si.limit_bytes <= 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_storage_limit_bytes{tenant=\"%s\"} %" PRId64 "\n", t,
+                si.limit_bytes);
     }
     family(f, "tenantd_tenants", "gauge", "Number of tenants in each supervision state.");
     for (int s = 0; s < TS__COUNT; s++) {

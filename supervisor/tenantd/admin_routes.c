@@ -172,7 +172,24 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                         const char *id, size_t k)
 {
     char err[512] = "";
+    /* The wish is recorded before it is acted on: an action tenantd could not
+     * remember across a restart (state.db on a full disk) is refused, never
+     * acknowledged. On a refusal below, the previous wish is put back. */
+    const char *before = a->state ? admin_state_get_desired(a->state, id) : NULL;
+    struct tenant_view *tv = calloc(1, sizeof *tv);
+    bool known = tv != NULL && sup_tenant_find(a->sup, id, tv) == 0;
+    free(tv);
+    if (a->state && known &&
+        admin_state_set_desired(a->state, id, actions[k].desired, who->who) < 0) {
+        admin_audit(a, who, actions[k].name, id, "error: cannot record the desired state");
+        admin_send_error(req, 507, "cannot record the action",
+                         "state.db could not record it (is the run dir's disk full?); nothing "
+                         "was done");
+        return;
+    }
     int rc = sup_tenant_action(a->sup, id, actions[k].act, err, sizeof err);
+    if (rc != 0 && a->state)
+        admin_state_set_desired(a->state, id, before, who->who);
     if (rc == -ENOENT) {
         admin_audit(a, who, actions[k].name, id, "error: no such tenant");
         admin_send_error(req, 404, "no such tenant", id);
@@ -186,9 +203,6 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                          err[0] ? err : strerror(-rc));
         return;
     }
-    /* Persist only what was accepted: the wish outlives this process. */
-    if (a->state)
-        admin_state_set_desired(a->state, id, actions[k].desired, who->who);
     admin_audit(a, who, actions[k].name, id, "ok");
     struct tenant_view *v = calloc(1, sizeof *v);
     json_t *o = json_object();

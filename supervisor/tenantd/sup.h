@@ -57,6 +57,8 @@ struct tenant_view {
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
     uint64_t rss_bytes;       /* from /proc, 0 when no worker */
     double cpu_seconds;       /* user+system of the worker */
+    /* Log capture (logcap_stats), since tenantd started; 0 without capture. */
+    uint64_t log_bytes_read, log_lines_dropped, log_bytes_dropped, log_pauses, log_paused_ms;
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

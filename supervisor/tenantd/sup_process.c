@@ -233,6 +233,10 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
     o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
     o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    /* The plan's storage limit, first layer: no single file grows past it
+     * (storage.c counts the whole data dir). */
+    if (t->cfg.storage_bytes > 0)
+        o->rlimit_fsize = t->cfg.storage_bytes;
     o->no_core = true;
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */

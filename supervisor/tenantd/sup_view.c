@@ -111,6 +111,15 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    if (t->logcap != NULL) {
+        struct logcap_stats ls;
+        logcap_stats(t->logcap, &ls);
+        v->log_bytes_read = ls.bytes_read;
+        v->log_lines_dropped = ls.lines_dropped;
+        v->log_bytes_dropped = ls.bytes_dropped;
+        v->log_pauses = ls.pauses;
+        v->log_paused_ms = ls.paused_ms;
+    }
 }
 
 size_t sup_tenant_count(const struct sup *s)

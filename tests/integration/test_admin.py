@@ -729,7 +729,10 @@ def test_dashboard_in_chromium(root, browser):
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
     assert "dupont" not in page.text  # the page itself holds no data
     driver = browser
-    wait = WebDriverWait(driver, 20)
+    # The table is re-rendered on every refresh: an element found just before
+    # one is stale when read, which only means "look again".
+    from selenium.common.exceptions import StaleElementReferenceException
+    wait = WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,))
     driver.get(f"http://127.0.0.1:{root.admin_port}/")
     wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
     driver.find_element(By.ID, "token").send_keys(root.token())

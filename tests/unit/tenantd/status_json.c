@@ -83,10 +83,16 @@ static void test_fields(void **state)
                                        "next_start_in_ms",
                                        "ready_latency_ms",
                                        "rss_bytes",
-                                       "cpu_seconds"};
+                                       "cpu_seconds",
+                                       "log",
+                                       "storage"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
+    /* Never measured in this test: storage is null; the log counters are 0. */
+    assert_true(json_is_null(json_object_get(o, "storage")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(o, "log"), "bytes_dropped")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "id")), "dupont");
     assert_string_equal(json_string_value(json_object_get(o, "name")), "Cabinet Dupont & Associés");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
