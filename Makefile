@@ -89,10 +89,10 @@ LDFLAGS  ?=
 override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
 VERSION  := 0.1.0
 
-COMMON_SRC  := $(addprefix common/,backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_value.c http_status.c jail_args.c log.c proxy_render.c reach.c safefile.c sdnotify.c usage_token.c util.c)
-TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c child.c health.c idle.c listen.c logcap.c notify.c proxy.c proxy_files.c proxy_nginx.c reserve.c spawn.c spawn_hide.c status_json.c storage.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c)
+COMMON_SRC  := $(addprefix common/,backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_net.c config_value.c http_status.c jail_args.c landlock_net.c log.c proxy_render.c reach.c safefile.c sdnotify.c usage_token.c util.c)
+TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c child.c health.c idle.c listen.c logcap.c netpolicy.c notify.c proxy.c proxy_files.c proxy_nginx.c reserve.c spawn.c spawn_hide.c status_json.c storage.c sup_cgroup.c sup_exec.c sup_ports.c sup_process.c sup_reload.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c)
 CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_upgrade.c ctl_wait.c ctl_export.c k8s_render.c)
-JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
+JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
 WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c http.c http_idle.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c schema_pg.c store.c store_pg.c store_sqlite.c usage.c vat.c worker_main.c wres.c)

@@ -302,8 +302,8 @@ bool config_tenant_equal(const struct config_tenant *a, const struct config_tena
            SAME(pids) && SAME(cpu_weight) && SAME(log_budget_bytes) && SAME(storage_bytes) &&
            SAME(port) && SAME_S(command) && SAME(socket) && SAME_S(ai_model) &&
            SAME_S(prediction_threshold_text) && SAME(prediction_threshold) &&
-           SAME(advanced_features) && SAME(network) && SAME(seccomp) && SAME_S(password_cost) &&
-           SAME(idle_after_ms);
+           SAME(advanced_features) && SAME(network) && SAME_S(allow) && SAME(seccomp) &&
+           SAME_S(password_cost) && SAME(idle_after_ms);
 #undef SAME_S
 #undef SAME
 }

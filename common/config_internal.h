@@ -187,6 +187,17 @@ void config_parse_text(struct pctx *c);
 void config_finish_keys(struct pctx *c, void *obj, const int *seen, const char *section);
 int config_seen_line(const struct pctx *c, const int *seen, const char *section, const char *name);
 
+/* ---- config_net.c --------------------------------------------------------------- */
+
+/* allow = host:port ... is well-formed (see config_net.c). */
+bool config_valid_allow(const char *s);
+/* [tenantd] port_range must not contain the admin, proxy or TLS port. */
+void config_net_global(struct pctx *c, const struct config_global *g, const int *seen);
+/* network and allow: the plan's or the command's default, the "host" alias,
+ * the allow list parsed and checked; the port off tenantd's listeners. */
+void config_net_tenant(struct pctx *c, const struct config_global *g, const struct config_plan *pl,
+                       struct config_tenant *t, const int *seen);
+
 /* ---- config_files.c ------------------------------------------------------------- */
 
 const char *config_display_of(const struct config_global *g, const char *path);

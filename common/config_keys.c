@@ -284,7 +284,10 @@ static const struct check chk_program = {valid_program,
 static const char *const proxy_mode_names[] = {"managed", "external", "off", NULL};
 static const char *const status_names[] = {"active", "suspended", "cancelled", NULL};
 static const char *const socket_names[] = {"passed", "own", NULL};
-static const char *const network_names[] = {"host", "none", NULL};
+/* In enum worker_network order; "host" is the deprecated alias of outbound. */
+static const char *const network_names[] = {"none", "local", "outbound", "host", NULL};
+static const struct check chk_allow = {config_valid_allow,
+                                       "a list of host:port (e.g. 127.0.0.1:5432 db.example:5432)"};
 static const char *const cost_names[] = {"interactive", "moderate", "min", NULL};
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -398,6 +401,8 @@ static const struct key plan_keys[] = {
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
     {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
     {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
+    {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},
+    {NULL, "allow", K_STR, F_EMPTY_OK, P(allow), .def = "", .check = &chk_allow},
 };
 
 /*
@@ -436,7 +441,8 @@ static const struct key tenant_keys[] = {
     {"worker", "prediction_threshold", K_THRESHOLD, 0, T(prediction_threshold),
      T2(prediction_threshold_text), .def = "0.87"},
     {"worker", "advanced_features", K_BOOL, 0, T(advanced_features)},
-    {"worker", "network", K_ENUM, 0, T(network), .def = "host", .names = network_names},
+    {"worker", "network", K_ENUM, 0, T(network), .names = network_names},
+    {"worker", "allow", K_STR, F_EMPTY_OK, T(allow), .def = "", .check = &chk_allow},
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},

@@ -245,6 +245,7 @@ enum {
     K_HOST,
     K_PORT,
     K_SUSPENDED_PAGE,
+    K_PROXY_SOURCE,
     K__COUNT
 };
 static const char *const key_names[K__COUNT] = {
@@ -263,6 +264,7 @@ static const char *const key_names[K__COUNT] = {
     [K_HOST] = "host",
     [K_PORT] = "port",
     [K_SUSPENDED_PAGE] = "suspended_page",
+    [K_PROXY_SOURCE] = "proxy_source",
 };
 /* The first K_ID keys are global; the main and default templates see only those. */
 #define K_GLOBAL_COUNT K_ID
@@ -352,6 +354,7 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     c->values[K_TLS_KEY] = g->tls_key;
     c->values[K_TLS_PORT] = c->tls_port;
     c->values[K_TLS_PORT_SUFFIX] = c->tls_port_suffix;
+    c->values[K_PROXY_SOURCE] = PROXY_SOURCE_ADDR;
     return 0;
 }
 

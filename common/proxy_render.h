@@ -27,6 +27,15 @@
 #ifndef TENANTD_PROXY_RENDER_H
 #define TENANTD_PROXY_RENDER_H
 
+/*
+ * The address the proxy connects to the workers from ({{proxy_source}},
+ * nginx's proxy_bind). A worker trusts X-Real-IP / X-Forwarded-For only from
+ * this peer address (worker/http_routes.c): tenants cannot take it, since
+ * the jail lets a worker bind nothing but its own port (docs/isolation.md
+ * "Network"), and tenantd's own requests come from 127.0.0.1.
+ */
+#define PROXY_SOURCE_ADDR "127.0.0.2"
+
 #include <stddef.h>
 
 #include "config.h"

@@ -312,6 +312,14 @@ static int check_worker_rules(const struct config *cfg)
 }
 
 /* Validate everything the way tenantd would, without tenantd (like nginx -t). */
+static void check_warn(void *arg, const char *line)
+{
+    char clean[4096];
+    (void)arg;
+    ctl_sanitize(line, clean, sizeof clean);
+    fprintf(stderr, "warning: %s\n", clean);
+}
+
 static int cmd_check(struct ctl *c)
 {
     if (c->argc != 1)
@@ -341,6 +349,8 @@ static int cmd_check(struct ctl *c)
     for (size_t i = 0; i < w.n; i++)
         fprintf(stderr, "%s\n", w.lines[i]);
     config_diag_clear(&w);
+    if (cfg)
+        config_net_warnings(cfg, check_warn, NULL); /* do not make it invalid */
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);

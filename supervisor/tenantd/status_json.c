@@ -107,6 +107,9 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "idle_after_ms", json_integer(v->idle_after_ms));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));
     rc |= set(o, "config_error", status_json_string(v->config_error));
+    rc |= set(o, "network", v->network ? json_string(v->network) : json_null());
+    rc |= set(o, "net_containment",
+              v->net_containment ? json_string(v->net_containment) : json_null());
     rc |= set(o, "state_reason", status_json_string(v->state_reason));
     rc |= set(o, "next_start_in_ms",
               v->next_start_in_ms >= 0 ? json_integer(v->next_start_in_ms) : json_null());

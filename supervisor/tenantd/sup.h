@@ -59,6 +59,8 @@ struct tenant_view {
     double cpu_seconds;       /* user+system of the worker */
     /* Log capture (logcap_stats), since tenantd started; 0 without capture. */
     uint64_t log_bytes_read, log_lines_dropped, log_bytes_dropped, log_pauses, log_paused_ms;
+    const char *network;         /* none | local | outbound (static string) */
+    const char *net_containment; /* namespace | landlock | reduced | off (netpolicy.h) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

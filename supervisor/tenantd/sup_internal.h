@@ -196,6 +196,8 @@ void sup_states_changed(struct sup *s);
 void sup_event(struct sup *s, enum sup_event ev);
 void sup_timer_disarm(struct tenant *t);
 void sup_close_listen(struct tenant *t);
+/* sup_ports.c: bind a passed-socket tenant's port now, if not yet held. */
+void sup_reserve_port(struct tenant *t);
 struct tenant *sup_find(const struct sup *s, const char *id);
 struct tenant *sup_tenant_new(struct sup *s, const char *id);
 int sup_tenant_insert(struct sup *s, struct tenant *t);

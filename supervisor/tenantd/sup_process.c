@@ -28,6 +28,7 @@
 #include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
+#include "netpolicy.h"
 #include "log.h"
 #include "logcap.h"
 #include "notify.h"
@@ -241,8 +242,8 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */
     o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
-    if (t->cfg.network == WORKER_NETWORK_NONE)
-        o->ns |= JAIL_NS_NET;
+    /* network namespace, Landlock port rules, cgroup-bpf address rules */
+    netpolicy_jail_opts(&t->cfg, t->s->cgsys.v2.mnt[0] != '\0', o);
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */

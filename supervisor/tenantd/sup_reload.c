@@ -199,6 +199,8 @@ int sup_apply_config(struct sup *s, struct config *nc)
         for (size_t k = 0; k < ntodo; k++)
             sup_upgrade_adopt(todo[k]);
     for (size_t k = 0; k < ntodo; k++)
+        sup_reserve_port(todo[k]); /* all ports first, then starts (sup_ports.c) */
+    for (size_t k = 0; k < ntodo; k++)
         sup_reconcile(todo[k]);
     free(cur);
     free(todo);

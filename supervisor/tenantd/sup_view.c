@@ -7,6 +7,7 @@
  * (sup_exec.c), or format anything (status_json.c).
  */
 #include "sup_internal.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->plan, sizeof v->plan, "%s", t->cfg.plan);
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
+        v->network = netpolicy_name(t->cfg.network);
+        v->net_containment = netpolicy_containment(&t->cfg, s->root, s->cgsys.v2.mnt[0] != '\0');
         status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;

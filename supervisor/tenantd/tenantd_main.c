@@ -85,6 +85,18 @@ static void cross_check(const struct config *c, struct config_diag *d)
     uidmap_check(&c->g, d);
 }
 
+static void warn_stderr(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "warning: %s\n", line);
+}
+
+static void warn_log(void *arg, const char *line)
+{
+    (void)arg;
+    log_warn(NULL, "%s", line);
+}
+
 static int check_only(const char *path)
 {
     struct config *c = NULL;
@@ -99,6 +111,8 @@ static int check_only(const char *path)
     for (size_t i = 0; i < w.n; i++)
         fprintf(stderr, "%s\n", w.lines[i]);
     config_diag_clear(&w);
+    if (rc == 0)
+        config_net_warnings(c, warn_stderr, NULL); /* do not make it invalid */
     if (rc == 0 && d.n == 0)
         printf("configuration OK\n");
     else if (rc == 0)
@@ -385,6 +399,7 @@ int main(int argc, char **argv)
     if (geteuid() != 0)
         log_warn(NULL, "not running as root: every worker runs as the current user, "
                        "without isolation");
+    config_net_warnings(cfg, warn_log, NULL);
     if (make_dirs(&cfg->g) < 0) {
         config_free(cfg);
         return 1;

@@ -142,7 +142,7 @@ static const struct error_case error_cases[] = {
     {"socket enum", "t", HEAD WORKER "socket = fd\n",
      TPATH ":6: [worker] socket: \"fd\" is not one of passed, own"},
     {"network enum", "t", HEAD WORKER "network = bridge\n",
-     TPATH ":6: [worker] network: \"bridge\" is not one of host, none"},
+     TPATH ":6: [worker] network: \"bridge\" is not one of none, local, outbound, host"},
     {"password cost", "t", HEAD WORKER "password_cost = fast\n",
      TPATH ":6: [worker] password_cost: \"fast\" is not one of interactive, moderate, min"},
     {"not a boolean", "t", HEAD WORKER "seccomp = maybe\n",
@@ -488,7 +488,7 @@ static void test_design_example(void **state)
     assert_true(t.prediction_threshold > 0.869 && t.prediction_threshold < 0.871);
     assert_string_equal(t.prediction_threshold_text, "0.87");
     assert_true(t.advanced_features);
-    assert_int_equal(t.network, WORKER_NETWORK_HOST);
+    assert_int_equal(t.network, WORKER_NETWORK_LOCAL);
     assert_true(t.seccomp);
     assert_string_equal(t.password_cost, "interactive");
 }
@@ -522,7 +522,7 @@ static void test_defaults(void **state)
     assert_int_equal(t.socket, WORKER_SOCKET_PASSED);
     assert_string_equal(t.prediction_threshold_text, "0.87");
     assert_true(t.seccomp);
-    assert_int_equal(t.network, WORKER_NETWORK_HOST);
+    assert_int_equal(t.network, WORKER_NETWORK_NONE);
     assert_string_equal(t.password_cost, "interactive");
 
     /* Another program runs with its own socket unless told otherwise. */

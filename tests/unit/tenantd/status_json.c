@@ -85,7 +85,9 @@ static void test_fields(void **state)
                                        "rss_bytes",
                                        "cpu_seconds",
                                        "log",
-                                       "storage"};
+                                       "storage",
+                                       "network",
+                                       "net_containment"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
