@@ -132,6 +132,7 @@ struct config_plan {
     int64_t storage_bytes;       /* 0 = no storage limit (the key is optional) */
     char network[16];            /* "" = the default for the tenant's command */
     char allow[CONFIG_TEXT_MAX]; /* host:port ..., "" = none */
+    int64_t max_body_bytes;      /* the proxy's client_max_body_size; default 1M */
 };
 
 struct config_plans {
@@ -156,6 +157,21 @@ enum worker_network {
     WORKER_NETWORK_HOST,
 };
 #define CONFIG_ALLOW_MAX 16 /* allow = host:port ... entries */
+/* [worker] stop_signal: index into config_stop_signal_names / config_stop_signal(). */
+enum worker_stop_signal {
+    STOP_SIGTERM = 0,
+    STOP_SIGINT,
+    STOP_SIGQUIT,
+    STOP_SIGHUP,
+    STOP_SIGUSR1,
+    STOP_SIGUSR2,
+    STOP_SIGWINCH
+};
+/* [worker] notify_access, systemd's NotifyAccess=: who may send sd_notify datagrams. */
+enum worker_notify_access { NOTIFY_ACCESS_MAIN = 0, NOTIFY_ACCESS_ALL };
+/* The signal number of a stop_signal value. */
+int config_stop_signal(enum worker_stop_signal s);
+extern const char *const config_stop_signal_names[];
 
 struct config_tenant {
     char id[CONFIG_ID_MAX];     /* the file name without .ini */
@@ -184,7 +200,8 @@ struct config_tenant {
     int pids;
     int cpu_weight;
     int64_t log_budget_bytes;
-    int64_t storage_bytes; /* 0 = none */
+    int64_t storage_bytes;  /* 0 = none */
+    int64_t max_body_bytes; /* the proxy's client_max_body_size */
 
     /* [worker] */
     int port;
@@ -201,7 +218,9 @@ struct config_tenant {
     size_t n_allow;
     bool seccomp;           /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
-    int64_t idle_after_ms;  /* default: the plan's; 0 = never; always 0 for socket = own */
+    enum worker_stop_signal stop_signal;     /* default SIGTERM */
+    enum worker_notify_access notify_access; /* default main */
+    int64_t idle_after_ms; /* default: the plan's; 0 = never; always 0 for socket = own */
 };
 
 /* ---- whole configuration ------------------------------------------------ */

@@ -279,6 +279,8 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             t->log_budget_bytes = pl->log_budget_bytes;
         if (!config_seen_line(c, seen, "limits", "storage"))
             t->storage_bytes = pl->storage_bytes;
+        if (!config_seen_line(c, seen, "limits", "max_body"))
+            t->max_body_bytes = pl->max_body_bytes;
         if (!config_seen_line(c, seen, "worker", "ai_model"))
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))

@@ -82,6 +82,7 @@ enum ktype {
     K_PATH,      /* a path of the global file, resolved against its folder */
     K_PROGRAM,   /* a bare program name (PATH) or a path, resolved when relative */
     K_CMDLINE,   /* a shell command line of the operator's, stored verbatim */
+    K_ARGV,      /* quoted words without a shell (argv.h), verbatim; `check` on the program */
     K_LISTEN,    /* host:port into a string field and an int field (off2) */
     K_PORTRANGE, /* "low-high" into two int fields */
     K_THRESHOLD, /* a decimal 0..1 into a double and its text (off2) */

@@ -17,6 +17,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -201,7 +202,8 @@ static bool valid_timezone(const char *s)
     }
 }
 
-/* An absolute program path: no arguments, no whitespace, no shell characters. */
+/* An absolute program path (the first word of [worker] command): no whitespace, no shell
+ * characters. */
 static bool valid_command(const char *s)
 {
     size_t n = strlen(s);
@@ -274,8 +276,7 @@ static const struct check chk_email = {valid_email, "a valid e-mail address"};
 static const struct check chk_language = {valid_language, "one of fr, en"};
 static const struct check chk_timezone = {valid_timezone, "a time zone name like Europe/Paris"};
 static const struct check chk_command = {
-    valid_command, "an absolute program path (arguments are not supported; letters, digits and "
-                   "._/+- only)"};
+    valid_command, "an absolute program path (letters, digits and ._/+- only)"};
 static const struct check chk_model = {valid_model,
                                        "a model name (lowercase letters, digits and ._-)"};
 static const struct check chk_program = {valid_program,
@@ -289,6 +290,15 @@ static const char *const network_names[] = {"none", "local", "outbound", "host",
 static const struct check chk_allow = {config_valid_allow,
                                        "a list of host:port (e.g. 127.0.0.1:5432 db.example:5432)"};
 static const char *const cost_names[] = {"interactive", "moderate", "min", NULL};
+static const char *const notify_access_names[] = {"main", "all", NULL};
+const char *const config_stop_signal_names[] = {"SIGTERM", "SIGINT",  "SIGQUIT",  "SIGHUP",
+                                                "SIGUSR1", "SIGUSR2", "SIGWINCH", NULL};
+
+int config_stop_signal(enum worker_stop_signal s)
+{
+    static const int nums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
+    return (unsigned)s < sizeof nums / sizeof nums[0] ? nums[s] : SIGTERM;
+}
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -382,6 +392,7 @@ static const struct key global_keys[] = {
 #define B_PIDS .min = 4, .max = 65536
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
+#define B_BODY .min = KIB, .max = 16 * GIB
 #define B_IDLE .min = 0, .max = 7 * DAY
 #define B_STORAGE .min = MIB, .max = 16384 * GIB
 
@@ -399,6 +410,7 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
     {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
     {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
     {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},
@@ -433,9 +445,10 @@ static const struct key tenant_keys[] = {
     {"limits", "cpu_weight", K_INT, 0, T(cpu_weight), B_CPU},
     {"limits", "log_budget", K_SIZE, 0, T(log_budget_bytes), B_LOGS},
     {"limits", "storage", K_SIZE, 0, T(storage_bytes), B_STORAGE},
+    {"limits", "max_body", K_SIZE, 0, T(max_body_bytes), B_BODY},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
-    {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
+    {"worker", "command", K_ARGV, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
     {"worker", "socket", K_ENUM, 0, T(socket), .names = socket_names},
     {"worker", "ai_model", K_STR, 0, T(ai_model), .check = &chk_model},
     {"worker", "prediction_threshold", K_THRESHOLD, 0, T(prediction_threshold),
@@ -446,6 +459,10 @@ static const struct key tenant_keys[] = {
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},
+    {"worker", "stop_signal", K_ENUM, 0, T(stop_signal), .def = "SIGTERM",
+     .names = config_stop_signal_names},
+    {"worker", "notify_access", K_ENUM, 0, T(notify_access), .def = "main",
+     .names = notify_access_names},
     {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
 };
 

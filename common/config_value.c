@@ -10,6 +10,7 @@
  * (config_files.c). It has no I/O.
  */
 #include "config_internal.h"
+#include "argv.h"
 
 #include "util.h"
 
@@ -305,7 +306,8 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
             snprintf(why, wn, "value is empty");
             return -1;
         }
-        if (k->type == K_STR || k->type == K_TEXT || k->type == K_PATH || k->type == K_CMDLINE) {
+        if (k->type == K_STR || k->type == K_TEXT || k->type == K_PATH || k->type == K_CMDLINE ||
+            k->type == K_ARGV) {
             field[0] = '\0';
             return 0;
         }
@@ -418,6 +420,36 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         }
         put_string(obj, k, v);
         return 0;
+    case K_ARGV: {
+        char buf[CONFIG_PATH_MAX], aerr[192], *words[ARGV_MAX_WORDS + 1];
+        int nw;
+        if (!config_utf8_check(v, U8_NO_C0 | U8_NO_C1) || strlen(v) >= k->size ||
+            strlen(v) >= sizeof buf) {
+            snprintf(why, wn, "%s is not a command (valid UTF-8, at most %zu bytes)", q,
+                     k->size - 1);
+            return -1;
+        }
+        nw = argv_split(v, words, buf, sizeof buf, aerr, sizeof aerr);
+        if (nw < 0) {
+            snprintf(why, wn, "%s: %s", q, nw == -EINVAL ? aerr : "too long");
+            return -1;
+        }
+        if (nw == 0) {
+            snprintf(why, wn, "%s names no program", q);
+            return -1;
+        }
+        if (k->check != NULL && !k->check->ok(words[0])) {
+            char qp[QUOTE_MAX * 4 + 16];
+            config_quote(qp, sizeof(qp), words[0]);
+            if (nw == 1)
+                snprintf(why, wn, "%s is not %s", q, k->check->what);
+            else
+                snprintf(why, wn, "%s: its program %s is not %s", q, qp, k->check->what);
+            return -1;
+        }
+        put_string(obj, k, v);
+        return 0;
+    }
     case K_PROGRAM:
         if (!k->check->ok(v)) {
             snprintf(why, wn, "%s is not %s", q, k->check->what);

@@ -49,6 +49,7 @@ enum proxy_tpl {
     PROXY_TPL_TENANT_TLS,    /* tenant-tls.conf.in */
     PROXY_TPL_SUSPENDED,     /* suspended.conf.in: one suspended tenant */
     PROXY_TPL_SUSPENDED_TLS, /* suspended-tls.conf.in */
+    PROXY_TPL_HTTP,          /* http.conf.in: maps shared by every server, first in tenants.conf */
     PROXY_TPL__COUNT
 };
 extern const char *const proxy_template_file[PROXY_TPL__COUNT];

@@ -178,7 +178,7 @@ static void api_message(const json_t *j, int status, char *buf, size_t n)
 
 static void print_json(json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 
     if (s != NULL)
         printf("%s\n", s);

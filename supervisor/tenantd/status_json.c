@@ -103,6 +103,11 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "draining_pid", v->draining_pid > 0 ? json_integer(v->draining_pid) : json_null());
     rc |= set(o, "uptime_s", json_integer(v->uptime_s));
     rc |= set(o, "restarts", json_integer(v->restarts));
+    rc |= set(o, "operator_restarts", json_integer(v->operator_restarts));
+    /* The worker's own words (sd_notify STATUS=), cleaned by notify.c; null when none. */
+    rc |= set(o, "worker_status",
+              v->worker_status[0] ? status_json_string(v->worker_status) : json_null());
+    rc |= set(o, "notify_error", status_json_string(v->notify_error));
     rc |= set(o, "wakeups", json_integer((json_int_t)v->wakeups));
     rc |= set(o, "idle_after_ms", json_integer(v->idle_after_ms));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));
@@ -137,6 +142,9 @@ json_t *status_json_tenant(const struct tenant_view *v)
                             si.over, "checked_at", (json_int_t)si.checked_at));
     else
         rc |= set(o, "storage", json_null());
+    /* "cgroup": rss_bytes and cpu_seconds count every process of the tenant;
+     * "process": only the worker's main process (no cgroup, tenantd not root). */
+    rc |= set(o, "resources_from", json_string(v->from_cgroup ? "cgroup" : "process"));
     if (rc != 0) {
         json_decref(o);
         return NULL;
@@ -250,7 +258,7 @@ json_t *status_json_error(const char *error, const char *detail)
 
 char *status_json_dump(const json_t *j, size_t *len)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (s == NULL)
         return NULL;
     size_t n = strlen(s);

@@ -88,7 +88,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (config_tenant_equal(&t->cfg, &e->t))
         return;
     bool proxy = t->cfg.port != e->t.port || strcmp(t->cfg.subdomain, e->t.subdomain) != 0 ||
-                 t->cfg.status != e->t.status;
+                 t->cfg.status != e->t.status || t->cfg.max_body_bytes != e->t.max_body_bytes;
     bool status_changed = t->cfg.status != e->t.status;
     t->cfg = e->t;
     if (t->logcap) {
@@ -101,6 +101,8 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
+    t->op_pending = true;      /* a changed file is an operator's restart */
+    t->notify_error[0] = '\0'; /* judged afresh with the new command */
     if (t->goal == GOAL_UP && t->state == TS_IDLE && sup_idle_applies(t)) {
         /* No worker to restart: the next connection starts one with it. */
         log_info(t->id, "config changed: idle, the next worker starts with it");
