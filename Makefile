@@ -48,6 +48,9 @@ PYTHON   ?= /usr/bin/python3
 PKGS     := libuv libh2o openssl sqlite3 jansson libsodium inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libpq: only tenant-worker talks to PostgreSQL (tenantd drives psql/pg_dump).
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null)
+PQ_LIBS    := $(shell pkg-config --libs libpq 2>/dev/null)
 
 # The flags above are read when make parses this file. On a fresh machine that
 # is before `make deps` has installed anything, so `run` and `test` install the
@@ -82,7 +85,7 @@ endif
 
 CFLAGS   ?=
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -fPIE \
-        -Icommon $(PKG_CFLAGS) -MMD -MP \
+        -Icommon $(PKG_CFLAGS) $(PQ_CFLAGS) -MMD -MP \
         -DTENANTD_VERSION=\"$(VERSION)\"
 LDFLAGS  ?=
 override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
@@ -94,7 +97,7 @@ CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c c
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
-WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c http_idle.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
+WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c http.c http_idle.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c schema_pg.c store.c store_pg.c store_sqlite.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
 PROG_DIR_common  := common
@@ -151,14 +154,15 @@ $(BUILDDIR)/tenantctl: $(CTL_OBJ) $(BUILDDIR)/libcommon.a
 $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PQ_LIBS) -lm -lpthread
 $(BUILDDIR)/tenant-listen: $(call obj,$(LISTEN_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # Unit tests: the folder under tests/unit/ says which program's objects a test links
 # and which include path it compiles with.
 unit_link = $(CC) $(CFLAGS) -I$(PROG_DIR_$(1)) $(LDFLAGS) -o $@ $< $(filter %.o %.a,$^) \
-	$(shell cat $(<:.c=.wrap) 2>/dev/null) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm -lpthread
+	$(shell cat $(<:.c=.wrap) 2>/dev/null) $(PKG_LIBS) $(if $(filter worker,$(1)),$(PQ_LIBS)) \
+	$(shell pkg-config --libs cmocka) -lm -lpthread
 $(BUILDDIR)/tests/common_%: tests/unit/common/%.c $(BUILDDIR)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(call unit_link,common)
@@ -189,7 +193,7 @@ $(BUILDDIR)/helpers/%: tests/helpers/%.c $(BUILDDIR)/libcommon.a
 # Fuzzers are always built with clang and libFuzzer, in their own object tree.
 FUZZDIR := $(BUILDDIR)/fuzzobj
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-        -Icommon -I$(PROG_DIR_worker) $(PKG_CFLAGS)
+        -Icommon -I$(PROG_DIR_worker) $(PKG_CFLAGS) $(PQ_CFLAGS)
 fuzz_objs = $(patsubst %.c,$(FUZZDIR)/obj/%.o,$(COMMON_SRC) $(filter-out %_main.c,$(1)))
 $(FUZZDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -198,7 +202,7 @@ FUZZ_WORKER_BINS := $(filter $(BUILDDIR)/fuzz/fuzz_worker_%,$(FUZZ_BINS))
 FUZZ_OTHER_BINS  := $(filter-out $(FUZZ_WORKER_BINS),$(FUZZ_BINS))
 $(FUZZ_WORKER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,$(WORKER_SRC))
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) $(PQ_LIBS) -lm -lpthread
 $(FUZZ_OTHER_BINS): $(BUILDDIR)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lm

@@ -32,14 +32,22 @@
 #include "jsonv.h"
 #include "log.h"
 #include "model.h"
+#include "store.h"
 
 #define MAC_B64_LEN 43 /* base64url of crypto_auth_BYTES (32) */
 #define TOKEN_LEN (AUTH_SID_LEN + 1 + MAC_B64_LEN)
 
-static sqlite3 *db;
+static struct store *db;
 static const struct wenv *env;
 static unsigned char key[crypto_auth_KEYBYTES];
-static sqlite3_stmt *verify_st;
+/* Requests run on several threads when the database is a server (store.h):
+ * the session cache is shared, so it is read and written under this lock. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+#define VERIFY_SQL                                                                                 \
+    "SELECT u.id, u.username, u.role, s.expires_at FROM sessions s"                                \
+    " JOIN users u ON u.id = s.user_id"                                                            \
+    " WHERE s.id = ?1 AND s.revoked = 0 AND s.expires_at > ?2"                                     \
+    " AND u.active = 1"
 
 #define SESSION_CACHE_SIZE 64 /* a power of two */
 struct session_entry {
@@ -92,10 +100,10 @@ static void iso_time(time_t t, char out[32])
 
 static void log_sql(const char *what)
 {
-    log_error(env ? env->client_id : NULL, "auth: %s: %s", what, sqlite3_errmsg(db));
+    log_error(env ? env->client_id : NULL, "auth: %s: %s", what, store_errmsg(db));
 }
 
-int auth_init(const struct wenv *e, sqlite3 *handle)
+int auth_init(const struct wenv *e, struct store *handle)
 {
     static const char domain[] = "tenantd worker session key v1";
     crypto_generichash_state st;
@@ -117,22 +125,11 @@ int auth_init(const struct wenv *e, sqlite3 *handle)
     crypto_generichash_final(&st, key, sizeof key);
 
     memset(sessions, 0, sizeof sessions);
-    if (sqlite3_prepare_v3(db,
-                           "SELECT u.id, u.username, u.role, s.expires_at FROM sessions s"
-                           " JOIN users u ON u.id = s.user_id"
-                           " WHERE s.id = ?1 AND s.revoked = 0 AND s.expires_at > ?2"
-                           " AND u.active = 1",
-                           -1, SQLITE_PREPARE_PERSISTENT, &verify_st, NULL) != SQLITE_OK) {
-        log_sql("preparing the session check");
-        return -EIO;
-    }
     return 0;
 }
 
 void auth_close(void)
 {
-    sqlite3_finalize(verify_st);
-    verify_st = NULL;
     sodium_memzero(key, sizeof key);
     sodium_memzero(sessions, sizeof sessions);
 }
@@ -154,21 +151,25 @@ int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
                 char sid[AUTH_SID_LEN + 1])
 {
     unsigned char mac[crypto_auth_BYTES];
+    struct store_stmt *verify_st = NULL;
     size_t maclen = 0;
     int rc, ret = -EACCES;
 
     if (len != TOKEN_LEN || token[AUTH_SID_LEN] != '.')
         return -EACCES;
     struct session_entry *e = session_slot(token);
+    pthread_mutex_lock(&sessions_lock);
     if (e->used && sodium_memcmp(e->token, token, TOKEN_LEN) == 0) {
         if (now < e->expires_at) {
             *u = e->user;
+            pthread_mutex_unlock(&sessions_lock);
             memcpy(sid, token, AUTH_SID_LEN);
             sid[AUTH_SID_LEN] = '\0';
             return 0;
         }
         sodium_memzero(e, sizeof *e); /* expired: the full check says so */
     }
+    pthread_mutex_unlock(&sessions_lock);
     if (sodium_base642bin(mac, sizeof mac, token + AUTH_SID_LEN + 1, MAC_B64_LEN, NULL, &maclen,
                           NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         maclen != sizeof mac)
@@ -178,57 +179,65 @@ int auth_verify(const char *token, size_t len, time_t now, struct wuser *u,
 
     memcpy(sid, token, AUTH_SID_LEN);
     sid[AUTH_SID_LEN] = '\0';
-    sqlite3_bind_text(verify_st, 1, sid, AUTH_SID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(verify_st, 2, (sqlite3_int64)now);
-    rc = sqlite3_step(verify_st);
-    if (rc == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(verify_st, 1);
-        const char *role = (const char *)sqlite3_column_text(verify_st, 2);
-        u->id = sqlite3_column_int64(verify_st, 0);
+    if (store_prepare(db, VERIFY_SQL, &verify_st) < 0) {
+        log_sql("preparing the session check");
+        return -EIO;
+    }
+    store_bind_textn(verify_st, 1, sid, AUTH_SID_LEN);
+    store_bind_int64(verify_st, 2, (int64_t)now);
+    rc = store_step(verify_st);
+    if (rc == STORE_ROW) {
+        const char *name = (const char *)store_column_text(verify_st, 1);
+        const char *role = (const char *)store_column_text(verify_st, 2);
+        u->id = store_column_int64(verify_st, 0);
         snprintf(u->username, sizeof u->username, "%s", name ? name : "");
         if (role == NULL || role_parse(role, &u->role) < 0)
             u->role = ROLE_ASSISTANT; /* the least privilege, should a row be odd */
         ret = 0;
+        pthread_mutex_lock(&sessions_lock);
         e->used = 1;
         memcpy(e->token, token, TOKEN_LEN);
-        e->expires_at = (time_t)sqlite3_column_int64(verify_st, 3);
+        e->expires_at = (time_t)store_column_int64(verify_st, 3);
         e->user = *u;
-    } else if (rc != SQLITE_DONE) {
+        pthread_mutex_unlock(&sessions_lock);
+    } else if (rc != STORE_DONE) {
         log_sql("checking a session");
         ret = -EIO;
     }
-    sqlite3_reset(verify_st);
-    sqlite3_clear_bindings(verify_st);
+    store_release(verify_st);
     return ret;
 }
 
 void auth_forget_user(int64_t user_id)
 {
+    pthread_mutex_lock(&sessions_lock);
     for (size_t i = 0; i < SESSION_CACHE_SIZE; i++)
         if (sessions[i].used && sessions[i].user.id == user_id)
             sodium_memzero(&sessions[i], sizeof sessions[i]);
+    pthread_mutex_unlock(&sessions_lock);
 }
 
 int auth_logout(const char *sid)
 {
     struct session_entry *e = session_slot(sid);
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int ok;
 
     /* Forgotten first: even if the update fails below, this process stops
      * accepting the token at once (the next request re-checks the row). */
+    pthread_mutex_lock(&sessions_lock);
     if (e->used && memcmp(e->token, sid, AUTH_SID_LEN) == 0)
         sodium_memzero(e, sizeof *e);
+    pthread_mutex_unlock(&sessions_lock);
 
-    ok = sqlite3_prepare_v2(db, "UPDATE sessions SET revoked = 1 WHERE id = ?1", -1, &st, NULL) ==
-         SQLITE_OK;
+    ok = store_prepare(db, "UPDATE sessions SET revoked = 1 WHERE id = ?1", &st) == 0;
     if (ok) {
-        sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-        ok = sqlite3_step(st) == SQLITE_DONE;
+        store_bind_text(st, 1, sid);
+        ok = store_step(st) == STORE_DONE;
     }
     if (!ok)
         log_sql("revoking a session");
-    sqlite3_finalize(st);
+    store_release(st);
     return ok ? 0 : -EIO;
 }
 
@@ -236,7 +245,7 @@ int auth_logout(const char *sid)
 
 static int exec_sql(const char *sql)
 {
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+    if (store_exec(db, sql) != 0) {
         log_sql(sql);
         return -EIO;
     }
@@ -245,18 +254,17 @@ static int exec_sql(const char *sql)
 
 static int user_exists(const char *username)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int r = -EIO;
 
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM users WHERE username = ?1", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+    if (store_prepare(db, "SELECT 1 FROM users WHERE username = ?1", &st) == 0) {
+        store_bind_text(st, 1, username);
+        int rc = store_step(st);
+        r = rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -EIO;
     }
     if (r < 0)
         log_sql("looking up a username");
-    sqlite3_finalize(st);
+    store_release(st);
     return r;
 }
 
@@ -265,23 +273,23 @@ static int user_exists(const char *username)
 static int count_failures(const char *sql, const char *value, time_t since, const char *address,
                           int64_t *count, int64_t *at)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int r = -EIO;
 
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+    if (store_prepare(db, sql, &st) == 0) {
+        store_bind_text(st, 1, value);
+        store_bind_int64(st, 2, (int64_t)since);
         if (address)
-            sqlite3_bind_text(st, 3, address, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *count = sqlite3_column_int64(st, 0);
-            *at = sqlite3_column_int64(st, 1);
+            store_bind_text(st, 3, address);
+        if (store_step(st) == STORE_ROW) {
+            *count = store_column_int64(st, 0);
+            *at = store_column_int64(st, 1);
             r = 0;
         }
     }
     if (r < 0)
         log_sql("counting failed logins");
-    sqlite3_finalize(st);
+    store_release(st);
     return r;
 }
 
@@ -362,7 +370,7 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
     struct auth_failures f = {0};
     const char *what = "";
     int64_t wait;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
 
     if (jsonv_reject(body, login_spec, res))
         return -EINVAL;
@@ -374,6 +382,12 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
     l->opslimit = cost_ops;
     l->memlimit = cost_mem;
 
+    /* The counts and the attempt's record are one write transaction: with
+     * PostgreSQL logins run on several threads at once, and without the
+     * write lock a burst of parallel guesses would all read the same counts
+     * and all pass. (With SQLite it is also the one commit the insert made.) */
+    if (store_begin_write(db) < 0)
+        goto fail;
     /* Failures before a success do not count: whoever got in has proven who
      * they are. For a pair, only that pair's success resets it, so the
      * firm's login elsewhere does not hand a guesser fresh attempts. */
@@ -398,40 +412,45 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
 
     /* Recorded as a failure now, turned into a success by finish: attempts
      * still being hashed count against the limit. */
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO login_attempts (username, address, at, ok)"
-                           " VALUES (?1, ?2, ?3, 0)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "INSERT INTO login_attempts (username, address, at, ok)"
+                      " VALUES (?1, ?2, ?3, 0)",
+                      &st) != 0)
         goto fail;
-    sqlite3_bind_text(st, 1, l->username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, l->address, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->now);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    store_bind_text(st, 1, l->username);
+    store_bind_text(st, 2, l->address);
+    store_bind_int64(st, 3, (int64_t)c->now);
+    if (store_step(st) != STORE_DONE)
         goto fail;
-    l->attempt_id = sqlite3_last_insert_rowid(db);
-    sqlite3_finalize(st);
+    l->attempt_id = store_last_id(db);
+    store_release(st);
+    st = NULL;
+    if (store_exec(db, "COMMIT") < 0)
+        goto fail;
 
     st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, password FROM users WHERE username = ?1 AND active = 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (store_prepare(db, "SELECT id, password FROM users WHERE username = ?1 AND active = 1",
+                      &st) != 0)
         goto fail;
-    sqlite3_bind_text(st, 1, l->username, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *h = (const char *)sqlite3_column_text(st, 1);
-        l->user_id = sqlite3_column_int64(st, 0);
+    store_bind_text(st, 1, l->username);
+    int rc = store_step(st);
+    if (rc == STORE_ROW) {
+        const char *h = (const char *)store_column_text(st, 1);
+        l->user_id = store_column_int64(st, 0);
         snprintf(l->hash, sizeof l->hash, "%s", h ? h : "");
-    } else if (rc != SQLITE_DONE) {
+    } else if (rc != STORE_DONE) {
         goto fail;
     }
-    sqlite3_finalize(st);
+    store_release(st);
     return 0;
 
 fail:
     log_sql("starting a login");
-    sqlite3_finalize(st);
+    store_release(st);
     *res = wres_error(500, "internal", "the login could not be processed");
 refused:
+    if (store_in_txn(db))
+        store_exec(db, "ROLLBACK");
     sodium_memzero(l->password, sizeof l->password);
     return -EIO;
 }
@@ -466,19 +485,19 @@ void auth_login_verify(struct auth_login *l)
         l->rehash = crypto_pwhash_str(l->newhash, l->password, n, l->opslimit, l->memlimit) == 0;
 }
 
-static json_t *user_json(sqlite3_stmt *st)
+static json_t *user_json(struct store_stmt *st)
 {
     /* Columns: id, username, email, role, active, created_at, last_login. */
     json_t *u = json_object();
-    const char *email = (const char *)sqlite3_column_text(st, 2);
-    const char *last = (const char *)sqlite3_column_text(st, 6);
+    const char *email = (const char *)store_column_text(st, 2);
+    const char *last = (const char *)store_column_text(st, 6);
 
-    json_object_set_new(u, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(u, "username", json_string((const char *)sqlite3_column_text(st, 1)));
+    json_object_set_new(u, "id", json_integer(store_column_int64(st, 0)));
+    json_object_set_new(u, "username", json_string((const char *)store_column_text(st, 1)));
     json_object_set_new(u, "email", email ? json_string(email) : json_null());
-    json_object_set_new(u, "role", json_string((const char *)sqlite3_column_text(st, 3)));
-    json_object_set_new(u, "active", json_boolean(sqlite3_column_int(st, 4)));
-    json_object_set_new(u, "created_at", json_string((const char *)sqlite3_column_text(st, 5)));
+    json_object_set_new(u, "role", json_string((const char *)store_column_text(st, 3)));
+    json_object_set_new(u, "active", json_boolean((int)store_column_int64(st, 4)));
+    json_object_set_new(u, "created_at", json_string((const char *)store_column_text(st, 5)));
     json_object_set_new(u, "last_login", last ? json_string(last) : json_null());
     return u;
 }
@@ -487,23 +506,22 @@ static json_t *user_json(sqlite3_stmt *st)
 
 static json_t *user_by_id(int64_t id)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     json_t *u = NULL;
 
-    if (sqlite3_prepare_v2(db, "SELECT " USER_COLUMNS " FROM users WHERE id = ?1", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW)
+    if (store_prepare(db, "SELECT " USER_COLUMNS " FROM users WHERE id = ?1", &st) == 0) {
+        store_bind_int64(st, 1, id);
+        if (store_step(st) == STORE_ROW)
             u = user_json(st);
     }
-    sqlite3_finalize(st);
+    store_release(st);
     return u;
 }
 
-static int step_done(sqlite3_stmt *st)
+static int step_done(struct store_stmt *st)
 {
-    int ok = sqlite3_step(st) == SQLITE_DONE;
-    sqlite3_finalize(st);
+    int ok = store_step(st) == STORE_DONE;
+    store_release(st);
     return ok ? 0 : -EIO;
 }
 
@@ -512,7 +530,7 @@ struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
     unsigned char raw[16];
     char sid[AUTH_SID_LEN + 1], token[TOKEN_LEN + 1], now_s[32], exp_s[32];
     time_t expires = c->now + AUTH_SESSION_TTL;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     json_t *user, *out;
 
     sodium_memzero(l->password, sizeof l->password);
@@ -524,34 +542,33 @@ struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
     iso_time(c->now, now_s);
     iso_time(expires, exp_s);
 
-    if (exec_sql("BEGIN IMMEDIATE") < 0)
+    if (store_begin_write(db) < 0)
         goto fail;
-    if (sqlite3_prepare_v2(db, "UPDATE login_attempts SET ok = 1 WHERE id = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (store_prepare(db, "UPDATE login_attempts SET ok = 1 WHERE id = ?1", &st) != 0)
         goto rollback;
-    sqlite3_bind_int64(st, 1, l->attempt_id);
+    store_bind_int64(st, 1, l->attempt_id);
     if (step_done(st) < 0)
         goto rollback;
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE users SET last_login = ?2,"
-                           " password = coalesce(?3, password) WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "UPDATE users SET last_login = ?2,"
+                      " password = coalesce(?3, password) WHERE id = ?1",
+                      &st) != 0)
         goto rollback;
-    sqlite3_bind_int64(st, 1, l->user_id);
-    sqlite3_bind_text(st, 2, now_s, -1, SQLITE_STATIC);
+    store_bind_int64(st, 1, l->user_id);
+    store_bind_text(st, 2, now_s);
     if (l->rehash)
-        sqlite3_bind_text(st, 3, l->newhash, -1, SQLITE_STATIC);
+        store_bind_text(st, 3, l->newhash);
     if (step_done(st) < 0)
         goto rollback;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO sessions (id, user_id, created_at, expires_at)"
-                           " VALUES (?1, ?2, ?3, ?4)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "INSERT INTO sessions (id, user_id, created_at, expires_at)"
+                      " VALUES (?1, ?2, ?3, ?4)",
+                      &st) != 0)
         goto rollback;
-    sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, l->user_id);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->now);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)expires);
+    store_bind_text(st, 1, sid);
+    store_bind_int64(st, 2, l->user_id);
+    store_bind_int64(st, 3, (int64_t)c->now);
+    store_bind_int64(st, 4, (int64_t)expires);
     if (step_done(st) < 0)
         goto rollback;
     /* Housekeeping rides on logins, which are rare: old sessions and
@@ -574,7 +591,7 @@ struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
 
 rollback:
     log_sql("finishing a login");
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    store_exec(db, "ROLLBACK");
 fail:
     return wres_error(500, "internal", "the session could not be created");
 }
@@ -655,27 +672,27 @@ void auth_user_hash(struct auth_newuser *nu)
 static int64_t insert_user(const char *username, const char *hash, const char *email,
                            enum wrole role, time_t now)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char now_s[32];
     int rc;
 
     iso_time(now, now_s);
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO users (username, password, email, role, active, created_at)"
-                           " VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "INSERT INTO users (username, password, email, role, active, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                      &st) != 0)
         return -EIO;
-    sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    store_bind_text(st, 1, username);
+    store_bind_text(st, 2, hash);
     if (email && email[0])
-        sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, auth_role_name(role), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, now_s, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return sqlite3_last_insert_rowid(db);
-    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        store_bind_text(st, 3, email);
+    store_bind_text(st, 4, auth_role_name(role));
+    store_bind_text(st, 5, now_s);
+    rc = store_step(st);
+    store_release(st);
+    if (rc == STORE_DONE)
+        return store_last_id(db);
+    if (rc == -EEXIST)
         return 0;
     return -EIO;
 }
@@ -690,7 +707,7 @@ struct wres auth_user_insert(struct auth_newuser *nu, const struct wctx *c)
         return wres_error(500, "internal", "the password could not be hashed (out of memory?)");
     /* The checks of prepare are repeated inside the transaction: another
      * creation may have landed while this password was being hashed. */
-    if (exec_sql("BEGIN IMMEDIATE") < 0)
+    if (store_begin_write(db) < 0)
         return wres_error(500, "internal", "the user could not be created");
     r = model_users_limit_reached(c);
     if (r == 1) {
@@ -718,24 +735,23 @@ fail:
     log_sql("creating a user");
     w = wres_error(500, "internal", "the user could not be created");
 rollback:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    store_exec(db, "ROLLBACK");
     sodium_memzero(nu->hash, sizeof nu->hash);
     return w;
 }
 
 struct wres auth_user_list(const struct wctx *c)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     json_t *arr = json_array();
-    int rc = SQLITE_ERROR;
+    int rc = -EIO;
 
-    if (sqlite3_prepare_v2(db, "SELECT " USER_COLUMNS " FROM users ORDER BY id", -1, &st, NULL) ==
-        SQLITE_OK) {
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    if (store_prepare(db, "SELECT " USER_COLUMNS " FROM users ORDER BY id", &st) == 0) {
+        while ((rc = store_step(st)) == STORE_ROW)
             json_array_append_new(arr, user_json(st));
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    store_release(st);
+    if (rc != STORE_DONE) {
         log_sql("listing users");
         json_decref(arr);
         return wres_error(500, "internal", "the users could not be listed");
@@ -772,20 +788,20 @@ int auth_create_admin(const struct wctx *c, const char *username, char *pw, size
         snprintf(err, errlen, "hashing the password failed (out of memory?)");
         return -ENOMEM;
     }
-    if (exec_sql("BEGIN IMMEDIATE") < 0) {
-        snprintf(err, errlen, "database: %s", sqlite3_errmsg(db));
+    if (store_begin_write(db) < 0) {
+        snprintf(err, errlen, "database: %s", store_errmsg(db));
         return -EIO;
     }
     r = user_exists(username);
     if (r == 1) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        store_exec(db, "ROLLBACK");
         snprintf(err, errlen, "the user \"%s\" exists already", username);
         return -EEXIST;
     }
     id = r == 0 ? insert_user(username, hash, NULL, ROLE_ADMIN, c->now) : -EIO;
     if (id <= 0 || exec_sql("COMMIT") < 0) {
-        snprintf(err, errlen, "database: %s", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        snprintf(err, errlen, "database: %s", store_errmsg(db));
+        store_exec(db, "ROLLBACK");
         return -EIO;
     }
     sodium_memzero(hash, sizeof hash);

@@ -60,7 +60,7 @@
  * request. db and e must outlive the module (until auth_close). Returns 0 or
  * -ENOMEM / -EIO.
  */
-int auth_init(const struct wenv *e, sqlite3 *db);
+int auth_init(const struct wenv *e, struct store *db);
 void auth_close(void);
 
 /*

@@ -271,9 +271,28 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
             fail(&r, "ADVANCED_FEATURES: \"%.40s\" is not true or false", v);
     }
 
+    /* Set by tenantd while it copies the firm's data to another engine
+     * (docs/database.md): reads are served, writes get 503 + Retry-After. */
+    v = getenv("WORKER_READ_ONLY");
+    e->read_only = false;
+    if (v != NULL && v[0] != '\0') {
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            e->read_only = true;
+        else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+            fail(&r, "WORKER_READ_ONLY: \"%.40s\" is not true or false", v);
+    }
+
+    /* The seed's third engine, mongodb, is not supported (docs/database.md). */
     v = getenv("DATABASE_TYPE");
-    if (v != NULL && v[0] != '\0' && strcmp(v, "sqlite") != 0)
-        fail(&r, "DATABASE_TYPE: \"%.40s\" is not supported (only sqlite)", v);
+    e->database = WDB_SQLITE;
+    if (v != NULL && strcmp(v, "postgresql") == 0)
+        e->database = WDB_POSTGRESQL;
+    else if (v != NULL && v[0] != '\0' && strcmp(v, "sqlite") != 0)
+        fail(&r,
+             "DATABASE_TYPE: \"%.40s\" is not supported (sqlite or postgresql; MongoDB is out "
+             "of scope, see docs/database.md)",
+             v);
+    e->postgresql_url = text(&r, "POSTGRESQL_URL", "", e->database == WDB_POSTGRESQL, 4096);
     e->data_dir = text(&r, "DATA_DIR", "", 1, PATH_MAX - 64);
     if (e->data_dir && !is_dir(e->data_dir))
         fail(&r, "DATA_DIR: \"%s\" is not a folder", e->data_dir);
@@ -348,12 +367,13 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
 
 void wenv_free(struct wenv *e)
 {
-    char **strs[] = {&e->client_id, &e->client_name, &e->instance_name,
-                     &e->siret,     &e->address,     &e->phone,
-                     &e->email,     &e->logo,        &e->color,
-                     &e->plan,      &e->plan_label,  &e->ai_model,
-                     &e->data_dir,  &e->secret_key,  &e->templates_dir,
-                     &e->language,  &e->timezone,    &e->storage_full_file};
+    char **strs[] = {&e->client_id,     &e->client_name, &e->instance_name,
+                     &e->siret,         &e->address,     &e->phone,
+                     &e->email,         &e->logo,        &e->color,
+                     &e->plan,          &e->plan_label,  &e->ai_model,
+                     &e->data_dir,      &e->secret_key,  &e->templates_dir,
+                     &e->language,      &e->timezone,    &e->storage_full_file,
+                     &e->postgresql_url};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i] == e->secret_key && *strs[i] != NULL)

@@ -1,7 +1,10 @@
 /*
  * env.h — the tenant's settings from the environment (DESIGN.md "The worker
- * contract"): the seed's variables plus TEMPLATES_DIR, LANGUAGE, TIMEZONE,
- * PASSWORD_COST, the PLAN_* prices and IDLE_AFTER_MS (scale to zero).
+ * contract"): the seed's variables (DATABASE_TYPE=sqlite|postgresql and
+ * POSTGRESQL_URL among them; libpq reads PGPASSFILE itself) plus
+ * TEMPLATES_DIR, LANGUAGE, TIMEZONE, PASSWORD_COST, the PLAN_* prices,
+ * IDLE_AFTER_MS (scale to zero) and WORKER_READ_ONLY (writes paused while
+ * tenantd moves the data).
  *
  * wenv_load() parses and validates, nothing else: it opens no file beyond a
  * stat() of DATA_DIR, TEMPLATES_DIR and the TIMEZONE's zone file, and it

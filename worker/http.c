@@ -83,7 +83,7 @@ static void on_idle(uv_timer_t *t)
         return;
     }
     http_srv.idle_armed = 0;
-    sqlite3_db_release_memory(http_srv.db);
+    store_trim(http_srv.db);
     malloc_trim(0);
 }
 
@@ -237,7 +237,7 @@ static int open_listener(char *desc, size_t desclen)
     return 0;
 }
 
-int http_run(const struct wenv *env, sqlite3 *db)
+int http_run(const struct wenv *env, struct store *db)
 {
     h2o_hostconf_t *host;
     h2o_handler_t *handler;

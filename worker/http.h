@@ -20,7 +20,7 @@
 #ifndef TENANT_WORKER_HTTP_H
 #define TENANT_WORKER_HTTP_H
 
-#include <sqlite3.h>
+#include "store.h"
 
 #include "worker.h"
 
@@ -36,6 +36,6 @@
  * be had from the environment (a configuration error), or another negative
  * errno (e.g. the port is taken).
  */
-int http_run(const struct wenv *env, sqlite3 *db);
+int http_run(const struct wenv *env, struct store *db);
 
 #endif

@@ -12,16 +12,24 @@
  *   http_idle.c    scale to zero: exit after IDLE_AFTER_MS without a request
  *   http_send.c    answers: status, headers (security headers per kind),
  *                  a model result as JSON, errors, h2o's own errors as JSON
+ *
+ * A database server (store_offload(): PostgreSQL) can make a query wait on
+ * the network, so there every route that may touch the database runs on
+ * libuv's thread pool (http_routes.c), each pool thread with its own
+ * connection (store_pg.c). What such a route sends is captured in the
+ * thread's struct http_reply (http_tls_reply) and sent by the loop thread,
+ * the only one that may touch h2o. With SQLite (one local file, one
+ * connection) everything runs on the loop thread.
  */
 #ifndef TENANT_WORKER_HTTP_INTERNAL_H
 #define TENANT_WORKER_HTTP_INTERNAL_H
 
 #include <h2o.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "auth.h"
+#include "store.h"
 #include "usage_token.h"
 #include "worker.h"
 
@@ -30,6 +38,7 @@ struct route;
 /* One request, from http_on_req() until h2o clears the request's pool. */
 struct call {
     h2o_req_t *req;
+    char addr[64]; /* the peer, read on the loop thread for an offloaded login */
     const struct route *route;
     struct wuser user;
     char sid[AUTH_SID_LEN + 1];
@@ -44,7 +53,7 @@ enum kind { K_API, K_PAGE, K_ASSET, K_PRINT };
 /* The server's state: one per process, only the loop thread touches it. */
 struct http_server {
     const struct wenv *env;
-    sqlite3 *db;
+    struct store *db;
     uv_loop_t *loop;
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -71,6 +80,20 @@ struct http_server {
     char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
 };
 extern struct http_server http_srv;
+
+/* An answer made on a pool thread, sent later by the loop thread. */
+struct http_reply {
+    int status;
+    const char *ctype; /* a literal */
+    char *data;        /* malloc'd */
+    size_t len;
+    enum kind kind;
+    long long retry_after;
+    int www_authenticate;
+};
+/* Set while a pool thread runs a request: http_send_* fill it instead of
+ * touching h2o. NULL on the loop thread. */
+extern __thread struct http_reply *http_tls_reply;
 
 /* ---- http.c ----------------------------------------------------------------- */
 

@@ -14,6 +14,14 @@
  * that both releases the JSON body and counts in-flight requests for a
  * graceful stop.
  *
+ * On a database server (store_offload(): PostgreSQL) the rest of a request
+ * after routing (authentication, body, the route's function) runs on libuv's
+ * thread pool instead (offload_work), and its captured answer is sent from
+ * the after-work callback (offload_done); the password hash then runs on the
+ * same pool thread, one at a time (hash_lock), so a plan's memory limit
+ * still sees at most one argon2 buffer. Pages and static files never touch
+ * the database and stay on the loop.
+ *
  * What this file does not do: sockets or the server's life (http.c), headers
  * or serialising (http_send.c), business rules, SQL, HTML.
  */
@@ -24,6 +32,7 @@
 #include <errno.h>
 #include <h2o.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +51,8 @@
 #define ARG_MAX_LEN 64
 /* Password hashes waiting for the (one-thread) pool; beyond, 503. */
 #define HASH_QUEUE_MAX 64
+/* Retry-After while writes are paused (WORKER_READ_ONLY): a copy takes seconds. */
+#define READ_ONLY_RETRY_AFTER_S 5
 
 enum {
     R_AUTH = 1 << 0,    /* a valid bearer token is required, of a role in `roles` */
@@ -87,10 +98,21 @@ static struct wctx make_ctx(struct call *c)
 
 static void route_health(struct call *c)
 {
-    if (db_ping(http_srv.db) == 0)
+    struct wres w;
+
+    if (db_ping(http_srv.db) == 0) {
         http_send_bytes(c->req, 200, "application/json", "{\"status\":\"ok\"}", 15, K_API);
-    else
-        http_send_error(c->req, 503, "unavailable", "the database does not answer");
+        return;
+    }
+    /* The engine is named, the server's address and error are not: the
+     * answer may reach the public through the proxy. */
+    w = wres_error(503, "unavailable", "the database (%s) cannot be reached",
+                   store_name(http_srv.db));
+    if (w.body != NULL) {
+        json_object_set_new(w.body, "database", json_string("unreachable"));
+        json_object_set_new(w.body, "retry_after", json_integer(STORE_RETRY_AFTER_S));
+    }
+    http_send_wres(c->req, w);
 }
 
 static void route_page(struct call *c)
@@ -148,6 +170,11 @@ static void route_invoice_print(struct call *c)
     json_decref(w.body);
     if (html == NULL) {
         http_send_error(c->req, 500, "internal", "out of memory");
+        return;
+    }
+    if (http_tls_reply != NULL) { /* captured as a copy: the pool is the loop's */
+        http_send_bytes(c->req, 200, "text/html; charset=utf-8", html, len, K_PRINT);
+        free(html);
         return;
     }
     void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
@@ -225,22 +252,26 @@ struct hash_job {
     struct auth_newuser nu;
 };
 
+/* One hash at a time whatever the pool's size: each takes the plan's
+ * password memory (64 MiB at the default cost). */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void hash_work(uv_work_t *w)
 {
     struct hash_job *j = w->data;
+    pthread_mutex_lock(&hash_lock);
     if (j->is_login)
         auth_login_verify(&j->login);
     else
         auth_user_hash(&j->nu);
+    pthread_mutex_unlock(&hash_lock);
 }
 
-static void hash_done(uv_work_t *w, int status)
+static void hash_finish(struct hash_job *j, int status)
 {
-    struct hash_job *j = w->data;
     struct wctx ctx = make_ctx(j->c);
     struct wres res;
 
-    http_srv.hashes--;
     if (status != 0) {
         sodium_memzero(&j->login, sizeof j->login);
         sodium_memzero(&j->nu, sizeof j->nu);
@@ -253,10 +284,27 @@ static void hash_done(uv_work_t *w, int status)
     http_send_wres(j->c->req, res);
 }
 
+static void hash_done(uv_work_t *w, int status)
+{
+    http_srv.hashes--;
+    hash_finish(w->data, status);
+}
+
 static struct hash_job *hash_job_new(struct call *c, int is_login)
 {
     struct hash_job *j;
 
+    if (http_tls_reply != NULL) { /* on a pool thread: the loop's pool is not ours */
+        j = calloc(1, sizeof *j);
+        if (j == NULL) {
+            http_send_error(c->req, 500, "internal", "out of memory");
+            return NULL;
+        }
+        j->c = c;
+        j->is_login = is_login;
+        j->work.data = j;
+        return j;
+    }
     if (http_srv.hashes >= HASH_QUEUE_MAX) {
         http_send_wres(c->req,
                        wres_error(503, "busy", "too many logins at once, retry in a second"));
@@ -272,6 +320,12 @@ static struct hash_job *hash_job_new(struct call *c, int is_login)
 
 static void hash_queue(struct hash_job *j)
 {
+    if (http_tls_reply != NULL) { /* already on a pool thread: hash here */
+        hash_work(&j->work);
+        hash_finish(j, 0);
+        free(j);
+        return;
+    }
     int r = uv_queue_work(http_srv.loop, &j->work, hash_work, hash_done);
     if (r < 0) {
         http_send_error(j->c->req, 500, "internal", "cannot queue work: %s", uv_strerror(r));
@@ -289,9 +343,14 @@ static void route_login(struct call *c)
 
     if (j == NULL)
         return;
-    peer_address(c->req, addr, sizeof addr);
+    if (c->addr[0] != '\0')
+        snprintf(addr, sizeof addr, "%s", c->addr);
+    else
+        peer_address(c->req, addr, sizeof addr);
     if (auth_login_begin(&j->login, &ctx, c->body, addr, &res) < 0) {
         http_send_wres(c->req, res);
+        if (http_tls_reply != NULL)
+            free(j);
         return;
     }
     hash_queue(j);
@@ -307,6 +366,8 @@ static void route_user_create(struct call *c)
         return;
     if (auth_user_prepare(&j->nu, &ctx, c->body, &res) < 0) {
         http_send_wres(c->req, res);
+        if (http_tls_reply != NULL)
+            free(j);
         return;
     }
     hash_queue(j);
@@ -503,6 +564,97 @@ static int parse_body(struct call *c)
     return 0;
 }
 
+/* Over the plan's storage limit (tenantd's flag, storage.h): the data stays
+ * readable, and every write but logging out is refused. 1 when answered. */
+static int storage_full_refuses(struct call *c)
+{
+    const struct route *rt = c->route;
+
+    if ((rt->flags & R_AUTH) && strcmp(rt->method, "GET") != 0 &&
+        strcmp(rt->pattern, "/api/auth/logout") != 0 && http_srv.env != NULL &&
+        http_srv.env->storage_full_file != NULL &&
+        access(http_srv.env->storage_full_file, F_OK) == 0) {
+        struct wctx ctx = make_ctx(c);
+        http_send_wres(c->req,
+                       model_storage_full(&ctx, "over the limit, the firm's data is read-only"));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- requests on the thread pool ---------------------------------------------- */
+
+struct offload {
+    uv_work_t work;
+    struct call *c;
+    struct http_reply reply;
+};
+
+/* The request's checks and route, as http_on_req() runs them, on a pool thread. */
+static void offload_work(uv_work_t *w)
+{
+    struct offload *o = w->data;
+    struct call *c = o->c;
+    unsigned flags = c->route->flags;
+
+    http_tls_reply = &o->reply;
+    if ((!(flags & R_AUTH) || authenticate(c) == 0) &&
+        (!(flags & R_TENANTD) || authenticate_tenantd(c) == 0) && !storage_full_refuses(c) &&
+        (!(flags & R_BODY) || parse_body(c) == 0))
+        c->route->fn(c);
+    /* A failure because the server is away is a 503 the client may retry,
+     * whichever layer noticed it. */
+    if (o->reply.status == 500 && store_unavailable(http_srv.db)) {
+        struct wres u = wres_error(503, "unavailable", "the database cannot be reached; retry");
+        if (u.body != NULL)
+            json_object_set_new(u.body, "retry_after", json_integer(STORE_RETRY_AFTER_S));
+        http_send_wres(c->req, u);
+    }
+    http_tls_reply = NULL;
+}
+
+static void offload_done(uv_work_t *w, int status)
+{
+    struct offload *o = w->data;
+    struct http_reply *r = &o->reply;
+    h2o_req_t *req = o->c->req;
+    char *buf;
+
+    if (status != 0 || r->status == 0) {
+        free(r->data);
+        http_send_error(req, 503, "unavailable", "the request was cancelled");
+        return;
+    }
+    if (r->retry_after > 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 24);
+        int len = snprintf(v, 24, "%lld", r->retry_after);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)len);
+    }
+    if (r->www_authenticate)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer"));
+    buf = h2o_mem_alloc_pool(&req->pool, r->len + 1);
+    if (r->len > 0)
+        memcpy(buf, r->data, r->len);
+    free(r->data);
+    http_send_bytes(req, r->status, r->ctype, buf, r->len, r->kind);
+}
+
+/* Queue the rest of http_on_req() for the pool. */
+static void offload(struct call *c)
+{
+    struct offload *o = h2o_mem_alloc_pool(&c->req->pool, sizeof *o);
+    int r;
+
+    memset(o, 0, sizeof *o);
+    o->c = c;
+    o->work.data = o;
+    peer_address(c->req, c->addr, sizeof c->addr);
+    r = uv_queue_work(http_srv.loop, &o->work, offload_work, offload_done);
+    if (r < 0)
+        http_send_error(c->req, 503, "unavailable", "cannot queue the request: %s", uv_strerror(r));
+}
+
 int http_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct call *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, http_call_dispose);
@@ -539,6 +691,17 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         http_send_error(req, 405, "method_not_allowed", "allowed here: %s", allow);
         return 0;
     }
+    /* While tenantd moves the firm's data (WORKER_READ_ONLY), anything but a
+     * read is refused before it reaches the database: a login too, since it
+     * records the attempt. */
+    if (http_srv.env->read_only && strcmp(rt->method, "GET") != 0) {
+        struct wres w = wres_error(503, "read_only",
+                                   "the firm's data is being moved; writes are paused, retry");
+        if (w.body != NULL)
+            json_object_set_new(w.body, "retry_after", json_integer(READ_ONLY_RETRY_AFTER_S));
+        http_send_wres(req, w);
+        return 0;
+    }
     c->route = rt;
     /* The supervisor's probes are not activity: they must not keep an
      * otherwise idle tenant's worker alive (scale to zero). */
@@ -549,6 +712,10 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
                                    req->path.len - req->query_at - 1);
         c->arg = q.base;
     }
+    if (store_offload(http_srv.db) && rt->fn != route_page && rt->fn != route_static) {
+        offload(c);
+        return 0;
+    }
     /* An authenticated GET is read-only and answered at once: its session
      * check and its queries share one read transaction. */
     int read_txn = (rt->flags & (R_AUTH | R_TENANTD)) && strcmp(rt->method, "GET") == 0 &&
@@ -557,17 +724,8 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         goto out;
     if ((rt->flags & R_TENANTD) && authenticate_tenantd(c) < 0)
         goto out;
-    /* Over the plan's storage limit (tenantd's flag, storage.h): the data
-     * stays readable, and every write but logging out is refused. */
-    if ((rt->flags & R_AUTH) && strcmp(rt->method, "GET") != 0 &&
-        strcmp(rt->pattern, "/api/auth/logout") != 0 && http_srv.env != NULL &&
-        http_srv.env->storage_full_file != NULL &&
-        access(http_srv.env->storage_full_file, F_OK) == 0) {
-        struct wctx ctx = make_ctx(c);
-        http_send_wres(req,
-                       model_storage_full(&ctx, "over the limit, the firm's data is read-only"));
+    if (storage_full_refuses(c))
         goto out;
-    }
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         goto out;
     rt->fn(c);

@@ -4,6 +4,9 @@
  * invoice), a model result serialised as JSON, errors as JSON
  * {"error","detail"}, and h2o's own 413/400/417 rewritten into the same JSON.
  *
+ * On a pool thread (http_tls_reply set, see http_internal.h) the answer is
+ * captured instead, and http_routes.c sends it from the loop thread.
+ *
  * What this file does not do: decide the answer (http_routes.c), or own the
  * request (h2o does; data sent must live as long as the request's pool).
  */
@@ -24,12 +27,44 @@
     h2o_add_header_by_str(&(req)->pool, &(req)->res.headers, H2O_STRLIT(name), 0, NULL,            \
                           H2O_STRLIT(v))
 
+__thread struct http_reply *http_tls_reply;
+
+/* On a pool thread: keep the answer (data taken when owned, else copied). */
+static void capture(int status, const char *ctype, const char *data, size_t len, enum kind kind,
+                    char *owned)
+{
+    struct http_reply *r = http_tls_reply;
+
+    free(r->data);
+    r->data = owned;
+    if (owned == NULL) {
+        r->data = malloc(len > 0 ? len : 1);
+        if (r->data == NULL) {
+            r->status = 500;
+            r->ctype = "application/json";
+            r->len = 0;
+            r->kind = K_API;
+            return;
+        }
+        if (len > 0)
+            memcpy(r->data, data, len);
+    }
+    r->status = status;
+    r->ctype = ctype;
+    r->len = len;
+    r->kind = kind;
+}
+
 void http_send_bytes(h2o_req_t *req, int status, const char *ctype, const char *data, size_t len,
                      enum kind kind)
 {
     static h2o_generator_t generator = {NULL, NULL};
     h2o_iovec_t buf = h2o_iovec_init(data, len);
 
+    if (http_tls_reply != NULL) {
+        capture(status, ctype, data, len, kind, NULL);
+        return;
+    }
     req->res.status = status;
     req->res.reason = http_reason(status);
     req->res.content_length = len;
@@ -71,9 +106,10 @@ void http_send_bytes(h2o_req_t *req, int status, const char *ctype, const char *
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
 }
 
-/* The serialiser's output buffer; only the loop thread uses it. */
+/* The serialiser's output buffer, one per thread; a pool thread hands its
+ * buffer over with the captured answer, so only the loop thread keeps one. */
 #define SCRATCH_KEEP (64 * 1024)
-static struct {
+static __thread struct {
     char *data;
     size_t len, cap;
 } scratch;
@@ -114,11 +150,18 @@ void http_send_wres(h2o_req_t *req, struct wres w)
     }
     if (w.status == 429 || w.status == 503) {
         json_int_t after = json_integer_value(json_object_get(w.body, "retry_after"));
-        char *v = h2o_mem_alloc_pool(&req->pool, 24);
-        int len = snprintf(v, 24, "%lld", (long long)(after > 0 ? after : 1));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)len);
+        if (http_tls_reply != NULL) {
+            http_tls_reply->retry_after = after > 0 ? after : 1;
+        } else {
+            char *v = h2o_mem_alloc_pool(&req->pool, 24);
+            int len = snprintf(v, 24, "%lld", (long long)(after > 0 ? after : 1));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v,
+                           (size_t)len);
+        }
     }
-    if (w.status == 401)
+    if (w.status == 401 && http_tls_reply != NULL)
+        http_tls_reply->www_authenticate = 1;
+    else if (w.status == 401)
         ADD_HEADER(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
     /* One pass of the serialiser into a scratch buffer kept for the
      * process, then one copy into the request's pool (json_dumpb would need
@@ -126,11 +169,19 @@ void http_send_wres(h2o_req_t *req, struct wres w)
     scratch.len = 0;
     if (json_dump_callback(w.body, scratch_add, NULL, WRES_JSON_FLAGS) != 0) {
         json_decref(w.body);
+        if (http_tls_reply != NULL)
+            http_send_free();
         http_send_bytes(req, 500, "application/json", oom, sizeof oom - 1, K_API);
         return;
     }
     json_decref(w.body);
     n = scratch.len;
+    if (http_tls_reply != NULL) {
+        capture(w.status, "application/json", NULL, n, K_API, scratch.data);
+        scratch.data = NULL;
+        scratch.cap = 0;
+        return;
+    }
     buf = h2o_mem_alloc_pool(&req->pool, n + 1);
     memcpy(buf, scratch.data, n);
     if (scratch.cap > SCRATCH_KEEP) {

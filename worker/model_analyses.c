@@ -60,27 +60,27 @@ static json_t *factors_json(const struct analysis_result *r)
 }
 
 /* One row (ANALYSIS_COLUMNS, then case_text or an excerpt at column 12). */
-static json_t *analysis_row(sqlite3_stmt *st, const char *text_key)
+static json_t *analysis_row(struct store_stmt *st, const char *text_key)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    model_set_int(o, "id", sqlite3_column_int64(st, 0));
-    model_set_real(o, "success_rate", sqlite3_column_double(st, 1));
+    model_set_int(o, "id", store_column_int64(st, 0));
+    model_set_real(o, "success_rate", store_column_double(st, 1));
     json_object_set_new(o, "urgency", model_col_text(st, 2));
-    model_set_int(o, "positive_factors", sqlite3_column_int64(st, 3));
-    model_set_int(o, "negative_factors", sqlite3_column_int64(st, 4));
-    const char *f = (const char *)sqlite3_column_text(st, 5);
+    model_set_int(o, "positive_factors", store_column_int64(st, 3));
+    model_set_int(o, "negative_factors", store_column_int64(st, 4));
+    const char *f = (const char *)store_column_text(st, 5);
     json_t *factors = f != NULL ? json_loads(f, 0, NULL) : NULL;
     json_object_set_new(o, "factors", json_is_array(factors) ? factors : json_array());
     if (factors != NULL && !json_is_array(factors))
         json_decref(factors);
-    model_set_real(o, "base_score", sqlite3_column_double(st, 6));
-    model_set_real(o, "raw_score", sqlite3_column_double(st, 7));
+    model_set_real(o, "base_score", store_column_double(st, 6));
+    model_set_real(o, "raw_score", store_column_double(st, 7));
     json_object_set_new(o, "model", model_col_text(st, 8));
     model_set_str(o, "method", "analyse par règles");
-    model_set_bool(o, "favorable", sqlite3_column_int(st, 9) != 0);
-    model_set_bool(o, "overage", sqlite3_column_int(st, 10) != 0);
+    model_set_bool(o, "favorable", (int)store_column_int64(st, 9) != 0);
+    model_set_bool(o, "overage", (int)store_column_int64(st, 10) != 0);
     json_object_set_new(o, "created_at", model_col_text(st, 11));
     json_object_set_new(o, text_key, model_col_text(st, 12));
     return o;
@@ -88,17 +88,17 @@ static json_t *analysis_row(sqlite3_stmt *st, const char *text_key)
 
 static int load_analysis(const struct wctx *c, int64_t id, json_t **out)
 {
-    sqlite3_stmt *st;
+    struct store_stmt *st;
     int rc = -EIO, step;
     if (model_prepare(c,
                       "SELECT " ANALYSIS_COLUMNS ", case_text FROM ceseda_analyses WHERE id = ?1",
                       &st) < 0)
         return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    step = sqlite3_step(st);
-    if (step == SQLITE_DONE)
+    store_bind_int64(st, 1, id);
+    step = store_step(st);
+    if (step == STORE_DONE)
         rc = -ENOENT;
-    else if (step == SQLITE_ROW && (*out = analysis_row(st, "case_text")) != NULL)
+    else if (step == STORE_ROW && (*out = analysis_row(st, "case_text")) != NULL)
         rc = 0;
     model_release(st);
     return rc;
@@ -120,7 +120,7 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
                           const struct analysis_result *ar, const char *month, bool overage,
                           int64_t *id)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char now[32];
     int rc = -EIO;
     json_t *factors = factors_json(ar);
@@ -140,26 +140,26 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
                       &st) < 0)
         goto out;
     if (c->user != NULL)
-        sqlite3_bind_int64(st, 1, c->user->id);
+        store_bind_int64(st, 1, c->user->id);
     else
-        sqlite3_bind_null(st, 1);
-    sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 3, rate);
-    sqlite3_bind_text(st, 4, analysis_urgency_name(ar->urgency), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, ar->positive);
-    sqlite3_bind_int(st, 6, ar->negative);
-    sqlite3_bind_text(st, 7, ftext, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 8, bp(mr->analysis.base_bp));
-    sqlite3_bind_double(st, 9, bp(ar->raw_bp));
-    sqlite3_bind_text(st, 10, mr->analysis.name, -1, SQLITE_TRANSIENT);
+        store_bind_null(st, 1);
+    store_bind_text(st, 2, text);
+    store_bind_double(st, 3, rate);
+    store_bind_text(st, 4, analysis_urgency_name(ar->urgency));
+    store_bind_int64(st, 5, ar->positive);
+    store_bind_int64(st, 6, ar->negative);
+    store_bind_text(st, 7, ftext);
+    store_bind_double(st, 8, bp(mr->analysis.base_bp));
+    store_bind_double(st, 9, bp(ar->raw_bp));
+    store_bind_text(st, 10, mr->analysis.name);
     /* Compare in basis points so 0.87 is favorable at a 0.87 threshold. */
-    sqlite3_bind_int(st, 11, ar->score_bp >= (int)(threshold * 10000.0 + 0.5));
-    sqlite3_bind_text(st, 12, month, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 13, overage);
-    sqlite3_bind_text(st, 14, now, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    store_bind_int64(st, 11, ar->score_bp >= (int)(threshold * 10000.0 + 0.5));
+    store_bind_text(st, 12, month);
+    store_bind_int64(st, 13, overage);
+    store_bind_text(st, 14, now);
+    if (store_step(st) != STORE_DONE)
         goto out;
-    *id = sqlite3_last_insert_rowid(c->db);
+    *id = store_last_id(c->db);
     model_release(st);
     st = NULL;
     if (model_prepare(c,
@@ -167,15 +167,15 @@ static int store_analysis(const struct wctx *c, const struct model_rules *mr, co
                       "users_active, created_at, updated_at) "
                       "VALUES (?1, 1, ?2, (SELECT COUNT(*) FROM users WHERE active = 1), ?3, ?3) "
                       "ON CONFLICT (month) DO UPDATE SET "
-                      "analyses_count = analyses_count + 1, "
-                      "overage_count = overage_count + excluded.overage_count, "
+                      "analyses_count = monthly_usage.analyses_count + 1, "
+                      "overage_count = monthly_usage.overage_count + excluded.overage_count, "
                       "users_active = excluded.users_active, updated_at = excluded.updated_at",
                       &st) < 0)
         goto out;
-    sqlite3_bind_text(st, 1, month, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, overage);
-    sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    store_bind_text(st, 1, month);
+    store_bind_int64(st, 2, overage);
+    store_bind_text(st, 3, now);
+    if (store_step(st) != STORE_DONE)
         goto out;
     rc = 0;
 out:
@@ -249,8 +249,8 @@ struct wres model_analysis_list(const struct wctx *c, json_t *body, const char *
 {
     struct wres res;
     json_t *q = NULL, *arr = NULL;
-    sqlite3_stmt *st = NULL;
-    int step = SQLITE_ERROR;
+    struct store_stmt *st = NULL;
+    int step = -EIO;
 
     if (jsonv_query_reject(arg, list_spec, &q, &res))
         return res;
@@ -262,14 +262,14 @@ struct wres model_analysis_list(const struct wctx *c, json_t *body, const char *
         json_decref(q);
         return model_db_error(c, "listing analyses");
     }
-    sqlite3_bind_int64(st, 1, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
-    sqlite3_bind_int64(st, 2, offset != NULL ? json_integer_value(offset) : 0);
+    store_bind_int64(st, 1, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
+    store_bind_int64(st, 2, offset != NULL ? json_integer_value(offset) : 0);
     json_decref(q);
     arr = json_array();
-    while (arr != NULL && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (arr != NULL && (step = store_step(st)) == STORE_ROW)
         json_array_append_new(arr, analysis_row(st, "case_excerpt"));
     model_release(st);
-    if (arr == NULL || step != SQLITE_DONE) {
+    if (arr == NULL || step != STORE_DONE) {
         json_decref(arr);
         return model_db_error(c, "listing analyses");
     }

@@ -25,7 +25,7 @@ struct wres model_billing_usage(const struct wctx *c, json_t *body, const char *
 {
     struct wres res;
     json_t *q = NULL;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char month[8], next[16];
     int64_t used = 0, overage = 0, users = 0;
     struct usage_bill bill;
@@ -42,14 +42,14 @@ struct wres model_billing_usage(const struct wctx *c, json_t *body, const char *
     if (model_prepare(c, "SELECT analyses_count, overage_count FROM monthly_usage WHERE month = ?1",
                       &st) < 0)
         return model_db_error(c, "reading the monthly usage");
-    sqlite3_bind_text(st, 1, month, -1, SQLITE_TRANSIENT);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        used = sqlite3_column_int64(st, 0);
-        overage = sqlite3_column_int64(st, 1);
+    store_bind_text(st, 1, month);
+    int step = store_step(st);
+    if (step == STORE_ROW) {
+        used = store_column_int64(st, 0);
+        overage = store_column_int64(st, 1);
     }
     model_release(st);
-    if ((step != SQLITE_ROW && step != SQLITE_DONE) || active_users(c, &users) < 0)
+    if ((step != STORE_ROW && step != STORE_DONE) || active_users(c, &users) < 0)
         return model_db_error(c, "reading the monthly usage");
     if (usage_bill(overage, e->plan_price_cents, e->plan_overage_cents, &bill) < 0)
         return wres_error(500, "internal", "the bill of this month cannot be computed");
@@ -107,7 +107,7 @@ struct wres model_stats(const struct wctx *c, json_t *body, const char *arg)
         }
         model_set_int(o, counts[i].key, n);
     }
-    model_set_str(o, "database_type", "sqlite");
+    model_set_str(o, "database_type", store_name(c->db));
     if (c->env != NULL) {
         model_set_str(o, "client_id", c->env->client_id);
         model_set_str(o, "plan", c->env->plan);
@@ -127,7 +127,7 @@ int model_users_limit_reached(const struct wctx *c)
 
 int model_usage_refresh_users(const struct wctx *c)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char month[8], now[32];
     int rc = -EIO;
     if (usage_month(c->now, month, sizeof month) < 0)
@@ -140,9 +140,9 @@ int model_usage_refresh_users(const struct wctx *c)
                       "updated_at = excluded.updated_at",
                       &st) < 0)
         return -EIO;
-    sqlite3_bind_text(st, 1, month, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_DONE)
+    store_bind_text(st, 1, month);
+    store_bind_text(st, 2, now);
+    if (store_step(st) == STORE_DONE)
         rc = 0;
     model_release(st);
     return rc;

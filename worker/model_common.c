@@ -7,7 +7,7 @@
  * event loop, so operations read them without locking.
  */
 #include "model_internal.h"
-#include "db.h"
+#include "store.h"
 #include "log.h"
 #include "util.h"
 
@@ -138,52 +138,62 @@ struct wres model_unavailable(void)
 
 struct wres model_db_error(const struct wctx *c, const char *what)
 {
-    if (c->db != NULL && (sqlite3_errcode(c->db) & 0xff) == SQLITE_FULL)
+    if (store_full(c->db))
         return model_storage_full(c, what);
     log_error(c->env != NULL ? c->env->client_id : NULL, "database error while %s: %s", what,
-              sqlite3_errmsg(c->db));
+              store_errmsg(c->db));
+    /* A server that cannot be reached is a temporary state, not a bug. */
+    if (store_unavailable(c->db)) {
+        struct wres w = wres_error(503, "unavailable",
+                                   "the database cannot be reached while %s; "
+                                   "retry shortly",
+                                   what);
+        if (w.body != NULL)
+            json_object_set_new(w.body, "retry_after", json_integer(2));
+        return w;
+    }
     return wres_error(500, "internal", "a database error occurred while %s", what);
 }
 
 int model_begin(const struct wctx *c)
 {
-    return db_exec(c->db, "BEGIN IMMEDIATE");
+    return store_begin_write(c->db);
 }
 
 int model_commit(const struct wctx *c)
 {
-    return db_exec(c->db, "COMMIT");
+    return store_exec(c->db, "COMMIT");
 }
 
 void model_rollback(const struct wctx *c)
 {
     /* Only when a transaction is open: SQLite may have rolled back already. */
-    if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (store_in_txn(c->db))
+        store_exec(c->db, "ROLLBACK");
 }
 
-int model_prepare(const struct wctx *c, const char *sql, sqlite3_stmt **st)
+int model_prepare(const struct wctx *c, const char *sql, struct store_stmt **st)
 {
-    if (db_prepare(c->db, sql, st) < 0)
+    if (store_prepare(c->db, sql, st) < 0)
         return -EIO;
     return *st != NULL ? 0 : -EIO;
 }
 
-void model_release(sqlite3_stmt *st)
+void model_release(struct store_stmt *st)
 {
-    db_release(st);
+    store_release(st);
 }
 
 int model_scalar(const struct wctx *c, const char *sql, const char *text1, int64_t *out)
 {
-    sqlite3_stmt *st;
+    struct store_stmt *st;
     int rc = -EIO;
     if (model_prepare(c, sql, &st) < 0)
         return -EIO;
-    if (text1 != NULL && sqlite3_bind_text(st, 1, text1, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    if (text1 != NULL && store_bind_text(st, 1, text1) != 0)
         goto out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
+    if (store_step(st) == STORE_ROW) {
+        *out = store_column_int64(st, 0);
         rc = 0;
     }
 out:
@@ -233,12 +243,12 @@ void model_set_bool(json_t *o, const char *k, bool v)
     json_object_set_new(o, k, json_boolean(v));
 }
 
-json_t *model_col_text(sqlite3_stmt *st, int col)
+json_t *model_col_text(struct store_stmt *st, int col)
 {
-    const unsigned char *s = sqlite3_column_text(st, col);
+    const char *s = store_column_text(st, col);
     if (s == NULL)
         return json_null();
-    json_t *j = json_stringn((const char *)s, (size_t)sqlite3_column_bytes(st, col));
+    json_t *j = json_stringn(s, (size_t)store_column_bytes(st, col));
     return j != NULL ? j : json_string("");
 }
 

@@ -91,20 +91,21 @@ static bool previous_regime(const struct wctx *c, const struct model_rules *mr,
 
 /* One deadline row (DEADLINE_COLUMNS) as JSON, with the rule it was computed
  * under and its urgency as of today. */
-static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr, sqlite3_stmt *st)
+static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr,
+                            struct store_stmt *st)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    const char *type = (const char *)sqlite3_column_text(st, 1);
-    const char *notified = (const char *)sqlite3_column_text(st, 3);
-    const char *date = (const char *)sqlite3_column_text(st, 4);
+    const char *type = (const char *)store_column_text(st, 1);
+    const char *notified = (const char *)store_column_text(st, 3);
+    const char *date = (const char *)store_column_text(st, 4);
     struct deadline_date d, n;
     const struct deadline_rule *rule = NULL;
     if (type != NULL && notified != NULL && deadline_parse_date(notified, &n) == 0)
         rule = deadline_rule_find(&mr->deadlines, type, n);
 
-    model_set_int(o, "id", sqlite3_column_int64(st, 0));
+    model_set_int(o, "id", store_column_int64(st, 0));
     json_object_set_new(o, "type", model_col_text(st, 1));
     /* A rule removed from the rules file since keeps its stored data. */
     model_set_str(o, "label", rule != NULL ? rule->label : NULL);
@@ -143,15 +144,15 @@ static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr, 
 static int load_deadline(const struct wctx *c, const struct model_rules *mr, int64_t id,
                          json_t **out)
 {
-    sqlite3_stmt *st;
+    struct store_stmt *st;
     int rc = -EIO, step;
     if (model_prepare(c, "SELECT " DEADLINE_COLUMNS " FROM deadlines WHERE id = ?1", &st) < 0)
         return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    step = sqlite3_step(st);
-    if (step == SQLITE_DONE)
+    store_bind_int64(st, 1, id);
+    step = store_step(st);
+    if (step == STORE_DONE)
         rc = -ENOENT;
-    else if (step == SQLITE_ROW && (*out = deadline_row(c, mr, st)) != NULL)
+    else if (step == STORE_ROW && (*out = deadline_row(c, mr, st)) != NULL)
         rc = 0;
     model_release(st);
     return rc;
@@ -225,7 +226,7 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     struct wres res;
     struct deadline_date notified;
     struct deadline_result dr;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char date[16], at[24], now[32];
     json_t *out = NULL;
     int minute = -1, rc;
@@ -272,24 +273,24 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8)",
                       &st) < 0)
         return model_db_error(c, "preparing a deadline");
-    sqlite3_bind_text(st, 1, rule->type, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, jdesc != NULL ? json_string_value(jdesc) : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, nd, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, date, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 6, rule->reference, -1, SQLITE_TRANSIENT);
+    store_bind_text(st, 1, rule->type);
+    store_bind_text(st, 2, jdesc != NULL ? json_string_value(jdesc) : "");
+    store_bind_text(st, 3, nd);
+    store_bind_text(st, 4, date);
+    store_bind_text(st, 5, at);
+    store_bind_text(st, 6, rule->reference);
     if (c->user != NULL)
-        sqlite3_bind_int64(st, 7, c->user->id);
+        store_bind_int64(st, 7, c->user->id);
     else
-        sqlite3_bind_null(st, 7);
-    sqlite3_bind_text(st, 8, now, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_bind_null(st, 7);
+    store_bind_text(st, 8, now);
+    if (store_step(st) != STORE_DONE) {
         res = model_db_error(c, "storing a deadline");
         model_release(st);
         return res;
     }
     model_release(st);
-    if (load_deadline(c, mr, sqlite3_last_insert_rowid(c->db), &out) < 0)
+    if (load_deadline(c, mr, store_last_id(c->db), &out) < 0)
         return model_db_error(c, "reading the new deadline");
     model_set_bool(out, "extended", dr.extended);
     if (jtime != NULL)
@@ -302,8 +303,8 @@ struct wres model_deadline_list(const struct wctx *c, json_t *body, const char *
     const struct model_rules *mr = model_rules_get();
     struct wres res;
     json_t *q = NULL, *arr = NULL;
-    sqlite3_stmt *st = NULL;
-    int step = SQLITE_ERROR;
+    struct store_stmt *st = NULL;
+    int step = -EIO;
 
     if (mr == NULL)
         return model_unavailable();
@@ -313,22 +314,22 @@ struct wres model_deadline_list(const struct wctx *c, json_t *body, const char *
     json_t *limit = json_object_get(q, "limit"), *offset = json_object_get(q, "offset");
     if (model_prepare(c,
                       "SELECT " DEADLINE_COLUMNS " FROM deadlines "
-                      "WHERE (?1 IS NULL OR status = ?1) "
+                      "WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) "
                       "ORDER BY deadline_date, deadline_at, id LIMIT ?2 OFFSET ?3",
                       &st) < 0) {
         json_decref(q);
         return model_db_error(c, "listing deadlines");
     }
     if (status != NULL)
-        sqlite3_bind_text(st, 1, json_string_value(status), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
-    sqlite3_bind_int64(st, 3, offset != NULL ? json_integer_value(offset) : 0);
+        store_bind_text(st, 1, json_string_value(status));
+    store_bind_int64(st, 2, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
+    store_bind_int64(st, 3, offset != NULL ? json_integer_value(offset) : 0);
     json_decref(q);
     arr = json_array();
-    while (arr != NULL && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (arr != NULL && (step = store_step(st)) == STORE_ROW)
         json_array_append_new(arr, deadline_row(c, mr, st));
     model_release(st);
-    if (arr == NULL || step != SQLITE_DONE) {
+    if (arr == NULL || step != STORE_DONE) {
         json_decref(arr);
         return model_db_error(c, "listing deadlines");
     }
@@ -356,7 +357,7 @@ struct wres model_deadline_update(const struct wctx *c, json_t *body, const char
 {
     const struct model_rules *mr = model_rules_get();
     struct wres res;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int64_t id;
     char now[32];
     json_t *out = NULL;
@@ -377,16 +378,16 @@ struct wres model_deadline_update(const struct wctx *c, json_t *body, const char
                       "WHERE id = ?3 AND status <> ?1",
                       &st) < 0)
         return model_db_error(c, "preparing a deadline update");
-    sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, id);
-    if (sqlite3_step(st) != SQLITE_DONE) {
+    store_bind_text(st, 1, to);
+    store_bind_text(st, 2, now);
+    store_bind_int64(st, 3, id);
+    if (store_step(st) != STORE_DONE) {
         res = model_db_error(c, "updating a deadline");
         model_release(st);
         return res;
     }
+    bool changed = store_changes(st) > 0;
     model_release(st);
-    bool changed = sqlite3_changes(c->db) > 0;
     int rc = load_deadline(c, mr, id, &out);
     if (rc == -ENOENT)
         return wres_error(404, "not_found", "no deadline has id %lld", (long long)id);

@@ -10,6 +10,7 @@
 #include "deadline_rules.h"
 #include "jsonv.h"
 #include "model.h"
+#include "store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,9 +37,9 @@ void model_rollback(const struct wctx *c);
 
 /* A prepared statement for sql on c->db, from the connection's statement
  * cache (db.h); 0 or -EIO. Hand it back with model_release(), which resets a
- * cached statement and finalises any other; never sqlite3_finalize(). */
-int model_prepare(const struct wctx *c, const char *sql, sqlite3_stmt **st);
-void model_release(sqlite3_stmt *st);
+ * cached statement and finalises any other; never store_release(). */
+int model_prepare(const struct wctx *c, const char *sql, struct store_stmt **st);
+void model_release(struct store_stmt *st);
 
 /* Run a query that yields one integer (bound to an optional text parameter
  * ?1). 0 or -EIO. */
@@ -64,7 +65,7 @@ void model_set_bool(json_t *o, const char *k, bool v);
 
 /* A text column as a JSON string (NULL becomes null, invalid UTF-8 is
  * replaced by the empty string rather than failing the response). */
-json_t *model_col_text(sqlite3_stmt *st, int col);
+json_t *model_col_text(struct store_stmt *st, int col);
 
 /* Euros from cents for the seed's JSON shapes (299.00). */
 double model_euros(int64_t cents);

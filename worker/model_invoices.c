@@ -68,19 +68,19 @@ static bool transition_allowed(const char *from, const char *to)
     "montant_ttc_cents, status, created_at, updated_at"
 
 /* One invoice row (INVOICE_COLUMNS) as JSON, without its items. */
-static json_t *invoice_row(sqlite3_stmt *st)
+static json_t *invoice_row(struct store_stmt *st)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    int64_t ht = sqlite3_column_int64(st, 6), tva = sqlite3_column_int64(st, 7),
-            ttc = sqlite3_column_int64(st, 8);
-    model_set_int(o, "id", sqlite3_column_int64(st, 0));
+    int64_t ht = store_column_int64(st, 6), tva = store_column_int64(st, 7),
+            ttc = store_column_int64(st, 8);
+    model_set_int(o, "id", store_column_int64(st, 0));
     json_object_set_new(o, "numero", model_col_text(st, 1));
-    model_set_int(o, "year", sqlite3_column_int64(st, 2));
-    model_set_int(o, "seq", sqlite3_column_int64(st, 3));
+    model_set_int(o, "year", store_column_int64(st, 2));
+    model_set_int(o, "seq", store_column_int64(st, 3));
     json_object_set_new(o, "client_name", model_col_text(st, 4));
-    model_set_int(o, "vat_rate_bp", sqlite3_column_int64(st, 5));
+    model_set_int(o, "vat_rate_bp", store_column_int64(st, 5));
     model_set_int(o, "montant_ht_cents", ht);
     model_set_int(o, "tva_cents", tva);
     model_set_int(o, "montant_ttc_cents", ttc);
@@ -96,22 +96,22 @@ static json_t *invoice_row(sqlite3_stmt *st)
 /* Read the invoice numbered numero with its items: 0 (*out set), -ENOENT, -EIO. */
 static int load_invoice(const struct wctx *c, const char *numero, json_t **out)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     json_t *inv = NULL, *items = NULL;
     int rc = -EIO, step;
     int64_t id;
 
     if (model_prepare(c, "SELECT " INVOICE_COLUMNS " FROM invoices WHERE numero = ?1", &st) < 0)
         return -EIO;
-    sqlite3_bind_text(st, 1, numero, -1, SQLITE_TRANSIENT);
-    step = sqlite3_step(st);
-    if (step == SQLITE_DONE) {
+    store_bind_text(st, 1, numero);
+    step = store_step(st);
+    if (step == STORE_DONE) {
         rc = -ENOENT;
         goto out;
     }
-    if (step != SQLITE_ROW || (inv = invoice_row(st)) == NULL)
+    if (step != STORE_ROW || (inv = invoice_row(st)) == NULL)
         goto out;
-    id = sqlite3_column_int64(st, 0);
+    id = store_column_int64(st, 0);
     model_release(st);
     st = NULL;
     if (model_prepare(c,
@@ -119,21 +119,21 @@ static int load_invoice(const struct wctx *c, const char *numero, json_t **out)
                       "FROM invoice_items WHERE invoice_id = ?1 ORDER BY position",
                       &st) < 0)
         goto out;
-    sqlite3_bind_int64(st, 1, id);
+    store_bind_int64(st, 1, id);
     items = json_array();
     if (items == NULL)
         goto out;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = store_step(st)) == STORE_ROW) {
         json_t *it = json_object();
         if (it == NULL)
             goto out;
         json_object_set_new(it, "description", model_col_text(st, 0));
-        model_set_int(it, "quantity", sqlite3_column_int64(st, 1));
-        model_set_int(it, "unit_price_cents", sqlite3_column_int64(st, 2));
-        model_set_int(it, "total_cents", sqlite3_column_int64(st, 3));
+        model_set_int(it, "quantity", store_column_int64(st, 1));
+        model_set_int(it, "unit_price_cents", store_column_int64(st, 2));
+        model_set_int(it, "total_cents", store_column_int64(st, 3));
         json_array_append_new(items, it);
     }
-    if (step != SQLITE_DONE)
+    if (step != STORE_DONE)
         goto out;
     json_object_set_new(inv, "items", items);
     items = NULL;
@@ -152,7 +152,7 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
                           const struct vat_totals *tot, const int64_t *lines, char *numero,
                           size_t numlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int64_t seq = 0, invoice_id;
     int year = invnum_year(c->now), rc = -EIO;
     char now[32];
@@ -161,10 +161,10 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
     /* The next number of the year; the write lock is already held. */
     if (model_prepare(c, "SELECT COALESCE(MAX(seq), 0) + 1 FROM invoices WHERE year = ?1", &st) < 0)
         return -EIO;
-    sqlite3_bind_int(st, 1, year);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    store_bind_int64(st, 1, year);
+    if (store_step(st) != STORE_ROW)
         goto out;
-    seq = sqlite3_column_int64(st, 0);
+    seq = store_column_int64(st, 0);
     model_release(st);
     st = NULL;
     if (invnum_format(year, seq, numero, numlen) < 0) {
@@ -178,23 +178,22 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, ?10, ?10)",
                       &st) < 0)
         goto out;
-    sqlite3_bind_text(st, 1, numero, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, year);
-    sqlite3_bind_int64(st, 3, seq);
-    sqlite3_bind_text(st, 4, json_string_value(json_object_get(body, "client_name")), -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 5, rate_bp);
-    sqlite3_bind_int64(st, 6, tot->ht_cents);
-    sqlite3_bind_int64(st, 7, tot->tva_cents);
-    sqlite3_bind_int64(st, 8, tot->ttc_cents);
+    store_bind_text(st, 1, numero);
+    store_bind_int64(st, 2, year);
+    store_bind_int64(st, 3, seq);
+    store_bind_text(st, 4, json_string_value(json_object_get(body, "client_name")));
+    store_bind_int64(st, 5, rate_bp);
+    store_bind_int64(st, 6, tot->ht_cents);
+    store_bind_int64(st, 7, tot->tva_cents);
+    store_bind_int64(st, 8, tot->ttc_cents);
     if (c->user != NULL)
-        sqlite3_bind_int64(st, 9, c->user->id);
+        store_bind_int64(st, 9, c->user->id);
     else
-        sqlite3_bind_null(st, 9);
-    sqlite3_bind_text(st, 10, now, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
+        store_bind_null(st, 9);
+    store_bind_text(st, 10, now);
+    if (store_step(st) != STORE_DONE)
         goto out;
-    invoice_id = sqlite3_last_insert_rowid(c->db);
+    invoice_id = store_last_id(c->db);
     model_release(st);
     st = NULL;
     if (model_prepare(c,
@@ -205,15 +204,14 @@ static int insert_invoice(const struct wctx *c, json_t *body, int rate_bp,
     json_t *items = json_object_get(body, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
         json_t *it = json_array_get(items, i);
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, invoice_id);
-        sqlite3_bind_int64(st, 2, (int64_t)i + 1);
-        sqlite3_bind_text(st, 3, json_string_value(json_object_get(it, "description")), -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(it, "quantity")));
-        sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(it, "unit_price_cents")));
-        sqlite3_bind_int64(st, 6, lines[i]);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        store_reset(st);
+        store_bind_int64(st, 1, invoice_id);
+        store_bind_int64(st, 2, (int64_t)i + 1);
+        store_bind_text(st, 3, json_string_value(json_object_get(it, "description")));
+        store_bind_int64(st, 4, json_integer_value(json_object_get(it, "quantity")));
+        store_bind_int64(st, 5, json_integer_value(json_object_get(it, "unit_price_cents")));
+        store_bind_int64(st, 6, lines[i]);
+        if (store_step(st) != STORE_DONE)
             goto out;
     }
     rc = 0;
@@ -293,7 +291,7 @@ struct wres model_invoice_list(const struct wctx *c, json_t *body, const char *a
 {
     struct wres res;
     json_t *q = NULL, *arr = NULL;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     int step;
 
     if (jsonv_query_reject(arg, list_spec, &q, &res))
@@ -303,27 +301,28 @@ struct wres model_invoice_list(const struct wctx *c, json_t *body, const char *a
     if (model_prepare(c,
                       "SELECT " INVOICE_COLUMNS ", (SELECT COUNT(*) FROM invoice_items i "
                       "WHERE i.invoice_id = invoices.id) FROM invoices "
-                      "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR year = ?2) "
+                      "WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) "
+                      "AND (CAST(?2 AS INTEGER) IS NULL OR year = ?2) "
                       "ORDER BY year DESC, seq DESC LIMIT ?3 OFFSET ?4",
                       &st) < 0) {
         json_decref(q);
         return model_db_error(c, "listing invoices");
     }
     if (status != NULL)
-        sqlite3_bind_text(st, 1, json_string_value(status), -1, SQLITE_TRANSIENT);
+        store_bind_text(st, 1, json_string_value(status));
     if (year != NULL)
-        sqlite3_bind_int64(st, 2, json_integer_value(year));
-    sqlite3_bind_int64(st, 3, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
-    sqlite3_bind_int64(st, 4, offset != NULL ? json_integer_value(offset) : 0);
+        store_bind_int64(st, 2, json_integer_value(year));
+    store_bind_int64(st, 3, limit != NULL ? json_integer_value(limit) : MODEL_LIST_DEFAULT);
+    store_bind_int64(st, 4, offset != NULL ? json_integer_value(offset) : 0);
     json_decref(q);
     arr = json_array();
-    while (arr != NULL && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (arr != NULL && (step = store_step(st)) == STORE_ROW) {
         json_t *o = invoice_row(st);
         if (o != NULL)
-            model_set_int(o, "item_count", sqlite3_column_int64(st, 12));
+            model_set_int(o, "item_count", store_column_int64(st, 12));
         json_array_append_new(arr, o);
     }
-    if (arr == NULL || step != SQLITE_DONE) {
+    if (arr == NULL || step != STORE_DONE) {
         res = model_db_error(c, "listing invoices");
         json_decref(arr);
         model_release(st);
@@ -336,7 +335,7 @@ struct wres model_invoice_list(const struct wctx *c, json_t *body, const char *a
 struct wres model_invoice_update(const struct wctx *c, json_t *body, const char *arg)
 {
     struct wres res;
-    sqlite3_stmt *st = NULL;
+    struct store_stmt *st = NULL;
     char from[16] = "", now[32];
     int year, step;
     int64_t seq;
@@ -353,16 +352,16 @@ struct wres model_invoice_update(const struct wctx *c, json_t *body, const char 
         return model_db_error(c, "starting an invoice update");
     if (model_prepare(c, "SELECT status FROM invoices WHERE numero = ?1", &st) < 0)
         goto dberr;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    step = sqlite3_step(st);
-    if (step == SQLITE_DONE) {
+    store_bind_text(st, 1, arg);
+    step = store_step(st);
+    if (step == STORE_DONE) {
         model_release(st);
         model_rollback(c);
         return wres_error(404, "not_found", "no invoice is numbered %s", arg);
     }
-    if (step != SQLITE_ROW)
+    if (step != STORE_ROW)
         goto dberr;
-    snprintf(from, sizeof from, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(from, sizeof from, "%s", (const char *)store_column_text(st, 0));
     model_release(st);
     st = NULL;
     if (!transition_allowed(from, to)) {
@@ -375,10 +374,10 @@ struct wres model_invoice_update(const struct wctx *c, json_t *body, const char 
     if (model_prepare(c, "UPDATE invoices SET status = ?1, updated_at = ?2 WHERE numero = ?3",
                       &st) < 0)
         goto dberr;
-    sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, arg, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    store_bind_text(st, 1, to);
+    store_bind_text(st, 2, now);
+    store_bind_text(st, 3, arg);
+    if (store_step(st) != STORE_DONE)
         goto dberr;
     model_release(st);
     st = NULL;

@@ -15,7 +15,6 @@
 #define TENANT_WORKER_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -30,6 +29,7 @@ struct wenv {
     char *ai_model;
     double prediction_threshold;
     bool advanced_features;
+    bool read_only; /* WORKER_READ_ONLY: writes are refused with 503 */
     char *data_dir, *secret_key, *templates_dir;
     char *language, *timezone;
     int port;
@@ -39,6 +39,8 @@ struct wenv {
                                 request (scale to zero); 0 = never */
     int64_t storage_limit;   /* STORAGE_LIMIT_BYTES, 0 = none: caps the database */
     char *storage_full_file; /* STORAGE_FULL_FILE: present while over the limit, or NULL */
+    enum { WDB_SQLITE = 0, WDB_POSTGRESQL } database; /* DATABASE_TYPE */
+    char *postgresql_url;                             /* POSTGRESQL_URL, "" for sqlite */
 };
 
 /* The authenticated caller of a request, as the HTTP layer established it. */
@@ -51,8 +53,9 @@ struct wuser {
 
 /* What a model operation needs: the database (owned by the caller), the
  * tenant's settings and the current time (injected so tests are deterministic). */
+struct store;
 struct wctx {
-    sqlite3 *db;
+    struct store *db; /* store.h */
     const struct wenv *env;
     time_t now;
     const struct wuser *user; /* NULL for unauthenticated operations */

@@ -11,6 +11,9 @@
  *                                        worker would at start-up, print every
  *                                        problem, exit 0 or 1; no environment,
  *                                        no database (tenantctl check runs it)
+ *   tenant-worker --migrate-copy FROM TO copy a firm's data between databases
+ *   tenant-worker --db-checksum SRC      and checksum it (dbcopy_cli.c; FROM,
+ *                                        TO, SRC: sqlite:PATH or postgresql://)
  *
  * Start-up order: environment, libsodium, database (migrated), rules and
  * pages, then the HTTP server; any failure before serving is a configuration
@@ -30,6 +33,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "dbcopy_cli.h"
 #include "env.h"
 #include "exitcode.h"
 #include "http.h"
@@ -37,17 +41,29 @@
 #include "model.h"
 #include "pages.h"
 
+/* Pool threads, hence PostgreSQL connections, of one worker. */
+#define WORKER_PG_THREADS "4"
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
                "       tenant-worker --check-rules RULES_DIR MODEL...\n"
+               "       tenant-worker --migrate-copy FROM TO\n"
+               "       tenant-worker --db-checksum SRC\n"
                "Serves one tenant; settings come from the environment (CLIENT_ID, DATA_DIR,\n"
-               "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n"
+               "SECRET_KEY, PORT or LISTEN_FDS, ...; DATABASE_TYPE=sqlite|postgresql,\n"
+               "POSTGRESQL_URL, PGPASSFILE; WORKER_READ_ONLY=true pauses writes with 503).\n"
+               "Exit 78 on a configuration error.\n"
                "With IDLE_AFTER_MS=<ms>, exit 112 after that long without a request\n"
-               "(GET /healthz does not count).\n");
+               "(GET /healthz does not count).\n"
+               "--migrate-copy copies every table of FROM into TO (which must hold no firm\n"
+               "data: exit 2) in one transaction, verifies row counts and SHA-256 sums, and\n"
+               "prints {\"ok\":true,\"tables\":{...}} (or {\"ok\":false,\"error\":...}, exit 1);\n"
+               "--db-checksum prints the same for one database. FROM, TO, SRC: sqlite:PATH\n"
+               "or a postgresql:// URI (password from PGPASSFILE).\n");
 }
 
-static int create_admin(const struct wenv *env, sqlite3 *db, const char *username)
+static int create_admin(const struct wenv *env, struct store *db, const char *username)
 {
     struct wctx ctx = {.db = db, .env = env, .now = time(NULL), .user = NULL};
     char pw[32], err[256];
@@ -85,13 +101,16 @@ int main(int argc, char **argv)
 {
     const char *admin = NULL;
     struct wenv env;
-    sqlite3 *db = NULL;
+    struct store *db = NULL;
     char err[512];
     int r, status = EXITCODE_CONFIG;
 
     log_set_prefix("tenant-worker");
     if (argc >= 4 && strcmp(argv[1], "--check-rules") == 0)
         return check_rules(argv[2], argv + 3, argc - 3);
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--migrate-copy") == 0 || strcmp(argv[1], "--db-checksum") == 0))
+        return dbcopy_cli(argc, argv);
     if (argc == 3 && strcmp(argv[1], "--create-admin") == 0) {
         admin = argv[2];
     } else if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -106,14 +125,16 @@ int main(int argc, char **argv)
     /* Past RLIMIT_FSIZE (the plan's storage), a write fails with EFBIG instead
      * of killing the worker. */
     signal(SIGXFSZ, SIG_IGN);
-    /* One password hash at a time: at the default cost each takes 64 MiB,
-     * and a plan's memory limit may be 128 MiB. libuv reads this once. */
-    setenv("UV_THREADPOOL_SIZE", "1", 1);
-
     if (wenv_load(&env, err, sizeof err) < 0) {
         log_error(NULL, "configuration: %s", err);
         return EXITCODE_CONFIG;
     }
+    /* libuv reads this once, at its first queued work. With SQLite the pool
+     * only hashes passwords: one thread (at the default cost a hash takes
+     * 64 MiB, and a plan's memory limit may be 128 MiB). With PostgreSQL
+     * requests run there too (http.c), each thread with a connection; hashes
+     * still run one at a time. */
+    setenv("UV_THREADPOOL_SIZE", env.database == WDB_POSTGRESQL ? WORKER_PG_THREADS : "1", 1);
     /* Before anything reads the clock: invoice years, billing months and
      * deadlines follow the firm's zone, whatever TZ the launcher passed. */
     if (wenv_apply_timezone(&env) < 0) {

@@ -24,6 +24,7 @@
 #include "deadline_rules.h"
 #include "model.h"
 #include "schema.h"
+#include "store_sqlite.h"
 
 typedef struct wres (*op_fn)(const struct wctx *, json_t *, const char *);
 
@@ -37,6 +38,7 @@ static const op_fn ops[] = {
 #define NPARSERS 3
 
 static sqlite3 *db;
+static struct store *store;
 static char s_id[] = "fuzz", s_plan[] = "professional", s_model[] = "ceseda-enterprise-v1";
 static struct wenv env;
 static struct wuser user = {.id = 1, .username = "fuzz", .role = ROLE_ADMIN};
@@ -57,6 +59,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    store = store_sqlite_wrap(db, STORE_SQLITE_CACHE);
+    if (store == NULL)
+        abort();
     if (model_init(dir != NULL ? dir : "templates/worker/rules", s_model, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz: %s (run from the repository root)\n", err);
         abort();
@@ -150,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     env.plan_overage_cents = (flags & 1) ? 50 : 0;
     struct wctx c = {
-        .db = db,
+        .db = store,
         .env = &env,
         /* 2026-03-10 plus 0..7 steps of 40 days: crosses months and a year. */
         .now = (time_t)1773136800 + (time_t)((flags >> 1) & 7) * 40 * 86400,

@@ -16,15 +16,31 @@ import time
 import pytest
 import zoneinfo
 
+from tenantd_test import wait_for
 from tenantd_test.worker import Worker
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    """Every worker test runs on both storage backends."""
+    return request.param
+
+
 @pytest.fixture
-def workers(request):
+def workers(request, backend):
     made = []
+    server = request.getfixturevalue("pg") if backend == "postgresql" else None
 
     def make(**kw):
+        if server is not None:
+            kw.setdefault("DATABASE_TYPE", "postgresql")
         w = Worker(**kw)
+        if server is not None and "POSTGRESQL_URL" not in kw:
+            # As tenantd provisions it: a role and a database of the firm's own,
+            # the password in <data dir>/.pgpass (0600), none in the URL.
+            url, env = server.new_database_pgpass(w.data_dir)
+            w.env.update(env, POSTGRESQL_URL=url)
+        w.backend = backend
         made.append(w)
         return w
 
@@ -125,12 +141,15 @@ def test_sigterm_exit_0_and_db_closed(worker):
     ({"PASSWORD_COST": "cheap"}, "PASSWORD_COST"),
     ({"LANGUAGE": "de"}, "LANGUAGE"),
     ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+    ({"DATABASE_TYPE": "mongodb"}, "MongoDB is out of scope"),
+    ({"WORKER_READ_ONLY": "maybe"}, "WORKER_READ_ONLY"),
+    ({"DATABASE_TYPE": "postgresql", "POSTGRESQL_URL": None}, "POSTGRESQL_URL: required"),
 ])
 def test_exit_78_on_bad_environment(worker, change, name):
     env = dict(worker.env)
     for k, v in change.items():
         if v is None:
-            env.pop(k)
+            env.pop(k, None)
         else:
             env[k] = v
     worker.env = env
@@ -204,8 +223,13 @@ def test_token_of_one_firm_fails_at_another(workers):
 
     # Firm B gets a copy of A's whole database (same session rows) and even the
     # same secret: only its CLIENT_ID differs, and the token must still fail.
-    b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
-    shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
+    if a.backend == "postgresql":  # the same database, then
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123",
+                    DATABASE_TYPE="postgresql", POSTGRESQL_URL=a.env["POSTGRESQL_URL"],
+                    PGPASSFILE=a.env["PGPASSFILE"])
+    else:
+        b = workers(client_id="beta", SECRET_KEY="the-same-secret-for-both-0123")
+        shutil.copy(os.path.join(a.data_dir, "alpha.db"), os.path.join(b.data_dir, "beta.db"))
     b.start()
     assert_json_error(b.get("/api/me", token=token), 401)
     c = workers(client_id="gamma")
@@ -247,6 +271,28 @@ def test_failed_logins_are_rate_limited(worker):
                     headers={"X-Real-IP": "10.9.9.9"})
     assert_json_error(r, 429)
     worker.login("lawyer", lawyer_pw, headers={"X-Real-IP": "10.0.0.3"})
+
+
+def test_parallel_guesses_get_no_more_than_the_free_attempts(worker):
+    """Twelve wrong passwords for one account from one address, sent at once
+    (with PostgreSQL they run on several threads): exactly the five free
+    attempts are checked, the rest are refused 429, as when sent one by one."""
+    worker.create_admin("admin")
+    worker.start()
+    barrier = threading.Barrier(12)
+    statuses = []
+
+    def guess():
+        barrier.wait(30)
+        r = worker.post("/api/auth/login", {"username": "admin", "password": "wrong-password"})
+        statuses.append(r.status)
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(statuses) == [401] * 5 + [429] * 7, statuses
 
 
 def test_x_real_ip_is_trusted_only_from_the_proxy_address(worker):
@@ -292,6 +338,37 @@ def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
         assert time.monotonic() - t0 < 5, "the right password was held for more than a few seconds"
         time.sleep(r.json()["retry_after"])
     assert worker.get("/api/me", token=r.json()["token"]).status == 200
+
+
+def test_read_only_serves_reads_and_pauses_writes(worker):
+    """WORKER_READ_ONLY (tenantd sets it while it copies the firm's data to
+    another engine): reads are served, every write (a login records its
+    attempt) gets 503 with Retry-After, and nothing is written."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
+                                               "unit_price_cents": 100}]}
+    first = worker.post("/api/invoices", inv, token=token).json()["numero"]
+    assert worker.stop() == 0
+
+    worker.env["WORKER_READ_ONLY"] = "true"
+    worker.start()
+    assert worker.get("/healthz").status == 200
+    assert [i["numero"] for i in worker.get("/api/invoices", token=token).json()] == [first]
+    for r in (worker.post("/api/invoices", inv, token=token),
+              worker.request("PATCH", f"/api/invoices/{first}", body={"status": "sent"},
+                             token=token),
+              worker.post("/api/auth/login", {"username": "admin", "password": pw})):
+        body = assert_json_error(r, 503)
+        assert body["error"] == "read_only" and r.headers["retry-after"] == "5", body
+    assert worker.stop() == 0
+
+    del worker.env["WORKER_READ_ONLY"]
+    worker.start()
+    assert worker.get(f"/api/invoices/{first}", token=token).json()["status"] == "draft"
+    r = worker.post("/api/invoices", inv, token=token)
+    assert r.status == 201 and r.json()["numero"].endswith("-0002"), r.text
 
 
 # ---- robustness -------------------------------------------------------------------
@@ -673,3 +750,71 @@ def test_internal_usage_only_for_tenantd(workers):
     # The token opens nothing else.
     assert_json_error(w.get("/api/billing/usage", headers=good), 401)
     assert_json_error(w.request("POST", "/internal/usage", headers=good), 405)
+
+
+# ---- PostgreSQL only ------------------------------------------------------------
+
+def test_server_restart_gives_503_then_reconnects(worker, pg):
+    """The database server goes away under a running worker: requests that need
+    it are answered 503 with Retry-After (not 500, not a hang), /healthz says
+    the database is unreachable, pages that need no database still work; once
+    the server is back the same worker serves again without a restart."""
+    if worker.backend != "postgresql":
+        pytest.skip("a server restart only exists with PostgreSQL")
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    inv = {"client_name": "Avant", "items": [{"description": "x", "quantity": 1,
+                                               "unit_price_cents": 100}]}
+    assert worker.post("/api/invoices", inv, token=token).status == 201
+    assert worker.get("/api/stats", token=token).json()["database_type"] == "postgresql"
+    pg.stop()
+    try:
+        r = worker.post("/api/invoices", inv, token=token)
+        body = assert_json_error(r, 503)
+        assert body["error"] == "unavailable" and int(r.headers["retry-after"]) >= 1
+        h = worker.get("/healthz")
+        health = assert_json_error(h, 503)
+        assert health["database"] == "unreachable" and "postgresql" in health["detail"], health
+        assert int(h.headers["retry-after"]) >= 1
+        assert worker.get("/").status == 200  # no database involved
+        assert worker.proc.poll() is None
+    finally:
+        pg.start()
+    r = worker.post("/api/invoices", inv, token=token)
+    assert r.status == 201, r.text
+    assert r.json()["numero"].endswith("-0002")  # no gap, no duplicate across the outage
+    assert worker.get("/healthz").status == 200
+    assert worker.stop() == 0
+
+
+def test_a_slow_query_does_not_stall_the_worker(worker, pg):
+    """An invoice waits on a lock another session holds (a slow query): other
+    requests, with or without the database, are answered meanwhile, and the
+    invoice is created once the lock goes."""
+    if worker.backend != "postgresql":
+        pytest.skip("SQLite's queries are local; a PostgreSQL query may wait on the server")
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    db = worker.env["POSTGRESQL_URL"].rsplit("/", 1)[1]
+    locker = pg.lock(db, "invoices", "SHARE")
+    result = []
+    slow = threading.Thread(target=lambda: result.append(worker.post(
+        "/api/invoices", {"client_name": "Lent", "items": [
+            {"description": "x", "quantity": 1, "unit_price_cents": 100}]},
+        token=token, timeout=60)))
+    try:
+        slow.start()
+        wait_for(lambda: pg.waiting_on(db, "invoices") == 1, what="the insert waiting on the lock")
+        t0 = time.monotonic()
+        assert worker.get("/healthz", timeout=5).status == 200
+        assert worker.get("/api/me", token=token, timeout=5).json()["username"] == "admin"
+        assert worker.get("/api/invoices", token=token, timeout=5).status == 200
+        assert worker.get("/", timeout=5).status == 200
+        assert time.monotonic() - t0 < 5
+        assert not result  # still waiting
+    finally:
+        locker.close()
+        slow.join(60)
+    assert result and result[0].status == 201, result

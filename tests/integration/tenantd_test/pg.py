@@ -12,6 +12,7 @@ session's, not a test's).
 import os
 import pwd
 import secrets
+import select
 import shutil
 import subprocess
 import tempfile
@@ -115,6 +116,35 @@ class PgServer:
             assert r.returncode == 0, r.stderr
         return r
 
+    def url_nopw(self, role, db):
+        """The URI tenantd gives a worker: no password in it (PGPASSFILE has it)."""
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{db}"
+
+    def write_pgpass(self, path, role, password, db):
+        """A libpq password file for one database, 0600, as tenantd writes
+        <data dir>/.pgpass."""
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(f"127.0.0.1:{self.port}:{db}:{role}:{password}\n")
+        return path
+
+    def new_database_pgpass(self, folder, prefix="w"):
+        """new_database(), handed over as tenantd does: (url without password,
+        environment with PGPASSFILE=<folder>/.pgpass)."""
+        _, role, pw, db = self.new_database(prefix)
+        path = self.write_pgpass(os.path.join(folder, ".pgpass"), role, pw, db)
+        return self.url_nopw(role, db), {"PGPASSFILE": path}
+
+    def lock(self, db, table, mode):
+        """A psql session holding `LOCK TABLE table IN mode MODE` in db until
+        its close(); returned once the lock is held."""
+        return Locker(self, db, table, mode)
+
+    def waiting_on(self, db, table):
+        """How many sessions of db wait for a lock on table."""
+        r = self.psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                      f" WHERE c.relname = '{table}' AND NOT l.granted", db=db)
+        return int(r.stdout.strip())
+
     def new_database(self, prefix="w"):
         """A fresh database owned by a fresh login role, as tenantd provisions one:
         (url, role, password, dbname)."""
@@ -125,3 +155,34 @@ class PgServer:
         self.psql(f"CREATE DATABASE {name} OWNER {name}")
         self.psql(f"REVOKE CONNECT ON DATABASE {name} FROM PUBLIC")
         return self.url(name, pw, name), name, pw, name
+
+
+class Locker:
+    """A psql session holding a lock on one table of db until closed."""
+
+    def __init__(self, server, db, table, mode):
+        env = dict(os.environ, PGPASSWORD=server.password)
+        self.proc = subprocess.Popen(
+            ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres",
+             "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, text=True)
+        self.proc.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN {mode} MODE;\n\\echo locked\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline().strip() if ready else ""
+        if line != "locked":
+            self.close()
+            raise AssertionError(f"psql could not lock {table}: {line!r}")
+
+    def close(self):
+        """End the session (its transaction, hence the lock, goes with it)."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()

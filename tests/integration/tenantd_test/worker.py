@@ -86,6 +86,9 @@ class Worker:
             # tenantd's way: the socket is bound by the parent and inherited as
             # fd 3, with LISTEN_PID naming the worker (the shell's pid, kept by exec).
             self.listener = socket.socket()
+            # As tenantd (libuv) binds: a connection of an earlier worker on this
+            # port may linger in TIME_WAIT, which free_port_block's check allows.
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.listener.bind(("127.0.0.1", self.port))
             self.listener.listen(128)
             fd = self.listener.fileno()

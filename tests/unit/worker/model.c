@@ -22,6 +22,7 @@
 
 #include "model.h"
 #include "schema.h"
+#include "store_sqlite.h"
 
 #define T_2026_03_10 ((time_t)1773136800) /* 10:00 UTC */
 #define T_2026_04_10 ((time_t)1775815200)
@@ -33,6 +34,7 @@ static char s_id[] = "dupont", s_name[] = "Cabinet Dupont", s_plan[] = "professi
 
 struct fixture {
     sqlite3 *db;
+    struct store *store;
     struct wenv env;
     struct wuser user;
     struct wctx c;
@@ -66,7 +68,10 @@ static int setup(void **state)
     f->env.plan_overage_cents = 50;
     f->user.id = 1;
     f->user.role = ROLE_ADMIN;
-    f->c.db = f->db;
+    f->store = store_sqlite_wrap(f->db, 0);
+    if (f->store == NULL)
+        return -1;
+    f->c.db = f->store;
     f->c.env = &f->env;
     f->c.now = T_2026_03_10;
     f->c.user = &f->user;
@@ -77,6 +82,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    store_close(f->store);
     sqlite3_close(f->db);
     free(f);
     return 0;
@@ -539,7 +545,8 @@ static void *race(void *arg)
     if (sqlite3_open(r->path, &db) != SQLITE_OK)
         return NULL;
     sqlite3_busy_timeout(db, 10000);
-    struct wctx c = {.db = db, .env = r->env, .now = T_2026_03_10, .user = NULL};
+    struct store *store = store_sqlite_wrap(db, STORE_SQLITE_OWN);
+    struct wctx c = {.db = store, .env = r->env, .now = T_2026_03_10, .user = NULL};
     for (int i = 0; i < 25; i++) {
         json_t *b = json_loads(inv_body, 0, NULL);
         struct wres w = model_invoice_create(&c, b, NULL);
@@ -550,7 +557,7 @@ static void *race(void *arg)
             r->failed++;
         json_decref(w.body);
     }
-    sqlite3_close(db);
+    store_close(store);
     return NULL;
 }
 
