@@ -369,6 +369,8 @@ void spawn_fs_opts(const struct config_global *g, const char *program, struct sp
     spawn_hide_config(g, program, p, o);
     spawn_expose_flags(g, p, o);
     o->expose[o->n_expose++] = program;
+    for (size_t i = 0; i < p->n_arg_paths && o->n_expose < JAIL_EXPOSE_MAX; i++)
+        o->expose[o->n_expose++] = p->arg_paths[i];
     shebang_interpreter(program, p->interpreter, sizeof p->interpreter);
     if (p->interpreter[0])
         o->expose[o->n_expose++] = p->interpreter;
@@ -382,6 +384,7 @@ void spawn_fs_args(const struct config_global *g, const char *program, struct sp
 {
     struct jail_opts o;
     jail_opts_init(&o);
+    spawn_arg_paths(NULL, p);
     spawn_fs_opts(g, program, p, &o);
     for (size_t i = 0; i < o.n_hide; i++) {
         argv[(*k)++] = "--hide";

@@ -79,13 +79,16 @@ size_t spawn_read_status(int fd, char *buf, size_t n);
  * /srv. Appends to argv from *k, at most SPAWN_FS_ARGS entries; the strings
  * the options point to live in *p, which must outlive argv.
  */
-#define SPAWN_FS_ARGS 18
+#define SPAWN_FS_ARGS 22
+#define SPAWN_ARG_PATHS 2 /* files named in the command's arguments, exposed */
 struct spawn_fs_paths {
     char templates[CONFIG_PATH_MAX + 8];
     char interpreter[CONFIG_PATH_MAX];
     char conf_dir[CONFIG_PATH_MAX];                      /* the folder of tenantd.ini */
     char plans_dir[CONFIG_PATH_MAX];                     /* the folder of plans.ini */
     char flags_dir[CONFIG_PATH_MAX + CONFIG_ID_MAX + 8]; /* <run_dir>/flags/<id> */
+    char arg_paths[SPAWN_ARG_PATHS][CONFIG_PATH_MAX];    /* spawn_arg_paths */
+    size_t n_arg_paths;
 };
 void spawn_fs_args(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    const char **argv, size_t *k);
@@ -99,6 +102,10 @@ void spawn_hide_config(const struct config_global *g, const char *program, struc
 /* And the tenant's flags folder (o->id's), exposed read-only. */
 void spawn_expose_flags(const struct config_global *g, struct spawn_fs_paths *p,
                         struct jail_opts *o);
+/* Resolve the absolute paths among args (the command's words after the
+ * program, NULL-terminated, or NULL) into p: they stay visible and are exposed
+ * like the program. Call before spawn_fs_opts. */
+void spawn_arg_paths(const char *const *args, struct spawn_fs_paths *p);
 void spawn_fs_opts(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    struct jail_opts *o);
 

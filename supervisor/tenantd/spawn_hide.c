@@ -8,8 +8,10 @@
  *
  * A folder is left visible when hiding it would break the worker or the
  * system: "/" and the system's own folders (/etc, /usr, ...), and a folder
- * holding a command other than the bundled worker (an app installed beside
- * the config may need its neighbours: its modules, its virtualenv). Folders
+ * holding a command other than the bundled worker, or a file named by an
+ * absolute path in its arguments (an app installed beside the config, e.g.
+ * `python3 /srv/firm/app.py`, may need its neighbours: its modules, its
+ * virtualenv). Folders
  * nested in another hidden one are dropped, as the jail mounts each cover on
  * a path that must still exist.
  */
@@ -77,12 +79,16 @@ static bool bundled_worker(const char *program)
 
 /* Add dir to o's --hide list unless it must stay visible or is already
  * covered; drop the entries it covers. */
-static void hide_one(struct jail_opts *o, const char *dir, const char *program_real)
+static void hide_one(struct jail_opts *o, const char *dir, const char *program_real,
+                     const struct spawn_fs_paths *p)
 {
     if (dir[0] != '/' || system_folder(dir))
         return;
     if (program_real[0] && jail_path_within(program_real, dir) && !bundled_worker(program_real))
         return;
+    for (size_t i = 0; i < p->n_arg_paths; i++)
+        if (jail_path_within(p->arg_paths[i], dir))
+            return;
     for (size_t i = 0; i < o->n_hide; i++)
         if (jail_path_within(dir, o->hide[i]))
             return;
@@ -95,6 +101,22 @@ static void hide_one(struct jail_opts *o, const char *dir, const char *program_r
         o->hide[o->n_hide++] = dir;
 }
 
+/* The files named by absolute paths among the command's arguments (a
+ * script given to an interpreter), resolved, into p->arg_paths. */
+void spawn_arg_paths(const char *const *args, struct spawn_fs_paths *p)
+{
+    char real[PATH_MAX];
+    struct stat st;
+
+    p->n_arg_paths = 0;
+    for (size_t i = 0; args != NULL && args[i] != NULL && p->n_arg_paths < SPAWN_ARG_PATHS; i++) {
+        if (args[i][0] != '/' || realpath(args[i], real) == NULL || stat(real, &st) < 0 ||
+            strlen(real) >= sizeof p->arg_paths[0])
+            continue;
+        snprintf(p->arg_paths[p->n_arg_paths++], sizeof p->arg_paths[0], "%s", real);
+    }
+}
+
 void spawn_hide_config(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                        struct jail_opts *o)
 {
@@ -104,9 +126,9 @@ void spawn_hide_config(const struct config_global *g, const char *program, struc
         real[0] = '\0';
     folder_of(g->path, p->conf_dir, sizeof p->conf_dir);
     folder_of(g->plans, p->plans_dir, sizeof p->plans_dir);
-    hide_one(o, g->tenants_dir, real);
-    hide_one(o, p->conf_dir, real);
-    hide_one(o, p->plans_dir, real);
+    hide_one(o, g->tenants_dir, real, p);
+    hide_one(o, p->conf_dir, real, p);
+    hide_one(o, p->plans_dir, real, p);
 }
 
 /* The tenant's flags folder (config_tenant_flags_dir), created root's 0755

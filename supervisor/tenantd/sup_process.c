@@ -309,6 +309,7 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
+    spawn_arg_paths((const char *const *)argv + 1, paths);
     spawn_fs_opts(g, argv[0], paths, o);
     const char *pg_dir = pg_admin_expose(g, &t->cfg);
     if (pg_dir != NULL && o->n_expose < JAIL_EXPOSE_MAX)
