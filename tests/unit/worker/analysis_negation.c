@@ -133,8 +133,8 @@ static void test_no_departure_period_is_not_a_departure_period(void **state)
         assert_true(has(&r, "oqtf_sans_delai"));
         assert_int_equal(r.urgency, ANALYSIS_URGENCY_CRITICAL);
         analysis_result_free(&r);
-        assert_false(holds(&models[m], "Refus d'un délai de départ volontaire.",
-                           "delai_depart_volontaire"));
+        assert_false(
+            holds(&models[m], "Refus d'un délai de départ volontaire.", "delai_depart_volontaire"));
         assert_true(holds(&models[m], "OQTF avec un délai de départ volontaire de trente jours.",
                           "delai_depart_volontaire"));
     }
