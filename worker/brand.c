@@ -9,10 +9,10 @@
 
 /* Compared after folding: ASCII lower case, "è é ê" → "e", "î" → "i". */
 static const char *const skipped[] = {
-    "cabinet", "scp",     "selarl",   "selas",   "selafa",   "seleurl", "aarpi",  "sarl",
-    "sas",     "maitre",  "me",       "avocat",  "avocats",  "associe", "associes", "associee",
-    "associees", "de",    "du",       "des",     "la",       "le",      "les",    "et",
-    "d",       "l",       "societe",
+    "cabinet",  "scp",      "selarl",    "selas", "selafa", "seleurl", "aarpi",
+    "sarl",     "sas",      "maitre",    "me",    "avocat", "avocats", "associe",
+    "associes", "associee", "associees", "de",    "du",     "des",     "la",
+    "le",       "les",      "et",        "d",     "l",      "societe",
 };
 
 /* Fold one word (s, len bytes) into out for comparison: ASCII lower case,
@@ -76,7 +76,8 @@ static void put_initial(const char *w, size_t len, char *out, size_t n)
  * (spaces, &, punctuation, hyphens) separates words. */
 static bool is_sep(unsigned char c)
 {
-    return c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+    return c < 0x80 &&
+           !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
 }
 
 void brand_monogram(const char *name, char *out, size_t n)

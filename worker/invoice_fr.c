@@ -72,17 +72,18 @@ int invoice_vat_number(const char *siret, char *out, size_t n)
 
 int invoice_date(const char *iso_utc, int add_days, int en, char *out, size_t n)
 {
-    static const char *const fr[12] = {"janvier", "février", "mars",      "avril",
-                                       "mai",     "juin",    "juillet",   "août",
+    static const char *const fr[12] = {"janvier",   "février", "mars",     "avril",
+                                       "mai",       "juin",    "juillet",  "août",
                                        "septembre", "octobre", "novembre", "décembre"};
-    static const char *const enm[12] = {"January", "February", "March",     "April",
-                                        "May",     "June",     "July",      "August",
-                                        "September", "October", "November", "December"};
+    static const char *const enm[12] = {"January",   "February", "March",    "April",
+                                        "May",       "June",     "July",     "August",
+                                        "September", "October",  "November", "December"};
     struct tm tm = {0};
     int y, mo, d, h = 0, mi = 0, s = 0;
     out[0] = '\0';
-    if (iso_utc == NULL || sscanf(iso_utc, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) < 3 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (iso_utc == NULL ||
+        sscanf(iso_utc, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) < 3 || mo < 1 ||
+        mo > 12 || d < 1 || d > 31)
         return -EINVAL;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

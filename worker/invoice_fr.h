@@ -46,10 +46,10 @@ struct invoice_line {
 };
 struct invoice_view {
     int en;
-    char title[96];   /* "Facture n° 2026-0001" */
-    char issued[160]; /* "Date d'émission : 3 décembre 2026" */
-    char due[160];    /* "Date d'échéance : 2 janvier 2027 (30 jours)" */
-    char status[160]; /* "Statut : envoyée" */
+    char title[96];      /* "Facture n° 2026-0001" */
+    char issued[160];    /* "Date d'émission : 3 décembre 2026" */
+    char due[160];       /* "Date d'échéance : 2 janvier 2027 (30 jours)" */
+    char status[160];    /* "Statut : envoyée" */
     char seller[5][300]; /* name, address, "SIRET …", "N° TVA …", phone · email */
     char client[3][600]; /* "Client :", name, address */
     char head[4][64];    /* column titles */
