@@ -287,7 +287,8 @@ function factorText(f) {
   if (typeof f === 'string') return f;
   const w = Number(f.weight);
   const sign = w > 0 ? '+' : w < 0 ? '−' : '';
-  return (sign ? sign + ' ' : '') + (f.label || f.description || f.name || f.id || JSON.stringify(f));
+  const label = f.label || f.description || f.name || f.id || JSON.stringify(f);
+  return sign ? `${sign} ${label} (${weightText(w)})` : label;
 }
 /* "+0,15" / "−0,15" / "0": the rule's weight, signed, in the page's language. */
 function weightText(w) {

@@ -162,8 +162,10 @@ static void test_pdf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_amounts),         cmocka_unit_test(test_identity),
-        cmocka_unit_test(test_dates_and_status), cmocka_unit_test(test_missing_identity),
+        cmocka_unit_test(test_amounts),
+        cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_dates_and_status),
+        cmocka_unit_test(test_missing_identity),
         cmocka_unit_test(test_pdf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
