@@ -103,6 +103,9 @@ int main(int argc, char **argv)
     }
     /* Writes to a closed connection must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Past RLIMIT_FSIZE (the plan's storage), a write fails with EFBIG instead
+     * of killing the worker. */
+    signal(SIGXFSZ, SIG_IGN);
     /* One password hash at a time: at the default cost each takes 64 MiB,
      * and a plan's memory limit may be 128 MiB. libuv reads this once. */
     setenv("UV_THREADPOOL_SIZE", "1", 1);

@@ -132,13 +132,15 @@ void ctl_print_status_table(FILE *f, const json_t *tenants)
                 fprintf(f, right[c] ? "%*s  " : "%-*s  ", (int)w[c], cells[c]);
         }
     }
-    /* Problems go below the table, in full: they do not fit a column. */
+    /* Problems and the workers' own status lines go below the table, in full:
+     * they do not fit a column. */
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const json_t *t = json_array_get(tenants, i);
-        const char *fields[] = {"config_error", "state_reason"};
-        const char *labels[] = {"config error", "reason"};
-        for (int k = 0; k < 2; k++) {
+        /* worker_status: the worker's own STATUS= (sd_notify). */
+        const char *fields[] = {"config_error", "state_reason", "notify_error", "worker_status"};
+        const char *labels[] = {"config error", "reason", "notify error", "worker status"};
+        for (int k = 0; k < 4; k++) {
             const char *v = str(t, fields[k]);
             if (!v[0])
                 continue;

@@ -80,6 +80,13 @@ static void send_signal(struct tenant *t, int sig)
         log_warn(t->id, "kill(%d, %d): %s", (int)t->pid, sig, strerror(errno));
 }
 
+/* [worker] stop_signal: what a worker is asked to stop with (SIGKILL follows
+ * after the grace period). */
+static int stop_sig(const struct tenant *t)
+{
+    return t->have_cfg ? config_stop_signal(t->cfg.stop_signal) : SIGTERM;
+}
+
 static void on_drain_timer(uv_timer_t *h)
 {
     struct tenant *t = h->data;
@@ -93,8 +100,8 @@ void sup_prev_drain(struct tenant *t)
     if (!t->prev || t->prev_draining)
         return;
     t->prev_draining = true;
-    if (kill(t->prev->pid, SIGTERM) < 0 && errno != ESRCH)
-        log_warn(t->id, "kill(%d, SIGTERM): %s", (int)t->prev->pid, strerror(errno));
+    if (kill(t->prev->pid, stop_sig(t)) < 0 && errno != ESRCH)
+        log_warn(t->id, "kill(%d, %d): %s", (int)t->prev->pid, stop_sig(t), strerror(errno));
     if (!t->closing)
         uv_timer_start(&t->drain_timer, on_drain_timer, (uint64_t)t->s->cfg->g.stop_grace_ms, 0);
 }
@@ -152,7 +159,7 @@ static void act_term(struct tenant *t)
         sup_tenant_feed(t, EV_EXIT_CLEAN);
         return;
     }
-    send_signal(t, SIGTERM);
+    send_signal(t, stop_sig(t));
     sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
 }
 
@@ -250,7 +257,7 @@ static void perform(struct tenant *t, enum fsm_action a)
     case ACT_ABORT:
         t->aborting = true;
         sup_health_stop(t);
-        send_signal(t, SIGTERM);
+        send_signal(t, stop_sig(t));
         sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
         break;
     case ACT_TERM:

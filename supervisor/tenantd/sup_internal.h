@@ -130,6 +130,13 @@ struct tenant {
 
     struct backoff bo;
     int spawns, restarts;
+    /* Issue 18: starts an operator caused (start, restart, resume, a changed
+     * file) are counted apart from the supervisor's own restarts. */
+    int operator_restarts;
+    bool op_pending;            /* the next spawn is an operator's */
+    char worker_status[128];    /* the last STATUS= of this worker, cleaned; "" at each spawn */
+    char notify_error[256];     /* the last refused notify message (MAINPID=), "" when none */
+    bool notify_foreign_logged; /* said once per spawn that a non-main sender was ignored */
     char last_exit[48];
     char state_reason[256];
 
@@ -196,6 +203,8 @@ void sup_states_changed(struct sup *s);
 void sup_event(struct sup *s, enum sup_event ev);
 void sup_timer_disarm(struct tenant *t);
 void sup_close_listen(struct tenant *t);
+/* sup_ports.c: bind a passed-socket tenant's port now, if not yet held. */
+void sup_reserve_port(struct tenant *t);
 struct tenant *sup_find(const struct sup *s, const char *id);
 struct tenant *sup_tenant_new(struct sup *s, const char *id);
 int sup_tenant_insert(struct sup *s, struct tenant *t);
@@ -222,7 +231,7 @@ void sup_prev_drain(struct tenant *t);
 
 /* sup_process.c: the callbacks of a worker's notify socket and exit watch,
  * for sup_upgrade.c's adopted workers. */
-void sup_on_notify(void *arg, unsigned flags, const char *status);
+void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status);
 void sup_on_exit_readable(uv_poll_t *h, int status, int events);
 
 /* sup_upgrade.c: tenants across an upgrade of tenantd (upgrade.h). */

@@ -8,6 +8,7 @@
  * sup_exec.c), fork or exec (spawn.c), or speak HTTP (health.c).
  */
 #include "sup_internal.h"
+#include "argv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
+#include "netpolicy.h"
 #include "log.h"
 #include "logcap.h"
 #include "notify.h"
@@ -47,11 +49,26 @@ static void watch_closed(uv_handle_t *h)
     free(w);
 }
 
-void sup_on_notify(void *arg, unsigned flags, const char *status)
+void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status)
 {
     struct tenant *t = arg;
-    if (flags & NOTIFY_STATUS)
-        log_debug(t->id, "worker status: %s", status);
+    /* [worker] notify_access = main (systemd's NotifyAccess=main): only the
+     * worker's main process may speak; its helpers and children may not. */
+    if (t->have_cfg && t->cfg.notify_access == NOTIFY_ACCESS_MAIN &&
+        (sender <= 0 || sender != t->pid)) {
+        if (!t->notify_foreign_logged) {
+            t->notify_foreign_logged = true;
+            log_warn(t->id,
+                     "notify message from pid %d ignored: only the main process pid %d may send "
+                     "([worker] notify_access = main)",
+                     (int)sender, (int)t->pid);
+        }
+        return;
+    }
+    if (flags & NOTIFY_STATUS) {
+        notify_clean_status(status, t->worker_status, sizeof t->worker_status);
+        log_debug(t->id, "worker status: %s", t->worker_status);
+    }
     /* The worker is about to go idle: a probe sent now would wait in the
      * backlog once it has stopped accepting, and wake the tenant at once.
      * Probing resumes after the grace period if it does not exit after all. */
@@ -67,6 +84,17 @@ void sup_on_notify(void *arg, unsigned flags, const char *status)
     }
     if (flags & NOTIFY_STOPPING)
         log_debug(t->id, "worker says it is stopping");
+    if (flags & NOTIFY_MAINPID) {
+        /* Refused: the worker is pid 1 of its pid namespace, and when it exits
+         * the kernel ends every process in it, so a daemonizing worker cannot
+         * be followed to another main pid. */
+        if (!t->notify_error[0])
+            log_error(t->id, "MAINPID= refused: the worker must stay in the foreground");
+        snprintf(t->notify_error, sizeof t->notify_error,
+                 "MAINPID= refused: the worker is pid 1 of its own pid namespace and its exit "
+                 "ends every process in it, so it must not daemonize (run it in the "
+                 "foreground)");
+    }
 }
 
 static void on_probe_done(void *arg, int result);
@@ -233,12 +261,16 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
     o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
     o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    /* The plan's storage limit, first layer: no single file grows past it
+     * (storage.c counts the whole data dir). */
+    if (t->cfg.storage_bytes > 0)
+        o->rlimit_fsize = t->cfg.storage_bytes;
     o->no_core = true;
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */
     o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
-    if (t->cfg.network == WORKER_NETWORK_NONE)
-        o->ns |= JAIL_NS_NET;
+    /* network namespace, Landlock port rules, cgroup-bpf address rules */
+    netpolicy_jail_opts(&t->cfg, t->s->cgsys.v2.mnt[0] != '\0', o);
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
@@ -375,9 +407,7 @@ static int do_spawn(struct tenant *t)
         snprintf(jail, sizeof jail, "%s", g->jail_path);
     else
         snprintf(jail, sizeof jail, "%s/tenant-jail", s->self_dir);
-    if (t->cfg.command[0])
-        snprintf(worker, sizeof worker, "%s", t->cfg.command);
-    else if (g->worker_path[0])
+    if (g->worker_path[0])
         snprintf(worker, sizeof worker, "%s", g->worker_path);
     else
         snprintf(worker, sizeof worker, "%s/tenant-worker", s->self_dir);
@@ -401,7 +431,14 @@ static int do_spawn(struct tenant *t)
         (size_t)snprintf(gspec, sizeof gspec, "%s/%s", s->cg_parent, t->id) < sizeof gspec)
         have_gcg = cgroup_tenant_paths(&s->cgsys, gspec, gen, &gcg) == 0;
 
-    char *worker_argv[] = {worker, NULL};
+    /* [worker] command is an argv (quoted words, no shell; checked at parse time). */
+    char argbuf[CONFIG_PATH_MAX], *worker_argv[ARGV_MAX_WORDS + 1] = {worker, NULL};
+    if (t->cfg.command[0] &&
+        argv_split(t->cfg.command, worker_argv, argbuf, sizeof argbuf, NULL, 0) <= 0) {
+        rc = -EINVAL;
+        sup_set_reason(t, "[worker] command cannot be split into words");
+        goto cleanup;
+    }
     struct jail_opts jo;
     struct spawn_fs_paths paths;
     jail_opts_for(t, dir, worker_argv, &paths, &jo);
@@ -452,10 +489,18 @@ static int do_spawn(struct tenant *t)
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;
-    /* A wake-up from idle is counted in wakeups, not as a restart. */
-    if (t->spawns++ > 0 && !t->waking)
-        t->restarts++;
+    /* restarts: the supervisor's own; an operator's start, restart, resume or
+     * changed file counts in operator_restarts; a wake-up from idle in wakeups. */
+    if (t->spawns++ > 0 && !t->waking) {
+        if (t->op_pending)
+            t->operator_restarts++;
+        else
+            t->restarts++;
+    }
     t->waking = false;
+    t->op_pending = false;
+    t->worker_status[0] = '\0';
+    t->notify_foreign_logged = false;
     log_info(t->id, "worker started pid=%d", (int)t->pid);
     sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
     t->ready_poll_ms = READY_POLL_FIRST_MS;

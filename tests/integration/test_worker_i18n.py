@@ -30,8 +30,8 @@ def dictionaries(js):
         start = body.index(f"\n  {lang}: {{") + len(f"\n  {lang}: {{")
         end = body.index("\n  },", start)
         block = body[start:end]
-        # Strings are single-quoted; drop them before reading the keys.
-        keys = re.findall(r"(?:^|[,{\s])([a-z_][a-z0-9_]*)\s*:\s*'", block, re.M)
+        # A key is a word before ':' and a quoted string (single or double quotes).
+        keys = re.findall(r"(?:^|[,{\s])([a-z_][a-z0-9_]*)\s*:\s*['\"]", block, re.M)
         assert keys, lang
         dup = {k for k in keys if keys.count(k) > 1}
         assert not dup, f"{lang}: keys given twice: {sorted(dup)}"
