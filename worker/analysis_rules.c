@@ -3,6 +3,7 @@
  * the rule file parser, text normalisation and the scoring.
  */
 #include "analysis_rules.h"
+#include "analysis_context.h"
 #include "rulefile.h"
 #include "util.h"
 
@@ -81,17 +82,27 @@ static size_t utf8_seq_len(unsigned char b)
     return 1;
 }
 
-char *analysis_normalize(const char *text, size_t len)
+/* Bytes that end a sentence for the negation window (analysis_context.c). */
+static bool is_stop(unsigned char b)
+{
+    return b == '.' || b == '!' || b == '?' || b == ';' || b == ',' || b == '\n';
+}
+
+char *analysis_normalize_breaks(const char *text, size_t len, char **brk_out)
 {
     /* Each input byte yields at most two output bytes ("ß" is 2 bytes and
      * gives "ss"), plus the separators around the whole. */
     if (len > (SIZE_MAX - 3) / 2)
         return NULL;
     char *out = malloc(2 * len + 3);
+    char *brk = brk_out != NULL ? calloc(1, 2 * len + 3) : NULL;
     size_t j = 0;
     bool sep = true; /* the previous output character was a space */
-    if (out == NULL)
+    if (out == NULL || (brk_out != NULL && brk == NULL)) {
+        free(out);
+        free(brk);
         return NULL;
+    }
     out[j++] = ' ';
     for (size_t i = 0; i < len;) {
         unsigned char b = (unsigned char)text[i];
@@ -120,6 +131,10 @@ char *analysis_normalize(const char *text, size_t len)
             if (!sep)
                 out[j++] = ' ';
             sep = true;
+            /* The separator standing for this run of non-letters marks a
+             * sentence end if any of them is one. */
+            if (brk != NULL && is_stop(b))
+                brk[j - 1] = 1;
             continue;
         }
         for (const char *p = fold; *p != '\0'; p++)
@@ -129,7 +144,14 @@ char *analysis_normalize(const char *text, size_t len)
     if (!sep)
         out[j++] = ' ';
     out[j] = '\0';
+    if (brk_out != NULL)
+        *brk_out = brk;
     return out;
+}
+
+char *analysis_normalize(const char *text, size_t len)
+{
+    return analysis_normalize_breaks(text, len, NULL);
 }
 
 /* ---- rule file ---------------------------------------------------------- */
@@ -169,8 +191,28 @@ static int parse_bp(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-enum { SEEN_LABEL = 1, SEEN_REF = 2, SEEN_WEIGHT = 4, SEEN_URG = 8, SEEN_DEADLINE = 16 };
-enum { TOP_NAME = 1, TOP_LABEL = 2, TOP_BASE = 4, TOP_FLOOR = 8, TOP_CEIL = 16, TOP_DEFURG = 32 };
+enum {
+    SEEN_LABEL = 1,
+    SEEN_REF = 2,
+    SEEN_WEIGHT = 4,
+    SEEN_URG = 8,
+    SEEN_DEADLINE = 16,
+    SEEN_BEFORE = 32,
+    SEEN_AFTER = 64,
+    SEEN_WINDOW = 128,
+    SEEN_NOT = 256,
+};
+enum {
+    TOP_NAME = 1,
+    TOP_LABEL = 2,
+    TOP_BASE = 4,
+    TOP_FLOOR = 8,
+    TOP_CEIL = 16,
+    TOP_DEFURG = 32,
+    TOP_BEFORE = 64,
+    TOP_AFTER = 128,
+    TOP_WINDOW = 256,
+};
 
 struct parse_state {
     struct analysis_model *m;
@@ -206,6 +248,19 @@ static int once(unsigned *seen, unsigned bit, const char *key, char *err, size_t
     return 0;
 }
 
+/* window = N words, 1..ANALYSIS_WINDOW_MAX. */
+static int parse_window(const char *value, int *out, char *err, size_t errlen)
+{
+    int v = 0;
+    size_t n = strspn(value, "0123456789");
+    if (n == 0 || n > 2 || value[n] != '\0' || (v = atoi(value)) < 1 || v > ANALYSIS_WINDOW_MAX) {
+        snprintf(err, errlen, "window must be a number of words from 1 to %d", ANALYSIS_WINDOW_MAX);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
 static int finish_rule(struct parse_state *st, char *err, size_t errlen)
 {
     if (st->m->nrules == 0)
@@ -216,59 +271,57 @@ static int finish_rule(struct parse_state *st, char *err, size_t errlen)
         snprintf(err, errlen, "rule [%s] needs label, reference, weight and keywords", r->code);
         return -EINVAL;
     }
+    /* The model's context defaults, unless the rule set its own. */
+    if (!(st->seen & SEEN_WINDOW))
+        r->window = st->m->window;
+    if ((!(st->seen & SEEN_BEFORE) &&
+         analysis_phrases_copy(&r->unless_before, &st->m->unless_before) < 0) ||
+        (!(st->seen & SEEN_AFTER) &&
+         analysis_phrases_copy(&r->unless_after, &st->m->unless_after) < 0)) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     return 0;
 }
 
-static int add_phrases(struct analysis_rule *r, const char *value, char *err, size_t errlen)
+/* unless_preceded_by, unless_followed_by, window: a rule's or the model's. */
+static int context_key(unsigned *seen, unsigned bits[3], struct analysis_phrases *before,
+                       struct analysis_phrases *after, int *window, const char *key,
+                       const char *value, char *err, size_t errlen)
 {
-    const char *p = value;
-    while (*p != '\0') {
-        size_t n = strcspn(p, "|");
-        bool prefix = false;
-        const char *q = p + n;
-        /* Trim the phrase; a trailing '*' asks for a prefix match. */
-        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        if (n > 0 && p[n - 1] == '*') {
-            prefix = true;
-            n--;
-        }
-        if (memchr(p, '*', n) != NULL) {
-            snprintf(err, errlen, "a '*' may only end a keyword phrase");
-            return -EINVAL;
-        }
-        char *norm = analysis_normalize(p, n);
-        if (norm == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-        if (strlen(norm) <= 1 || strlen(norm) >= sizeof((struct analysis_factor *)0)->matched) {
-            snprintf(err, errlen,
-                     "a keyword phrase must hold letters or digits (%zu bytes at most)",
-                     sizeof((struct analysis_factor *)0)->matched - 2);
-            free(norm);
-            return -EINVAL;
-        }
-        if (prefix)
-            norm[strlen(norm) - 1] = '\0'; /* no separator after the last word */
-        if (r->nphrases >= ANALYSIS_MAX_PHRASES) {
-            snprintf(err, errlen, "more than %d keyword phrases in one rule", ANALYSIS_MAX_PHRASES);
-            free(norm);
-            return -EINVAL;
-        }
-        char **np = realloc(r->phrases, (r->nphrases + 1) * sizeof *np);
-        if (np == NULL) {
-            snprintf(err, errlen, "out of memory");
-            free(norm);
-            return -ENOMEM;
-        }
-        r->phrases = np;
-        r->phrases[r->nphrases++] = norm;
-        p = *q == '|' ? q + 1 : q;
-        while (*p == ' ' || *p == '\t')
-            p++;
+    int rc;
+    if (strcmp(key, "unless_preceded_by") == 0) {
+        if ((rc = once(seen, bits[0], key, err, errlen)) < 0)
+            return rc;
+        return analysis_phrases_parse(before, "unless_preceded_by phrase", value, err, errlen);
     }
-    return 0;
+    if (strcmp(key, "unless_followed_by") == 0) {
+        if ((rc = once(seen, bits[1], key, err, errlen)) < 0)
+            return rc;
+        return analysis_phrases_parse(after, "unless_followed_by phrase", value, err, errlen);
+    }
+    if ((rc = once(seen, bits[2], key, err, errlen)) < 0)
+        return rc;
+    return parse_window(value, window, err, errlen);
+}
+
+static bool is_context_key(const char *key)
+{
+    return strcmp(key, "unless_preceded_by") == 0 || strcmp(key, "unless_followed_by") == 0 ||
+           strcmp(key, "window") == 0;
+}
+
+static int add_keywords(struct analysis_rule *r, const char *value, char *err, size_t errlen)
+{
+    struct analysis_phrases l = {r->phrases, r->nphrases};
+    if (strcmp(value, "-") == 0) {
+        snprintf(err, errlen, "keywords must not be \"-\"");
+        return -EINVAL;
+    }
+    int rc = analysis_phrases_parse(&l, "keyword phrase", value, err, errlen);
+    r->phrases = l.v;
+    r->nphrases = l.n;
+    return rc;
 }
 
 static int top_key(struct parse_state *st, const char *key, const char *value, char *err,
@@ -299,6 +352,11 @@ static int top_key(struct parse_state *st, const char *key, const char *value, c
         }
         return 0;
     }
+    if (is_context_key(key)) {
+        unsigned bits[3] = {TOP_BEFORE, TOP_AFTER, TOP_WINDOW};
+        return context_key(&st->top_seen, bits, &m->unless_before, &m->unless_after, &m->window,
+                           key, value, err, errlen);
+    }
     unsigned bit = strcmp(key, "base") == 0      ? TOP_BASE
                    : strcmp(key, "floor") == 0   ? TOP_FLOOR
                    : strcmp(key, "ceiling") == 0 ? TOP_CEIL
@@ -306,7 +364,8 @@ static int top_key(struct parse_state *st, const char *key, const char *value, c
     if (bit == 0) {
         snprintf(err, errlen,
                  "unknown key \"%s\" (name, label, base, floor, ceiling, "
-                 "default_urgency, then [rule] sections)",
+                 "default_urgency, unless_preceded_by, unless_followed_by, window, then [rule] "
+                 "sections)",
                  key);
         return -EINVAL;
     }
@@ -401,9 +460,21 @@ static int model_cb(void *ud, const char *section, const char *key, const char *
         return 0;
     }
     if (strcmp(key, "keywords") == 0)
-        return add_phrases(r, value, err, errlen);
+        return add_keywords(r, value, err, errlen);
+    if (is_context_key(key)) {
+        unsigned bits[3] = {SEEN_BEFORE, SEEN_AFTER, SEEN_WINDOW};
+        return context_key(&st->seen, bits, &r->unless_before, &r->unless_after, &r->window, key,
+                           value, err, errlen);
+    }
+    if (strcmp(key, "not") == 0) {
+        if ((rc = once(&st->seen, SEEN_NOT, key, err, errlen)) < 0)
+            return rc;
+        return analysis_phrases_parse(&r->not_in, "not phrase", value, err, errlen);
+    }
     snprintf(err, errlen,
-             "unknown key \"%s\" (label, reference, weight, urgency, deadline, keywords)", key);
+             "unknown key \"%s\" (label, reference, weight, urgency, deadline, keywords, "
+             "unless_preceded_by, unless_followed_by, window, not)",
+             key);
     return -EINVAL;
 }
 
@@ -413,8 +484,13 @@ void analysis_model_free(struct analysis_model *m)
         for (size_t k = 0; k < m->rules[i].nphrases; k++)
             free(m->rules[i].phrases[k]);
         free(m->rules[i].phrases);
+        analysis_phrases_free(&m->rules[i].unless_before);
+        analysis_phrases_free(&m->rules[i].unless_after);
+        analysis_phrases_free(&m->rules[i].not_in);
     }
     free(m->rules);
+    analysis_phrases_free(&m->unless_before);
+    analysis_phrases_free(&m->unless_after);
     memset(m, 0, sizeof *m);
 }
 
@@ -427,6 +503,7 @@ int analysis_model_parse(struct analysis_model *m, const char *text, size_t len,
     m->floor_bp = 0;
     m->ceiling_bp = 10000;
     m->default_urgency = ANALYSIS_URGENCY_NORMAL;
+    m->window = ANALYSIS_WINDOW_DEFAULT;
     int rc = rulefile_parse(text, len, model_cb, &st, err, errlen);
     if (rc == 0 && finish_rule(&st, msg, sizeof msg) < 0) {
         snprintf(err, errlen, "at the end: %s", msg);
@@ -470,25 +547,42 @@ int analysis_model_load(struct analysis_model *m, const char *path, char *err, s
 
 /* ---- scoring ------------------------------------------------------------ */
 
+/* The first occurrence of phrase in norm that counts for rule, or NULL. */
+static const char *counted_occurrence(const struct analysis_rule *rule, const char *phrase,
+                                      char *norm, const char *brk, bool *seen)
+{
+    size_t len = strlen(phrase);
+    for (const char *q = strstr(norm, phrase); q != NULL; q = strstr(q + 1, phrase)) {
+        *seen = true;
+        if (analysis_occurrence_counts(rule, norm, brk, (size_t)(q - norm), len))
+            return q;
+    }
+    return NULL;
+}
+
 int analysis_run(const struct analysis_model *m, const char *text, size_t len,
                  struct analysis_result *out)
 {
     struct analysis_result r = {.raw_bp = m->base_bp, .urgency = ANALYSIS_URGENCY_NONE};
-    char *norm = analysis_normalize(text, len);
+    char *brk = NULL;
+    char *norm = analysis_normalize_breaks(text, len, &brk);
     if (norm == NULL)
         return -ENOMEM;
     if (m->nrules > 0) {
         r.factors = calloc(m->nrules, sizeof *r.factors);
         if (r.factors == NULL) {
             free(norm);
+            free(brk);
             return -ENOMEM;
         }
     }
     for (size_t i = 0; i < m->nrules; i++) {
         const struct analysis_rule *rule = &m->rules[i];
-        for (size_t k = 0; k < rule->nphrases; k++) {
-            if (strstr(norm, rule->phrases[k]) == NULL)
+        bool seen = false, counted = false;
+        for (size_t k = 0; k < rule->nphrases && !counted; k++) {
+            if (counted_occurrence(rule, rule->phrases[k], norm, brk, &seen) == NULL)
                 continue;
+            counted = true;
             struct analysis_factor *f = &r.factors[r.nfactors++];
             f->rule = rule;
             /* Show the phrase without the separators that delimit it. */
@@ -507,10 +601,12 @@ int analysis_run(const struct analysis_model *m, const char *text, size_t len,
                 r.negative++;
             if (rule->urgency > r.urgency)
                 r.urgency = rule->urgency;
-            break;
         }
+        if (seen && !counted)
+            r.nset_aside++;
     }
     free(norm);
+    free(brk);
     if (r.urgency == ANALYSIS_URGENCY_NONE)
         r.urgency = m->default_urgency;
     r.score_bp = r.raw_bp < m->floor_bp     ? m->floor_bp

@@ -17,9 +17,17 @@
  *                   one, or the model's default_urgency when none does
  * Weights are in basis points internally (1.0 = 10000), so the explanation
  * adds up exactly: base + Σ factor weights == raw score.
+ * Context (docs/worker-rules.md "Negation and context"): an occurrence of a
+ * phrase does not count when one of the rule's unless_preceded_by phrases
+ * occurs within `window` words before it, or one of its unless_followed_by
+ * phrases within `window` words after it, in the same sentence ("jamais
+ * condamné", "casier judiciaire vierge"), or when it lies inside one of the
+ * rule's `not` phrases ("sans délai de départ volontaire" is not "délai de
+ * départ volontaire"). The model's top-level unless_* and window are the
+ * defaults of every rule that does not set its own ("-" = none).
  * The model is not statistics and not a prediction: it points at the factors
- * the law makes relevant and says which it found. It does not understand
- * negation ("pas d'enfant" still mentions "enfant").
+ * the law makes relevant and says which it found. Beyond these rules it does
+ * not understand the text.
  * Everything here is pure except analysis_model_load(), which reads a file.
  */
 #ifndef TENANT_WORKER_ANALYSIS_RULES_H
@@ -27,6 +35,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* A list of normalised phrases (same form as analysis_rule.phrases). */
+struct analysis_phrases {
+    char **v;
+    size_t n;
+};
+
+#define ANALYSIS_WINDOW_DEFAULT 3
+#define ANALYSIS_WINDOW_MAX 12
 
 enum analysis_urgency {
     ANALYSIS_URGENCY_NONE = -1, /* a rule that does not set the urgency */
@@ -48,6 +65,8 @@ struct analysis_rule {
     enum analysis_urgency urgency;
     char **phrases; /* normalised, with a leading and trailing space unless prefix */
     size_t nphrases;
+    struct analysis_phrases unless_before, unless_after, not_in;
+    int window; /* words scanned for unless_*, 1..ANALYSIS_WINDOW_MAX */
 };
 
 struct analysis_model {
@@ -55,6 +74,9 @@ struct analysis_model {
     char label[256]; /* shown to the user */
     int base_bp, floor_bp, ceiling_bp;
     enum analysis_urgency default_urgency;
+    /* The defaults of the rules' unless_preceded_by / unless_followed_by / window. */
+    struct analysis_phrases unless_before, unless_after;
+    int window;
     struct analysis_rule *rules;
     size_t nrules;
 };
@@ -71,6 +93,7 @@ struct analysis_result {
     int positive, negative;          /* factors with weight > 0 and < 0 */
     struct analysis_factor *factors; /* in the model's rule order */
     size_t nfactors;
+    size_t nset_aside; /* rules whose every occurrence was negated or excluded */
 };
 
 /*

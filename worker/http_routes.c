@@ -29,6 +29,7 @@
 #include "http_internal.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <h2o.h>
 #include <netinet/in.h>
@@ -42,6 +43,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http_status.h"
+#include "invoice_page.h"
 #include "model.h"
 #include "pages.h"
 #include "proxy_render.h"
@@ -180,6 +182,35 @@ static void route_invoice_print(struct call *c)
     void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
     *holder = html;
     http_send_bytes(c->req, 200, "text/html; charset=utf-8", html, len, K_PRINT);
+}
+
+/* The invoice as a PDF download (invoice_pdf.c), named facture-<numero>.pdf. */
+static void route_invoice_pdf(struct call *c)
+{
+    struct wctx ctx = make_ctx(c);
+    struct wres w = model_invoice_get(&ctx, NULL, c->arg);
+    char name[96] = "attachment; filename=\"facture-";
+    size_t len, n = strlen(name);
+
+    if (w.status != 200) {
+        http_send_wres(c->req, w);
+        return;
+    }
+    for (const char *p = json_string_value(json_object_get(w.body, "numero")); p && *p; p++)
+        if (n + 6 < sizeof name && (isalnum((unsigned char)*p) || *p == '-'))
+            name[n++] = *p;
+    memcpy(name + n, ".pdf\"", 6);
+    char *pdf = invoice_pdf(w.body, ctx.env, &len);
+    json_decref(w.body);
+    if (pdf == NULL) {
+        http_send_error(c->req, 500, "internal", "out of memory");
+        return;
+    }
+    void **holder = h2o_mem_alloc_shared(&c->req->pool, sizeof *holder, free_blob);
+    *holder = pdf;
+    h2o_add_header_by_str(&c->req->pool, &c->req->res.headers, H2O_STRLIT("content-disposition"), 0,
+                          NULL, h2o_strdup(&c->req->pool, name, SIZE_MAX).base, strlen(name));
+    http_send_bytes(c->req, 200, "application/pdf", pdf, len, K_PRINT);
 }
 
 static void route_me(struct call *c)
@@ -396,6 +427,7 @@ static const struct route routes[] = {
     {"PATCH", "/api/invoices/*", R_AUTH | R_BODY, ADMIN | LAWYER, route_model,
      model_invoice_update},
     {"GET", "/api/invoices/*/print", R_AUTH, ANYONE, route_invoice_print, NULL},
+    {"GET", "/api/invoices/*/pdf", R_AUTH, ANYONE, route_invoice_pdf, NULL},
     {"GET", "/api/deadlines/types", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_types},
     {"POST", "/api/deadlines", R_AUTH | R_BODY, ANYONE, route_model, model_deadline_create},
     {"GET", "/api/deadlines", R_AUTH | R_QUERY, ANYONE, route_model, model_deadline_list},

@@ -7,6 +7,8 @@
  * folder opened once, so neither ".." nor a symbolic link can lead outside.
  */
 #include "pages.h"
+#include "brand.h"
+#include "invoice_page.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,26 +88,10 @@ int pages_buf_escape(struct pages_buf *b, const char *s)
     return r;
 }
 
-static const char *upper_initial(const char *name, char out[8])
-{
-    /* The monogram is the first character of the name, whole if multi-byte. */
-    size_t n = 1;
-    unsigned char c = (unsigned char)name[0];
-    if (c >= 0xc0)
-        n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    if (strnlen(name, n) < n)
-        n = strnlen(name, n);
-    memcpy(out, name, n);
-    out[n] = '\0';
-    if (n == 1 && out[0] >= 'a' && out[0] <= 'z')
-        out[0] = (char)(out[0] - 'a' + 'A');
-    return out;
-}
-
 /* The value of one placeholder, written escaped into b. */
 static int put_key(struct pages_buf *b, const char *key, size_t klen)
 {
-    char initial[8];
+    char initial[16];
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
     if (KEY("lang"))
         return pages_buf_escape(b, env->language);
@@ -124,11 +110,15 @@ static int put_key(struct pages_buf *b, const char *key, size_t klen)
     if (KEY("email"))
         return pages_buf_escape(b, env->email);
     if (KEY("plan"))
-        return pages_buf_escape(b, env->plan_label);
+        return pages_buf_escape(b, brand_plan_label(env->plan_label, env->language));
     if (KEY("model"))
         return pages_buf_escape(b, env->ai_model);
-    if (KEY("initial"))
-        return pages_buf_escape(b, upper_initial(env->client_name, initial));
+    if (KEY("initial")) {
+        brand_monogram(env->client_name, initial, sizeof initial);
+        return pages_buf_escape(b, initial);
+    }
+    if (KEY("timezone"))
+        return pages_buf_escape(b, env->timezone ? env->timezone : "");
     if (KEY("logo")) {
         /* The logo is shown only when it exists, so a tenant without one gets
          * the monogram instead of a broken image. */
@@ -365,131 +355,7 @@ out:
 
 /* ---- printable invoice ---------------------------------------------------- */
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static int money(struct pages_buf *b, json_int_t cents)
-{
-    char s[64];
-    const char *sign = cents < 0 ? "-" : "";
-    long long v = cents < 0 ? -(long long)cents : (long long)cents;
-    if (strcmp(env->language, "en") == 0)
-        snprintf(s, sizeof s, "%s€%lld.%02lld", sign, v / 100, v % 100);
-    else
-        snprintf(s, sizeof s, "%s%lld,%02lld €", sign, v / 100, v % 100);
-    return buf_str(b, s);
-}
-
-static json_int_t jint(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
-}
-
 char *pages_invoice(const json_t *inv, size_t *len)
 {
-    int en = strcmp(env->language, "en") == 0;
-    struct pages_buf b = {0};
-    const json_t *items = json_object_get(inv, "items");
-    char num[32];
-    int r = 0;
-
-#define S(x) (r = r ? r : buf_str(&b, (x)))
-#define E(x) (r = r ? r : pages_buf_escape(&b, (x)))
-#define M(x) (r = r ? r : money(&b, (x)))
-    S("<!DOCTYPE html>\n<html lang=\"");
-    E(env->language);
-    S("\"><head><meta charset=\"utf-8\"><title>");
-    S(en ? "Invoice " : "Facture ");
-    E(jstr(inv, "numero"));
-    S("</title><style>"
-      "body{font:14px/1.45 system-ui,sans-serif;color:#222;margin:2rem}"
-      ".invoice{max-width:800px;margin:auto}"
-      ".invoice header{display:flex;justify-content:space-between;border-bottom:4px solid ");
-    E(env->color);
-    S(";padding-bottom:1rem}"
-      ".invoice h1{color:");
-    E(env->color);
-    S(";margin:0 0 .3rem}"
-      ".invoice table{width:100%;border-collapse:collapse;margin:1.5rem 0}"
-      ".invoice th,.invoice td{padding:.4rem;border-bottom:1px solid #ddd;text-align:left}"
-      ".invoice .num{text-align:right}"
-      ".invoice .totals td{border:0}"
-      "</style></head><body>\n<article class=\"invoice\"><header><div><h1>");
-    E(env->client_name);
-    S("</h1><div>");
-    E(env->address);
-    S("</div><div>");
-    E(env->phone);
-    S(" · ");
-    E(env->email);
-    S("</div>");
-    if (env->siret[0]) {
-        S("<div>SIRET ");
-        E(env->siret);
-        S("</div>");
-    }
-    S("</div><div class=\"num\"><h2>");
-    S(en ? "Invoice " : "Facture ");
-    E(jstr(inv, "numero"));
-    S("</h2><div>");
-    E(jstr(inv, "created_at"));
-    S("</div><div>");
-    S(en ? "Status: " : "Statut : ");
-    E(jstr(inv, "status"));
-    S("</div></div></header>\n<p>");
-    S(en ? "Billed to: <strong>" : "Client : <strong>");
-    E(jstr(inv, "client_name"));
-    S("</strong></p><table><thead><tr><th>");
-    S(en ? "Description</th><th class=\"num\">Qty</th><th class=\"num\">Unit price excl. VAT</th>"
-           "<th class=\"num\">Total excl. VAT</th>"
-         : "Désignation</th><th class=\"num\">Qté</th><th class=\"num\">Prix unitaire HT</th>"
-           "<th class=\"num\">Total HT</th>");
-    S("</tr></thead><tbody>");
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        const json_t *it = json_array_get(items, i);
-        json_int_t q = jint(it, "quantity"), u = jint(it, "unit_price_cents");
-        json_int_t t = json_object_get(it, "total_cents") ? jint(it, "total_cents") : q * u;
-        S("<tr><td>");
-        E(jstr(it, "description"));
-        snprintf(num, sizeof num, "%lld", (long long)q);
-        S("</td><td class=\"num\">");
-        S(num);
-        S("</td><td class=\"num\">");
-        M(u);
-        S("</td><td class=\"num\">");
-        M(t);
-        S("</td></tr>");
-    }
-    S("</tbody><tbody class=\"totals\"><tr><td colspan=\"3\" class=\"num\">");
-    S(en ? "Total excl. VAT" : "Total HT");
-    S("</td><td class=\"num\">");
-    M(jint(inv, "montant_ht_cents"));
-    S("</td></tr><tr><td colspan=\"3\" class=\"num\">");
-    S(en ? "VAT" : "TVA");
-    if (json_object_get(inv, "vat_rate_bp")) {
-        json_int_t bp = jint(inv, "vat_rate_bp");
-        snprintf(num, sizeof num, " %lld,%02lld %%", (long long)(bp / 100), (long long)(bp % 100));
-        S(num);
-    }
-    S("</td><td class=\"num\">");
-    M(json_object_get(inv, "tva_cents")
-          ? jint(inv, "tva_cents")
-          : jint(inv, "montant_ttc_cents") - jint(inv, "montant_ht_cents"));
-    S("</td></tr><tr><td colspan=\"3\" class=\"num\"><strong>");
-    S(en ? "Total incl. VAT" : "Total TTC");
-    S("</strong></td><td class=\"num\"><strong>");
-    M(jint(inv, "montant_ttc_cents"));
-    S("</strong></td></tr></tbody></table></article>\n</body></html>\n");
-#undef S
-#undef E
-#undef M
-    if (r != 0) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return invoice_html(inv, env, len);
 }

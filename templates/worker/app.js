@@ -46,6 +46,11 @@ const STRINGS = {
     previous_regime: 'Notification sous un régime antérieur : la règle appliquée était en vigueur du {from} au {until}.',
     previous_regime_short: 'régime antérieur', source: 'Source',
     types_for: 'Procédures en vigueur pour une notification le {d}',
+    urgency_overdue: 'dépassé', overdue: 'délai dépassé', factor_helps: 'favorable au dossier',
+    factor_hurts: 'défavorable au dossier', factor_neutral: 'signal d’urgence (sans effet sur le taux)',
+    weight: 'poids', base_score: 'Point de départ', raw_score: 'Total avant bornes', reference: 'Référence',
+    download_pdf: 'Télécharger (PDF)', tz_paris: 'heure de Paris', tz_other: 'heure locale ({tz})',
+    matched: 'relevé',
   },
   en: {
     plan: 'Plan', logout: 'Sign out', login_title: 'Sign in to your workspace',
@@ -88,6 +93,11 @@ const STRINGS = {
     previous_regime: 'Notified under a previous regime: the rule applied was in force from {from} to {until}.',
     previous_regime_short: 'previous regime', source: 'Source',
     types_for: 'Procedures in force for a notification on {d}',
+    urgency_overdue: 'overdue', overdue: 'deadline passed', factor_helps: 'helps the case',
+    factor_hurts: 'hurts the case', factor_neutral: 'urgency signal (no effect on the rate)',
+    weight: 'weight', base_score: 'Starting point', raw_score: 'Total before bounds', reference: 'Reference',
+    download_pdf: 'Download (PDF)', tz_paris: 'Paris time', tz_other: 'local time ({tz})',
+    matched: 'found',
   },
 };
 const LANG = STRINGS[document.documentElement.lang] ? document.documentElement.lang : 'fr';
@@ -124,7 +134,9 @@ function day(s) {
 }
 function badge(kind, prefix) {
   const k = String(kind || '');
-  return el('span', { class: 'badge ' + k.replace(/[^a-z_-]/gi, '') }, T(prefix + k) !== prefix + k ? T(prefix + k) : k);
+  const b = el('span', { class: 'badge ' + k.replace(/[^a-z_-]/gi, '') }, T(prefix + k) !== prefix + k ? T(prefix + k) : k);
+  if (k === 'overdue') b.title = T('overdue');
+  return b;
 }
 /* A list answer may be a bare array or an object holding one. */
 function rows(r, ...keys) {
@@ -276,7 +288,31 @@ function pct(rate) {
 }
 function factorText(f) {
   if (typeof f === 'string') return f;
-  return f.label || f.description || f.name || f.id || JSON.stringify(f);
+  const w = Number(f.weight);
+  const sign = w > 0 ? '+' : w < 0 ? '−' : '';
+  const label = f.label || f.description || f.name || f.id || JSON.stringify(f);
+  return sign ? `${sign} ${label} (${weightText(w)})` : label;
+}
+/* "+0,15" / "−0,15" / "0": the rule's weight, signed, in the page's language. */
+function weightText(w) {
+  const v = Number(w);
+  if (!v) return '0';
+  const abs = Math.abs(v).toLocaleString(LANG === 'en' ? 'en-GB' : 'fr-FR', { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  return (v > 0 ? '+' : '−') + abs;
+}
+/* One factor: + (helps) or − (hurts) or ! (urgency only), label, weight, legal reference. */
+function factorItem(f) {
+  if (typeof f === 'string') return el('li', {}, f);
+  const w = Number(f.weight);
+  const kind = w > 0 ? 'plus' : w < 0 ? 'minus' : 'neutral';
+  const mark = w > 0 ? '+' : w < 0 ? '−' : '!';
+  const title = T(w > 0 ? 'factor_helps' : w < 0 ? 'factor_hurts' : 'factor_neutral');
+  return el('li', { class: 'factor ' + kind, 'data-code': f.code || '', 'data-weight': String(w) },
+    el('span', { class: 'sign', title, 'aria-label': title }, mark),
+    el('span', { class: 'factor-label' }, f.label || f.code || ''),
+    el('span', { class: 'weight', title: T('weight') }, weightText(w)),
+    f.reference ? el('span', { class: 'ref' }, f.reference) : '',
+    f.matched ? el('span', { class: 'hint' }, ' · ' + T('matched') + ' : « ' + f.matched + ' »') : '');
 }
 
 async function loadAnalyses() {
@@ -301,7 +337,9 @@ $('analysis-form').addEventListener('submit', (ev) => {
     box.replaceChildren(
       el('div', { class: 'rate' }, pct(a.success_rate), ' ', badge(a.urgency, 'urgency_')),
       el('div', { class: 'hint' }, `${T('model')} : ${a.model || ''}`),
-      el('ul', {}, ...(a.factors || []).map((x) => el('li', {}, factorText(x)))));
+      a.base_score != null ? el('div', { class: 'hint' }, `${T('base_score')} : ${pct(a.base_score)}`
+        + (a.raw_score != null ? ` · ${T('raw_score')} : ${pct(a.raw_score)}` : '')) : '',
+      el('ul', { class: 'factors' }, ...(a.factors || []).map(factorItem)));
     box.hidden = false;
     f.reset();
     await loadAnalyses();
@@ -357,12 +395,21 @@ function showRule() {
   $('deadline-rule').replaceChildren(...(t ? [ruleFacts(t)] : []));
 }
 
-/* "04/12/2026" or "29/11/2026 à 16:00": the hour only where it counts. */
+/* The firm's time zone (TIMEZONE), said next to every hour shown. */
+const TZ = document.body.dataset.tz || 'Europe/Paris';
+function tzText() {
+  return TZ === 'Europe/Paris' ? T('tz_paris') : fill('tz_other', { tz: TZ });
+}
+/* "04/12/2026" or "29/11/2026 à 16:00 (heure de Paris)": the hour where it
+ * counts — a rule in hours, or any deadline_at that is not the end of a day
+ * (deadline_at is the firm's local date-time, docs/worker-api.md). */
 function deadlineText(d) {
-  const hours = d.rule && d.rule.unit === 'hours';
   const at = String(d.deadline_at || '');
-  if (hours && at.length >= 16) return `${day(d.deadline_date)} ${T('at')} ${at.slice(11, 16)}`;
-  return day(d.deadline_date);
+  const hm = at.length >= 16 ? at.slice(11, 16) : '';
+  const hours = (d.rule && d.rule.unit === 'hours') || (hm && hm !== '23:59');
+  const date = d.deadline_date || at.slice(0, 10);
+  if (hours && hm) return `${day(date)} ${T('at')} ${hm} (${tzText()})`;
+  return day(date);
 }
 
 function regimeNote(d) {
@@ -489,10 +536,24 @@ async function showPrint(numero) {
   const doc = new DOMParser().parseFromString(text, 'text/html');
   const art = doc.querySelector('article.invoice');
   $('print-body').replaceChildren(art ? document.importNode(art, true) : el('p', {}, numero));
+  printNumero = numero;
   $('print-view').hidden = false;
   $('print-view').scrollIntoView({ behavior: 'smooth' });
 }
 $('print-now').addEventListener('click', () => window.print());
+/* The PDF is behind the bearer token too: fetched, then saved from a blob URL. */
+let printNumero = null;
+$('print-pdf').addEventListener('click', () => guarded(async () => {
+  const r = await fetch('/api/invoices/' + encodeURIComponent(printNumero) + '/pdf',
+    { headers: { Authorization: 'Bearer ' + token } });
+  if (!r.ok) throw new ApiError(r.status, null);
+  const url = URL.createObjectURL(await r.blob());
+  const a = el('a', { href: url, download: 'facture-' + printNumero + '.pdf' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}, $('print-pdf')));
 $('print-close').addEventListener('click', () => { $('print-view').hidden = true; });
 
 /* ---- users ------------------------------------------------------------------- */

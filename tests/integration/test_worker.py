@@ -570,9 +570,11 @@ def test_invoices_concurrent_numbering_and_print(worker):
     assert r.status == 200, r.text
     p = worker.get(f"/api/invoices/{numeros[0]}/print", token=token)
     assert p.status == 200 and p.headers["content-type"].startswith("text/html")
-    assert "12345678901234" in p.text and "Cabinet Dupont &amp; Associés" in p.text
+    assert "SIRET 123 456 789 01234" in p.text and "Cabinet Dupont &amp; Associés" in p.text
+    assert "Statut : envoyée" in p.text
     assert "Client &lt;" in p.text and "<script" not in p.text
     assert_json_error(worker.get(f"/api/invoices/{numeros[0]}/print"), 401)
+    assert_json_error(worker.get(f"/api/invoices/{numeros[0]}/pdf"), 401)
 
 
 def test_deadlines_and_billing_usage(worker):
@@ -676,6 +678,7 @@ def test_each_role_gets_only_its_routes(worker):
         ("GET", "/api/invoices", None, everyone),
         ("GET", f"/api/invoices/{inv}", None, everyone),
         ("GET", f"/api/invoices/{inv}/print", None, everyone),
+        ("GET", f"/api/invoices/{inv}/pdf", None, everyone),
         ("PATCH", f"/api/invoices/{inv}", {"status": "sent"}, lawyers),
         ("GET", "/api/deadlines/types", None, everyone),
         ("POST", "/api/deadlines", {"type": types[0]["type"], "notification_date": "2026-11-21"}, everyone),

@@ -79,7 +79,7 @@ def test_login_analysis_dashboard(worker, browser):
     browser.find_element(By.CSS_SELECTOR, "#invoice-form button[type=submit]").click()
     wait.until(lambda d: "Karim" in d.find_element(By.ID, "invoices-list").text)
     browser.find_element(By.CSS_SELECTOR, "#invoices-list button").click()
-    wait.until(lambda d: "12345678901234" in d.find_element(By.ID, "print-body").text)
+    wait.until(lambda d: "SIRET 123 456 789 01234" in d.find_element(By.ID, "print-body").text)
 
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=dashboard]").click()
     wait.until(lambda d: "Recours" in d.find_element(By.ID, "dash-deadlines").text)
