@@ -75,9 +75,9 @@ struct wres gdpr_case_create(const struct wctx *c, json_t *body, const char *arg
 {
     struct wres w = model_analysis_create(c, body, arg);
     if (w.status == 201) {
-        json_t *nv = json_pack("{s:O*, s:O*}", "success_rate",
-                               json_object_get(w.body, "success_rate"), "urgency",
-                               json_object_get(w.body, "urgency"));
+        json_t *nv =
+            json_pack("{s:O*, s:O*}", "success_rate", json_object_get(w.body, "success_rate"),
+                      "urgency", json_object_get(w.body, "urgency"));
         gdpr_audit(c, "ceseda_analyses", json_integer_value(json_object_get(w.body, "id")),
                    "create", NULL, nv, BASIS_CONTRACT);
         json_decref(nv);
@@ -129,14 +129,13 @@ static json_t *audit_rows(const struct wctx *c, int64_t case_id, int64_t limit, 
     json_t *arr = json_array();
     int rc;
     const char *sql =
-        case_id > 0
-            ? "SELECT id, user_id, username, table_name, record_id, action, old_values,"
-              " new_values, ip_address, gdpr_basis, created_at FROM audit_logs"
-              " WHERE table_name = 'ceseda_analyses' AND record_id = ?1"
-              " ORDER BY id LIMIT ?2 OFFSET ?3"
-            : "SELECT id, user_id, username, table_name, record_id, action, old_values,"
-              " new_values, ip_address, gdpr_basis, created_at FROM audit_logs"
-              " WHERE ?1 = 0 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
+        case_id > 0 ? "SELECT id, user_id, username, table_name, record_id, action, old_values,"
+                      " new_values, ip_address, gdpr_basis, created_at FROM audit_logs"
+                      " WHERE table_name = 'ceseda_analyses' AND record_id = ?1"
+                      " ORDER BY id LIMIT ?2 OFFSET ?3"
+                    : "SELECT id, user_id, username, table_name, record_id, action, old_values,"
+                      " new_values, ip_address, gdpr_basis, created_at FROM audit_logs"
+                      " WHERE ?1 = 0 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
     *err = 0;
     if (model_prepare(c, sql, &st) < 0) {
         *err = 1;
@@ -522,8 +521,8 @@ struct wres gdpr_retention_purge(const struct wctx *c, json_t *body, const char 
     if (model_commit(c) < 0)
         goto dberr;
     return wres_ok(200, json_pack("{s:I, s:I, s:I}", "client_files_erased", (json_int_t)erased,
-                                  "deadlines_deleted", (json_int_t)deadlines,
-                                  "access_log_deleted", (json_int_t)logs));
+                                  "deadlines_deleted", (json_int_t)deadlines, "access_log_deleted",
+                                  (json_int_t)logs));
 dberr:
     res = model_db_error(c, "purging by the retention periods");
     model_rollback(c);

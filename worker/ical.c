@@ -65,10 +65,15 @@ static void line(struct buf *b, const char *name, const char *value, int text)
         }
     }
     /* Do not leave a cut UTF-8 sequence at the end of a truncated value. */
-    while (n > 0 && ((unsigned char)tmp[n - 1] & 0xc0) == 0x80)
-        n--;
-    if (n > 0 && ((unsigned char)tmp[n - 1] & 0xc0) == 0xc0)
-        n--;
+    size_t start = n;
+    while (start > 0 && ((unsigned char)tmp[start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start > 0 && (unsigned char)tmp[start - 1] >= 0xc0) {
+        unsigned char lead = (unsigned char)tmp[start - 1];
+        size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+        if (n - (start - 1) < want)
+            n = start - 1;
+    }
     for (size_t i = 0; i < n;) {
         size_t clen = 1;
         unsigned char ch = (unsigned char)tmp[i];
@@ -219,8 +224,8 @@ struct wres ical_feed_create(const struct wctx *c, json_t *body, const char *arg
     if (rc != STORE_DONE)
         return model_db_error(c, "storing the calendar feed");
     snprintf(path, sizeof path, "/ical/%s.ics", token);
-    return wres_ok(201, json_pack("{s:s, s:s, s:s}", "token", token, "path", path, "created_at",
-                                  now));
+    return wres_ok(201,
+                   json_pack("{s:s, s:s, s:s}", "token", token, "path", path, "created_at", now));
 }
 
 struct wres ical_feed_delete(const struct wctx *c, json_t *body, const char *arg)

@@ -20,9 +20,9 @@
 /* One calendar entry, for ical_render(). */
 struct ical_event {
     long long id;
-    const char *date;     /* "YYYY-MM-DD": the last day to act */
-    const char *at;       /* "YYYY-MM-DDTHH:MM" (local time in tz) or NULL */
-    const char *summary;  /* free text */
+    const char *date;      /* "YYYY-MM-DD": the last day to act */
+    const char *at;        /* "YYYY-MM-DDTHH:MM" (local time in tz) or NULL */
+    const char *summary;   /* free text */
     const char *reference; /* the legal reference */
     const char *description;
     const char *stamp; /* "YYYYMMDDTHHMMSSZ" */

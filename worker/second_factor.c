@@ -266,8 +266,9 @@ struct wres sf_enrol(const struct wctx *c, json_t *body, const char *arg)
     if (load_row(c, c->user->id, &r) < 0)
         return model_db_error(c, "reading the second factor");
     if (r.enabled)
-        return wres_error(409, "conflict",
-                          "the second factor is already on; turn it off first (DELETE /api/me/totp)");
+        return wres_error(
+            409, "conflict",
+            "the second factor is already on; turn it off first (DELETE /api/me/totp)");
     randombytes_buf(raw, sizeof raw);
     totp_base32_encode(raw, sizeof raw, b32, sizeof b32);
     if (seal(c, raw, sizeof raw, sealed, sizeof sealed) < 0)
@@ -342,10 +343,9 @@ struct wres sf_confirm(const struct wctx *c, json_t *body, const char *arg)
         model_rollback(c);
         return code_refused(rc);
     }
-    if (exec_bound(c, "UPDATE user_totp SET enabled = 1 WHERE user_id = ?1",
-                   c->user->id, 0, NULL) < 0 ||
-        exec_bound(c, "DELETE FROM recovery_codes WHERE user_id = ?1", c->user->id, 0,
-                   NULL) < 0)
+    if (exec_bound(c, "UPDATE user_totp SET enabled = 1 WHERE user_id = ?1", c->user->id, 0, NULL) <
+            0 ||
+        exec_bound(c, "DELETE FROM recovery_codes WHERE user_id = ?1", c->user->id, 0, NULL) < 0)
         goto dberr;
     codes = json_array();
     for (int i = 0; i < SF_RECOVERY_CODES; i++) {
@@ -401,10 +401,8 @@ struct wres sf_disable(const struct wctx *c, json_t *body, const char *arg)
         model_rollback(c);
         return code_refused(rc);
     }
-    if (exec_bound(c, "DELETE FROM user_totp WHERE user_id = ?1", c->user->id, 0,
-                   NULL) < 0 ||
-        exec_bound(c, "DELETE FROM recovery_codes WHERE user_id = ?1", c->user->id, 0,
-                   NULL) < 0 ||
+    if (exec_bound(c, "DELETE FROM user_totp WHERE user_id = ?1", c->user->id, 0, NULL) < 0 ||
+        exec_bound(c, "DELETE FROM recovery_codes WHERE user_id = ?1", c->user->id, 0, NULL) < 0 ||
         model_commit(c) < 0)
         goto dberr;
     return wres_ok(200, json_pack("{s:b}", "enabled", 0));
