@@ -75,8 +75,13 @@ static void test_base32(void **state)
     uint8_t back[40];
     static const struct {
         const char *in, *out;
-    } v[] = {{"", ""},          {"f", "MY"},          {"fo", "MZXQ"},          {"foo", "MZXW6"},
-             {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+    } v[] = {{"", ""},
+             {"f", "MY"},
+             {"fo", "MZXQ"},
+             {"foo", "MZXW6"},
+             {"foob", "MZXW6YQ"},
+             {"fooba", "MZXW6YTB"},
+             {"foobar", "MZXW6YTBOI"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         size_t n = strlen(v[i].in);
         assert_int_equal(totp_base32_encode((const uint8_t *)v[i].in, n, out, sizeof out),
