@@ -159,7 +159,11 @@ char *ical_render(const struct ical_event *ev, size_t n, const char *calname, co
         snprintf(v, sizeof v, "deadline-%lld@%s", e->id, host ? host : "tenant-worker");
         line(&b, "UID:", v, 0);
         line(&b, "DTSTAMP:", e->stamp, 0);
-        if (e->at != NULL && e->at[0] != '\0' && tz != NULL && tz[0] != '\0') {
+        /* deadline_at is 23:59 for rules in days or months: an all-day
+         * entry on that day; an exact hour only for rules in hours. */
+        size_t atlen = e->at != NULL ? strlen(e->at) : 0;
+        int timed = atlen > 6 && strcmp(e->at + atlen - 6, "T23:59") != 0;
+        if (timed && tz != NULL && tz[0] != '\0') {
             char name[160], when[32];
             snprintf(name, sizeof name, "DTSTART;TZID=%s:", tz);
             compact(e->at, when, sizeof when);
@@ -181,7 +185,7 @@ char *ical_render(const struct ical_event *ev, size_t n, const char *calname, co
         alarm(&b, "-P7D", v);
         snprintf(v, sizeof v, "Échéance dans 48 heures : %s", e->summary ? e->summary : "");
         alarm(&b, "-PT48H", v);
-        if (e->at == NULL || e->at[0] == '\0') {
+        if (!timed) {
             snprintf(v, sizeof v, "Échéance aujourd'hui : %s", e->summary ? e->summary : "");
             alarm(&b, "PT8H", v); /* 08:00 on the day of an all-day entry */
         }

@@ -174,13 +174,33 @@ def test_ical_feed_parses_and_revokes(worker):
     ev = events[0]
     assert str(ev["SUMMARY"]) == desc
     start = ev.decoded("DTSTART")
-    got = start.date() if isinstance(start, datetime.datetime) else start
-    assert got.isoformat() == dl["deadline_date"]
+    if types[0].get("needs_time"):
+        assert start.isoformat()[:16] == dl["deadline_at"]
+    else:  # a rule in days: an all-day entry on the last day
+        assert not isinstance(start, datetime.datetime)
+        assert start.isoformat() == dl["deadline_date"]
     detail = worker.get(f"/api/deadlines/{dl['id']}", token=token).json()
     assert detail["rule_reference"] in str(ev["DESCRIPTION"])
     alarms = [a for a in ev.walk("VALARM")]
     assert len(alarms) >= 2
     assert datetime.timedelta(days=-7) in [a.decoded("TRIGGER") for a in alarms]
+
+    # A rule counted in hours: an entry at the exact hour, in the firm's zone.
+    hourly = [t for t in types if t.get("needs_time")]
+    assert hourly, "the shipped rules have a rule counted in hours"
+    if hourly:
+        r = worker.post("/api/deadlines", {"type": hourly[0]["type"], "notification_date":
+                                           datetime.date.today().isoformat(),
+                                           "notification_time": "10:30",
+                                           "description": "Rétention, 48 h"}, token=token)
+        assert r.status == 201, r.text
+        at = r.json()["deadline_at"]
+        cal = Calendar.from_ical(worker.get(feed["path"]).body)
+        ev = [e for e in cal.walk("VEVENT") if str(e["SUMMARY"]) == "Rétention, 48 h"][0]
+        start = ev.decoded("DTSTART")
+        assert isinstance(start, datetime.datetime) and start.isoformat()[:16] == at
+        assert str(start.tzinfo) in ("Europe/Paris", "CET", "CEST") or \
+            start.utcoffset() in (datetime.timedelta(hours=1), datetime.timedelta(hours=2))
 
     # Rotating: the old URL is dead at once, the new one works; revoking kills it.
     r2 = worker.post("/api/me/ical", token=token).json()
