@@ -10,6 +10,8 @@ import base64
 import datetime
 import html
 import json
+import os
+import sqlite3
 import time
 import urllib.parse
 
@@ -33,6 +35,7 @@ def worker(request, backend):
     if server is not None:
         url, env = server.new_database_pgpass(w.data_dir)
         w.env.update(env, POSTGRESQL_URL=url)
+    w.pg = server
     yield w
     failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else True
     w.cleanup(failed, request.node.name)
@@ -293,7 +296,23 @@ def test_retention_periods(worker):
     assert worker.get("/api/firm/retention", token=admin).json()["access_log_days"] == 365
     cid = worker.post("/api/analyses", {"case_text": "Dossier récent, OQTF."},
                       token=admin).json()["id"]
+    old = worker.post("/api/analyses", {"case_text": "Dossier ancien de M. Ancien, OQTF."},
+                      token=admin).json()["id"]
+    # Six years ago, written into the firm's database behind the worker's back.
+    sql = f"UPDATE ceseda_analyses SET created_at = '2020-01-01T00:00:00Z' WHERE id = {old}"
+    if worker.pg is not None:
+        worker.pg.psql(sql, db=urllib.parse.urlparse(worker.env["POSTGRESQL_URL"]).path[1:])
+    else:
+        with sqlite3.connect(os.path.join(worker.data_dir, "dupont.db")) as db:
+            db.execute(sql)
     r = worker.post("/api/firm/retention/purge", token=admin)
-    assert r.status == 200 and r.json()["client_files_erased"] == 0, r.text
-    # A file younger than its period is kept.
+    assert r.status == 200 and r.json()["client_files_erased"] == 1, r.text
+    # A file younger than its period is kept; the older one is erased, with its record.
     assert worker.get(f"/api/analyses/{cid}", token=admin).json()["case_text"] != ""
+    assert worker.get(f"/api/analyses/{old}", token=admin).json()["case_text"] == ""
+    exp = worker.get(f"/api/cases/{old}/export", token=admin).json()
+    assert exp["erasure"]["erased_by"] == "retention"
+    assert "retention period" in exp["erasure"]["basis"]
+    log = worker.get(f"/api/audit?case={old}", token=admin).json()
+    assert [e["action"] for e in log if e["action"] == "erase"] == ["erase"]
+    assert worker.post("/api/firm/retention/purge", token=admin).json()["client_files_erased"] == 0

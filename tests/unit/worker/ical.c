@@ -113,8 +113,13 @@ static void test_timed_entry(void **state)
 static void test_control_characters_never_reach_a_line(void **state)
 {
     (void)state;
-    struct ical_event ev = {.id = 2, .date = "2026-03-09", .summary = "a\rb\x01" "c\x7f" "d",
-                            .reference = "r", .stamp = "20260301T080000Z"};
+    struct ical_event ev = {.id = 2,
+                            .date = "2026-03-09",
+                            .summary = "a\rb\x01"
+                                       "c\x7f"
+                                       "d",
+                            .reference = "r",
+                            .stamp = "20260301T080000Z"};
     size_t len = 0;
     char *cal = ical_render(&ev, 1, "x\r\nX-EVIL:1", NULL, NULL, &len);
     assert_non_null(cal);
