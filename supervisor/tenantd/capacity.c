@@ -29,8 +29,7 @@ void capacity_check(const struct capacity_in *in, struct config_diag *w)
                         in->tenants, need, CAPACITY_FDS_PER_TENANT, in->nofile);
     if (in->file_max > 0 && need > in->file_max)
         config_diag_add(w,
-                        "open files: %zu tenants need about %" PRIu64
-                        " descriptors, more than the "
+                        "open files: %zu tenants need about %" PRIu64 " descriptors, more than the "
                         "whole system's fs.file-max (%" PRIu64 ")",
                         in->tenants, need, in->file_max);
     size_t ports = in->port_max >= in->port_min ? (size_t)(in->port_max - in->port_min + 1) : 0;

@@ -26,14 +26,14 @@
 #define CAPACITY_FDS_BASE 128
 
 struct capacity_in {
-    size_t tenants;           /* configured tenants */
-    int max_parallel_starts;  /* [tenantd] max_parallel_starts */
-    int port_min, port_max;   /* [tenantd] port_range */
-    int eph_min, eph_max;     /* net.ipv4.ip_local_port_range, 0 0 when unknown */
-    int uid_min, uid_max;     /* [tenantd] uid_range */
-    int root;                 /* tenantd runs as root (uids are used) */
-    uint64_t nofile;          /* the open file limit tenantd gets (after raising it) */
-    uint64_t file_max;        /* fs.file-max, 0 when unknown */
+    size_t tenants;          /* configured tenants */
+    int max_parallel_starts; /* [tenantd] max_parallel_starts */
+    int port_min, port_max;  /* [tenantd] port_range */
+    int eph_min, eph_max;    /* net.ipv4.ip_local_port_range, 0 0 when unknown */
+    int uid_min, uid_max;    /* [tenantd] uid_range */
+    int root;                /* tenantd runs as root (uids are used) */
+    uint64_t nofile;         /* the open file limit tenantd gets (after raising it) */
+    uint64_t file_max;       /* fs.file-max, 0 when unknown */
 };
 
 /* The descriptors N tenants need at most. Pure. */

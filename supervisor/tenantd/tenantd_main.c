@@ -122,7 +122,7 @@ static void raise_nofile(void)
     char msg[256];
     uint64_t lim = capacity_raise_nofile(msg, sizeof msg);
     if (msg[0])
-        log_warn(NULL, "%s", msg);
+        log_notice(NULL, "%s", msg);
     log_info(NULL, "open file limit %llu", (unsigned long long)lim);
 }
 
