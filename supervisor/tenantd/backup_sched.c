@@ -38,7 +38,7 @@ struct job {
     char db[PATH_MAX];
     char dir[PATH_MAX];
     int keep;
-    int64_t every_ms; /* scheduled jobs: run only when the newest backup is this old */
+    int64_t slot_ms; /* scheduled jobs: run only when the newest backup is older */
     bool on_demand;
     backup_sched_done_fn done;
     void *arg;
@@ -58,6 +58,7 @@ struct backup_sched {
     struct sup *sup;
     uv_timer_t timer;
     uint64_t period_ms;
+    int64_t last_round_ms; /* wall clock of the last scheduled round, 0 before */
     struct job *head, *tail;
     struct job *running;
     int scheduled_pending; /* scheduled jobs queued or running: one round at a time */
@@ -73,6 +74,29 @@ static uint64_t check_period(const struct config_global *g)
     if (g->backup_every_ms > 0 && g->backup_every_ms < CHECK_MAX_MS)
         return (uint64_t)g->backup_every_ms;
     return CHECK_MAX_MS;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t backup_slot_ms(const char *id, int64_t every_ms, int64_t now_ms)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: stable across runs and builds */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    if (every_ms <= 0)
+        return now_ms;
+    int64_t phase = (int64_t)(h % (uint64_t)every_ms);
+    int64_t m = (now_ms - phase) % every_ms;
+    if (m < 0)
+        m += every_ms;
+    return now_ms - m;
 }
 
 static struct job *job_new(struct backup_sched *bs, const char *id)
@@ -91,7 +115,8 @@ static struct job *job_new(struct backup_sched *bs, const char *id)
         return NULL;
     }
     j->keep = c->g.backup_keep;
-    j->every_ms = c->g.backup_every_ms;
+    if (c->g.backup_every_ms > 0)
+        j->slot_ms = backup_slot_ms(id, c->g.backup_every_ms, wall_ms());
     j->bs = bs;
     j->req.data = j;
     return j;
@@ -130,9 +155,10 @@ static void work_cb(uv_work_t *req)
         }
         if (backup_list(j->dir, j->id, &v, &n, NULL, 0) == 0 && n > 0) {
             time_t newest = v[0].created;
-            /* A second of slack: names have one-second resolution. A backup
+            /* Done for this period when made at or after the tenant's slot
+             * (a second of slack: names have one-second resolution). A backup
              * "from the future" (the clock went back) does not block new ones. */
-            bool fresh = newest <= now + 60 && (int64_t)(now - newest) * 1000 + 1000 < j->every_ms;
+            bool fresh = newest <= now + 60 && (int64_t)newest * 1000 + 1000 > j->slot_ms;
             bool unchanged = newest_mtime(j->db) < (int64_t)newest;
             free(v);
             if (fresh) {
@@ -272,17 +298,26 @@ static void tick(uv_timer_t *t)
     }
     if (c->g.backup_every_ms <= 0 || bs->scheduled_pending > 0)
         return;
+    /* Each tenant has its slot in the period (backup_slot_ms): only those
+     * whose slot came since the last round are looked at, so ten thousand
+     * tenants are backed up over the whole period, a few at a time. The
+     * first round looks at every tenant, to catch up on slots missed while
+     * tenantd was down. */
+    int64_t now = wall_ms();
     n = sup_tenant_count(bs->sup);
     for (size_t i = 0; i < n; i++) {
-        struct tenant_view *v = calloc(1, sizeof(*v));
+        struct tenant_brief b;
         struct job *j;
 
-        if (v == NULL)
-            break;
-        if (sup_tenant_view(bs->sup, i, v) == 0 && (j = job_new(bs, v->id)) != NULL)
+        if (sup_tenant_brief(bs->sup, i, &b) < 0)
+            continue;
+        int64_t slot = backup_slot_ms(b.id, c->g.backup_every_ms, now);
+        if (bs->last_round_ms != 0 && slot <= bs->last_round_ms)
+            continue;
+        if ((j = job_new(bs, b.id)) != NULL)
             enqueue(bs, j);
-        free(v);
     }
+    bs->last_round_ms = now;
     pump(bs);
 }
 

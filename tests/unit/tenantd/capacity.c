@@ -133,8 +133,7 @@ static void test_capacity_warnings(void **state)
     assert_int_equal(warnings(&in, "uid_range: 200000-200499 holds 500 tenants"), 1);
     in.root = 0; /* uids are not used */
     assert_int_equal(warnings(&in, NULL), 0);
-    assert_true(capacity_fds_needed(10000, 16) <
-                (uint64_t)10000 * (CAPACITY_FDS_PER_TENANT + 1));
+    assert_true(capacity_fds_needed(10000, 16) < (uint64_t)10000 * (CAPACITY_FDS_PER_TENANT + 1));
 }
 
 int main(void)
