@@ -6,7 +6,8 @@
  *
  *   ?state=running,backoff   only these states (names of tstate_name)
  *   ?plan=starter            only this plan
- *   ?q=dupont                id, name or subdomain contains this (case-blind)
+ *   ?q=dupont                id, name or subdomain contains this (ASCII
+ *                            case-blind; URL-encoded)
  *   ?sort=unhealthy          failed, backoff, invalid file or failing health
  *                            first, then by id (default: by id)
  *   ?limit=N                 at most N tenants (1..10000; default: all)
@@ -53,6 +54,37 @@ static bool parse_count(const char *s, size_t max, size_t *out)
     return true;
 }
 
+/* Decode a query value in place: '+' is a space, %XX a byte. False when a
+ * %XX is malformed or decodes to a NUL or a control character. */
+static bool url_decode(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            unsigned v = 0;
+            for (int k = 1; k <= 2; k++) {
+                char h = p[k];
+                if (h >= '0' && h <= '9')
+                    v = v * 16 + (unsigned)(h - '0');
+                else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')
+                    v = v * 16 + (unsigned)((h | 0x20) - 'a' + 10);
+                else
+                    return false;
+            }
+            p += 2;
+            c = (unsigned char)v;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        *o++ = (char)c;
+    }
+    *o = '\0';
+    return true;
+}
+
 /* Fill lq from the query string; false after answering 400 naming what is wrong. */
 static bool parse_query(h2o_req_t *req, h2o_iovec_t query, struct list_query *lq)
 {
@@ -78,7 +110,10 @@ static bool parse_query(h2o_req_t *req, h2o_iovec_t query, struct list_query *lq
         admin_send_error(req, 400, "invalid plan", "plan: a plan name ([a-z][a-z0-9-]*)");
         return false;
     }
-    admin_query_get(query, "q", lq->q, sizeof lq->q);
+    if (admin_query_get(query, "q", lq->q, sizeof lq->q) && !url_decode(lq->q)) {
+        admin_send_error(req, 400, "invalid q", "q: text to search, URL-encoded");
+        return false;
+    }
     if (admin_query_get(query, "after", lq->after, sizeof lq->after) &&
         !config_valid_id(lq->after)) {
         admin_send_error(req, 400, "invalid after", "after: a tenant id");

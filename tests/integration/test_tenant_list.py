@@ -35,6 +35,8 @@ def test_list_filters_and_pages(root):
     assert ids(root.get("/v1/tenants?state=stopped")) == ["bravo"]
     assert ids(root.get("/v1/tenants?state=running,stopped&plan=starter")) == ["alpha", "delta"]
     assert ids(root.get("/v1/tenants?q=HARL")) == ["charlie"]
+    assert ids(root.get("/v1/tenants?q=Cabinet+Delt")) == ["delta"]
+    assert ids(root.get("/v1/tenants?q=%63harlie")) == ["charlie"]
 
     r = root.get("/v1/tenants?limit=2")
     assert r.headers.get("x-total-count") == "5"
@@ -70,7 +72,8 @@ def test_list_bad_parameters_are_named(root):
     for query, word in (("state=sleeping", "state"), ("limit=0", "limit"),
                         ("limit=abc", "limit"), ("limit=10001", "limit"),
                         ("after=Bad!", "after"), ("sort=name", "sort"),
-                        ("offset=-1", "offset"), ("sort=unhealthy&after=alpha", "after")):
+                        ("offset=-1", "offset"), ("sort=unhealthy&after=alpha", "after"),
+                        ("q=%0a", "q"), ("q=%zz", "q")):
         r = root.get("/v1/tenants?" + query)
         assert r.status == 400, query
         body = r.json()
@@ -89,3 +92,27 @@ def test_tenantctl_status_filters(root):
     bad = root.tenantctl("status", "--state", "sleeping", check=False)
     assert bad.returncode != 0
     assert "state" in bad.stderr
+
+
+def test_dashboard_search_filter_and_pages(root, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    setup_tenants(root)
+    driver = browser
+    wait = WebDriverWait(driver, 20)
+    driver.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(root.token())
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+
+    def rows(d):  # in one script: the table is redrawn every 2 s
+        return d.execute_script("return Array.from(document.querySelectorAll("
+                                "'#tenants tr[data-id]'), (e) => e.dataset.id);")
+    wait.until(lambda d: len(rows(d)) == 5)
+    wait.until(lambda d: "1–5 of 5" in d.execute_script(
+        "return document.getElementById('page').textContent;"))
+    Select(driver.find_element(By.ID, "state-filter")).select_by_visible_text("stopped")
+    wait.until(lambda d: rows(d) == ["bravo"])
+    Select(driver.find_element(By.ID, "state-filter")).select_by_visible_text("every state")
+    driver.find_element(By.ID, "q").send_keys("Cabinet Ch")
+    wait.until(lambda d: rows(d) == ["charlie"])
