@@ -86,13 +86,13 @@ LDFLAGS  ?=
 override LDFLAGS += -pie -Wl,-z,relro,-z,now $(LDSAN)
 VERSION  := 0.1.0
 
-COMMON_SRC  := $(addprefix common/,backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_value.c http_status.c jail_args.c log.c proxy_render.c reach.c sdnotify.c usage_token.c util.c)
-TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_list.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c capacity.c child.c health.c listen.c logcap.c notify.c proxy.c proxy_files.c proxy_nginx.c spawn.c spawn_transient.c status_json.c sup_cgroup.c sup_exec.c sup_process.c sup_reload.c sup_transient.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c)
+COMMON_SRC  := $(addprefix common/,argv.c backup.c backup_file.c backup_list.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_net.c config_value.c http_status.c jail_args.c landlock_net.c log.c proxy_render.c reach.c safefile.c sdnotify.c usage_token.c util.c)
+TENANTD_SRC := $(addprefix supervisor/tenantd/,admin.c admin_create_admin.c admin_files.c admin_h2o_errors.c admin_list.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_openapi.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c capacity.c child.c health.c idle.c listen.c logcap.c netpolicy.c notify.c proxy.c proxy_files.c proxy_nginx.c reserve.c spawn.c spawn_hide.c spawn_transient.c status_json.c storage.c sup_cgroup.c sup_exec.c sup_ports.c sup_process.c sup_reload.c sup_transient.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c usage_shape.c)
 CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_onboard.c ctl_proxy.c ctl_upgrade.c ctl_wait.c ctl_export.c k8s_render.c)
-JAIL_SRC    := $(addprefix supervisor/jail/,jail_cgroup.c jail_main.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
+JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
-WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
+WORKER_SRC  := $(addprefix worker/,analysis_rules.c auth.c db.c deadline_parse.c deadline_rules.c env.c http.c http_idle.c http_routes.c http_send.c invoice_num.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
 PROG_DIR_common  := common
@@ -130,7 +130,7 @@ PRELOAD_LIBS := $(patsubst tests/helpers/preload/%.c,$(BUILDDIR)/helpers/%.so,$(
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: image check-image check-k8s k8s-deps
+.PHONY: image check-image check-k8s k8s-deps openapi-deps
 .PHONY: all deps soak deps-test run run-only test test-only unit fuzz-replay integration check-asan bench format format-check install clean cleanroom
 all: $(BINS) $(BUILDDIR)/tenant-listen $(HELPER_BINS) $(PRELOAD_LIBS)
 
@@ -220,14 +220,15 @@ unit: all $(UNIT_BINS)
 fuzz-replay: $(FUZZ_BINS)
 	@tests/run-fuzz-replay.sh $(BUILDDIR)
 
-integration: all k8s-deps
+integration: all k8s-deps openapi-deps
 	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=asan test-only
 
-# k8s-deps: the node modules of the Kubernetes tests (npm ci from tests/k8s's lock file).
-test-only: all $(UNIT_BINS) k8s-deps
+# k8s-deps: the node modules of the Kubernetes tests (npm ci from tests/k8s's lock file);
+# openapi-deps: the OpenAPI validator of test_openapi.py (tests/openapi's lock file).
+test-only: all $(UNIT_BINS) k8s-deps openapi-deps
 	@tests/run-all.sh $(BUILDDIR)
 
 bench: all
@@ -251,6 +252,9 @@ check-image: image
 
 k8s-deps:
 	@tests/k8s/install-modules.sh
+
+openapi-deps:
+	@tests/openapi/install-modules.sh
 
 check-k8s: all k8s-deps
 	@TENANTD_BUILDDIR=$(abspath $(BUILDDIR)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_k8s_export.py $(PYTEST_ARGS)

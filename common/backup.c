@@ -6,14 +6,20 @@
  * The order of every step is chosen so that a crash at any point leaves the
  * tenant's database whole and the backups folder without a half-written file
  * under a backup's name:
- *   create:  copy into "<name>.db.tmp" -> fsync -> manifest "<name>.json.tmp"
- *            -> fsync -> rename .db -> rename .json -> fsync folder
+ *   create:  copy into memory -> write "<name>.db.tmp" -> fsync -> manifest
+ *            "<name>.json.tmp" -> fsync -> rename .db -> rename .json -> fsync
+ *            folder
+ * The backups folder is inside the tenant's writable data dir: every step in
+ * it goes through one fd of the folder opened without following a symlink
+ * (openat, renameat, unlinkat with O_NOFOLLOW and O_EXCL), and SQLite never
+ * writes there by path.
  * (the order of a restore is at the top of backup_restore.c).
  * What this file does not do: decide when to back up, stop the worker, list,
  * prune (backup_list.c), verify or restore (backup_restore.c).
  */
 #include "backup.h"
 #include "backup_internal.h"
+#include "safefile.h"
 #include "util.h"
 
 #include <errno.h>
@@ -33,11 +39,12 @@
 #define BUSY_DEADLINE_MS 30000
 #define BUSY_SLEEP_MS 20
 #define STEP_PAGES 256
-#define MANIFEST_MAX (1024 * 1024)
 
-/* The backups folder: created 0700 when missing, owned like the database.
- * A symlink there is refused: the folder lives inside the tenant's writable
- * data dir, and root must not be led to write elsewhere. */
+/* The backups folder: created 0700 when missing, owned like the database,
+ * and returned as an open fd that every later step works relative to. A
+ * symlink there is refused: the folder lives inside the tenant's writable
+ * data dir, and root must not be led to write elsewhere (the data dir itself
+ * cannot be swapped: its parent is root's). */
 static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
     struct stat st;
@@ -48,12 +55,12 @@ static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t 
         util_seterr(err, errlen, "cannot create backups folder %s: %s", dir, strerror(-ret));
         return ret;
     }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = safefile_open_dir(AT_FDCWD, dir);
     if (fd < 0) {
-        ret = -errno;
         util_seterr(err, errlen, "backups folder %s is not a plain folder: %s", dir,
-                    strerror(-ret));
-        return ret;
+                    fd == -EINVAL || fd == -ELOOP ? "a symlink or another file is there"
+                                                  : strerror(-fd));
+        return fd;
     }
     ret = 0;
     if (fstat(fd, &st) < 0)
@@ -62,10 +69,41 @@ static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t 
         ret = -errno;
     else if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
         ret = -errno;
-    close(fd);
-    if (ret < 0)
+    if (ret < 0) {
+        close(fd);
         util_seterr(err, errlen, "cannot set owner and mode of %s: %s", dir, strerror(-ret));
-    return ret;
+        return ret;
+    }
+    return fd;
+}
+
+/* The database and its side files are the tenant's: each must be a regular
+ * file (or absent, for the side files), so SQLite is not led through a
+ * symlink or stalled on a FIFO. A swap after this check is still possible;
+ * tenantd bounds every backup job in time for that (backup_sched.c). */
+static int check_db_files(const char *db_path, struct stat *st, char *err, size_t errlen)
+{
+    char side[PATH_MAX];
+
+    if (lstat(db_path, st) < 0) {
+        int ret = -errno;
+        util_seterr(err, errlen, "cannot back up %s: %s", db_path, strerror(-ret));
+        return ret;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        util_seterr(err, errlen, "cannot back up %s: it is not a regular file", db_path);
+        return -EINVAL;
+    }
+    for (int i = 0; i < SIDE_FILES; i++) {
+        struct stat sst;
+        if (util_path_fmt(side, sizeof(side), "%s%s", db_path, backup_side_suffix[i]) < 0)
+            return -ENAMETOOLONG;
+        if (lstat(side, &sst) == 0 && !S_ISREG(sst.st_mode)) {
+            util_seterr(err, errlen, "cannot back up %s: %s is not a regular file", db_path, side);
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 static int64_t now_ms(void)
@@ -148,12 +186,17 @@ static int table_counts(sqlite3 *db, json_t *tables, char *err, size_t errlen)
 }
 
 /*
- * The copy itself. The source is opened read-write (a read-only connection
- * cannot open a WAL database whose -shm is missing) and a read transaction is
- * held for the whole copy: the backup then reads one snapshot, and a write by
- * the worker in the meantime neither restarts the copy nor blocks.
+ * The copy itself, into memory. The source is opened read-write (a read-only
+ * connection cannot open a WAL database whose -shm is missing) and a read
+ * transaction is held for the whole copy: the backup then reads one snapshot,
+ * and a write by the worker in the meantime neither restarts the copy nor
+ * blocks. The copy goes to an in-memory database and comes back as one
+ * buffer (*image, freed with sqlite3_free): SQLite never writes by path into
+ * the tenant's backups folder, where a swapped symlink could redirect it; the
+ * caller writes the bytes through the folder's fd.
  */
-static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char *err, size_t errlen)
+static int copy_db(const char *db_path, json_t *manifest, unsigned char **image,
+                   sqlite3_int64 *image_len, char *err, size_t errlen)
 {
     sqlite3 *src = NULL, *dst = NULL;
     sqlite3_backup *b = NULL;
@@ -161,6 +204,8 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
     int64_t deadline, uv = 0;
     int rc, ret = 0;
 
+    *image = NULL;
+    *image_len = 0;
     rc = sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         ret = backup_sqlite_errno(rc);
@@ -180,16 +225,12 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
         util_seterr(err, errlen, "cannot read database %s: %s", db_path, sqlite3_errmsg(src));
         goto out;
     }
-    rc = sqlite3_open_v2(tmp, &dst,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
+    rc = sqlite3_open_v2(":memory:", &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         ret = backup_sqlite_errno(rc);
-        util_seterr(err, errlen, "cannot create %s: %s", tmp,
-                    dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+        util_seterr(err, errlen, "cannot create the in-memory copy: %s", sqlite3_errstr(rc));
         goto out;
     }
-    /* The temporary copy needs no journal: on failure it is deleted. */
-    sqlite3_exec(dst, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", NULL, NULL, NULL);
     b = sqlite3_backup_init(dst, "main", src, "main");
     if (b == NULL) {
         ret = -EIO;
@@ -221,14 +262,10 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
         util_seterr(err, errlen, "copying %s failed: %s", db_path, sqlite3_errmsg(dst));
         goto out;
     }
-    /* The copy carries the source's WAL flag in its header; a backup is one
-     * self-contained file, so it goes back to rollback-journal mode. */
-    rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = query_int(dst, "PRAGMA user_version", &uv);
+    rc = query_int(dst, "PRAGMA user_version", &uv);
     if (rc != SQLITE_OK) {
         ret = backup_sqlite_errno(rc);
-        util_seterr(err, errlen, "cannot finish the copy %s: %s", tmp, sqlite3_errmsg(dst));
+        util_seterr(err, errlen, "cannot read the copy of %s: %s", db_path, sqlite3_errmsg(dst));
         goto out;
     }
     tables = json_object();
@@ -240,16 +277,30 @@ static int copy_db(const char *db_path, const char *tmp, json_t *manifest, char 
     ret = table_counts(dst, tables, err, errlen);
     if (ret < 0)
         goto out;
+    *image = sqlite3_serialize(dst, "main", image_len, 0);
+    if (*image == NULL || *image_len < 100) {
+        ret = -ENOMEM;
+        util_seterr(err, errlen, "cannot serialise the copy of %s", db_path);
+        goto out;
+    }
+    /* The copy carries the source's WAL flag in its header (bytes 18 and 19,
+     * the file format read and write versions: 2 = WAL). A backup is one
+     * self-contained file, so it goes back to rollback-journal mode (1), as
+     * PRAGMA journal_mode = DELETE would write it. */
+    (*image)[18] = 1;
+    (*image)[19] = 1;
     json_object_set_new(manifest, "schema_version", json_integer(uv));
     json_object_set(manifest, "tables", tables);
 out:
     if (b != NULL)
         sqlite3_backup_finish(b);
     json_decref(tables);
-    if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && ret == 0) {
-        ret = -EIO;
-        util_seterr(err, errlen, "cannot close the copy %s", tmp);
+    if (ret < 0 && *image != NULL) {
+        sqlite3_free(*image);
+        *image = NULL;
     }
+    if (dst != NULL)
+        sqlite3_close(dst);
     if (src != NULL) {
         sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
         sqlite3_close(src);
@@ -257,46 +308,43 @@ out:
     return ret;
 }
 
-static void remove_quiet(const char *path)
+/* Write len bytes of buf to fd, whole. */
+static int write_all(int fd, const void *buf, size_t len)
 {
-    char side[PATH_MAX];
+    const char *p = buf;
+    size_t off = 0;
 
-    unlink(path);
-    for (int i = 0; i < SIDE_FILES; i++)
-        if (util_path_fmt(side, sizeof(side), "%s%s", path, backup_side_suffix[i]) == 0)
-            unlink(side);
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += (size_t)w;
+    }
+    return 0;
 }
 
-/* Write the manifest next to the copy, to a temporary name. */
-static int write_manifest(const char *path, json_t *m, uid_t uid, gid_t gid, char *err,
+/* Write the manifest next to the copy, to a temporary name in folder dfd. */
+static int write_manifest(int dfd, const char *name, json_t *m, uid_t uid, gid_t gid, char *err,
                           size_t errlen)
 {
     char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-    size_t len, off = 0;
     int fd, ret = 0;
 
     if (text == NULL) {
         util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    len = strlen(text);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         ret = -errno;
         goto out;
     }
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            ret = -errno;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (ret == 0 && write(fd, "\n", 1) != 1)
-        ret = errno ? -errno : -EIO;
+    ret = write_all(fd, text, strlen(text));
+    if (ret == 0)
+        ret = write_all(fd, "\n", 1);
     if (ret == 0)
         ret = backup_set_owner_mode(fd, uid, gid, 0600);
     if (ret == 0 && fsync(fd) < 0)
@@ -304,10 +352,10 @@ static int write_manifest(const char *path, json_t *m, uid_t uid, gid_t gid, cha
     if (close(fd) < 0 && ret == 0)
         ret = -errno;
     if (ret < 0)
-        unlink(path);
+        unlinkat(dfd, name, 0);
 out:
     if (ret < 0)
-        util_seterr(err, errlen, "cannot write manifest %s: %s", path, strerror(-ret));
+        util_seterr(err, errlen, "cannot write manifest %s: %s", name, strerror(-ret));
     free(text);
     return ret;
 }
@@ -315,24 +363,22 @@ out:
 int backup_create(const char *db_path, const char *backup_dir, const char *tenant_id,
                   char *out_path, size_t n, char *err, size_t errlen)
 {
-    char stamp[32], iso[32], name[128], final[PATH_MAX], tmp[PATH_MAX];
-    char mfinal[PATH_MAX], mtmp[PATH_MAX], hex[65];
+    char stamp[32], iso[32], name[128], final[160], tmp[170], mfinal[160], mtmp[170], hex[65];
     struct stat st;
     json_t *m = NULL;
+    unsigned char *image = NULL;
+    sqlite3_int64 image_len = 0;
     time_t now = time(NULL);
-    int64_t size = 0;
-    int fd = -1, ret, seq;
+    int dfd, fd = -1, ret, seq;
 
     if (out_path != NULL && n > 0)
         out_path[0] = '\0';
-    if (stat(db_path, &st) < 0) {
-        ret = -errno;
-        util_seterr(err, errlen, "cannot back up %s: %s", db_path, strerror(-ret));
-        return ret;
-    }
-    ret = prepare_dir(backup_dir, st.st_uid, st.st_gid, err, errlen);
+    ret = check_db_files(db_path, &st, err, errlen);
     if (ret < 0)
         return ret;
+    dfd = prepare_dir(backup_dir, st.st_uid, st.st_gid, err, errlen);
+    if (dfd < 0)
+        return dfd;
 
     /* Reserve a name: the temporary file is created exclusively, so two
      * backups started in the same second never write to the same file. */
@@ -343,20 +389,21 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         else
             ret = util_path_fmt(name, sizeof(name), "%s-%s-%d", tenant_id, stamp, seq);
         if (ret == 0)
-            ret = util_path_fmt(final, sizeof(final), "%s/%s.db", backup_dir, name);
+            ret = util_path_fmt(final, sizeof(final), "%s.db", name);
         if (ret == 0)
             ret = util_path_fmt(tmp, sizeof(tmp), "%s.tmp", final);
         if (ret == 0)
-            ret = util_path_fmt(mfinal, sizeof(mfinal), "%s/%s.json", backup_dir, name);
+            ret = util_path_fmt(mfinal, sizeof(mfinal), "%s.json", name);
         if (ret == 0)
             ret = util_path_fmt(mtmp, sizeof(mtmp), "%s.tmp", mfinal);
         if (ret < 0) {
-            util_seterr(err, errlen, "backup path too long in %s", backup_dir);
-            return ret;
+            util_seterr(err, errlen, "backup name too long for tenant %s", tenant_id);
+            goto out;
         }
-        if (access(final, F_OK) == 0 || access(mfinal, F_OK) == 0)
+        if (faccessat(dfd, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+            faccessat(dfd, mfinal, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
             continue;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd >= 0 || errno != EEXIST)
             break;
     }
@@ -364,9 +411,8 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         ret = seq >= 100 ? -EEXIST : -errno;
         util_seterr(err, errlen, "cannot create a backup file in %s: %s", backup_dir,
                     strerror(-ret));
-        return ret;
+        goto out;
     }
-    close(fd);
 
     m = json_object();
     if (m == NULL) {
@@ -374,22 +420,21 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
         util_seterr(err, errlen, "out of memory");
         goto fail;
     }
-    ret = copy_db(db_path, tmp, m, err, errlen);
+    ret = copy_db(db_path, m, &image, &image_len, err, errlen);
     if (ret < 0)
         goto fail;
-    fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        ret = -errno;
-    } else {
-        ret = backup_set_owner_mode(fd, st.st_uid, st.st_gid, 0600);
-        if (ret == 0 && fsync(fd) < 0)
-            ret = -errno;
-        close(fd);
-    }
+    ret = backup_sha256_buf(image, (size_t)image_len, hex);
     if (ret == 0)
-        ret = backup_sha256_file(tmp, hex, &size);
+        ret = write_all(fd, image, (size_t)image_len);
+    if (ret == 0)
+        ret = backup_set_owner_mode(fd, st.st_uid, st.st_gid, 0600);
+    if (ret == 0 && fsync(fd) < 0)
+        ret = -errno;
+    if (close(fd) < 0 && ret == 0)
+        ret = -errno;
+    fd = -1;
     if (ret < 0) {
-        util_seterr(err, errlen, "cannot finish %s: %s", tmp, strerror(-ret));
+        util_seterr(err, errlen, "cannot write %s/%s: %s", backup_dir, tmp, strerror(-ret));
         goto fail;
     }
     backup_iso_time(now, iso);
@@ -397,41 +442,44 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     json_object_set_new(m, "tenant", json_string(tenant_id));
     json_object_set_new(m, "created", json_string(iso));
     json_object_set_new(m, "created_unix", json_integer((json_int_t)now));
-    json_object_set_new(m, "file", json_string(backup_base_name(final)));
-    json_object_set_new(m, "size", json_integer(size));
+    json_object_set_new(m, "file", json_string(final));
+    json_object_set_new(m, "size", json_integer(image_len));
     json_object_set_new(m, "sha256", json_string(hex));
     json_object_set_new(m, "sqlite_version", json_string(sqlite3_libversion()));
     json_object_set_new(m, "source", json_string(backup_base_name(db_path)));
-    ret = write_manifest(mtmp, m, st.st_uid, st.st_gid, err, errlen);
+    ret = write_manifest(dfd, mtmp, m, st.st_uid, st.st_gid, err, errlen);
     if (ret < 0)
         goto fail;
-    if (rename(tmp, final) < 0) {
+    if (renameat(dfd, tmp, dfd, final) < 0) {
         ret = -errno;
-        util_seterr(err, errlen, "cannot rename %s: %s", tmp, strerror(-ret));
-        unlink(mtmp);
+        util_seterr(err, errlen, "cannot rename %s/%s: %s", backup_dir, tmp, strerror(-ret));
+        unlinkat(dfd, mtmp, 0);
         goto fail;
     }
-    if (rename(mtmp, mfinal) < 0) {
+    if (renameat(dfd, mtmp, dfd, mfinal) < 0) {
         ret = -errno;
-        util_seterr(err, errlen, "cannot rename %s: %s", mtmp, strerror(-ret));
-        unlink(mtmp);
-        unlink(final);
-        goto fail_m;
+        util_seterr(err, errlen, "cannot rename %s/%s: %s", backup_dir, mtmp, strerror(-ret));
+        unlinkat(dfd, mtmp, 0);
+        unlinkat(dfd, final, 0);
+        goto out;
     }
-    ret = backup_fsync_dir(backup_dir);
-    if (ret < 0) {
+    if (fsync(dfd) < 0) {
+        ret = -errno;
         util_seterr(err, errlen, "cannot sync folder %s: %s", backup_dir, strerror(-ret));
-        goto fail_m;
+        goto out;
     }
-    json_decref(m);
-    if (out_path != NULL && n > 0 && util_path_fmt(out_path, n, "%s", final) < 0) {
+    if (out_path != NULL && n > 0 && util_path_fmt(out_path, n, "%s/%s", backup_dir, final) < 0) {
         util_seterr(err, errlen, "backup path does not fit the caller's buffer");
-        return -ENAMETOOLONG;
+        ret = -ENAMETOOLONG;
     }
-    return 0;
+    goto out;
 fail:
-    remove_quiet(tmp);
-fail_m:
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dfd, tmp, 0);
+out:
+    sqlite3_free(image);
     json_decref(m);
+    close(dfd);
     return ret;
 }

@@ -94,8 +94,8 @@ int backup_verify(const char *backup_path, const char *tenant_id, char *err, siz
  * -wal/-shm files are renamed to <db_path>.before-restore-<time> (and
  * ...-wal, ...-shm), whose path goes into aside (capacity asidelen; "" when
  * there was no database); then the copy, written to a temporary name and
- * fsynced, is renamed into place with the owner and mode of the database it
- * replaces (or, without one, of the folder's owner, mode 0600). On any
+ * fsynced, is renamed into place owned by the folder's owner (the tenant),
+ * with the mode of the regular file it replaces (0600 without one). On any
  * failure the previous files are put back.
  */
 int backup_restore(const char *db_path, const char *backup_path, const char *tenant_id, char *aside,

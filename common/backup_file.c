@@ -9,9 +9,13 @@
  * steps, what is kept): backup.c, backup_list.c, backup_restore.c do.
  */
 #include "backup_internal.h"
+#include "safefile.h"
 #include "util.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -89,6 +93,17 @@ static void hex_of(const unsigned char *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int backup_sha256_buf(const void *buf, size_t len, char hex[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+
+    if (sodium_init() < 0)
+        return -EIO;
+    crypto_hash_sha256(digest, buf, (unsigned long long)len);
+    hex_of(digest, sizeof(digest), hex);
+    return 0;
+}
+
 int backup_sha256_file(const char *path, char hex[65], int64_t *size)
 {
     crypto_hash_sha256_state st;
@@ -98,9 +113,9 @@ int backup_sha256_file(const char *path, char hex[65], int64_t *size)
 
     if (sodium_init() < 0)
         return -EIO;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = safefile_open_regular(AT_FDCWD, path, NULL);
     if (fd < 0)
-        return -errno;
+        return fd;
     crypto_hash_sha256_init(&st);
     for (;;) {
         ssize_t r = read(fd, buf, sizeof(buf));
@@ -136,9 +151,9 @@ int backup_copy_file(const char *src, const char *dst, uid_t uid, gid_t gid, mod
 
     if (sodium_init() < 0)
         return -EIO;
-    in = open(src, O_RDONLY | O_CLOEXEC);
+    in = safefile_open_regular(AT_FDCWD, src, NULL);
     if (in < 0)
-        return -errno;
+        return in;
     out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (out < 0) {
         ret = -errno;
@@ -229,4 +244,24 @@ int backup_manifest_path(const char *db, char *buf, size_t n)
     if (len < 3 || strcmp(db + len - 3, ".db") != 0)
         return -EINVAL;
     return util_path_fmt(buf, n, "%.*s.json", (int)(len - 3), db);
+}
+
+json_t *backup_manifest_load(int dfd, const char *name, char *why, size_t n)
+{
+    json_error_t jerr;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *m;
+    int r = safefile_read(dfd, name, BACKUP_MANIFEST_MAX, &text, &len);
+
+    if (r < 0) {
+        if (why != NULL && n > 0)
+            snprintf(why, n, "%s", safefile_strerror(r));
+        return NULL;
+    }
+    m = json_loadb(text, len, 0, &jerr);
+    free(text);
+    if (m == NULL && why != NULL && n > 0)
+        snprintf(why, n, "%s", jerr.text);
+    return m;
 }

@@ -19,6 +19,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 /* A database's side files, which move and go with it. */
 #define SIDE_FILES 3
 extern const char *const backup_side_suffix[SIDE_FILES];
@@ -32,6 +34,8 @@ int backup_fsync_dir(const char *dir);
 int backup_fsync_path(const char *path);
 /* The tenant's ownership (when root) and an exact mode. */
 int backup_set_owner_mode(int fd, uid_t uid, gid_t gid, mode_t mode);
+/* The SHA-256 of a buffer as 64 hex digits. */
+int backup_sha256_buf(const void *buf, size_t len, char hex[65]);
 /* The SHA-256 of a file as 64 hex digits, and its size. */
 int backup_sha256_file(const char *path, char hex[65], int64_t *size);
 /* Copy src into a new file dst (which must not exist), hashing what was
@@ -45,5 +49,12 @@ void backup_iso_time(time_t t, char buf[32]);
 int backup_sqlite_errno(int rc);
 /* The manifest of a backup: "<name>.db" -> "<name>.json". */
 int backup_manifest_path(const char *db, char *buf, size_t n);
+
+/* Manifests are a few hundred bytes; anything past this is not one. */
+#define BACKUP_MANIFEST_MAX (1024 * 1024)
+/* Parse the manifest name (relative to folder fd dfd, or AT_FDCWD and a
+ * path) without following a symlink or blocking on a FIFO, at most
+ * BACKUP_MANIFEST_MAX bytes. NULL with the reason in why when it cannot. */
+json_t *backup_manifest_load(int dfd, const char *name, char *why, size_t n);
 
 #endif

@@ -9,10 +9,12 @@
  */
 #include "backup.h"
 #include "backup_internal.h"
+#include "safefile.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -84,16 +86,18 @@ static int newest_first(const void *a, const void *b)
     return y->seq - x->seq;
 }
 
-static void read_manifest_info(struct backup_info *bi)
+/* The manifest beside a backup, read through the folder's fd: the folder is
+ * the tenant's, so it may hold a FIFO, a symlink or a huge file there. */
+static void read_manifest_info(int dfd, struct backup_info *bi)
 {
-    char mpath[PATH_MAX];
+    char mname[PATH_MAX];
     json_t *m, *v;
 
     bi->manifest_size = -1;
     bi->schema_version = -1;
-    if (backup_manifest_path(bi->path, mpath, sizeof(mpath)) < 0)
+    if (backup_manifest_path(bi->name, mname, sizeof(mname)) < 0)
         return;
-    m = json_load_file(mpath, 0, NULL);
+    m = backup_manifest_load(dfd, mname, NULL, 0);
     if (!json_is_object(m)) {
         json_decref(m);
         return;
@@ -115,16 +119,19 @@ int backup_list(const char *backup_dir, const char *tenant_id, struct backup_inf
     size_t n = 0, cap = 0;
     struct dirent *de;
     DIR *d;
-    int ret = 0;
+    int dfd, ret = 0;
 
     *out = NULL;
     *count = 0;
-    d = opendir(backup_dir);
-    if (d == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        ret = -errno;
-        util_seterr(err, errlen, "cannot read backups folder %s: %s", backup_dir, strerror(-ret));
+    dfd = safefile_open_dir(AT_FDCWD, backup_dir);
+    if (dfd == -ENOENT)
+        return 0;
+    if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+        ret = dfd < 0 ? dfd : -errno;
+        if (dfd >= 0)
+            close(dfd);
+        util_seterr(err, errlen, "cannot read backups folder %s: %s", backup_dir,
+                    ret == -EINVAL || ret == -ELOOP ? "not a plain folder" : strerror(-ret));
         return ret;
     }
     while ((de = readdir(d)) != NULL) {
@@ -151,12 +158,12 @@ int backup_list(const char *backup_dir, const char *tenant_id, struct backup_inf
         if (util_path_fmt(bi->path, sizeof(bi->path), "%s/%s", backup_dir, de->d_name) < 0 ||
             util_path_fmt(bi->name, sizeof(bi->name), "%s", de->d_name) < 0)
             continue;
-        if (lstat(bi->path, &st) < 0 || !S_ISREG(st.st_mode))
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
         bi->created = created;
         bi->seq = seq;
         bi->size = st.st_size;
-        read_manifest_info(bi);
+        read_manifest_info(dirfd(d), bi);
         n++;
     }
     if (n > 0)
@@ -171,26 +178,28 @@ out:
 }
 
 /* A crashed backup leaves "<id>-<time>.db.tmp" or ".json.tmp" behind. */
-static void prune_stale_tmp(const char *backup_dir, const char *tenant_id)
+static void prune_stale_tmp(int dfd, const char *tenant_id)
 {
     size_t idlen = strlen(tenant_id);
-    char path[PATH_MAX];
     struct dirent *de;
     struct stat st;
     time_t now = time(NULL);
-    DIR *d = opendir(backup_dir);
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
-    if (d == NULL)
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
         if (len < idlen + 5 || strncmp(de->d_name, tenant_id, idlen) != 0 ||
             de->d_name[idlen] != '-' || strcmp(de->d_name + len - 4, ".tmp") != 0)
             continue;
-        if (util_path_fmt(path, sizeof(path), "%s/%s", backup_dir, de->d_name) < 0)
-            continue;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TMP_SECONDS)
-            unlink(path);
+        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime > STALE_TMP_SECONDS)
+            unlinkat(dfd, de->d_name, 0);
     }
     closedir(d);
 }
@@ -199,9 +208,9 @@ int backup_prune(const char *backup_dir, const char *tenant_id, int keep, int *r
                  size_t errlen)
 {
     struct backup_info *v = NULL;
-    char mpath[PATH_MAX];
+    char mname[PATH_MAX];
     size_t n = 0;
-    int ret, gone = 0;
+    int dfd, ret, gone = 0;
 
     if (removed != NULL)
         *removed = 0;
@@ -210,16 +219,27 @@ int backup_prune(const char *backup_dir, const char *tenant_id, int keep, int *r
     ret = backup_list(backup_dir, tenant_id, &v, &n, err, errlen);
     if (ret < 0)
         return ret;
+    /* Every unlink goes through the folder's fd: a folder swapped for a
+     * symlink after the listing cannot lead the deletes elsewhere. */
+    dfd = safefile_open_dir(AT_FDCWD, backup_dir);
+    if (dfd < 0) {
+        free(v);
+        if (dfd == -ENOENT)
+            return 0;
+        util_seterr(err, errlen, "cannot open backups folder %s: %s", backup_dir,
+                    safefile_strerror(dfd));
+        return dfd;
+    }
     for (size_t i = (size_t)keep; i < n; i++) {
         /* The manifest goes first: a .db without one is "unfinished", never
          * mistaken for a good backup if the second unlink is lost. */
-        if (backup_manifest_path(v[i].path, mpath, sizeof(mpath)) == 0 && unlink(mpath) < 0 &&
-            errno != ENOENT) {
+        if (backup_manifest_path(v[i].name, mname, sizeof(mname)) == 0 &&
+            unlinkat(dfd, mname, 0) < 0 && errno != ENOENT) {
             ret = -errno;
-            util_seterr(err, errlen, "cannot remove %s: %s", mpath, strerror(-ret));
+            util_seterr(err, errlen, "cannot remove %s/%s: %s", backup_dir, mname, strerror(-ret));
             break;
         }
-        if (unlink(v[i].path) < 0 && errno != ENOENT) {
+        if (unlinkat(dfd, v[i].name, 0) < 0 && errno != ENOENT) {
             ret = -errno;
             util_seterr(err, errlen, "cannot remove %s: %s", v[i].path, strerror(-ret));
             break;
@@ -227,9 +247,10 @@ int backup_prune(const char *backup_dir, const char *tenant_id, int keep, int *r
         gone++;
     }
     free(v);
-    prune_stale_tmp(backup_dir, tenant_id);
+    prune_stale_tmp(dfd, tenant_id);
     if (gone > 0)
-        backup_fsync_dir(backup_dir);
+        fsync(dfd);
+    close(dfd);
     if (removed != NULL)
         *removed = gone;
     return ret;

@@ -13,6 +13,7 @@
  */
 #include "backup.h"
 #include "backup_internal.h"
+#include "safefile.h"
 #include "util.h"
 
 #include <errno.h>
@@ -64,8 +65,7 @@ out:
  * what it copied is what was verified. */
 static int verify(const char *path, const char *tenant_id, char sha[65], char *err, size_t errlen)
 {
-    char mpath[PATH_MAX], hex[65];
-    json_error_t jerr;
+    char mpath[PATH_MAX], hex[65], why[256];
     json_t *m = NULL, *v;
     const char *s;
     int64_t size = 0;
@@ -80,10 +80,9 @@ static int verify(const char *path, const char *tenant_id, char sha[65], char *e
         util_seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
         return ret;
     }
-    m = json_load_file(mpath, 0, &jerr);
+    m = backup_manifest_load(AT_FDCWD, mpath, why, sizeof(why));
     if (m == NULL) {
-        util_seterr(err, errlen, "backup %s has no readable manifest %s: %s", path, mpath,
-                    jerr.text);
+        util_seterr(err, errlen, "backup %s has no readable manifest %s: %s", path, mpath, why);
         return -EINVAL;
     }
     ret = -EINVAL;
@@ -113,7 +112,7 @@ static int verify(const char *path, const char *tenant_id, char sha[65], char *e
     }
     ret = backup_sha256_file(path, hex, &size);
     if (ret < 0) {
-        util_seterr(err, errlen, "cannot read backup %s: %s", path, strerror(-ret));
+        util_seterr(err, errlen, "cannot read backup %s: %s", path, safefile_strerror(ret));
         goto out;
     }
     ret = -EINVAL;
@@ -145,7 +144,8 @@ int backup_verify(const char *backup_path, const char *tenant_id, char *err, siz
 static int locked_by_other(const char *path)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* Non-blocking: the tenant may have put a FIFO where its database was. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     int ret;
 
     if (fd < 0)
@@ -240,15 +240,17 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
         util_seterr(err, errlen, "database path too long: %s", db_path);
         return -ENAMETOOLONG;
     }
-    have_db = stat(db_path, &st) == 0;
-    if (!have_db && stat(dir, &st) < 0) {
+    /* The mode of the database it replaces (a symlink there is not followed),
+     * the owner of the data dir: the tenant's, whatever link it put there. */
+    have_db = lstat(db_path, &st) == 0 && S_ISREG(st.st_mode);
+    mode = have_db ? (st.st_mode & 0777) : 0600;
+    if (stat(dir, &st) < 0) {
         ret = -errno;
         util_seterr(err, errlen, "cannot restore into %s: %s", dir, strerror(-ret));
         return ret;
     }
     uid = st.st_uid;
     gid = st.st_gid;
-    mode = have_db ? (st.st_mode & 0777) : 0600;
 
     unlink(tmp); /* a leftover of a crashed restore by this same pid */
     ret = backup_copy_file(backup_path, tmp, uid, gid, mode, copied);

@@ -159,6 +159,10 @@ int cgroup_detect(const char *fsroot, struct cgroup_sys *s)
         if (fs_type(path) == CGROUP_SUPER_MAGIC)
             set_hier(hs[i], path, procself, names[i]);
     }
+    /* cpuacct counts CPU time; on most systems it shares a mount with cpu. */
+    snprintf(path, sizeof path, "%s/cpuacct", fsroot);
+    if (fs_type(path) == CGROUP_SUPER_MAGIC)
+        set_hier(&s->cpuacct, path, procself, "cpuacct");
     if (s->memory.mnt[0] && s->pids.mnt[0]) {
         s->mode = CGROUP_V1;
         if (v2_mnt[0])
@@ -168,6 +172,7 @@ int cgroup_detect(const char *fsroot, struct cgroup_sys *s)
     memset(&s->memory, 0, sizeof s->memory);
     memset(&s->pids, 0, sizeof s->pids);
     memset(&s->cpu, 0, sizeof s->cpu);
+    memset(&s->cpuacct, 0, sizeof s->cpuacct);
     snprintf(s->why, sizeof s->why,
              "no cgroup v2 mount with the memory and pids controllers, and no v1 memory and "
              "pids hierarchies under %s",
@@ -182,9 +187,9 @@ int cgroup_tenant_paths(const struct cgroup_sys *s, const char *spec, const char
     if (s->mode == CGROUP_NONE || !cgroup_spec_valid(spec))
         return -EINVAL;
     t->mode = s->mode;
-    const struct cgroup_hier *hs[4] = {&s->v2, &s->memory, &s->pids, &s->cpu};
-    char *outs[4] = {t->v2, t->memory, t->pids, t->cpu};
-    for (int i = 0; i < 4; i++) {
+    const struct cgroup_hier *hs[5] = {&s->v2, &s->memory, &s->pids, &s->cpu, &s->cpuacct};
+    char *outs[5] = {t->v2, t->memory, t->pids, t->cpu, t->cpuacct};
+    for (int i = 0; i < 5; i++) {
         if (!hs[i]->mnt[0])
             continue;
         int r = cgroup_join_path(outs[i], CGROUP_PATH_MAX, hs[i]->mnt, hs[i]->self, spec, name);
@@ -294,8 +299,8 @@ int cgroup_tenant_create(const struct cgroup_tenant *t, const struct cgroup_limi
     }
 
     /* v1: one folder per hierarchy. */
-    const char *dirs[4] = {t->memory, t->pids, t->cpu, t->v2};
-    for (int i = 0; i < 4; i++) {
+    const char *dirs[5] = {t->memory, t->pids, t->cpu, t->cpuacct, t->v2};
+    for (int i = 0; i < 5; i++) {
         if (!dirs[i][0])
             continue;
         if ((r = make_dirs(dirs[i], NULL, err, errlen)) < 0)
@@ -329,16 +334,23 @@ int cgroup_tenant_create(const struct cgroup_tenant *t, const struct cgroup_limi
 static int for_each_dir(const struct cgroup_tenant *t, const char **out)
 {
     int n = 0;
-    const char *dirs[4] = {t->v2, t->memory, t->pids, t->cpu};
-    for (int i = 0; i < 4; i++)
-        if (dirs[i][0])
+    const char *dirs[5] = {t->v2, t->memory, t->pids, t->cpu, t->cpuacct};
+    for (int i = 0; i < 5; i++) {
+        if (!dirs[i][0])
+            continue;
+        /* cpuacct mounted with cpu: the same folder, once. */
+        bool dup = false;
+        for (int k = 0; k < n; k++)
+            dup = dup || strcmp(out[k], dirs[i]) == 0;
+        if (!dup)
             out[n++] = dirs[i];
+    }
     return n;
 }
 
 int cgroup_tenant_join(const struct cgroup_tenant *t, pid_t pid, char *err, size_t errlen)
 {
-    const char *dirs[4];
+    const char *dirs[5];
     int n = for_each_dir(t, dirs);
     char v[24];
     snprintf(v, sizeof v, "%d", (int)pid);
@@ -406,7 +418,7 @@ int cgroup_tenant_kill(const struct cgroup_tenant *t)
 
 int cgroup_tenant_remove(const struct cgroup_tenant *t)
 {
-    const char *dirs[4];
+    const char *dirs[5];
     int n = for_each_dir(t, dirs), res = 0;
     for (int i = 0; i < n; i++)
         if (rmdir(dirs[i]) < 0 && errno != ENOENT && res == 0)
@@ -447,6 +459,27 @@ int cgroup_tenant_memory(const struct cgroup_tenant *t, uint64_t *bytes)
     else
         snprintf(path, sizeof path, "%s/memory.current", t->v2);
     return read_u64(path, NULL, bytes);
+}
+
+int cgroup_tenant_cpu_usec(const struct cgroup_tenant *t, uint64_t *usec)
+{
+    char path[CGROUP_PATH_MAX + 32];
+    uint64_t v = 0;
+    int r;
+    if (t->mode == CGROUP_V1) {
+        if (!t->cpuacct[0])
+            return -ENOENT;
+        snprintf(path, sizeof path, "%s/cpuacct.usage", t->cpuacct);
+        if ((r = read_u64(path, NULL, &v)) < 0)
+            return r;
+        *usec = v / 1000; /* nanoseconds */
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/cpu.stat", t->v2);
+    if ((r = read_u64(path, "usage_usec", &v)) < 0)
+        return r;
+    *usec = v;
+    return 0;
 }
 
 int cgroup_tenant_oom_kills(const struct cgroup_tenant *t, uint64_t *count)

@@ -47,6 +47,7 @@ struct cgroup_sys {
     enum cgroup_mode mode;
     struct cgroup_hier v2; /* v2 mode: the controllers; v1 mode: grouping only, may be absent */
     struct cgroup_hier memory, pids, cpu; /* v1 mode only; cpu may be absent */
+    struct cgroup_hier cpuacct;           /* v1 only, optional: CPU usage accounting */
     char why[256];                        /* CGROUP_NONE: why nothing is usable */
 };
 
@@ -55,6 +56,7 @@ struct cgroup_tenant {
     enum cgroup_mode mode;
     char v2[CGROUP_PATH_MAX]; /* v2: limits; v1: grouping only */
     char memory[CGROUP_PATH_MAX], pids[CGROUP_PATH_MAX], cpu[CGROUP_PATH_MAX];
+    char cpuacct[CGROUP_PATH_MAX]; /* v1: where CPU usage is counted; "" without cpuacct */
 };
 
 /* Limits; 0 = none (memory, pids) or the default weight 100 (cpu). */
@@ -97,6 +99,11 @@ int cgroup_tenant_kill(const struct cgroup_tenant *t);
 /* Remove the folders (not the parents). -EBUSY while processes remain;
  * folders already gone are fine. */
 int cgroup_tenant_remove(const struct cgroup_tenant *t);
+
+/* CPU time used by every process of the cgroup and its children, living or
+ * gone, in microseconds (v1 cpuacct.usage, v2 cpu.stat usage_usec).
+ * -ENOENT without an accounting hierarchy. */
+int cgroup_tenant_cpu_usec(const struct cgroup_tenant *t, uint64_t *usec);
 
 /* Current memory charge in bytes (v1 memory.usage_in_bytes, v2 memory.current). */
 int cgroup_tenant_memory(const struct cgroup_tenant *t, uint64_t *bytes);

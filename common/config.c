@@ -355,10 +355,31 @@ bool config_tenant_equal(const struct config_tenant *a, const struct config_tena
            SAME_S(instance) && SAME_S(siret) && SAME_S(address) && SAME_S(phone) && SAME_S(email) &&
            SAME_S(logo) && SAME_S(color) && SAME_S(language) && SAME_S(timezone) &&
            SAME(max_users) && SAME(max_cases) && SAME(max_analysis_monthly) && SAME(memory_bytes) &&
-           SAME(pids) && SAME(cpu_weight) && SAME(log_budget_bytes) && SAME(port) &&
-           SAME_S(command) && SAME(socket) && SAME_S(ai_model) &&
-           SAME_S(prediction_threshold_text) && SAME(prediction_threshold) &&
-           SAME(advanced_features) && SAME(network) && SAME(seccomp) && SAME_S(password_cost);
+           SAME(pids) && SAME(cpu_weight) && SAME(log_budget_bytes) && SAME(storage_bytes) &&
+           SAME(max_body_bytes) && SAME(port) && SAME_S(command) && SAME(socket) &&
+           SAME_S(ai_model) && SAME_S(prediction_threshold_text) && SAME(prediction_threshold) &&
+           SAME(advanced_features) && SAME(network) && SAME_S(allow) && SAME(seccomp) &&
+           SAME_S(password_cost) && SAME(stop_signal) && SAME(notify_access) && SAME(idle_after_ms);
 #undef SAME_S
 #undef SAME
+}
+
+size_t config_warnings(const struct config *c, struct config_diag *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; c != NULL && i < c->n_tenants; i++) {
+        const struct config_tenant_entry *e = &c->tenants[i];
+        if (!e->valid || e->t.socket != WORKER_SOCKET_OWN)
+            continue;
+        const struct config_plan *pl = config_plan_find(&c->plans, e->t.plan);
+        if (pl != NULL && pl->idle_after_ms > 0) {
+            config_diag_add(w,
+                            "tenants.d/%s.ini: warning: the idle_after of plan %s does not "
+                            "apply: its worker binds its own port (socket = own), so nothing "
+                            "would wake it",
+                            e->id, pl->name);
+            n++;
+        }
+    }
+    return n;
 }

@@ -68,6 +68,7 @@ struct config_global {
     char worker_path[CONFIG_PATH_MAX];  /* "" = tenant-worker beside tenantd */
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
+    int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */
@@ -127,6 +128,11 @@ struct config_plan {
     int pids;
     int cpu_weight; /* 1..10000, cgroup v2 semantics */
     int64_t log_budget_bytes;
+    int64_t idle_after_ms;       /* scale to zero after this long without a request; 0 = never */
+    int64_t storage_bytes;       /* 0 = no storage limit (the key is optional) */
+    char network[16];            /* "" = the default for the tenant's command */
+    char allow[CONFIG_TEXT_MAX]; /* host:port ..., "" = none */
+    int64_t max_body_bytes;      /* the proxy's client_max_body_size; default 1M */
 };
 
 struct config_plans {
@@ -139,7 +145,33 @@ const struct config_plan *config_plan_find(const struct config_plans *p, const c
 
 enum tenant_status { TENANT_ACTIVE = 0, TENANT_SUSPENDED, TENANT_CANCELLED };
 enum worker_socket { WORKER_SOCKET_PASSED = 0, WORKER_SOCKET_OWN };
-enum worker_network { WORKER_NETWORK_HOST = 0, WORKER_NETWORK_NONE };
+/* What the worker may do on the network besides its socket (docs/isolation.md):
+ * none = an empty network namespace; local = bind only its own port, connect
+ * only to the allow list; outbound = local, plus any connection (the host's
+ * non-loopback addresses included). HOST is the deprecated spelling of
+ * outbound: the parser turns it into OUTBOUND and sets network_was_host. */
+enum worker_network {
+    WORKER_NETWORK_NONE = 0,
+    WORKER_NETWORK_LOCAL,
+    WORKER_NETWORK_OUTBOUND,
+    WORKER_NETWORK_HOST,
+};
+#define CONFIG_ALLOW_MAX 16 /* allow = host:port ... entries */
+/* [worker] stop_signal: index into config_stop_signal_names / config_stop_signal(). */
+enum worker_stop_signal {
+    STOP_SIGTERM = 0,
+    STOP_SIGINT,
+    STOP_SIGQUIT,
+    STOP_SIGHUP,
+    STOP_SIGUSR1,
+    STOP_SIGUSR2,
+    STOP_SIGWINCH
+};
+/* [worker] notify_access, systemd's NotifyAccess=: who may send sd_notify datagrams. */
+enum worker_notify_access { NOTIFY_ACCESS_MAIN = 0, NOTIFY_ACCESS_ALL };
+/* The signal number of a stop_signal value. */
+int config_stop_signal(enum worker_stop_signal s);
+extern const char *const config_stop_signal_names[];
 
 struct config_tenant {
     char id[CONFIG_ID_MAX];     /* the file name without .ini */
@@ -168,6 +200,8 @@ struct config_tenant {
     int pids;
     int cpu_weight;
     int64_t log_budget_bytes;
+    int64_t storage_bytes;  /* 0 = none */
+    int64_t max_body_bytes; /* the proxy's client_max_body_size */
 
     /* [worker] */
     int port;
@@ -177,9 +211,16 @@ struct config_tenant {
     double prediction_threshold;        /* 0..1, default 0.87 */
     char prediction_threshold_text[16]; /* as written, for the environment */
     bool advanced_features;             /* default: the plan's */
-    enum worker_network network;        /* host | none */
-    bool seccomp;                       /* default true */
+    enum worker_network network;        /* none | local | outbound (default: plan, command) */
+    bool network_was_host;              /* written as the deprecated "host" */
+    char allow[CONFIG_TEXT_MAX];        /* allow = host:port ..., as written (or the plan's) */
+    uint16_t allow_port[CONFIG_ALLOW_MAX]; /* the ports of allow, parsed */
+    size_t n_allow;
+    bool seccomp;           /* default true */
     char password_cost[16]; /* argon2id cost: interactive (default) | moderate | min (tests) */
+    enum worker_stop_signal stop_signal;     /* default SIGTERM */
+    enum worker_notify_access notify_access; /* default main */
+    int64_t idle_after_ms; /* default: the plan's; 0 = never; always 0 for socket = own */
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -227,6 +268,21 @@ int config_parse_tenant(const struct config_global *g, const struct config_plans
 int config_load_tenant(const struct config_global *g, const struct config_plans *p,
                        const char *path, struct config_tenant *t, struct config_diag *d);
 
+/* tenantd's own listeners, which no tenant port may equal (config_net.c):
+ * admin listen, proxy listen, TLS port when TLS is on. Returns how many. */
+struct config_own_port {
+    const char *section, *key;
+    int port;
+};
+int config_own_ports(const struct config_global *g, struct config_own_port out[3]);
+
+/* Warnings that do not make the configuration invalid (config_net.c): the
+ * deprecated "host" spelling of network, containment reduced by a kernel
+ * without Landlock TCP rules. Calls warn() once per line; returns how many.
+ * Printed by `tenantd -n`, tenantd's start and `tenantctl check`. */
+int config_net_warnings(const struct config *c, void (*warn)(void *arg, const char *line),
+                        void *arg);
+
 /* Identifier rules shared by every program. */
 bool config_valid_id(const char *id); /* ^[a-z][a-z0-9-]{0,30}$, not reserved */
 bool config_reserved_id(const char *id);
@@ -237,8 +293,19 @@ bool config_tenant_equal(const struct config_tenant *a, const struct config_tena
 
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id);
 
+/* Notes that do not make the configuration invalid, one line each into w:
+ * a plan's idle_after that does not apply to a tenant with socket = own
+ * (nothing would be left to wake it). For tenantd -n and tenantctl check.
+ * Returns the number of lines added. */
+size_t config_warnings(const struct config *c, struct config_diag *w);
+
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);
+/* <run_dir>/flags/<id>: root's folder of flags about tenant id that its
+ * worker may read (exposed read-only in its jail), e.g. "storage-full".
+ * Same return as config_tenant_data_dir. */
+#define CONFIG_STORAGE_FULL_FLAG "storage-full"
+int config_tenant_flags_dir(const struct config_global *g, const char *id, char *buf, size_t n);
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);
 
 /*

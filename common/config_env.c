@@ -21,6 +21,11 @@ int config_tenant_data_dir(const struct config_global *g, const char *id, char *
     return snprintf(buf, n, "%s/%s", g->data_dir, id);
 }
 
+int config_tenant_flags_dir(const struct config_global *g, const char *id, char *buf, size_t n)
+{
+    return snprintf(buf, n, "%s/flags/%s", g->run_dir, id);
+}
+
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n)
 {
     return snprintf(buf, n, "%s/%s.log", g->log_dir, id);
@@ -100,6 +105,12 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
     env_add(&e, "LANGUAGE", "%s", t->language);
     env_add(&e, "TIMEZONE", "%s", t->timezone);
     env_add(&e, "PASSWORD_COST", "%s", t->password_cost);
+    if (t->storage_bytes > 0) {
+        char flags[CONFIG_PATH_MAX + CONFIG_ID_MAX + 8];
+        env_add(&e, "STORAGE_LIMIT_BYTES", "%lld", (long long)t->storage_bytes);
+        if (config_tenant_flags_dir(g, t->id, flags, sizeof flags) < (int)sizeof flags)
+            env_add(&e, "STORAGE_FULL_FILE", "%s/%s", flags, CONFIG_STORAGE_FULL_FLAG);
+    }
     if (pl != NULL) {
         env_add(&e, "PLAN_LABEL", "%s", pl->label);
         env_add(&e, "PLAN_PRICE_CENTS", "%lld", (long long)pl->price_cents);

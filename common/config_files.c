@@ -94,6 +94,7 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if (g->backoff_min_ms > g->backoff_max_ms)
         config_perr(c, config_seen_line(c, seen, "supervise", "backoff_min"), "supervise",
                     "backoff_min", "is larger than backoff_max");
+    config_net_global(c, g, seen);
     if ((g->tls_cert[0] == '\0') != (g->tls_key[0] == '\0'))
         config_perr(c, 0, "proxy", g->tls_cert[0] ? "tls_key" : "tls_cert",
                     "tls_cert and tls_key must be set together");
@@ -276,12 +277,31 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             t->cpu_weight = pl->cpu_weight;
         if (!config_seen_line(c, seen, "limits", "log_budget"))
             t->log_budget_bytes = pl->log_budget_bytes;
+        if (!config_seen_line(c, seen, "limits", "storage"))
+            t->storage_bytes = pl->storage_bytes;
+        if (!config_seen_line(c, seen, "limits", "max_body"))
+            t->max_body_bytes = pl->max_body_bytes;
         if (!config_seen_line(c, seen, "worker", "ai_model"))
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))
             t->advanced_features = pl->advanced_features;
+        if (!config_seen_line(c, seen, "worker", "idle_after"))
+            t->idle_after_ms = pl->idle_after_ms;
     }
 
+    /* Only a socket tenantd holds can wake an idle tenant: a worker that
+     * binds its own port leaves nothing to watch. Asked for in the tenant's
+     * own file, that is an error; inherited from the plan, it does not apply. */
+    line = config_seen_line(c, seen, "worker", "idle_after");
+    if (t->socket == WORKER_SOCKET_OWN && t->idle_after_ms > 0) {
+        if (line > 0)
+            config_perr(c, line, "worker", "idle_after",
+                        "needs socket = passed: a worker that binds its own port cannot be "
+                        "woken by a connection (use 0)");
+        t->idle_after_ms = 0;
+    }
+
+    config_net_tenant(c, g, pl, t, seen);
     line = config_seen_line(c, seen, "worker", "port");
     if (line > 0 && g != NULL && g->port_max > 0 && t->port > 0 &&
         (t->port < g->port_min || t->port > g->port_max))

@@ -64,8 +64,9 @@ static inline bool is_hex(int c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-#define U8_NO_C0 1u /* refuse C0 controls and DEL */
-#define U8_NO_C1 2u /* refuse C1 controls and U+2028/U+2029 */
+#define U8_NO_C0 1u   /* refuse C0 controls and DEL */
+#define U8_NO_C1 2u   /* refuse C1 controls and U+2028/U+2029 */
+#define U8_NO_BIDI 4u /* refuse bidi controls (config_is_bidi_control) */
 
 /* ---- the tables (the rows are in config_keys.c) ------------------------------ */
 
@@ -81,6 +82,7 @@ enum ktype {
     K_PATH,      /* a path of the global file, resolved against its folder */
     K_PROGRAM,   /* a bare program name (PATH) or a path, resolved when relative */
     K_CMDLINE,   /* a shell command line of the operator's, stored verbatim */
+    K_ARGV,      /* quoted words without a shell (argv.h), verbatim; `check` on the program */
     K_LISTEN,    /* host:port into a string field and an int field (off2) */
     K_PORTRANGE, /* "low-high" into two int fields */
     K_THRESHOLD, /* a decimal 0..1 into a double and its text (off2) */
@@ -168,6 +170,8 @@ bool config_is_loopback(const char *host);
 
 /* Valid UTF-8, and per `flags` (U8_NO_C0, U8_NO_C1) without control characters. */
 bool config_utf8_check(const char *s, unsigned flags);
+/* U+202A..U+202E, U+2066..U+2069, U+200E, U+200F. */
+bool config_is_bidi_control(uint32_t cp);
 /* A value quoted for a message, one printable line (buf: QUOTE_MAX * 4 + 16). */
 void config_quote(char *buf, size_t n, const char *v);
 /* Store value v of key k into obj, or explain in `why` why not; 0 or -1. */
@@ -183,6 +187,17 @@ int config_plan_index(const struct config_plans *p, const char *name);
 void config_parse_text(struct pctx *c);
 void config_finish_keys(struct pctx *c, void *obj, const int *seen, const char *section);
 int config_seen_line(const struct pctx *c, const int *seen, const char *section, const char *name);
+
+/* ---- config_net.c --------------------------------------------------------------- */
+
+/* allow = host:port ... is well-formed (see config_net.c). */
+bool config_valid_allow(const char *s);
+/* [tenantd] port_range must not contain the admin, proxy or TLS port. */
+void config_net_global(struct pctx *c, const struct config_global *g, const int *seen);
+/* network and allow: the plan's or the command's default, the "host" alias,
+ * the allow list parsed and checked; the port off tenantd's listeners. */
+void config_net_tenant(struct pctx *c, const struct config_global *g, const struct config_plan *pl,
+                       struct config_tenant *t, const int *seen);
 
 /* ---- config_files.c ------------------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -89,10 +90,12 @@ static bool valid_domain(const char *s)
     }
 }
 
-/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..". */
+/* A URL path on the tenant's own site: ^/[A-Za-z0-9._/-]*$ without "..".
+ * "//host/x.png" is a protocol-relative URL: another host's image, which
+ * would learn every visitor of the firm's pages. */
 static bool valid_logo(const char *s)
 {
-    if (s[0] != '/' || strstr(s, "..") != NULL)
+    if (s[0] != '/' || s[1] == '/' || strstr(s, "..") != NULL)
         return false;
     for (const char *p = s; *p; p++)
         if (!is_alnum(*p) && !strchr("._/-", *p))
@@ -199,7 +202,8 @@ static bool valid_timezone(const char *s)
     }
 }
 
-/* An absolute program path: no arguments, no whitespace, no shell characters. */
+/* An absolute program path (the first word of [worker] command): no whitespace, no shell
+ * characters. */
 static bool valid_command(const char *s)
 {
     size_t n = strlen(s);
@@ -261,8 +265,9 @@ static const struct check chk_domain = {valid_domain,
                                         "a valid domain (dot-separated labels of lowercase "
                                         "letters, digits and '-')"};
 static const struct check chk_logo = {valid_logo,
-                                      "a URL path (\"/\" then letters, digits, '.', '_', '-', "
-                                      "'/', without \"..\")"};
+                                      "a local URL path (\"/\" then letters, digits, '.', '_', "
+                                      "'-', '/', without \"..\"; not \"//host/...\" nor "
+                                      "\"http://...\", which name another host)"};
 static const struct check chk_color = {valid_color, "a colour like #2c3e50"};
 static const struct check chk_siret = {valid_siret, "a SIRET number (14 digits)"};
 static const struct check chk_phone = {valid_phone,
@@ -271,8 +276,7 @@ static const struct check chk_email = {valid_email, "a valid e-mail address"};
 static const struct check chk_language = {valid_language, "one of fr, en"};
 static const struct check chk_timezone = {valid_timezone, "a time zone name like Europe/Paris"};
 static const struct check chk_command = {
-    valid_command, "an absolute program path (arguments are not supported; letters, digits and "
-                   "._/+- only)"};
+    valid_command, "an absolute program path (letters, digits and ._/+- only)"};
 static const struct check chk_model = {valid_model,
                                        "a model name (lowercase letters, digits and ._-)"};
 static const struct check chk_program = {valid_program,
@@ -281,8 +285,20 @@ static const struct check chk_program = {valid_program,
 static const char *const proxy_mode_names[] = {"managed", "external", "off", NULL};
 static const char *const status_names[] = {"active", "suspended", "cancelled", NULL};
 static const char *const socket_names[] = {"passed", "own", NULL};
-static const char *const network_names[] = {"host", "none", NULL};
+/* In enum worker_network order; "host" is the deprecated alias of outbound. */
+static const char *const network_names[] = {"none", "local", "outbound", "host", NULL};
+static const struct check chk_allow = {config_valid_allow,
+                                       "a list of host:port (e.g. 127.0.0.1:5432 db.example:5432)"};
 static const char *const cost_names[] = {"interactive", "moderate", "min", NULL};
+static const char *const notify_access_names[] = {"main", "all", NULL};
+const char *const config_stop_signal_names[] = {"SIGTERM", "SIGINT",  "SIGQUIT",  "SIGHUP",
+                                                "SIGUSR1", "SIGUSR2", "SIGWINCH", NULL};
+
+int config_stop_signal(enum worker_stop_signal s)
+{
+    static const int nums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
+    return (unsigned)s < sizeof nums / sizeof nums[0] ? nums[s] : SIGTERM;
+}
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -316,6 +332,9 @@ static const struct key global_keys[] = {
     {"tenantd", "uid_range", K_PORTRANGE, 0, G(uid_min), G2(uid_max), .min = 65536,
      .max = 2147483646, .def = "1900000000-1999999999"},
     {"tenantd", "uid_registry", K_PATH, F_EMPTY_OK, G(uid_registry), .def = ""},
+    /* How long one round of storage accounting takes (storage.h). */
+    {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
+     .def = "60s"},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},
@@ -373,6 +392,9 @@ static const struct key global_keys[] = {
 #define B_PIDS .min = 4, .max = 65536
 #define B_CPU .min = 1, .max = 10000
 #define B_LOGS .min = MIB, .max = 64 * GIB
+#define B_BODY .min = KIB, .max = 16 * GIB
+#define B_IDLE .min = 0, .max = 7 * DAY
+#define B_STORAGE .min = MIB, .max = 16384 * GIB
 
 /* plans.ini: every section is a plan, named by a valid id. */
 static const struct key plan_keys[] = {
@@ -388,6 +410,11 @@ static const struct key plan_keys[] = {
     {NULL, "pids", K_INT, F_REQUIRED, P(pids), B_PIDS},
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
+    {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
+    {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
+    {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
+    {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},
+    {NULL, "allow", K_STR, F_EMPTY_OK, P(allow), .def = "", .check = &chk_allow},
 };
 
 /*
@@ -417,18 +444,26 @@ static const struct key tenant_keys[] = {
     {"limits", "pids", K_INT, 0, T(pids), B_PIDS},
     {"limits", "cpu_weight", K_INT, 0, T(cpu_weight), B_CPU},
     {"limits", "log_budget", K_SIZE, 0, T(log_budget_bytes), B_LOGS},
+    {"limits", "storage", K_SIZE, 0, T(storage_bytes), B_STORAGE},
+    {"limits", "max_body", K_SIZE, 0, T(max_body_bytes), B_BODY},
 
     {"worker", "port", K_INT, F_REQUIRED, T(port), .min = 1, .max = 65535},
-    {"worker", "command", K_STR, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
+    {"worker", "command", K_ARGV, F_EMPTY_OK, T(command), .def = "", .check = &chk_command},
     {"worker", "socket", K_ENUM, 0, T(socket), .names = socket_names},
     {"worker", "ai_model", K_STR, 0, T(ai_model), .check = &chk_model},
     {"worker", "prediction_threshold", K_THRESHOLD, 0, T(prediction_threshold),
      T2(prediction_threshold_text), .def = "0.87"},
     {"worker", "advanced_features", K_BOOL, 0, T(advanced_features)},
-    {"worker", "network", K_ENUM, 0, T(network), .def = "host", .names = network_names},
+    {"worker", "network", K_ENUM, 0, T(network), .names = network_names},
+    {"worker", "allow", K_STR, F_EMPTY_OK, T(allow), .def = "", .check = &chk_allow},
     {"worker", "seccomp", K_BOOL, 0, T(seccomp), .def = "true"},
     {"worker", "password_cost", K_STR, 0, T(password_cost), .def = "interactive",
      .names = cost_names},
+    {"worker", "stop_signal", K_ENUM, 0, T(stop_signal), .def = "SIGTERM",
+     .names = config_stop_signal_names},
+    {"worker", "notify_access", K_ENUM, 0, T(notify_access), .def = "main",
+     .names = notify_access_names},
+    {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

@@ -10,6 +10,7 @@
  * (config_files.c). It has no I/O.
  */
 #include "config_internal.h"
+#include "argv.h"
 
 #include "util.h"
 
@@ -58,9 +59,21 @@ bool config_utf8_check(const char *s, unsigned flags)
             return false;
         if ((flags & U8_NO_C1) && ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029))
             return false;
+        if ((flags & U8_NO_BIDI) && config_is_bidi_control(cp))
+            return false;
         p += n + 1;
     }
     return true;
+}
+
+/* The Unicode bidirectional formatting characters: embeddings and overrides
+ * (U+202A..U+202E), isolates (U+2066..U+2069) and the marks U+200E, U+200F.
+ * In a displayed name they reorder what follows ("Cabinet \u202Efdp.exe"),
+ * so a name could show as something it is not. */
+bool config_is_bidi_control(uint32_t cp)
+{
+    return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
+           cp == 0x200f;
 }
 
 static bool has_control(const char *s)
@@ -293,7 +306,8 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
             snprintf(why, wn, "value is empty");
             return -1;
         }
-        if (k->type == K_STR || k->type == K_TEXT || k->type == K_PATH || k->type == K_CMDLINE) {
+        if (k->type == K_STR || k->type == K_TEXT || k->type == K_PATH || k->type == K_CMDLINE ||
+            k->type == K_ARGV) {
             field[0] = '\0';
             return 0;
         }
@@ -385,6 +399,13 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
             snprintf(why, wn, "%s contains a control character", q);
             return -1;
         }
+        if (!config_utf8_check(v, U8_NO_BIDI)) {
+            snprintf(why, wn,
+                     "%s contains a bidirectional control character (U+202A..U+202E, "
+                     "U+2066..U+2069, U+200E, U+200F), which would reorder the text shown",
+                     q);
+            return -1;
+        }
         if (strlen(v) >= k->size) {
             snprintf(why, wn, "%s is too long (at most %zu bytes)", q, k->size - 1);
             return -1;
@@ -399,6 +420,36 @@ int config_store(struct pctx *c, const struct key *k, void *obj, const char *v, 
         }
         put_string(obj, k, v);
         return 0;
+    case K_ARGV: {
+        char buf[CONFIG_PATH_MAX], aerr[192], *words[ARGV_MAX_WORDS + 1];
+        int nw;
+        if (!config_utf8_check(v, U8_NO_C0 | U8_NO_C1) || strlen(v) >= k->size ||
+            strlen(v) >= sizeof buf) {
+            snprintf(why, wn, "%s is not a command (valid UTF-8, at most %zu bytes)", q,
+                     k->size - 1);
+            return -1;
+        }
+        nw = argv_split(v, words, buf, sizeof buf, aerr, sizeof aerr);
+        if (nw < 0) {
+            snprintf(why, wn, "%s: %s", q, nw == -EINVAL ? aerr : "too long");
+            return -1;
+        }
+        if (nw == 0) {
+            snprintf(why, wn, "%s names no program", q);
+            return -1;
+        }
+        if (k->check != NULL && !k->check->ok(words[0])) {
+            char qp[QUOTE_MAX * 4 + 16];
+            config_quote(qp, sizeof(qp), words[0]);
+            if (nw == 1)
+                snprintf(why, wn, "%s is not %s", q, k->check->what);
+            else
+                snprintf(why, wn, "%s: its program %s is not %s", q, qp, k->check->what);
+            return -1;
+        }
+        put_string(obj, k, v);
+        return 0;
+    }
     case K_PROGRAM:
         if (!k->check->ok(v)) {
             snprintf(why, wn, "%s is not %s", q, k->check->what);

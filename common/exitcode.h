@@ -19,4 +19,10 @@
  * it in a child that could not exec the jail at all. */
 #define EXITCODE_JAIL 111
 
+/* A worker given IDLE_AFTER_MS (scale to zero) that exits after that long
+ * without a request, having stopped accepting: not a crash. tenantd keeps the
+ * listening socket, records the state `idle`, and starts a worker again on
+ * the next connection. Any other use of the code is a crash. */
+#define EXITCODE_IDLE 112
+
 #endif

@@ -38,6 +38,8 @@ const char *http_reason(int status)
         return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 507:
+        return "Insufficient Storage";
     case 422:
         return "Unprocessable Entity";
     case 429:

@@ -200,6 +200,43 @@ static int parse_ns(const char *val, unsigned *out, char *err, size_t errlen)
     return 0;
 }
 
+static int parse_net_rules(const char *val, unsigned *out, char *err, size_t errlen)
+{
+    unsigned bits = 0;
+    const char *p = val;
+    if (!*p)
+        return fail(err, errlen, "--net-rules: the list is empty");
+    while (*p) {
+        const char *c = p;
+        while (*p && *p != ',')
+            p++;
+        size_t len = (size_t)(p - c);
+        if (len == 4 && memcmp(c, "bind", 4) == 0)
+            bits |= JAIL_NET_BIND;
+        else if (len == 7 && memcmp(c, "connect", 7) == 0)
+            bits |= JAIL_NET_CONNECT;
+        else
+            return fail(err, errlen, "--net-rules: \"%.*s\" is not bind or connect", (int)len, c);
+        if (*p == ',' && !*++p)
+            return fail(err, errlen, "--net-rules: the list ends with a comma");
+    }
+    *out = bits;
+    return 0;
+}
+
+static int net_port_opt(const char *name, const char *val, uint16_t *ports, size_t *n, size_t max,
+                        char *err, size_t errlen)
+{
+    int64_t v;
+    int r = num_opt(name, val, false, 1, 65535, &v, err, errlen);
+    if (r < 0)
+        return r;
+    if (*n >= max)
+        return fail(err, errlen, "%s: at most %zu ports", name, max);
+    ports[(*n)++] = (uint16_t)v;
+    return 0;
+}
+
 int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err, size_t errlen)
 {
     jail_opts_init(o);
@@ -311,6 +348,24 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
             if (o->n_expose >= JAIL_EXPOSE_MAX)
                 return fail(err, errlen, "--expose: at most %d paths", JAIL_EXPOSE_MAX);
             o->expose[o->n_expose++] = val;
+        } else if (strcmp(a, "--net-rules") == 0) {
+            if ((r = parse_net_rules(val, &o->net_rules, err, errlen)) < 0)
+                return r;
+        } else if (strcmp(a, "--net-bind") == 0) {
+            if ((r = net_port_opt(a, val, o->net_bind, &o->n_net_bind, JAIL_NET_BIND_MAX, err,
+                                  errlen)) < 0)
+                return r;
+        } else if (strcmp(a, "--net-connect") == 0) {
+            if ((r = net_port_opt(a, val, o->net_connect, &o->n_net_connect, JAIL_NET_CONNECT_MAX,
+                                  err, errlen)) < 0)
+                return r;
+        } else if (strcmp(a, "--net-addr") == 0) {
+            if (strcmp(val, "local") == 0)
+                o->net_addr = JAIL_NET_ADDR_LOCAL;
+            else if (strcmp(val, "outbound") == 0)
+                o->net_addr = JAIL_NET_ADDR_OUTBOUND;
+            else
+                return fail(err, errlen, "--net-addr: \"%s\" is not local or outbound", val);
         } else if (strcmp(a, "--tmp-size") == 0) {
             if ((r = num_opt(a, val, true, 64 << 10, 16ll << 30, &o->tmp_size, err, errlen)) < 0)
                 return r;
@@ -352,6 +407,12 @@ int jail_parse_args(int argc, char *const argv[], struct jail_opts *o, char *err
                             o->expose[x], o->hide[h]);
     if ((o->ns & JAIL_NS_MOUNT) && !o->data_dir)
         return fail(err, errlen, "--ns mount needs --data (the one writable folder)");
+    if (o->n_net_bind && !(o->net_rules & JAIL_NET_BIND))
+        return fail(err, errlen, "--net-bind needs bind in --net-rules");
+    if (o->n_net_connect && !(o->net_rules & JAIL_NET_CONNECT) && !o->net_addr)
+        return fail(err, errlen, "--net-connect needs connect in --net-rules or --net-addr");
+    if (o->net_addr && !o->cgroup)
+        return fail(err, errlen, "--net-addr needs --cgroup");
     if (o->pidns_ready && (!(o->ns & JAIL_NS_PID) || o->status_fd < 0))
         return fail(err, errlen, "--pidns-ready needs --ns with pid and --status-fd");
     if (i >= argc || !argv[i] || !*argv[i])
@@ -461,6 +522,22 @@ static void emit(const struct jail_opts *o, const char *jail_path, struct builde
     }
     if (o->tmp_size > 0)
         put_num(b, "--tmp-size", o->tmp_size);
+    if (o->net_rules) {
+        put(b, "--net-rules");
+        put(b, (o->net_rules & (JAIL_NET_BIND | JAIL_NET_CONNECT)) ==
+                       (JAIL_NET_BIND | JAIL_NET_CONNECT)
+                   ? "bind,connect"
+               : o->net_rules & JAIL_NET_BIND ? "bind"
+                                              : "connect");
+    }
+    for (size_t i = 0; i < o->n_net_bind; i++)
+        put_num(b, "--net-bind", o->net_bind[i]);
+    for (size_t i = 0; i < o->n_net_connect; i++)
+        put_num(b, "--net-connect", o->net_connect[i]);
+    if (o->net_addr) {
+        put(b, "--net-addr");
+        put(b, o->net_addr == JAIL_NET_ADDR_LOCAL ? "local" : "outbound");
+    }
     if (o->seccomp)
         put(b, "--seccomp");
     if (o->pidns_ready)

@@ -62,6 +62,21 @@
  *                         not contain a --hide folder.
  *   --tmp-size BYTES      size of the private /tmp (mount ns only), default 64M
  *   --seccomp             install the deny-list filter (jail_seccomp.c)
+ *   --net-rules LIST      comma list of bind,connect: the TCP operations the
+ *                         jail restricts with Landlock (ABI 4 or later; the
+ *                         jail fails closed on an older kernel). A restricted
+ *                         operation is allowed only on the ports given below;
+ *                         with no port given, it is denied on every port.
+ *   --net-bind PORT       (repeatable, needs bind in --net-rules) a TCP port
+ *                         the worker may bind (its own, for socket = own).
+ *   --net-connect PORT    (repeatable, needs connect in --net-rules) a TCP
+ *                         port the worker may connect to, on any address.
+ *   --net-addr MODE       local or outbound: cgroup-bpf address rules on the
+ *                         worker's cgroup v2 group (jail_bpf.c; needs --cgroup
+ *                         and a v2 hierarchy, fails closed without): bind only
+ *                         127.0.0.1 (IPv6: ::1); TCP connect to 127.0.0.0/8
+ *                         only to the --net-connect ports; elsewhere: allowed
+ *                         for outbound, refused for local.
  *   --pidns-ready         the jail was created as pid 1 of a new pid namespace
  *                         (tenantd does this with clone(CLONE_NEWPID)): it needs
  *                         pid in --ns and --status-fd, checks getpid() == 1,
@@ -82,6 +97,8 @@
 #define JAIL_ID_MAX 32
 #define JAIL_HIDE_MAX 8
 #define JAIL_EXPOSE_MAX 8
+#define JAIL_NET_BIND_MAX 4
+#define JAIL_NET_CONNECT_MAX 32
 #define JAIL_CGROUP_PARENT_DEFAULT "self/tenants"
 
 enum jail_ns {
@@ -91,6 +108,15 @@ enum jail_ns {
     JAIL_NS_UTS = 1u << 3,
     JAIL_NS_NET = 1u << 4,
 };
+
+/* --net-rules bits: the TCP operations Landlock restricts. */
+enum jail_net_rule {
+    JAIL_NET_BIND = 1u << 0,
+    JAIL_NET_CONNECT = 1u << 1,
+};
+
+/* --net-addr values. */
+enum jail_net_addr { JAIL_NET_ADDR_NONE = 0, JAIL_NET_ADDR_LOCAL, JAIL_NET_ADDR_OUTBOUND };
 
 /*
  * One tenant's isolation, as parsed from the command line. The strings are
@@ -127,6 +153,13 @@ struct jail_opts {
     const char *expose[JAIL_EXPOSE_MAX];
     size_t n_expose;
     int64_t tmp_size; /* bytes; 0 = default 64 MiB */
+
+    unsigned net_rules; /* enum jail_net_rule bits; 0 = no Landlock network step */
+    uint16_t net_bind[JAIL_NET_BIND_MAX];
+    size_t n_net_bind;
+    uint16_t net_connect[JAIL_NET_CONNECT_MAX];
+    size_t n_net_connect;
+    enum jail_net_addr net_addr; /* NONE = no cgroup-bpf address rules */
 
     bool seccomp;
     bool pidns_ready; /* already pid 1 of a fresh pid namespace */

@@ -24,6 +24,7 @@ const char *const proxy_template_file[PROXY_TPL__COUNT] = {
     [PROXY_TPL_TENANT_TLS] = "tenant-tls.conf.in",
     [PROXY_TPL_SUSPENDED] = "suspended.conf.in",
     [PROXY_TPL_SUSPENDED_TLS] = "suspended-tls.conf.in",
+    [PROXY_TPL_HTTP] = "http.conf.in",
 };
 
 void proxy_rendered_free(struct proxy_rendered *r)
@@ -247,6 +248,8 @@ enum {
     K_HOST,
     K_PORT,
     K_SUSPENDED_PAGE,
+    K_PROXY_SOURCE,
+    K_MAX_BODY,
     K__COUNT
 };
 static const char *const key_names[K__COUNT] = {
@@ -267,6 +270,8 @@ static const char *const key_names[K__COUNT] = {
     [K_HOST] = "host",
     [K_PORT] = "port",
     [K_SUSPENDED_PAGE] = "suspended_page",
+    [K_PROXY_SOURCE] = "proxy_source",
+    [K_MAX_BODY] = "max_body",
 };
 /* The first K_ID keys are global; the main and default templates see only those. */
 #define K_GLOBAL_COUNT K_ID
@@ -278,6 +283,7 @@ struct render_ctx {
     char hash_max[24], hash_bucket[24];
     char id[CONFIG_ID_MAX], subdomain[64], host[CONFIG_HOST_MAX + 64], port[8];
     char suspended_page[CONFIG_PATH_MAX + 64];
+    char max_body[24];
     const char *values[K__COUNT];
 };
 
@@ -357,6 +363,7 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     c->values[K_TLS_KEY] = g->tls_key;
     c->values[K_TLS_PORT] = c->tls_port;
     c->values[K_TLS_PORT_SUFFIX] = c->tls_port_suffix;
+    c->values[K_PROXY_SOURCE] = PROXY_SOURCE_ADDR;
     return 0;
 }
 
@@ -421,6 +428,14 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
         return -EINVAL;
     }
     snprintf(c->port, sizeof c->port, "%d", t->port);
+    /* nginx takes a plain byte count; 0 would mean "no limit", which a
+     * tenant's file cannot ask for (the key's range starts at 1K). */
+    if (t->max_body_bytes < 1) {
+        util_seterr(err, errlen, "tenant %s: max_body %lld refused for the proxy config: not >= 1",
+                    t->id, (long long)t->max_body_bytes);
+        return -EINVAL;
+    }
+    snprintf(c->max_body, sizeof c->max_body, "%lld", (long long)t->max_body_bytes);
     snprintf(c->suspended_page, sizeof c->suspended_page, "%s/%s/%s.html", c->prefix,
              PROXY_SUSPENDED_DIR, t->id);
     c->values[K_ID] = c->id;
@@ -428,6 +443,7 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
     c->values[K_HOST] = c->host;
     c->values[K_PORT] = c->port;
     c->values[K_SUSPENDED_PAGE] = c->suspended_page;
+    c->values[K_MAX_BODY] = c->max_body;
     return 0;
 }
 
@@ -498,6 +514,17 @@ int proxy_render(const struct config_global *g, const struct config_tenant *cons
     }
 
     r = buf_append(&buf, &len, &cap, header, sizeof header - 1);
+    if (r < 0)
+        goto fail;
+    /* The maps every server uses come first, in every mode: in external mode
+     * this file is included in the operator's http{} block, which has them
+     * nowhere else. */
+    if (tpl->text[PROXY_TPL_HTTP] == NULL) {
+        r = missing_template(PROXY_TPL_HTTP, err, errlen);
+        goto fail;
+    }
+    r = proxy_expand(proxy_template_file[PROXY_TPL_HTTP], tpl->text[PROXY_TPL_HTTP], key_names,
+                     c->values, K_GLOBAL_COUNT, &buf, &len, &cap, err, errlen);
     if (r < 0)
         goto fail;
     if (!external) {

@@ -27,6 +27,15 @@
 #ifndef TENANTD_PROXY_RENDER_H
 #define TENANTD_PROXY_RENDER_H
 
+/*
+ * The address the proxy connects to the workers from ({{proxy_source}},
+ * nginx's proxy_bind). A worker trusts X-Real-IP / X-Forwarded-For only from
+ * this peer address (worker/http_routes.c): tenants cannot take it, since
+ * the jail lets a worker bind nothing but its own port (docs/isolation.md
+ * "Network"), and tenantd's own requests come from 127.0.0.1.
+ */
+#define PROXY_SOURCE_ADDR "127.0.0.2"
+
 #include <stddef.h>
 
 #include "config.h"
@@ -40,6 +49,7 @@ enum proxy_tpl {
     PROXY_TPL_TENANT_TLS,    /* tenant-tls.conf.in */
     PROXY_TPL_SUSPENDED,     /* suspended.conf.in: one suspended tenant */
     PROXY_TPL_SUSPENDED_TLS, /* suspended-tls.conf.in */
+    PROXY_TPL_HTTP,          /* http.conf.in: maps shared by every server, first in tenants.conf */
     PROXY_TPL__COUNT
 };
 extern const char *const proxy_template_file[PROXY_TPL__COUNT];

@@ -3,6 +3,7 @@
  * and the result is reported for every tenant that runs the bundled worker.
  */
 #include "reach.h"
+#include "argv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -104,8 +105,12 @@ static bool check_folder(const char *dir, bool as_root, char *bad, size_t nbad, 
 int reach_worker_program(const struct config_global *g, const struct config_tenant *t,
                          const char *self_dir, char *buf, size_t n)
 {
-    if (t->command[0])
-        return snprintf(buf, n, "%s", t->command);
+    if (t->command[0]) {
+        /* The program is the first word of the argv (checked at parse time). */
+        if (argv_program(t->command, buf, n) < 0)
+            return snprintf(buf, n, "%s", t->command);
+        return (int)strlen(buf);
+    }
     if (g->worker_path[0])
         return snprintf(buf, n, "%s", g->worker_path);
     return snprintf(buf, n, "%s/tenant-worker", self_dir);

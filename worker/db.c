@@ -47,6 +47,47 @@ static const char pragmas[] = "PRAGMA journal_mode = WAL;"
                               "PRAGMA mmap_size = 0;"
                               "PRAGMA journal_size_limit = 4194304;";
 
+/*
+ * The plan's storage limit as SQLite's max_page_count: past it, a write fails
+ * with SQLITE_FULL, which the models answer as 507 plan_limit, and the data
+ * already there stays readable. Three quarters of the limit go to the
+ * database; the rest is room for its WAL (journal_size_limit above), the
+ * secret and backups' temporary files, which tenantd counts too. A database
+ * already larger keeps its size (SQLite never lowers max_page_count below
+ * the current page count): it cannot grow any more.
+ */
+static void db_apply_storage_limit(sqlite3 *db, int64_t limit)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t page = 4096;
+    char sql[96];
+
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        page = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (page <= 0)
+        page = 4096;
+    int64_t pages = limit / 4 * 3 / page;
+    if (pages < 16)
+        pages = 16;
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+    /* The WAL must fit in the rest, and under RLIMIT_FSIZE: checkpoint every
+     * eighth of the limit (SQLite's default, 1000 pages, is 4 MiB) and
+     * truncate the WAL to that size afterwards. */
+    int64_t wal_pages = limit / 8 / page;
+    if (wal_pages < 8)
+        wal_pages = 8;
+    if (wal_pages < 1000) {
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %lld", (long long)wal_pages);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+        snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",
+                 (long long)(wal_pages * page));
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+}
+
 int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -77,6 +118,8 @@ int db_open(const struct wenv *e, sqlite3 **out, char *err, size_t errlen)
         snprintf(err, errlen, "%s: setting pragmas: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
+    if (e->storage_limit > 0)
+        db_apply_storage_limit(db, e->storage_limit);
     rc = schema_apply(db, err, errlen);
     if (rc < 0) {
         sqlite3_close(db);

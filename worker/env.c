@@ -319,6 +319,10 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
     e->plan_price_cents = number(&r, "PLAN_PRICE_CENTS", e->plan_price_cents, 0, 100000000);
     e->plan_overage_cents = number(&r, "PLAN_OVERAGE_CENTS", e->plan_overage_cents, 0, 100000000);
 
+    e->storage_limit = number(&r, "STORAGE_LIMIT_BYTES", 0, 0, INT64_MAX);
+    v = getenv("STORAGE_FULL_FILE");
+    if (v != NULL && v[0] == '/' && (e->storage_full_file = strdup(v)) == NULL)
+        fail(&r, "out of memory");
     v = getenv("PASSWORD_COST");
     e->password_cost = 0;
     if (v != NULL && v[0] != '\0') {
@@ -332,6 +336,9 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
             fail(&r, "PASSWORD_COST: \"%.40s\" is not interactive, moderate or min", v);
     }
 
+    /* Scale to zero: only a supervisor that holds the socket sets it. */
+    e->idle_after_ms = number(&r, "IDLE_AFTER_MS", 0, 0, 7LL * 24 * 3600 * 1000);
+
     if (r.failed) {
         wenv_free(e);
         return -EINVAL;
@@ -341,11 +348,12 @@ int wenv_load(struct wenv *e, char *err, size_t errlen)
 
 void wenv_free(struct wenv *e)
 {
-    char **strs[] = {&e->client_id, &e->client_name, &e->instance_name, &e->siret,
-                     &e->address,   &e->phone,       &e->email,         &e->logo,
-                     &e->color,     &e->plan,        &e->plan_label,    &e->ai_model,
-                     &e->data_dir,  &e->secret_key,  &e->templates_dir, &e->language,
-                     &e->timezone};
+    char **strs[] = {&e->client_id, &e->client_name, &e->instance_name,
+                     &e->siret,     &e->address,     &e->phone,
+                     &e->email,     &e->logo,        &e->color,
+                     &e->plan,      &e->plan_label,  &e->ai_model,
+                     &e->data_dir,  &e->secret_key,  &e->templates_dir,
+                     &e->language,  &e->timezone,    &e->storage_full_file};
 
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i] == e->secret_key && *strs[i] != NULL)

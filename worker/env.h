@@ -1,7 +1,7 @@
 /*
  * env.h — the tenant's settings from the environment (DESIGN.md "The worker
  * contract"): the seed's variables plus TEMPLATES_DIR, LANGUAGE, TIMEZONE,
- * PASSWORD_COST and the PLAN_* prices.
+ * PASSWORD_COST, the PLAN_* prices and IDLE_AFTER_MS (scale to zero).
  *
  * wenv_load() parses and validates, nothing else: it opens no file beyond a
  * stat() of DATA_DIR, TEMPLATES_DIR and the TIMEZONE's zone file, and it

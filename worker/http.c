@@ -94,6 +94,8 @@ void http_call_dispose(void *p)
     json_decref(c->body);
     http_srv.inflight--;
     http_srv.served++;
+    if (!c->probe)
+        http_idle_touch();
     if (!http_srv.idle_armed && !http_srv.stopping) {
         http_srv.idle_armed = 1;
         http_srv.idle_seen = http_srv.served;
@@ -140,13 +142,14 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&http_srv.accept_ctx, h2o_uv_socket_create(conn, on_conn_close));
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+void http_stop(const char *why)
 {
     if (http_srv.stopping)
         return;
     http_srv.stopping = 1;
-    log_info(http_srv.env->client_id, "signal %d: stopping (%zu requests in flight)", signum,
+    log_info(http_srv.env->client_id, "%s: stopping (%zu requests in flight)", why,
              http_srv.inflight);
+    http_idle_stop();
     sdnotify_send("STOPPING=1");
     if (http_srv.listener_open) {
         uv_close(&http_srv.listener.handle, NULL);
@@ -157,6 +160,13 @@ static void on_signal(uv_signal_t *s, int signum)
     http_srv.idle_armed = 1; /* no more trimming: the process is about to exit */
     uv_timer_start(&http_srv.linger, on_linger, DRAIN_LINGER_MS, 0);
     maybe_finish();
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    char why[32];
+    snprintf(why, sizeof why, "signal %d", signum);
+    http_stop(why);
 }
 
 /* The passed socket (LISTEN_FDS=1 for this pid) or our own on 127.0.0.1:PORT. */
@@ -246,6 +256,7 @@ int http_run(const struct wenv *env, sqlite3 *db)
     uv_signal_start(&http_srv.sigterm, on_signal, SIGTERM);
     uv_signal_init(http_srv.loop, &http_srv.sigint);
     uv_signal_start(&http_srv.sigint, on_signal, SIGINT);
+    http_idle_start();
 
     log_info(env->client_id, "serving on %s", desc);
     snprintf(status, sizeof status, "READY=1\nSTATUS=serving on %s", desc);
@@ -258,7 +269,8 @@ int http_run(const struct wenv *env, sqlite3 *db)
     uv_close((uv_handle_t *)&http_srv.linger, NULL);
     uv_close((uv_handle_t *)&http_srv.sigterm, NULL);
     uv_close((uv_handle_t *)&http_srv.sigint, NULL);
-    r = 0;
+    http_idle_close();
+    r = http_srv.went_idle ? HTTP_RUN_IDLE : 0;
 out:
     if (http_srv.listener_open)
         uv_close(&http_srv.listener.handle, NULL);

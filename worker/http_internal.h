@@ -9,6 +9,7 @@
  *   http_routes.c  the route table and dispatch: matching, roles,
  *                  authentication, the JSON body, the handlers, password
  *                  hashing on the thread pool
+ *   http_idle.c    scale to zero: exit after IDLE_AFTER_MS without a request
  *   http_send.c    answers: status, headers (security headers per kind),
  *                  a model result as JSON, errors, h2o's own errors as JSON
  */
@@ -34,6 +35,7 @@ struct call {
     char sid[AUTH_SID_LEN + 1];
     json_t *body;
     const char *arg;
+    int probe; /* /healthz or tenantd's /internal/usage: not activity (http_idle.c) */
 };
 
 /* What an answer is, for its caching and content security headers. */
@@ -62,6 +64,9 @@ struct http_server {
     uv_timer_t linger; /* after SIGTERM: stop waiting for idle connections */
     int lingered;
     uint64_t served, idle_seen;
+    uv_timer_t idle_exit;                  /* scale to zero (http_idle.c) */
+    int idle_exit_on;                      /* IDLE_AFTER_MS > 0: the timer is initialised */
+    int went_idle;                         /* stopping because of it: exit EXITCODE_IDLE */
     char usage_token[USAGE_TOKEN_LEN + 1]; /* "" when it cannot be derived */
 };
 extern struct http_server http_srv;
@@ -70,6 +75,18 @@ extern struct http_server http_srv;
 
 /* The dispose callback of a request's struct call: the request is over. */
 void http_call_dispose(void *p);
+/* Stop accepting and finish what is in flight, as on SIGTERM; why is logged. */
+void http_stop(const char *why);
+
+/* ---- http_idle.c ----------------------------------------------------------- */
+
+/* Arm the idle timer when IDLE_AFTER_MS is set (after the listener opened). */
+void http_idle_start(void);
+/* A request that is not a probe ended: the idle period starts again. */
+void http_idle_touch(void);
+/* Stopping or stopped: disarm (and close, at the end of http_run). */
+void http_idle_stop(void);
+void http_idle_close(void);
 
 /* ---- http_routes.c ------------------------------------------------------------ */
 

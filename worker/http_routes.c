@@ -20,12 +20,14 @@
 #include "http.h"
 #include "http_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <h2o.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -33,6 +35,7 @@
 #include "http_status.h"
 #include "model.h"
 #include "pages.h"
+#include "proxy_render.h"
 #include "usage_token.h"
 
 #define PATH_MAX_LEN 1024
@@ -172,26 +175,30 @@ static void route_user_list(struct call *c)
     http_send_wres(c->req, auth_user_list(&ctx));
 }
 
-/* The client's address for throttling. Behind the supervisor's nginx every
- * peer is loopback, so on a loopback peer the proxy's X-Real-IP is trusted
- * (only local processes can reach a worker bound to 127.0.0.1). */
+/* The client's address for throttling. Behind tenantd's nginx the peer is
+ * PROXY_SOURCE_ADDR (nginx's proxy_bind), and only that peer's X-Real-IP is
+ * trusted: any other loopback peer (another tenant, a local process) is
+ * throttled under its own address, whatever header it sends. A tenant cannot
+ * connect from the proxy's address: the jail lets it bind no address but its
+ * own port (docs/isolation.md "Network"). */
 static void peer_address(h2o_req_t *req, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    int loopback = 1;
+    int proxy = 0;
 
     snprintf(out, n, "local");
     if (len > 0 && ss.ss_family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         uv_ip4_name(sin, out, n);
-        loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+        struct in_addr src;
+        proxy =
+            inet_pton(AF_INET, PROXY_SOURCE_ADDR, &src) == 1 && sin->sin_addr.s_addr == src.s_addr;
     } else if (len > 0 && ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
         uv_ip6_name(sin6, out, n);
-        loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
     }
-    if (loopback) {
+    if (proxy) {
         ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-real-ip"), -1);
         if (i >= 0) {
             h2o_iovec_t v = req->headers.entries[i].value;
@@ -533,6 +540,9 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     c->route = rt;
+    /* The supervisor's probes are not activity: they must not keep an
+     * otherwise idle tenant's worker alive (scale to zero). */
+    c->probe = rt->fn == route_health || (rt->flags & R_TENANTD) != 0;
     c->arg = strchr(rt->pattern, '*') || (rt->flags & R_PREFIX) ? arg : NULL;
     if ((rt->flags & R_QUERY) && req->query_at != SIZE_MAX) {
         h2o_iovec_t q = h2o_strdup(&req->pool, req->path.base + req->query_at + 1,
@@ -547,6 +557,17 @@ int http_on_req(h2o_handler_t *self, h2o_req_t *req)
         goto out;
     if ((rt->flags & R_TENANTD) && authenticate_tenantd(c) < 0)
         goto out;
+    /* Over the plan's storage limit (tenantd's flag, storage.h): the data
+     * stays readable, and every write but logging out is refused. */
+    if ((rt->flags & R_AUTH) && strcmp(rt->method, "GET") != 0 &&
+        strcmp(rt->pattern, "/api/auth/logout") != 0 && http_srv.env != NULL &&
+        http_srv.env->storage_full_file != NULL &&
+        access(http_srv.env->storage_full_file, F_OK) == 0) {
+        struct wctx ctx = make_ctx(c);
+        http_send_wres(req,
+                       model_storage_full(&ctx, "over the limit, the firm's data is read-only"));
+        goto out;
+    }
     if ((rt->flags & R_BODY) && parse_body(c) < 0)
         goto out;
     rt->fn(c);

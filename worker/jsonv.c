@@ -90,6 +90,18 @@ static const char *type_word(enum jsonv_type t)
     return "a value";
 }
 
+/* A bidirectional control (U+200E, U+200F, U+202A..U+202E, U+2066..U+2069)
+ * in UTF-8 at s[i], which jansson has validated: they reorder what follows,
+ * so a name could display as something it is not. */
+static bool bidi_at(const unsigned char *s, size_t i, size_t len)
+{
+    if (i + 2 >= len || s[i] != 0xE2)
+        return false;
+    if (s[i + 1] == 0x80)
+        return s[i + 2] == 0x8E || s[i + 2] == 0x8F || (s[i + 2] >= 0xAA && s[i + 2] <= 0xAE);
+    return s[i + 1] == 0x81 && s[i + 2] >= 0xA6 && s[i + 2] <= 0xA9;
+}
+
 static int check_string(const json_t *v, const struct jsonv_field *f, const char *path, char *err,
                         size_t errlen)
 {
@@ -107,6 +119,15 @@ static int check_string(const json_t *v, const struct jsonv_field *f, const char
         if (ctrl) {
             snprintf(err, errlen, "the field \"%s\" must not contain control characters%s", path,
                      (f->flags & JSONV_MULTILINE) ? " other than tabs and line breaks" : "");
+            return -EINVAL;
+        }
+        /* Free text (multi-line) may hold right-to-left passages with their
+         * marks; one-line fields are names and labels. */
+        if (!(f->flags & JSONV_MULTILINE) && bidi_at((const unsigned char *)s, i, len)) {
+            snprintf(err, errlen,
+                     "the field \"%s\" must not contain bidirectional control characters "
+                     "(U+202A..U+202E, U+2066..U+2069, U+200E, U+200F)",
+                     path);
             return -EINVAL;
         }
     }

@@ -111,4 +111,8 @@ struct wres model_stats(const struct wctx *c, json_t *body, const char *arg);
 int model_users_limit_reached(const struct wctx *c);
 int model_usage_refresh_users(const struct wctx *c);
 
+/* 507 plan_limit {"limit": "storage", "limit_bytes"}: the plan's storage is
+ * full (SQLITE_FULL at max_page_count, or tenantd's storage-full flag). */
+struct wres model_storage_full(const struct wctx *c, const char *what);
+
 #endif

@@ -111,6 +111,26 @@ void model_shutdown(void)
     rules_loaded = false;
 }
 
+/* The database reached its max_page_count (the plan's storage limit, see
+ * db_open) or the disk is full: the firm's own error, not a server fault. */
+struct wres model_storage_full(const struct wctx *c, const char *what)
+{
+    const struct wenv *e = c->env;
+    struct wres r;
+
+    log_warn(e != NULL ? e->client_id : NULL, "storage full while %s", what);
+    r = wres_error(507, "plan_limit",
+                   "the plan's storage is full (limit %lld bytes) while %s; delete data or "
+                   "upgrade the plan",
+                   (long long)(e != NULL ? e->storage_limit : 0), what);
+    if (r.body != NULL) {
+        json_object_set_new(r.body, "limit", json_string("storage"));
+        if (e != NULL && e->storage_limit > 0)
+            json_object_set_new(r.body, "limit_bytes", json_integer(e->storage_limit));
+    }
+    return r;
+}
+
 struct wres model_unavailable(void)
 {
     return wres_error(503, "unavailable", "the rule files are not loaded; see the worker's log");
@@ -118,6 +138,8 @@ struct wres model_unavailable(void)
 
 struct wres model_db_error(const struct wctx *c, const char *what)
 {
+    if (c->db != NULL && (sqlite3_errcode(c->db) & 0xff) == SQLITE_FULL)
+        return model_storage_full(c, what);
     log_error(c->env != NULL ? c->env->client_id : NULL, "database error while %s: %s", what,
               sqlite3_errmsg(c->db));
     return wres_error(500, "internal", "a database error occurred while %s", what);

@@ -34,7 +34,11 @@ struct wenv {
     char *language, *timezone;
     int port;
     int64_t plan_price_cents, plan_overage_cents;
-    int password_cost; /* 0 interactive, 1 moderate, 2 min */
+    int password_cost;       /* 0 interactive, 1 moderate, 2 min */
+    int64_t idle_after_ms;   /* IDLE_AFTER_MS: exit EXITCODE_IDLE after this long without a
+                                request (scale to zero); 0 = never */
+    int64_t storage_limit;   /* STORAGE_LIMIT_BYTES, 0 = none: caps the database */
+    char *storage_full_file; /* STORAGE_FULL_FILE: present while over the limit, or NULL */
 };
 
 /* The authenticated caller of a request, as the HTTP layer established it. */

@@ -16,7 +16,9 @@
  * pages, then the HTTP server; any failure before serving is a configuration
  * problem of this tenant and exits 78 (EX_CONFIG) so the supervisor does not
  * restart in a loop, except an unusable database file (exit 1: a crash-like
- * failure the supervisor retries with backoff).
+ * failure the supervisor retries with backoff). After IDLE_AFTER_MS without a
+ * request it stops like on SIGTERM and exits 112 (EXITCODE_IDLE): scaled to
+ * zero, the supervisor starts it again on the next connection.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,7 +42,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: tenant-worker [--create-admin USERNAME]\n"
                "       tenant-worker --check-rules RULES_DIR MODEL...\n"
                "Serves one tenant; settings come from the environment (CLIENT_ID, DATA_DIR,\n"
-               "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n");
+               "SECRET_KEY, PORT or LISTEN_FDS, ...). Exit 78 on a configuration error.\n"
+               "With IDLE_AFTER_MS=<ms>, exit 112 after that long without a request\n"
+               "(GET /healthz does not count).\n");
 }
 
 static int create_admin(const struct wenv *env, sqlite3 *db, const char *username)
@@ -99,6 +103,9 @@ int main(int argc, char **argv)
     }
     /* Writes to a closed connection must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Past RLIMIT_FSIZE (the plan's storage), a write fails with EFBIG instead
+     * of killing the worker. */
+    signal(SIGXFSZ, SIG_IGN);
     /* One password hash at a time: at the default cost each takes 64 MiB,
      * and a plan's memory limit may be 128 MiB. libuv reads this once. */
     setenv("UV_THREADPOOL_SIZE", "1", 1);
@@ -142,7 +149,7 @@ int main(int argc, char **argv)
         goto out;
     }
     r = http_run(&env, db);
-    status = r == 0 ? 0 : r == -EINVAL ? EXITCODE_CONFIG : 1;
+    status = r == 0 ? 0 : r == HTTP_RUN_IDLE ? EXITCODE_IDLE : r == -EINVAL ? EXITCODE_CONFIG : 1;
 
 out:
     pages_free();

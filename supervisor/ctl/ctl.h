@@ -64,7 +64,7 @@ void ctl_format_bytes(uint64_t bytes, char *buf, size_t n);
 /* Copy text for a terminal: control characters (ESC included) become \xNN,
  * so a hostile value in a config error cannot drive the operator's terminal. */
 void ctl_sanitize(const char *in, char *out, size_t n);
-/* Render the status table (ID STATE PID PORT PLAN UPTIME RESTARTS LAST-EXIT)
+/* Render the status table (ID STATE PID PORT PLAN UPTIME RESTARTS WAKEUPS LAST-EXIT)
  * of a JSON array of tenants, then one line per tenant with a config error or
  * a state reason. Writes to f. */
 void ctl_print_status_table(FILE *f, const json_t *tenants);

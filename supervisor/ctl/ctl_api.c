@@ -109,7 +109,7 @@ bool ctl_valid_id_arg(const struct ctl_cmd *cmd, const char *id)
  * returned. */
 int ctl_post_json(struct ctl *c, const char *path, json_t *body, int timeout_ms, json_t **out)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (text == NULL) {
         fprintf(stderr, "tenantctl: out of memory\n");

@@ -19,6 +19,7 @@
 #include "ctl_backup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include "backup.h"
 #include "config.h"
 #include "ctl_cmd.h"
+#include "safefile.h"
 
 /* A backup of a large database can take a while; tenantd answers when done. */
 #define BACKUP_TIMEOUT_MS (10 * 60 * 1000)
@@ -176,7 +178,7 @@ static void api_message(const json_t *j, int status, char *buf, size_t n)
 
 static void print_json(json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 
     if (s != NULL)
         printf("%s\n", s);
@@ -193,7 +195,14 @@ static json_t *manifest_of(const char *db)
     if (len < 3 || len + 3 >= sizeof(m))
         return NULL;
     snprintf(m, sizeof(m), "%.*s.json", (int)(len - 3), db);
-    return json_load_file(m, 0, NULL);
+    /* The backups folder is the tenant's: no symlink, no FIFO, bounded. */
+    char *text = NULL;
+    size_t n = 0;
+    if (safefile_read(AT_FDCWD, m, 1024 * 1024, &text, &n) < 0)
+        return NULL;
+    json_t *j = json_loadb(text, n, 0, NULL);
+    free(text);
+    return j;
 }
 
 static int report_backup(struct bctx *c, const char *path, const char *how)

@@ -68,7 +68,7 @@ static const char *str(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-#define NCOLS 8
+#define NCOLS 9
 #define CELL 96
 
 static void row_cells(const json_t *t, char cells[NCOLS][CELL])
@@ -93,16 +93,19 @@ static void row_cells(const json_t *t, char cells[NCOLS][CELL])
                         CELL);
     snprintf(cells[6], CELL, "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(t, "restarts")));
+    /* Wake-ups of an idle tenant (scale to zero) by a waiting connection. */
+    snprintf(cells[7], CELL, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(t, "wakeups")));
     ctl_sanitize(str(t, "last_exit"), tmp, sizeof tmp);
-    snprintf(cells[7], CELL, "%s", tmp[0] ? tmp : "-");
+    snprintf(cells[8], CELL, "%s", tmp[0] ? tmp : "-");
 }
 
 void ctl_print_status_table(FILE *f, const json_t *tenants)
 {
-    static const char *const head[NCOLS] = {"ID",   "STATE",  "PID",      "PORT",
-                                            "PLAN", "UPTIME", "RESTARTS", "LAST-EXIT"};
+    static const char *const head[NCOLS] = {"ID",     "STATE",    "PID",     "PORT",     "PLAN",
+                                            "UPTIME", "RESTARTS", "WAKEUPS", "LAST-EXIT"};
     /* Numbers read best right-aligned. */
-    static const bool right[NCOLS] = {false, false, true, true, false, true, true, false};
+    static const bool right[NCOLS] = {false, false, true, true, false, true, true, true, false};
     size_t n = json_array_size(tenants);
     size_t w[NCOLS];
     for (int c = 0; c < NCOLS; c++)
@@ -129,13 +132,15 @@ void ctl_print_status_table(FILE *f, const json_t *tenants)
                 fprintf(f, right[c] ? "%*s  " : "%-*s  ", (int)w[c], cells[c]);
         }
     }
-    /* Problems go below the table, in full: they do not fit a column. */
+    /* Problems and the workers' own status lines go below the table, in full:
+     * they do not fit a column. */
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const json_t *t = json_array_get(tenants, i);
-        const char *fields[] = {"config_error", "state_reason"};
-        const char *labels[] = {"config error", "reason"};
-        for (int k = 0; k < 2; k++) {
+        /* worker_status: the worker's own STATUS= (sd_notify). */
+        const char *fields[] = {"config_error", "state_reason", "notify_error", "worker_status"};
+        const char *labels[] = {"config error", "reason", "notify error", "worker status"};
+        for (int k = 0; k < 4; k++) {
             const char *v = str(t, fields[k]);
             if (!v[0])
                 continue;

@@ -202,7 +202,7 @@ static int cmd_proxy_status(struct ctl *c)
     if (j == NULL)
         return rc != 0 ? rc : CTL_EXIT_ERROR;
     if (c->json) {
-        char *out = json_dumps(j, JSON_COMPACT);
+        char *out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
         printf("%s\n", out ? out : "{}");
         free(out);
     } else {
@@ -314,7 +314,7 @@ static int cmd_plans(struct ctl *c)
  * when valid or when the worker cannot be found (said on stderr: tenantd -n
  * reports a missing worker), 1 when the worker found a problem.
  */
-static int check_worker_rules(const struct config *cfg)
+static int check_worker_rules(const struct config *cfg, bool out_to_stderr)
 {
     char self[CONFIG_PATH_MAX] = "", worker[CONFIG_PATH_MAX + 16], dir[CONFIG_PATH_MAX + 16];
     const char *argv[4 + CONFIG_PLANS_MAX + 64];
@@ -351,6 +351,9 @@ static int check_worker_rules(const struct config *cfg)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        /* With --json, stdout holds the one JSON document. */
+        if (out_to_stderr)
+            dup2(STDERR_FILENO, STDOUT_FILENO);
         execv(worker, (char *const *)argv);
         _exit(127);
     }
@@ -361,6 +364,14 @@ static int check_worker_rules(const struct config *cfg)
 }
 
 /* Validate everything the way tenantd would, without tenantd (like nginx -t). */
+static void check_warn(void *arg, const char *line)
+{
+    char clean[4096];
+    (void)arg;
+    ctl_sanitize(line, clean, sizeof clean);
+    fprintf(stderr, "warning: %s\n", clean);
+}
+
 static int cmd_check(struct ctl *c)
 {
     if (c->argc != 1)
@@ -380,11 +391,41 @@ static int cmd_check(struct ctl *c)
             snprintf(self, sizeof self, ".");
         reach_check_tenants(cfg, self, geteuid() == 0, &d);
     }
+    json_t *problems = c->json ? json_array() : NULL;
     for (size_t i = 0; i < d.n; i++) {
         char clean[4096];
         ctl_sanitize(d.lines[i], clean, sizeof clean);
-        fprintf(stderr, "%s\n", clean);
+        if (problems)
+            json_array_append_new(problems, json_string(clean));
+        else
+            fprintf(stderr, "%s\n", clean);
     }
+    if (c->json) {
+        /* {"ok", "config", "tenants", "invalid_tenants", "plans", "problems": [...]} */
+        bool rules_ok = cfg == NULL || check_worker_rules(cfg, true) == 0;
+        bool ok = rc == 0 && invalid == 0 && d.n == 0 && rules_ok;
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(ok));
+        json_object_set_new(o, "config", json_string(c->config_path));
+        json_object_set_new(o, "tenants", json_integer(cfg ? (json_int_t)cfg->n_tenants : 0));
+        json_object_set_new(o, "invalid_tenants", json_integer((json_int_t)invalid));
+        json_object_set_new(o, "plans", json_integer(cfg ? (json_int_t)cfg->plans.n : 0));
+        json_object_set_new(o, "problems", problems);
+        char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(o);
+        config_diag_clear(&d);
+        config_free(cfg);
+        return ok ? CTL_EXIT_OK : CTL_EXIT_ERROR;
+    }
+    struct config_diag w = {0};
+    config_warnings(cfg, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
+    if (cfg)
+        config_net_warnings(cfg, check_warn, NULL); /* do not make it invalid */
     int out = CTL_EXIT_OK;
     if (rc != 0) {
         fprintf(stderr, "%s: the configuration is invalid\n", c->config_path);
@@ -397,7 +438,7 @@ static int cmd_check(struct ctl *c)
         printf("%s: the configuration is valid: %zu tenants, %zu plans\n", c->config_path,
                cfg->n_tenants, cfg->plans.n);
     }
-    if (cfg && check_worker_rules(cfg) != 0)
+    if (cfg && check_worker_rules(cfg, false) != 0)
         out = CTL_EXIT_ERROR;
     config_diag_clear(&d);
     config_free(cfg);
@@ -425,6 +466,9 @@ static int cmd_logs(struct ctl *c)
             return ctl_usage_error(cmd, "unexpected argument \"%s\"", a);
         }
     }
+    if (c->json)
+        return ctl_usage_error(cmd, "logs prints the log's lines as they were written: it has "
+                                    "no --json output");
     if (id == NULL)
         return ctl_usage_error(cmd, "logs needs a tenant id");
     if (!ctl_valid_id_arg(cmd, id))
@@ -482,7 +526,25 @@ static int cmd_proxy_config(struct ctl *c)
 {
     if (c->argc != 1)
         return ctl_usage_error(ctl_find_cmd("proxy-config"), "proxy-config takes no argument");
-    return ctl_proxy_config(c->config_path, stdout);
+    if (!c->json)
+        return ctl_proxy_config(c->config_path, stdout);
+    /* {"ok", "config": "<the nginx text>"}; the problems still go to stderr. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL)
+        return CTL_EXIT_ERROR;
+    int rc = ctl_proxy_config(c->config_path, mem);
+    fclose(mem);
+    json_t *o = json_object();
+    json_object_set_new(o, "ok", json_boolean(rc == 0));
+    json_object_set_new(o, "config", json_stringn(text ? text : "", len));
+    char *out = json_dumps(o, JSON_COMPACT);
+    printf("%s\n", out ? out : "{}");
+    free(out);
+    free(text);
+    json_decref(o);
+    return rc;
 }
 
 /* ---- the command table ------------------------------------------------------- */
@@ -490,7 +552,9 @@ static int cmd_proxy_config(struct ctl *c)
 static const struct ctl_cmd commands[] = {
     {"status", "status [<id>] [--state S[,S...]] [--plan P] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
-     "restarts and last exit, then any configuration errors, then\n"
+     "restarts by the supervisor, wake-ups from idle and last exit, then any\n"
+     "configuration errors, refused notify messages and the workers' own STATUS=\n"
+     "lines, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
      "as it is returned (the tenants only; see proxy-status): one array.\n"
@@ -499,7 +563,7 @@ static const struct ctl_cmd commands[] = {
      cmd_status},
     {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
      "Wait until the tenant is in one of the states (stopped, starting, running,\n"
-     "stopping, backoff, failed, suspended), at most S seconds (default 30);\n"
+     "stopping, backoff, failed, suspended, idle), at most S seconds (default 30);\n"
      "tenantd answers on the state change, nothing polls. Prints \"<id>: <state>\"\n"
      "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
      "Example: wait dupont running,failed",
@@ -552,14 +616,16 @@ static const struct ctl_cmd commands[] = {
     {"logs", "logs <id> [-n N] [-f]",
      "Print the last N lines (default 50) of the tenant's log file; with -f keep\n"
      "printing what is appended (follows rotations) until interrupted. Reads the\n"
-     "file directly: works without tenantd.",
+     "file directly: works without tenantd. No --json: the lines are printed as\n"
+     "they were written.",
      cmd_logs},
-    {"check", "check",
+    {"check", "check [--json]",
      "Validate the global file, the plans and every tenant file offline, and the\n"
      "files each worker must open (its program, templates and rules, as the\n"
      "tenant's own uid) and the worker's rule files (tenant-worker --check-rules:\n"
      "deadlines, holidays, analysis models), print every problem, exit 0 when\n"
-     "everything is valid and 1 otherwise.",
+     "everything is valid and 1 otherwise. --json prints {\"ok\", \"config\",\n"
+     "\"tenants\", \"invalid_tenants\", \"plans\", \"problems\": [...]}.",
      cmd_check},
     {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
     {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
@@ -567,8 +633,10 @@ static const struct ctl_cmd commands[] = {
      "Restore a tenant's database from a backup (verified first; rolled back if\n"
      "the worker does not come up).",
      cmd_restore},
-    {"proxy-config", "proxy-config",
-     "Print the nginx configuration tenantd would write for the current files.", cmd_proxy_config},
+    {"proxy-config", "proxy-config [--json]",
+     "Print the nginx configuration tenantd would write for the current files;\n"
+     "--json prints {\"ok\", \"config\": \"<the text>\"}.",
+     cmd_proxy_config},
     {"proxy-status", "proxy-status [--json]",
      "Show the reverse proxy's state (GET /v1/proxy): mode, whether the last\n"
      "configuration was applied or nginx's own message when it was refused, the\n"

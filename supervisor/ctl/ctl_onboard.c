@@ -71,7 +71,7 @@ int ctl_cmd_onboard(struct ctl *c)
     if (c->json) {
         /* Exactly the documented shape, whatever else the API adds. */
         json_object_del(j, "tenant");
-        char *out = json_dumps(j, JSON_COMPACT);
+        char *out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
         printf("%s\n", out ? out : "{}");
         free(out);
     } else {
@@ -159,7 +159,7 @@ int ctl_cmd_create_admin(struct ctl *c)
     if (rc != CTL_EXIT_OK)
         return rc;
     if (c->json) {
-        char *out = json_dumps(j, JSON_COMPACT);
+        char *out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
         printf("%s\n", out ? out : "{}");
         free(out);
     } else {

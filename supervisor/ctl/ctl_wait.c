@@ -118,7 +118,7 @@ int ctl_cmd_wait(struct ctl *c)
     }
     if (status != 200 || !json_is_object(j)) {
         struct ctl_response r = {.status = status};
-        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
         r.body = text ? text : (char *)"";
         r.len = strlen(r.body);
         rc = ctl_api_error(&r);
@@ -128,7 +128,7 @@ int ctl_cmd_wait(struct ctl *c)
     }
     bool reached = json_is_true(json_object_get(j, "reached"));
     if (c->json) {
-        char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
         if (text)
             printf("%s\n", text);
         free(text);

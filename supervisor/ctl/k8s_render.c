@@ -468,8 +468,9 @@ int k8s_check_tenant(const struct k8s_opts *o, const struct k8s_tenant *kt, char
         return -EINVAL;
     }
     switch (t->network) {
-    case WORKER_NETWORK_HOST:
     case WORKER_NETWORK_NONE:
+    case WORKER_NETWORK_LOCAL:    /* loopback of its own pod: nothing to reach */
+    case WORKER_NETWORK_OUTBOUND: /* "host" is parsed as outbound */
         break;
     default:
         snprintf(err, errlen, "[worker] network: this rule has no NetworkPolicy mapping yet");
@@ -730,9 +731,10 @@ static json_t *netpol_obj(struct build *bd, const struct k8s_opts *o, const stru
     jstr(bd, pp, "protocol", "TCP");
     jint(bd, pp, "port", t->port);
     /* Out: [worker] network = none is the jail's empty network namespace (no egress at all,
-     * DNS included); host lets the worker open any connection, so does the policy. */
+     * DNS included), and local only reaches loopback, which in a pod is its own; outbound
+     * lets the worker open any connection, so does the policy. */
     json_t *eg = jarr(bd, spec, "egress");
-    if (t->network == WORKER_NETWORK_HOST)
+    if (t->network == WORKER_NETWORK_OUTBOUND)
         jpush(bd, eg, json_object());
     return np;
 }

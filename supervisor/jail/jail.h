@@ -95,6 +95,12 @@ int jail_priv_verify(const struct jail_opts *o, bool root, struct jail_err *e);
 int jail_priv_parent(pid_t expected_ppid, int parent_watch, int status_reader, struct jail_err *e);
 int jail_priv_caps(bool dropped_bounding, struct jail_err *e);
 
+/* jail_bpf.c: cgroup-bpf address rules on the jail's v2 cgroup (--net-addr). */
+int jail_bpf_apply(const struct jail_opts *o, struct jail_err *e);
+
+/* jail_net.c: Landlock TCP bind/connect rules (--net-rules); a no-op without. */
+int jail_net_apply(const struct jail_opts *o, struct jail_err *e);
+
 /* jail_seccomp.c: the deny-list filter, loaded last before execve. */
 int jail_seccomp_load(struct jail_err *e);
 

@@ -17,6 +17,8 @@
  *   4. cgroup        create the tenant's cgroup, write the limits and move the
  *                    jail in: from here on everything (including the forked
  *                    pid-1 child and the worker) is accounted and limited.
+ *   4b. net-addr     cgroup-bpf address rules on that cgroup (--net-addr,
+ *                    jail_bpf.c), attached while still root.
  *   5. rlimits       while still root, so a hard limit can be raised or lowered.
  *   6. namespaces    unshare; with a pid namespace, fork: the child goes on,
  *                    the parent becomes the forwarder (jail_ns.c) — unless
@@ -41,9 +43,11 @@
  *  14. no_new_privs  so exec can never gain privileges (setuid files, file
  *                    capabilities), and so seccomp can be loaded unprivileged.
  *  15. capabilities  clear the ambient set, zero the rest, verify all are 0.
- *  16. seccomp       last, so the jail's own steps are not filtered.
- *  17. environment   LISTEN_PID (own pid, in the pid namespace), TMPDIR.
- *  18. exec          execve of the command.
+ *  16. landlock      the TCP port rules (--net-rules, jail_net.c): needs
+ *                    no_new_privs; irrevocable for the worker and its children.
+ *  17. seccomp       last, so the jail's own steps are not filtered.
+ *  18. environment   LISTEN_PID (own pid, in the pid namespace), TMPDIR.
+ *  19. exec          execve of the command.
  * Any failure: "<step>: <reason>" to the status fd and stderr, exit 111.
  * Nothing is logged and carried on.
  *
@@ -265,6 +269,8 @@ int jail_run(const struct jail_opts *o)
         goto fail;
     if (o->cgroup && jail_cgroup_apply(o, &e) < 0)
         goto fail;
+    if (jail_bpf_apply(o, &e) < 0) /* needs root and the cgroup just joined */
+        goto fail;
     if (step_rlimits(o, &e) < 0)
         goto fail;
     if (o->ns) {
@@ -294,7 +300,8 @@ int jail_run(const struct jail_opts *o)
         jail_errf(&e, "no_new_privs", "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         goto fail;
     }
-    if (jail_priv_caps(dropped_bounding, &e) < 0 || step_environment(o, &e) < 0)
+    if (jail_priv_caps(dropped_bounding, &e) < 0 || jail_net_apply(o, &e) < 0 ||
+        step_environment(o, &e) < 0)
         goto fail;
     if (o->seccomp && jail_seccomp_load(&e) < 0)
         goto fail;

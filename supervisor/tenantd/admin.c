@@ -572,6 +572,7 @@ static struct admin_handler *add_host(struct admin *a, const char *name, bool ne
     h->super.on_req = on_req;
     h->a = a;
     h->needs_token = needs_token;
+    admin_json_errors_install(host);
     list[0] = host;
     list[1] = NULL;
     return h;

@@ -212,4 +212,10 @@ void admin_list_tenants(struct admin *a, h2o_req_t *req, h2o_iovec_t query);
 /* Is the Authorization header a valid bearer token? Constant time. */
 bool admin_token_ok(const struct admin *a, h2o_req_t *req);
 
+/* admin_openapi.c: the route table as an OpenAPI 3.1 document (new reference). */
+json_t *admin_openapi(void);
+
+/* admin_h2o_errors.c: h2o's own 413/400/417 answered as the API's JSON errors. */
+void admin_json_errors_install(h2o_hostconf_t *host);
+
 #endif

@@ -98,7 +98,7 @@ static bool parse_query(h2o_req_t *req, h2o_iovec_t query, struct list_query *lq
             if (tstate_parse(w, &st) < 0) {
                 admin_send_error(req, 400, "invalid state",
                                  "state: one or more of stopped starting running stopping "
-                                 "backoff failed suspended, comma-separated");
+                                 "backoff failed suspended idle, comma-separated");
                 return false;
             }
             lq->state[st] = true;

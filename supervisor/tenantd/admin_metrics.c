@@ -4,6 +4,7 @@
  * label value goes through admin_metrics_escape.
  */
 #include "admin_metrics.h"
+#include "storage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -78,6 +79,30 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_restarts_total{tenant=\"%s\"} %d\n", t, v[i].restarts);
     }
+    family(f, "tenantd_tenant_operator_restarts_total", "counter",
+           "Starts of the tenant's worker an operator caused (start, restart, resume, a changed "
+           "file) since tenantd started.");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_operator_restarts_total{tenant=\"%s\"} %d\n", t,
+                v[i].operator_restarts);
+    }
+    family(f, "tenantd_tenant_worker_status_info", "gauge",
+           "The worker's last sd_notify STATUS= text as a label (absent when it sent none).");
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].worker_status[0])
+            continue;
+        char st[sizeof v[i].worker_status * 2 + 1];
+        tlabel(&v[i], t, sizeof t);
+        admin_metrics_escape(v[i].worker_status, st, sizeof st);
+        fprintf(f, "tenantd_tenant_worker_status_info{tenant=\"%s\",status=\"%s\"} 1\n", t, st);
+    }
+    family(f, "tenantd_tenant_wakeups_total", "counter",
+           "Idle tenant woken by a waiting connection (scale to zero) since tenantd started.");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_wakeups_total{tenant=\"%s\"} %" PRIu64 "\n", t, v[i].wakeups);
+    }
     family(f, "tenantd_tenant_uptime_seconds", "gauge",
            "Seconds since the tenant's worker became ready; 0 when not running.");
     for (size_t i = 0; i < n; i++) {
@@ -85,14 +110,16 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         fprintf(f, "tenantd_tenant_uptime_seconds{tenant=\"%s\"} %" PRId64 "\n", t, v[i].uptime_s);
     }
     family(f, "tenantd_tenant_resident_memory_bytes", "gauge",
-           "Resident memory of the tenant's worker; 0 when there is none.");
+           "Memory of the tenant: its cgroup's charge (every process), else the worker's "
+           "resident memory; 0 when there is none.");
     for (size_t i = 0; i < n; i++) {
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_resident_memory_bytes{tenant=\"%s\"} %" PRIu64 "\n", t,
                 v[i].rss_bytes);
     }
     family(f, "tenantd_tenant_cpu_seconds_total", "counter",
-           "User and system CPU time of the tenant's current worker.");
+           "CPU time of the tenant: its cgroup's (every process, gone ones too), else the "
+           "user and system time of its current worker.");
     for (size_t i = 0; i < n; i++) {
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_cpu_seconds_total{tenant=\"%s\"} %.3f\n", t, v[i].cpu_seconds);
@@ -112,6 +139,39 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_config_error{tenant=\"%s\"} %d\n", t,
                 v[i].config_error[0] != '\0');
+    }
+    family(f, "tenantd_tenant_log_dropped_bytes_total", "counter",
+           "Bytes of the worker's output dropped by log capture (rate limit or full buffer).");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_log_dropped_bytes_total{tenant=\"%s\"} %" PRIu64 "\n", t,
+                v[i].log_bytes_dropped);
+    }
+    family(f, "tenantd_tenant_log_throttled_seconds_total", "counter",
+           "Time log capture stopped reading the worker's output (its log budget was spent).");
+    for (size_t i = 0; i < n; i++) {
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_log_throttled_seconds_total{tenant=\"%s\"} %.3f\n", t,
+                (double)v[i].log_paused_ms / 1000.0);
+    }
+    family(f, "tenantd_tenant_storage_bytes", "gauge",
+           "Disk space of the tenant's data dir at its last measure (absent before it).");
+    for (size_t i = 0; i < n; i++) {
+        struct storage_info si;
+        if (storage_lookup(v[i].id, &si) < 0 || si.used_bytes < 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_storage_bytes{tenant=\"%s\"} %" PRId64 "\n", t, si.used_bytes);
+    }
+    family(f, "tenantd_tenant_storage_limit_bytes", "gauge",
+           "The plan's storage limit of the tenant (absent when it has none).");
+    for (size_t i = 0; i < n; i++) {
+        struct storage_info si;
+        if (storage_lookup(v[i].id, &si) < 0 || si.limit_bytes <= 0)
+            continue;
+        tlabel(&v[i], t, sizeof t);
+        fprintf(f, "tenantd_tenant_storage_limit_bytes{tenant=\"%s\"} %" PRId64 "\n", t,
+                si.limit_bytes);
     }
     family(f, "tenantd_tenants", "gauge", "Number of tenants in each supervision state.");
     for (int s = 0; s < TS__COUNT; s++) {

@@ -23,6 +23,7 @@
 #include "status_json.h"
 #include "sup.h"
 #include "usage_fetch.h"
+#include "usage_shape.h"
 #include "usage_token.h"
 
 /* The request path split into at most a few segments, without the query. */
@@ -162,7 +163,24 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                         const char *id, size_t k)
 {
     char err[512] = "";
+    /* The wish is recorded before it is acted on: an action tenantd could not
+     * remember across a restart (state.db on a full disk) is refused, never
+     * acknowledged. On a refusal below, the previous wish is put back. */
+    const char *before = a->state ? admin_state_get_desired(a->state, id) : NULL;
+    struct tenant_view *tv = calloc(1, sizeof *tv);
+    bool known = tv != NULL && sup_tenant_find(a->sup, id, tv) == 0;
+    free(tv);
+    if (a->state && known &&
+        admin_state_set_desired(a->state, id, actions[k].desired, who->who) < 0) {
+        admin_audit(a, who, actions[k].name, id, "error: cannot record the desired state");
+        admin_send_error(req, 507, "cannot record the action",
+                         "state.db could not record it (is the run dir's disk full?); nothing "
+                         "was done");
+        return;
+    }
     int rc = sup_tenant_action(a->sup, id, actions[k].act, err, sizeof err);
+    if (rc != 0 && a->state)
+        admin_state_set_desired(a->state, id, before, who->who);
     if (rc == -ENOENT) {
         admin_audit(a, who, actions[k].name, id, "error: no such tenant");
         admin_send_error(req, 404, "no such tenant", id);
@@ -176,9 +194,6 @@ static void post_action(struct admin *a, const struct admin_caller *who, h2o_req
                          err[0] ? err : strerror(-rc));
         return;
     }
-    /* Persist only what was accepted: the wish outlives this process. */
-    if (a->state)
-        admin_state_set_desired(a->state, id, actions[k].desired, who->who);
     admin_audit(a, who, actions[k].name, id, "ok");
     struct tenant_view *v = calloc(1, sizeof *v);
     json_t *o = json_object();
@@ -314,12 +329,16 @@ static void on_usage(void *arg, int result, const char *body, size_t len)
     struct admin_usage_wait *w = arg;
     usage_unlink(w);
     if (result == 200) {
+        /* Any worker may run there: only the seed's fields, checked, go on. */
+        char why[128];
         json_t *j = json_loadb(body, len, 0, NULL);
-        if (json_is_object(j)) {
-            admin_send_json(w->req, 200, j);
+        json_t *u = usage_shape(j, w->id, why, sizeof why);
+        json_decref(j);
+        if (u != NULL) {
+            admin_send_json(w->req, 200, u);
         } else {
-            json_decref(j);
-            admin_send_error(w->req, 502, "bad gateway", "the worker's answer is not JSON");
+            log_warn(w->id, "usage: the worker's answer is refused: %s", why);
+            admin_send_error(w->req, 502, "bad gateway", why);
         }
     } else if (result == UV_ETIMEDOUT) {
         admin_send_error(w->req, 504, "gateway timeout", "the worker did not answer in time");
@@ -617,6 +636,20 @@ static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t 
     post_action(a, who, req, r->id, (size_t)r->route->arg);
 }
 
+/* GET /v1/openapi.json: this table described (admin_openapi.c). */
+static void h_openapi(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    (void)a;
+    (void)who;
+    (void)r;
+    json_t *doc = admin_openapi();
+    if (doc == NULL)
+        admin_send_error(req, 500, "internal", "out of memory");
+    else
+        admin_send_json(req, 200, doc);
+}
+
 /*
  * Every route of the admin API. A GET route also answers HEAD. For a path
  * that some route matches with another method, the answer is 405 with Allow
@@ -633,6 +666,7 @@ static const struct admin_route routes[] = {
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
+    {"GET", "/v1/openapi.json", ADMIN_AUTH_TOKEN, h_openapi, 0},
     {"GET", "/v1/tenants", ADMIN_AUTH_TOKEN, h_tenants, 0},
     {"POST", "/v1/tenants", ADMIN_AUTH_TOKEN, h_onboard, 0},
     {"GET", "/v1/tenants/*", ADMIN_AUTH_TOKEN, h_tenant, 0},

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "reserve.h"
 #include "status_json.h"
 
 #define AUDIT_KEEP 10000
@@ -75,6 +76,12 @@ int admin_state_open(const char *run_dir, struct admin_state **out, char *err, s
 {
     char path[CONFIG_PATH_MAX + 16];
     *out = NULL;
+    int rr = reserve_create(run_dir);
+    if (rr < 0)
+        log_warn(NULL,
+                 "no disk reserve in %s (%s): a full disk may keep an admin action from "
+                 "being recorded",
+                 run_dir, strerror(-rr));
     if (state_path(run_dir, path, sizeof path) != 0) {
         snprintf(err, errlen, "%s: path too long", run_dir);
         return -ENAMETOOLONG;
@@ -150,8 +157,15 @@ int admin_state_set_desired(struct admin_state *st, const char *id, const char *
             sqlite3_bind_text(s, 4, who, -1, SQLITE_TRANSIENT);
         }
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        /* A full disk: spend tenantd's reserve (reserve.h) and try again. */
+        if ((rc & 0xff) == SQLITE_FULL && reserve_release() > 0) {
+            sqlite3_reset(s);
+            rc = sqlite3_step(s);
+        }
+        rc = rc == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
     if (rc != SQLITE_OK)
         log_error(id, "admin: state.db: cannot record the desired state: %s",
                   sqlite3_errmsg(st->db));

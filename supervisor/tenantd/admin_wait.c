@@ -134,7 +134,7 @@ void admin_wait_get(struct admin *a, h2o_req_t *req, const char *id, h2o_iovec_t
     if (bad || want == 0) {
         admin_send_error(req, 400, "invalid state",
                          "wait is one or more of stopped, starting, running, stopping, backoff, "
-                         "failed, suspended, separated by commas");
+                         "failed, suspended, idle, separated by commas");
         return;
     }
     long timeout = ADMIN_WAIT_DEFAULT_MS;

@@ -11,6 +11,16 @@
  *
  * The job carries copies of every path it needs, taken on the loop from
  * sup_config(), so the pool thread touches nothing of the supervisor's.
+ *
+ * Every job has a deadline (30 s plus 1 s per 4 MiB of database, at most
+ * 30 min: job_deadline_ms; at shutdown STOP_WAIT_MS). The
+ * files are the tenant's, and although common/backup.c refuses FIFOs and
+ * symlinks, a tenant can still swap one in between a check and SQLite's
+ * open and stall a read forever. A job past its deadline is abandoned: its
+ * caller gets -ETIMEDOUT, the next job starts, and the job, detached from
+ * the scheduler, is freed if its thread ever returns. At most MAX_STUCK
+ * jobs may be abandoned at once (each holds one of libuv's pool threads);
+ * past that, new backups fail at once instead of queueing behind them.
  */
 #include "backup_sched.h"
 
@@ -29,6 +39,15 @@
 #include "sup.h"
 
 #define CHECK_MAX_MS (60 * 1000)
+#define JOB_BASE_MS (30 * 1000)
+#define JOB_BYTES_PER_S (4 * 1024 * 1024)
+#define JOB_MAX_MS (30 * 60 * 1000)
+#define STOP_WAIT_MS 3000
+#define MAX_STUCK 2
+
+/* Jobs abandoned past their deadline whose thread has not returned yet. A
+ * process-wide count: an abandoned job outlives its scheduler. */
+static int stuck_jobs;
 
 struct job {
     struct job *next;
@@ -40,6 +59,8 @@ struct job {
     int keep;
     int64_t slot_ms; /* scheduled jobs: run only when the newest backup is older */
     bool on_demand;
+    bool abandoned; /* past its deadline: j->bs is NULL, after_work only frees it */
+    uint64_t deadline_ms;
     backup_sched_done_fn done;
     void *arg;
     /* results, written by the pool thread, read in after_cb */
@@ -57,17 +78,21 @@ struct backup_sched {
     uv_loop_t *loop;
     struct sup *sup;
     uv_timer_t timer;
+    uv_timer_t watchdog; /* the running job's deadline */
     uint64_t period_ms;
     int64_t last_round_ms; /* wall clock of the last scheduled round, 0 before */
+    uint64_t timeout_ms;   /* 0: job_deadline_ms; tests set a short one */
     struct job *head, *tail;
     struct job *running;
     int scheduled_pending; /* scheduled jobs queued or running: one round at a time */
-    bool stopping, timer_closed;
+    bool stopping, timer_closed, watchdog_closed;
     void (*stop_done)(void *arg);
     void *stop_arg;
 };
 
 static void pump(struct backup_sched *bs);
+static void on_deadline(uv_timer_t *t);
+static void watchdog_closed(uv_handle_t *h);
 
 static uint64_t check_period(const struct config_global *g)
 {
@@ -191,7 +216,12 @@ static void finish_stop(struct backup_sched *bs)
     void (*done)(void *) = bs->stop_done;
     void *arg = bs->stop_arg;
 
-    if (!bs->timer_closed || bs->running != NULL)
+    if (bs->running == NULL && !bs->watchdog_closed &&
+        !uv_is_closing((uv_handle_t *)&bs->watchdog)) {
+        uv_close((uv_handle_t *)&bs->watchdog, watchdog_closed);
+        return;
+    }
+    if (!bs->timer_closed || !bs->watchdog_closed || bs->running != NULL)
         return;
     free(bs);
     if (done != NULL)
@@ -202,7 +232,7 @@ static void job_finish(struct job *j)
 {
     struct backup_sched *bs = j->bs;
 
-    if (!j->on_demand)
+    if (!j->on_demand && bs != NULL)
         bs->scheduled_pending--;
     if (j->done != NULL)
         j->done(j->rc, j->rc == 0 ? j->path : j->err, j->arg);
@@ -215,7 +245,15 @@ static void after_work(uv_work_t *req, int status)
     struct job *j = req->data;
     struct backup_sched *bs = j->bs;
 
+    if (j->abandoned) {
+        /* Its caller was answered when it timed out; bs may be gone. */
+        stuck_jobs--;
+        log_info(j->id, "a backup abandoned after its deadline has returned (rc=%d)", j->rc);
+        free(j);
+        return;
+    }
     bs->running = NULL;
+    uv_timer_stop(&bs->watchdog);
     if (status == UV_ECANCELED) {
         j->rc = -ECANCELED;
         snprintf(j->err, sizeof(j->err), "tenantd is stopping");
@@ -239,6 +277,57 @@ static void after_work(uv_work_t *req, int status)
         pump(bs);
 }
 
+/* How long a backup of this database may take: a copy goes at tens of MiB/s
+ * here, so a deadline of 30 s plus 1 s per 4 MiB only catches a stuck one,
+ * and a stuck small tenant holds the queue for about half a minute. lstat
+ * only: nothing is opened on the loop. */
+static uint64_t job_deadline_ms(const struct backup_sched *bs, const struct job *j)
+{
+    struct stat st;
+    uint64_t ms = JOB_BASE_MS;
+
+    if (bs->timeout_ms > 0)
+        return bs->timeout_ms;
+    if (lstat(j->db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        ms += (uint64_t)st.st_size / JOB_BYTES_PER_S * 1000;
+    return ms < JOB_MAX_MS ? ms : JOB_MAX_MS;
+}
+
+/* The running job is past its deadline: answer its caller, detach it, and
+ * let the next one start (or the stop finish). */
+static void on_deadline(uv_timer_t *t)
+{
+    struct backup_sched *bs = t->data;
+    struct job *j = bs->running;
+
+    if (j == NULL)
+        return;
+    bs->running = NULL;
+    j->abandoned = true;
+    stuck_jobs++;
+    j->rc = -ETIMEDOUT;
+    snprintf(j->err, sizeof(j->err), "the backup did not finish within %.1f s%s",
+             (double)(bs->stopping ? STOP_WAIT_MS : j->deadline_ms) / 1000.0,
+             bs->stopping ? " of tenantd stopping" : "");
+    log_error(j->id, "backup failed: %s; it is abandoned, later backups go on", j->err);
+    /* job_finish without the free: the pool thread still owns j. */
+    if (!j->on_demand)
+        bs->scheduled_pending--;
+    if (j->done != NULL)
+        j->done(j->rc, j->err, j->arg);
+    j->done = NULL;
+    j->bs = NULL;
+    if (bs->stopping)
+        finish_stop(bs);
+    else
+        pump(bs);
+}
+
+int backup_sched_stuck_jobs(void)
+{
+    return stuck_jobs;
+}
+
 /* Start the next job when none runs. */
 static void pump(struct backup_sched *bs)
 {
@@ -250,9 +339,21 @@ static void pump(struct backup_sched *bs)
         if (bs->head == NULL)
             bs->tail = NULL;
         j->next = NULL;
+        if (stuck_jobs >= MAX_STUCK) {
+            j->rc = -EBUSY;
+            snprintf(j->err, sizeof(j->err),
+                     "%d earlier backups are stuck past their deadline; no new one starts until "
+                     "they return",
+                     stuck_jobs);
+            log_error(j->id, "backup failed: %s", j->err);
+            job_finish(j);
+            continue;
+        }
         r = uv_queue_work(bs->loop, &j->req, work_cb, after_work);
         if (r == 0) {
             bs->running = j;
+            j->deadline_ms = job_deadline_ms(bs, j);
+            uv_timer_start(&bs->watchdog, on_deadline, j->deadline_ms, 0);
             return;
         }
         j->rc = r;
@@ -331,9 +432,17 @@ int backup_sched_start(uv_loop_t *loop, struct sup *s, struct backup_sched **out
         return -ENOMEM;
     bs->loop = loop;
     bs->sup = s;
-    r = uv_timer_init(loop, &bs->timer);
+    r = uv_timer_init(loop, &bs->watchdog);
     if (r < 0) {
         free(bs);
+        return r;
+    }
+    bs->watchdog.data = bs;
+    r = uv_timer_init(loop, &bs->timer);
+    if (r < 0) {
+        bs->timer_closed = true;
+        bs->stopping = true;
+        uv_close((uv_handle_t *)&bs->watchdog, watchdog_closed);
         return r;
     }
     bs->timer.data = bs;
@@ -377,6 +486,14 @@ int backup_sched_now(struct backup_sched *bs, const char *id, backup_sched_done_
     return 0;
 }
 
+static void watchdog_closed(uv_handle_t *h)
+{
+    struct backup_sched *bs = h->data;
+
+    bs->watchdog_closed = true;
+    finish_stop(bs);
+}
+
 static void timer_closed(uv_handle_t *h)
 {
     struct backup_sched *bs = h->data;
@@ -406,4 +523,12 @@ void backup_sched_stop(struct backup_sched *bs, void (*done)(void *arg), void *a
     bs->tail = NULL;
     uv_timer_stop(&bs->timer);
     uv_close((uv_handle_t *)&bs->timer, timer_closed);
+    /* A running backup gets STOP_WAIT_MS more, so shutdown stays within the
+     * grace period whatever a tenant put in its folder. The watchdog is
+     * closed once no job runs any more. */
+    if (bs->running != NULL) {
+        uint64_t left = uv_timer_get_due_in(&bs->watchdog);
+        if (left == 0 || left > STOP_WAIT_MS)
+            uv_timer_start(&bs->watchdog, on_deadline, STOP_WAIT_MS, 0);
+    }
 }

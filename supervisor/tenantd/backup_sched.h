@@ -18,6 +18,11 @@
  * 60 s); `every` and `keep` are re-read from sup_config() at each check, so a reload applies
  * without a restart. every = 0 turns scheduled backups off; on-demand backups still work.
  *
+ * Every backup has a deadline (30 s + 1 s per 4 MiB of database, at most
+ * 30 min): one stuck in a tenant's files (a
+ * FIFO swapped in under SQLite) is abandoned and reported, and the others go
+ * on; see backup_sched.c.
+ *
  * Everything here runs on tenantd's loop thread, like sup.h.
  */
 #ifndef TENANTD_BACKUP_SCHED_H
@@ -58,10 +63,19 @@ int backup_sched_now(struct backup_sched *bs, const char *id, backup_sched_done_
 
 /*
  * Stop: no new backup starts; queued on-demand requests get -ECANCELED. A
- * backup already running is let finish (SQLite cannot be interrupted safely
- * from outside the thread), so the loop must keep running until `done` (may
- * be NULL) is called; bs is freed just before that.
+ * backup already running is given a few more seconds (SQLite cannot be
+ * interrupted safely from outside the thread), then abandoned like a job past
+ * its deadline, so the loop must keep running until `done` (may be NULL) is
+ * called; bs is freed just before that.
  */
 void backup_sched_stop(struct backup_sched *bs, void (*done)(void *arg), void *arg);
+
+/*
+ * How many backups were abandoned past their deadline and still hold a pool
+ * thread. Their work requests keep a libuv loop alive: a caller that is
+ * shutting down stops its loop (uv_stop) when this is not 0 and nothing else
+ * is left, instead of waiting for a thread that may never return.
+ */
+int backup_sched_stuck_jobs(void);
 
 #endif

@@ -7,8 +7,11 @@
  *
  * The socket outlives worker restarts; notify_drain() discards what an old
  * instance left behind before a new one is started. Datagrams are parsed as
- * newline-separated KEY=VALUE lines; READY=1, STOPPING=1 and STATUS=... are
- * reported, everything else is ignored.
+ * newline-separated KEY=VALUE lines; READY=1, STOPPING=1, STATUS=... and
+ * MAINPID=... are reported, everything else is ignored. Each datagram comes
+ * with its sender's pid (SO_PASSCRED / SCM_CREDENTIALS, which the kernel
+ * translates into tenantd's pid namespace), so the caller can apply
+ * [worker] notify_access.
  *
  * What it does not do: decide what READY means (supervisor.c does).
  */
@@ -22,12 +25,15 @@
 #define NOTIFY_READY 0x1u
 #define NOTIFY_STOPPING 0x2u
 #define NOTIFY_STATUS 0x4u
+#define NOTIFY_MAINPID 0x8u
 
 struct notify;
 
 /* Called on the loop for each datagram with at least one known key; `status`
- * is the STATUS= text (NUL-terminated) when NOTIFY_STATUS is set. */
-typedef void (*notify_cb)(void *arg, unsigned flags, const char *status);
+ * is the STATUS= text (NUL-terminated, as sent: the caller cleans it) when
+ * NOTIFY_STATUS is set. `sender` is the sending process as tenantd sees it,
+ * 0 when the kernel gave no credentials. */
+typedef void (*notify_cb)(void *arg, pid_t sender, unsigned flags, const char *status);
 
 /* Bind `path` (replacing a stale socket file), give it to uid/gid when
  * `chown_it`, and start reading. Returns 0 or -errno (-ENAMETOOLONG when the
@@ -48,5 +54,9 @@ void notify_drain(struct notify *n);
 /* Stop reading and close; the memory is freed in the close callback, and the
  * callback is never called again. The socket file is removed. */
 void notify_close(struct notify *n);
+
+/* A STATUS= text made safe to show: control characters become spaces,
+ * invalid UTF-8 bytes '?', cut at n - 1 bytes on a character boundary. */
+void notify_clean_status(const char *in, char *out, size_t n);
 
 #endif

@@ -366,6 +366,8 @@ void spawn_fs_opts(const struct config_global *g, const char *program, struct sp
     o->hide[o->n_hide++] = g->data_dir;
     o->hide[o->n_hide++] = g->log_dir;
     o->hide[o->n_hide++] = g->run_dir;
+    spawn_hide_config(g, program, p, o);
+    spawn_expose_flags(g, p, o);
     o->expose[o->n_expose++] = program;
     shebang_interpreter(program, p->interpreter, sizeof p->interpreter);
     if (p->interpreter[0])

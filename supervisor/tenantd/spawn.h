@@ -72,22 +72,33 @@ size_t spawn_read_status(int fd, char *buf, size_t n);
  * The file-system options of a tenant's jail (root only), shared by the
  * worker's start (spawn_fs_opts, into its struct jail_opts) and by
  * --create-admin (spawn_fs_args, as command-line words): --hide for what no worker may see
- * (every tenant's data, the logs, the run dir), and --expose for what the
+ * (every tenant's data, the logs, the run dir, tenantd's config files), and --expose for what the
  * worker must reach wherever the operator installed it (the program, the
  * interpreter named on a script's "#!" line, the worker templates and rules),
  * so that a checkout in a 0700 home or under /tmp runs as well as one in
  * /srv. Appends to argv from *k, at most SPAWN_FS_ARGS entries; the strings
  * the options point to live in *p, which must outlive argv.
  */
-#define SPAWN_FS_ARGS 12
+#define SPAWN_FS_ARGS 18
 struct spawn_fs_paths {
     char templates[CONFIG_PATH_MAX + 8];
     char interpreter[CONFIG_PATH_MAX];
+    char conf_dir[CONFIG_PATH_MAX];                      /* the folder of tenantd.ini */
+    char plans_dir[CONFIG_PATH_MAX];                     /* the folder of plans.ini */
+    char flags_dir[CONFIG_PATH_MAX + CONFIG_ID_MAX + 8]; /* <run_dir>/flags/<id> */
 };
 void spawn_fs_args(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    const char **argv, size_t *k);
 /* The same options added to o's --hide and --expose lists; o borrows g's
  * strings, program and *p. */
+/* Part of them (spawn_hide.c): tenantd's own config folders (tenants_dir,
+ * the folders of tenantd.ini and plans.ini) added to o's --hide list, unless
+ * hiding one would break the system or a non-bundled worker installed there. */
+void spawn_hide_config(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
+                       struct jail_opts *o);
+/* And the tenant's flags folder (o->id's), exposed read-only. */
+void spawn_expose_flags(const struct config_global *g, struct spawn_fs_paths *p,
+                        struct jail_opts *o);
 void spawn_fs_opts(const struct config_global *g, const char *program, struct spawn_fs_paths *p,
                    struct jail_opts *o);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proxy.h"
+#include "storage.h"
 
 /* Length of the valid UTF-8 sequence starting at p (at most `left` bytes),
  * or 0 when it is invalid (overlong, surrogate, above U+10FFFF, truncated). */
@@ -102,8 +103,18 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "draining_pid", v->draining_pid > 0 ? json_integer(v->draining_pid) : json_null());
     rc |= set(o, "uptime_s", json_integer(v->uptime_s));
     rc |= set(o, "restarts", json_integer(v->restarts));
+    rc |= set(o, "operator_restarts", json_integer(v->operator_restarts));
+    /* The worker's own words (sd_notify STATUS=), cleaned by notify.c; null when none. */
+    rc |= set(o, "worker_status",
+              v->worker_status[0] ? status_json_string(v->worker_status) : json_null());
+    rc |= set(o, "notify_error", status_json_string(v->notify_error));
+    rc |= set(o, "wakeups", json_integer((json_int_t)v->wakeups));
+    rc |= set(o, "idle_after_ms", json_integer(v->idle_after_ms));
     rc |= set(o, "last_exit", status_json_string(v->last_exit));
     rc |= set(o, "config_error", status_json_string(v->config_error));
+    rc |= set(o, "network", v->network ? json_string(v->network) : json_null());
+    rc |= set(o, "net_containment",
+              v->net_containment ? json_string(v->net_containment) : json_null());
     rc |= set(o, "state_reason", status_json_string(v->state_reason));
     rc |= set(o, "next_start_in_ms",
               v->next_start_in_ms >= 0 ? json_integer(v->next_start_in_ms) : json_null());
@@ -113,6 +124,27 @@ json_t *status_json_tenant(const struct tenant_view *v)
     rc |= set(o, "rss_bytes", json_integer((json_int_t)v->rss_bytes));
     /* jansson refuses NaN and infinities; a broken /proc read must not fail the whole response. */
     rc |= set(o, "cpu_seconds", json_real(isfinite(v->cpu_seconds) ? v->cpu_seconds : 0.0));
+    /* The log budget at work: what was read, dropped, and how long reading
+     * was paused (the worker then blocks on its own stdout). */
+    rc |= set(o, "log",
+              json_pack("{s:I, s:I, s:I, s:I, s:I}", "bytes_read", (json_int_t)v->log_bytes_read,
+                        "lines_dropped", (json_int_t)v->log_lines_dropped, "bytes_dropped",
+                        (json_int_t)v->log_bytes_dropped, "pauses", (json_int_t)v->log_pauses,
+                        "throttled_ms", (json_int_t)v->log_paused_ms));
+    /* Storage against the plan's limit (storage.h); null before the first
+     * measure. */
+    struct storage_info si;
+    if (storage_lookup(v->id, &si) == 0)
+        rc |= set(o, "storage",
+                  json_pack("{s:I, s:o, s:b, s:I}", "used_bytes", (json_int_t)si.used_bytes,
+                            "limit_bytes",
+                            si.limit_bytes > 0 ? json_integer(si.limit_bytes) : json_null(), "over",
+                            si.over, "checked_at", (json_int_t)si.checked_at));
+    else
+        rc |= set(o, "storage", json_null());
+    /* "cgroup": rss_bytes and cpu_seconds count every process of the tenant;
+     * "process": only the worker's main process (no cgroup, tenantd not root). */
+    rc |= set(o, "resources_from", json_string(v->from_cgroup ? "cgroup" : "process"));
     if (rc != 0) {
         json_decref(o);
         return NULL;
@@ -158,6 +190,8 @@ json_t *status_json_plans(const struct config_plans *p)
             rc |= set(o, "pids", json_integer(pl->pids));
             rc |= set(o, "cpu_weight", json_integer(pl->cpu_weight));
             rc |= set(o, "log_budget_bytes", json_integer(pl->log_budget_bytes));
+            rc |= set(o, "storage_bytes",
+                      pl->storage_bytes > 0 ? json_integer(pl->storage_bytes) : json_null());
         }
         if (rc != 0 || json_array_append_new(a, o) != 0) {
             json_decref(a);
@@ -224,7 +258,7 @@ json_t *status_json_error(const char *error, const char *detail)
 
 char *status_json_dump(const json_t *j, size_t *len)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (s == NULL)
         return NULL;
     size_t n = strlen(s);

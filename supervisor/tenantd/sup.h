@@ -26,6 +26,7 @@ enum tstate {
     TS_BACKOFF,
     TS_FAILED,
     TS_SUSPENDED,
+    TS_IDLE, /* scaled to zero: no worker, tenantd holds the socket and watches it (idle.c) */
     TS__COUNT
 };
 const char *tstate_name(enum tstate s); /* "stopped", "starting", ... */
@@ -47,13 +48,23 @@ struct tenant_view {
     pid_t draining_pid;       /* overlapping restart: the old worker, finishing its requests */
     int64_t uptime_s;         /* since it became ready; 0 when not running */
     int restarts;             /* restarts by the supervisor since tenantd started */
+    int operator_restarts;    /* starts an operator caused (start, restart, resume, file) */
+    char worker_status[128];  /* the worker's last STATUS= (sd_notify), cleaned */
+    char notify_error[256];   /* a refused notify message (MAINPID=), "" when none */
+    uint64_t wakeups;         /* idle -> starting on a waiting connection, since tenantd started */
+    int64_t idle_after_ms;    /* the idle period that applies (0 = never idles) */
     char last_exit[48];       /* "", "exit 1", "signal 9", "oom-killed", ... */
     char config_error[1024];  /* "" when the tenant's file is valid */
     char state_reason[256];   /* why failed / which isolation step failed */
     int64_t next_start_in_ms; /* in backoff: ms until the next attempt, else -1 */
     int64_t ready_latency_ms; /* exec to ready for the last start, -1 unknown */
-    uint64_t rss_bytes;       /* from /proc, 0 when no worker */
-    double cpu_seconds;       /* user+system of the worker */
+    uint64_t rss_bytes;       /* the tenant's cgroup memory, else the worker's RSS; 0 when none */
+    double cpu_seconds;       /* the tenant's cgroup CPU, else the worker's user+system */
+    bool from_cgroup;         /* the two above come from the tenant's cgroup */
+    /* Log capture (logcap_stats), since tenantd started; 0 without capture. */
+    uint64_t log_bytes_read, log_lines_dropped, log_bytes_dropped, log_pauses, log_paused_ms;
+    const char *network;         /* none | local | outbound (static string) */
+    const char *net_containment; /* namespace | landlock | reduced | off (netpolicy.h) */
 };
 
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */

@@ -72,7 +72,7 @@ void sup_cgroup_parent_cleanup(struct sup *s)
     if (!s->root || s->cgsys.mode == CGROUP_NONE ||
         cgroup_tenant_paths(&s->cgsys, s->cg_parent, "x", &probe) < 0)
         return;
-    char *dirs[] = {probe.v2, probe.memory, probe.pids, probe.cpu};
+    char *dirs[] = {probe.v2, probe.memory, probe.pids, probe.cpu, probe.cpuacct};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char *slash = strrchr(dirs[i], '/');
         if (dirs[i][0] && slash) {

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -80,6 +81,13 @@ static void send_signal(struct tenant *t, int sig)
         log_warn(t->id, "kill(%d, %d): %s", (int)t->pid, sig, strerror(errno));
 }
 
+/* [worker] stop_signal: what a worker is asked to stop with (SIGKILL follows
+ * after the grace period). */
+static int stop_sig(const struct tenant *t)
+{
+    return t->have_cfg ? config_stop_signal(t->cfg.stop_signal) : SIGTERM;
+}
+
 static void on_drain_timer(uv_timer_t *h)
 {
     struct tenant *t = h->data;
@@ -93,8 +101,8 @@ void sup_prev_drain(struct tenant *t)
     if (!t->prev || t->prev_draining)
         return;
     t->prev_draining = true;
-    if (kill(t->prev->pid, SIGTERM) < 0 && errno != ESRCH)
-        log_warn(t->id, "kill(%d, SIGTERM): %s", (int)t->prev->pid, strerror(errno));
+    if (kill(t->prev->pid, stop_sig(t)) < 0 && errno != ESRCH)
+        log_warn(t->id, "kill(%d, %d): %s", (int)t->prev->pid, stop_sig(t), strerror(errno));
     if (!t->closing)
         uv_timer_start(&t->drain_timer, on_drain_timer, (uint64_t)t->s->cfg->g.stop_grace_ms, 0);
 }
@@ -152,7 +160,7 @@ static void act_term(struct tenant *t)
         sup_tenant_feed(t, EV_EXIT_CLEAN);
         return;
     }
-    send_signal(t, SIGTERM);
+    send_signal(t, stop_sig(t));
     sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
 }
 
@@ -233,6 +241,26 @@ static void act_ready(struct tenant *t)
     sup_health_schedule(t, iv / 2 + (int64_t)randombytes_uniform((uint32_t)(iv / 2 + 1)));
 }
 
+/* The worker went away on its own after idle_after without a request
+ * (EV_EXIT_IDLE): keep the socket and wait for the next connection. */
+static void act_idle(struct tenant *t)
+{
+    sup_timer_disarm(t);
+    t->state_reason[0] = '\0';
+    int rc = sup_idle_watch(t);
+    if (rc < 0) {
+        /* Cannot watch the socket: a worker must accept, so start one now. */
+        log_error(t->id, "idle: cannot watch 127.0.0.1:%d (%s): starting the worker",
+                  t->listen_port, strerror(-rc));
+        sup_tenant_feed(t, EV_START);
+        return;
+    }
+    log_info(t->id, "idle: no worker; the next connection on 127.0.0.1:%d starts one",
+             t->listen_port);
+    if (t->logcap)
+        logcap_note(t->logcap, "idle: the worker exited after its idle period");
+}
+
 static void perform(struct tenant *t, enum fsm_action a)
 {
     switch (a) {
@@ -248,7 +276,7 @@ static void perform(struct tenant *t, enum fsm_action a)
     case ACT_ABORT:
         t->aborting = true;
         sup_health_stop(t);
-        send_signal(t, SIGTERM);
+        send_signal(t, stop_sig(t));
         sup_timer_arm(t, TM_GRACE, t->s->cfg->g.stop_grace_ms);
         break;
     case ACT_TERM:
@@ -279,6 +307,9 @@ static void perform(struct tenant *t, enum fsm_action a)
         break;
     case ACT_KEEP_PREV:
         act_keep_prev(t);
+        break;
+    case ACT_IDLE:
+        act_idle(t);
         break;
     case ACT__COUNT:
         break;
@@ -311,6 +342,11 @@ void sup_tenant_feed(struct tenant *t, enum fsm_event ev)
     }
     if ((old == TS_SUSPENDED) != (st.next == TS_SUSPENDED))
         sup_changed(t->s);
+    /* Only a worker accepts: the socket is watched exactly while idle. */
+    if (old == TS_IDLE && st.next != TS_IDLE) {
+        sup_idle_unwatch(t);
+        t->waking = st.next == TS_STARTING;
+    }
     if (old != st.next) {
         sup_states_changed(t->s);
         sup_watch_fire(t);

@@ -12,6 +12,7 @@
  *   sup_reload.c    a new configuration applied to the running tenants
  *   sup_view.c      sup.h's views and actions (snapshots, /proc, requests)
  *   sup_cgroup.c    tenantd's own cgroup v2 leaf
+ *   idle.c          scale to zero: an idle tenant's socket watched (idle.h)
  *
  * Everything runs on tenantd's single libuv loop thread.
  */
@@ -33,6 +34,7 @@
 
 struct notify;
 struct health;
+struct idle_watch;
 
 #define READY_POLL_FIRST_MS 20 /* first /healthz readiness probe after the spawn */
 #define READY_POLL_MAX_MS 500
@@ -108,6 +110,13 @@ struct tenant {
     bool ready_by_notify; /* the last start became ready by READY=1 */
     uint64_t gens;        /* generations started, names the cgroup child */
 
+    /* Scale to zero (idle.c): the poll on listen_fd while idle, wake-ups by
+     * a waiting connection, and whether the next spawn leaves idle (not a
+     * restart). */
+    struct idle_watch *idle;
+    uint64_t wakeups;
+    bool waking;
+
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;
     uint64_t timer_due; /* uv_now() when fsm_timer fires */
@@ -123,6 +132,13 @@ struct tenant {
     int transient_err;   /* the last start failed for a shortage (sup_transient.c) */
     int transient_tries; /* retries for a shortage since the last ready */
     int spawns, restarts;
+    /* Issue 18: starts an operator caused (start, restart, resume, a changed
+     * file) are counted apart from the supervisor's own restarts. */
+    int operator_restarts;
+    bool op_pending;            /* the next spawn is an operator's */
+    char worker_status[128];    /* the last STATUS= of this worker, cleaned; "" at each spawn */
+    char notify_error[256];     /* the last refused notify message (MAINPID=), "" when none */
+    bool notify_foreign_logged; /* said once per spawn that a non-main sender was ignored */
     char last_exit[48];
     char state_reason[256];
 
@@ -191,6 +207,8 @@ void sup_states_changed(struct sup *s);
 void sup_event(struct sup *s, enum sup_event ev);
 void sup_timer_disarm(struct tenant *t);
 void sup_close_listen(struct tenant *t);
+/* sup_ports.c: bind a passed-socket tenant's port now, if not yet held. */
+void sup_reserve_port(struct tenant *t);
 struct tenant *sup_find(const struct sup *s, const char *id);
 struct tenant *sup_tenant_new(struct sup *s, const char *id);
 int sup_tenant_insert(struct sup *s, struct tenant *t);
@@ -217,7 +235,7 @@ void sup_prev_drain(struct tenant *t);
 
 /* sup_process.c: the callbacks of a worker's notify socket and exit watch,
  * for sup_upgrade.c's adopted workers. */
-void sup_on_notify(void *arg, unsigned flags, const char *status);
+void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status);
 void sup_on_exit_readable(uv_poll_t *h, int status, int events);
 
 /* sup_upgrade.c: tenants across an upgrade of tenantd (upgrade.h). */

@@ -8,6 +8,7 @@
  * sup_exec.c), fork or exec (spawn.c), or speak HTTP (health.c).
  */
 #include "sup_internal.h"
+#include "argv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,10 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
+#include "netpolicy.h"
 #include "log.h"
 #include "logcap.h"
 #include "notify.h"
@@ -47,17 +50,52 @@ static void watch_closed(uv_handle_t *h)
     free(w);
 }
 
-void sup_on_notify(void *arg, unsigned flags, const char *status)
+void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status)
 {
     struct tenant *t = arg;
-    if (flags & NOTIFY_STATUS)
-        log_debug(t->id, "worker status: %s", status);
+    /* [worker] notify_access = main (systemd's NotifyAccess=main): only the
+     * worker's main process may speak; its helpers and children may not. */
+    if (t->have_cfg && t->cfg.notify_access == NOTIFY_ACCESS_MAIN &&
+        (sender <= 0 || sender != t->pid)) {
+        if (!t->notify_foreign_logged) {
+            t->notify_foreign_logged = true;
+            log_warn(t->id,
+                     "notify message from pid %d ignored: only the main process pid %d may send "
+                     "([worker] notify_access = main)",
+                     (int)sender, (int)t->pid);
+        }
+        return;
+    }
+    if (flags & NOTIFY_STATUS) {
+        notify_clean_status(status, t->worker_status, sizeof t->worker_status);
+        log_debug(t->id, "worker status: %s", t->worker_status);
+    }
+    /* The worker is about to go idle: a probe sent now would wait in the
+     * backlog once it has stopped accepting, and wake the tenant at once.
+     * Probing resumes after the grace period if it does not exit after all. */
+    if ((flags & NOTIFY_STATUS) && strncmp(status, "idle", 4) == 0 && t->state == TS_RUNNING &&
+        sup_idle_applies(t)) {
+        const struct config_global *g = &t->s->cfg->g;
+        sup_health_stop(t);
+        sup_health_schedule(t, g->stop_grace_ms + g->health_interval_ms);
+    }
     if ((flags & NOTIFY_READY) && t->state == TS_STARTING && t->pid > 0) {
         t->ready_by_notify = true;
         sup_tenant_feed(t, EV_READY);
     }
     if (flags & NOTIFY_STOPPING)
         log_debug(t->id, "worker says it is stopping");
+    if (flags & NOTIFY_MAINPID) {
+        /* Refused: the worker is pid 1 of its pid namespace, and when it exits
+         * the kernel ends every process in it, so a daemonizing worker cannot
+         * be followed to another main pid. */
+        if (!t->notify_error[0])
+            log_error(t->id, "MAINPID= refused: the worker must stay in the foreground");
+        snprintf(t->notify_error, sizeof t->notify_error,
+                 "MAINPID= refused: the worker is pid 1 of its own pid namespace and its exit "
+                 "ends every process in it, so it must not daemonize (run it in the "
+                 "foreground)");
+    }
 }
 
 static void on_probe_done(void *arg, int result);
@@ -66,6 +104,9 @@ static void probe_start(struct tenant *t)
 {
     const struct config_global *g = &t->s->cfg->g;
     int rc = 0;
+    /* A probe of an idle tenant would wait in the backlog and wake it. */
+    if (t->state == TS_IDLE || t->pid <= 0)
+        return;
     if (!t->health)
         rc = health_new(t->s->loop, t->cfg.port, on_probe_done, t, &t->health);
     if (rc == 0) {
@@ -164,12 +205,17 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     char **base = config_worker_env(&s->cfg->g, &s->cfg->plans, &t->cfg, secret);
     if (!base)
         return NULL;
-    char extra[2][CONFIG_PATH_MAX + 32];
+    char extra[3][CONFIG_PATH_MAX + 32];
     size_t nextra = 0;
     if (notify_path)
         snprintf(extra[nextra++], sizeof extra[0], "NOTIFY_SOCKET=%s", notify_path);
     if (t->cfg.socket == WORKER_SOCKET_PASSED)
         snprintf(extra[nextra++], sizeof extra[0], "LISTEN_FDS=1");
+    /* Scale to zero: the worker exits EXITCODE_IDLE after this long without
+     * a request (idle.h); only a passed socket can wake it again. */
+    if (t->cfg.socket == WORKER_SOCKET_PASSED && t->cfg.idle_after_ms > 0)
+        snprintf(extra[nextra++], sizeof extra[0], "IDLE_AFTER_MS=%lld",
+                 (long long)t->cfg.idle_after_ms);
     size_t n = 0, bytes = 0;
     for (; base[n]; n++)
         bytes += strlen(base[n]) + 1;
@@ -185,7 +231,8 @@ static char **worker_env(struct tenant *t, const char *secret, const char *notif
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         /* Ours win over anything of the same name in the base. */
-        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0)
+        if (strncmp(base[i], "NOTIFY_SOCKET=", 14) == 0 || strncmp(base[i], "LISTEN_", 7) == 0 ||
+            strncmp(base[i], "IDLE_AFTER_MS=", 14) == 0)
             continue;
         env[k++] = strcpy(p, base[i]);
         p += strlen(p) + 1;
@@ -221,12 +268,16 @@ static void jail_opts_for(struct tenant *t, const char *dir, char *const *argv,
     o->memory_bytes = t->cfg.memory_bytes > 0 ? t->cfg.memory_bytes : 0;
     o->pids = t->cfg.pids > 0 ? t->cfg.pids : 0;
     o->cpu_weight = t->cfg.cpu_weight > 0 ? t->cfg.cpu_weight : 0;
+    /* The plan's storage limit, first layer: no single file grows past it
+     * (storage.c counts the whole data dir). */
+    if (t->cfg.storage_bytes > 0)
+        o->rlimit_fsize = t->cfg.storage_bytes;
     o->no_core = true;
     /* Always a pid namespace: tenantd creates it (spawn_args.new_pidns), so
      * the jail and then the worker are its pid 1, with no forwarder. */
     o->ns = JAIL_NS_MOUNT | JAIL_NS_PID | JAIL_NS_IPC | JAIL_NS_UTS;
-    if (t->cfg.network == WORKER_NETWORK_NONE)
-        o->ns |= JAIL_NS_NET;
+    /* network namespace, Landlock port rules, cgroup-bpf address rules */
+    netpolicy_jail_opts(&t->cfg, t->s->cgsys.v2.mnt[0] != '\0', o);
     /* The other tenants' folders, the logs and the admin socket are none of
      * this worker's business; its own data dir is bound back by the jail, and
      * so are its program and templates when the tenant could not reach them. */
@@ -370,9 +421,7 @@ static int do_spawn(struct tenant *t)
         snprintf(jail, sizeof jail, "%s", g->jail_path);
     else
         snprintf(jail, sizeof jail, "%s/tenant-jail", s->self_dir);
-    if (t->cfg.command[0])
-        snprintf(worker, sizeof worker, "%s", t->cfg.command);
-    else if (g->worker_path[0])
+    if (g->worker_path[0])
         snprintf(worker, sizeof worker, "%s", g->worker_path);
     else
         snprintf(worker, sizeof worker, "%s/tenant-worker", s->self_dir);
@@ -396,7 +445,14 @@ static int do_spawn(struct tenant *t)
         (size_t)snprintf(gspec, sizeof gspec, "%s/%s", s->cg_parent, t->id) < sizeof gspec)
         have_gcg = cgroup_tenant_paths(&s->cgsys, gspec, gen, &gcg) == 0;
 
-    char *worker_argv[] = {worker, NULL};
+    /* [worker] command is an argv (quoted words, no shell; checked at parse time). */
+    char argbuf[CONFIG_PATH_MAX], *worker_argv[ARGV_MAX_WORDS + 1] = {worker, NULL};
+    if (t->cfg.command[0] &&
+        argv_split(t->cfg.command, worker_argv, argbuf, sizeof argbuf, NULL, 0) <= 0) {
+        rc = -EINVAL;
+        sup_set_reason(t, "[worker] command cannot be split into words");
+        goto cleanup;
+    }
     struct jail_opts jo;
     struct spawn_fs_paths paths;
     jail_opts_for(t, dir, worker_argv, &paths, &jo);
@@ -447,8 +503,18 @@ static int do_spawn(struct tenant *t)
     t->ready_at = 0;
     t->aborting = false;
     t->health_fails = 0;
-    if (t->spawns++ > 0)
-        t->restarts++;
+    /* restarts: the supervisor's own; an operator's start, restart, resume or
+     * changed file counts in operator_restarts; a wake-up from idle in wakeups. */
+    if (t->spawns++ > 0 && !t->waking) {
+        if (t->op_pending)
+            t->operator_restarts++;
+        else
+            t->restarts++;
+    }
+    t->waking = false;
+    t->op_pending = false;
+    t->worker_status[0] = '\0';
+    t->notify_foreign_logged = false;
     log_info(t->id, "worker started pid=%d", (int)t->pid);
     sup_timer_arm(t, TM_READY, g->ready_timeout_ms);
     t->ready_poll_ms = READY_POLL_FIRST_MS;
@@ -616,6 +682,9 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
         /* Out of fds or processes before the worker ran: retried soon. */
         ev = EV_EXIT_CRASH;
         sup_set_reason(t, "cannot start yet: %s", msg);
+    } else if (code == EXITCODE_IDLE && !sig && t->state == TS_RUNNING && !t->aborting &&
+               sup_idle_applies(t)) {
+        ev = EV_EXIT_IDLE;
     } else if (code == EXITCODE_JAIL && msg[0]) {
         ev = EV_EXIT_JAIL;
         sup_set_reason(t, "isolation failed: %s", msg);
@@ -641,7 +710,12 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
             logcap_note(t->logcap, line);
     }
     bool expected = t->state == TS_STOPPING;
-    if (expected)
+    if (ev == EV_EXIT_IDLE)
+        snprintf(t->last_exit, sizeof t->last_exit, "idle (exit %d)", EXITCODE_IDLE);
+    if (ev == EV_EXIT_IDLE)
+        log_info(t->id, "worker pid=%d exited after %lld ms without a request: idle", (int)pid,
+                 (long long)t->cfg.idle_after_ms);
+    else if (expected)
         log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);
     else if (t->transient_err)
         log_debug(t->id, "worker exited pid=%d %s: %s", (int)pid, t->last_exit, msg);

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -87,7 +88,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (config_tenant_equal(&t->cfg, &e->t))
         return;
     bool proxy = t->cfg.port != e->t.port || strcmp(t->cfg.subdomain, e->t.subdomain) != 0 ||
-                 t->cfg.status != e->t.status;
+                 t->cfg.status != e->t.status || t->cfg.max_body_bytes != e->t.max_body_bytes;
     bool status_changed = t->cfg.status != e->t.status;
     t->cfg = e->t;
     if (t->logcap) {
@@ -100,6 +101,13 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
+    t->op_pending = true;      /* a changed file is an operator's restart */
+    t->notify_error[0] = '\0'; /* judged afresh with the new command */
+    if (t->goal == GOAL_UP && t->state == TS_IDLE && sup_idle_applies(t)) {
+        /* No worker to restart: the next connection starts one with it. */
+        log_info(t->id, "config changed: idle, the next worker starts with it");
+        return;
+    }
     if (t->goal == GOAL_UP) {
         /* sup_can_overlap reads the new configuration: a new port or an own
          * socket cannot share the one tenantd holds. */
@@ -192,6 +200,8 @@ int sup_apply_config(struct sup *s, struct config *nc)
     if (s->booting && upgrade_adopting())
         for (size_t k = 0; k < ntodo; k++)
             sup_upgrade_adopt(todo[k]);
+    for (size_t k = 0; k < ntodo; k++)
+        sup_reserve_port(todo[k]); /* all ports first, then starts (sup_ports.c) */
     for (size_t k = 0; k < ntodo; k++)
         sup_reconcile(todo[k]);
     free(cur);

@@ -8,14 +8,17 @@
  * failed (their timer continues where it was), stopped and suspended (only
  * the counters). starting and stopping are not carried: sup_upgrade_busy
  * refuses an upgrade while any tenant is in them, or has a draining
- * generation. `idle` (scale to zero, supervisor/tenantd/idle.c) would be
- * carried like running without a process: its listening socket is kept
- * ("listen_fd") and the socket watch re-armed in adopt_state().
+ * generation. `idle` (scale to zero, idle.c) is carried like running without
+ * a process: its listening socket is kept ("listen_fd") and the new image
+ * watches it again (sup_upgrade_adopt), so a connection that arrives during
+ * the exec waits in the backlog and wakes the tenant right after.
  *
  * What it does not do: exec, or read and write the state file (upgrade.c).
  */
 #include "sup_upgrade.h"
 #include "sup_internal.h"
+
+#include "idle.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -58,6 +61,7 @@ static int export_one(struct sup *s, struct tenant *t, json_t *o)
     int rc = 0;
     json_object_set_new(o, "state", json_string(tstate_name(t->state)));
     json_object_set_new(o, "restarts", json_integer(t->restarts));
+    json_object_set_new(o, "wakeups", json_integer((json_int_t)t->wakeups));
     json_object_set_new(o, "spawns", json_integer(t->spawns));
     json_object_set_new(o, "gens", json_integer((json_int_t)t->gens));
     json_object_set_new(o, "last_exit", json_string(t->last_exit));
@@ -212,6 +216,7 @@ void sup_upgrade_adopt(struct tenant *t)
         return; /* a new tenant, or one whose file is invalid: as at a boot */
     json_object_set_new(o, "taken", json_true());
     t->restarts = (int)json_integer_value(json_object_get(o, "restarts"));
+    t->wakeups = (uint64_t)json_integer_value(json_object_get(o, "wakeups"));
     t->spawns = (int)json_integer_value(json_object_get(o, "spawns"));
     t->gens = (uint64_t)json_integer_value(json_object_get(o, "gens"));
     snprintf(t->last_exit, sizeof t->last_exit, "%s",
@@ -244,9 +249,22 @@ void sup_upgrade_adopt(struct tenant *t)
         t->state = TS_FAILED;
         if (json_object_get(o, "timer_ms"))
             sup_timer_arm(t, TM_COOLDOWN, timer_ms);
+    } else if (strcmp(st, "idle") == 0 && t->goal == GOAL_UP) {
+        /* No process: the socket taken above is watched again. If the new
+         * configuration no longer idles (or the socket could not be taken),
+         * the tenant starts as at a boot. */
+        if (sup_idle_applies(t)) {
+            t->state = TS_IDLE;
+            if (sup_idle_watch(t) == 0) {
+                log_info(t->id, "upgrade: idle, its socket watched again");
+            } else {
+                t->state = TS_STOPPED;
+                t->boot_attempt = true;
+            }
+        } else {
+            t->boot_attempt = true;
+        }
     }
-    /* Add the idle state here once idle.c lands: state "idle", listen_fd
-     * taken above, no process; re-arm its socket watch. */
     sup_states_changed(s);
 }
 

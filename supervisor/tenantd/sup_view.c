@@ -7,6 +7,7 @@
  * (sup_exec.c), or format anything (status_json.c).
  */
 #include "sup_internal.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,8 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         snprintf(v->plan, sizeof v->plan, "%s", t->cfg.plan);
         snprintf(v->subdomain, sizeof v->subdomain, "%s", t->cfg.subdomain);
         v->port = t->cfg.port;
+        v->network = netpolicy_name(t->cfg.network);
+        v->net_containment = netpolicy_containment(&t->cfg, s->root, s->cgsys.v2.mnt[0] != '\0');
         status_json_tenant_url(g, t->cfg.subdomain, v->url, sizeof v->url);
     }
     v->state = t->state;
@@ -99,6 +102,11 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
             t->state == TS_RUNNING && t->ready_at ? (int64_t)(now - t->ready_at) / 1000 : 0;
     }
     v->restarts = t->restarts;
+    v->operator_restarts = t->operator_restarts;
+    snprintf(v->worker_status, sizeof v->worker_status, "%s", t->worker_status);
+    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error);
+    v->wakeups = t->wakeups;
+    v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
     snprintf(v->config_error, sizeof v->config_error, "%s", t->config_error);
     snprintf(v->state_reason, sizeof v->state_reason, "%s", t->state_reason);
@@ -109,6 +117,24 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->ready_latency_ms = t->ready_latency_ms;
     if (v->pid > 0)
         proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    /* With a cgroup, every process of the tenant counts (a prefork server's
+     * workers too), and the CPU of those gone since its creation. */
+    uint64_t mem = 0, usec = 0;
+    if (v->pid > 0 && t->have_cgroup && cgroup_tenant_memory(&t->cgroup, &mem) == 0) {
+        v->rss_bytes = mem;
+        v->from_cgroup = true;
+        if (cgroup_tenant_cpu_usec(&t->cgroup, &usec) == 0)
+            v->cpu_seconds = (double)usec / 1e6;
+    }
+    if (t->logcap != NULL) {
+        struct logcap_stats ls;
+        logcap_stats(t->logcap, &ls);
+        v->log_bytes_read = ls.bytes_read;
+        v->log_lines_dropped = ls.lines_dropped;
+        v->log_bytes_dropped = ls.bytes_dropped;
+        v->log_pauses = ls.pauses;
+        v->log_paused_ms = ls.paused_ms;
+    }
 }
 
 size_t sup_tenant_count(const struct sup *s)
@@ -232,6 +258,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "start requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         if (t->state == TS_BACKOFF || t->state == TS_FAILED)
@@ -250,6 +277,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "restart requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         if (sup_can_overlap(t))
@@ -272,6 +300,7 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
             return -EINVAL;
         }
         log_info(t->id, "resume requested");
+        t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
         sup_reconcile(t);

@@ -46,6 +46,7 @@
 #include "cgroup.h"
 #include "exitcode.h"
 #include "health.h"
+#include "idle.h"
 #include "jail_args.h"
 #include "listen.h"
 #include "log.h"
@@ -151,6 +152,7 @@ void sup_timer_disarm(struct tenant *t)
 
 void sup_close_listen(struct tenant *t)
 {
+    sup_idle_unwatch(t);
     if (t->listen_fd >= 0) {
         close(t->listen_fd);
         t->listen_fd = -1;

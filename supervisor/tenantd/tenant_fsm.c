@@ -41,6 +41,19 @@
  *          |  EV_OVERLAP_FAILED (the new one exited, or was aborted  |
  *          +- for the ready timeout): t->prev is the worker again ---+
  *
+ * Scale to zero (passed socket, idle_after > 0; sup_idle_applies()):
+ *
+ *        +---------+  EV_EXIT_IDLE: exit EXITCODE_IDLE after     +------+
+ *        | running |  idle_after without a request; tenantd --->| idle |--+ EV_STOP: stopped
+ *        +---------+  keeps the socket and polls it (idle.c)    +------+  | EV_SUSPEND: suspended
+ *             ^                                                     |     (sup_reconcile then
+ *             | EV_READY  +----------+  EV_WAKE (a connection        |      closes the socket)
+ *             +-----------| starting |<-----------------------------+
+ *                         +----------+  waits), EV_START (start, restart),
+ *                                       EV_CONFIG_CHANGED
+ *   A config change that keeps the tenant idle on the same port is applied
+ *   without an event (sup_reload.c): the next worker starts with it.
+ *
  * The previous generation's exit is never an event of the table: it is
  * reaped on its own watch (sup_process.c), whatever the state.
  *
@@ -68,18 +81,26 @@
  *                            act_overlap() (sup_exec.c)
  *   starting  -> running     EV_OVERLAP_FAILED from on_exit_readable() or
  *                            sup_start_slot_run() (sup_process.c); act_keep_prev()
+ *   running   -> idle        on_exit_readable() (exit EXITCODE_IDLE, sup_idle_applies());
+ *                            sup_idle_watch() (idle.c) polls the socket
+ *   idle      -> starting    on_idle_readable() (idle.c, EV_WAKE), sup_tenant_action()
+ *                            (EV_START), apply_entry() (EV_CONFIG_CHANGED)
+ *   idle      -> stopped/suspended  sup_reconcile(); leaving idle stops the poll
+ *                            (sup_tenant_feed), closing the socket follows the goal
  *
  * What must hold in each state once a transition and its action are done
  * (tenant_check_invariants() below; sup_tenant_feed() asserts it after every
  * transition in debug and ASan builds, TENANTD_CHECK_INVARIANTS):
- *   stopped, backoff, failed, suspended   no pid and no exit watch: the
- *                            worker was reaped before the state was left
+ *   stopped, backoff, failed, suspended, idle   no pid and no exit watch:
+ *                            the worker was reaped before the state was left
  *   starting                 a pid and an exit watch, or neither while it
  *                            waits in the start queue (boot-storm limit)
  *   running, stopping        a pid and an exit watch
  *   backoff                  the restart timer armed (TM_BACKOFF)
  *   any state but starting   no start slot held and not in the start queue
  *   a previous generation that still serves (not draining) only in starting
+ *   idle                     the listening socket held and watched
+ *   any state but idle       the socket not watched (only a worker accepts)
  */
 #include "tenant_fsm.h"
 
@@ -129,6 +150,8 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 /* The previous worker never stopped serving: it is the worker
                  * again, running, and the error is reported. */
                 [EV_OVERLAP_FAILED] = S(TS_RUNNING, ACT_KEEP_PREV),
+                /* Not ready yet, so not idle: an exit like any other. */
+                [EV_EXIT_IDLE] = S(TS_BACKOFF, ACT_BACKOFF),
             },
         [TS_RUNNING] =
             {
@@ -144,6 +167,8 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_RESUME] = S(TS_RUNNING, ACT_REJECT),
                 [EV_CONFIG_CHANGED] = S(TS_STOPPING, ACT_TERM),
                 [EV_OVERLAP] = S(TS_STARTING, ACT_OVERLAP),
+                /* Gone on its own after idle_after without a request: not a crash. */
+                [EV_EXIT_IDLE] = S(TS_IDLE, ACT_IDLE),
             },
         [TS_STOPPING] =
             {
@@ -152,6 +177,7 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_EXIT_CRASH] = S(TS_STOPPED, ACT_STOPPED),
                 [EV_EXIT_CONFIG] = S(TS_STOPPED, ACT_STOPPED),
                 [EV_EXIT_JAIL] = S(TS_STOPPED, ACT_STOPPED),
+                [EV_EXIT_IDLE] = S(TS_STOPPED, ACT_STOPPED),
                 [EV_GRACE] = S(TS_STOPPING, ACT_KILL),
             },
         [TS_BACKOFF] =
@@ -179,6 +205,18 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_START] = S(TS_SUSPENDED, ACT_REJECT),
                 [EV_STOP] = S(TS_STOPPED, ACT_NONE),
                 [EV_RESUME] = S(TS_STARTING, ACT_SPAWN),
+            },
+        [TS_IDLE] =
+            {
+                /* The waiting connection is accepted by the new worker. */
+                [EV_WAKE] = S(TS_STARTING, ACT_SPAWN),
+                /* An operator's start or restart wants a worker now. */
+                [EV_START] = S(TS_STARTING, ACT_SPAWN),
+                /* Only when the change needs a worker now (sup_reload.c). */
+                [EV_CONFIG_CHANGED] = S(TS_STARTING, ACT_SPAWN),
+                [EV_STOP] = S(TS_STOPPED, ACT_NONE),
+                [EV_SUSPEND] = S(TS_SUSPENDED, ACT_NONE),
+                [EV_RESUME] = S(TS_IDLE, ACT_REJECT),
             },
 };
 
@@ -222,6 +260,8 @@ const char *fsm_event_name(enum fsm_event ev)
         [EV_CONFIG_CHANGED] = "config-changed",
         [EV_OVERLAP] = "overlap",
         [EV_OVERLAP_FAILED] = "overlap-failed",
+        [EV_EXIT_IDLE] = "exit-idle",
+        [EV_WAKE] = "wake",
     };
     return (unsigned)ev < EV__COUNT ? names[ev] : "?";
 }
@@ -233,7 +273,7 @@ const char *fsm_action_name(enum fsm_action a)
         [ACT_READY] = "ready",         [ACT_ABORT] = "abort",         [ACT_TERM] = "term",
         [ACT_KILL] = "kill",           [ACT_BACKOFF] = "backoff",     [ACT_FAIL] = "fail",
         [ACT_FAIL_HOLD] = "fail-hold", [ACT_CANCEL] = "cancel",       [ACT_STOPPED] = "stopped",
-        [ACT_OVERLAP] = "overlap",     [ACT_KEEP_PREV] = "keep-prev",
+        [ACT_OVERLAP] = "overlap",     [ACT_KEEP_PREV] = "keep-prev", [ACT_IDLE] = "idle",
     };
     return (unsigned)a < ACT__COUNT ? names[a] : "?";
 }
@@ -243,7 +283,7 @@ const char *tstate_name(enum tstate s)
     static const char *const names[TS__COUNT] = {
         [TS_STOPPED] = "stopped",     [TS_STARTING] = "starting", [TS_RUNNING] = "running",
         [TS_STOPPING] = "stopping",   [TS_BACKOFF] = "backoff",   [TS_FAILED] = "failed",
-        [TS_SUSPENDED] = "suspended",
+        [TS_SUSPENDED] = "suspended", [TS_IDLE] = "idle",
     };
     return (unsigned)s < TS__COUNT ? names[s] : "?";
 }
@@ -265,7 +305,7 @@ const char *tenant_check_invariants(const struct tenant *t)
     bool has_pid = t->pid > 0, has_watch = t->watch != NULL;
 
     if (!proc && (has_pid || has_watch))
-        return "stopped, backoff, failed, suspended: no pid and no exit watch";
+        return "stopped, backoff, failed, suspended, idle: no pid and no exit watch";
     if (t->state == TS_STARTING && has_pid != has_watch)
         return "starting: a pid and an exit watch, or neither";
     if (t->state == TS_STARTING && !has_pid && !t->queued)
@@ -278,5 +318,9 @@ const char *tenant_check_invariants(const struct tenant *t)
         return "not starting: no start slot and not in the start queue";
     if (t->prev != NULL && !t->prev_draining && t->state != TS_STARTING)
         return "a previous generation that still serves only in starting";
+    if (t->state == TS_IDLE && (t->listen_fd < 0 || t->idle == NULL))
+        return "idle: the listening socket held and watched";
+    if (t->state != TS_IDLE && t->idle != NULL)
+        return "not idle: the socket not watched";
     return NULL;
 }

@@ -40,6 +40,9 @@ enum fsm_event {
                           itself (sup_can_overlap): the new one starts, the old one serves */
     EV_OVERLAP_FAILED, /* the new worker of an overlap died or failed before it was ready,
                           while the previous one still serves */
+    EV_EXIT_IDLE,      /* a worker that idles (sup_idle_applies) exited EXITCODE_IDLE after
+                          its idle_after without a request */
+    EV_WAKE,           /* a connection waits on an idle tenant's socket */
     EV__COUNT
 };
 
@@ -58,6 +61,7 @@ enum fsm_action {
     ACT_STOPPED,   /* the worker is gone after a stop: reconcile with the goal */
     ACT_OVERLAP,   /* set the running worker aside (still serving), spawn the next one */
     ACT_KEEP_PREV, /* the next one is gone: the one set aside is the worker again */
+    ACT_IDLE,      /* keep the socket, watch it for the next connection (idle.c) */
     ACT__COUNT
 };
 

@@ -34,6 +34,7 @@
 #include "reach.h"
 #include "svcnotify.h"
 #include "spawn.h"
+#include "storage.h"
 #include "sup.h"
 #include "sup_upgrade.h"
 #include "uidmap.h"
@@ -50,6 +51,7 @@ struct daemon {
     struct admin *admin;
     struct proxy *proxy;          /* NULL when it could not start, and once stopping */
     struct backup_sched *backups; /* NULL when it could not start, and once stopping */
+    bool backups_done;            /* the scheduler is gone (or never started) */
     struct svcnotify *sd;         /* NULL without NOTIFY_SOCKET */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr2;
     bool stopping;
@@ -84,6 +86,18 @@ static void cross_check(const struct config *c, struct config_diag *d)
     uidmap_check(&c->g, d);
 }
 
+static void warn_stderr(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "warning: %s\n", line);
+}
+
+static void warn_log(void *arg, const char *line)
+{
+    (void)arg;
+    log_warn(NULL, "%s", line);
+}
+
 static int check_only(const char *path)
 {
     struct config *c = NULL;
@@ -93,6 +107,13 @@ static int check_only(const char *path)
         cross_check(c, &d);
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
+    struct config_diag w = {0};
+    config_warnings(c, &w);
+    for (size_t i = 0; i < w.n; i++)
+        fprintf(stderr, "%s\n", w.lines[i]);
+    config_diag_clear(&w);
+    if (rc == 0)
+        config_net_warnings(c, warn_stderr, NULL); /* do not make it invalid */
     if (rc == 0 && d.n == 0)
         printf("configuration OK\n");
     else if (rc == 0)
@@ -100,15 +121,15 @@ static int check_only(const char *path)
     int bad = rc < 0 || d.n > 0;
     if (rc == 0) {
         /* Whether the tenants fit: warnings, the configuration is valid. */
-        struct config_diag w = {0};
+        struct config_diag cw = {0};
         struct capacity_in in;
         char msg[256];
         capacity_raise_nofile(msg, sizeof msg);
         capacity_probe(c, &in);
-        capacity_check(&in, &w);
-        for (size_t i = 0; i < w.n; i++)
-            fprintf(stderr, "warning: %s\n", w.lines[i]);
-        config_diag_clear(&w);
+        capacity_check(&in, &cw);
+        for (size_t i = 0; i < cw.n; i++)
+            fprintf(stderr, "warning: %s\n", cw.lines[i]);
+        config_diag_clear(&cw);
     }
     config_diag_clear(&d);
     config_free(c);
@@ -126,10 +147,29 @@ static void raise_nofile(void)
     log_info(NULL, "open file limit %llu", (unsigned long long)lim);
 }
 
+/* Once everything is closed, a backup abandoned past its deadline (a pool
+ * thread stuck on a tenant's file) must not keep tenantd from exiting. */
+static void maybe_stop_loop(struct daemon *dm)
+{
+    if (dm->open_signals == 0 && dm->backups_done && backup_sched_stuck_jobs() > 0) {
+        log_warn(NULL, "%d backup(s) still stuck on a tenant's files: exiting without them",
+                 backup_sched_stuck_jobs());
+        uv_stop(dm->loop);
+    }
+}
+
 static void signal_closed(uv_handle_t *h)
 {
     struct daemon *dm = h->data;
     dm->open_signals--;
+    maybe_stop_loop(dm);
+}
+
+static void on_backups_gone(void *arg)
+{
+    struct daemon *dm = arg;
+    dm->backups_done = true;
+    maybe_stop_loop(dm);
 }
 
 static void on_admin_stopped(void *arg)
@@ -191,10 +231,12 @@ static void on_signal(uv_signal_t *h, int signum)
      * it once it is stopping; a request already waiting for its backup is
      * answered by the scheduler (-ECANCELED, or the backup's result when it
      * is already running), or by admin_stop if that comes first. A backup
-     * already running is let finish; the loop waits for it. */
+     * already running gets a few seconds, then is abandoned (a tenant's file
+     * may hold it forever): maybe_stop_loop ends the loop without it. */
     admin_set_backup_sched(dm->admin, NULL);
+    storage_stop();
     if (dm->backups) {
-        backup_sched_stop(dm->backups, NULL, NULL);
+        backup_sched_stop(dm->backups, on_backups_gone, dm);
         dm->backups = NULL;
     }
     sup_shutdown(dm->sup, on_sup_stopped, dm);
@@ -220,6 +262,7 @@ static void (*up_quiesced)(void *);
 
 static void on_backups_stopped(void *arg)
 {
+    ((struct daemon *)arg)->backups_done = true;
     log_info(NULL, "upgrade: backups stopped");
     up_quiesced(arg);
 }
@@ -227,8 +270,9 @@ static void on_backups_stopped(void *arg)
 static void up_quiesce(void *arg, void (*done)(void *))
 {
     struct daemon *dm = arg;
-    /* A backup running now is let finish (the stop waits for it); one
-     * waiting in the queue is cancelled, its requester told so. */
+    /* A backup running now is let finish (the stop waits for it, at most
+     * backup_sched.h's few seconds, then abandons it); one waiting in the
+     * queue is cancelled, its requester told so. */
     admin_set_backup_sched(dm->admin, NULL);
     up_quiesced = done;
     if (dm->backups) {
@@ -243,10 +287,12 @@ static void up_quiesce(void *arg, void (*done)(void *))
 static void start_backups(struct daemon *dm)
 {
     int prc = backup_sched_start(dm->loop, dm->sup, &dm->backups);
-    if (prc < 0)
+    if (prc < 0) {
         log_error(NULL, "cannot start the backup schedule: %s", strerror(-prc));
-    else
+    } else {
         admin_set_backup_sched(dm->admin, dm->backups);
+        dm->backups_done = false;
+    }
 }
 
 static void up_resume(void *arg)
@@ -340,7 +386,7 @@ int main(int argc, char **argv)
 
     /* First, so that nothing tenantd starts inherits NOTIFY_SOCKET: the
      * workers get their own, anything else none. */
-    struct daemon dm = {0};
+    struct daemon dm = {.backups_done = true};
     dm.loop = uv_default_loop();
     int rc = svcnotify_open(dm.loop, &dm.sd);
     if (rc < 0)
@@ -365,6 +411,7 @@ int main(int argc, char **argv)
     if (geteuid() != 0)
         log_warn(NULL, "not running as root: every worker runs as the current user, "
                        "without isolation");
+    config_net_warnings(cfg, warn_log, NULL);
     if (make_dirs(&cfg->g) < 0) {
         config_free(cfg);
         return 1;
@@ -407,6 +454,9 @@ int main(int argc, char **argv)
         /* POST /v1/tenants/<id>/backup queues with the scheduler; without
          * it, tenantctl backup copies the database itself. */
         start_backups(&dm);
+        prc = storage_start(dm.loop, dm.sup, (uint64_t)sup_config(dm.sup)->g.storage_check_ms);
+        if (prc < 0)
+            log_error(NULL, "cannot start storage accounting: %s", strerror(-prc));
     }
     if (adopting) {
         /* Everything handed over is taken: this image serves. */

@@ -26,6 +26,7 @@ const STRINGS = {
     last_login: 'Dernière connexion', done: 'Traité', mark_done: 'Marquer traité', none: 'Aucun élément',
     overage: 'dont dépassement', bad_login: 'Identifiant ou mot de passe incorrect.',
     too_many: 'Trop de tentatives. Réessayez dans {s} s.', network: 'Le serveur ne répond pas.',
+    storage_full: "L'espace de stockage de votre offre est plein : l'enregistrement a été refusé. Supprimez des données ou passez à l'offre supérieure.",
     remove: 'Retirer', favorable: 'favorable', unfavorable: 'défavorable', model: 'Modèle',
     urgency_critical: 'critique', urgency_high: 'haute', urgency_normal: 'normale', urgency_low: 'basse',
     status_draft: 'brouillon', status_sent: 'envoyée', status_paid: 'payée', status_cancelled: 'annulée',
@@ -67,6 +68,7 @@ const STRINGS = {
     last_login: 'Last login', done: 'Done', mark_done: 'Mark done', none: 'Nothing yet',
     overage: 'of which overage', bad_login: 'Wrong username or password.',
     too_many: 'Too many attempts. Retry in {s} s.', network: 'The server does not answer.',
+    storage_full: 'Your plan\'s storage is full: nothing was saved. Delete data or upgrade your plan.',
     remove: 'Remove', favorable: 'favourable', unfavorable: 'unfavourable', model: 'Model',
     urgency_critical: 'critical', urgency_high: 'high', urgency_normal: 'normal', urgency_low: 'low',
     status_draft: 'draft', status_sent: 'sent', status_paid: 'paid', status_cancelled: 'cancelled',
@@ -160,6 +162,7 @@ async function api(method, path, body) {
     data = text;
   }
   if (r.status === 401 && path !== '/api/auth/login') { signedOut(); }
+  if (r.status === 507) throw new ApiError(507, { error: 'plan_limit', detail: T('storage_full') });
   if (!r.ok) throw new ApiError(r.status, data);
   return data;
 }

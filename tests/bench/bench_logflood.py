@@ -96,6 +96,11 @@ def main():
                              for t in root.status()), timeout=30, what="the flooder")
         pids.append(root.status("flood")["pid"])
         phase(root, "flood", port)
+        lg = root.status("flood").get("log") or {}
+        print(f"flood  log capture: {lg.get('bytes_read', 0)} bytes read, "
+              f"{lg.get('lines_dropped', 0)} lines ({lg.get('bytes_dropped', 0)} bytes) dropped, "
+              f"reading paused {lg.get('pauses', 0)} times for "
+              f"{lg.get('throttled_ms', 0) / 1000:.1f} s", flush=True)
     finally:
         root.stop()
         for p in pids:

@@ -20,9 +20,9 @@ A figure, not a test: it fails only when tenantd does not come up. Bounded
 stopped by pid, the root removed.
 
 10,000 tenants need the idle state (scale to zero, issue 14): with every
-worker running, 10,000 processes do not fit a small machine. When it lands,
-run BENCH_SCALE_N="1000 3000 10000" BENCH_IDLE_AFTER=60s (each tenant gets
-[worker] idle_after); until then this script refuses 10000 without it.
+worker running, 10,000 processes do not fit a small machine. Run
+BENCH_SCALE_N="1000 3000 10000" BENCH_IDLE_AFTER=60s (each tenant gets
+[worker] idle_after); this script refuses more than 5,000 without it.
 """
 import http.client
 import os

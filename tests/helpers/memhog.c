@@ -7,10 +7,14 @@
  *                answers {"hog": "survived"} if it is not killed first.
  *   GET /forks   fork up to 64 children that wait; answers
  *                {"forked": K, "errno": "EAGAIN"}, then releases and reaps them.
+ *   GET /read?PATH   try to open PATH and read a byte from it; answers
+ *                {"read": true} or {"read": false, "errno": "ENOENT"} (what a
+ *                tenant can see of the host's files).
  * As pid 1 of its pid namespace it also reaps whatever else it inherits.
  * What it does not do: keep-alive, request bodies, anything concurrent.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +97,29 @@ static void release_forks(void)
     nkids = 0;
 }
 
+static void try_read(const char *req, char *body, size_t n)
+{
+    char path[1024];
+    const char *q = strchr(req, '?');
+    size_t len = q ? strcspn(q + 1, " ") : 0;
+    if (q == NULL || len == 0 || len >= sizeof path) {
+        snprintf(body, n, "{\"read\": false, \"errno\": \"EINVAL\"}\n");
+        return;
+    }
+    memcpy(path, q + 1, len);
+    path[len] = '\0';
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    char b;
+    if (fd < 0 || read(fd, &b, 1) < 0) {
+        int e = errno;
+        snprintf(body, n, "{\"read\": false, \"errno\": \"%s\"}\n", strerrorname_np(e));
+    } else {
+        snprintf(body, n, "{\"read\": true}\n");
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 static void serve(int c)
 {
     char req[4096], body[128];
@@ -105,6 +132,8 @@ static void serve(int c)
         hog(body, sizeof body);
     } else if (strncmp(req, "GET /forks ", 11) == 0) {
         forks(body, sizeof body);
+    } else if (strncmp(req, "GET /read?", 10) == 0) {
+        try_read(req, body, sizeof body);
     } else if (strncmp(req, "GET / ", 6) == 0) {
         snprintf(body, sizeof body, "pid=%d\n", (int)getpid());
     } else {

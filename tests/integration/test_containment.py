@@ -90,6 +90,13 @@ def test_log_flood_is_held_to_its_budget(root):
     assert latencies[len(latencies) * 9 // 10] < 0.1, f"admin latencies: {latencies}"
     assert latencies[-1] < 1.0, f"admin latencies: {latencies}"
     assert root.status("calm")["state"] == "running"
+    # The budget's counters are in status and /metrics.
+    lg = root.status("flood")["log"]
+    assert lg["throttled_ms"] > 0 and lg["pauses"] > 0 and lg["bytes_read"] > 2 * budget, lg
+    assert root.status("calm")["log"]["throttled_ms"] == 0
+    metrics = root.get("/metrics").text
+    assert 'tenantd_tenant_log_throttled_seconds_total{tenant="flood"}' in metrics
+    assert 'tenantd_tenant_log_dropped_bytes_total{tenant="calm"} 0' in metrics
 
     log = os.path.join(root.path, "logs", "flood.log")
     wait_for(lambda: "reading paused" in open(log, errors="replace").read(), timeout=10,

@@ -553,3 +553,27 @@ def test_fork_bomb_through_tenantd_stops_at_pids(root):
     assert worker_get(calm, "/healthz")[0] == 200
     s = root.status("bomb")
     assert s["state"] == "running" and s["pid"] == pid and s["restarts"] == 0, s
+
+
+def test_config_files_are_hidden_from_the_worker(root):
+    """tenantd.ini, plans.ini and tenants.d/*.ini (hand-written ones are often
+    0644) are not visible from inside a worker's jail; the host's system files
+    and the tenant's own data dir still are."""
+    port = root.add_tenant("peek", **memhog())
+    other = os.path.join(root.path, "tenants.d", "other.ini")
+    root.add_tenant("other", **memhog())
+    for f in (root.config, os.path.join(root.path, "plans.ini"), other):
+        os.chmod(f, 0o644)
+    root.start()
+
+    def read(path):
+        st, body = worker_get(port, "/read?" + path)
+        assert st == 200, (st, body)
+        return json.loads(body)
+
+    assert read("/etc/hostname")["read"] is True       # the probe itself works
+    for f in (root.config, os.path.join(root.path, "plans.ini"), other,
+              os.path.join(root.path, "tenants.d", "peek.ini")):
+        got = read(f)
+        assert got == {"read": False, "errno": "ENOENT"}, (f, got)
+    assert root.status("peek")["state"] == "running"

@@ -125,7 +125,10 @@ def test_check_warns_when_tenants_do_not_fit(root):
     assert "warning" not in ok.stderr
 
     assert root.port_max < lo
-    root.write_global(tenantd={"port_range": f"{root.port_min}-{lo + 10}"})
+    # tenantd -n only: the listeners move out of the widened range (nothing binds them).
+    root.write_global(tenantd={"port_range": f"{root.port_min}-{lo + 10}"},
+                      admin={"listen": f"127.0.0.1:{lo + 100}"},
+                      proxy={"listen": f"127.0.0.1:{lo + 101}"})
     r = check(root)
     assert r.returncode == 0 and "configuration OK" in r.stdout, r.stderr
     assert f"port_range: {root.port_min}-{lo + 10} overlaps the kernel's ephemeral ports" \

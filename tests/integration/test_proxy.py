@@ -237,8 +237,8 @@ def test_broken_template_keeps_last_good_config(root):
     with open(tenant_tpl) as f:
         original = f.read()
     with open(tenant_tpl, "w") as f:
-        f.write(original.replace("client_max_body_size 1m;",
-                                 "client_max_body_size 1m;\n    proxy_bogus_directive on;"))
+        f.write(original.replace("client_max_body_size {{max_body}};",
+                                 "client_max_body_size {{max_body}};\n    proxy_bogus_directive on;"))
     # A change that matters (a new tenant) renders with the broken template.
     add(root, "martin", name="Cabinet Martin")
     root.wait_state("martin", "running")  # tenantd may not know it yet
@@ -502,8 +502,8 @@ def test_dashboard_shows_the_proxy_error(root, browser):
     with open(tenant_tpl) as f:
         original = f.read()
     with open(tenant_tpl, "w") as f:
-        f.write(original.replace("client_max_body_size 1m;",
-                                 "client_max_body_size 1m;\n    proxy_bogus_directive on;"))
+        f.write(original.replace("client_max_body_size {{max_body}};",
+                                 "client_max_body_size {{max_body}};\n    proxy_bogus_directive on;"))
     root.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: not root.get("/v1/proxy").json()["ok"], what="the proxy error")
 

@@ -249,6 +249,25 @@ def test_failed_logins_are_rate_limited(worker):
     worker.login("lawyer", lawyer_pw, headers={"X-Real-IP": "10.0.0.3"})
 
 
+def test_x_real_ip_is_trusted_only_from_the_proxy_address(worker):
+    """Issue 12: another tenant (or any local process) connecting directly
+    cannot pick its throttling address with X-Real-IP: only the proxy's
+    source address (127.0.0.2, nginx's proxy_bind) is believed."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    for i in range(5):
+        r = worker.post("/api/auth/login", {"username": "admin", "password": "wrong"},
+                        headers={"X-Real-IP": f"10.8.0.{i}"}, as_proxy=False)
+        assert r.status == 401, (r.status, r.text)
+    # Five failures counted under the direct peer's own address, whatever it claimed.
+    r = worker.post("/api/auth/login", {"username": "admin", "password": pw},
+                    headers={"X-Real-IP": "10.8.1.1"}, as_proxy=False)
+    assert_json_error(r, 429)
+    # The proxy's word for a fresh client address is taken.
+    token = worker.login("admin", pw, headers={"X-Real-IP": "10.8.1.1"})
+    assert worker.get("/api/me", token=token).status == 200
+
+
 def test_guesses_from_many_addresses_slow_the_account_but_never_lock_it(worker):
     """Twenty addresses with one wrong password each for admin: the account
     then takes one attempt per couple of seconds, from anyone, and the right

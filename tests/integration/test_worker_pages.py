@@ -93,3 +93,34 @@ def test_login_analysis_dashboard(worker, browser):
     for e in logs:
         print("BROWSER:", e["message"])
     assert not logs
+
+
+def test_storage_full_is_said_in_french(browser):
+    """Over the plan's storage (tenantd's flag present), a save on the firm's
+    page is refused with a clear French message, not a bare error code."""
+    w = Worker(STORAGE_LIMIT_BYTES=str(2 * 1024 * 1024))
+    flag = os.path.join(w.tmp, "storage-full")
+    w.env["STORAGE_FULL_FILE"] = flag
+    failed = True
+    try:
+        pw = w.create_admin("maitre")
+        w.start()
+        with open(flag, "w") as f:
+            f.write("3000000 2097152\n")
+        wait = WebDriverWait(browser, 15)
+        browser.get(f"http://127.0.0.1:{w.port}/")
+        wait.until(EC.visibility_of_element_located((By.ID, "username"))).send_keys("maitre")
+        browser.find_element(By.ID, "password").send_keys(pw)
+        browser.find_element(By.ID, "login-submit").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "app-view")))
+        browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=analyses]").click()
+        box = wait.until(EC.visibility_of_element_located((By.ID, "case-text")))
+        box.send_keys("Recours contre une OQTF.")
+        browser.find_element(By.CSS_SELECTOR, "#analysis-form button[type=submit]").click()
+        wait.until(lambda d: d.find_element(By.ID, "app-error").text != "")
+        text = browser.find_element(By.ID, "app-error").text
+        assert "stockage de votre offre est plein" in text, text
+        assert browser.find_elements(By.CSS_SELECTOR, "#analyses-list tr[data-id]") == []
+        failed = False
+    finally:
+        w.cleanup(failed, "storage_full")

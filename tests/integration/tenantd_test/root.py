@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 
-from . import fds, procs
+from . import fds, openapi, procs
 from .http import UnixHTTPConnection, free_port_block, http_request
 from .paths import REPO, binpath
 from .wait import wait_for, wait_state
@@ -199,7 +199,26 @@ class TenantdRoot:
         headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return http_request(conn, method, path, body, headers)
+        r = http_request(conn, method, path, body, headers)
+        if path != "/v1/openapi.json" and r.status != 401:
+            shapes = self.api_shapes(via, token, headers)
+            if shapes is not None:
+                shapes.check(method, path, r)
+        return r
+
+    def api_shapes(self, via, token, headers):
+        """The described answers of this tenantd (openapi.ApiShapes), fetched once per pid;
+        None when the running binary has no /v1/openapi.json (404)."""
+        pid = self.proc.pid if self.proc else None
+        if getattr(self, "_shapes_pid", "unset") != pid:
+            if via == "unix":
+                conn = UnixHTTPConnection(os.path.join(self.run_dir, "admin.sock"))
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+            doc = http_request(conn, "GET", "/v1/openapi.json", None, headers)
+            self._shapes = openapi.shapes_from(doc.body) if doc.status == 200 else None
+            self._shapes_pid = pid
+        return self._shapes
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -157,9 +157,17 @@ class Worker:
             assert mark not in text, f"sanitizer report in the worker's output:\n{text[-4000:]}"
 
     # ---- HTTP ------------------------------------------------------------
-    def request(self, method, path, body=None, token=None, headers=None, raw=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, token=None, headers=None, raw=None, timeout=10,
+                as_proxy=None):
+        """as_proxy: connect from the proxy's source address (127.0.0.2, the
+        only peer whose X-Real-IP the worker trusts); by default whenever the
+        request carries X-Real-IP, as nginx's would."""
         h = dict(headers or {})
+        if as_proxy is None:
+            as_proxy = any(k.lower() == "x-real-ip" for k in h)
+        src = ("127.0.0.2", 0) if as_proxy else None
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=src)
         if token:
             h["Authorization"] = "Bearer " + token
         data = raw

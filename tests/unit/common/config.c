@@ -142,7 +142,7 @@ static const struct error_case error_cases[] = {
     {"socket enum", "t", HEAD WORKER "socket = fd\n",
      TPATH ":6: [worker] socket: \"fd\" is not one of passed, own"},
     {"network enum", "t", HEAD WORKER "network = bridge\n",
-     TPATH ":6: [worker] network: \"bridge\" is not one of host, none"},
+     TPATH ":6: [worker] network: \"bridge\" is not one of none, local, outbound, host"},
     {"password cost", "t", HEAD WORKER "password_cost = fast\n",
      TPATH ":6: [worker] password_cost: \"fast\" is not one of interactive, moderate, min"},
     {"not a boolean", "t", HEAD WORKER "seccomp = maybe\n",
@@ -316,7 +316,8 @@ static const struct hostile hostile[] = {
     {"firm", "email", "a..b@c.fr"},
     {"firm", "phone", "01 23; rm"},
     {"firm", "phone", "call me"},
-    {"worker", "command", "/bin/sh -c x"},
+    {"worker", "command", "/bin/sh -c 'x"}, /* an argv, but its quote is not closed */
+    {"worker", "command", "/bin/sh -c x > y"},
     {"worker", "command", "bin/app"},
     {"worker", "command", "/a;b"},
     {"worker", "command", "/a$b"},
@@ -366,7 +367,7 @@ static void test_hostile_values(void **state)
         for (const unsigned char *p = (const unsigned char *)msgs; *p; p++)
             assert_true(*p >= 0x20 && *p != 0x7f);
         assert_true(strstr(msgs, " is not ") != NULL || strstr(msgs, "control character") ||
-                    strstr(msgs, "too long"));
+                    strstr(msgs, "too long") || strstr(msgs, "quote"));
         free(msgs);
     }
 }
@@ -488,7 +489,7 @@ static void test_design_example(void **state)
     assert_true(t.prediction_threshold > 0.869 && t.prediction_threshold < 0.871);
     assert_string_equal(t.prediction_threshold_text, "0.87");
     assert_true(t.advanced_features);
-    assert_int_equal(t.network, WORKER_NETWORK_HOST);
+    assert_int_equal(t.network, WORKER_NETWORK_LOCAL);
     assert_true(t.seccomp);
     assert_string_equal(t.password_cost, "interactive");
 }
@@ -522,7 +523,7 @@ static void test_defaults(void **state)
     assert_int_equal(t.socket, WORKER_SOCKET_PASSED);
     assert_string_equal(t.prediction_threshold_text, "0.87");
     assert_true(t.seccomp);
-    assert_int_equal(t.network, WORKER_NETWORK_HOST);
+    assert_int_equal(t.network, WORKER_NETWORK_NONE);
     assert_string_equal(t.password_cost, "interactive");
 
     /* Another program runs with its own socket unless told otherwise. */

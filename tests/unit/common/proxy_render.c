@@ -80,6 +80,7 @@ static void set_tenant(struct config_tenant *t, const char *id, const char *sub,
     snprintf(t->language, sizeof t->language, "fr");
     t->port = port;
     t->status = st;
+    t->max_body_bytes = 1024 * 1024;
 }
 
 static void fixture_global(struct config_global *g, const char *run_dir, const char *log_dir,
@@ -105,6 +106,7 @@ static void fixture_tenants(void)
     set_tenant(&fixture[0], "bernard", "bernard", 5003, TENANT_CANCELLED, "Cabinet Bernard");
     set_tenant(&fixture[1], "dupont", "dupont", 5001, TENANT_ACTIVE, "Cabinet Dupont & Associés");
     set_tenant(&fixture[2], "durand-avocats", "durand", 5004, TENANT_ACTIVE, "Durand Avocats");
+    fixture[2].max_body_bytes = 8 * 1024 * 1024; /* a plan's or a tenant's max_body */
     set_tenant(&fixture[3], "martin", "cabinet-martin", 5002, TENANT_SUSPENDED,
                "Cabinet d'Avocats Müller & Fils <b>\"Martin\"</b>");
     for (int i = 0; i < N_FIXTURE; i++)

@@ -121,7 +121,7 @@ static void test_render_hostile_name(void **state)
     (void)state;
     struct fixture *f =
         load("[tenant]\nname = Cabinet \"O'Brien\": #1 & Fils\nplan = starter\n[worker]\n"
-             "port = 5001\n");
+             "port = 5001\nnetwork = outbound\n");
     char *y = render(f, &OPTS);
     assert_non_null(y);
     assert_non_null(strstr(y, "tenantd/name: \"Cabinet \\\"O'Brien\\\": #1 & Fils\"\n"));
@@ -133,7 +133,7 @@ static void test_render_hostile_name(void **state)
     assert_non_null(strstr(y, "host: \"acme.example.test\"\n"));
     assert_non_null(strstr(y, "# pids: the plan's limit (32)"));
     assert_null(strstr(y, "kind: \"Secret\""));
-    /* Host network: egress open to everything. */
+    /* network = outbound: egress open to everything. */
     assert_non_null(strstr(y, "  egress:\n    - {}\n"));
     free(y);
     free(f);

@@ -138,6 +138,20 @@ static void refused_with_reason(void **state)
     REFUSE("not a namespace", "--id", "a", "--ns", "mount,bogus", "--data", "/x", "--",
            "/bin/true");
     REFUSE("empty", "--id", "a", "--ns", "", "--", "/bin/true");
+    REFUSE("is not bind or connect", "--id", "a", "--net-rules", "bind,listen", "--", "/bin/true");
+    REFUSE("ends with a comma", "--id", "a", "--net-rules", "bind,", "--", "/bin/true");
+    REFUSE("--net-bind needs bind", "--id", "a", "--net-bind", "5001", "--", "/bin/true");
+    REFUSE("--net-connect needs connect", "--id", "a", "--net-rules", "bind", "--net-connect",
+           "5432", "--", "/bin/true");
+    REFUSE("out of range", "--id", "a", "--net-rules", "bind", "--net-bind", "65536", "--",
+           "/bin/true");
+    REFUSE("out of range", "--id", "a", "--net-rules", "bind", "--net-bind", "0", "--",
+           "/bin/true");
+    REFUSE("is not local or outbound", "--id", "a", "--cgroup", "a", "--net-addr", "host", "--",
+           "/bin/true");
+    REFUSE("--net-addr needs --cgroup", "--id", "a", "--net-addr", "local", "--", "/bin/true");
+    REFUSE("at most 4 ports", "--id", "a", "--net-rules", "bind", "--net-bind", "1", "--net-bind",
+           "2", "--net-bind", "3", "--net-bind", "4", "--net-bind", "5", "--", "/bin/true");
     REFUSE("comma", "--id", "a", "--ns", "pid,", "--", "/bin/true");
     REFUSE("needs --data", "--id", "a", "--ns", "mount", "--", "/bin/true");
     REFUSE("mount namespace", "--id", "a", "--hide", "/srv", "--", "/bin/true");
@@ -196,6 +210,10 @@ static void build_round_trips(void **state)
     o.expose[o.n_expose++] = "/root/my app/templates/worker";
     o.seccomp = true;
     o.pidns_ready = true;
+    o.net_rules = JAIL_NET_BIND | JAIL_NET_CONNECT;
+    o.net_bind[o.n_net_bind++] = 5001;
+    o.net_connect[o.n_net_connect++] = 5432;
+    o.net_connect[o.n_net_connect++] = 6379;
     char *cmd[] = {"/usr/lib/tenantd/tenant-worker", "--flag", NULL};
     o.argv = cmd;
 
@@ -222,7 +240,35 @@ static void build_round_trips(void **state)
     assert_int_equal(back.n_expose, 2);
     assert_string_equal(back.expose[1], "/root/my app/templates/worker");
     assert_true(back.seccomp && back.no_core && back.pidns_ready);
+    assert_int_equal(back.net_rules, JAIL_NET_BIND | JAIL_NET_CONNECT);
+    assert_int_equal(back.n_net_bind, 1);
+    assert_int_equal(back.net_bind[0], 5001);
+    assert_int_equal(back.n_net_connect, 2);
+    assert_int_equal(back.net_connect[1], 6379);
     assert_string_equal(back.argv[1], "--flag");
+    free(argv);
+
+    /* bind alone (network = outbound): no connect rule is written. */
+    o.net_rules = JAIL_NET_BIND;
+    o.n_net_connect = 0;
+    assert_int_equal(jail_build_argv(&o, "/j", &argv, err, sizeof err), 0);
+    for (argc = 0; argv[argc]; argc++)
+        if (strcmp(argv[argc], "--net-rules") == 0)
+            assert_string_equal(argv[argc + 1], "bind");
+    assert_int_equal(jail_parse_args(argc, argv, &back, err, sizeof err), 0);
+    assert_int_equal(back.net_rules, JAIL_NET_BIND);
+    free(argv);
+
+    /* outbound with the address rules: the loopback ports ride on --net-addr. */
+    o.net_addr = JAIL_NET_ADDR_OUTBOUND;
+    o.net_connect[o.n_net_connect++] = 6432;
+    assert_int_equal(jail_build_argv(&o, "/j", &argv, err, sizeof err), 0);
+    for (argc = 0; argv[argc]; argc++)
+        ;
+    assert_int_equal(jail_parse_args(argc, argv, &back, err, sizeof err), 0);
+    assert_int_equal(back.net_addr, JAIL_NET_ADDR_OUTBOUND);
+    assert_int_equal(back.n_net_connect, 1);
+    assert_int_equal(back.net_connect[0], 6432);
     free(argv);
 
     /* What the jail would refuse is refused when building, too. */

@@ -48,7 +48,8 @@ static void test_render(void **state)
     v[0].rss_bytes = 4194304;
     v[0].cpu_seconds = 1.25;
     v[0].ready_latency_ms = 4;
-    view(&v[1], "martin", TS_STOPPED);
+    view(&v[1], "martin", TS_IDLE);
+    v[1].wakeups = 5;
     view(&v[2], "bad\"id", TS_FAILED);
     strcpy(v[2].config_error, "x");
     struct admin_counters c = {.reloads = 3, .onboardings_ok = 1, .onboardings_failed = 2};
@@ -64,7 +65,11 @@ static void test_render(void **state)
         "tenantd_tenant_up{tenant=\"bad\\\"id\"} 0\n",
         "tenantd_tenant_state{tenant=\"dupont\",state=\"running\"} 1\n",
         "tenantd_tenant_state{tenant=\"dupont\",state=\"stopped\"} 0\n",
-        "tenantd_tenant_state{tenant=\"martin\",state=\"stopped\"} 1\n",
+        "tenantd_tenant_state{tenant=\"martin\",state=\"idle\"} 1\n",
+        "tenantd_tenant_state{tenant=\"martin\",state=\"stopped\"} 0\n",
+        "# TYPE tenantd_tenant_wakeups_total counter\n",
+        "tenantd_tenant_wakeups_total{tenant=\"martin\"} 5\n",
+        "tenantd_tenant_wakeups_total{tenant=\"dupont\"} 0\n",
         "# TYPE tenantd_tenant_restarts_total counter\n",
         "tenantd_tenant_restarts_total{tenant=\"dupont\"} 2\n",
         "tenantd_tenant_uptime_seconds{tenant=\"dupont\"} 61\n",
@@ -73,7 +78,8 @@ static void test_render(void **state)
         "tenantd_tenant_ready_latency_seconds{tenant=\"dupont\"} 0.004\n",
         "tenantd_tenant_config_error{tenant=\"bad\\\"id\"} 1\n",
         "tenantd_tenants{state=\"running\"} 1\n",
-        "tenantd_tenants{state=\"stopped\"} 1\n",
+        "tenantd_tenants{state=\"stopped\"} 0\n",
+        "tenantd_tenants{state=\"idle\"} 1\n",
         "tenantd_tenants{state=\"failed\"} 1\n",
         "tenantd_tenants{state=\"backoff\"} 0\n",
         "tenantd_reloads_total 3\n",

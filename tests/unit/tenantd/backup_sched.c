@@ -23,7 +23,29 @@
 #include <sqlite3.h>
 #include <uv.h>
 
+/* backup_create, seen from the scheduler, goes through test_backup_create,
+ * which can hold one tenant's backup on a pipe: a stand-in for a pool thread
+ * stuck on a FIFO a tenant swapped in under SQLite. */
+#define backup_create test_backup_create
 #include "../../../supervisor/tenantd/backup_sched.c"
+#undef backup_create
+
+int backup_create(const char *db_path, const char *backup_dir, const char *tenant_id,
+                  char *out_path, size_t n, char *err, size_t errlen);
+
+static const char *block_id;
+static int block_pipe[2] = {-1, -1};
+
+int test_backup_create(const char *db_path, const char *backup_dir, const char *tenant_id,
+                       char *out_path, size_t n, char *err, size_t errlen)
+{
+    if (block_id != NULL && strcmp(block_id, tenant_id) == 0) {
+        char c;
+        while (read(block_pipe[0], &c, 1) < 0 && errno == EINTR)
+            ;
+    }
+    return backup_create(db_path, backup_dir, tenant_id, out_path, n, err, errlen);
+}
 
 /* ---- the fake supervisor ------------------------------------------------------ */
 
@@ -319,6 +341,74 @@ static void test_stop_cancels_queued(void **state)
     }
 }
 
+static void release_stuck(uv_loop_t *loop)
+{
+    int never = 0;
+
+    assert_int_equal(write(block_pipe[1], "x", 1), 1);
+    for (int i = 0; i < 100 && stuck_jobs > 0; i++)
+        run_until(loop, &never, 50);
+    assert_int_equal(stuck_jobs, 0);
+    close(block_pipe[0]);
+    close(block_pipe[1]);
+    block_id = NULL;
+}
+
+/* One tenant's backup hangs: it fails with -ETIMEDOUT at its deadline, the
+ * next tenant's backup runs, and the stuck one is freed when it returns. */
+static void test_stuck_job_is_abandoned(void **state)
+{
+    uv_loop_t loop;
+    struct backup_sched *bs = NULL;
+    struct result r[2] = {{0}};
+
+    (void)state;
+    assert_int_equal(pipe(block_pipe), 0);
+    block_id = "dupont";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(backup_sched_start(&loop, NULL, &bs), 0);
+    bs->timeout_ms = 300;
+    assert_int_equal(backup_sched_now(bs, "dupont", on_done, &r[0]), 0);
+    assert_int_equal(backup_sched_now(bs, "martin", on_done, &r[1]), 0);
+    run_until(&loop, &r[1].calls, 10000);
+    assert_int_equal(r[0].calls, 1);
+    assert_int_equal(r[0].rc, -ETIMEDOUT);
+    assert_non_null(strstr(r[0].text, "did not finish within"));
+    assert_int_equal(r[1].rc, 0);
+    assert_int_equal(count_backups("martin"), 1);
+    assert_int_equal(backup_sched_stuck_jobs(), 1);
+    release_stuck(&loop);
+    assert_int_equal(r[0].calls, 1);
+    stop_and_drain(&loop, bs);
+}
+
+/* Stopping with a stuck backup: done comes within STOP_WAIT_MS. */
+static void test_stop_does_not_wait_for_a_stuck_job(void **state)
+{
+    uv_loop_t loop;
+    struct backup_sched *bs = NULL;
+    struct result r = {0};
+    int stopped = 0;
+
+    (void)state;
+    assert_int_equal(pipe(block_pipe), 0);
+    block_id = "dupont";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(backup_sched_start(&loop, NULL, &bs), 0);
+    assert_int_equal(backup_sched_now(bs, "dupont", on_done, &r), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uint64_t t0 = uv_now(&loop);
+    backup_sched_stop(bs, on_stopped, &stopped);
+    run_until(&loop, &stopped, 10000);
+    assert_int_equal(stopped, 1);
+    assert_true(uv_now(&loop) - t0 < STOP_WAIT_MS + 1000);
+    assert_int_equal(r.rc, -ETIMEDOUT);
+    assert_int_equal(backup_sched_stuck_jobs(), 1);
+    release_stuck(&loop);
+    assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +416,8 @@ int main(void)
         cmocka_unit_test(test_slots_spread_over_the_period),
         cmocka_unit_test_setup_teardown(test_schedule_skips_unchanged_and_prunes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_cancels_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_job_is_abandoned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_does_not_wait_for_a_stuck_job, setup, teardown),
     };
     return cmocka_run_group_tests_name("common_backup_sched", tests, NULL, NULL);
 }

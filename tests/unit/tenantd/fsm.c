@@ -27,52 +27,109 @@
 /* Columns in enum fsm_event order:
  * START SPAWNED SPAWN_FAILED READY READY_TIMEOUT EXIT_CLEAN EXIT_CRASH EXIT_CONFIG
  * EXIT_JAIL STOP GRACE TIMER START_LIMIT HEALTH_FAILED SUSPEND RESUME CONFIG_CHANGED
- * OVERLAP OVERLAP_FAILED */
+ * OVERLAP OVERLAP_FAILED EXIT_IDLE WAKE */
 static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
-    [TS_STOPPED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
-                    KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
-                    KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
-                    KEEP(TS_STOPPED), KEEP(TS_STOPPED), X(TS_SUSPENDED, ACT_NONE),
+    [TS_STOPPED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), X(TS_SUSPENDED, ACT_NONE),
                     X(TS_STOPPED, ACT_REJECT), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
-                    KEEP(TS_STOPPED)},
-    [TS_STARTING] = {KEEP(TS_STARTING), KEEP(TS_STARTING), X(TS_BACKOFF, ACT_BACKOFF),
-                     X(TS_RUNNING, ACT_READY), X(TS_STARTING, ACT_ABORT),
-                     X(TS_BACKOFF, ACT_BACKOFF), X(TS_BACKOFF, ACT_BACKOFF),
-                     X(TS_FAILED, ACT_FAIL_HOLD), X(TS_FAILED, ACT_FAIL), X(TS_STOPPING, ACT_TERM),
-                     X(TS_STARTING, ACT_KILL), KEEP(TS_STARTING), KEEP(TS_STARTING),
-                     KEEP(TS_STARTING), X(TS_STOPPING, ACT_TERM), X(TS_STARTING, ACT_REJECT),
-                     X(TS_STOPPING, ACT_TERM), KEEP(TS_STARTING), X(TS_RUNNING, ACT_KEEP_PREV)},
-    [TS_RUNNING] = {KEEP(TS_RUNNING), KEEP(TS_RUNNING), KEEP(TS_RUNNING), KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING), X(TS_BACKOFF, ACT_BACKOFF), X(TS_BACKOFF, ACT_BACKOFF),
-                    X(TS_FAILED, ACT_FAIL_HOLD), X(TS_FAILED, ACT_FAIL), X(TS_STOPPING, ACT_TERM),
-                    X(TS_RUNNING, ACT_KILL), KEEP(TS_RUNNING), KEEP(TS_RUNNING),
-                    X(TS_RUNNING, ACT_ABORT), X(TS_STOPPING, ACT_TERM), X(TS_RUNNING, ACT_REJECT),
-                    X(TS_STOPPING, ACT_TERM), X(TS_STARTING, ACT_OVERLAP), KEEP(TS_RUNNING)},
-    [TS_STOPPING] = {KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
-                     KEEP(TS_STOPPING), X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED),
-                     X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED), KEEP(TS_STOPPING),
-                     X(TS_STOPPING, ACT_KILL), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
-                     KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING), KEEP(TS_STOPPING),
-                     KEEP(TS_STOPPING), KEEP(TS_STOPPING)},
-    [TS_BACKOFF] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF),
-                    KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF),
-                    KEEP(TS_BACKOFF), X(TS_STOPPED, ACT_CANCEL), KEEP(TS_BACKOFF),
-                    X(TS_STARTING, ACT_SPAWN), X(TS_FAILED, ACT_FAIL), KEEP(TS_BACKOFF),
-                    X(TS_SUSPENDED, ACT_CANCEL), X(TS_BACKOFF, ACT_REJECT),
-                    X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF), KEEP(TS_BACKOFF)},
-    [TS_FAILED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED),
-                   KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED), KEEP(TS_FAILED),
-                   KEEP(TS_FAILED), X(TS_STOPPED, ACT_CANCEL), KEEP(TS_FAILED),
-                   X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED), KEEP(TS_FAILED),
-                   X(TS_SUSPENDED, ACT_CANCEL), X(TS_FAILED, ACT_REJECT), X(TS_STARTING, ACT_SPAWN),
-                   KEEP(TS_FAILED), KEEP(TS_FAILED)},
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED)},
+    [TS_STARTING] = {KEEP(TS_STARTING),
+                     KEEP(TS_STARTING),
+                     X(TS_BACKOFF, ACT_BACKOFF),
+                     X(TS_RUNNING, ACT_READY),
+                     X(TS_STARTING, ACT_ABORT),
+                     X(TS_BACKOFF, ACT_BACKOFF),
+                     X(TS_BACKOFF, ACT_BACKOFF),
+                     X(TS_FAILED, ACT_FAIL_HOLD),
+                     X(TS_FAILED, ACT_FAIL),
+                     X(TS_STOPPING, ACT_TERM),
+                     X(TS_STARTING, ACT_KILL),
+                     KEEP(TS_STARTING),
+                     KEEP(TS_STARTING),
+                     KEEP(TS_STARTING),
+                     X(TS_STOPPING, ACT_TERM),
+                     X(TS_STARTING, ACT_REJECT),
+                     X(TS_STOPPING, ACT_TERM),
+                     KEEP(TS_STARTING),
+                     X(TS_RUNNING, ACT_KEEP_PREV),
+                     X(TS_BACKOFF, ACT_BACKOFF),
+                     KEEP(TS_STARTING)},
+    [TS_RUNNING] = {KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),
+                    X(TS_BACKOFF, ACT_BACKOFF),
+                    X(TS_BACKOFF, ACT_BACKOFF),
+                    X(TS_FAILED, ACT_FAIL_HOLD),
+                    X(TS_FAILED, ACT_FAIL),
+                    X(TS_STOPPING, ACT_TERM),
+                    X(TS_RUNNING, ACT_KILL),
+                    KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),
+                    X(TS_RUNNING, ACT_ABORT),
+                    X(TS_STOPPING, ACT_TERM),
+                    X(TS_RUNNING, ACT_REJECT),
+                    X(TS_STOPPING, ACT_TERM),
+                    X(TS_STARTING, ACT_OVERLAP),
+                    KEEP(TS_RUNNING),
+                    X(TS_IDLE, ACT_IDLE),
+                    KEEP(TS_RUNNING)},
+    [TS_STOPPING] =
+        {KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED),
+         X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED),
+         KEEP(TS_STOPPING),          X(TS_STOPPING, ACT_KILL),   KEEP(TS_STOPPING),
+         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+         KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED), KEEP(TS_STOPPING)},
+    [TS_BACKOFF] =
+        {X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
+         KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
+         KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
+         X(TS_STOPPED, ACT_CANCEL), KEEP(TS_BACKOFF),          X(TS_STARTING, ACT_SPAWN),
+         X(TS_FAILED, ACT_FAIL),    KEEP(TS_BACKOFF),          X(TS_SUSPENDED, ACT_CANCEL),
+         X(TS_BACKOFF, ACT_REJECT), X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF),
+         KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF)},
+    [TS_FAILED] =
+        {X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED),           KEEP(TS_FAILED),
+         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED),
+         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED),
+         X(TS_STOPPED, ACT_CANCEL), KEEP(TS_FAILED),           X(TS_STARTING, ACT_SPAWN),
+         KEEP(TS_FAILED),           KEEP(TS_FAILED),           X(TS_SUSPENDED, ACT_CANCEL),
+         X(TS_FAILED, ACT_REJECT),  X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED),
+         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED)},
     [TS_SUSPENDED] = {X(TS_SUSPENDED, ACT_REJECT), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      X(TS_STOPPED, ACT_NONE), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      X(TS_STARTING, ACT_SPAWN), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      KEEP(TS_SUSPENDED)},
+                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      X(TS_STOPPED, ACT_NONE),     KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      X(TS_STARTING, ACT_SPAWN),   KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED)},
+    [TS_IDLE] = {X(TS_STARTING, ACT_SPAWN),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 X(TS_STOPPED, ACT_NONE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 X(TS_SUSPENDED, ACT_NONE),
+                 X(TS_IDLE, ACT_REJECT),
+                 X(TS_STARTING, ACT_SPAWN),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 KEEP(TS_IDLE),
+                 X(TS_STARTING, ACT_SPAWN)},
 };
 
 static void test_every_cell(void **state)
@@ -98,9 +155,10 @@ static void test_every_cell(void **state)
 static void test_exits_need_a_process(void **state)
 {
     (void)state;
-    const enum fsm_event exits[] = {EV_EXIT_CLEAN, EV_EXIT_CRASH, EV_EXIT_CONFIG, EV_EXIT_JAIL};
+    const enum fsm_event exits[] = {EV_EXIT_CLEAN, EV_EXIT_CRASH, EV_EXIT_CONFIG, EV_EXIT_JAIL,
+                                    EV_EXIT_IDLE};
     for (int s = 0; s < TS__COUNT; s++) {
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 5; i++) {
             struct fsm_step st = fsm_next((enum tstate)s, exits[i]);
             if (!fsm_has_process((enum tstate)s)) {
                 assert_int_equal(st.next, s);
@@ -176,7 +234,7 @@ static void test_invariants(void **state)
     assert_null(tenant_check_invariants(t));
     t->pid = 42;
     assert_string_equal(tenant_check_invariants(t),
-                        "stopped, backoff, failed, suspended: no pid and no exit watch");
+                        "stopped, backoff, failed, suspended, idle: no pid and no exit watch");
 
     t->state = TS_RUNNING;
     t->watch = &w;
@@ -224,6 +282,62 @@ static void test_invariants(void **state)
     free(t);
 }
 
+/* Scale to zero: only a running worker goes idle, only on its own idle exit;
+ * an idle tenant leaves on a waiting connection (spawn), an operator's start,
+ * or a config change that needs a worker, and a stop or suspend ends it
+ * without a process to stop. Nothing but a resume is refused. */
+static void test_idle_paths(void **state)
+{
+    (void)state;
+    for (int s = 0; s < TS__COUNT; s++) {
+        for (int e = 0; e < EV__COUNT; e++) {
+            struct fsm_step st = fsm_next((enum tstate)s, (enum fsm_event)e);
+            if (st.next == TS_IDLE && s != TS_IDLE) {
+                assert_int_equal(s, TS_RUNNING);
+                assert_int_equal(e, EV_EXIT_IDLE);
+                assert_int_equal(st.action, ACT_IDLE);
+            }
+            /* A wake-up means something only to an idle tenant. */
+            if (e == EV_WAKE && s != TS_IDLE) {
+                assert_int_equal(st.next, s);
+                assert_int_equal(st.action, ACT_NONE);
+            }
+        }
+    }
+    assert_int_equal(fsm_next(TS_IDLE, EV_WAKE).next, TS_STARTING);
+    assert_int_equal(fsm_next(TS_IDLE, EV_STOP).action, ACT_NONE);
+    assert_false(fsm_has_process(TS_IDLE));
+    assert_string_equal(tstate_name(TS_IDLE), "idle");
+    enum tstate parsed = TS_STOPPED;
+    assert_int_equal(tstate_parse("idle", &parsed), 0);
+    assert_int_equal(parsed, TS_IDLE);
+}
+
+/* Idle holds the socket and watches it; nothing else watches it. */
+static void test_idle_invariants(void **state)
+{
+    (void)state;
+    struct tenant *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    struct idle_watch *fake = (struct idle_watch *)t; /* only compared with NULL */
+    t->state = TS_IDLE;
+    t->listen_fd = -1;
+    assert_string_equal(tenant_check_invariants(t), "idle: the listening socket held and watched");
+    t->listen_fd = 7;
+    assert_string_equal(tenant_check_invariants(t), "idle: the listening socket held and watched");
+    t->idle = fake;
+    assert_null(tenant_check_invariants(t));
+    t->pid = 42;
+    assert_string_equal(tenant_check_invariants(t),
+                        "stopped, backoff, failed, suspended, idle: no pid and no exit watch");
+    t->pid = 0;
+    t->state = TS_STOPPED;
+    assert_string_equal(tenant_check_invariants(t), "not idle: the socket not watched");
+    t->idle = NULL;
+    assert_null(tenant_check_invariants(t));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_invariants),
+        cmocka_unit_test(test_idle_paths),
+        cmocka_unit_test(test_idle_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,16 +75,30 @@ static void test_fields(void **state)
                                        "draining_pid",
                                        "uptime_s",
                                        "restarts",
+                                       "operator_restarts",
+                                       "worker_status",
+                                       "notify_error",
+                                       "wakeups",
+                                       "idle_after_ms",
                                        "last_exit",
                                        "config_error",
                                        "state_reason",
                                        "next_start_in_ms",
                                        "ready_latency_ms",
                                        "rss_bytes",
-                                       "cpu_seconds"};
+                                       "cpu_seconds",
+                                       "log",
+                                       "storage",
+                                       "network",
+                                       "net_containment",
+                                       "resources_from"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_non_null(json_object_get(o, keys[i]));
     assert_int_equal(json_object_size(o), sizeof keys / sizeof keys[0]);
+    /* Never measured in this test: storage is null; the log counters are 0. */
+    assert_true(json_is_null(json_object_get(o, "storage")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(o, "log"), "bytes_dropped")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "id")), "dupont");
     assert_string_equal(json_string_value(json_object_get(o, "name")), "Cabinet Dupont & Associés");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "running");
@@ -93,12 +107,33 @@ static void test_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "port")), 5001);
     assert_int_equal(json_integer_value(json_object_get(o, "uptime_s")), 42);
     assert_int_equal(json_integer_value(json_object_get(o, "restarts")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "wakeups")), 0);
     assert_string_equal(json_string_value(json_object_get(o, "last_exit")), "signal 9");
     assert_string_equal(json_string_value(json_object_get(o, "config_error")), "");
     assert_true(json_is_null(json_object_get(o, "next_start_in_ms")));
     assert_int_equal(json_integer_value(json_object_get(o, "ready_latency_ms")), 4);
     assert_int_equal(json_integer_value(json_object_get(o, "rss_bytes")), 4096 * 1024);
     assert_true(json_real_value(json_object_get(o, "cpu_seconds")) == 1.5);
+    json_decref(o);
+}
+
+/* Reals come out as written, without binary float noise (0.23, not 0.23000000000000001). */
+static void test_reals_without_noise(void **state)
+{
+    (void)state;
+    struct tenant_view v;
+    fill(&v);
+    v.cpu_seconds = 0.23;
+    snprintf(v.worker_status, sizeof v.worker_status, "serving");
+    json_t *o = status_json_tenant(&v);
+    size_t len = 0;
+    char *s = status_json_dump(o, &len);
+    const char *c = strstr(s, "\"cpu_seconds\":0.23");
+    assert_non_null(c);
+    assert_false(c[strlen("\"cpu_seconds\":0.23")] >= '0' &&
+                 c[strlen("\"cpu_seconds\":0.23")] <= '9');
+    assert_non_null(strstr(s, "\"worker_status\":\"serving\""));
+    free(s);
     json_decref(o);
 }
 
@@ -288,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_nulls),
+        cmocka_unit_test(test_reals_without_noise),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_empty_list_and_error),

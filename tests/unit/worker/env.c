@@ -4,7 +4,7 @@
  * the clock (billing month, next billing date, invoice year, "today" for
  * deadlines) follows that zone. Kiritimati (UTC+14) and Pago Pago (UTC-11)
  * are 25 hours apart, so at one instant they can be in different months and
- * even different years.
+ * even different years. Also IDLE_AFTER_MS, the worker's scale-to-zero period.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,12 +117,44 @@ static void test_load_rejects_an_unknown_zone(void **state)
     wenv_free(&e);
 }
 
+/* IDLE_AFTER_MS (scale to zero): absent or empty is 0 (never), a number of
+ * ms within a week is taken, anything else names the variable. */
+static void test_idle_after(void **state)
+{
+    struct wenv e;
+    char err[256];
+    (void)state;
+
+    setenv("CLIENT_ID", "dupont", 1);
+    setenv("CLIENT_NAME", "Cabinet Dupont", 1);
+    setenv("DATA_DIR", "/", 1);
+    setenv("SECRET_KEY", "a-secret-of-enough-length-0123", 1);
+    setenv("TEMPLATES_DIR", "/", 1);
+    setenv("PORT", "5001", 1);
+    unsetenv("IDLE_AFTER_MS");
+    assert_int_equal(wenv_load(&e, err, sizeof err), 0);
+    assert_int_equal(e.idle_after_ms, 0);
+    wenv_free(&e);
+    setenv("IDLE_AFTER_MS", "900000", 1);
+    assert_int_equal(wenv_load(&e, err, sizeof err), 0);
+    assert_int_equal(e.idle_after_ms, 900000);
+    wenv_free(&e);
+    const char *bad[] = {"15m", "-1", "604800001", "1e3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("IDLE_AFTER_MS", bad[i], 1);
+        assert_int_equal(wenv_load(&e, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "IDLE_AFTER_MS: "));
+    }
+    unsetenv("IDLE_AFTER_MS");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_calendar_follows_the_zone),
         cmocka_unit_test(test_load_rejects_an_unknown_zone),
+        cmocka_unit_test(test_idle_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

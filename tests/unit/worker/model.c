@@ -497,6 +497,11 @@ static void test_invoice_bad_bodies(void **state)
                "{\"client_name\": \"x\\ny\", \"items\": [{\"description\": \"d\", \"quantity\": "
                "1, \"unit_price_cents\": 1}]}",
                NULL, "\"client_name\" must not contain control characters");
+    /* A right-to-left override in a one-line field (a name shown to users). */
+    expect_400(&f->c, model_invoice_create,
+               "{\"client_name\": \"Cabinet \\u202efdp.exe\", \"items\": [{\"description\": "
+               "\"d\", \"quantity\": 1, \"unit_price_cents\": 1}]}",
+               NULL, "\"client_name\" must not contain bidirectional control characters");
     /* Overflow: a line, then the sum of lines, above the largest amount. */
     expect_400(&f->c, model_invoice_create,
                "{\"client_name\": \"x\", \"items\": [{\"description\": \"d\", \"quantity\": "
