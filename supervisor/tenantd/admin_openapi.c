@@ -101,6 +101,10 @@ static const char components[] =
     "\"id\":{\"type\":\"string\"},\"path\":{\"type\":\"string\"}}},"
     "\"Reloaded\":{\"type\":\"object\",\"required\":[\"reloaded\"],"
     "\"properties\":{\"reloaded\":{\"type\":\"boolean\"}}},"
+    "\"DatabaseSwitch\":{\"type\":\"object\",\"required\":[\"id\",\"database\",\"previous\"],"
+    "\"properties\":{\"id\":{\"type\":\"string\"},"
+    "\"database\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
+    "\"previous\":{\"enum\":[\"sqlite\",\"postgresql\"]}}},"
     "\"AnyObject\":{\"type\":\"object\"}}}";
 
 /* What a route answers on success: status, media type, schema (NULL: text). */
@@ -127,6 +131,8 @@ static const struct answer {
     {"GET", "/v1/tenants/*/usage", 200, "application/json", "Usage",
      "the month's usage, from the worker, shape-checked"},
     {"POST", "/v1/tenants/*/backup", 200, "application/json", "Backup", "back up now"},
+    {"POST", "/v1/tenants/*/database", 200, "application/json", "DatabaseSwitch",
+     "switch the tenant's storage backend (tenantctl migrate's last step)"},
     {"GET", "/v1/openapi.json", 200, "application/json", "AnyObject", "this document"},
     {"GET", "/v1/upgrade", 200, "application/json", "AnyObject",
      "the state of a re-exec of tenantd (upgrade)"},

@@ -169,7 +169,7 @@ int sup_tenant_brief(const struct sup *s, size_t i, struct tenant_brief *out)
     out->subdomain = t->have_cfg ? t->cfg.subdomain : "";
     out->state = t->state;
     out->unhealthy = t->state == TS_FAILED || t->state == TS_BACKOFF ||
-                     t->config_error[0] != '\0' || t->health_fails > 0;
+                     (t->config_error != NULL && t->config_error[0] != '\0') || t->health_fails > 0;
     return 0;
 }
 
