@@ -278,6 +278,10 @@ def test_client_file_export_erasure_and_access_log(worker):
     assert erase["old_values"]["case_text_chars"] == len(text)
     assert "Benali" not in r.text
     assert worker.get("/api/audit?case=abc", token=admin).status == 400
+    # Without a file: every entry, newest first.
+    every = worker.get("/api/audit?limit=3", token=admin).json()
+    assert [e["action"] for e in every] == ["export", "export", "open"]
+    assert every[0]["id"] > every[1]["id"] > every[2]["id"]
 
 
 def test_retention_periods(worker):
