@@ -25,6 +25,17 @@ int gdpr_audit(const struct wctx *c, const char *table, int64_t record_id, const
     char *n = new_values ? json_dumps(new_values, WRES_JSON_FLAGS) : NULL;
     int rc = -EIO;
 
+    /* While tenantd moves the firm's data (WORKER_READ_ONLY) a line written
+     * to the old database would be lost with it: the worker's log keeps it. */
+    if (c->env != NULL && c->env->read_only) {
+        log_warn(c->env->client_id,
+                 "access log (data read-only, not stored): %s %s %lld by %s from %s, basis %s",
+                 action, table, (long long)record_id, c->user ? c->user->username : "-",
+                 c->address ? c->address : "-", basis ? basis : "-");
+        free(o);
+        free(n);
+        return 0;
+    }
     model_iso_time(c->now, now, sizeof now);
     if (model_prepare(c,
                       "INSERT INTO audit_logs (user_id, username, table_name, record_id, action,"

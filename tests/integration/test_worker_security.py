@@ -320,3 +320,26 @@ def test_retention_periods(worker):
     log = worker.get(f"/api/audit?case={old}", token=admin).json()
     assert [e["action"] for e in log if e["action"] == "erase"] == ["erase"]
     assert worker.post("/api/firm/retention/purge", token=admin).json()["client_files_erased"] == 0
+
+
+def test_access_while_read_only_goes_to_the_log(worker):
+    """While tenantd moves the firm's data (WORKER_READ_ONLY), opening a file
+    still works; its access-log line goes to the worker's log, not to the
+    database being copied (where it would be lost)."""
+    pw = worker.create_admin("admin")
+    worker.start()
+    token = worker.login("admin", pw)
+    cid = worker.post("/api/analyses", {"case_text": "Dossier, OQTF."}, token=token).json()["id"]
+    assert worker.stop() == 0
+    worker.env["WORKER_READ_ONLY"] = "true"
+    worker.start()
+    assert worker.get(f"/api/analyses/{cid}", token=token).status == 200
+    assert worker.get(f"/api/cases/{cid}/export", token=token).status == 200
+    out = worker.output()
+    assert f"access log (data read-only, not stored): open ceseda_analyses {cid} by admin" in out
+    assert f"export ceseda_analyses {cid} by admin from 127.0.0.1" in out
+    assert worker.stop() == 0
+    del worker.env["WORKER_READ_ONLY"]
+    worker.start()
+    log = worker.get(f"/api/audit?case={cid}", token=token).json()
+    assert [e["action"] for e in log] == ["create"]
