@@ -97,7 +97,7 @@ CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c c
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
-WORKER_SRC  := $(addprefix worker/,analysis_context.c analysis_rules.c auth.c brand.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c http.c http_idle.c http_routes.c http_send.c invoice_fr.c invoice_num.c invoice_page.c invoice_pdf.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c schema_pg.c store.c store_pg.c store_sqlite.c usage.c vat.c worker_main.c wres.c)
+WORKER_SRC  := $(addprefix worker/,analysis_context.c analysis_rules.c auth.c brand.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c gdpr.c http.c http_gdpr.c http_idle.c http_routes.c http_send.c ical.c invoice_fr.c invoice_num.c invoice_page.c invoice_pdf.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c schema_pg.c second_factor.c store.c store_pg.c store_sqlite.c totp.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
 PROG_DIR_common  := common
