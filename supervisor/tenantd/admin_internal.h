@@ -207,6 +207,12 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
 void admin_usage_get(struct admin *a, h2o_req_t *req, const char *id);
 void admin_usage_abort_all(struct admin *a);
 
+/* admin_billing.c: the monthly statement per firm. admin_billing_record keeps
+ * a worker's shape-checked usage in state.db; GET /v1/billing?month=YYYY-MM. */
+void admin_billing_record(struct admin *a, const char *id, const json_t *usage);
+void admin_billing_get(struct admin *a, h2o_req_t *req, h2o_iovec_t query);
+bool admin_billing_month_valid(const char *month); /* "YYYY-MM", pure */
+
 /* The value of a query parameter, raw (not percent-decoded), into buf
  * (truncated to cap - 1); false when the key is absent (admin_routes.c). */
 bool admin_query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap);
