@@ -121,6 +121,19 @@ struct config_global {
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
     int64_t log_rotate_bytes; /* 0 (default): a quarter of the plan's log budget */
+
+    /* [alerts] and [mail]: the vendor's alerts (supervisor/tenantd/alerts.h) */
+    char alerts_webhook[CONFIG_TEXT_MAX];             /* http(s) URL, "" = none */
+    char alerts_webhook_secret_file[CONFIG_PATH_MAX]; /* HMAC key, mode 0600 */
+    bool alerts_email;                                /* also mail them through [mail] */
+    int64_t alerts_check_ms;                          /* 10s: how often conditions are checked */
+    int alerts_restarts;                              /* restart loop: this many restarts ... */
+    int64_t alerts_restarts_window_ms;                /* ... within this window (10m) */
+    int alerts_storage_percent;                       /* storage near its limit at this % (90) */
+    int64_t alerts_backup_late_ms;    /* no backup for this long (0: twice [backup] every) */
+    char mail_relay[CONFIG_HOST_MAX]; /* host:port of the SMTP relay, "" = none */
+    char mail_from[CONFIG_TEXT_MAX];
+    char mail_to[CONFIG_TEXT_MAX];
 };
 
 /* ---- plans --------------------------------------------------------------- */

@@ -213,6 +213,9 @@ void admin_billing_record(struct admin *a, const char *id, const json_t *usage);
 void admin_billing_get(struct admin *a, h2o_req_t *req, h2o_iovec_t query);
 bool admin_billing_month_valid(const char *month); /* "YYYY-MM", pure */
 
+/* admin_alerts.c: GET /v1/alerts (alerts.h). */
+void admin_alerts_get(struct admin *a, h2o_req_t *req);
+
 /* The value of a query parameter, raw (not percent-decoded), into buf
  * (truncated to cap - 1); false when the key is absent (admin_routes.c). */
 bool admin_query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap);

@@ -630,6 +630,11 @@ static void h_billing(struct admin *a, const struct admin_caller *who, h2o_req_t
 {
     admin_billing_get(a, req, r->query);
 }
+static void h_alerts(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    admin_alerts_get(a, req);
+}
 static void h_backup(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                      const struct admin_req *r)
 {
@@ -687,6 +692,7 @@ static const struct admin_route routes[] = {
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
     {"GET", "/v1/billing", ADMIN_AUTH_TOKEN, h_billing, 0},
+    {"GET", "/v1/alerts", ADMIN_AUTH_TOKEN, h_alerts, 0},
     {"GET", "/v1/openapi.json", ADMIN_AUTH_TOKEN, h_openapi, 0},
     {"GET", "/v1/tenants", ADMIN_AUTH_TOKEN, h_tenants, 0},
     {"POST", "/v1/tenants", ADMIN_AUTH_TOKEN, h_onboard, 0},

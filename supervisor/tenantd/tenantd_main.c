@@ -37,6 +37,7 @@
 #include "svcnotify.h"
 #include "spawn.h"
 #include "sup.h"
+#include "alerts.h"
 #include "sup_upgrade.h"
 #include "uidmap.h"
 #include "upgrade.h"
@@ -213,6 +214,7 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info(NULL, "%s: stopping", strsignal(signum));
     upgrade_close();
     svcnotify_stopping(dm->sd);
+    alerts_stop(); /* before the proxy it reads goes away */
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
     if (dm->proxy) {
@@ -457,6 +459,9 @@ int main(int argc, char **argv)
         prc = storage_start(dm.loop, dm.sup, (uint64_t)sup_config(dm.sup)->g.storage_check_ms);
         if (prc < 0)
             log_error(NULL, "cannot start storage accounting: %s", strerror(-prc));
+        prc = alerts_start(dm.loop, dm.sup, dm.proxy);
+        if (prc < 0)
+            log_error(NULL, "cannot start the alerts: %s", strerror(-prc));
         if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
             log_error(NULL, "cannot start the PostgreSQL statistics");
     }
