@@ -26,8 +26,8 @@
 #define HISTORY 32
 
 static const char *const kind_names[ALERT__COUNT] = {
-    "tenant_failed",   "restart_loop",         "storage_near_limit",
-    "backup_missed",   "proxy_config_refused", "cert_expiry",
+    "tenant_failed", "restart_loop",         "storage_near_limit",
+    "backup_missed", "proxy_config_refused", "cert_expiry",
 };
 
 const char *alert_kind_name(enum alert_kind k)
@@ -45,8 +45,8 @@ struct active {
 
 struct restarts {
     char id[CONFIG_ID_MAX];
-    int last;           /* the counter at the last round */
-    int64_t at[RING];   /* when increases were seen (ms), a ring */
+    int last;         /* the counter at the last round */
+    int64_t at[RING]; /* when increases were seen (ms), a ring */
     unsigned n, head;
     bool seen;
 };
@@ -286,8 +286,8 @@ void alerts_stop(void)
     A.proxy = NULL;
 }
 
-void alerts_delivered(const char *channel, const char *tenant, enum alert_kind k,
-                      const char *event, const char *error)
+void alerts_delivered(const char *channel, const char *tenant, enum alert_kind k, const char *event,
+                      const char *error)
 {
     struct delivery *d = &A.hist[A.hist_head];
     A.hist_head = (A.hist_head + 1) % HISTORY;
@@ -329,10 +329,10 @@ json_t *alerts_json(void)
     for (unsigned i = 0; i < A.n_hist; i++) {
         const struct delivery *d = &A.hist[(A.hist_head + HISTORY - 1 - i) % HISTORY];
         iso(d->time, ts, sizeof ts);
-        json_array_append_new(
-            del, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts, "channel",
-                           d->channel, "tenant", d->tenant, "kind", kind_names[d->kind], "event",
-                           d->event, "result", d->error[0] ? "error" : "ok", "error", d->error));
+        json_array_append_new(del, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts,
+                                             "channel", d->channel, "tenant", d->tenant, "kind",
+                                             kind_names[d->kind], "event", d->event, "result",
+                                             d->error[0] ? "error" : "ok", "error", d->error));
     }
     return json_pack("{s:o, s:o, s:{s:I, s:I}}", "active", act, "deliveries", del, "delivered",
                      "ok", (json_int_t)A.ok, "error", (json_int_t)A.failed);

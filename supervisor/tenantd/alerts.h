@@ -60,8 +60,8 @@ void alerts_send(const struct config_global *g, const char *tenant, enum alert_k
 /* Kill what runs, drop what waits. */
 void alerts_send_stop(void);
 /* For alerts_send.c: record a delivery's outcome (error NULL when ok). */
-void alerts_delivered(const char *channel, const char *tenant, enum alert_kind k,
-                      const char *event, const char *error);
+void alerts_delivered(const char *channel, const char *tenant, enum alert_kind k, const char *event,
+                      const char *error);
 
 /* Pure: the hex HMAC-SHA256 of body under key, into hex (65 bytes). */
 void alerts_sign(const unsigned char *key, size_t keylen, const char *body, size_t len,

@@ -39,7 +39,7 @@ struct msg {
     char tenant[CONFIG_ID_MAX];
     enum alert_kind kind;
     char event[12];
-    char url[CONFIG_HOST_MAX + 16];  /* webhook URL or smtp://relay */
+    char url[CONFIG_HOST_MAX + 16]; /* webhook URL or smtp://relay */
     char from[CONFIG_TEXT_MAX], to[CONFIG_TEXT_MAX];
     char secret_file[CONFIG_PATH_MAX];
     char file[CONFIG_PATH_MAX + 64]; /* the body, written when it starts */
@@ -70,8 +70,8 @@ void alerts_sign(const unsigned char *key, size_t keylen, const char *body, size
 }
 
 /* The secret, trailing newlines cut; -EPERM when group or others may read it. */
-static int read_secret(const char *path, unsigned char *buf, size_t cap, size_t *len,
-                       char *err, size_t errlen)
+static int read_secret(const char *path, unsigned char *buf, size_t cap, size_t *len, char *err,
+                       size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
@@ -169,13 +169,32 @@ static int start_one(struct msg *m, char *err, size_t errlen)
         snprintf(sig, sizeof sig, "X-Tenantd-Signature: sha256=%s", hex);
     }
     snprintf(data, sizeof data, "@%s", m->file);
-    char *argv_hook[] = {"curl", "-sS", "--max-time", "15", "--proto", "=http,https",
-                         "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
-                         "Content-Type: application/json", "-H", "User-Agent: tenantd-alerts",
-                         "-H", sig, "--data-binary", data, "--", m->url, NULL};
-    char *argv_mail[] = {"curl",       "-sS",   "--max-time",   "15",    "--mail-from",
-                         m->from,      "--mail-rcpt", m->to,    "--upload-file", m->file,
-                         "--",         m->url,  NULL};
+    char *argv_hook[] = {"curl",
+                         "-sS",
+                         "--max-time",
+                         "15",
+                         "--proto",
+                         "=http,https",
+                         "-o",
+                         "/dev/null",
+                         "-w",
+                         "%{http_code}",
+                         "-X",
+                         "POST",
+                         "-H",
+                         "Content-Type: application/json",
+                         "-H",
+                         "User-Agent: tenantd-alerts",
+                         "-H",
+                         sig,
+                         "--data-binary",
+                         data,
+                         "--",
+                         m->url,
+                         NULL};
+    char *argv_mail[] = {"curl",        "-sS", "--max-time",    "15",    "--mail-from", m->from,
+                         "--mail-rcpt", m->to, "--upload-file", m->file, "--",          m->url,
+                         NULL};
     struct child_opts o = {.argv = m->mail ? argv_mail : argv_hook,
                            .timeout_ms = SEND_TIMEOUT_MS,
                            .log_label = "alert delivery (curl)"};
@@ -216,8 +235,8 @@ static void enqueue(struct msg *m)
     S.queued++;
 }
 
-static char *json_body(const char *tenant, enum alert_kind k, const char *event,
-                       const char *detail, time_t since, size_t *len)
+static char *json_body(const char *tenant, enum alert_kind k, const char *event, const char *detail,
+                       time_t since, size_t *len)
 {
     char ts[32], now[32];
     struct tm tm;
@@ -226,9 +245,9 @@ static char *json_body(const char *tenant, enum alert_kind k, const char *event,
     time_t t = time(NULL);
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", event, "kind",
-                          alert_kind_name(k), "tenant", tenant, "detail", detail, "since", ts,
-                          "time", now);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", event, "kind", alert_kind_name(k),
+                  "tenant", tenant, "detail", detail, "since", ts, "time", now);
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (s)
@@ -253,14 +272,14 @@ static char *mail_body(const struct config_global *g, const char *tenant, enum a
     gmtime_r(&since, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char *s = NULL;
-    int n = asprintf(&s,
-                     "From: %s\r\nTo: %s\r\nDate: %s\r\nSubject: [tenantd] %s %s%s%s\r\n"
-                     "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n"
-                     "Alert %s: %s\r\nTenant: %s\r\nSince: %s\r\nDetail: %s\r\n",
-                     g->mail_from, g->mail_to, date, alert_kind_name(k), event,
-                     tenant[0] ? " " : "", tenant, event, alert_kind_name(k),
-                     tenant[0] ? tenant : "(tenantd)", ts, clean);
+    int n =
+        asprintf(&s,
+                 "From: %s\r\nTo: %s\r\nDate: %s\r\nSubject: [tenantd] %s %s%s%s\r\n"
+                 "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                 "Alert %s: %s\r\nTenant: %s\r\nSince: %s\r\nDetail: %s\r\n",
+                 g->mail_from, g->mail_to, date, alert_kind_name(k), event, tenant[0] ? " " : "",
+                 tenant, event, alert_kind_name(k), tenant[0] ? tenant : "(tenantd)", ts, clean);
     if (n < 0)
         return NULL;
     *len = (size_t)n;
