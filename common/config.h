@@ -121,6 +121,7 @@ struct config_global {
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
     int64_t log_rotate_bytes; /* 0 (default): a quarter of the plan's log budget */
+    int64_t log_access_check_ms; /* how often nginx's access logs are measured (nginx_logrot.c) */
 
     /* [alerts] and [mail]: the vendor's alerts (supervisor/tenantd/alerts.h) */
     char alerts_webhook[CONFIG_TEXT_MAX];             /* http(s) URL, "" = none */

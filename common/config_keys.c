@@ -409,6 +409,8 @@ static const struct key global_keys[] = {
     {"logs", "line_max", K_INT, 0, G(log_line_max), .min = 256, .max = 1024 * 1024, .def = "4096"},
     {"logs", "rate_lines", K_INT, 0, G(log_rate_lines), .min = 1, .max = 1000000, .def = "1000"},
     {"logs", "rotate_size", K_SIZE, 0, G(log_rotate_bytes), .min = 0, .max = 64 * GIB, .def = "0"},
+    {"logs", "access_check", K_DURATION, 0, G(log_access_check_ms), .min = 100, .max = DAY,
+     .def = "30s"},
 
     /* The vendor's alerts (supervisor/tenantd/alerts.h, docs/operations.md "Alerts"). */
     {"alerts", "webhook", K_STR, F_EMPTY_OK, G(alerts_webhook), .def = "", .check = &chk_webhook},
