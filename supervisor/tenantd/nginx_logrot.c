@@ -74,14 +74,13 @@ static void round_once(void)
         if (!e->valid)
             continue;
         int64_t limit = g->log_rotate_bytes > 0 ? g->log_rotate_bytes : e->t.log_budget_bytes / 4;
-        if (snprintf(path, sizeof path, "%s/%s.access.log", g->log_dir, e->id) <
-                (int)sizeof path &&
+        if (snprintf(path, sizeof path, "%s/%s.access.log", g->log_dir, e->id) < (int)sizeof path &&
             maybe_rotate(path, limit, e->id))
             n++;
     }
     if (snprintf(path, sizeof path, "%s/nginx.access.log", g->log_dir) < (int)sizeof path &&
-        maybe_rotate(path, g->log_rotate_bytes > 0 ? g->log_rotate_bytes : NGINX_LOGROT_DEFAULT_BYTES,
-                     NULL))
+        maybe_rotate(
+            path, g->log_rotate_bytes > 0 ? g->log_rotate_bytes : NGINX_LOGROT_DEFAULT_BYTES, NULL))
         n++;
     if (n == 0)
         return;
