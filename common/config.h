@@ -73,6 +73,7 @@ struct config_global {
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
     int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
+    int64_t usage_record_every_ms;      /* each tenant's usage kept for billing (admin_billing.c) */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */

@@ -356,6 +356,8 @@ static const struct key global_keys[] = {
     /* How long one round of storage accounting takes (storage.h). */
     {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
      .def = "60s"},
+    {"tenantd", "usage_record_every", K_DURATION, 0, G(usage_record_every_ms), .min = 100,
+     .max = DAY, .def = "1h"},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},

@@ -25,8 +25,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+
 #include "admin_state.h"
 #include "log.h"
+#include "usage_fetch.h"
+#include "usage_shape.h"
+#include "usage_token.h"
 
 static const char billing_schema[] = "CREATE TABLE IF NOT EXISTS usage_monthly ("
                                      "  tenant TEXT NOT NULL,"
@@ -229,4 +236,124 @@ void admin_billing_get(struct admin *a, h2o_req_t *req, h2o_iovec_t query)
         return;
     }
     admin_send_json(req, 200, json_pack("{s:s, s:o}", "month", month, "statements", list));
+}
+
+/* ---- the usage recorder ---------------------------------------------------
+ * Every [tenantd] usage_record_every (1h) each running tenant's usage is asked
+ * and recorded as above, so the last hours of a month are kept even when no
+ * one looks at the status page (the month-end statement). Heap-allocated and
+ * freed in its own close callback: it outlives neither its fetches nor needs
+ * the admin struct once stopped. */
+
+struct rec_fetch {
+    struct billing_recorder *r;
+    struct rec_fetch *next;
+    struct usage_fetch *fetch;
+    char id[CONFIG_ID_MAX];
+};
+
+struct billing_recorder {
+    struct admin *a; /* NULL once stopped */
+    uv_timer_t timer;
+    struct rec_fetch *fetches;
+};
+
+static void rec_unlink(struct rec_fetch *f)
+{
+    for (struct rec_fetch **p = &f->r->fetches; *p; p = &(*p)->next) {
+        if (*p == f) {
+            *p = f->next;
+            return;
+        }
+    }
+}
+
+static void on_rec_usage(void *arg, int result, const char *body, size_t len)
+{
+    struct rec_fetch *f = arg;
+    rec_unlink(f);
+    if (result == 200 && f->r->a != NULL) {
+        char why[128];
+        json_t *j = json_loadb(body, len, 0, NULL);
+        json_t *u = usage_shape(j, f->id, why, sizeof why);
+        json_decref(j);
+        if (u != NULL)
+            admin_billing_record(f->r->a, f->id, u);
+        else
+            log_warn(f->id, "billing: the worker's usage is refused: %s", why);
+        json_decref(u);
+    }
+    free(f);
+}
+
+static void rec_round(uv_timer_t *t)
+{
+    struct billing_recorder *r = t->data;
+    struct admin *a = r->a;
+    size_t n = sup_tenant_count(a->sup);
+    for (size_t i = 0; i < n; i++) {
+        struct tenant_view v;
+        char token[USAGE_TOKEN_LEN + 1];
+        int port = 0;
+        if (sup_tenant_view(a->sup, i, &v) < 0 || v.state != TS_RUNNING ||
+            sup_tenant_usage_target(a->sup, v.id, &port, token, sizeof token) < 0)
+            continue;
+        struct rec_fetch *f = calloc(1, sizeof *f);
+        if (f == NULL) {
+            sodium_memzero(token, sizeof token);
+            break;
+        }
+        f->r = r;
+        snprintf(f->id, sizeof f->id, "%s", v.id);
+        int rc = usage_fetch_start(a->loop, port, token, 2000, on_rec_usage, f, &f->fetch);
+        sodium_memzero(token, sizeof token);
+        if (rc < 0) {
+            free(f);
+            continue;
+        }
+        f->next = r->fetches;
+        r->fetches = f;
+    }
+    uv_timer_start(&r->timer, rec_round, (uint64_t)sup_config(a->sup)->g.usage_record_every_ms, 0);
+}
+
+int admin_billing_start(struct admin *a)
+{
+    if (a->state == NULL)
+        return 0;
+    struct billing_recorder *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -ENOMEM;
+    int rc = uv_timer_init(a->loop, &r->timer);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    r->a = a;
+    r->timer.data = r;
+    uv_timer_start(&r->timer, rec_round, (uint64_t)sup_config(a->sup)->g.usage_record_every_ms, 0);
+    a->billing = r;
+    return 0;
+}
+
+static void on_rec_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void admin_billing_stop(struct admin *a)
+{
+    struct billing_recorder *r = a->billing;
+    if (r == NULL)
+        return;
+    a->billing = NULL;
+    r->a = NULL;
+    while (r->fetches) {
+        struct rec_fetch *f = r->fetches;
+        r->fetches = f->next;
+        usage_fetch_cancel(f->fetch);
+        free(f);
+    }
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, on_rec_closed);
 }

@@ -9,7 +9,7 @@ import io
 import json
 import time
 
-from tenantd_test import http_request
+from tenantd_test import http_request, wait_for
 
 
 def login(root, tid):
@@ -100,3 +100,22 @@ def test_billing_past_month_and_bad_input(root):
     r = root.get("/v1/billing?month=2020-00")
     assert r.status == 400 and "YYYY-MM" in r.json()["detail"]
     assert root.get("/v1/billing", via="tcp").status == 401
+
+
+def test_usage_recorded_periodically_without_anyone_asking(root):
+    # [tenantd] usage_record_every: tenantd asks each running worker by
+    # itself, so the month's last analyses are kept for its statement.
+    root.write_global(tenantd={"usage_record_every": "300ms"})
+    root.add_tenant("dupont", "professional", limits={"max_analysis_monthly": "1"})
+    root.start()
+    port, bearer = login(root, "dupont")
+    analyse(port, bearer, 3)
+    month = this_month()
+
+    def recorded():
+        # GET /v1/billing itself asks no worker: only the recorder can have kept it.
+        s = root.get(f"/v1/billing?month={month}").json()["statements"]
+        d = [x for x in s if x["id"] == "dupont"][0]
+        return d if d["analyses_used"] == 3 else None
+    d = wait_for(recorded, what="the recorder to keep dupont's usage")
+    assert d["usage_recorded"] and d["overage_count"] == 2 and d["total_due"] == 300.0
