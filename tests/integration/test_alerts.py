@@ -210,3 +210,21 @@ def test_alert_settings_are_checked(root):
     root.write_global(alerts={"webhook": "http://127.0.0.1:9/x"})
     r = root.tenantctl("check", check=False)
     assert r.returncode != 0 and "webhook_secret_file" in r.stdout + r.stderr
+
+
+def test_restart_loop_alert(root, hook):
+    # 2 restarts within the window: a restart loop, before the tenant is failed.
+    root.write_global(
+        alerts={"webhook": f"http://127.0.0.1:{hook.port}/hook",
+                "webhook_secret_file": secret_file(root), "check_every": "100ms",
+                "restarts": "2", "restarts_window": "10m"},
+        supervise={"start_limit": "20", "backoff_min": "200ms", "backoff_max": "300ms"})
+    root.add_tenant("crash", worker={"command": helper("crashloop"), "socket": "passed"})
+    root.start(wait_ids=[])
+    ev = wait_for(lambda: hook.events("restart_loop"), what="the restart loop alert")
+    _, _, j = ev[0]
+    assert j["tenant"] == "crash" and j["event"] == "fired"
+    assert re.match(r"\d+ restarts within 600 s", j["detail"]), j
+    assert root.status("crash")["state"] != "failed"
+    kinds = {(x["tenant"], x["kind"]) for x in root.get("/v1/alerts").json()["active"]}
+    assert ("crash", "restart_loop") in kinds

@@ -42,16 +42,18 @@ def statements(root, month):
 def test_billing_plan_prices_and_overage(root):
     # professional: 299 EUR, 0.50 EUR per analysis over the limit (lowered to 2
     # here); starter: 99 EUR, the limit blocks; enterprise: 599 EUR.
-    root.add_tenant("dupont", "professional", limits={"max_analysis_monthly": "2"})
-    root.add_tenant("martin", "starter")
-    root.add_tenant("durand", "enterprise")
+    # The demo firms of tenants.d/ (their names and plans).
+    root.add_tenant("dupont", "professional", name="Cabinet Dupont & Associés",
+                    limits={"max_analysis_monthly": "2"})
+    root.add_tenant("martin", "starter", name="Cabinet Martin")
+    root.add_tenant("bernard", "enterprise", name="Cabinet Bernard")
     root.start()
     port, bearer = login(root, "dupont")
     analyse(port, bearer, 5)
     month = this_month()
 
     s = statements(root, month)
-    assert sorted(s) == ["dupont", "durand", "martin"]
+    assert sorted(s) == ["bernard", "dupont", "martin"]
     d = s["dupont"]
     assert d["plan"] == "professional" and d["month"] == month
     assert d["analyses_used"] == 5 and d["analyses_limit"] == 2 and d["overage_count"] == 3
@@ -59,7 +61,7 @@ def test_billing_plan_prices_and_overage(root):
     assert d["total_due_cents"] == 30050 and d["usage_recorded"] is True
     assert (s["martin"]["plan"], s["martin"]["plan_price"], s["martin"]["overage_fees"],
             s["martin"]["total_due"]) == ("starter", 99.0, 0, 99.0)
-    assert s["durand"]["total_due"] == 599.0 and s["durand"]["overage_fees"] == 0
+    assert s["bernard"]["total_due"] == 599.0 and s["bernard"]["overage_fees"] == 0
     # The worker's own bill agrees.
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     own = http_request(conn, "GET", "/api/billing/usage", None, bearer).json()
@@ -72,7 +74,7 @@ def test_billing_plan_prices_and_overage(root):
     by_id = {row["id"]: row for row in rows}
     assert (by_id["dupont"]["plan_price"], by_id["dupont"]["overage_fees"],
             by_id["dupont"]["total_due"]) == ("299.00", "1.50", "300.50")
-    assert by_id["dupont"]["name"] == "Cabinet Dupont"
+    assert by_id["dupont"]["name"] == "Cabinet Dupont & Associés"
     assert by_id["martin"]["total_due"] == "99.00"
 
     # The counts are kept in state.db: after a restart of tenantd, with the
