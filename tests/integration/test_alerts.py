@@ -228,3 +228,20 @@ def test_restart_loop_alert(root, hook):
     assert root.status("crash")["state"] != "failed"
     kinds = {(x["tenant"], x["kind"]) for x in root.get("/v1/alerts").json()["active"]}
     assert ("crash", "restart_loop") in kinds
+
+
+def test_storage_near_its_limit_alert(root, hook):
+    # The bundled worker's data dir (database, secret) is well over 1% of 8M.
+    root.write_global(
+        tenantd={"storage_check": "1s"},
+        alerts={"webhook": f"http://127.0.0.1:{hook.port}/hook",
+                "webhook_secret_file": secret_file(root), "check_every": "200ms",
+                "storage_percent": "1"})
+    root.add_tenant("small", limits={"storage": "8M"})
+    root.add_tenant("unlimited")
+    root.start()
+    ev = wait_for(lambda: hook.events("storage_near_limit"), what="the storage alert")
+    _, _, j = ev[0]
+    assert j["tenant"] == "small" and j["event"] == "fired"
+    assert re.match(r"storage \d+ of 8388608 bytes \(\d+%\)", j["detail"]), j
+    assert [e for e in hook.events("storage_near_limit") if e[2]["tenant"] == "unlimited"] == []
