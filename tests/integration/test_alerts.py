@@ -11,12 +11,13 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socketserver
 import threading
 
 import pytest
 
-from tenantd_test import helper, wait_for
+from tenantd_test import REPO, helper, wait_for
 
 SECRET = b"s3cret-shared-with-the-vendor"
 
@@ -245,3 +246,31 @@ def test_storage_near_its_limit_alert(root, hook):
     assert j["tenant"] == "small" and j["event"] == "fired"
     assert re.match(r"storage \d+ of 8388608 bytes \(\d+%\)", j["detail"]), j
     assert [e for e in hook.events("storage_near_limit") if e[2]["tenant"] == "unlimited"] == []
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"),
+                    reason="nginx is not installed")
+def test_proxy_refusing_its_config_alert_then_recovery(root, hook):
+    tpl = os.path.join(root.path, "tpl")
+    shutil.copytree(os.path.join(REPO, "templates", "nginx"), tpl)
+    root.write_global(
+        proxy={"mode": "managed", "templates": tpl},
+        alerts={"webhook": f"http://127.0.0.1:{hook.port}/hook",
+                "webhook_secret_file": secret_file(root), "check_every": "200ms"})
+    root.add_tenant("dupont", worker=mini())
+    root.start()
+    tenant_tpl = os.path.join(tpl, "tenant.conf.in")
+    with open(tenant_tpl) as f:
+        original = f.read()
+    with open(tenant_tpl, "w") as f:
+        f.write(original.replace("client_max_body_size {{max_body}};",
+                                 "client_max_body_size {{max_body}};\n    bogus_directive on;"))
+    root.add_tenant("martin", worker=mini())  # renders with the broken template
+    ev = wait_for(lambda: hook.events("proxy_config_refused"), what="the proxy alert")
+    assert ev[0][2]["event"] == "fired" and "bogus_directive" in ev[0][2]["detail"]
+    assert ev[0][2]["tenant"] == ""
+    with open(tenant_tpl, "w") as f:
+        f.write(original)
+    assert root.post("/v1/reload").status == 200  # the proxy applies again
+    wait_for(lambda: len(hook.events("proxy_config_refused")) >= 2, what="its recovery")
+    assert [e[2]["event"] for e in hook.events("proxy_config_refused")] == ["fired", "recovered"]
