@@ -43,14 +43,27 @@ def test_access_log_rotated_past_its_share_and_reopened(root):
     assert "/before-" in read(log + ".1")
     assert os.path.getsize(log + ".1") > 4096
 
-    # nginx writes to the new file once its reload is done (new workers); a
-    # request served by an old worker may still land in .1.
+    # nginx writes to a new file once its reload is done (new workers); a
+    # request served by an old worker may still land in the renamed one. More
+    # rotations may follow meanwhile, so files are told apart by inode.
+    first = os.stat(log + ".1").st_ino
+
+    def inodes_with(marker):
+        out = set()
+        for p in [log] + [f"{log}.{k}" for k in (1, 2, 3)]:
+            try:
+                if marker in read(p):
+                    out.add(os.stat(p).st_ino)
+            except FileNotFoundError:
+                pass
+        return out
+
     wait_for(lambda: get(root, "/after-the-rotation").status < 500 and
-             "/after-the-rotation" in read(log), timeout=15,
-             what="nginx writing the new access log")
+             inodes_with("/after-the-rotation") - {first}, timeout=15,
+             what="nginx writing a new access log")
     assert get(root, "/only-in-the-new-file").status < 500
-    wait_for(lambda: "/only-in-the-new-file" in read(log), timeout=15, what="the next line")
-    assert "/only-in-the-new-file" not in read(log + ".1")
+    where = wait_for(lambda: inodes_with("/only-in-the-new-file"), what="the next line")
+    assert first not in where
     assert "rotated" in root.log() and "dupont.access.log" in root.log()
 
     # Three older files at most, as for the workers' logs.
