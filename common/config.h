@@ -50,6 +50,7 @@ char *config_diag_join(const struct config_diag *d);
 /* ---- global file --------------------------------------------------------- */
 
 enum proxy_mode { PROXY_MANAGED = 0, PROXY_EXTERNAL, PROXY_OFF };
+enum acme_challenge { ACME_HTTP01 = 0, ACME_DNS01 };
 
 struct config_global {
     char path[CONFIG_PATH_MAX];     /* the global file, absolute */
@@ -92,6 +93,21 @@ struct config_global {
     char tls_cert[CONFIG_PATH_MAX];         /* "" = no TLS */
     char tls_key[CONFIG_PATH_MAX];
     int tls_port; /* default 8443 when listen is 8080, else 443 */
+
+    /* [acme]: certificates per tenant (supervisor/tenantd/acme.c, docs/proxy.md "ACME") */
+    bool acme_enabled;                    /* default false */
+    char acme_directory[CONFIG_PATH_MAX]; /* the ACME server's directory URL (https://) */
+    char acme_email[CONFIG_TEXT_MAX];     /* the account's contact */
+    enum acme_challenge acme_challenge;   /* http-01 (default) | dns-01 */
+    char acme_dns_hook[CONFIG_PATH_MAX];  /* dns-01: program lego's "exec" provider runs */
+    char acme_ca_bundle[CONFIG_PATH_MAX]; /* "" = the system's CAs (a test CA otherwise) */
+    char acme_client[CONFIG_PATH_MAX];    /* the lego binary, default "lego" from PATH */
+    double acme_renew_fraction;           /* renew when this share of the lifetime remains */
+    char acme_renew_fraction_text[16];
+    int acme_weekly_limit;     /* the CA's new certificates per domain and week (-n warns) */
+    int64_t acme_retry_min_ms; /* first retry after a failure, doubled up to retry_max */
+    int64_t acme_retry_max_ms;
+    int64_t acme_timeout_ms; /* one issuance, then the client is killed */
 
     /* [backup] */
     int64_t backup_every_ms; /* every = 24h; 0 = no scheduled backups */

@@ -107,6 +107,13 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if ((g->tls_cert[0] == '\0') != (g->tls_key[0] == '\0'))
         config_perr(c, 0, "proxy", g->tls_cert[0] ? "tls_key" : "tls_cert",
                     "tls_cert and tls_key must be set together");
+    if (g->acme_enabled && (g->acme_directory[0] == '\0' || g->acme_email[0] == '\0'))
+        config_perr(c, config_seen_line(c, seen, "acme", "enabled"), "acme",
+                    g->acme_directory[0] ? "email" : "directory",
+                    "is required when [acme] enabled = true");
+    if (g->acme_enabled && g->acme_challenge == ACME_DNS01 && g->acme_dns_hook[0] == '\0')
+        config_perr(c, config_seen_line(c, seen, "acme", "challenge"), "acme", "dns_hook",
+                    "is required with challenge = dns-01");
 }
 
 int config_parse_global(const char *path, const char *text, size_t len, struct config_global *g,
