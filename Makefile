@@ -93,7 +93,7 @@ VERSION  := 0.1.0
 
 COMMON_SRC  := $(addprefix common/,argv.c backup.c backup_file.c backup_list.c backup_pg.c backup_restore.c cgroup.c config.c config_env.c config_files.c config_ini.c config_keys.c config_net.c config_value.c http_status.c pg_client.c pg_url.c jail_args.c landlock_net.c log.c proxy_render.c reach.c safefile.c sdnotify.c usage_token.c util.c)
 TENANTD_SRC := $(addprefix supervisor/tenantd/,acme.c admin.c admin_create_admin.c admin_database.c admin_files.c admin_h2o_errors.c admin_metrics.c admin_offboard.c admin_onboard.c admin_op.c admin_openapi.c admin_pg.c admin_cert.c admin_routes.c admin_state.c admin_upgrade.c admin_wait.c backoff.c backup_sched.c child.c health.c idle.c listen.c logcap.c netpolicy.c notify.c pg_admin.c pg_stats.c proxy.c proxy_files.c proxy_nginx.c reserve.c spawn.c spawn_hide.c status_json.c storage.c sup_cgroup.c sup_exec.c sup_ports.c sup_process.c sup_reload.c sup_upgrade.c sup_view.c supervisor.c svcnotify.c tenant_fsm.c tenantd_main.c uidmap.c upgrade.c usage_fetch.c usage_shape.c)
-CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_migrate.c ctl_onboard.c ctl_proxy.c ctl_upgrade.c ctl_wait.c ctl_export.c k8s_render.c)
+CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_cert.c ctl_format.c ctl_http.c ctl_logs.c ctl_main.c ctl_migrate.c ctl_onboard.c ctl_proxy.c ctl_upgrade.c ctl_wait.c ctl_export.c k8s_render.c)
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c

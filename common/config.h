@@ -335,6 +335,9 @@ const struct config_tenant_entry *config_find_tenant(const struct config *c, con
  * (nothing would be left to wake it). For tenantd -n and tenantctl check.
  * Returns the number of lines added. */
 size_t config_warnings(const struct config *c, struct config_diag *w);
+/* The ACME part of config_warnings: more per-subdomain certificates than the
+ * CA's weekly limit ([acme] weekly_limit). Returns the number added. */
+size_t config_acme_warnings(const struct config *c, struct config_diag *w);
 
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);

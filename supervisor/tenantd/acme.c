@@ -48,9 +48,9 @@ struct tcert {
     char host[CONFIG_HOST_MAX + 64];
     char path[CONFIG_PATH_MAX + 64]; /* live/<id>.<not_after>.pem, "" = none */
     enum cert_state state;
-    bool have_file;              /* a certificate not yet expired is on disk */
+    bool have_file;                /* a certificate not yet expired is on disk */
     int64_t not_before, not_after; /* unix seconds, when have_file */
-    int64_t next_ms;             /* wall clock ms of the next attempt, 0 = none */
+    int64_t next_ms;               /* wall clock ms of the next attempt, 0 = none */
     int failures;
     uint64_t issued;
     char last_error[256];
@@ -227,8 +227,8 @@ static int install(struct tcert *c, char *err, size_t errlen)
         util_path_fmt(key, sizeof key, "%s/lego/certificates/%s.key", A.dir, c->host) < 0)
         return -ENAMETOOLONG;
     r = read_dates(crt, &nb, &na);
-    if (r == 0 && util_path_fmt(dst, sizeof dst, "%s/live/%s.%lld.pem", A.dir, c->id,
-                                (long long)na) < 0)
+    if (r == 0 &&
+        util_path_fmt(dst, sizeof dst, "%s/live/%s.%lld.pem", A.dir, c->id, (long long)na) < 0)
         r = -ENAMETOOLONG;
     if (r == 0)
         r = util_read_file(crt, 1 << 20, &a, &al);
@@ -281,8 +281,8 @@ static void on_done(void *arg, struct child_result *res)
             c->issued++;
             c->last_error[0] = '\0';
             c->next_ms = renew_at(c);
-            snprintf(result, sizeof result, "certificate issued for %s, valid until %lld",
-                     c->host, (long long)c->not_after);
+            snprintf(result, sizeof result, "certificate issued for %s, valid until %lld", c->host,
+                     (long long)c->not_after);
             log_info(c->id, "acme: %s", result);
             if (A.audit)
                 A.audit(A.audit_arg, c->id, result);
@@ -511,8 +511,20 @@ void acme_render_done(unsigned generation)
     for (size_t i = 0; i < A.n; i++) {
         if (A.t[i].seen == generation)
             A.t[k++] = A.t[i];
-        else
+        else {
+            /* Offboarded (or its file removed): no more renewals, and its
+             * key does not outlive it. */
             log_info(A.t[i].id, "acme: tenant gone, its certificate is no longer renewed");
+            A.t[i].path[0] = '\0';
+            prune(&A.t[i], "");
+            static const char *const lego_files[] = {".crt", ".key", ".issuer.crt", ".json"};
+            for (size_t k2 = 0; k2 < sizeof lego_files / sizeof lego_files[0]; k2++) {
+                char f[CONFIG_PATH_MAX + 160];
+                if (util_path_fmt(f, sizeof f, "%s/lego/certificates/%s%s", A.dir, A.t[i].host,
+                                  lego_files[k2]) == 0)
+                    unlink(f);
+            }
+        }
     }
     A.n = k;
 }
@@ -526,8 +538,8 @@ json_t *acme_cert_json(const char *id)
         return NULL;
     c = find(id);
     if (c == NULL)
-        return json_pack("{s:s,s:n,s:n,s:s,s:n,s:i}", "state", "none", "not_after",
-                         "expires_in_s", "last_error", "", "next_attempt_in_s", "issued", 0);
+        return json_pack("{s:s,s:n,s:n,s:s,s:n,s:i}", "state", "none", "not_after", "expires_in_s",
+                         "last_error", "", "next_attempt_in_s", "issued", 0);
     json_t *o = json_object();
     json_object_set_new(o, "state", json_string(state_names[c->state]));
     json_object_set_new(o, "not_after", c->have_file ? json_integer(c->not_after) : json_null());

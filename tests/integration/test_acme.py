@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from tenantd_test import free_port_block, helper, http_request, wait_for
+from tenantd_test import binpath, free_port_block, helper, http_request, wait_for
 
 PEBBLE = shutil.which("pebble")
 CHALLTESTSRV = shutil.which("pebble-challtestsrv")
@@ -130,7 +130,7 @@ def pebble_for(tmp_path):
 
 
 def add(root, tid):
-    if os.access(os.path.join(os.path.dirname(helper("x")), "..", "tenant-worker"), os.X_OK):
+    if os.access(binpath("tenant-worker"), os.X_OK):
         return root.add_tenant(tid, name=f"Cabinet {tid.capitalize()}")
     return root.add_tenant(tid, name=f"Cabinet {tid.capitalize()}",
                            worker={"command": helper("echoworker"), "socket": "passed"})
@@ -249,3 +249,49 @@ def test_acme_issues_serves_refuses_and_renews(root, pebble_for):
     assert failures == [], failures[:5]
     assert cert_of(root, "dupont")["issued"] >= 2
     assert cert_of(root, "martin")["state"] == "valid"
+
+    # tenantctl cert, /metrics, and a forced renewal.
+    out = root.tenantctl("cert", "dupont").stdout
+    assert out.startswith("dupont: valid, expires ") and "next attempt in" in out, out
+    out = root.tenantctl("cert", "refused").stdout
+    assert out.startswith("refused: error: ") and "next attempt in" in out, out
+    metrics = root.get("/metrics").text
+    assert 'tenantd_tenant_cert_expiry_seconds{tenant="dupont"}' in metrics
+    assert 'tenantd_tenant_cert_expiry_seconds{tenant="refused"}' not in metrics
+    issued = cert_of(root, "martin")["issued"]
+    assert json.loads(root.tenantctl("cert", "martin", "--renew", "--json").stdout)["id"] == \
+        "martin"
+    wait_for(lambda: cert_of(root, "martin")["issued"] > issued, timeout=20,
+             what="martin's renewal on demand")
+
+    # A suspended firm keeps its certificate: its page is served over HTTPS.
+    root.tenantctl("suspend", "martin")
+    r = wait_for(lambda: (lambda r: r if r.stdout.endswith("\n503") else None)(subprocess.run(
+        [CURL, "-sS", "--max-time", "5", "--cacert", str(root_pem), "--resolve",
+         f"martin.localhost:{tls_port}:127.0.0.1", "-w", "\n%{http_code}",
+         f"https://martin.localhost:{tls_port}/"], capture_output=True, text=True, timeout=15)),
+        timeout=15, what="martin's suspended page over HTTPS")
+    assert cert_of(root, "martin")["state"] == "valid"
+
+    # Offboarding stops the renewals.
+    assert root.request("DELETE", "/v1/tenants/dupont").status == 200
+    wait_for(lambda: "[dupont] acme: tenant gone" in root.log(), timeout=15,
+             what="dupont's renewals to stop")
+    assert not [f for f in os.listdir(os.path.join(acme_dir, "live")) if f.startswith("dupont.")]
+
+
+def test_check_warns_past_the_weekly_limit(root):
+    """tenantd -n: more per-subdomain certificates than the CA's weekly limit."""
+    root.write_global(acme={"enabled": "true", "directory": "https://127.0.0.1:1/dir",
+                            "email": "ops@example.org", "weekly_limit": "2"})
+    for tid in ("dupont", "martin"):
+        root.add_tenant(tid)
+    r = subprocess.run([binpath("tenantd"), "-n", "-c", root.config], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and "weekly_limit" not in r.stderr, r.stderr
+    root.add_tenant("durand")
+    r = subprocess.run([binpath("tenantd"), "-n", "-c", root.config], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "[acme] 3 tenants need 3 certificates" in r.stderr
+    assert "weekly_limit = 2" in r.stderr and "dns-01" in r.stderr
