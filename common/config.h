@@ -164,6 +164,7 @@ struct config_plan {
     char allow[CONFIG_TEXT_MAX]; /* host:port ..., "" = none */
     int64_t max_body_bytes;      /* the proxy's client_max_body_size; default 1M */
     enum db_type database;       /* the default of its tenants' [database] type */
+    bool hsts;                   /* send Strict-Transport-Security over TLS; default false */
 };
 
 struct config_plans {
@@ -236,6 +237,7 @@ struct config_tenant {
     int64_t log_budget_bytes;
     int64_t storage_bytes;  /* 0 = none */
     int64_t max_body_bytes; /* the proxy's client_max_body_size */
+    bool hsts;              /* the plan's hsts: Strict-Transport-Security over TLS */
 
     /* [worker] */
     int port;

@@ -342,6 +342,7 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             t->storage_bytes = pl->storage_bytes;
         if (!config_seen_line(c, seen, "limits", "max_body"))
             t->max_body_bytes = pl->max_body_bytes;
+        t->hsts = pl->hsts;
         if (!config_seen_line(c, seen, "worker", "ai_model"))
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))

@@ -446,6 +446,7 @@ static const struct key plan_keys[] = {
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
     {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
+    {NULL, "hsts", K_BOOL, 0, P(hsts), .def = "false"},
     {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
     {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
     {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},

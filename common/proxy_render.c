@@ -249,6 +249,7 @@ enum {
     K_SUSPENDED_PAGE,
     K_PROXY_SOURCE,
     K_MAX_BODY,
+    K_HSTS,
     K__COUNT
 };
 static const char *const key_names[K__COUNT] = {
@@ -270,6 +271,7 @@ static const char *const key_names[K__COUNT] = {
     [K_SUSPENDED_PAGE] = "suspended_page",
     [K_PROXY_SOURCE] = "proxy_source",
     [K_MAX_BODY] = "max_body",
+    [K_HSTS] = "hsts",
 };
 /* The first K_ID keys are global; the main and default templates see only those. */
 #define K_GLOBAL_COUNT K_ID
@@ -416,6 +418,9 @@ static int tenant_ctx(const struct config_global *g, const struct config_tenant 
     c->values[K_PORT] = c->port;
     c->values[K_SUSPENDED_PAGE] = c->suspended_page;
     c->values[K_MAX_BODY] = c->max_body;
+    /* The plan's hsts: a fixed directive, only in the TLS templates. */
+    c->values[K_HSTS] =
+        t->hsts ? "add_header Strict-Transport-Security \"max-age=31536000\" always;" : "";
     return 0;
 }
 

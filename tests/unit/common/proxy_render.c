@@ -178,6 +178,8 @@ static void test_acme_certs(void **state)
     (void)state;
     fixture_global(&g, "/srv/tenantd/run", "/srv/tenantd/logs", NULL, NULL);
     certs[1] = "/srv/tenantd/run/acme/live/dupont.1800000000.pem";
+    fixture[1].hsts = true; /* dupont's plan asks for HSTS; durand's does not */
+    fixture[2].hsts = true; /* durand has no certificate: no HSTS over plain HTTP */
     assert_int_equal(
         proxy_render_certs(&g, fixture_ptr, certs, N_FIXTURE, &tpl, &out, err, sizeof err), 0);
     check_golden("tenants-acme.conf", out.tenants_conf);
@@ -190,6 +192,14 @@ static void test_acme_certs(void **state)
     assert_null(strstr(out.tenants_conf, "return 301 https://durand.localhost"));
     assert_non_null(strstr(out.tenants_conf, "root /srv/tenantd/run/nginx/acme;"));
     assert_non_null(strstr(out.tenants_conf, "ssl_reject_handshake on;"));
+    {
+        const char *h = "add_header Strict-Transport-Security \"max-age=31536000\" always;";
+        const char *first = strstr(out.tenants_conf, h);
+        assert_non_null(first);
+        assert_null(strstr(first + 1, h)); /* once: dupont's TLS server only */
+        assert_true(first > strstr(out.tenants_conf, "ssl_certificate /srv/tenantd/run/acme"));
+    }
+    fixture[1].hsts = fixture[2].hsts = false;
     proxy_rendered_free(&out);
 
     /* A path outside the allowlist is refused, naming the tenant. */
