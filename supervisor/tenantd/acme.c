@@ -537,9 +537,11 @@ json_t *acme_cert_json(const char *id)
     if (!A.on)
         return NULL;
     c = find(id);
+    /* Not rendered yet (onboarding answers before the proxy's next render):
+     * the request is about to be queued. */
     if (c == NULL)
-        return json_pack("{s:s,s:n,s:n,s:s,s:n,s:i}", "state", "none", "not_after", "expires_in_s",
-                         "last_error", "", "next_attempt_in_s", "issued", 0);
+        return json_pack("{s:s,s:n,s:n,s:s,s:n,s:i}", "state", "pending", "not_after",
+                         "expires_in_s", "last_error", "", "next_attempt_in_s", "issued", 0);
     json_t *o = json_object();
     json_object_set_new(o, "state", json_string(state_names[c->state]));
     json_object_set_new(o, "not_after", c->have_file ? json_integer(c->not_after) : json_null());

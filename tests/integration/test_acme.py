@@ -165,8 +165,12 @@ def test_acme_issues_serves_refuses_and_renews(root, pebble_for):
         add(root, tid)
     root.start()
 
-    # Both firms get a certificate; the refused one an error and a retry.
-    for tid in ("dupont", "martin"):
+    # Onboarding does not wait for the certificate: it says it is pending.
+    out = root.tenantctl("onboard", "durand", "Cabinet Durand", "professional").stdout
+    assert "https:    certificate pending; plain HTTP until it is issued" in out, out
+
+    # Every firm gets a certificate; the refused one an error and a retry.
+    for tid in ("dupont", "martin", "durand"):
         wait_for(lambda: cert_of(root, tid)["state"] == "valid", timeout=30,
                  what=f"{tid}'s certificate")
     c = wait_for(lambda: (lambda c: c if c["state"] == "error" else None)(
