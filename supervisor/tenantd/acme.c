@@ -464,6 +464,11 @@ bool acme_enabled(void)
     return A.on;
 }
 
+bool acme_busy(void)
+{
+    return A.running != NULL;
+}
+
 const char *acme_cert_for(const char *id, const char *sub, bool served, unsigned generation)
 {
     struct tcert *c;

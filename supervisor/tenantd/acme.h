@@ -41,6 +41,8 @@ int acme_start(uv_loop_t *loop, struct sup *s, struct proxy *p, acme_audit_fn au
 /* Kill a running client, close the timer; safe when not started. */
 void acme_stop(void);
 bool acme_enabled(void);
+/* An issuance runs now (tenantd's upgrade waits: the client is not handed over). */
+bool acme_busy(void);
 
 /*
  * The proxy's question while rendering tenant `id` (subdomain `sub`,

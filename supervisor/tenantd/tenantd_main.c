@@ -249,6 +249,8 @@ static void up_busy(void *arg, char *why, size_t n)
         snprintf(why, n, "tenantd is stopping");
     else if (dm->proxy && proxy_upgrade_busy(dm->proxy))
         snprintf(why, n, "the proxy is applying a configuration; try again");
+    else if (acme_busy())
+        snprintf(why, n, "an ACME issuance is running; try again");
     else
         sup_upgrade_busy(dm->sup, why, n);
     if (!why[0] && dm->admin)
