@@ -167,7 +167,9 @@ def test_acme_issues_serves_refuses_and_renews(root, pebble_for):
 
     # Onboarding does not wait for the certificate: it says it is pending.
     out = root.tenantctl("onboard", "durand", "Cabinet Durand", "professional").stdout
-    assert "https:    certificate pending; plain HTTP until it is issued" in out, out
+    # (Unless durand's issuance, fourth in the queue, already ended, on a fast machine.)
+    assert "https:    certificate pending; plain HTTP until it is issued" in out or \
+        cert_of(root, "durand")["issued"] >= 1, out
 
     # Every firm gets a certificate; the refused one an error and a retry.
     for tid in ("dupont", "martin", "durand"):
