@@ -382,5 +382,25 @@ size_t config_warnings(const struct config *c, struct config_diag *w)
             n++;
         }
     }
+    n += config_acme_warnings(c, w);
     return n;
+}
+
+size_t config_acme_warnings(const struct config *c, struct config_diag *w)
+{
+    size_t served = 0;
+    if (c == NULL || !c->g.acme_enabled || c->g.tls_cert[0] != '\0')
+        return 0; /* an operator's certificate wins: nothing is issued */
+    for (size_t i = 0; i < c->n_tenants; i++)
+        served += c->tenants[i].valid && c->tenants[i].t.status != TENANT_CANCELLED;
+    if (served <= (size_t)c->g.acme_weekly_limit)
+        return 0;
+    config_diag_add(w,
+                    "tenantd.ini: warning: [acme] %zu tenants need %zu certificates for %s, "
+                    "more than the CA issues per domain and week ([acme] weekly_limit = %d): "
+                    "onboarding them at once will hit the CA's rate limit; beyond a few dozen "
+                    "firms use one wildcard certificate *.%s through dns-01, set as [proxy] "
+                    "tls_cert/tls_key",
+                    served, served, c->g.domain, c->g.acme_weekly_limit, c->g.domain);
+    return 1;
 }

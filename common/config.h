@@ -50,6 +50,7 @@ char *config_diag_join(const struct config_diag *d);
 /* ---- global file --------------------------------------------------------- */
 
 enum proxy_mode { PROXY_MANAGED = 0, PROXY_EXTERNAL, PROXY_OFF };
+enum acme_challenge { ACME_HTTP01 = 0, ACME_DNS01 };
 
 struct config_global {
     char path[CONFIG_PATH_MAX];     /* the global file, absolute */
@@ -93,6 +94,21 @@ struct config_global {
     char tls_cert[CONFIG_PATH_MAX];         /* "" = no TLS */
     char tls_key[CONFIG_PATH_MAX];
     int tls_port; /* default 8443 when listen is 8080, else 443 */
+
+    /* [acme]: certificates per tenant (supervisor/tenantd/acme.c, docs/proxy.md "ACME") */
+    bool acme_enabled;                    /* default false */
+    char acme_directory[CONFIG_PATH_MAX]; /* the ACME server's directory URL (https://) */
+    char acme_email[CONFIG_TEXT_MAX];     /* the account's contact */
+    enum acme_challenge acme_challenge;   /* http-01 (default) | dns-01 */
+    char acme_dns_hook[CONFIG_PATH_MAX];  /* dns-01: program lego's "exec" provider runs */
+    char acme_ca_bundle[CONFIG_PATH_MAX]; /* "" = the system's CAs (a test CA otherwise) */
+    char acme_client[CONFIG_PATH_MAX];    /* the lego binary, default "lego" from PATH */
+    double acme_renew_fraction;           /* renew when this share of the lifetime remains */
+    char acme_renew_fraction_text[16];
+    int acme_weekly_limit;     /* the CA's new certificates per domain and week (-n warns) */
+    int64_t acme_retry_min_ms; /* first retry after a failure, doubled up to retry_max */
+    int64_t acme_retry_max_ms;
+    int64_t acme_timeout_ms; /* one issuance, then the client is killed */
 
     /* [backup] */
     int64_t backup_every_ms; /* every = 24h; 0 = no scheduled backups */
@@ -163,6 +179,7 @@ struct config_plan {
     char allow[CONFIG_TEXT_MAX]; /* host:port ..., "" = none */
     int64_t max_body_bytes;      /* the proxy's client_max_body_size; default 1M */
     enum db_type database;       /* the default of its tenants' [database] type */
+    bool hsts;                   /* send Strict-Transport-Security over TLS; default false */
 };
 
 struct config_plans {
@@ -235,6 +252,7 @@ struct config_tenant {
     int64_t log_budget_bytes;
     int64_t storage_bytes;  /* 0 = none */
     int64_t max_body_bytes; /* the proxy's client_max_body_size */
+    bool hsts;              /* the plan's hsts: Strict-Transport-Security over TLS */
 
     /* [worker] */
     int port;
@@ -334,6 +352,9 @@ const struct config_tenant_entry *config_find_tenant(const struct config *c, con
  * (nothing would be left to wake it). For tenantd -n and tenantctl check.
  * Returns the number of lines added. */
 size_t config_warnings(const struct config *c, struct config_diag *w);
+/* The ACME part of config_warnings: more per-subdomain certificates than the
+ * CA's weekly limit ([acme] weekly_limit). Returns the number added. */
+size_t config_acme_warnings(const struct config *c, struct config_diag *w);
 
 /* Per-tenant paths: <data_dir>/<id>, <log_dir>/<id>.log. Return snprintf-style length. */
 int config_tenant_data_dir(const struct config_global *g, const char *id, char *buf, size_t n);

@@ -113,6 +113,13 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if (g->alerts_webhook[0] && !g->alerts_webhook_secret_file[0])
         config_perr(c, config_seen_line(c, seen, "alerts", "webhook"), "alerts", "webhook",
                     "needs webhook_secret_file (the shared secret its requests are signed with)");
+    if (g->acme_enabled && (g->acme_directory[0] == '\0' || g->acme_email[0] == '\0'))
+        config_perr(c, config_seen_line(c, seen, "acme", "enabled"), "acme",
+                    g->acme_directory[0] ? "email" : "directory",
+                    "is required when [acme] enabled = true");
+    if (g->acme_enabled && g->acme_challenge == ACME_DNS01 && g->acme_dns_hook[0] == '\0')
+        config_perr(c, config_seen_line(c, seen, "acme", "challenge"), "acme", "dns_hook",
+                    "is required with challenge = dns-01");
 }
 
 int config_parse_global(const char *path, const char *text, size_t len, struct config_global *g,
@@ -341,6 +348,7 @@ static void tenant_derive(struct pctx *c, const struct config_global *g,
             t->storage_bytes = pl->storage_bytes;
         if (!config_seen_line(c, seen, "limits", "max_body"))
             t->max_body_bytes = pl->max_body_bytes;
+        t->hsts = pl->hsts;
         if (!config_seen_line(c, seen, "worker", "ai_model"))
             util_strlcpy(t->ai_model, pl->ai_model, sizeof(t->ai_model));
         if (!config_seen_line(c, seen, "worker", "advanced_features"))

@@ -114,7 +114,7 @@ struct key {
 
 /* The most rows a table may have: the loaders' "seen on line" arrays are this
  * long, and config_keys.c checks at compile time that every table fits. */
-#define CONFIG_KEYS_MAX 64
+#define CONFIG_KEYS_MAX 96
 
 /* One file kind's table and its number of rows. */
 struct key_table {

@@ -273,6 +273,17 @@ static const struct check chk_siret = {valid_siret, "a SIRET number (14 digits)"
 static const struct check chk_phone = {valid_phone,
                                        "a phone number (digits, spaces and + ( ) . -)"};
 static const struct check chk_email = {valid_email, "a valid e-mail address"};
+/* An ACME directory: https:// and nothing that could split lego's argument. */
+static bool valid_https_url(const char *s)
+{
+    if (strncmp(s, "https://", 8) != 0 || s[8] == '\0')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!is_alnum(*p) && !strchr(":/._-~%?=&+", *p))
+            return false;
+    return true;
+}
+static const struct check chk_https_url = {valid_https_url, "an https:// URL"};
 static const struct check chk_language = {valid_language, "one of fr, en"};
 static const struct check chk_timezone = {valid_timezone, "a time zone name like Europe/Paris"};
 static const struct check chk_command = {
@@ -320,6 +331,7 @@ int config_stop_signal(enum worker_stop_signal s)
     return (unsigned)s < sizeof nums / sizeof nums[0] ? nums[s] : SIGTERM;
 }
 static const char *const db_names[] = {"sqlite", "postgresql", NULL};
+static const char *const acme_challenge_names[] = {"http-01", "dns-01", NULL};
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define FIELD2(type, f) .off2 = offsetof(type, f), .size2 = sizeof(((type *)0)->f)
@@ -373,6 +385,22 @@ static const struct key global_keys[] = {
     {"proxy", "tls_cert", K_PATH, F_EMPTY_OK, G(tls_cert), .def = ""},
     {"proxy", "tls_key", K_PATH, F_EMPTY_OK, G(tls_key), .def = ""},
     {"proxy", "tls_port", K_INT, 0, G(tls_port), .min = 1, .max = 65535},
+
+    {"acme", "enabled", K_BOOL, 0, G(acme_enabled), .def = "false"},
+    {"acme", "directory", K_STR, F_EMPTY_OK, G(acme_directory), .def = "", .check = &chk_https_url},
+    {"acme", "email", K_STR, F_EMPTY_OK, G(acme_email), .def = "", .check = &chk_email},
+    {"acme", "challenge", K_ENUM, 0, G(acme_challenge), .def = "http-01",
+     .names = acme_challenge_names},
+    {"acme", "dns_hook", K_PATH, F_EMPTY_OK, G(acme_dns_hook), .def = ""},
+    {"acme", "ca_bundle", K_PATH, F_EMPTY_OK, G(acme_ca_bundle), .def = ""},
+    {"acme", "client", K_PROGRAM, 0, G(acme_client), .def = "lego", .check = &chk_program},
+    {"acme", "renew_fraction", K_THRESHOLD, 0, G(acme_renew_fraction), G2(acme_renew_fraction_text),
+     .def = "0.33"},
+    {"acme", "weekly_limit", K_INT, 0, G(acme_weekly_limit), .min = 1, .max = 1000000, .def = "50"},
+    {"acme", "retry_min", K_DURATION, 0, G(acme_retry_min_ms), .min = 100, .max = DAY, .def = "1m"},
+    {"acme", "retry_max", K_DURATION, 0, G(acme_retry_max_ms), .min = 100, .max = 7 * DAY,
+     .def = "6h"},
+    {"acme", "timeout", K_DURATION, 0, G(acme_timeout_ms), .min = 1000, .max = HOUR, .def = "5m"},
 
     {"backup", "every", K_DURATION, 0, G(backup_every_ms), .min = 0, .max = 30 * DAY, .def = "24h"},
     {"backup", "keep", K_INT, 0, G(backup_keep), .min = 1, .max = 1000, .def = "7"},
@@ -459,6 +487,7 @@ static const struct key plan_keys[] = {
     {NULL, "cpu_weight", K_INT, F_REQUIRED, P(cpu_weight), B_CPU},
     {NULL, "log_budget", K_SIZE, F_REQUIRED, P(log_budget_bytes), B_LOGS},
     {NULL, "max_body", K_SIZE, 0, P(max_body_bytes), B_BODY, .def = "1M"},
+    {NULL, "hsts", K_BOOL, 0, P(hsts), .def = "false"},
     {NULL, "idle_after", K_DURATION, 0, P(idle_after_ms), B_IDLE, .def = "0"},
     {NULL, "storage", K_SIZE, 0, P(storage_bytes), B_STORAGE},
     {NULL, "network", K_STR, F_EMPTY_OK, P(network), .def = "", .names = network_names},

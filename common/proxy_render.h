@@ -81,6 +81,9 @@ void proxy_rendered_free(struct proxy_rendered *r);
 /* Folders under <run_dir>/nginx (nginx's prefix), named once for every user. */
 #define PROXY_PREFIX_DIR "nginx"
 #define PROXY_SUSPENDED_DIR "suspended"
+/* The http-01 webroot under the prefix ({{acme_webroot}}): files appear in
+ * <it>/.well-known/acme-challenge/ while an ACME client waits for validation. */
+#define PROXY_ACME_DIR "acme"
 
 /*
  * Render the configuration for tenants[0..n) (in the order given; tenantd
@@ -106,6 +109,17 @@ int proxy_render_prefix(const struct config_global *g, char *buf, size_t n);
 int proxy_render(const struct config_global *g, const struct config_tenant *const *tenants,
                  size_t n, const struct proxy_templates *tpl, struct proxy_rendered *out, char *err,
                  size_t errlen);
+
+/*
+ * proxy_render with a certificate per tenant: certs[i] (NULL = none) is an
+ * absolute path of a PEM file holding tenants[i]'s chain and key (ACME,
+ * supervisor/tenantd/acme.c); such a tenant gets the TLS templates. The
+ * operator's [proxy] tls_cert wins: when it is set, certs is ignored.
+ * certs may be NULL.
+ */
+int proxy_render_certs(const struct config_global *g, const struct config_tenant *const *tenants,
+                       const char *const *certs, size_t n, const struct proxy_templates *tpl,
+                       struct proxy_rendered *out, char *err, size_t errlen);
 
 /*
  * Render the suspended page of one tenant from the HTML template `tpl`

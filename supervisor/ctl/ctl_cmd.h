@@ -75,6 +75,9 @@ int ctl_wait_state(const char *socket_path, const char *id, const char *states, 
                    int *http_status, json_t **body, char *err, size_t errlen);
 int ctl_cmd_wait(struct ctl *c);
 
+/* ctl_cert.c */
+int ctl_cmd_cert(struct ctl *c);
+
 /* ctl_migrate.c */
 int ctl_cmd_migrate(struct ctl *c);
 

@@ -568,6 +568,12 @@ static const struct ctl_cmd commands[] = {
      "(and the reason when failed or in backoff); exit 0 when reached, 1 at the timeout.\n"
      "Example: wait dupont running,failed",
      ctl_cmd_wait},
+    {"cert", "cert <id> [--renew] [--json]",
+     "Show the tenant's ACME certificate ([acme] in tenantd.ini): none, pending,\n"
+     "valid or error, its expiry, the last error and when the next attempt runs.\n"
+     "--renew queues an issuance now (one runs at a time); the certificate is\n"
+     "swapped once nginx -t accepts it.",
+     ctl_cmd_cert},
     {"start", "start <id>", "Start a stopped tenant; clears an operator's recorded stop.",
      cmd_action},
     {"stop", "stop <id>",

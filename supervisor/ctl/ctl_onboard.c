@@ -92,6 +92,13 @@ int ctl_cmd_onboard(struct ctl *c)
         printf("onboarded %s\n  url:      %s\n  port:     %lld\n  admin:    %s\n  password: %s\n"
                "(the password is shown once; the firm should change it)\n",
                id, url, (long long)json_integer_value(json_object_get(j, "port")), user, pw);
+        /* [acme]: onboarding does not wait for the certificate. */
+        const char *cs = json_string_value(
+            json_object_get(json_object_get(json_object_get(j, "tenant"), "cert"), "state"));
+        if (cs != NULL && strcmp(cs, "valid") != 0)
+            printf(
+                "  https:    certificate %s; plain HTTP until it is issued (tenantctl cert %s)\n",
+                strcmp(cs, "error") == 0 ? "refused for now" : "pending", id);
     }
     json_decref(j);
     return CTL_EXIT_OK;

@@ -58,6 +58,10 @@ void admin_set_backup_sched(struct admin *a, struct backup_sched *bs);
 struct proxy;
 void admin_set_proxy(struct admin *a, struct proxy *p);
 
+/* acme.h's audit hook: one audit entry per issuance, by "acme". `arg` is the
+ * struct admin (NULL: logged only). */
+void admin_cert_audit(void *arg, const char *tenant, const char *result);
+
 /*
  * An operator's persisted wish for a tenant, from <run_dir>/state.db (written
  * by the admin API's stop/suspend/start/resume, surviving restarts). The

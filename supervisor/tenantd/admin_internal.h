@@ -133,6 +133,12 @@ struct admin_route {
     long arg;
 };
 
+/* GET /v1/tenants/<id>/cert, POST /v1/tenants/<id>/cert/renew (admin_cert.c). */
+void admin_cert_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                    const struct admin_req *r);
+void admin_cert_renew(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r);
+
 /* The table, for its unit test and for the listing in the docs. */
 size_t admin_route_count(void);
 const struct admin_route *admin_route_at(size_t i); /* NULL past the end */

@@ -4,6 +4,7 @@
  * label value goes through admin_metrics_escape.
  */
 #include "admin_metrics.h"
+#include "acme.h"
 #include "alerts.h"
 #include "storage.h"
 
@@ -124,6 +125,17 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
     for (size_t i = 0; i < n; i++) {
         tlabel(&v[i], t, sizeof t);
         fprintf(f, "tenantd_tenant_cpu_seconds_total{tenant=\"%s\"} %.3f\n", t, v[i].cpu_seconds);
+    }
+    if (acme_enabled()) {
+        family(f, "tenantd_tenant_cert_expiry_seconds", "gauge",
+               "Seconds until the tenant's ACME certificate expires (absent without one).");
+        for (size_t i = 0; i < n; i++) {
+            int64_t left;
+            if (!acme_cert_expiry(v[i].id, &left))
+                continue;
+            tlabel(&v[i], t, sizeof t);
+            fprintf(f, "tenantd_tenant_cert_expiry_seconds{tenant=\"%s\"} %" PRId64 "\n", t, left);
+        }
     }
     family(f, "tenantd_tenant_database_info", "gauge",
            "1, labelled with the tenant's database backend (sqlite or postgresql).");

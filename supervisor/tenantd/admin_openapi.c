@@ -101,6 +101,14 @@ static const char components[] =
     "\"id\":{\"type\":\"string\"},\"path\":{\"type\":\"string\"}}},"
     "\"Reloaded\":{\"type\":\"object\",\"required\":[\"reloaded\"],"
     "\"properties\":{\"reloaded\":{\"type\":\"boolean\"}}},"
+    "\"Cert\":{\"type\":\"object\",\"required\":[\"id\",\"cert\"],\"properties\":{"
+    "\"id\":{\"type\":\"string\"},\"cert\":{\"type\":\"object\",\"required\":[\"state\"],"
+    "\"properties\":{\"state\":{\"type\":\"string\",\"enum\":[\"none\",\"pending\","
+    "\"valid\",\"error\"]},\"not_after\":{\"type\":[\"integer\",\"null\"]},"
+    "\"expires_in_s\":{\"type\":[\"integer\",\"null\"]},"
+    "\"last_error\":{\"type\":\"string\"},"
+    "\"next_attempt_in_s\":{\"type\":[\"integer\",\"null\"]},"
+    "\"issued\":{\"type\":\"integer\",\"minimum\":0}}}}},"
     "\"DatabaseSwitch\":{\"type\":\"object\",\"required\":[\"id\",\"database\",\"previous\"],"
     "\"properties\":{\"id\":{\"type\":\"string\"},"
     "\"database\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
@@ -135,6 +143,10 @@ static const struct answer {
     {"GET", "/v1/tenants/*/usage", 200, "application/json", "Usage",
      "the month's usage, from the worker, shape-checked"},
     {"POST", "/v1/tenants/*/backup", 200, "application/json", "Backup", "back up now"},
+    {"GET", "/v1/tenants/*/cert", 200, "application/json", "Cert",
+     "the tenant's ACME certificate ([acme])"},
+    {"POST", "/v1/tenants/*/cert/renew", 200, "application/json", "Cert",
+     "queue an ACME issuance for the tenant now"},
     {"POST", "/v1/tenants/*/database", 200, "application/json", "DatabaseSwitch",
      "switch the tenant's storage backend (tenantctl migrate's last step)"},
     {"GET", "/v1/openapi.json", 200, "application/json", "AnyObject", "this document"},

@@ -692,6 +692,8 @@ static const struct admin_route routes[] = {
     {"POST", "/v1/tenants/*/admins", ADMIN_AUTH_TOKEN, h_admins, 0},
     {"GET", "/v1/tenants/*/usage", ADMIN_AUTH_TOKEN, h_usage, 0},
     {"POST", "/v1/tenants/*/backup", ADMIN_AUTH_TOKEN, h_backup, 0},
+    {"GET", "/v1/tenants/*/cert", ADMIN_AUTH_TOKEN, admin_cert_get, 0},
+    {"POST", "/v1/tenants/*/cert/renew", ADMIN_AUTH_TOKEN, admin_cert_renew, 0},
     {"POST", "/v1/tenants/*/database", ADMIN_AUTH_TOKEN, h_database, 0},
     {"POST", "/v1/tenants/*/start", ADMIN_AUTH_TOKEN, h_action, 0},
     {"POST", "/v1/tenants/*/stop", ADMIN_AUTH_TOKEN, h_action, 1},

@@ -575,7 +575,7 @@ void proxy_request_apply(struct proxy *p)
 
 static int prepare_dirs(struct proxy *p, const struct config_global *g, char *err, size_t errlen)
 {
-    static const char *const sub[] = {"", ("/" PROXY_SUSPENDED_DIR), "/temp"};
+    static const char *const sub[] = {"", ("/" PROXY_SUSPENDED_DIR), "/temp", ("/" PROXY_ACME_DIR)};
     char path[PATH_MAX];
     struct stat st;
     int r;

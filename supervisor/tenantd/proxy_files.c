@@ -8,6 +8,7 @@
  * What it does not do: test, swap or reload a configuration (proxy.c), or run
  * nginx (proxy_nginx.c).
  */
+#include "acme.h"
 #include "proxy_internal.h"
 
 #include <dirent.h>
@@ -222,7 +223,17 @@ int proxy_render_candidate(struct proxy *p, char *err, size_t errlen)
         /* The mode is fixed at start; the prefix was made for it. */
         g.proxy_mode = p->mode;
         snprintf(g.nginx_prefix, sizeof g.nginx_prefix, "%s", p->prefix);
-        r = proxy_render(&g, ptr, n, &tpl, &p->cand, err, errlen);
+        /* ACME: each served tenant's own certificate, if any (acme.h). */
+        static unsigned acme_gen;
+        const char **certs = acme_enabled() ? calloc(n ? n : 1, sizeof *certs) : NULL;
+        acme_gen++;
+        for (size_t i = 0; certs != NULL && i < n; i++)
+            certs[i] = acme_cert_for(ptr[i]->id, ptr[i]->subdomain,
+                                     ptr[i]->status != TENANT_CANCELLED, acme_gen);
+        if (certs != NULL)
+            acme_render_done(acme_gen);
+        r = proxy_render_certs(&g, ptr, (const char *const *)certs, n, &tpl, &p->cand, err, errlen);
+        free(certs);
     }
     if (r == 0)
         r = write_pages(p, &c->g, ptr, n, err, errlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme.h"
 #include "proxy.h"
 #include "storage.h"
 
@@ -131,6 +132,10 @@ json_t *status_json_tenant(const struct tenant_view *v)
                         "lines_dropped", (json_int_t)v->log_lines_dropped, "bytes_dropped",
                         (json_int_t)v->log_bytes_dropped, "pauses", (json_int_t)v->log_pauses,
                         "throttled_ms", (json_int_t)v->log_paused_ms));
+    /* [acme]: the tenant's certificate (acme.h); absent when ACME is off. */
+    json_t *cert = acme_cert_json(v->id);
+    if (cert != NULL)
+        rc |= set(o, "cert", cert);
     /* Storage against the plan's limit (storage.h); null before the first
      * measure. */
     struct storage_info si;

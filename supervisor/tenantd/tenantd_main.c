@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "acme.h"
 #include "admin.h"
 #include "backup_sched.h"
 #include "capacity.h"
@@ -225,6 +226,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     dm->stopping = true;
     log_info(NULL, "%s: stopping", strsignal(signum));
+    acme_stop();
     upgrade_close();
     svcnotify_stopping(dm->sd);
     alerts_stop(); /* before the proxy it reads goes away */
@@ -263,6 +265,8 @@ static void up_busy(void *arg, char *why, size_t n)
         snprintf(why, n, "tenantd is stopping");
     else if (dm->proxy && proxy_upgrade_busy(dm->proxy))
         snprintf(why, n, "the proxy is applying a configuration; try again");
+    else if (acme_busy())
+        snprintf(why, n, "an ACME issuance is running; try again");
     else
         sup_upgrade_busy(dm->sup, why, n);
     if (!why[0] && dm->admin)
@@ -467,6 +471,11 @@ int main(int argc, char **argv)
         else
             /* GET /v1/proxy, the proxy's metrics, and POST /v1/reload re-applying. */
             admin_set_proxy(dm.admin, dm.proxy);
+        /* [acme]: certificates per tenant, rendered by the proxy. */
+        perr[0] = '\0';
+        prc = acme_start(dm.loop, dm.sup, dm.proxy, admin_cert_audit, dm.admin, perr, sizeof perr);
+        if (prc < 0)
+            log_error(NULL, "cannot start ACME: %s", perr[0] ? perr : strerror(-prc));
         /* POST /v1/tenants/<id>/backup queues with the scheduler; without
          * it, tenantctl backup copies the database itself. */
         start_backups(&dm);

@@ -165,6 +165,59 @@ static void test_golden_managed(void **state)
     proxy_rendered_free(&out);
 }
 
+/* ACME: a tenant with its own certificate gets the TLS templates naming it
+ * (one file, chain and key); the others stay on plain HTTP with the
+ * http-01 location; an operator's tls_cert wins over every tenant's. */
+static void test_acme_certs(void **state)
+{
+    struct config_global g;
+    struct proxy_rendered out;
+    char err[512] = "";
+    const char *certs[N_FIXTURE] = {NULL};
+
+    (void)state;
+    fixture_global(&g, "/srv/tenantd/run", "/srv/tenantd/logs", NULL, NULL);
+    certs[1] = "/srv/tenantd/run/acme/live/dupont.1800000000.pem";
+    fixture[1].hsts = true; /* dupont's plan asks for HSTS; durand's does not */
+    fixture[2].hsts = true; /* durand has no certificate: no HSTS over plain HTTP */
+    assert_int_equal(
+        proxy_render_certs(&g, fixture_ptr, certs, N_FIXTURE, &tpl, &out, err, sizeof err), 0);
+    check_golden("tenants-acme.conf", out.tenants_conf);
+    assert_non_null(strstr(out.tenants_conf,
+                           "ssl_certificate /srv/tenantd/run/acme/live/dupont.1800000000.pem;"));
+    assert_non_null(strstr(
+        out.tenants_conf, "ssl_certificate_key /srv/tenantd/run/acme/live/dupont.1800000000.pem;"));
+    assert_non_null(
+        strstr(out.tenants_conf, "return 301 https://dupont.localhost:8443$request_uri;"));
+    assert_null(strstr(out.tenants_conf, "return 301 https://durand.localhost"));
+    assert_non_null(strstr(out.tenants_conf, "root /srv/tenantd/run/nginx/acme;"));
+    assert_non_null(strstr(out.tenants_conf, "ssl_reject_handshake on;"));
+    {
+        const char *h = "add_header Strict-Transport-Security \"max-age=31536000\" always;";
+        const char *first = strstr(out.tenants_conf, h);
+        assert_non_null(first);
+        assert_null(strstr(first + 1, h)); /* once: dupont's TLS server only */
+        assert_true(first > strstr(out.tenants_conf, "ssl_certificate /srv/tenantd/run/acme"));
+    }
+    fixture[1].hsts = fixture[2].hsts = false;
+    proxy_rendered_free(&out);
+
+    /* A path outside the allowlist is refused, naming the tenant. */
+    certs[1] = "/srv/tenantd/run/acme/live/dupont.pem;\n";
+    assert_int_equal(
+        proxy_render_certs(&g, fixture_ptr, certs, N_FIXTURE, &tpl, &out, err, sizeof err),
+        -EINVAL);
+    assert_non_null(strstr(err, "tenant dupont: certificate path refused"));
+
+    /* The operator's certificate wins. */
+    fixture_global(&g, "/srv/tenantd/run", "/srv/tenantd/logs", "/srv/tenantd/tls/wild.crt",
+                   "/srv/tenantd/tls/wild.key");
+    assert_int_equal(
+        proxy_render_certs(&g, fixture_ptr, certs, N_FIXTURE, &tpl, &out, err, sizeof err), 0);
+    assert_null(strstr(out.tenants_conf, "acme/live"));
+    proxy_rendered_free(&out);
+}
+
 static void test_golden_tls(void **state)
 {
     struct config_global g;
@@ -530,11 +583,17 @@ static int emit(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_managed), cmocka_unit_test(test_names_hash_sized_from_tenants),
-        cmocka_unit_test(test_golden_tls),     cmocka_unit_test(test_golden_external),
-        cmocka_unit_test(test_no_tenants),     cmocka_unit_test(test_page),
-        cmocka_unit_test(test_expand),         cmocka_unit_test(test_broken_template),
-        cmocka_unit_test(test_hostile_tenant), cmocka_unit_test(test_hostile_global),
+        cmocka_unit_test(test_golden_managed),
+        cmocka_unit_test(test_names_hash_sized_from_tenants),
+        cmocka_unit_test(test_golden_tls),
+        cmocka_unit_test(test_golden_external),
+        cmocka_unit_test(test_acme_certs),
+        cmocka_unit_test(test_no_tenants),
+        cmocka_unit_test(test_page),
+        cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_broken_template),
+        cmocka_unit_test(test_hostile_tenant),
+        cmocka_unit_test(test_hostile_global),
         cmocka_unit_test(test_checks),
     };
     int r;
