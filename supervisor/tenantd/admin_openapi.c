@@ -101,6 +101,17 @@ static const char components[] =
     "\"id\":{\"type\":\"string\"},\"path\":{\"type\":\"string\"}}},"
     "\"Reloaded\":{\"type\":\"object\",\"required\":[\"reloaded\"],"
     "\"properties\":{\"reloaded\":{\"type\":\"boolean\"}}},"
+    "\"History\":{\"type\":\"object\",\"required\":[\"tenant\",\"every_s\",\"since\",\"until\","
+    "\"points\"],\"properties\":{\"tenant\":{\"type\":\"string\"},"
+    "\"every_s\":{\"type\":\"integer\",\"minimum\":1},\"since\":{\"type\":\"integer\"},"
+    "\"until\":{\"type\":\"integer\"},\"points\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"object\",\"required\":[\"t\",\"state\",\"rss_bytes\",\"cpu_percent\","
+    "\"restarts\",\"requests_per_s\"],\"properties\":{\"t\":{\"type\":\"integer\"},"
+    "\"state\":{\"type\":\"string\"},\"rss_bytes\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"cpu_percent\":{\"type\":\"number\",\"minimum\":0},"
+    "\"restarts\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"requests_per_s\":{\"type\":[\"number\",\"null\"],\"minimum\":0,"
+    "\"description\":\"from the tenant's nginx access log; null without one\"}}}}}},"
     "\"AnyObject\":{\"type\":\"object\"}}}";
 
 /* What a route answers on success: status, media type, schema (NULL: text). */
@@ -116,6 +127,8 @@ static const struct answer {
     {"GET", "/v1/proxy", 200, "application/json", "Proxy", "the proxy's state"},
     {"GET", "/v1/events", 200, "application/json", "EventList", "the audit log, newest first"},
     {"GET", "/v1/tenants", 200, "application/json", "TenantList", "every tenant's status"},
+    {"GET", "/v1/tenants/*/history", 200, "application/json", "History",
+     "the tenant's samples over the last 24 h (?since=<unix seconds>)"},
     {"POST", "/v1/tenants", 201, "application/json", "Onboarded", "onboard a tenant"},
     {"GET", "/v1/tenants/*", 200, "application/json", "Tenant",
      "one tenant's status; ?wait=<state>[,...]&timeout=<ms> waits for a state"},
