@@ -237,8 +237,8 @@ static void on_timer(uv_timer_t *t)
     h->busy = true;
 }
 
-int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct history **out,
-                  char *err, size_t errlen)
+int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct history **out, char *err,
+                  size_t errlen)
 {
     *out = NULL;
     if (every_ms <= 0)
@@ -269,6 +269,11 @@ int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct histo
         sqlite3_free(msg);
         rc = -EIO;
     }
+    /* Let the reader open its files (the WAL) now, not at the first page
+     * load: tenantd's set of open files is settled once it is ready. */
+    if (rc == 0)
+        sqlite3_exec(h->rd, "SELECT count(*) FROM (SELECT 1 FROM history LIMIT 1)", NULL, NULL,
+                     NULL);
     if (rc != 0) {
         sqlite3_close(h->rd);
         sqlite3_close(h->wr);
@@ -306,8 +311,7 @@ void history_stop(struct history *h, void (*done)(void *arg), void *arg)
 
 /* ---- reading ----------------------------------------------------------------------- */
 
-json_t *history_query(struct history *h, const char *id, int64_t since_s, char *err,
-                      size_t errlen)
+json_t *history_query(struct history *h, const char *id, int64_t since_s, char *err, size_t errlen)
 {
     int64_t until = now_ms();
     int64_t since = since_s * 1000;

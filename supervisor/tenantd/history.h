@@ -36,19 +36,19 @@ struct history;
 
 /* Open state.db's history (creating the table) and arm the timer. every_ms
  * 0: *out stays NULL and 0 is returned (history off). */
-int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct history **out,
-                  char *err, size_t errlen);
+int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct history **out, char *err,
+                  size_t errlen);
 
 /* Stop the timer, wait for a round in flight, close and free; done(arg)
  * then runs on the loop (at once when h is NULL). */
 void history_stop(struct history *h, void (*done)(void *arg), void *arg);
 
 /* The samples of tenant id since since_s (unix seconds; clamped to the kept
- * window, and to the oldest sample kept) as {"tenant","every_s","since","until","points":[{"t","state",
+ * window, and to the oldest sample kept) as
+ * {"tenant","every_s","since","until","points":[{"t","state",
  * "rss_bytes","cpu_percent","restarts","requests_per_s"}]}, oldest first;
  * NULL with err filled on a database error. */
-json_t *history_query(struct history *h, const char *id, int64_t since_s, char *err,
-                      size_t errlen);
+json_t *history_query(struct history *h, const char *id, int64_t since_s, char *err, size_t errlen);
 
 /* Pure: fold rows into points (history.c's reader; exposed for its unit
  * test). A row is one stored sample; requests < 0 means "no log". */
@@ -63,19 +63,19 @@ struct history_row {
 struct history_point {
     int64_t t_s;
     char state[16];
-    uint64_t rss_bytes;   /* the bucket's maximum */
-    double cpu_percent;   /* CPU time over wall time in the bucket, in % of one core */
-    int64_t restarts;     /* the last sample's count */
-    double requests_ps;   /* -1 = unknown */
+    uint64_t rss_bytes; /* the bucket's maximum */
+    double cpu_percent; /* CPU time over wall time in the bucket, in % of one core */
+    int64_t restarts;   /* the last sample's count */
+    double requests_ps; /* -1 = unknown */
     /* folding state */
-    int64_t idx;              /* bucket number */
-    double busy_s, wall_ms;   /* CPU seconds and wall time covered */
-    double req_sum, req_ms;   /* requests and the time they cover */
-    int n;                    /* samples folded in */
+    int64_t idx;            /* bucket number */
+    double busy_s, wall_ms; /* CPU seconds and wall time covered */
+    double req_sum, req_ms; /* requests and the time they cover */
+    int n;                  /* samples folded in */
 };
 struct history_fold {
     int64_t since_ms, until_ms, bucket_ms;
-    int64_t prev_ms;    /* the previous row's time, 0 before the first */
+    int64_t prev_ms; /* the previous row's time, 0 before the first */
     double prev_cpu;
     struct history_point pts[HISTORY_MAX_POINTS];
     size_t n;

@@ -76,13 +76,11 @@ json_t *history_fold_json(const struct history_fold *f)
                               (json_int_t)p->restarts);
         if (j == NULL)
             continue;
-        json_object_set_new(j, "requests_per_s",
-                            p->req_ms > 0
-                                ? json_real((double)(int64_t)(p->req_sum * 1000.0 / p->req_ms *
-                                                                  100 +
-                                                              0.5) /
-                                            100)
-                                : json_null());
+        json_object_set_new(
+            j, "requests_per_s",
+            p->req_ms > 0
+                ? json_real((double)(int64_t)(p->req_sum * 1000.0 / p->req_ms * 100 + 0.5) / 100)
+                : json_null());
         json_array_append_new(pts, j);
     }
     json_object_set_new(o, "since", json_integer((json_int_t)(f->since_ms / 1000)));

@@ -16,8 +16,7 @@
 
 #include "history.h"
 
-static struct history_row row(int64_t t_ms, uint64_t rss, double cpu, int64_t restarts,
-                              int64_t req)
+static struct history_row row(int64_t t_ms, uint64_t rss, double cpu, int64_t restarts, int64_t req)
 {
     struct history_row r;
     memset(&r, 0, sizeof r);
