@@ -206,7 +206,24 @@ def test_status_page_in_chromium(root, browser):
 
     d = browser
     wait = WebDriverWait(d, 20, ignored_exceptions=(StaleElementReferenceException,))
-    text = lambda css: d.find_element(By.CSS_SELECTOR, css).text  # noqa: E731
+
+    # The table is re-rendered at each refresh (2 s): an element found just
+    # before one is stale when used, which only means "find it again".
+    def text(css):
+        return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).text or " ").strip()
+
+    def click(css):
+        def go(d):
+            d.find_element(By.CSS_SELECTOR, css).click()
+            return True
+        wait.until(go)
+
+    def attr(css, name):
+        return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name))
+
+    def row_ids():
+        return wait.until(lambda d: [r.get_attribute("data-id") for r in
+                                     d.find_elements(By.CSS_SELECTOR, "tr.tenant")] or None)
 
     # French, from the browser's Accept-Language, at 1280 px.
     set_view(d, 1280, "fr-FR,fr;q=0.9")
@@ -219,9 +236,8 @@ def test_status_page_in_chromium(root, browser):
     wait.until(lambda d: d.find_elements(By.ID, "row-martin"))
     assert "UTC" in text("header") and "24 h" in text("header")
     wait.until(lambda d: text("#row-dupont .state") == "en service")
-    rows = [r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "tr.tenant")]
-    assert rows == ["zeta", "dupont", "martin"], rows  # unhealthy first, then by id
-    assert "unhealthy" in d.find_element(By.ID, "row-zeta").get_attribute("class")
+    assert row_ids() == ["zeta", "dupont", "martin"]  # unhealthy first, then by id
+    assert "unhealthy" in attr("#row-zeta", "class")
     assert "à surveiller" in text("#summary")
     sw, iw = no_sideways_scroll(d)
     if sw > iw:
@@ -230,24 +246,21 @@ def test_status_page_in_chromium(root, browser):
 
     # Search and the state filter.
     d.find_element(By.ID, "search").send_keys("mart")
-    wait.until(lambda d: [r.get_attribute("data-id") for r in
-                          d.find_elements(By.CSS_SELECTOR, "tr.tenant")] == ["martin"])
+    wait.until(lambda d: row_ids() == ["martin"])
     d.find_element(By.ID, "search").clear()
     d.execute_script("const s = document.getElementById('search'); s.value = '';"
                      "s.dispatchEvent(new Event('input'))")
     Select(d.find_element(By.ID, "state-filter")).select_by_value("unhealthy")
-    wait.until(lambda d: [r.get_attribute("data-id") for r in
-                          d.find_elements(By.CSS_SELECTOR, "tr.tenant")] == ["zeta"])
+    wait.until(lambda d: row_ids() == ["zeta"])
     Select(d.find_element(By.ID, "state-filter")).select_by_value("")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.tenant")) == 3)
 
     # Charts with data, from the history.
-    d.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=history]").click()
+    click("#row-dupont button[data-action=history]")
     for c in ("memory", "cpu", "requests", "restarts"):
         wait.until(lambda d, c=c: d.find_elements(
             By.CSS_SELECTOR, f"#charts-dupont .chart-{c} svg polyline"))
-    n = int(d.find_element(By.CSS_SELECTOR, "#charts-dupont .chart-memory svg")
-            .get_attribute("data-points"))
+    n = int(attr("#charts-dupont .chart-memory svg", "data-points"))
     assert n >= 2
     assert text("#charts-dupont .chart-requests .title").startswith("Requêtes/s")
     assert re.search(r"[0-2]\d:[0-5]\d:[0-5]\d", text("#charts-dupont .chart-memory .axis"))
@@ -257,7 +270,7 @@ def test_status_page_in_chromium(root, browser):
 
     # Stop: cancel does nothing, confirm stops. The dialog names the tenant.
     def dialog_for(tid, action):
-        d.find_element(By.CSS_SELECTOR, f"#row-{tid} button[data-action={action}]").click()
+        click(f"#row-{tid} button[data-action={action}]")
         wait.until(lambda d: d.find_element(By.ID, "confirm").is_displayed())
         assert tid in text("#confirm-text")
         return text("#confirm-text")
@@ -306,7 +319,7 @@ def test_status_page_in_chromium(root, browser):
     set_view(d, 390)
     wait.until(lambda d: d.execute_script("return window.innerWidth") == 390)
     wait.until(lambda d: no_sideways_scroll(d)[0] <= 390)
-    assert d.find_element(By.CSS_SELECTOR, "#row-dupont .state").is_displayed()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#row-dupont .state").is_displayed())
     shot(d, "status-page-fr-390.png")
 
     # English by the switch; it sticks across a reload though the browser asks for French.
@@ -320,7 +333,7 @@ def test_status_page_in_chromium(root, browser):
     shot(d, "status-page-en-390.png")
     set_view(d, 1280)
     wait.until(lambda d: d.execute_script("return window.innerWidth") == 1280)
-    d.find_element(By.CSS_SELECTOR, "#row-dupont button[data-action=history]").click()
+    click("#row-dupont button[data-action=history]")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#charts-dupont .chart-memory svg polyline"))
     assert text("#charts-dupont .chart-requests .title").startswith("Requests/s")
     sw, iw = no_sideways_scroll(d)
