@@ -339,3 +339,18 @@ def test_status_page_in_chromium(root, browser):
     sw, iw = no_sideways_scroll(d)
     assert sw <= iw, (sw, iw)
     shot(d, "status-page-en-1280.png")
+
+
+def test_history_survives_an_upgrade_in_place(root):
+    """Sampling every second while tenantd re-execs itself: the samples from
+    before are still served after, and new ones keep coming."""
+    root.write_global(tenantd={"history_every": "1s"})
+    root.add_tenant("dupont")
+    root.start()
+    before = wait_for(lambda: (lambda p: p if len(p) >= 2 else None)(
+        history(root, "dupont").json()["points"]), timeout=20, what="samples")
+    root.tenantctl("upgrade")
+    assert root.get("/v1/upgrade").json()["exec_count"] == 1
+    after = wait_for(lambda: (lambda p: p if p[-1]["t"] > before[-1]["t"] + 1 else None)(
+        history(root, "dupont").json()["points"]), timeout=20, what="samples after the upgrade")
+    assert before[0]["t"] == after[0]["t"]
