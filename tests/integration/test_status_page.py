@@ -255,6 +255,18 @@ def test_status_page_in_chromium(root, browser):
     Select(d.find_element(By.ID, "state-filter")).select_by_value("")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.tenant")) == 3)
 
+    # Paging (50 rows a page; 2 here, through the table's data-page-size).
+    d.execute_script("document.getElementById('tenants-table').dataset.pageSize = '2'")
+    wait.until(lambda d: row_ids() == ["zeta", "dupont"])
+    assert text("#page-info") == "1–2 sur 3"
+    click("#next")
+    wait.until(lambda d: row_ids() == ["martin"])
+    assert text("#page-info") == "3–3 sur 3"
+    click("#prev")
+    wait.until(lambda d: row_ids() == ["zeta", "dupont"])
+    d.execute_script("delete document.getElementById('tenants-table').dataset.pageSize")
+    wait.until(lambda d: row_ids() == ["zeta", "dupont", "martin"])
+
     # Charts with data, from the history.
     click("#row-dupont button[data-action=history]")
     for c in ("memory", "cpu", "requests", "restarts"):
