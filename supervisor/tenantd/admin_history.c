@@ -3,7 +3,8 @@
  * tenant's samples from state.db (history.h), folded to at most
  * HISTORY_MAX_POINTS points; the status page draws its charts from it.
  * 404 for an unknown tenant, 400 for a bad `since`, 503 when the history is
- * off (`[tenantd] history_every = 0`) or state.db could not be opened.
+ * off (`[tenantd] history_every = 0`) or state.db could not be opened. The
+ * answer is read on a work thread and sent later.
  */
 #include "admin_internal.h"
 
@@ -12,6 +13,15 @@
 
 #include "history.h"
 #include "sup.h"
+
+static void on_read(void *arg, json_t *answer, const char *err)
+{
+    h2o_req_t *req = arg;
+    if (answer == NULL)
+        admin_send_error(req, 500, "internal", err);
+    else
+        admin_send_json(req, 200, answer);
+}
 
 void admin_history_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                        const struct admin_req *r)
@@ -47,10 +57,10 @@ void admin_history_get(struct admin *a, const struct admin_caller *who, h2o_req_
                          "not be opened; see tenantd's log");
         return;
     }
-    char err[256] = "";
-    json_t *j = history_query(a->history, r->id, since, err, sizeof err);
-    if (j == NULL)
-        admin_send_error(req, 500, "internal", err);
-    else
-        admin_send_json(req, 200, j);
+    /* Folding a day of short-period samples takes tens of milliseconds:
+     * off the loop, answered when read. At stop the history waits for the
+     * reads in flight, and the admin surface for the history. */
+    int rc = history_query_async(a->history, r->id, since, on_read, req);
+    if (rc != 0)
+        admin_send_error(req, 503, "no history", "the history is stopping");
 }

@@ -50,6 +50,8 @@ struct history {
     uv_timer_t timer;
     uv_work_t work;
     bool busy, stopping, timer_closed;
+    int64_t every_s;
+    unsigned reads;               /* history_query_async calls in flight */
     struct history_sample *round; /* the round in flight */
     size_t round_n;
     int64_t round_ms;
@@ -175,7 +177,7 @@ static void round_work(uv_work_t *w)
 
 static void maybe_done(struct history *h)
 {
-    if (!h->stopping || h->busy || !h->timer_closed)
+    if (!h->stopping || h->busy || h->reads > 0 || !h->timer_closed)
         return;
     void (*done)(void *) = h->done;
     void *arg = h->done_arg;
@@ -253,6 +255,7 @@ int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct histo
     }
     h->loop = loop;
     h->sup = s;
+    h->every_s = every_ms / 1000;
     snprintf(h->log_dir, sizeof h->log_dir, "%s", g->log_dir);
     if (snprintf(h->db_path, sizeof h->db_path, "%s/state.db", g->run_dir) >=
         (int)sizeof h->db_path) {
@@ -262,7 +265,7 @@ int history_start(uv_loop_t *loop, struct sup *s, int64_t every_ms, struct histo
     }
     int rc = open_db(h->db_path, SQLITE_OPEN_READWRITE, &h->wr, err, errlen);
     if (rc == 0)
-        rc = open_db(h->db_path, SQLITE_OPEN_READONLY, &h->rd, err, errlen);
+        rc = open_db(h->db_path, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, &h->rd, err, errlen);
     char *msg = NULL;
     if (rc == 0 && sqlite3_exec(h->wr, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: history table: %s", h->db_path, msg ? msg : "error");
@@ -366,10 +369,63 @@ json_t *history_query(struct history *h, const char *id, int64_t since_s, char *
     free(f);
     if (out != NULL) {
         json_object_set_new(out, "tenant", json_string(id));
-        json_object_set_new(out, "every_s",
-                            json_integer((json_int_t)(uv_timer_get_repeat(&h->timer) / 1000)));
+        json_object_set_new(out, "every_s", json_integer((json_int_t)h->every_s));
     } else if (rc == SQLITE_DONE) {
         snprintf(err, errlen, "out of memory");
     }
     return out;
+}
+
+/* ---- reading off the loop ----------------------------------------------------------- */
+
+struct history_read {
+    uv_work_t work;
+    struct history *h;
+    char id[CONFIG_ID_MAX];
+    int64_t since_s;
+    json_t *out;
+    char err[256];
+    history_read_cb cb;
+    void *arg;
+};
+
+static void read_work(uv_work_t *w)
+{
+    struct history_read *r = w->data;
+    r->out = history_query(r->h, r->id, r->since_s, r->err, sizeof r->err);
+}
+
+static void read_done(uv_work_t *w, int status)
+{
+    struct history_read *r = w->data;
+    struct history *h = r->h;
+    if (status != 0 && r->out == NULL)
+        snprintf(r->err, sizeof r->err, "the read was cancelled");
+    h->reads--;
+    r->cb(r->arg, r->out, r->err);
+    free(r);
+    maybe_done(h);
+}
+
+int history_query_async(struct history *h, const char *id, int64_t since_s, history_read_cb cb,
+                        void *arg)
+{
+    if (h->stopping)
+        return -ESHUTDOWN;
+    struct history_read *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -ENOMEM;
+    r->h = h;
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->since_s = since_s;
+    r->cb = cb;
+    r->arg = arg;
+    r->work.data = r;
+    int rc = uv_queue_work(h->loop, &r->work, read_work, read_done);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    h->reads++;
+    return 0;
 }

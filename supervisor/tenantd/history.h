@@ -9,9 +9,9 @@
  * snapshot of the tenants on the loop thread (a few hundred bytes each,
  * freed after the round), then a libuv work thread reads the access logs
  * and writes the whole round in one transaction on its own connection.
- * Reads (history_query) run on the loop thread through a second connection
- * and fold the samples into at most HISTORY_MAX_POINTS points, so an answer
- * stays small however short the period.
+ * Reads (history_query_async) run on work threads too, through a second
+ * connection (SQLite serialises its use), and fold the samples into at most HISTORY_MAX_POINTS
+ * points, so an answer stays small however short the period.
  *
  * Requests per second come from the tenant's nginx access log
  * (<log_dir>/<id>.access.log): the lines added since the previous sample,
@@ -49,6 +49,13 @@ void history_stop(struct history *h, void (*done)(void *arg), void *arg);
  * "rss_bytes","cpu_percent","restarts","requests_per_s"}]}, oldest first;
  * NULL with err filled on a database error. */
 json_t *history_query(struct history *h, const char *id, int64_t since_s, char *err, size_t errlen);
+
+/* The same, on a libuv work thread: cb(arg, answer or NULL, err) runs on the
+ * loop once it is read (cb owns the answer). history_stop waits for reads in
+ * flight. 0, or -errno (stopping: -ESHUTDOWN) and cb is never called. */
+typedef void (*history_read_cb)(void *arg, json_t *answer, const char *err);
+int history_query_async(struct history *h, const char *id, int64_t since_s, history_read_cb cb,
+                        void *arg);
 
 /* Pure: fold rows into points (history.c's reader; exposed for its unit
  * test). A row is one stored sample; requests < 0 means "no log". */

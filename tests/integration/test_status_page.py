@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tenantd_test import ARTIFACTS, REPO, http_request, wait_for
+from tenantd_test import ARTIFACTS, REPO, UnixHTTPConnection, http_request, wait_for
 
 PAGE = os.path.join(REPO, "templates", "admin", "index.html")
 STATES = ("running", "starting", "stopping", "backoff", "failed", "stopped", "suspended", "idle")
@@ -141,6 +141,22 @@ def test_history_on_disk_with_requests_and_pruning(root):
                  timeout=20, what="the old sample pruned")
     finally:
         db.close()
+
+    # A day of 1 s samples is read off the loop; a client that goes away
+    # before its answer leaves tenantd serving.
+    db = sqlite3.connect(os.path.join(root.run_dir, "state.db"), timeout=5)
+    now = int(time.time() * 1000)
+    db.executemany("INSERT OR REPLACE INTO history VALUES ('martin', ?, 'running', 1, 0, 0, 0, 0)",
+                   [(now - 86000_000 + i * 1000,) for i in range(80000)])
+    db.commit()
+    db.close()
+    for _ in range(5):
+        c = UnixHTTPConnection(os.path.join(root.run_dir, "admin.sock"), timeout=5)
+        c.request("GET", "/v1/tenants/martin/history")
+        c.close()
+    full = history(root, "martin").json()["points"]
+    assert 200 <= len(full) <= 288, len(full)
+    assert root.status("martin")["state"] == "running"
 
     # since: later samples only; a future one gives none.
     last = pts[-1]["t"]
