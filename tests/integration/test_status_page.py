@@ -261,10 +261,10 @@ def test_status_page_in_chromium(root, browser):
     assert iw == 1280 and sw <= iw, (sw, iw)
 
     # Search and the state filter.
-    d.find_element(By.ID, "search").send_keys("mart")
+    d.find_element(By.ID, "q").send_keys("mart")
     wait.until(lambda d: row_ids() == ["martin"])
-    d.find_element(By.ID, "search").clear()
-    d.execute_script("const s = document.getElementById('search'); s.value = '';"
+    d.find_element(By.ID, "q").clear()
+    d.execute_script("const s = document.getElementById('q'); s.value = '';"
                      "s.dispatchEvent(new Event('input'))")
     Select(d.find_element(By.ID, "state-filter")).select_by_value("unhealthy")
     wait.until(lambda d: row_ids() == ["zeta"])
@@ -274,10 +274,10 @@ def test_status_page_in_chromium(root, browser):
     # Paging (50 rows a page; 2 here, through the table's data-page-size).
     d.execute_script("document.getElementById('tenants-table').dataset.pageSize = '2'")
     wait.until(lambda d: row_ids() == ["zeta", "dupont"])
-    assert text("#page-info") == "1–2 sur 3"
+    assert text("#page") == "1–2 sur 3"
     click("#next")
     wait.until(lambda d: row_ids() == ["martin"])
-    assert text("#page-info") == "3–3 sur 3"
+    assert text("#page") == "3–3 sur 3"
     click("#prev")
     wait.until(lambda d: row_ids() == ["zeta", "dupont"])
     d.execute_script("delete document.getElementById('tenants-table').dataset.pageSize")
