@@ -73,6 +73,7 @@ struct config_global {
     char worker_path[CONFIG_PATH_MAX];  /* "" = tenant-worker beside tenantd */
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
+    int64_t history_every_ms;           /* status history sample period; 0 = off (history.h) */
     int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
     int64_t usage_record_every_ms;      /* each tenant's usage kept for billing (admin_billing.c) */
 

@@ -365,6 +365,9 @@ static const struct key global_keys[] = {
     {"tenantd", "uid_range", K_PORTRANGE, 0, G(uid_min), G2(uid_max), .min = 65536,
      .max = 2147483646, .def = "1900000000-1999999999"},
     {"tenantd", "uid_registry", K_PATH, F_EMPTY_OK, G(uid_registry), .def = ""},
+    /* One sample of every tenant into state.db's history (history.h); 0 = off. */
+    {"tenantd", "history_every", K_DURATION, 0, G(history_every_ms), .min = 0, .max = HOUR,
+     .def = "60s"},
     /* How long one round of storage accounting takes (storage.h). */
     {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
      .def = "60s"},

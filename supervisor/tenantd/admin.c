@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "http_status.h"
 #include "log.h"
 #include "status_json.h"
@@ -585,6 +586,13 @@ static void on_listener_closed(uv_handle_t *h)
     admin_maybe_finish(a);
 }
 
+static void on_history_stopped(void *arg)
+{
+    struct admin *a = arg;
+    a->closing--;
+    admin_maybe_finish(a);
+}
+
 static void close_listeners(struct admin *a)
 {
     if (a->unix_open) {
@@ -684,6 +692,11 @@ int admin_start(uv_loop_t *loop, struct sup *s, struct admin **out, char *err, s
         admin_state_each_desired(a->state, apply_desired, a);
     if (admin_billing_start(a) < 0)
         log_error(NULL, "admin: cannot start recording the tenants' usage for billing");
+    /* The status page's history shares state.db (history.h); without it the
+     * page simply draws no charts. */
+    if (a->state != NULL &&
+        history_start(loop, s, g->history_every_ms, &a->history, serr, sizeof serr) != 0)
+        log_error(NULL, "admin: history: %s; the status page shows no charts", serr);
     if (g->admin_port > 0)
         log_info(NULL, "admin: listening on %s and %s:%d", g->admin_socket, g->admin_host,
                  g->admin_port);
@@ -749,6 +762,11 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
     a->done = done;
     a->done_arg = arg;
     close_listeners(a);
+    if (a->history != NULL) {
+        a->closing++;
+        history_stop(a->history, on_history_stopped, a);
+        a->history = NULL;
+    }
     admin_onboard_abort_all(a);
     admin_backup_abort_all(a);
     admin_usage_abort_all(a);

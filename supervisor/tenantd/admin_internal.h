@@ -9,6 +9,7 @@
  *   admin_metrics.c GET /metrics rendering (pure)
  *   admin_onboard.c onboarding, offboarding, adding an admin account
  *   admin_wait.c    GET /v1/tenants/<id>?wait=<state>: a deferred answer
+ *   admin_history.c GET /v1/tenants/<id>/history: the status page's charts
  */
 #ifndef TENANTD_ADMIN_INTERNAL_H
 #define TENANTD_ADMIN_INTERNAL_H
@@ -83,6 +84,7 @@ struct admin {
     unsigned char token_digest[crypto_generichash_BYTES];
 
     struct admin_state *state; /* NULL when state.db cannot be opened */
+    struct history *history;   /* NULL: history off or state.db unusable (history.h) */
     struct admin_counters counters;
     struct admin_onboard *onboards;    /* onboardings in progress */
     struct backup_sched *backup;       /* NULL: no backup route */
@@ -185,6 +187,10 @@ void admin_create_admin_post(struct admin *a, const struct admin_caller *who, h2
 /* At stop: answer every pending onboarding with 503 and roll it back.
  * Returns the number still busy (child processes being waited for). */
 size_t admin_onboard_abort_all(struct admin *a);
+
+/* GET /v1/tenants/<id>/history?since= (admin_history.c). */
+void admin_history_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                       const struct admin_req *r);
 
 /* GET and POST /v1/upgrade (admin_upgrade.c): tenantd re-execs itself. */
 void admin_upgrade_get(struct admin *a, const struct admin_caller *who, h2o_req_t *req,

@@ -109,6 +109,17 @@ static const char components[] =
     "\"last_error\":{\"type\":\"string\"},"
     "\"next_attempt_in_s\":{\"type\":[\"integer\",\"null\"]},"
     "\"issued\":{\"type\":\"integer\",\"minimum\":0}}}}},"
+    "\"History\":{\"type\":\"object\",\"required\":[\"tenant\",\"every_s\",\"since\",\"until\","
+    "\"points\"],\"properties\":{\"tenant\":{\"type\":\"string\"},"
+    "\"every_s\":{\"type\":\"integer\",\"minimum\":1},\"since\":{\"type\":\"integer\"},"
+    "\"until\":{\"type\":\"integer\"},\"points\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"object\",\"required\":[\"t\",\"state\",\"rss_bytes\",\"cpu_percent\","
+    "\"restarts\",\"requests_per_s\"],\"properties\":{\"t\":{\"type\":\"integer\"},"
+    "\"state\":{\"type\":\"string\"},\"rss_bytes\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"cpu_percent\":{\"type\":\"number\",\"minimum\":0},"
+    "\"restarts\":{\"type\":\"integer\",\"minimum\":0},"
+    "\"requests_per_s\":{\"type\":[\"number\",\"null\"],\"minimum\":0,"
+    "\"description\":\"from the tenant's nginx access log; null without one\"}}}}}},"
     "\"DatabaseSwitch\":{\"type\":\"object\",\"required\":[\"id\",\"database\",\"previous\"],"
     "\"properties\":{\"id\":{\"type\":\"string\"},"
     "\"database\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
@@ -134,6 +145,8 @@ static const struct answer {
     {"GET", "/v1/tenants", 200, "application/json", "TenantList",
      "every tenant's status, or a page of those matching the filters (X-Total-Count, "
      "X-Next-After)"},
+    {"GET", "/v1/tenants/*/history", 200, "application/json", "History",
+     "the tenant's samples over the last 24 h (?since=<unix seconds>)"},
     {"POST", "/v1/tenants", 201, "application/json", "Onboarded", "onboard a tenant"},
     {"GET", "/v1/tenants/*", 200, "application/json", "Tenant",
      "one tenant's status; ?wait=<state>[,...]&timeout=<ms> waits for a state"},

@@ -691,6 +691,7 @@ static const struct admin_route routes[] = {
     {"DELETE", "/v1/tenants/*", ADMIN_AUTH_TOKEN, h_offboard, 0},
     {"POST", "/v1/tenants/*/admins", ADMIN_AUTH_TOKEN, h_admins, 0},
     {"GET", "/v1/tenants/*/usage", ADMIN_AUTH_TOKEN, h_usage, 0},
+    {"GET", "/v1/tenants/*/history", ADMIN_AUTH_TOKEN, admin_history_get, 0},
     {"POST", "/v1/tenants/*/backup", ADMIN_AUTH_TOKEN, h_backup, 0},
     {"GET", "/v1/tenants/*/cert", ADMIN_AUTH_TOKEN, admin_cert_get, 0},
     {"POST", "/v1/tenants/*/cert/renew", ADMIN_AUTH_TOKEN, admin_cert_renew, 0},
