@@ -48,7 +48,9 @@ PYTHON   ?= /usr/bin/python3
 PKGS     := libuv libh2o openssl sqlite3 jansson libsodium inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# libpq: only tenant-worker talks to PostgreSQL (tenantd drives psql/pg_dump).
+# libpq: only tenant-worker talks to PostgreSQL (tenantd drives psql/pg_dump); it is not
+# linked but dlopen()ed on the first PostgreSQL open (worker/pq_dl.h), so PQ_LIBS only
+# serves unit tests and fuzzers.
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null)
 PQ_LIBS    := $(shell pkg-config --libs libpq 2>/dev/null)
 
@@ -97,7 +99,7 @@ CTL_SRC     := $(addprefix supervisor/ctl/,ctl_api.c ctl_backup.c ctl_billing.c 
 JAIL_SRC    := $(addprefix supervisor/jail/,jail_bpf.c jail_cgroup.c jail_main.c jail_net.c jail_ns.c jail_priv.c jail_run.c jail_seccomp.c jail_sys.c)
 # The image's entrypoint (deploy/k8s/): binds $$PORT and execs the worker with it as fd 3.
 LISTEN_SRC  := deploy/k8s/tenant-listen.c
-WORKER_SRC  := $(addprefix worker/,analysis_context.c analysis_rules.c auth.c brand.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c gdpr.c http.c http_gdpr.c http_idle.c http_routes.c http_send.c ical.c invoice_fr.c invoice_num.c invoice_page.c invoice_pdf.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c rulefile.c schema.c schema_pg.c second_factor.c store.c store_pg.c store_sqlite.c totp.c usage.c vat.c worker_main.c wres.c)
+WORKER_SRC  := $(addprefix worker/,analysis_context.c analysis_rules.c auth.c brand.c db.c dbcopy.c dbcopy_cli.c deadline_parse.c deadline_rules.c env.c gdpr.c http.c http_gdpr.c http_idle.c http_routes.c http_send.c ical.c invoice_fr.c invoice_num.c invoice_page.c invoice_pdf.c jsonv.c model_analyses.c model_billing.c model_common.c model_deadlines.c model_invoices.c pages.c pq_dl.c rulefile.c schema.c schema_pg.c second_factor.c store.c store_pg.c store_sqlite.c totp.c usage.c vat.c worker_main.c wres.c)
 
 # Each program's own folder is on its include path, and only its own.
 PROG_DIR_common  := common
@@ -154,7 +156,7 @@ $(BUILDDIR)/tenantctl: $(CTL_OBJ) $(BUILDDIR)/libcommon.a
 $(BUILDDIR)/tenant-jail: $(JAIL_OBJ) $(BUILDDIR)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILDDIR)/tenant-worker: $(WORKER_OBJ) $(BUILDDIR)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PQ_LIBS) -lm -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread -ldl
 $(BUILDDIR)/tenant-listen: $(call obj,$(LISTEN_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^
 

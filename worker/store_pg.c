@@ -32,9 +32,10 @@
  */
 #include "store_pg.h"
 
+#include "pq_dl.h" /* libpq, loaded on first use: each PQ* call goes through it */
+
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -558,6 +559,10 @@ int store_pg_open(const char *url, struct store **out, char *err, size_t errlen)
     struct pgconn *pc;
 
     *out = NULL;
+    if (pq_dl_load(err, errlen) != 0) {
+        free(s);
+        return -EIO;
+    }
     if (s == NULL || (s->url = strdup(url)) == NULL) {
         free(s);
         snprintf(err, errlen, "out of memory");
