@@ -134,39 +134,43 @@ static int run_as_tenant(struct mig *m, char *const *argv, char *out, size_t out
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static json_t *tables_of(const char *out, char *why, size_t n)
+/* A note for the audit log: started, failed, rolled-back (admin_migrate.c). */
+static void note(struct mig *m, const char *step, const char *reason)
 {
-    json_error_t je;
-    json_t *j = json_loads(out, 0, &je), *t = NULL;
-    if (j == NULL)
-        snprintf(why, n, "not JSON: %.200s", out);
-    else if (!json_is_true(json_object_get(j, "ok")))
-        snprintf(why, n, "%s",
-                 json_string_value(json_object_get(j, "error")) ?: "the copy tool said not ok");
-    else if (!json_is_object(t = json_object_get(j, "tables")))
-        snprintf(why, n, "no \"tables\" in its answer");
-    else
-        json_incref(t);
-    json_decref(j);
-    return json_is_object(t) ? t : NULL;
+    char path[128];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/tenants/%s/migration", m->t.id);
+    json_t *body = json_pack("{s:s, s:s}", "step", step, "to",
+                             m->to == DB_POSTGRESQL ? "postgresql" : "sqlite");
+    if (reason)
+        json_object_set_new(body, "reason", json_stringn(reason, strnlen(reason, 400)));
+    ctl_post_json(m->c, path, body, 30000, &out);
+    json_decref(out);
 }
 
-static int checksum(struct mig *m, const char *src, json_t *want, char *why, size_t n)
+/* tenantd runs the copy and both checksums in the tenant's jail and answers
+ * the tables once they agree (POST /v1/tenants/<id>/migration, step copy). */
+static json_t *copy_in_jail(struct mig *m)
 {
-    char *out = malloc(OUT_MAX);
-    char *argv[] = {m->worker, "--db-checksum", (char *)src, NULL};
-    int rc = out ? run_as_tenant(m, argv, out, OUT_MAX) : -1;
-    json_t *got = rc == 0 ? tables_of(out, why, n) : NULL;
-    if (rc != 0)
-        snprintf(why, n, "--db-checksum %s exited %d", src, rc);
-    free(out);
-    if (got == NULL)
-        return -1;
-    int same = json_equal(got, want);
-    if (!same)
-        snprintf(why, n, "%s does not hold what was copied (rows or sha256 differ)", src);
-    json_decref(got);
-    return same ? 0 : -1;
+    char path[128];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/tenants/%s/migration", m->t.id);
+    json_t *body = json_pack("{s:s, s:s}", "step", "copy", "to",
+                             m->to == DB_POSTGRESQL ? "postgresql" : "sqlite");
+    /* tenantd's own limit on the copy is an hour, on each checksum 20 min. */
+    if (ctl_post_json(m->c, path, body, 2 * 3600 * 1000 + 60000, &out) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    json_t *t = json_object_get(out, "tables");
+    if (!json_is_object(t)) {
+        say("tenantd's answer has no \"tables\"");
+        json_decref(out);
+        return NULL;
+    }
+    json_incref(t);
+    json_decref(out);
+    return t;
 }
 
 static int api_action(struct mig *m, const char *what)
@@ -308,9 +312,8 @@ static void unmove_sqlite(const char *db, const char *suffix_from)
 
 static int migrate_run(struct mig *m)
 {
-    char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX], from[CONFIG_PATH_MAX + 80],
-         to[CONFIG_PATH_MAX + 80];
-    char aside[64] = "", *out = NULL;
+    char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX];
+    char aside[64] = "";
     bool created = false, stopped = false, switched = false, was_running;
     json_t *copied = NULL;
     struct pg_client pc;
@@ -325,25 +328,26 @@ static int migrate_run(struct mig *m)
     }
     pg_tenant_name(m->t.id, name, sizeof name);
     was_running = wait_for_state(m, "running,idle", 0, st, sizeof st) == 0;
+    note(m, "started", NULL);
     if (m->to == DB_POSTGRESQL) {
         bool exists = false;
-        snprintf(from, sizeof from, "sqlite:%s", m->sqlite);
-        snprintf(to, sizeof to, "%s", m->pgurl);
         if (pg_exists(&pc, name, &exists, err, sizeof err) < 0) {
             say("%s", err);
+            snprintf(why, sizeof why, "the server: %.900s", err);
+            note(m, "failed", why);
             goto out;
         }
         if (!exists) {
             if (pg_provision(m, &pc, err, sizeof err) < 0) {
                 say("cannot provision %s: %s", name, err);
+                snprintf(why, sizeof why, "cannot provision %s: %.900s", name, err);
+                note(m, "failed", why);
                 goto out;
             }
             created = true;
         }
     } else {
         struct stat sb;
-        snprintf(from, sizeof from, "%s", m->pgurl);
-        snprintf(to, sizeof to, "sqlite:%s", m->sqlite);
         if (lstat(m->sqlite, &sb) == 0) {
             time_t now = time(NULL);
             struct tm tm;
@@ -358,22 +362,15 @@ static int migrate_run(struct mig *m)
     if (api_action(m, "stop?hold_socket=1") != 0 ||
         wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
         say("%s did not stop (state %s)", m->t.id, st);
+        snprintf(why, sizeof why, "the tenant did not stop (state %s)", st);
         goto back;
     }
     stopped = true;
-    out = malloc(OUT_MAX);
-    char *argv[] = {m->worker, "--migrate-copy", from, to, NULL};
-    int ex = out ? run_as_tenant(m, argv, out, OUT_MAX) : -1;
-    copied = ex == 0 ? tables_of(out, why, sizeof why) : NULL;
+    /* The copy and its verification run in the tenant's jail, by tenantd,
+     * which records them in the audit log. */
+    copied = copy_in_jail(m);
     if (copied == NULL) {
-        if (ex != 0)
-            tables_of(out ? out : "", why, sizeof why);
-        say("the copy failed (exit %d): %s", ex, why);
-        goto back;
-    }
-    if (checksum(m, from, copied, why, sizeof why) < 0 ||
-        checksum(m, to, copied, why, sizeof why) < 0) {
-        say("verification failed: %s", why);
+        snprintf(why, sizeof why, "the copy failed or did not verify (see the copy's entry)");
         goto back;
     }
 
@@ -383,6 +380,7 @@ static int migrate_run(struct mig *m)
              json_object_size(copied));
     if (set_database(m, to_word, reason) != 0) {
         say("cannot switch %s to [database] type = %s", m->t.id, to_word);
+        snprintf(why, sizeof why, "cannot switch the tenant file to %s", to_word);
         goto back;
     }
     switched = true;
@@ -390,6 +388,7 @@ static int migrate_run(struct mig *m)
         wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
         strcmp(st, "running") != 0) {
         say("%s did not come up on %s (state %s); rolling back", m->t.id, to_word, st);
+        snprintf(why, sizeof why, "the tenant did not come up on %s (state %s)", to_word, st);
         goto back;
     }
     if (!was_running)
@@ -412,6 +411,7 @@ static int migrate_run(struct mig *m)
 
 back:
     /* The firm serves again on its old backend. */
+    note(m, "failed", why);
     if (switched)
         set_database(m, m->to == DB_POSTGRESQL ? "sqlite" : "postgresql",
                      "tenantctl migrate: rolled back");
@@ -428,15 +428,18 @@ back:
         if (aside[0])
             unmove_sqlite(m->sqlite, aside);
     }
-    if (was_running &&
-        (api_action(m, "start") != 0 || wait_for_state(m, "running", start_ms, st, sizeof st) != 0))
+    const char *old_word = m->to == DB_POSTGRESQL ? "sqlite" : "postgresql";
+    if (was_running && (api_action(m, "start") != 0 ||
+                        wait_for_state(m, "running", start_ms, st, sizeof st) != 0)) {
         say("ROLLBACK: %s is not running again (state %s)", m->t.id, st);
-    else
-        say("rolled back: %s keeps its data in %s", m->t.id,
-            m->to == DB_POSTGRESQL ? "sqlite" : "postgresql");
+        snprintf(why, sizeof why, "back on %s, but not running (state %s)", old_word, st);
+    } else {
+        say("rolled back: %s keeps its data in %s", m->t.id, old_word);
+        snprintf(why, sizeof why, "back on %s%s", old_word, was_running ? ", running" : "");
+    }
+    note(m, "rolled-back", why);
 out:
     json_decref(copied);
-    free(out);
     pg_client_clear(&pc);
     return rc;
 }

@@ -125,6 +125,11 @@ static const struct answer {
     {"GET", "/v1/tenants/*/usage", 200, "application/json", "Usage",
      "the month's usage, from the worker, shape-checked"},
     {"POST", "/v1/tenants/*/backup", 200, "application/json", "Backup", "back up now"},
+    {"POST", "/v1/tenants/*/database", 200, "application/json", "AnyObject",
+     "switch [database] type in the tenant file (tenantctl migrate)"},
+    {"POST", "/v1/tenants/*/migration", 200, "application/json", "AnyObject",
+     "tenantctl migrate: the copy, run and verified in the tenant's jail, or a note for the "
+     "audit log"},
     {"GET", "/v1/openapi.json", 200, "application/json", "AnyObject", "this document"},
     {"GET", "/v1/upgrade", 200, "application/json", "AnyObject",
      "the state of a re-exec of tenantd (upgrade)"},
