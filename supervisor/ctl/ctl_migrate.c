@@ -205,17 +205,75 @@ static int wait_for_state(struct mig *m, const char *states, int64_t ms, char *s
     return ok ? 0 : -1;
 }
 
-/* tenantd sets [database] type in the tenant's file, reloads and records it
- * in the audit log (POST /v1/tenants/<id>/database, admin_database.c). */
-static int set_database(struct mig *m, const char *type, const char *reason)
+/* tenantd sets [database] type and read_only in the tenant's file, reloads
+ * and records it in the audit log (POST /v1/tenants/<id>/database,
+ * admin_database.c). */
+static int set_database(struct mig *m, const char *type, bool ro, const char *reason)
 {
     char path[128];
     json_t *out = NULL;
     snprintf(path, sizeof path, "/v1/tenants/%s/database", m->t.id);
-    int rc = ctl_post_json(m->c, path, json_pack("{s:s, s:s}", "type", type, "reason", reason),
-                           30000, &out);
+    int rc = ctl_post_json(
+        m->c, path,
+        json_pack("{s:s, s:b, s:s}", "type", type, "read_only", (int)ro, "reason", reason), 30000,
+        &out);
     json_decref(out);
     return rc;
+}
+
+/* The tenant's worker pid (0: none) and whether one worker serves alone:
+ * running or idle, nothing starting, nothing draining. */
+static int tenant_now(struct mig *m, long *pid, bool *settled, char *st, size_t n)
+{
+    char path[128];
+    struct ctl_response r;
+    snprintf(path, sizeof path, "/v1/tenants/%s", m->t.id);
+    if (ctl_request(m->c, "GET", path, NULL, 10000, &r) != 0)
+        return -1;
+    json_error_t je;
+    json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, &je) : NULL;
+    ctl_response_free(&r);
+    if (j == NULL)
+        return -1;
+    const char *s = json_string_value(json_object_get(j, "state"));
+    snprintf(st, n, "%s", s ? s : "?");
+    *pid = (long)json_integer_value(json_object_get(j, "pid"));
+    *settled = s && (strcmp(s, "running") == 0 || strcmp(s, "idle") == 0) &&
+               json_is_null(json_object_get(j, "starting_pid")) &&
+               json_is_null(json_object_get(j, "draining_pid"));
+    json_decref(j);
+    return 0;
+}
+
+/* After a change of the tenant file: wait until a worker other than `old`
+ * serves alone (the one before it is gone), or the tenant idles. tenantd
+ * starts the new worker beside the old one at once (the route reloads before
+ * it answers), so `old` serving alone again means that start failed and the
+ * old worker was kept: then fail, or with `retry` ask for a restart (at most
+ * one a second) until the time is up. */
+static int wait_replaced(struct mig *m, long old, int64_t ms, bool retry, long *pid, char *st,
+                         size_t n)
+{
+    int64_t last_restart = 0;
+    bool moved = false; /* seen a start in progress */
+    for (int64_t waited = 0; waited <= ms; waited += 50) {
+        bool settled = false;
+        int got = tenant_now(m, pid, &settled, st, n);
+        moved = moved || (got == 0 && !settled);
+        if (got == 0 && settled && (*pid != old || *pid == 0))
+            return 0;
+        if (got == 0 && settled && (moved || waited >= 3000)) {
+            if (!retry)
+                return -1;
+            if (waited - last_restart >= 1000) {
+                api_action(m, "restart");
+                last_restart = waited;
+            }
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }
 
 /* ---- the PostgreSQL side ------------------------------------------------------ */
@@ -312,15 +370,17 @@ static void unmove_sqlite(const char *db, const char *suffix_from)
 
 static int migrate_run(struct mig *m)
 {
-    char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX];
+    char err[1024] = "", why[1024] = "", st[32] = "?", name[PG_NAME_MAX];
     char aside[64] = "";
-    bool created = false, stopped = false, switched = false, was_running;
+    bool created = false, stopped = false, switched = false, ro_set = false, was_running;
     json_t *copied = NULL;
     struct pg_client pc;
     int rc = CTL_EXIT_ERROR;
+    long pid = 0;
     int64_t stop_ms = m->g.stop_grace_ms + 15000;
     int64_t start_ms = m->g.ready_timeout_ms + m->g.backoff_max_ms + 10000;
     const char *to_word = m->to == DB_POSTGRESQL ? "postgresql" : "sqlite";
+    const char *old_word = m->to == DB_POSTGRESQL ? "sqlite" : "postgresql";
 
     if (pg_client_init(&pc, &m->g.pg, m->g.pg_password_file, err, sizeof err) < 0) {
         say("%s", err);
@@ -357,15 +417,32 @@ static int migrate_run(struct mig *m)
         }
     }
 
-    /* The firm stops for the copy; tenantd keeps its port bound meanwhile, so
-     * clients wait in the backlog rather than being refused. */
-    if (api_action(m, "stop?hold_socket=1") != 0 ||
-        wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
-        say("%s did not stop (state %s)", m->t.id, st);
-        snprintf(why, sizeof why, "the tenant did not stop (state %s)", st);
-        goto back;
+    if (was_running) {
+        /* The firm stays readable: its worker is replaced by one started with
+         * WORKER_READ_ONLY=true (writes answered 503 with Retry-After), and
+         * the copy starts once the writable one is gone. */
+        bool settled = false;
+        tenant_now(m, &pid, &settled, st, sizeof st);
+        if (set_database(m, old_word, true, "tenantctl migrate: read-only during the copy") != 0) {
+            snprintf(why, sizeof why, "cannot make the firm read-only");
+            goto back;
+        }
+        ro_set = true;
+        if (wait_replaced(m, pid, start_ms, false, &pid, st, sizeof st) != 0) {
+            say("%s did not come up read-only (state %s)", m->t.id, st);
+            snprintf(why, sizeof why, "the firm did not come up read-only (state %s)", st);
+            goto back;
+        }
+    } else {
+        /* Not running: it stays down for the copy, its port held. */
+        if (api_action(m, "stop?hold_socket=1") != 0 ||
+            wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
+            say("%s did not stop (state %s)", m->t.id, st);
+            snprintf(why, sizeof why, "the tenant did not stop (state %s)", st);
+            goto back;
+        }
+        stopped = true;
     }
-    stopped = true;
     /* The copy and its verification run in the tenant's jail, by tenantd,
      * which records them in the audit log. */
     copied = copy_in_jail(m);
@@ -374,19 +451,22 @@ static int migrate_run(struct mig *m)
         goto back;
     }
 
-    /* Switch the tenant file (tenantd writes it), then start it on the new backend. */
+    /* Switch the tenant file (tenantd writes it, writable again): the
+     * read-only worker serves until the one on the new backend is ready. */
     char reason[256];
     snprintf(reason, sizeof reason, "tenantctl migrate: %zu tables copied and verified",
              json_object_size(copied));
-    if (set_database(m, to_word, reason) != 0) {
+    if (set_database(m, to_word, false, reason) != 0) {
         say("cannot switch %s to [database] type = %s", m->t.id, to_word);
         snprintf(why, sizeof why, "cannot switch the tenant file to %s", to_word);
         goto back;
     }
     switched = true;
-    if (api_action(m, "start") != 0 ||
-        wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
-        strcmp(st, "running") != 0) {
+    if (was_running
+            ? wait_replaced(m, pid, start_ms, false, &pid, st, sizeof st) != 0
+            : api_action(m, "start") != 0 ||
+                  wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
+                  strcmp(st, "running") != 0) {
         say("%s did not come up on %s (state %s); rolling back", m->t.id, to_word, st);
         snprintf(why, sizeof why, "the tenant did not come up on %s (state %s)", to_word, st);
         goto back;
@@ -410,11 +490,16 @@ static int migrate_run(struct mig *m)
     goto out;
 
 back:
-    /* The firm serves again on its old backend. */
+    /* The firm serves again, writable, on its old backend. */
     note(m, "failed", why);
-    if (switched)
-        set_database(m, m->to == DB_POSTGRESQL ? "sqlite" : "postgresql",
-                     "tenantctl migrate: rolled back");
+    bool back_ok = true;
+    if (switched || ro_set) {
+        bool settled = false;
+        tenant_now(m, &pid, &settled, st, sizeof st);
+        back_ok = set_database(m, old_word, false, "tenantctl migrate: rolled back") == 0;
+        if (back_ok && was_running)
+            back_ok = wait_replaced(m, pid, start_ms, true, &pid, st, sizeof st) == 0;
+    }
     if (stopped)
         api_action(m, "stop");
     if (m->to == DB_POSTGRESQL && created) {
@@ -428,14 +513,12 @@ back:
         if (aside[0])
             unmove_sqlite(m->sqlite, aside);
     }
-    const char *old_word = m->to == DB_POSTGRESQL ? "sqlite" : "postgresql";
-    if (was_running && (api_action(m, "start") != 0 ||
-                        wait_for_state(m, "running", start_ms, st, sizeof st) != 0)) {
-        say("ROLLBACK: %s is not running again (state %s)", m->t.id, st);
-        snprintf(why, sizeof why, "back on %s, but not running (state %s)", old_word, st);
+    if (!back_ok) {
+        say("ROLLBACK: %s is not serving again (state %s)", m->t.id, st);
+        snprintf(why, sizeof why, "back on %s, but not serving (state %s)", old_word, st);
     } else {
         say("rolled back: %s keeps its data in %s", m->t.id, old_word);
-        snprintf(why, sizeof why, "back on %s%s", old_word, was_running ? ", running" : "");
+        snprintf(why, sizeof why, "back on %s%s", old_word, was_running ? ", serving" : "");
     }
     note(m, "rolled-back", why);
 out:

@@ -181,9 +181,9 @@ static void on_step_done(void *arg, struct child_result *r)
 }
 
 /* The jail's options for the copy: the tenant's, without its cgroup. */
-static void copy_jail_opts(const struct config_global *g, struct admin_onboard *op,
-                           uid_t uid, gid_t gid, char *const *argv,
-                           struct spawn_fs_paths *paths, struct jail_opts *o)
+static void copy_jail_opts(const struct config_global *g, struct admin_onboard *op, uid_t uid,
+                           gid_t gid, char *const *argv, struct spawn_fs_paths *paths,
+                           struct jail_opts *o)
 {
     jail_opts_init(o);
     snprintf(o->id, sizeof o->id, "%s", op->id);
@@ -245,8 +245,7 @@ static void run_step(struct admin_onboard *op)
         free(o);
     }
     if (rc != 0) {
-        copy_fail(op, "cannot build the jail's command line: %s",
-                  err[0] ? err : strerror(-rc));
+        copy_fail(op, "cannot build the jail's command line: %s", err[0] ? err : strerror(-rc));
         return;
     }
     struct child_opts co = {
@@ -284,8 +283,7 @@ void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_r
     const char *to_s = json_string_value(json_object_get(body, "to"));
     const char *reason = json_string_value(json_object_get(body, "reason"));
     char step_w[16] = "", to_w[16] = "", reason_w[404] = "";
-    bool ok = step && to_s &&
-              (strcmp(to_s, "sqlite") == 0 || strcmp(to_s, "postgresql") == 0) &&
+    bool ok = step && to_s && (strcmp(to_s, "sqlite") == 0 || strcmp(to_s, "postgresql") == 0) &&
               (strcmp(step, "copy") == 0 || strcmp(step, "started") == 0 ||
                strcmp(step, "failed") == 0 || strcmp(step, "rolled-back") == 0) &&
               (json_object_get(body, "reason") == NULL ||
@@ -316,19 +314,19 @@ void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_r
     const char *from_w = word(e->valid ? e->t.database : DB_SQLITE);
     if (strcmp(step_w, "copy") != 0) {
         char res[600];
-        snprintf(res, sizeof res, "%s: %s -> %s%s%s", step_w, from_w, to_w,
-                 reason_w[0] ? ": " : "", reason_w);
+        snprintf(res, sizeof res, "%s: %s -> %s%s%s", step_w, from_w, to_w, reason_w[0] ? ": " : "",
+                 reason_w);
         admin_audit(a, who, "migrate", id, res);
         admin_send_json(req, 200, json_pack("{s:s, s:s}", "id", id, "step", step_w));
         return;
     }
-    const char *no = !e->valid                  ? "the tenant file is invalid: fix it first"
-                     : e->t.database == to      ? "the tenant already keeps its data there"
-                     : c->g.pg_url[0] == '\0'   ? "tenantd.ini has no [postgresql] url"
-                     : e->t.command[0] != '\0'  ? "[worker] command names another program: only "
-                                                  "the bundled tenant-worker can copy its data"
-                     : admin_op_busy(a, id)     ? "another operation on this tenant runs"
-                                                : NULL;
+    const char *no = !e->valid                 ? "the tenant file is invalid: fix it first"
+                     : e->t.database == to     ? "the tenant already keeps its data there"
+                     : c->g.pg_url[0] == '\0'  ? "tenantd.ini has no [postgresql] url"
+                     : e->t.command[0] != '\0' ? "[worker] command names another program: only "
+                                                 "the bundled tenant-worker can copy its data"
+                     : admin_op_busy(a, id)    ? "another operation on this tenant runs"
+                                               : NULL;
     if (no != NULL) {
         refuse(a, who, req, id, 409, "cannot copy", no);
         return;
@@ -344,9 +342,9 @@ void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_r
     int rc = pt && text ? util_read_file(e->t.file, 4096, &old, &len) : -ENOMEM;
     if (rc == 0)
         rc = config_set_database_text(old, DB_POSTGRESQL, text, 8192);
-    if (rc == 0 && (config_parse_tenant(&c->g, &c->plans, id, e->t.file, text, strlen(text), pt,
-                                        &d) != 0 ||
-                    pt->database != DB_POSTGRESQL))
+    if (rc == 0 &&
+        (config_parse_tenant(&c->g, &c->plans, id, e->t.file, text, strlen(text), pt, &d) != 0 ||
+         pt->database != DB_POSTGRESQL))
         rc = -EINVAL;
     if (rc != 0) {
         char *msg = config_diag_join(&d);

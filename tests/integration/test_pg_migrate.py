@@ -139,9 +139,14 @@ def test_migrate_both_ways_keeps_every_row(root, pg):
     assert os.path.exists(f"{data}/firm.db")
     ev = events(root)[2:]
     assert ev[0] == "started: sqlite -> postgresql", ev
-    assert ev[1] == "copy started: sqlite -> postgresql", ev
-    assert ev[2] == f"copied and verified: sqlite -> postgresql: {len(before)} tables", ev
-    assert ev[3].startswith("ok: sqlite -> postgresql: tenantctl migrate:"), ev
+    assert ev[1] == ("ok: sqlite -> sqlite, read-only: tenantctl migrate: read-only during the "
+                     "copy"), ev
+    assert ev[2] == "copy started: sqlite -> postgresql", ev
+    assert ev[3] == f"copied and verified: sqlite -> postgresql: {len(before)} tables", ev
+    assert ev[4].startswith("ok: sqlite -> postgresql: tenantctl migrate:"), ev
+    assert len(ev) == 5, ev
+    with open(root.tenant_file("firm")) as f:
+        assert "read_only" not in f.read()
 
     # postgresql -> sqlite, the server stopped half-way through the copy:
     # another session holds invoices, so the copy has read users... and waits.
@@ -151,6 +156,19 @@ def test_migrate_both_ways_keeps_every_row(root, pg):
     try:
         wait_for(lambda: pg.waiting_on("tenant_firm", "invoices") == 1, timeout=60,
                  what="the copy waiting on invoices")
+        # Meanwhile the firm is served by a read-only worker: reads answered,
+        # writes 503 with Retry-After.
+        st = root.status("firm")
+        assert st["state"] == "running" and st["draining_pid"] is None
+        with open(f"/proc/{st['pid']}/environ", "rb") as f:
+            assert b"WORKER_READ_ONLY=true" in f.read().split(b"\0")
+        me = call(port, "GET", "/api/me", token=tok)
+        assert me.status == 200, me.text
+        w = call(port, "POST", "/api/invoices",
+                 {"client_name": "Late", "items": [{"description": "x", "quantity": 1,
+                                                    "unit_price_cents": 1}]}, token=tok)
+        assert w.status == 503 and w.json()["error"] == "read_only", w.text
+        assert w.headers.get("retry-after") == "5"
         pg.stop()
         wait_for(lambda: any(e.startswith("error: copy failed") for e in events(root)),
                  timeout=60, what="the copy's failure in the audit log")
@@ -168,12 +186,18 @@ def test_migrate_both_ways_keeps_every_row(root, pg):
     assert invoices(port, tok) == api_before
     assert checksum(root, "firm", pg_url) == before
     assert checksum(root, "firm", sqlite_src) == before  # the kept file, put back
-    ev = events(root)[6:]
+    with open(root.tenant_file("firm")) as f:
+        assert "read_only" not in f.read()
+    with open(f"/proc/{root.status('firm')['pid']}/environ", "rb") as f:
+        assert b"WORKER_READ_ONLY=true" not in f.read().split(b"\0")
+    ev = events(root)[7:]
     assert ev[0] == "started: postgresql -> sqlite", ev
-    assert ev[1] == "copy started: postgresql -> sqlite", ev
-    assert ev[2].startswith("error: copy failed: postgresql -> sqlite: ") and "invoices" in ev[2]
-    assert ev[3].startswith("failed: postgresql -> sqlite: "), ev
-    assert ev[4] == "rolled-back: postgresql -> sqlite: back on postgresql, running", ev
+    assert ev[1].startswith("ok: postgresql -> postgresql, read-only: "), ev
+    assert ev[2] == "copy started: postgresql -> sqlite", ev
+    assert ev[3].startswith("error: copy failed: postgresql -> sqlite: ") and "invoices" in ev[3]
+    assert ev[4].startswith("failed: postgresql -> sqlite: "), ev
+    assert ev[5] == "ok: postgresql -> postgresql: tenantctl migrate: rolled back", ev
+    assert ev[6] == "rolled-back: postgresql -> sqlite: back on postgresql, serving", ev
 
     # postgresql -> sqlite
     root.tenantctl("migrate", "firm", "sqlite")

@@ -322,7 +322,8 @@ def test_switch_database_route(root, pg):
     assert root.post("/v1/tenants/nosuch/database", {"type": "sqlite"}).status == 404
     r = root.post("/v1/tenants/dupont/database", {"type": "postgresql", "reason": "test"})
     assert r.status == 200, r.text
-    assert r.json() == {"id": "dupont", "database": "postgresql", "previous": "sqlite"}
+    assert r.json() == {"id": "dupont", "database": "postgresql", "previous": "sqlite",
+                        "read_only": False}
     with open(root.tenant_file("dupont")) as f:
         text = f.read()
     assert text.count("[database]") == 1 and "type = postgresql" in text
