@@ -241,6 +241,8 @@ enum {
     K_TLS_KEY,
     K_TLS_PORT,
     K_TLS_PORT_SUFFIX,
+    K_HASH_MAX,
+    K_HASH_BUCKET,
     K_ID,
     K_SUBDOMAIN,
     K_HOST,
@@ -261,6 +263,8 @@ static const char *const key_names[K__COUNT] = {
     [K_TLS_KEY] = "tls_key",
     [K_TLS_PORT] = "tls_port",
     [K_TLS_PORT_SUFFIX] = "tls_port_suffix",
+    [K_HASH_MAX] = "server_names_hash_max_size",
+    [K_HASH_BUCKET] = "server_names_hash_bucket_size",
     [K_ID] = "id",
     [K_SUBDOMAIN] = "subdomain",
     [K_HOST] = "host",
@@ -276,6 +280,7 @@ struct render_ctx {
     char prefix[CONFIG_PATH_MAX];
     char listen[96], listen_tls[96];
     char tls_port[8], tls_port_suffix[8];
+    char hash_max[24], hash_bucket[24];
     char id[CONFIG_ID_MAX], subdomain[64], host[CONFIG_HOST_MAX + 64], port[8];
     char suspended_page[CONFIG_PATH_MAX + 64];
     char max_body[24];
@@ -360,6 +365,36 @@ static int global_ctx(const struct config_global *g, bool tls, struct render_ctx
     c->values[K_TLS_PORT_SUFFIX] = c->tls_port_suffix;
     c->values[K_PROXY_SOURCE] = PROXY_SOURCE_ADDR;
     return 0;
+}
+
+/*
+ * nginx's server-name hash, sized from the tenants: a max_size below the
+ * number of names makes nginx refuse to start ("could not build
+ * server_names_hash"), and a bucket must hold the longest name. Twice the
+ * names leaves nginx room to find a size without collisions; 8192 and 128
+ * are the floor (what the template said before). Pure.
+ */
+static void names_hash(const struct config_global *g, const struct config_tenant *const *tenants,
+                       size_t n, struct render_ctx *c)
+{
+    size_t names = 0, longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tenants[i]->status == TENANT_CANCELLED)
+            continue;
+        names++;
+        size_t len = strlen(tenants[i]->subdomain) + 1 + strlen(g->domain);
+        if (len > longest)
+            longest = len;
+    }
+    size_t max = 8192, bucket = 128;
+    while (max < 2 * names)
+        max *= 2;
+    while (bucket < longest + 16)
+        bucket *= 2;
+    snprintf(c->hash_max, sizeof c->hash_max, "%zu", max);
+    snprintf(c->hash_bucket, sizeof c->hash_bucket, "%zu", bucket);
+    c->values[K_HASH_MAX] = c->hash_max;
+    c->values[K_HASH_BUCKET] = c->hash_bucket;
 }
 
 /* Check one tenant's values and fill the per-tenant part of the context. */
@@ -457,6 +492,7 @@ int proxy_render(const struct config_global *g, const struct config_tenant *cons
     r = global_ctx(g, tls, c, err, errlen);
     if (r < 0)
         goto fail;
+    names_hash(g, tenants, n, c);
 
     /* Every tenant is checked before anything is rendered: one refusal names
      * the tenant and the field, and nothing half-made comes out. */

@@ -31,7 +31,7 @@ CACHE=${IMAGE_CACHE:-/var/cache/tenantd-image}
 TAG=${IMAGE_TAG:-latest}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 # What tenant-worker links (ldd), the zone files its TIMEZONE check reads, and CA certificates.
-RUNTIME_PKGS=libuv1,libh2o0.13,libwslay1,libsqlite3-0,libjansson4,libsodium23,libinih1,libssl3,zlib1g,ca-certificates,tzdata
+RUNTIME_PKGS=libuv1,libh2o0.13,libwslay1,libsqlite3-0,libpq5,libjansson4,libsodium23,libinih1,libssl3,zlib1g,ca-certificates,tzdata
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 
 say() { printf 'image: %s\n' "$*"; }

@@ -119,16 +119,65 @@ static void show_status(FILE *out, const json_t *j)
     }
 }
 
+/* A filter's value: letters, digits, '-' and ',' only, so that it goes into
+ * the query string as it is. */
+static bool filter_word_ok(const char *v)
+{
+    if (!v[0] || strlen(v) > 120)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == ','))
+            return false;
+    return true;
+}
+
 static int cmd_status(struct ctl *c)
 {
     const struct ctl_cmd *cmd = ctl_find_cmd("status");
-    if (c->argc > 2)
-        return ctl_usage_error(cmd, "too many arguments");
-    const char *id = c->argc == 2 ? c->argv[1] : NULL;
+    const char *id = NULL, *state = NULL, *plan = NULL;
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        const char **slot = NULL;
+        const char *name = NULL;
+        if (strncmp(a, "--state", 7) == 0 && (a[7] == '\0' || a[7] == '=')) {
+            slot = &state;
+            name = "--state";
+        } else if (strncmp(a, "--plan", 6) == 0 && (a[6] == '\0' || a[6] == '=')) {
+            slot = &plan;
+            name = "--plan";
+        }
+        if (slot) {
+            const char *eq = strchr(a, '=');
+            if (eq)
+                *slot = eq + 1;
+            else if (i + 1 < c->argc)
+                *slot = c->argv[++i];
+            else
+                return ctl_usage_error(cmd, "%s needs a value", name);
+            if (!filter_word_ok(*slot))
+                return ctl_usage_error(cmd, "%s: \"%s\" is not a %s", name, *slot,
+                                       slot == &state ? "list of states" : "plan name");
+        } else if (a[0] == '-') {
+            return ctl_usage_error(cmd, "unknown option %s", a);
+        } else if (id) {
+            return ctl_usage_error(cmd, "too many arguments");
+        } else {
+            id = a;
+        }
+    }
     if (id && !ctl_valid_id_arg(cmd, id))
         return CTL_EXIT_USAGE;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/tenants%s%s", id ? "/" : "", id ? id : "");
+    if (id && (state || plan))
+        return ctl_usage_error(cmd, "--state and --plan filter the list; not with an id");
+    char path[512];
+    if (id)
+        snprintf(path, sizeof path, "/v1/tenants/%s", id);
+    else
+        snprintf(path, sizeof path, "/v1/tenants%s%s%s%s%s", state || plan ? "?" : "",
+                 state ? "state=" : "", state ? state : "", state && plan ? "&" : "",
+                 plan ? "plan=" : "");
+    if (!id && plan)
+        snprintf(path + strlen(path), sizeof path - strlen(path), "%s", plan);
     int rc = get_and_show(c, path, show_status);
     if (rc != CTL_EXIT_OK || c->json)
         return rc;
@@ -501,14 +550,16 @@ static int cmd_proxy_config(struct ctl *c)
 /* ---- the command table ------------------------------------------------------- */
 
 static const struct ctl_cmd commands[] = {
-    {"status", "status [<id>] [--json]",
+    {"status", "status [<id>] [--state S[,S...]] [--plan P] [--json]",
      "Show every tenant (or one) as a table: state, pid, port, plan, uptime,\n"
      "restarts by the supervisor, wake-ups from idle and last exit, then any\n"
      "configuration errors, refused notify messages and the workers' own STATUS=\n"
      "lines, then\n"
      "\"proxy: ERROR: <message>\" when the proxy's last configuration was refused\n"
      "(the previous one keeps serving). With --json, print the admin API's JSON\n"
-     "as it is returned (the tenants only; see proxy-status).",
+     "as it is returned (the tenants only; see proxy-status): one array.\n"
+     "--state running,backoff and --plan starter list only those tenants\n"
+     "(tenantd filters them: GET /v1/tenants?state=&plan=).",
      cmd_status},
     {"wait", "wait <id> <state>[,<state>...] [--timeout S] [--json]",
      "Wait until the tenant is in one of the states (stopped, starting, running,\n"

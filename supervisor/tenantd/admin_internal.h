@@ -216,6 +216,9 @@ void admin_usage_abort_all(struct admin *a);
  * (truncated to cap - 1); false when the key is absent (admin_routes.c). */
 bool admin_query_get(h2o_iovec_t q, const char *key, char *buf, size_t cap);
 
+/* admin_list.c: GET /v1/tenants, filtered and paged by the query string. */
+void admin_list_tenants(struct admin *a, h2o_req_t *req, h2o_iovec_t query);
+
 /* Is the Authorization header a valid bearer token? Constant time. */
 bool admin_token_ok(const struct admin *a, h2o_req_t *req);
 

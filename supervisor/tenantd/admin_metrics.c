@@ -208,6 +208,10 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
     family(f, "tenantd_reloads_total", "counter",
            "Reloads of the configuration files (SIGHUP, a change in tenants_dir, the admin API).");
     fprintf(f, "tenantd_reloads_total %" PRIu64 "\n", c->reloads);
+    family(f, "tenantd_spawn_transient_failures_total", "counter",
+           "Worker starts that failed for a shortage (EMFILE, ENFILE, EAGAIN, ENOMEM) and were "
+           "retried without counting as a crash.");
+    fprintf(f, "tenantd_spawn_transient_failures_total %" PRIu64 "\n", c->spawn_transient);
     family(f, "tenantd_onboardings_total", "counter",
            "Onboardings through the admin API, by result.");
     fprintf(f, "tenantd_onboardings_total{result=\"ok\"} %" PRIu64 "\n", c->onboardings_ok);

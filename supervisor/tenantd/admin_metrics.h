@@ -18,6 +18,7 @@ struct admin_counters {
     uint64_t onboardings_failed; /* onboardings rolled back */
     uint64_t offboardings;       /* tenants offboarded */
     uint64_t requests;           /* admin API requests served */
+    uint64_t spawn_transient;    /* starts retried for a shortage (sup_counts) */
 };
 
 /* The reverse proxy's figures (proxy.h's proxy_stats and proxy_last_error). */

@@ -101,6 +101,11 @@ static const char components[] =
     "\"id\":{\"type\":\"string\"},\"path\":{\"type\":\"string\"}}},"
     "\"Reloaded\":{\"type\":\"object\",\"required\":[\"reloaded\"],"
     "\"properties\":{\"reloaded\":{\"type\":\"boolean\"}}},"
+    "\"DatabaseSwitch\":{\"type\":\"object\",\"required\":[\"id\",\"database\",\"previous\"],"
+    "\"properties\":{\"id\":{\"type\":\"string\"},"
+    "\"database\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
+    "\"previous\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
+    "\"read_only\":{\"type\":\"boolean\"}}},"
     "\"AnyObject\":{\"type\":\"object\"}}}";
 
 /* What a route answers on success: status, media type, schema (NULL: text). */
@@ -115,7 +120,9 @@ static const struct answer {
     {"GET", "/v1/plans", 200, "application/json", "PlanList", "the subscription plans"},
     {"GET", "/v1/proxy", 200, "application/json", "Proxy", "the proxy's state"},
     {"GET", "/v1/events", 200, "application/json", "EventList", "the audit log, newest first"},
-    {"GET", "/v1/tenants", 200, "application/json", "TenantList", "every tenant's status"},
+    {"GET", "/v1/tenants", 200, "application/json", "TenantList",
+     "every tenant's status, or a page of those matching the filters (X-Total-Count, "
+     "X-Next-After)"},
     {"POST", "/v1/tenants", 201, "application/json", "Onboarded", "onboard a tenant"},
     {"GET", "/v1/tenants/*", 200, "application/json", "Tenant",
      "one tenant's status; ?wait=<state>[,...]&timeout=<ms> waits for a state"},
@@ -125,8 +132,8 @@ static const struct answer {
     {"GET", "/v1/tenants/*/usage", 200, "application/json", "Usage",
      "the month's usage, from the worker, shape-checked"},
     {"POST", "/v1/tenants/*/backup", 200, "application/json", "Backup", "back up now"},
-    {"POST", "/v1/tenants/*/database", 200, "application/json", "AnyObject",
-     "switch [database] type in the tenant file (tenantctl migrate)"},
+    {"POST", "/v1/tenants/*/database", 200, "application/json", "DatabaseSwitch",
+     "switch the tenant's storage backend (tenantctl migrate's last step)"},
     {"POST", "/v1/tenants/*/migration", 200, "application/json", "AnyObject",
      "tenantctl migrate: the copy, run and verified in the tenant's jail, or a note for the "
      "audit log"},
@@ -215,6 +222,25 @@ static json_t *operation(const struct admin_route *r)
                             json_pack("[{s:s,s:s,s:b,s:{s:s,s:s}}]", "name", "id", "in", "path",
                                       "required", 1, "schema", "type", "string", "pattern",
                                       "^[a-z][a-z0-9-]{0,30}$"));
+    if (strcmp(r->method, "GET") == 0 && strcmp(r->pattern, "/v1/tenants") == 0) {
+        /* admin_list.c's filters and paging. */
+        static const char *const q[][2] = {
+            {"state", "those states, comma-separated"},
+            {"plan", "this plan"},
+            {"q", "id, name or subdomain contains this (case-blind)"},
+            {"sort", "id (default) or unhealthy (failed, backoff, invalid file, failing health "
+                     "first)"},
+            {"limit", "at most this many (1..10000)"},
+            {"after", "the tenants after this id (the previous page's X-Next-After)"},
+            {"offset", "skip this many matches"},
+        };
+        json_t *ps = json_array();
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+            json_array_append_new(ps, json_pack("{s:s,s:s,s:b,s:s,s:{s:s}}", "name", q[i][0], "in",
+                                                "query", "required", 0, "description", q[i][1],
+                                                "schema", "type", "string"));
+        json_object_set_new(op, "parameters", ps);
+    }
     if (strcmp(r->method, "POST") == 0)
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 0, "content",

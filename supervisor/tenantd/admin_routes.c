@@ -102,16 +102,6 @@ static struct tenant_view *snapshot_tenants(struct admin *a, h2o_req_t *req, siz
     return v;
 }
 
-static void get_tenants(struct admin *a, h2o_req_t *req)
-{
-    size_t k;
-    struct tenant_view *v = snapshot_tenants(a, req, &k);
-    if (v == NULL)
-        return;
-    admin_send_json(req, 200, status_json_tenants(v, k));
-    free(v);
-}
-
 static void get_tenant(struct admin *a, h2o_req_t *req, const char *id)
 {
     struct tenant_view *v = calloc(1, sizeof *v);
@@ -487,6 +477,7 @@ static void get_metrics(struct admin *a, h2o_req_t *req)
     struct sup_counts sc;
     sup_get_counts(a->sup, &sc);
     c.reloads = sc.reloads;
+    c.spawn_transient = sc.spawn_transient_failures;
     struct admin_proxy_metrics pm, *px = NULL;
     if (a->proxy != NULL) {
         struct proxy_stats st;
@@ -590,7 +581,7 @@ static void h_events(struct admin *a, const struct admin_caller *who, h2o_req_t 
 static void h_tenants(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                       const struct admin_req *r)
 {
-    get_tenants(a, req);
+    admin_list_tenants(a, req, r->query);
 }
 static void h_onboard(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                       const struct admin_req *r)

@@ -59,7 +59,7 @@ struct job {
     char db[PATH_MAX];
     char dir[PATH_MAX];
     int keep;
-    int64_t every_ms; /* scheduled jobs: run only when the newest backup is this old */
+    int64_t slot_ms; /* scheduled jobs: run only when the newest backup is older */
     bool on_demand;
     bool abandoned; /* past its deadline: j->bs is NULL, after_work only frees it */
     uint64_t deadline_ms;
@@ -86,7 +86,8 @@ struct backup_sched {
     uv_timer_t timer;
     uv_timer_t watchdog; /* the running job's deadline */
     uint64_t period_ms;
-    uint64_t timeout_ms; /* 0: job_deadline_ms; tests set a short one */
+    int64_t last_round_ms; /* wall clock of the last scheduled round, 0 before */
+    uint64_t timeout_ms;   /* 0: job_deadline_ms; tests set a short one */
     struct job *head, *tail;
     struct job *running;
     int scheduled_pending; /* scheduled jobs queued or running: one round at a time */
@@ -106,6 +107,29 @@ static uint64_t check_period(const struct config_global *g)
     return CHECK_MAX_MS;
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t backup_slot_ms(const char *id, int64_t every_ms, int64_t now_ms)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: stable across runs and builds */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    if (every_ms <= 0)
+        return now_ms;
+    int64_t phase = (int64_t)(h % (uint64_t)every_ms);
+    int64_t m = (now_ms - phase) % every_ms;
+    if (m < 0)
+        m += every_ms;
+    return now_ms - m;
+}
+
 static struct job *job_new(struct backup_sched *bs, const char *id)
 {
     const struct config *c = sup_config(bs->sup);
@@ -122,7 +146,8 @@ static struct job *job_new(struct backup_sched *bs, const char *id)
         return NULL;
     }
     j->keep = c->g.backup_keep;
-    j->every_ms = c->g.backup_every_ms;
+    if (c->g.backup_every_ms > 0)
+        j->slot_ms = backup_slot_ms(id, c->g.backup_every_ms, wall_ms());
     const struct config_tenant_entry *e = config_find_tenant(c, id);
     if (e != NULL && e->valid && e->t.database == DB_POSTGRESQL && c->g.pg_url[0]) {
         j->pg = true;
@@ -167,9 +192,10 @@ static void work_cb(uv_work_t *req)
         }
         if (backup_list(j->dir, j->id, &v, &n, NULL, 0) == 0 && n > 0) {
             time_t newest = v[0].created;
-            /* A second of slack: names have one-second resolution. A backup
+            /* Done for this period when made at or after the tenant's slot
+             * (a second of slack: names have one-second resolution). A backup
              * "from the future" (the clock went back) does not block new ones. */
-            bool fresh = newest <= now + 60 && (int64_t)(now - newest) * 1000 + 1000 < j->every_ms;
+            bool fresh = newest <= now + 60 && (int64_t)newest * 1000 + 1000 > j->slot_ms;
             bool unchanged = !j->pg && newest_mtime(j->db) < (int64_t)newest;
             free(v);
             if (fresh) {
@@ -390,17 +416,26 @@ static void tick(uv_timer_t *t)
     }
     if (c->g.backup_every_ms <= 0 || bs->scheduled_pending > 0)
         return;
+    /* Each tenant has its slot in the period (backup_slot_ms): only those
+     * whose slot came since the last round are looked at, so ten thousand
+     * tenants are backed up over the whole period, a few at a time. The
+     * first round looks at every tenant, to catch up on slots missed while
+     * tenantd was down. */
+    int64_t now = wall_ms();
     n = sup_tenant_count(bs->sup);
     for (size_t i = 0; i < n; i++) {
-        struct tenant_view *v = calloc(1, sizeof(*v));
+        struct tenant_brief b;
         struct job *j;
 
-        if (v == NULL)
-            break;
-        if (sup_tenant_view(bs->sup, i, v) == 0 && (j = job_new(bs, v->id)) != NULL)
+        if (sup_tenant_brief(bs->sup, i, &b) < 0)
+            continue;
+        int64_t slot = backup_slot_ms(b.id, c->g.backup_every_ms, now);
+        if (bs->last_round_ms != 0 && slot <= bs->last_round_ms)
+            continue;
+        if ((j = job_new(bs, b.id)) != NULL)
             enqueue(bs, j);
-        free(v);
     }
+    bs->last_round_ms = now;
     pump(bs);
 }
 

@@ -10,12 +10,13 @@
  * its failure (error), and the tenant's backups are pruned to `keep` after
  * each new one.
  *
- * The schedule survives restarts of tenantd: a tenant is due when its newest
- * backup on disk is at least `every` old, and it is skipped when its database
- * has not changed since that backup. A timer checks every min(every, 60 s);
- * `every` and `keep` are re-read from sup_config() at each check, so a reload
- * applies without a restart. every = 0 turns scheduled backups off; on-demand
- * backups still work.
+ * The schedule survives restarts of tenantd: each tenant has a slot in the
+ * period, at a fixed offset from a hash of its id (backup_slot_ms), so that
+ * thousands of tenants are spread over `every` instead of all due at once; it
+ * is due when its newest backup on disk is older than its last slot, and it
+ * is skipped when its database has not changed since that backup. A timer checks every min(every,
+ * 60 s); `every` and `keep` are re-read from sup_config() at each check, so a reload applies
+ * without a restart. every = 0 turns scheduled backups off; on-demand backups still work.
  *
  * Every backup has a deadline (30 s + 1 s per 4 MiB of database, at most
  * 30 min): one stuck in a tenant's files (a
@@ -27,6 +28,7 @@
 #ifndef TENANTD_BACKUP_SCHED_H
 #define TENANTD_BACKUP_SCHED_H
 
+#include <stdint.h>
 #include <uv.h>
 
 struct sup;
@@ -39,6 +41,11 @@ struct backup_sched;
  * stopping). The string lives only for the duration of the call.
  */
 typedef void (*backup_sched_done_fn)(int rc, const char *path_or_error, void *arg);
+
+/* The start of tenant id's latest slot at or before now_ms (wall clock,
+ * ms): now_ms minus how far into its period it is, the period being every_ms
+ * and its offset a hash of the id. Pure. */
+int64_t backup_slot_ms(const char *id, int64_t every_ms, int64_t now_ms);
 
 /*
  * Start the schedule on loop for the tenants of s. *out is owned by the

@@ -75,6 +75,16 @@ struct tenant_view {
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */
 size_t sup_tenant_count(const struct sup *s);
 int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out);
+/* What a list filters on, for the i-th tenant in id order, without the
+ * /proc reads of a snapshot: borrowed strings, valid until the loop runs
+ * again. unhealthy: failed, in backoff, its file invalid or its last health
+ * check failed. -ENOENT past the end. */
+struct tenant_brief {
+    const char *id, *name, *plan, *subdomain;
+    enum tstate state;
+    bool unhealthy;
+};
+int sup_tenant_brief(const struct sup *s, size_t i, struct tenant_brief *out);
 /* Snapshot by id; -ENOENT when unknown. */
 int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out);
 
@@ -125,6 +135,7 @@ struct sup_counts {
     size_t failed;
     size_t boot_pending;
     uint64_t reloads;
+    uint64_t spawn_transient_failures; /* starts that failed for a shortage (EMFILE, ...) */
 };
 void sup_get_counts(const struct sup *s, struct sup_counts *out);
 

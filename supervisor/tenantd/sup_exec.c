@@ -32,6 +32,7 @@
 #include "logcap.h"
 #include "notify.h"
 #include "spawn.h"
+#include "spawn_transient.h"
 #include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
@@ -164,6 +165,15 @@ static void act_term(struct tenant *t)
 static void act_backoff(struct tenant *t)
 {
     struct sup *s = t->s;
+    if (t->transient_err) {
+        /* A shortage, not the tenant's fault: retry soon, not a crash. */
+        int64_t td = transient_delay_ms(t->transient_tries++, randombytes_random());
+        log_debug(t->id, "%s: retrying in %lld ms", t->state_reason, (long long)td);
+        t->transient_err = 0;
+        t->last_run_ms = 0;
+        sup_timer_arm(t, TM_BACKOFF, td);
+        return;
+    }
     int64_t d = backoff_on_crash(&t->bo, &s->bp, t->last_run_ms, randombytes_random());
     t->last_run_ms = 0;
     if (d < 0) {
@@ -207,8 +217,17 @@ static void act_ready(struct tenant *t)
     t->ready_latency_ms = (int64_t)(sup_now_ms(s) - t->spawned_at);
     t->health_fails = 0;
     t->state_reason[0] = '\0';
+    /* Ready means the jail has exec'd the worker: its status pipe has
+     * nothing more to say, and a thousand tenants need not hold one each. */
+    if (t->status_fd >= 0) {
+        close(t->status_fd);
+        t->status_fd = -1;
+    }
     log_info(t->id, "worker ready pid=%d latency_ms=%lld", (int)t->pid,
              (long long)t->ready_latency_ms);
+    if (t->transient_tries > 0)
+        log_info(t->id, "started after %d retries for a shortage", t->transient_tries);
+    t->transient_tries = 0;
     if (t->prev) {
         log_info(t->id, "pid=%d takes over: pid=%d drains", (int)t->pid, (int)t->prev->pid);
         sup_prev_drain(t);

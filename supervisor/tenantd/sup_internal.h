@@ -130,6 +130,8 @@ struct tenant {
     char usage_token[USAGE_TOKEN_LEN + 1];
 
     struct backoff bo;
+    int transient_err;   /* the last start failed for a shortage (sup_transient.c) */
+    int transient_tries; /* retries for a shortage since the last ready */
     int spawns, restarts;
     /* Issue 18: starts an operator caused (start, restart, resume, a changed
      * file) are counted apart from the supervisor's own restarts. */
@@ -178,7 +180,9 @@ struct sup {
     uv_fs_event_t fs_event;
     bool fs_event_on;
     uv_timer_t reload_timer;
-    uint64_t reloads; /* sup_reload calls (sup_counts) */
+    uint64_t reloads;            /* sup_reload calls (sup_counts) */
+    uint64_t transient_failures; /* starts that failed for a shortage (sup_counts) */
+    uint64_t transient_last_ms;  /* sup_now_ms() + 1 of the last one, 0 for never */
 
     bool booting; /* the first configuration is being applied */
     bool shutting_down;
@@ -255,6 +259,10 @@ void sup_reconcile(struct tenant *t);
 /* sup_reload.c: reload (apply a new configuration, inotify). */
 int sup_apply_config(struct sup *s, struct config *nc);
 void sup_on_fs_event(uv_fs_event_t *h, const char *name, int events, int status);
+
+/* sup_transient.c: when err (positive errno) is a shortage, mark t for a
+ * retry that is not a crash, count it, alert once per episode; true then. */
+bool sup_transient_note(struct tenant *t, int err);
 
 /* sup_cgroup.c: tenantd's own cgroup v2 leaf and its cleanup. */
 void sup_cgroup_v2_setup(struct sup *s);

@@ -35,6 +35,7 @@
 #include "notify.h"
 #include "pg_admin.h"
 #include "spawn.h"
+#include "spawn_transient.h"
 #include "status_json.h"
 #include "tenant_fsm.h"
 #include "uidmap.h"
@@ -198,6 +199,12 @@ static void on_probe_done(void *arg, int result)
     }
     if (t->state != TS_RUNNING)
         return;
+    if (result == UV_EMFILE || result == UV_ENFILE || result == UV_ENOMEM || result == UV_EAGAIN) {
+        /* tenantd could not open the probe's connection: says nothing about
+         * the worker, so it is not a failed check. */
+        sup_health_schedule(t, g->health_interval_ms);
+        return;
+    }
     if (result == 200) {
         t->health_fails = 0;
     } else {
@@ -377,6 +384,7 @@ static int do_spawn(struct tenant *t)
     char **env = NULL;
     int rc = 0;
 
+    t->transient_err = 0;
     if (config_tenant_data_dir(g, t->id, dir, sizeof dir) >= (int)sizeof dir)
         return -ENAMETOOLONG;
     if (s->root && !t->have_uid) {
@@ -411,6 +419,12 @@ static int do_spawn(struct tenant *t)
     if (!t->notify) {
         rc = notify_open(s->loop, notify_path, s->root, t->uid, t->uid, sup_on_notify, t,
                          &t->notify);
+        if (rc < 0 && transient_errno(-rc)) {
+            /* Out of fds: retry the start rather than run without it. */
+            t->notify = NULL;
+            sup_set_reason(t, "cannot open its notify socket: %s", strerror(-rc));
+            return rc;
+        }
         if (rc < 0 && !t->notify_broken) {
             t->notify_broken = true;
             log_warn(t->id, "no notify socket at %s (%s): readiness comes from /healthz",
@@ -571,7 +585,10 @@ void sup_start_slot_run(struct tenant *t)
     t->in_slot = true;
     int rc = do_spawn(t);
     if (rc < 0) {
-        log_error(t->id, "%s", t->state_reason);
+        if (sup_transient_note(t, -rc))
+            log_debug(t->id, "%s", t->state_reason);
+        else
+            log_error(t->id, "%s", t->state_reason);
         sup_tenant_feed(t, t->prev && !t->prev_draining ? EV_OVERLAP_FAILED : EV_SPAWN_FAILED);
         return;
     }
@@ -707,6 +724,11 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
         ev = EV_OVERLAP_FAILED;
         sup_set_reason(t, "the new worker pid=%d exited (%s%s%s) before it was ready", (int)pid,
                        t->last_exit, msg[0] ? ": " : "", msg);
+    } else if (code == EXITCODE_JAIL && msg[0] && t->state == TS_STARTING &&
+               sup_transient_note(t, transient_status_errno(msg))) {
+        /* Out of fds or processes before the worker ran: retried soon. */
+        ev = EV_EXIT_CRASH;
+        sup_set_reason(t, "cannot start yet: %s", msg);
     } else if (code == EXITCODE_IDLE && !sig && t->state == TS_RUNNING && !t->aborting &&
                sup_idle_applies(t)) {
         ev = EV_EXIT_IDLE;
@@ -742,6 +764,8 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
                  (long long)t->cfg.idle_after_ms);
     else if (expected)
         log_info(t->id, "worker stopped pid=%d %s", (int)pid, t->last_exit);
+    else if (t->transient_err)
+        log_debug(t->id, "worker exited pid=%d %s: %s", (int)pid, t->last_exit, msg);
     else
         log_warn(t->id, "worker exited pid=%d %s%s%s", (int)pid, t->last_exit, msg[0] ? ": " : "",
                  msg);

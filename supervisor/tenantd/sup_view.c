@@ -158,6 +158,21 @@ int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out)
     return 0;
 }
 
+int sup_tenant_brief(const struct sup *s, size_t i, struct tenant_brief *out)
+{
+    if (i >= s->n)
+        return -ENOENT;
+    const struct tenant *t = s->t[i];
+    out->id = t->id;
+    out->name = t->have_cfg ? t->cfg.name : "";
+    out->plan = t->have_cfg ? t->cfg.plan : "";
+    out->subdomain = t->have_cfg ? t->cfg.subdomain : "";
+    out->state = t->state;
+    out->unhealthy = t->state == TS_FAILED || t->state == TS_BACKOFF ||
+                     (t->config_error != NULL && t->config_error[0] != '\0') || t->health_fails > 0;
+    return 0;
+}
+
 int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out)
 {
     const struct tenant *t = sup_find(s, id);
@@ -207,6 +222,7 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
         out->boot_pending += t->boot_attempt;
     }
     out->reloads = s->reloads;
+    out->spawn_transient_failures = s->transient_failures;
 }
 
 int sup_tenant_hold_socket(struct sup *s, const char *id, bool hold)

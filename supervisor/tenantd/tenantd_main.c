@@ -27,7 +27,7 @@
 
 #include "admin.h"
 #include "backup_sched.h"
-#include "storage.h"
+#include "capacity.h"
 #include "config.h"
 #include "log.h"
 #include "pg_admin.h"
@@ -36,6 +36,7 @@
 #include "reach.h"
 #include "svcnotify.h"
 #include "spawn.h"
+#include "storage.h"
 #include "sup.h"
 #include "sup_upgrade.h"
 #include "uidmap.h"
@@ -123,21 +124,32 @@ static int check_only(const char *path)
     else if (rc == 0)
         fprintf(stderr, "configuration has %zu error%s\n", d.n, d.n == 1 ? "" : "s");
     int bad = rc < 0 || d.n > 0;
+    if (rc == 0) {
+        /* Whether the tenants fit: warnings, the configuration is valid. */
+        struct config_diag cw = {0};
+        struct capacity_in in;
+        char msg[256];
+        capacity_raise_nofile(msg, sizeof msg);
+        capacity_probe(c, &in);
+        capacity_check(&in, &cw);
+        for (size_t i = 0; i < cw.n; i++)
+            fprintf(stderr, "warning: %s\n", cw.lines[i]);
+        config_diag_clear(&cw);
+    }
     config_diag_clear(&d);
     config_free(c);
     return bad ? 1 : 0;
 }
 
-/* Each tenant holds a listening socket, a notify socket, a pidfd and two log
- * pipes: a thousand tenants need far more than the usual soft limit of 1024. */
+/* Each tenant holds several descriptors (capacity.h): a thousand tenants
+ * need far more than the usual soft limit of 1024. */
 static void raise_nofile(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            log_warn(NULL, "cannot raise the open file limit: %s", strerror(errno));
-    }
+    char msg[256];
+    uint64_t lim = capacity_raise_nofile(msg, sizeof msg);
+    if (msg[0])
+        log_notice(NULL, "%s", msg);
+    log_info(NULL, "open file limit %llu", (unsigned long long)lim);
 }
 
 /* Once everything is closed, a backup abandoned past its deadline (a pool

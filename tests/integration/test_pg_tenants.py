@@ -329,8 +329,10 @@ def test_switch_database_route(root, pg):
     assert text.count("[database]") == 1 and "type = postgresql" in text
     # The reload tried a worker with the PostgreSQL environment; it could not
     # reach a database (none was provisioned: tenantctl migrate does that), so
-    # the worker it was to replace goes on serving.
-    st = wait_for(lambda: (lambda s: s if s["database"] == "postgresql" and s["restarts"] >= 1
+    # the worker it was to replace goes on serving. A changed file is an
+    # operator's restart (operator_restarts), not the supervisor's.
+    st = wait_for(lambda: (lambda s: s if s["database"] == "postgresql"
+                           and s["restarts"] + s["operator_restarts"] >= 1
                            else None)(root.status("dupont")), timeout=30, interval=0.2,
                   what="a restart attempt on postgresql")
     assert st["pid"] == pid  # the serving worker is still the SQLite one

@@ -116,9 +116,10 @@ class TenantdRoot:
         os.rename(tmp, path)
 
     # ---- process -----------------------------------------------------------
-    def start(self, wait_ids=None, extra_args=()):
+    def start(self, wait_ids=None, extra_args=(), wrapper=()):
+        """wrapper: a command that execs tenantd (e.g. prlimit), so the pid stays tenantd's."""
         self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([binpath("tenantd"), "-c", self.config, *extra_args],
+        self.proc = subprocess.Popen([*wrapper, binpath("tenantd"), "-c", self.config, *extra_args],
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         sock = os.path.join(self.run_dir, "admin.sock")

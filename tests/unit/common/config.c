@@ -908,12 +908,14 @@ static void test_clashes(void **state)
 {
     struct config *c = NULL;
     struct config_diag d = {0};
-    static const char *const ids[] = {"Bad", "a", "a-b", "b", "c", "d", "out"};
-    static const bool valid[] = {false, true, true, false, false, true, false};
+    /* ca: a's port (b, which also wanted it, is invalid); cb: the subdomain
+     * of b, which is free because b is invalid. */
+    static const char *const ids[] = {"Bad", "a", "a-b", "b", "c", "ca", "cb", "d", "out"};
+    static const bool valid[] = {false, true, true, false, false, false, true, true, false};
 
     assert_int_equal(config_load(FIX "/clash/tenantd.ini", &c, &d), 0);
-    assert_int_equal(c->n_tenants, 7);
-    for (size_t i = 0; i < 7; i++) {
+    assert_int_equal(c->n_tenants, 9);
+    for (size_t i = 0; i < 9; i++) {
         assert_string_equal(c->tenants[i].id, ids[i]);
         assert_int_equal(c->tenants[i].valid, valid[i]);
         assert_true(valid[i] == (c->tenants[i].error == NULL));
@@ -925,10 +927,12 @@ static void test_clashes(void **state)
                         "tenants.d/b.ini: [worker] port: 5001 is already used by tenant \"a\"");
     assert_string_equal(c->tenants[4].error, "tenants.d/c.ini: [tenant] subdomain: \"a\" is "
                                              "already used by tenant \"a\"");
-    assert_string_equal(c->tenants[6].error,
+    assert_string_equal(c->tenants[5].error,
+                        "tenants.d/ca.ini: [worker] port: 5001 is already used by tenant \"a\"");
+    assert_string_equal(c->tenants[8].error,
                         "tenants.d/out.ini:6: [worker] port: 5011 is outside port_range "
                         "(5001-5010)");
-    assert_int_equal(d.n, 4);
+    assert_int_equal(d.n, 5);
     config_free(c);
     config_diag_clear(&d);
 }

@@ -224,6 +224,46 @@ static void test_no_tenants(void **state)
     proxy_rendered_free(&out);
 }
 
+/* The server-name hash grows with the tenants (twice the names, floor
+ * 8192) and the bucket with the longest name (floor 128). */
+static void test_names_hash_sized_from_tenants(void **state)
+{
+    enum { MANY = 10000 };
+    struct config_global g;
+    struct proxy_rendered out;
+    char err[256];
+    struct config_tenant *ts = calloc(MANY, sizeof *ts);
+    const struct config_tenant **ps = calloc(MANY, sizeof *ps);
+    assert_non_null(ts);
+    assert_non_null(ps);
+    fixture_global(&g, "/srv/tenantd/run", "/srv/tenantd/logs", NULL, NULL);
+    for (int i = 0; i < MANY; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "t%05d", i);
+        set_tenant(&ts[i], id, id, 5000 + i % 20000, TENANT_ACTIVE, "Cabinet");
+        ps[i] = &ts[i];
+    }
+    assert_int_equal(proxy_render(&g, ps, 10, &tpl, &out, err, sizeof err), 0);
+    assert_non_null(strstr(out.main_conf, "server_names_hash_max_size 8192;"));
+    assert_non_null(strstr(out.main_conf, "server_names_hash_bucket_size 128;"));
+    proxy_rendered_free(&out);
+    assert_int_equal(proxy_render(&g, ps, MANY, &tpl, &out, err, sizeof err), 0);
+    assert_non_null(strstr(out.main_conf, "server_names_hash_max_size 32768;"));
+    proxy_rendered_free(&out);
+    /* A 63-byte subdomain under a 120-byte domain: 184 bytes, bucket 256. */
+    memset(g.domain, 0, sizeof g.domain);
+    for (int i = 0; i < 120; i++)
+        g.domain[i] = i % 10 == 9 ? '.' : 'd';
+    g.domain[119] = 'd';
+    memset(ts[0].subdomain, 'a', 63);
+    ts[0].subdomain[63] = '\0';
+    assert_int_equal(proxy_render(&g, ps, 1, &tpl, &out, err, sizeof err), 0);
+    assert_non_null(strstr(out.main_conf, "server_names_hash_bucket_size 256;"));
+    proxy_rendered_free(&out);
+    free(ps);
+    free(ts);
+}
+
 static void test_page(void **state)
 {
     char err[256];
@@ -490,15 +530,11 @@ static int emit(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_managed),
-        cmocka_unit_test(test_golden_tls),
-        cmocka_unit_test(test_golden_external),
-        cmocka_unit_test(test_no_tenants),
-        cmocka_unit_test(test_page),
-        cmocka_unit_test(test_expand),
-        cmocka_unit_test(test_broken_template),
-        cmocka_unit_test(test_hostile_tenant),
-        cmocka_unit_test(test_hostile_global),
+        cmocka_unit_test(test_golden_managed), cmocka_unit_test(test_names_hash_sized_from_tenants),
+        cmocka_unit_test(test_golden_tls),     cmocka_unit_test(test_golden_external),
+        cmocka_unit_test(test_no_tenants),     cmocka_unit_test(test_page),
+        cmocka_unit_test(test_expand),         cmocka_unit_test(test_broken_template),
+        cmocka_unit_test(test_hostile_tenant), cmocka_unit_test(test_hostile_global),
         cmocka_unit_test(test_checks),
     };
     int r;

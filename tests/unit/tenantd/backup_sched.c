@@ -76,6 +76,17 @@ int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out
     return -ENOENT;
 }
 
+int sup_tenant_brief(const struct sup *s, size_t i, struct tenant_brief *out)
+{
+    (void)s;
+    if (i >= 2)
+        return -ENOENT;
+    memset(out, 0, sizeof(*out));
+    out->id = fake_ids[i];
+    out->name = out->plan = out->subdomain = "";
+    return 0;
+}
+
 const struct config *sup_config(const struct sup *s)
 {
     (void)s;
@@ -227,6 +238,27 @@ static void test_on_demand(void **state)
     assert_int_equal(count_backups("martin"), 0);
     assert_int_equal(bad.calls, 0);
     stop_and_drain(&loop, bs);
+}
+
+/* Slots: stable, within the period, the latest one at or before now, and
+ * spread: 10,000 ids fill every tenth of a day about evenly. */
+static void test_slots_spread_over_the_period(void **state)
+{
+    const int64_t day = 24 * 3600 * 1000LL, now = 1700000000000LL;
+    int tenth[10] = {0};
+    (void)state;
+    for (int i = 0; i < 10000; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "t%05d", i);
+        int64_t s = backup_slot_ms(id, day, now);
+        assert_true(s <= now && s > now - day);
+        assert_int_equal(backup_slot_ms(id, day, s), s);
+        assert_int_equal(backup_slot_ms(id, day, s + day - 1), s);
+        assert_int_equal(backup_slot_ms(id, day, s + day), s + day);
+        tenth[(now - s) * 10 / day]++;
+    }
+    for (int k = 0; k < 10; k++)
+        assert_true(tenth[k] > 850 && tenth[k] < 1150);
 }
 
 static void test_schedule_skips_unchanged_and_prunes(void **state)
@@ -381,6 +413,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_on_demand, setup, teardown),
+        cmocka_unit_test(test_slots_spread_over_the_period),
         cmocka_unit_test_setup_teardown(test_schedule_skips_unchanged_and_prunes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_cancels_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_job_is_abandoned, setup, teardown),
