@@ -1,31 +1,29 @@
 /*
  * ctl_migrate.c — tenantctl migrate <id> postgresql|sqlite [--cleanup]
  * (docs/database.md "Migration"): move a firm's data between its SQLite
- * file and its PostgreSQL database, with the firm briefly stopped.
+ * file and its PostgreSQL database while the firm stays readable.
  *
  *   1. checks: the tenant file is valid, tenantd.ini has a [postgresql]
  *      server, the worker is the bundled one and lists --migrate-copy;
  *   2. the target exists and is empty: PostgreSQL: the tenant's database and
  *      role are provisioned when missing (.pgpass written for its uid);
  *      SQLite: a file left by an earlier migration is moved aside;
- *   3. stop the tenant through tenantd and wait until its worker is gone;
- *   4. `tenant-worker --migrate-copy FROM TO` under the tenant's uid, in its
- *      data dir: it applies the migrations to TO, copies every table in one
- *      transaction and prints {"ok":true,"tables":{name:{rows,sha256}}};
- *   5. verify: `--db-checksum` of FROM and of TO must both equal what the
- *      copy reported, table by table;
- *   6. switch: tenantd sets [database] type in the tenant file, checked by
- *      its own parser, reloads and audits it as "migrate" (POST
- *      /v1/tenants/<id>/database, admin_database.c); start, wait until
- *      running;
- *   7. the old data stays where it was until `migrate <id> <same> --cleanup`.
- * Any failure before 6 starts the tenant again on its old backend (and drops
- * a database this run created); a failure at 6 puts the old file back and
- * starts it again on the old backend (the switch back audited too). Exit 0 done, 1 failed (reason
- * on stderr, the firm serving on its old backend), 2 usage, 3 no tenantd.
- *
- * What it does not do: the copy itself (tenant-worker's), or run inside the
- * tenant's jail: the copy runs under the tenant's uid only.
+ *   3. read-only: tenantd sets [database] read_only (POST
+ *      /v1/tenants/<id>/database, admin_database.c) and reloads; we wait
+ *      until the worker started with WORKER_READ_ONLY=true serves alone (the
+ *      writable one gone). A tenant that is not running is kept stopped;
+ *   4. the copy: tenantd runs `tenant-worker --migrate-copy FROM TO` and both
+ *      `--db-checksum`s in the tenant's jail and answers the tables once they
+ *      agree (POST /v1/tenants/<id>/migration, admin_migrate.c);
+ *   5. switch: tenantd sets [database] type to the new backend, read_only
+ *      off, reloads; we wait until the new worker serves alone;
+ *   6. the old data stays where it was until `migrate <id> <same> --cleanup`.
+ * Any failure before 5 makes the tenant writable again on its old backend
+ * (and drops a database this run created); a failure at 5 puts the old
+ * backend back the same way. Every step is in the audit log: tenantd's own
+ * entries, and our notes (started, failed, rolled-back). Exit 0 done, 1
+ * failed (reason on stderr, the firm serving on its old backend), 2 usage,
+ * 3 no tenantd.
  */
 #include <errno.h>
 #include <fcntl.h>
