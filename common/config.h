@@ -73,6 +73,7 @@ struct config_global {
     int uid_min, uid_max;               /* uid_range: tenant uids (root only), see uidmap.h */
     char uid_registry[CONFIG_PATH_MAX]; /* "" = $TENANTD_UID_REGISTRY or /var/lib/tenantd/uids */
     int64_t storage_check_ms;           /* one round of storage accounting (storage.h) */
+    int64_t usage_record_every_ms;      /* each tenant's usage kept for billing (admin_billing.c) */
 
     /* [admin] */
     char admin_host[64]; /* listen = 127.0.0.1:7070; port 0 = no TCP listener */
@@ -121,6 +122,20 @@ struct config_global {
     int log_line_max;         /* 4096 bytes, longer lines are cut and marked */
     int log_rate_lines;       /* 1000 lines per second per tenant, the rest dropped and counted */
     int64_t log_rotate_bytes; /* 0 (default): a quarter of the plan's log budget */
+    int64_t log_access_check_ms; /* how often nginx's access logs are measured (nginx_logrot.c) */
+
+    /* [alerts] and [mail]: the vendor's alerts (supervisor/tenantd/alerts.h) */
+    char alerts_webhook[CONFIG_TEXT_MAX];             /* http(s) URL, "" = none */
+    char alerts_webhook_secret_file[CONFIG_PATH_MAX]; /* HMAC key, mode 0600 */
+    bool alerts_email;                                /* also mail them through [mail] */
+    int64_t alerts_check_ms;                          /* 10s: how often conditions are checked */
+    int alerts_restarts;                              /* restart loop: this many restarts ... */
+    int64_t alerts_restarts_window_ms;                /* ... within this window (10m) */
+    int alerts_storage_percent;                       /* storage near its limit at this % (90) */
+    int64_t alerts_backup_late_ms;    /* no backup for this long (0: twice [backup] every) */
+    char mail_relay[CONFIG_HOST_MAX]; /* host:port of the SMTP relay, "" = none */
+    char mail_from[CONFIG_TEXT_MAX];
+    char mail_to[CONFIG_TEXT_MAX];
 };
 
 /* ---- plans --------------------------------------------------------------- */

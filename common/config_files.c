@@ -107,6 +107,12 @@ static void global_derive(struct pctx *c, struct config_global *g, const int *se
     if ((g->tls_cert[0] == '\0') != (g->tls_key[0] == '\0'))
         config_perr(c, 0, "proxy", g->tls_cert[0] ? "tls_key" : "tls_cert",
                     "tls_cert and tls_key must be set together");
+    if (g->alerts_email && (!g->mail_relay[0] || !g->mail_from[0] || !g->mail_to[0]))
+        config_perr(c, config_seen_line(c, seen, "alerts", "email"), "alerts", "email",
+                    "needs [mail] relay, from and to");
+    if (g->alerts_webhook[0] && !g->alerts_webhook_secret_file[0])
+        config_perr(c, config_seen_line(c, seen, "alerts", "webhook"), "alerts", "webhook",
+                    "needs webhook_secret_file (the shared secret its requests are signed with)");
 }
 
 int config_parse_global(const char *path, const char *text, size_t len, struct config_global *g,

@@ -282,6 +282,26 @@ static const struct check chk_model = {valid_model,
 static const struct check chk_program = {valid_program,
                                          "a program name or path (letters, digits and ._/+-)"};
 
+/* [alerts] webhook: an http(s) URL of printable characters, no spaces or quotes
+ * (it reaches curl's argv, never a shell). */
+static bool valid_webhook(const char *s)
+{
+    if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '`')
+            return false;
+    return strlen(s) > (s[4] == 's' ? 8u : 7u);
+}
+/* [mail] relay: one host:port. */
+static bool valid_relay(const char *s)
+{
+    return strchr(s, ' ') == NULL && strchr(s, ':') != NULL && config_valid_allow(s);
+}
+static const struct check chk_webhook = {valid_webhook,
+                                         "an http:// or https:// URL (no spaces or quotes)"};
+static const struct check chk_relay = {valid_relay, "host:port (e.g. 127.0.0.1:25)"};
+
 static const char *const proxy_mode_names[] = {"managed", "external", "off", NULL};
 static const char *const status_names[] = {"active", "suspended", "cancelled", NULL};
 static const char *const socket_names[] = {"passed", "own", NULL};
@@ -336,6 +356,8 @@ static const struct key global_keys[] = {
     /* How long one round of storage accounting takes (storage.h). */
     {"tenantd", "storage_check", K_DURATION, 0, G(storage_check_ms), .min = 1000, .max = DAY,
      .def = "60s"},
+    {"tenantd", "usage_record_every", K_DURATION, 0, G(usage_record_every_ms), .min = 100,
+     .max = DAY, .def = "1h"},
 
     {"admin", "listen", K_LISTEN, F_OFF_OK, G(admin_host), G2(admin_port), .def = "127.0.0.1:7070"},
     {"admin", "socket", K_PATH, 0, G(admin_socket)},
@@ -389,6 +411,25 @@ static const struct key global_keys[] = {
     {"logs", "line_max", K_INT, 0, G(log_line_max), .min = 256, .max = 1024 * 1024, .def = "4096"},
     {"logs", "rate_lines", K_INT, 0, G(log_rate_lines), .min = 1, .max = 1000000, .def = "1000"},
     {"logs", "rotate_size", K_SIZE, 0, G(log_rotate_bytes), .min = 0, .max = 64 * GIB, .def = "0"},
+    {"logs", "access_check", K_DURATION, 0, G(log_access_check_ms), .min = 100, .max = DAY,
+     .def = "30s"},
+
+    /* The vendor's alerts (supervisor/tenantd/alerts.h, docs/operations.md "Alerts"). */
+    {"alerts", "webhook", K_STR, F_EMPTY_OK, G(alerts_webhook), .def = "", .check = &chk_webhook},
+    {"alerts", "webhook_secret_file", K_PATH, F_EMPTY_OK, G(alerts_webhook_secret_file), .def = ""},
+    {"alerts", "email", K_BOOL, 0, G(alerts_email), .def = "false"},
+    {"alerts", "check_every", K_DURATION, 0, G(alerts_check_ms), .min = 100, .max = HOUR,
+     .def = "10s"},
+    {"alerts", "restarts", K_INT, 0, G(alerts_restarts), .min = 1, .max = 64, .def = "5"},
+    {"alerts", "restarts_window", K_DURATION, 0, G(alerts_restarts_window_ms), .min = 1000,
+     .max = DAY, .def = "10m"},
+    {"alerts", "storage_percent", K_INT, 0, G(alerts_storage_percent), .min = 1, .max = 100,
+     .def = "90"},
+    {"alerts", "backup_late", K_DURATION, 0, G(alerts_backup_late_ms), .min = 0, .max = 60 * DAY,
+     .def = "0"},
+    {"mail", "relay", K_STR, F_EMPTY_OK, G(mail_relay), .def = "", .check = &chk_relay},
+    {"mail", "from", K_STR, F_EMPTY_OK, G(mail_from), .def = "", .check = &chk_email},
+    {"mail", "to", K_STR, F_EMPTY_OK, G(mail_to), .def = "", .check = &chk_email},
 };
 
 /* A plan's limits and a tenant's [limits] overrides share their bounds. */

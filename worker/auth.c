@@ -33,6 +33,7 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "second_factor.h"
 
 #define MAC_B64_LEN 43 /* base64url of crypto_auth_BYTES (32) */
 #define TOKEN_LEN (AUTH_SID_LEN + 1 + MAC_B64_LEN)
@@ -348,6 +349,7 @@ static int valid_username(const char *s)
 static const struct jsonv_field login_spec[] = {
     {"username", JSONV_STRING, JSONV_REQUIRED, 1, AUTH_USERNAME_MAX, NULL, NULL},
     {"password", JSONV_STRING, JSONV_REQUIRED, 1, AUTH_PASSWORD_MAX, NULL, NULL},
+    {"code", JSONV_STRING, 0, 1, SF_CODE_MAX, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -378,6 +380,8 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
              json_string_value(json_object_get(body, "username")));
     snprintf(l->password, sizeof l->password, "%s",
              json_string_value(json_object_get(body, "password")));
+    if (json_object_get(body, "code") != NULL)
+        snprintf(l->code, sizeof l->code, "%s", json_string_value(json_object_get(body, "code")));
     snprintf(l->address, sizeof l->address, "%s", address);
     l->opslimit = cost_ops;
     l->memlimit = cost_mem;
@@ -533,9 +537,20 @@ struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
     struct store_stmt *st = NULL;
     json_t *user, *out;
 
+    struct wres sf;
+    int must_enrol = 0;
+
     sodium_memzero(l->password, sizeof l->password);
-    if (!l->ok)
+    if (!l->ok) {
+        sodium_memzero(l->code, sizeof l->code);
         return wres_error(401, "invalid_credentials", "wrong username or password");
+    }
+    /* The second factor, after the password: a refusal leaves the attempt a
+     * failure, so wrong codes are throttled like wrong passwords. */
+    int sfr = sf_login_check(c, l->user_id, l->code, &must_enrol, &sf);
+    sodium_memzero(l->code, sizeof l->code);
+    if (sfr < 0)
+        return sf;
 
     randombytes_buf(raw, sizeof raw);
     sodium_bin2base64(sid, sizeof sid, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -586,6 +601,8 @@ struct wres auth_login_finish(struct auth_login *l, const struct wctx *c)
     user = user_by_id(l->user_id);
     out = json_pack("{s:s, s:s, s:i, s:o*}", "token", token, "expires_at", exp_s, "expires_in",
                     AUTH_SESSION_TTL, "user", user);
+    if (out != NULL && must_enrol)
+        json_object_set_new(out, "totp_enrolment_required", json_true());
     sodium_memzero(token, sizeof token);
     return wres_ok(200, out);
 

@@ -97,6 +97,7 @@ int64_t auth_throttle(const struct auth_failures *f, time_t now, const char **wh
 struct auth_login {
     char username[AUTH_USERNAME_MAX + 1];
     char password[AUTH_PASSWORD_MAX + 1];
+    char code[33]; /* the second factor, "" when not sent (second_factor.h) */
     char address[64];
     char hash[crypto_pwhash_STRBYTES];    /* stored hash; empty for an unknown user */
     char newhash[crypto_pwhash_STRBYTES]; /* set by verify when the cost changed */
@@ -118,8 +119,11 @@ int auth_login_begin(struct auth_login *l, const struct wctx *c, const json_t *b
  * is of another cost, the new hash. Against an unknown user, a dummy hash is
  * verified so the answer takes the same time. */
 void auth_login_verify(struct auth_login *l);
-/* Record the outcome; on success create the session. 200 {"token",
- * "expires_at","user"} or 401 invalid_credentials. Wipes the password. */
+/* Record the outcome; on success (password, then the second factor when
+ * the user has one: sf_login_check) create the session. 200 {"token",
+ * "expires_at","user"[,"totp_enrolment_required"]}, 401
+ * invalid_credentials, totp_required or invalid_code (the attempt stays a
+ * failure for the throttle). Wipes the password and the code. */
 struct wres auth_login_finish(struct auth_login *l, const struct wctx *c);
 
 /* Creating a user in three steps, like a login. */

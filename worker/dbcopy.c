@@ -34,8 +34,9 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
     {"login_attempts", "id, username, address, at, ok", "ittii"},
     {"ceseda_analyses",
      "id, user_id, case_text, success_rate, urgency, positive_factors, negative_factors, "
-     "factors, base_score, raw_score, model, favorable, month, overage, created_at",
-     "iitrtiitrrtitit"},
+     "factors, base_score, raw_score, model, favorable, month, overage, created_at, erased_at, "
+     "erased_by, erasure_basis",
+     "iitrtiitrrtititttt"},
     {"invoices",
      "id, numero, year, seq, client_name, vat_rate_bp, montant_ht_cents, tva_cents, "
      "montant_ttc_cents, status, user_id, created_at, updated_at",
@@ -48,6 +49,14 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
      "itttttttitt"},
     {"monthly_usage",
      "id, month, analyses_count, overage_count, users_active, created_at, updated_at", "itiiitt"},
+    {"user_totp", "id, user_id, secret, enabled, last_counter, created_at", "iitiit"},
+    {"recovery_codes", "id, user_id, code_hash, used_at", "iitt"},
+    {"ical_feeds", "id, user_id, token_hash, created_at", "iitt"},
+    {"firm_settings", "id, key_name, value, updated_at", "ittt"},
+    {"audit_logs",
+     "id, user_id, username, table_name, record_id, action, old_values, new_values, ip_address, "
+     "gdpr_basis, created_at",
+     "iittitttttt"},
 };
 
 #define SQL_MAX 512

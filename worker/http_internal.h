@@ -117,6 +117,18 @@ void http_idle_close(void);
 /* h2o's handler: find the route, authenticate, parse the body, answer. */
 int http_on_req(h2o_handler_t *self, h2o_req_t *req);
 
+/* The model context of a request (its user, address, time). */
+struct wctx http_make_ctx(struct call *c);
+
+/* ---- http_gdpr.c ---------------------------------------------------------------- */
+
+/* POST /api/me/ical: the feed's full URL, built from the request's host. */
+void http_route_ical_create(struct call *c);
+/* GET /ical/<token>.ics: the feed, text/calendar, no session. */
+void http_route_ical(struct call *c);
+/* GET /api/cases/<id>/export?format=json|html. */
+void http_route_case_export(struct call *c);
+
 /* ---- http_send.c -------------------------------------------------------------- */
 
 /* Send data (not copied: it must live as long as the request's pool). */

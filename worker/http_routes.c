@@ -42,11 +42,14 @@
 
 #include "auth.h"
 #include "db.h"
+#include "gdpr.h"
 #include "http_status.h"
+#include "ical.h"
 #include "invoice_page.h"
 #include "model.h"
 #include "pages.h"
 #include "proxy_render.h"
+#include "second_factor.h"
 #include "usage_token.h"
 
 #define PATH_MAX_LEN 1024
@@ -90,12 +93,24 @@ struct route {
 
 /* ---- routes ----------------------------------------------------------------- */
 
+static void peer_address(h2o_req_t *req, char *out, size_t n);
+
 static struct wctx make_ctx(struct call *c)
 {
     struct wctx ctx = {.db = http_srv.db, .env = http_srv.env, .now = time(NULL), .user = NULL};
     if (c->user.id > 0)
         ctx.user = &c->user;
+    /* The access log's address (gdpr.h); already read on the loop thread
+     * for a request that runs on the pool. */
+    if (c->addr[0] == '\0' && http_tls_reply == NULL)
+        peer_address(c->req, c->addr, sizeof c->addr);
+    ctx.address = c->addr[0] != '\0' ? c->addr : NULL;
     return ctx;
+}
+
+struct wctx http_make_ctx(struct call *c)
+{
+    return make_ctx(c);
 }
 
 static void route_health(struct call *c)
@@ -418,9 +433,24 @@ static const struct route routes[] = {
     {"GET", "/api/users", R_AUTH, ADMIN, route_user_list, NULL},
     {"POST", "/api/users", R_AUTH | R_BODY, ADMIN, route_user_create, NULL},
 
-    {"POST", "/api/analyses", R_AUTH | R_BODY, ADMIN | LAWYER, route_model, model_analysis_create},
+    {"GET", "/api/me/totp", R_AUTH, ANYONE, route_model, sf_status},
+    {"POST", "/api/me/totp", R_AUTH, ANYONE, route_model, sf_enrol},
+    {"DELETE", "/api/me/totp", R_AUTH | R_BODY, ANYONE, route_model, sf_disable},
+    {"POST", "/api/me/totp/confirm", R_AUTH | R_BODY, ANYONE, route_model, sf_confirm},
+    {"POST", "/api/me/ical", R_AUTH, ANYONE, http_route_ical_create, NULL},
+    {"DELETE", "/api/me/ical", R_AUTH, ANYONE, route_model, ical_feed_delete},
+    {"GET", "/ical/", R_PREFIX, 0, http_route_ical, NULL},
+    {"GET", "/api/firm/settings", R_AUTH, ADMIN, route_model, sf_settings_get},
+    {"PUT", "/api/firm/settings", R_AUTH | R_BODY, ADMIN, route_model, sf_settings_put},
+    {"GET", "/api/firm/retention", R_AUTH, ADMIN, route_model, gdpr_retention_get},
+    {"PUT", "/api/firm/retention", R_AUTH | R_BODY, ADMIN, route_model, gdpr_retention_put},
+    {"POST", "/api/firm/retention/purge", R_AUTH, ADMIN, route_model, gdpr_retention_purge},
+    {"GET", "/api/audit", R_AUTH | R_QUERY, ADMIN, route_model, gdpr_audit_list},
+    {"GET", "/api/cases/*/export", R_AUTH, ADMIN | LAWYER, http_route_case_export, NULL},
+    {"DELETE", "/api/cases/*", R_AUTH | R_BODY, ADMIN, route_model, gdpr_case_erase},
+    {"POST", "/api/analyses", R_AUTH | R_BODY, ADMIN | LAWYER, route_model, gdpr_case_create},
     {"GET", "/api/analyses", R_AUTH | R_QUERY, ADMIN | LAWYER, route_model, model_analysis_list},
-    {"GET", "/api/analyses/*", R_AUTH, ADMIN | LAWYER, route_model, model_analysis_get},
+    {"GET", "/api/analyses/*", R_AUTH, ADMIN | LAWYER, route_model, gdpr_case_open},
     {"POST", "/api/invoices", R_AUTH | R_BODY, ADMIN | LAWYER, route_model, model_invoice_create},
     {"GET", "/api/invoices", R_AUTH | R_QUERY, ANYONE, route_model, model_invoice_list},
     {"GET", "/api/invoices/*", R_AUTH, ANYONE, route_model, model_invoice_get},
@@ -537,6 +567,14 @@ static int authenticate(struct call *c)
         http_send_error(req, 403, "forbidden", "the %s role may not %s %s; allowed: %s",
                         auth_role_name(c->user.role), c->route->method, c->route->pattern,
                         roles_text(c->route->roles));
+        return -1;
+    }
+    /* A firm that requires a second factor: a user without one may only
+     * set it up (second_factor.h). */
+    struct wctx ctx = make_ctx(c);
+    if (sf_gate(&ctx, c->route->pattern)) {
+        http_send_error(req, 403, "totp_enrolment_required",
+                        "the firm requires a second factor: set it up first (POST /api/me/totp)");
         return -1;
     }
     return 0;

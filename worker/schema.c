@@ -121,8 +121,58 @@ static const char migration_1[] =
     " created_at TEXT NOT NULL,"
     " updated_at TEXT NOT NULL);";
 
+/*
+ * Migration 2 (issue 21): the second factor (user_totp: the TOTP secret,
+ * sealed with a key derived from SECRET_KEY, and the last counter accepted;
+ * recovery_codes: keyed hashes, each used once), the per-user calendar feed
+ * (ical_feeds: the token's keyed hash only), the firm's settings (TOTP
+ * enforcement, retention periods) and the GDPR access log (audit_logs, seed
+ * 004's AUDIT_LOGS fields). An erased client file keeps its row with the
+ * record of the erasure (erased_at, erased_by, erasure_basis).
+ */
+static const char migration_2[] =
+    "CREATE TABLE IF NOT EXISTS user_totp ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " secret TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0,1)),"
+    " last_counter INTEGER NOT NULL DEFAULT 0,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS recovery_codes ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " code_hash TEXT NOT NULL,"
+    " used_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS ical_feeds ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS firm_settings ("
+    " id INTEGER PRIMARY KEY,"
+    " key_name TEXT NOT NULL UNIQUE,"
+    " value TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_logs ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER,"
+    " username TEXT,"
+    " table_name TEXT NOT NULL,"
+    " record_id INTEGER,"
+    " action TEXT NOT NULL,"
+    " old_values TEXT,"
+    " new_values TEXT,"
+    " ip_address TEXT,"
+    " gdpr_basis TEXT,"
+    " created_at TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_logs_record ON audit_logs(table_name, record_id);"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erased_at TEXT;"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erased_by TEXT;"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erasure_basis TEXT;";
+
 const char *const schema_migrations[] = {
     migration_1,
+    migration_2,
     NULL,
 };
 

@@ -108,7 +108,48 @@ static const char migration_1[] =
     " created_at TEXT NOT NULL,"
     " updated_at TEXT NOT NULL);";
 
-static const char *const migrations[] = {migration_1};
+/* Migration 2: see schema.c. */
+static const char migration_2[] =
+    "CREATE TABLE user_totp ("
+    " id " ID ","
+    " user_id BIGINT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " secret TEXT NOT NULL,"
+    " enabled BIGINT NOT NULL DEFAULT 0 CHECK (enabled IN (0,1)),"
+    " last_counter BIGINT NOT NULL DEFAULT 0,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE recovery_codes ("
+    " id " ID ","
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " code_hash TEXT NOT NULL,"
+    " used_at TEXT);"
+    "CREATE TABLE ical_feeds ("
+    " id " ID ","
+    " user_id BIGINT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE firm_settings ("
+    " id " ID ","
+    " key_name TEXT NOT NULL UNIQUE,"
+    " value TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL);"
+    "CREATE TABLE audit_logs ("
+    " id " ID ","
+    " user_id BIGINT,"
+    " username TEXT,"
+    " table_name TEXT NOT NULL,"
+    " record_id BIGINT,"
+    " action TEXT NOT NULL,"
+    " old_values TEXT,"
+    " new_values TEXT,"
+    " ip_address TEXT,"
+    " gdpr_basis TEXT,"
+    " created_at TEXT NOT NULL);"
+    "CREATE INDEX audit_logs_record ON audit_logs(table_name, record_id);"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erased_at TEXT;"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erased_by TEXT;"
+    "ALTER TABLE ceseda_analyses ADD COLUMN erasure_basis TEXT;";
+
+static const char *const migrations[] = {migration_1, migration_2};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)

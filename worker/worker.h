@@ -59,6 +59,7 @@ struct wctx {
     const struct wenv *env;
     time_t now;
     const struct wuser *user; /* NULL for unauthenticated operations */
+    const char *address;      /* the client's address for the access log, or NULL */
 };
 
 /*

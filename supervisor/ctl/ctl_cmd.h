@@ -78,4 +78,7 @@ int ctl_cmd_wait(struct ctl *c);
 /* ctl_migrate.c */
 int ctl_cmd_migrate(struct ctl *c);
 
+/* ctl_billing.c */
+int ctl_cmd_billing(struct ctl *c);
+
 #endif

@@ -627,6 +627,15 @@ static const struct ctl_cmd commands[] = {
      "command with --cleanup afterwards to remove it. Needs tenantd.ini's\n"
      "[postgresql] and a tenant-worker that speaks PostgreSQL.",
      ctl_cmd_migrate},
+    {"billing", "billing [--month YYYY-MM] [--json]",
+     "The vendor's monthly statement per firm (default: this month, UTC): plan,\n"
+     "analyses used over the plan's monthly limit, plan price + overage (each\n"
+     "analysis over the limit at the plan's overage_cents; 0 = the limit blocks)\n"
+     "= total due, in euros. For the current month each running worker is asked\n"
+     "its usage first; tenantd keeps the counts in state.db, so a past month's\n"
+     "statement survives restarts. CSV with a header line, or with --json an\n"
+     "array of {id, name, plan, month, plan_price, overage_fees, total_due, ...}.",
+     ctl_cmd_billing},
     {"events", "events [-n N] [--json]", "Show the last N admin actions (audit log).", cmd_events},
     {"plans", "plans [--json]", "Show the subscription plans.", cmd_plans},
     {"logs", "logs <id> [-n N] [-f]",

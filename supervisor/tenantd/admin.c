@@ -682,6 +682,8 @@ int admin_start(uv_loop_t *loop, struct sup *s, struct admin **out, char *err, s
                   serr);
     else
         admin_state_each_desired(a->state, apply_desired, a);
+    if (admin_billing_start(a) < 0)
+        log_error(NULL, "admin: cannot start recording the tenants' usage for billing");
     if (g->admin_port > 0)
         log_info(NULL, "admin: listening on %s and %s:%d", g->admin_socket, g->admin_host,
                  g->admin_port);
@@ -750,6 +752,7 @@ void admin_stop(struct admin *a, void (*done)(void *arg), void *arg)
     admin_onboard_abort_all(a);
     admin_backup_abort_all(a);
     admin_usage_abort_all(a);
+    admin_billing_stop(a);
     admin_wait_abort_all(a);
     /* What h2o_context_request_shutdown does for HTTP/1 is only this flag
      * (keep-alive off); the call would also arm HTTP/2's one-second graceful

@@ -89,6 +89,7 @@ struct admin {
     struct proxy *proxy;               /* NULL: no proxy (admin_set_proxy) */
     struct admin_backup_wait *backups; /* requests waiting for their backup */
     struct admin_usage_wait *usages;   /* requests waiting for a worker's usage */
+    struct billing_recorder *billing;  /* usage recorded periodically (admin_billing.c) */
     struct admin_wait *waits;          /* GET ?wait= requests waiting for a state */
 
     bool stopping;
@@ -211,6 +212,19 @@ void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_r
  * ones still waiting are answered 503. */
 void admin_usage_get(struct admin *a, h2o_req_t *req, const char *id);
 void admin_usage_abort_all(struct admin *a);
+
+/* admin_billing.c: the monthly statement per firm. admin_billing_record keeps
+ * a worker's shape-checked usage in state.db; GET /v1/billing?month=YYYY-MM. */
+void admin_billing_record(struct admin *a, const char *id, const json_t *usage);
+void admin_billing_get(struct admin *a, h2o_req_t *req, h2o_iovec_t query);
+bool admin_billing_month_valid(const char *month); /* "YYYY-MM", pure */
+/* The periodic usage recorder ([tenantd] usage_record_every); start after
+ * state.db is open, stop with the admin surface. */
+int admin_billing_start(struct admin *a);
+void admin_billing_stop(struct admin *a);
+
+/* admin_alerts.c: GET /v1/alerts (alerts.h). */
+void admin_alerts_get(struct admin *a, h2o_req_t *req);
 
 /* The value of a query parameter, raw (not percent-decoded), into buf
  * (truncated to cap - 1); false when the key is absent (admin_routes.c). */

@@ -4,6 +4,7 @@
  * label value goes through admin_metrics_escape.
  */
 #include "admin_metrics.h"
+#include "alerts.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -198,6 +199,7 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
         fprintf(f, "tenantd_tenant_storage_limit_bytes{tenant=\"%s\"} %" PRId64 "\n", t,
                 si.limit_bytes);
     }
+    alerts_metrics(f);
     family(f, "tenantd_tenants", "gauge", "Number of tenants in each supervision state.");
     for (int s = 0; s < TS__COUNT; s++) {
         int count = 0;

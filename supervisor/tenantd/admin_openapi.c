@@ -120,6 +120,10 @@ static const struct answer {
     {"GET", "/v1/plans", 200, "application/json", "PlanList", "the subscription plans"},
     {"GET", "/v1/proxy", 200, "application/json", "Proxy", "the proxy's state"},
     {"GET", "/v1/events", 200, "application/json", "EventList", "the audit log, newest first"},
+    {"GET", "/v1/alerts", 200, "application/json", "AnyObject",
+     "active alerts, the last deliveries and their errors"},
+    {"GET", "/v1/billing", 200, "application/json", "AnyObject",
+     "?month=YYYY-MM: the monthly statement per firm, from the usage kept in state.db"},
     {"GET", "/v1/tenants", 200, "application/json", "TenantList",
      "every tenant's status, or a page of those matching the filters (X-Total-Count, "
      "X-Next-After)"},

@@ -335,6 +335,7 @@ static void on_usage(void *arg, int result, const char *body, size_t len)
         json_t *u = usage_shape(j, w->id, why, sizeof why);
         json_decref(j);
         if (u != NULL) {
+            admin_billing_record(w->a, w->id, u);
             admin_send_json(w->req, 200, u);
         } else {
             log_warn(w->id, "usage: the worker's answer is refused: %s", why);
@@ -615,6 +616,16 @@ static void h_usage(struct admin *a, const struct admin_caller *who, h2o_req_t *
 {
     admin_usage_get(a, req, r->id);
 }
+static void h_billing(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                      const struct admin_req *r)
+{
+    admin_billing_get(a, req, r->query);
+}
+static void h_alerts(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                     const struct admin_req *r)
+{
+    admin_alerts_get(a, req);
+}
 static void h_backup(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                      const struct admin_req *r)
 {
@@ -676,6 +687,8 @@ static const struct admin_route routes[] = {
     {"GET", "/v1/plans", ADMIN_AUTH_TOKEN, h_plans, 0},
     {"GET", "/v1/proxy", ADMIN_AUTH_TOKEN, h_proxy, 0},
     {"GET", "/v1/events", ADMIN_AUTH_TOKEN, h_events, 0},
+    {"GET", "/v1/billing", ADMIN_AUTH_TOKEN, h_billing, 0},
+    {"GET", "/v1/alerts", ADMIN_AUTH_TOKEN, h_alerts, 0},
     {"GET", "/v1/openapi.json", ADMIN_AUTH_TOKEN, h_openapi, 0},
     {"GET", "/v1/tenants", ADMIN_AUTH_TOKEN, h_tenants, 0},
     {"POST", "/v1/tenants", ADMIN_AUTH_TOKEN, h_onboard, 0},

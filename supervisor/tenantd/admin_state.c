@@ -123,6 +123,11 @@ int admin_state_open(const char *run_dir, struct admin_state **out, char *err, s
     return 0;
 }
 
+sqlite3 *admin_state_db(struct admin_state *st)
+{
+    return st->db;
+}
+
 void admin_state_close(struct admin_state *st)
 {
     if (st == NULL)

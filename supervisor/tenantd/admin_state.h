@@ -38,4 +38,8 @@ int admin_state_audit(struct admin_state *st, const char *who, const char *actio
  * {id, time, who, action, tenant, result}. */
 json_t *admin_state_events(struct admin_state *st, int limit);
 
+/* The database itself, for the tables other admin files keep there
+ * (admin_billing.c's usage_monthly). */
+sqlite3 *admin_state_db(struct admin_state *st);
+
 #endif

@@ -71,6 +71,11 @@ void proxy_stop(struct proxy *p, void (*done)(void *arg), void *arg);
 /* Re-render and apply now (as on a change), e.g. after `tenantctl reload`. */
 void proxy_request_apply(struct proxy *p);
 
+/* Managed mode: make the running nginx open its log files anew (a reload).
+ * 0, or -EAGAIN when no nginx of tenantd's is ready for it (p may be NULL);
+ * with check_only, only say whether it would be sent. */
+int proxy_reopen_logs(struct proxy *p, bool check_only);
+
 /* The last apply's error, one line; "" when the last apply succeeded. The
  * string lives in the proxy until the next apply. */
 const char *proxy_last_error(const struct proxy *p);

@@ -62,6 +62,23 @@ static bool nginx_ready(struct proxy *p)
     return ready;
 }
 
+/* The managed nginx opens its log files anew (nginx_logrot.c renamed them
+ * first). By a reload (SIGHUP), not SIGUSR1: after SIGUSR1 the master reopens
+ * them, but then its workers reopen them by path too, as nobody, which the
+ * 0750 log dir refuses (EACCES) and they keep the renamed file; a reload's new
+ * cycle opens them in the master, as root, and its new workers inherit them.
+ * -EAGAIN while it is not running or not ready for signals. */
+int proxy_reopen_logs(struct proxy *p, bool check_only)
+{
+    if (p == NULL || p->mode != PROXY_MANAGED || !p->nginx_running || p->stopping ||
+        !nginx_ready(p))
+        return -EAGAIN;
+    if (check_only)
+        return 0;
+    proxy_nginx_reload(p);
+    return 0;
+}
+
 static void on_ready_poll(uv_timer_t *t);
 
 /*

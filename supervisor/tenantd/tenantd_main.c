@@ -38,6 +38,8 @@
 #include "spawn.h"
 #include "storage.h"
 #include "sup.h"
+#include "alerts.h"
+#include "nginx_logrot.h"
 #include "sup_upgrade.h"
 #include "uidmap.h"
 #include "upgrade.h"
@@ -225,6 +227,8 @@ static void on_signal(uv_signal_t *h, int signum)
     log_info(NULL, "%s: stopping", strsignal(signum));
     upgrade_close();
     svcnotify_stopping(dm->sd);
+    alerts_stop(); /* before the proxy it reads goes away */
+    nginx_logrot_stop();
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
     if (dm->proxy) {
@@ -469,6 +473,11 @@ int main(int argc, char **argv)
         prc = storage_start(dm.loop, dm.sup, (uint64_t)sup_config(dm.sup)->g.storage_check_ms);
         if (prc < 0)
             log_error(NULL, "cannot start storage accounting: %s", strerror(-prc));
+        if (dm.proxy != NULL && nginx_logrot_start(dm.loop, dm.sup, dm.proxy) < 0)
+            log_error(NULL, "cannot start rotating nginx's access logs");
+        prc = alerts_start(dm.loop, dm.sup, dm.proxy);
+        if (prc < 0)
+            log_error(NULL, "cannot start the alerts: %s", strerror(-prc));
         if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
             log_error(NULL, "cannot start the PostgreSQL statistics");
     }

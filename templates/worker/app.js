@@ -51,6 +51,18 @@ const STRINGS = {
     weight: 'poids', base_score: 'Point de départ', raw_score: 'Total avant bornes', reference: 'Référence',
     download_pdf: 'Télécharger (PDF)', tz_paris: 'heure de Paris', tz_other: 'heure locale ({tz})',
     matched: 'relevé',
+    code: 'Code à usage unique', code_hint: 'Code de votre application d’authentification ou code de secours',
+    bad_code: 'Code incorrect ou déjà utilisé.', tab_security: 'Sécurité',
+    totp_title: 'Double authentification', totp_on: 'Activée', totp_off: 'Désactivée',
+    totp_enable: 'Activer', totp_disable: 'Désactiver', totp_confirm: 'Confirmer',
+    totp_scan: 'Ajoutez ce compte à votre application d’authentification (adresse otpauth ou clé), puis saisissez le premier code.',
+    totp_secret: 'Clé', totp_codes: 'Codes de secours (affichés une seule fois, chacun utilisable une fois) :',
+    totp_left: 'Codes de secours restants : {n}', totp_must: 'Votre cabinet exige la double authentification : activez-la pour continuer.',
+    totp_require: 'Exiger la double authentification pour tous les utilisateurs',
+    ical_title: 'Agenda des délais (iCal)', ical_hint: 'Abonnez votre agenda à cette adresse secrète ; elle ne s’affiche qu’une fois.',
+    ical_create: 'Créer ou renouveler l’adresse', ical_revoke: 'Révoquer l’adresse',
+    export_json: 'Export JSON', export_html: 'Export lisible', erase: 'Effacer',
+    erase_basis: 'Base de l’effacement (ex. demande du client, art. 17 RGPD) :'
   },
   en: {
     plan: 'Plan', logout: 'Sign out', login_title: 'Sign in to your workspace',
@@ -98,6 +110,18 @@ const STRINGS = {
     weight: 'weight', base_score: 'Starting point', raw_score: 'Total before bounds', reference: 'Reference',
     download_pdf: 'Download (PDF)', tz_paris: 'Paris time', tz_other: 'local time ({tz})',
     matched: 'found',
+    code: 'One-time code', code_hint: 'Code from your authenticator app, or a recovery code',
+    bad_code: 'Wrong or already used code.', tab_security: 'Security',
+    totp_title: 'Two-factor authentication', totp_on: 'On', totp_off: 'Off',
+    totp_enable: 'Turn on', totp_disable: 'Turn off', totp_confirm: 'Confirm',
+    totp_scan: 'Add this account to your authenticator app (otpauth address or key), then enter the first code.',
+    totp_secret: 'Key', totp_codes: 'Recovery codes (shown once, each works once):',
+    totp_left: 'Recovery codes left: {n}', totp_must: 'Your firm requires two-factor authentication: turn it on to continue.',
+    totp_require: 'Require two-factor authentication for every user',
+    ical_title: 'Deadline calendar (iCal)', ical_hint: 'Subscribe your calendar to this secret address; it is shown only once.',
+    ical_create: 'Create or renew the address', ical_revoke: 'Revoke the address',
+    export_json: 'JSON export', export_html: 'Readable export', erase: 'Erase',
+    erase_basis: 'Basis of the erasure (e.g. the client\'s request, GDPR art. 17):'
   },
 };
 const LANG = STRINGS[document.documentElement.lang] ? document.documentElement.lang : 'fr';
@@ -197,7 +221,7 @@ function signedOut() {
   $('username').focus();
 }
 
-async function signedIn() {
+async function signedIn(mustEnrol) {
   me = await api('GET', '/api/me');
   $('who').textContent = me.username + ' · ' + T('role_' + me.role);
   $('session').hidden = false;
@@ -207,6 +231,7 @@ async function signedIn() {
   /* Assistants manage deadlines and read invoices; analyses and new invoices
    * are the lawyers' (docs/worker-api.md "Roles"). The server enforces it. */
   for (const e of document.querySelectorAll('.lawyer-only')) e.hidden = me.role === 'assistant';
+  if (mustEnrol) { showTab('security'); showError(T('totp_must')); return; }
   await loadDeadlineTypes().catch((e) => showError(e.message));
   showTab('dashboard');
 }
@@ -217,13 +242,23 @@ $('login-form').addEventListener('submit', async (ev) => {
   out.textContent = '';
   btn.disabled = true;
   try {
-    const r = await api('POST', '/api/auth/login', { username: f.username.value, password: f.password.value });
+    const body = { username: f.username.value, password: f.password.value };
+    if (f.code.value.trim()) body.code = f.code.value.trim();
+    const r = await api('POST', '/api/auth/login', body);
     token = r.token;
     sessionStorage.setItem('token', token);
     f.password.value = '';
-    await signedIn();
+    f.code.value = '';
+    $('login-code').hidden = true;
+    await signedIn(r.totp_enrolment_required);
   } catch (e) {
-    if (e.status === 401) out.textContent = T('bad_login');
+    const err = e.body && e.body.error;
+    /* The second factor: ask for the code, then keep asking on a wrong one. */
+    if (err === 'totp_required' || err === 'invalid_code') {
+      $('login-code').hidden = false;
+      f.code.focus();
+      if (err === 'invalid_code') out.textContent = T('bad_code');
+    } else if (e.status === 401) out.textContent = T('bad_login');
     else if (e.status === 429) out.textContent = T('too_many').replace('{s}', (e.body && e.body.retry_after) || 60);
     else out.textContent = e.message;
   } finally {
@@ -240,7 +275,7 @@ $('logout').addEventListener('click', async () => {
 
 const loaders = {
   dashboard: loadDashboard, analyses: loadAnalyses, deadlines: loadDeadlines,
-  invoices: loadInvoices, users: loadUsers,
+  invoices: loadInvoices, users: loadUsers, security: loadSecurity,
 };
 function showTab(name) {
   for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.tab === name);
@@ -319,12 +354,17 @@ async function loadAnalyses() {
   const list = rows(await api('GET', '/api/analyses?limit=50'), 'analyses');
   const tb = $('analyses-list');
   tb.replaceChildren();
-  if (!list.length) emptyRow(tb, 5);
+  if (!list.length) emptyRow(tb, 6);
   for (const a of list) {
     tb.append(el('tr', { 'data-id': String(a.id) },
       el('td', {}, a.id), el('td', {}, day(a.created_at)), el('td', {}, pct(a.success_rate)),
       el('td', {}, badge(a.urgency, 'urgency_')),
-      el('td', {}, (a.factors || []).map(factorText).join(' · ') || String(a.positive_factors ?? ''))));
+      el('td', {}, (a.factors || []).map(factorText).join(' · ') || String(a.positive_factors ?? '')),
+      el('td', { class: 'actions' },
+        el('button', { type: 'button', class: 'ghost', onclick: () => guarded(() => exportCase(a.id, 'json')) }, T('export_json')),
+        el('button', { type: 'button', class: 'ghost', onclick: () => guarded(() => exportCase(a.id, 'html')) }, T('export_html')),
+        me && me.role === 'admin'
+          ? el('button', { type: 'button', class: 'ghost', onclick: () => guarded(() => eraseCase(a.id)) }, T('erase')) : '')));
   }
 }
 
@@ -577,6 +617,91 @@ $('user-form').addEventListener('submit', (ev) => {
     await loadUsers();
   }, f.querySelector('button[type=submit]'));
 });
+
+/* ---- client files: export, erasure (docs/worker-api.md "Client files and GDPR") */
+
+/* The export needs the session's header: fetch it, then show it from memory. */
+async function exportCase(id, format) {
+  const data = await api('GET', `/api/cases/${Number(id)}/export?format=${format}`);
+  const blob = format === 'html'
+    ? new Blob([data], { type: 'text/html' })
+    : new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: `dossier-${Number(id)}.${format}` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+async function eraseCase(id) {
+  const basis = window.prompt(T('erase_basis'));
+  if (!basis) return;
+  await api('DELETE', `/api/cases/${Number(id)}`, { basis });
+  await loadAnalyses();
+}
+
+/* ---- security: second factor, calendar feed, firm settings ---------------- */
+
+async function loadSecurity() {
+  const st = await api('GET', '/api/me/totp');
+  $('totp-state').textContent = (st.enabled ? T('totp_on') : T('totp_off'))
+    + (st.enabled ? ' · ' + fill('totp_left', { n: st.recovery_codes_left }) : '');
+  $('totp-enable').hidden = st.enabled;
+  $('totp-disable-form').hidden = !st.enabled;
+  $('totp-enrol').hidden = true;
+  if (me && me.role === 'admin') {
+    const fs = await api('GET', '/api/firm/settings');
+    $('totp-required').checked = !!fs.totp_required;
+  }
+}
+
+$('totp-enable').addEventListener('click', (ev) => guarded(async () => {
+  const r = await api('POST', '/api/me/totp');
+  $('totp-uri').textContent = r.otpauth_uri;
+  $('totp-secret').textContent = r.secret;
+  $('totp-codes').replaceChildren();
+  $('totp-enrol').hidden = false;
+  $('totp-confirm-form').hidden = false;
+}, ev.target));
+
+$('totp-confirm-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    const r = await api('POST', '/api/me/totp/confirm', { code: f.code.value.trim() });
+    f.reset();
+    f.hidden = true;
+    $('totp-codes').replaceChildren(el('p', {}, T('totp_codes')),
+      el('ul', { class: 'plain codes' }, ...r.recovery_codes.map((c) => el('li', {}, el('code', {}, c)))));
+    $('totp-enable').hidden = true;
+    $('totp-disable-form').hidden = false;
+  }, f.querySelector('button[type=submit]'));
+});
+
+$('totp-disable-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    await api('DELETE', '/api/me/totp', { code: f.code.value.trim() });
+    f.reset();
+    await loadSecurity();
+  }, f.querySelector('button[type=submit]'));
+});
+
+$('totp-required').addEventListener('change', (ev) => guarded(async () => {
+  await api('PUT', '/api/firm/settings', { totp_required: ev.target.checked });
+}));
+
+$('ical-create').addEventListener('click', (ev) => guarded(async () => {
+  const r = await api('POST', '/api/me/ical');
+  $('ical-url').textContent = r.url || (location.origin + r.path);
+}, ev.target));
+
+$('ical-revoke').addEventListener('click', (ev) => guarded(async () => {
+  try { await api('DELETE', '/api/me/ical'); } catch (e) { if (e.status !== 404) throw e; }
+  $('ical-url').textContent = '';
+}, ev.target));
 
 /* ---- start ------------------------------------------------------------------- */
 

@@ -42,6 +42,7 @@ ROUTES = [
     ("GET", "/v1/plans"),
     ("GET", "/v1/events"),
     ("GET", "/v1/events?limit=5"),
+    ("GET", "/v1/billing?month=2026-01"),
     ("GET", "/v1/proxy"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/metrics"),

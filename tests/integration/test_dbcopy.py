@@ -18,7 +18,8 @@ from tenantd_test.hygiene import SANITIZER_MARKS
 from tenantd_test.worker import WORKER, Worker
 
 TABLES = ["users", "sessions", "login_attempts", "ceseda_analyses", "invoices",
-          "invoice_items", "deadlines", "monthly_usage"]
+          "invoice_items", "deadlines", "monthly_usage", "user_totp", "recovery_codes",
+          "ical_feeds", "firm_settings", "audit_logs"]
 
 
 @pytest.fixture
