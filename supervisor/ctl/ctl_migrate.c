@@ -103,11 +103,16 @@ static int run_as_tenant(struct mig *m, char *const *argv, char *out, size_t out
     }
     if (pid == 0) {
         dup2(p[1], 1);
-        if (chdir(m->data) < 0 ||
+        /* Opened before the uid changes and run through its fd: the program
+         * may sit where the tenant's uid cannot walk (a checkout in a 0700
+         * /root), as its jail exposes it to its worker (tenant-jail --expose).
+         * Not close-on-exec, so a "#!" script can be run as well. */
+        int fd = open(m->worker, O_RDONLY);
+        if (fd < 0 || chdir(m->data) < 0 ||
             (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(m->gid, m->gid, m->gid) < 0 ||
                                 setresuid(m->uid, m->uid, m->uid) < 0)))
             _exit(126);
-        execve(m->worker, argv, env);
+        fexecve(fd, argv, env);
         _exit(127);
     }
     close(p[1]);
