@@ -38,8 +38,12 @@ static int parse_local(const char *s, int hour, int min, time_t *out)
     if (s == NULL || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
         d < 1 || d > 31)
         return -EINVAL;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d,
-                    .tm_hour = hour, .tm_min = min, .tm_isdst = -1};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = m - 1,
+                    .tm_mday = d,
+                    .tm_hour = hour,
+                    .tm_min = min,
+                    .tm_isdst = -1};
     time_t t = mktime(&tm);
     if (t == (time_t)-1)
         return -EINVAL;
@@ -145,7 +149,10 @@ static void title_of(const struct model_rules *mr, struct store_stmt *st, char *
     if (mr != NULL && type != NULL && notified != NULL && deadline_parse_date(notified, &nd) == 0)
         rule = deadline_rule_find(&mr->deadlines, type, nd);
     snprintf(out, n, "%s",
-             desc != NULL && desc[0] ? desc : rule != NULL ? rule->label : type ? type : "");
+             desc != NULL && desc[0] ? desc
+             : rule != NULL          ? rule->label
+             : type                  ? type
+                                     : "");
 }
 
 static json_t *reminder_row(const struct wctx *c, const struct model_rules *mr,
@@ -157,8 +164,7 @@ static json_t *reminder_row(const struct wctx *c, const struct model_rules *mr,
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    snprintf(id, sizeof id, "%lld-%s", (long long)store_column_int64(st, 0),
-             reminder_lead_name(l));
+    snprintf(id, sizeof id, "%lld-%s", (long long)store_column_int64(st, 0), reminder_lead_name(l));
     title_of(mr, st, title, sizeof title);
     model_set_str(o, "id", id);
     model_set_int(o, "deadline_id", store_column_int64(st, 0));
@@ -168,8 +174,8 @@ static json_t *reminder_row(const struct wctx *c, const struct model_rules *mr,
     json_object_set_new(o, "deadline_at", model_col_text(st, 5));
     json_object_set_new(o, "reference", model_col_text(st, 6));
     model_set_str(o, "to", to);
-    model_set_str(o, "cc", fallback[0] && (to == NULL || strcmp(fallback, to) != 0) ? fallback
-                                                                                     : NULL);
+    model_set_str(o, "cc",
+                  fallback[0] && (to == NULL || strcmp(fallback, to) != 0) ? fallback : NULL);
     return o;
 }
 
@@ -194,19 +200,20 @@ struct wres reminders_due(const struct wctx *c, json_t *body, const char *arg)
     time_t yesterday = c->now - 86400;
     localtime_r(&yesterday, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    if (model_prepare(c,
-                      "SELECT d.id, d.type, d.description, d.notification_date, d.deadline_date, "
-                      "d.deadline_at, d.rule_reference, u.email, u.username, "
-                      "CASE WHEN s0.id IS NULL THEN 0 ELSE 1 END, "
-                      "CASE WHEN s1.id IS NULL THEN 0 ELSE 1 END, "
-                      "CASE WHEN s2.id IS NULL THEN 0 ELSE 1 END FROM deadlines d "
-                      "LEFT JOIN users u ON u.id = d.user_id "
-                      "LEFT JOIN reminders_sent s0 ON s0.reminder_id = CAST(d.id AS TEXT) || '-7d' "
-                      "LEFT JOIN reminders_sent s1 ON s1.reminder_id = CAST(d.id AS TEXT) || '-48h' "
-                      "LEFT JOIN reminders_sent s2 ON s2.reminder_id = CAST(d.id AS TEXT) || '-day' "
-                      "WHERE d.status = 'active' AND d.deadline_date >= ?1 "
-                      "ORDER BY d.deadline_date, d.id LIMIT ?2",
-                      &st) < 0)
+    if (model_prepare(
+            c,
+            "SELECT d.id, d.type, d.description, d.notification_date, d.deadline_date, "
+            "d.deadline_at, d.rule_reference, u.email, u.username, "
+            "CASE WHEN s0.id IS NULL THEN 0 ELSE 1 END, "
+            "CASE WHEN s1.id IS NULL THEN 0 ELSE 1 END, "
+            "CASE WHEN s2.id IS NULL THEN 0 ELSE 1 END FROM deadlines d "
+            "LEFT JOIN users u ON u.id = d.user_id "
+            "LEFT JOIN reminders_sent s0 ON s0.reminder_id = CAST(d.id AS TEXT) || '-7d' "
+            "LEFT JOIN reminders_sent s1 ON s1.reminder_id = CAST(d.id AS TEXT) || '-48h' "
+            "LEFT JOIN reminders_sent s2 ON s2.reminder_id = CAST(d.id AS TEXT) || '-day' "
+            "WHERE d.status = 'active' AND d.deadline_date >= ?1 "
+            "ORDER BY d.deadline_date, d.id LIMIT ?2",
+            &st) < 0)
         return model_db_error(c, "listing reminders");
     store_bind_text(st, 1, today);
     store_bind_int64(st, 2, REMINDERS_MAX);

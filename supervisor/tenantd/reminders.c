@@ -88,8 +88,9 @@ static void on_marked(void *arg, int result, const char *body, size_t len)
         job_free(j);
         return;
     }
-    log_warn(j->tenant, "reminder %s: sent, but the worker did not record it (%d); told again "
-                        "next round",
+    log_warn(j->tenant,
+             "reminder %s: sent, but the worker did not record it (%d); told again "
+             "next round",
              j->id, result);
     j->state = J_UNMARKED;
 }
@@ -194,8 +195,7 @@ static void on_listed(void *arg, int result, const char *body, size_t len)
     json_t *arr = json_object_get(j, "reminders");
     json_t *lang = json_object_get(j, "language");
     if (!json_is_array(arr) || (lang != NULL && !json_is_string(lang) && !json_is_null(lang))) {
-        bad_answer(tenant, j == NULL ? "not JSON"
-                                     : "not an object with a \"reminders\" array");
+        bad_answer(tenant, j == NULL ? "not JSON" : "not an object with a \"reminders\" array");
         json_decref(j);
         return;
     }
@@ -293,18 +293,21 @@ void reminders_stop(void)
 
 void reminders_metrics(FILE *f)
 {
-    fprintf(f, "# HELP tenantd_reminders_sent_total Deadline reminders mailed through the relay.\n"
-               "# TYPE tenantd_reminders_sent_total counter\n"
-               "tenantd_reminders_sent_total %" PRIu64 "\n",
+    fprintf(f,
+            "# HELP tenantd_reminders_sent_total Deadline reminders mailed through the relay.\n"
+            "# TYPE tenantd_reminders_sent_total counter\n"
+            "tenantd_reminders_sent_total %" PRIu64 "\n",
             R.sent);
-    fprintf(f, "# HELP tenantd_reminders_failed_total Deadline reminder mails that failed (retried "
-               "next round).\n"
-               "# TYPE tenantd_reminders_failed_total counter\n"
-               "tenantd_reminders_failed_total %" PRIu64 "\n",
+    fprintf(f,
+            "# HELP tenantd_reminders_failed_total Deadline reminder mails that failed (retried "
+            "next round).\n"
+            "# TYPE tenantd_reminders_failed_total counter\n"
+            "tenantd_reminders_failed_total %" PRIu64 "\n",
             R.failed);
-    fprintf(f, "# HELP tenantd_reminders_bad_answers_total Workers' answers to "
-               "/internal/reminders refused (not 200, not JSON, a bad field).\n"
-               "# TYPE tenantd_reminders_bad_answers_total counter\n"
-               "tenantd_reminders_bad_answers_total %" PRIu64 "\n",
+    fprintf(f,
+            "# HELP tenantd_reminders_bad_answers_total Workers' answers to "
+            "/internal/reminders refused (not 200, not JSON, a bad field).\n"
+            "# TYPE tenantd_reminders_bad_answers_total counter\n"
+            "tenantd_reminders_bad_answers_total %" PRIu64 "\n",
             R.bad);
 }

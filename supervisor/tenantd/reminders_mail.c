@@ -75,11 +75,11 @@ int reminder_parse(const json_t *o, struct reminder *r, char *why, size_t whylen
         return -1;
     }
     const char *dash = strchr(r->id, '-');
-    if (dash == NULL || dash == r->id || dash - r->id > 19 || !digits(r->id, (size_t)(dash - r->id)) ||
+    if (dash == NULL || dash == r->id || dash - r->id > 19 ||
+        !digits(r->id, (size_t)(dash - r->id)) ||
         (strcmp(dash + 1, "7d") != 0 && strcmp(dash + 1, "48h") != 0 &&
          strcmp(dash + 1, "day") != 0)) {
-        snprintf(why, whylen, "reminder id \"%.47s\" is not <deadline id>-7d, -48h or -day",
-                 r->id);
+        snprintf(why, whylen, "reminder id \"%.47s\" is not <deadline id>-7d, -48h or -day", r->id);
         return -1;
     }
     snprintf(r->lead, sizeof r->lead, "%s", dash + 1);
@@ -181,8 +181,9 @@ char *reminder_message(const struct reminder *r, const char *firm, const char *l
         fprintf(b.f, "Cc: %s\r\n", r->cc);
     fprintf(b.f, "Date: %s\r\nSubject: ", hdate);
     put_encoded(b.f, subject);
-    fprintf(b.f, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                 "Content-Transfer-Encoding: 8bit\r\nX-Tenantd-Reminder: %s\r\n\r\n",
+    fprintf(b.f,
+            "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\nX-Tenantd-Reminder: %s\r\n\r\n",
             r->id);
     if (en)
         fprintf(b.f,
