@@ -12,10 +12,14 @@ import http.client
 import os
 import re
 import sqlite3
+import time
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from tenantd_test import helper, http_request, wait_for
 from tenantd_test.smtp import SmtpSink
+from tenantd_test.worker import Worker, usage_token
 
 PASSWORD = "Correct-Horse-Battery-9"
 
@@ -111,3 +115,84 @@ def run(root, smtp):
     assert "Bcc" not in "".join(m["data"] for m in smtp.mails)
     assert root.status("broken")["state"] == "running"
     assert root.status("dupont")["state"] == "running"
+
+
+# ---- the worker's side, on both storage backends --------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker(request):
+    kw = {}
+    if request.param == "postgresql":
+        kw["DATABASE_TYPE"] = "postgresql"
+    w = Worker(**kw)
+    if request.param == "postgresql":
+        url, env = request.getfixturevalue("pg").new_database_pgpass(w.data_dir)
+        w.env.update(env, POSTGRESQL_URL=url)
+    yield w
+    failed = request.node.rep_call.failed if hasattr(request.node, "rep_call") else True
+    w.cleanup(failed, request.node.name)
+
+
+def test_worker_lists_due_reminders_and_records_them_sent(worker):
+    pw = worker.create_admin("root")  # no address: the fallback is CLIENT_EMAIL
+    worker.start()
+    good = {"Authorization": "Tenantd " + usage_token("dupont", worker.env["SECRET_KEY"])}
+    token = worker.login("root", pw)
+    # A lawyer whose username is an address and who has no e-mail of their own.
+    r = worker.post("/api/users", {"username": "maitre@dupont.example", "password": PASSWORD,
+                                   "role": "lawyer"}, token=token)
+    assert r.status == 201, r.text
+    lawyer = worker.login("maitre@dupont.example", PASSWORD)
+
+    now = datetime.datetime.now(ZoneInfo("Europe/Paris"))
+    notified = now - datetime.timedelta(minutes=2)
+    r = worker.post("/api/deadlines", {"type": "oqtf_retention",
+                                       "notification_date": notified.strftime("%Y-%m-%d"),
+                                       "notification_time": notified.strftime("%H:%M")},
+                    token=lawyer)
+    assert r.status == 201, r.text
+    hours = r.json()
+    # Seven days, until the end of the day: nothing due today.
+    r = worker.post("/api/deadlines", {"type": "oqtf_assignation_detention",
+                                       "notification_date": now.strftime("%Y-%m-%d")},
+                    token=lawyer)
+    assert r.status == 201, r.text
+    week = r.json()
+
+    def listed(due_before, headers=good):
+        r = worker.get(f"/internal/reminders?due_before={int(due_before)}", headers=headers)
+        assert r.status == 200, r.text
+        return r.json()
+
+    assert worker.get("/internal/reminders?due_before=1").status == 401
+    assert worker.get("/internal/reminders?due_before=1", token=token).status == 401
+    assert worker.get("/internal/reminders", headers=good).status == 400
+    assert worker.get("/internal/reminders?due_before=soon", headers=good).status == 400
+
+    t = time.time()
+    got = listed(t)
+    assert got["firm"] == "Cabinet Dupont & Associés" and got["language"] == "fr"
+    # Only the 48 h one: the 7-day one is overtaken, the other deadline not due.
+    assert [x["id"] for x in got["reminders"]] == [f"{hours['id']}-48h"]
+    one = got["reminders"][0]
+    assert one["to"] == "maitre@dupont.example" and one["cc"] == "contact@cabinet-dupont.fr"
+    assert one["deadline_at"] == hours["deadline_at"] and "L. 921-2" in one["reference"]
+    assert one["title"] == hours["label"] and one["lead"] == "48h"
+
+    for _ in range(2):  # idempotent
+        r = worker.request("POST", f"/internal/reminders/{hours['id']}-48h/sent", headers=good)
+        assert r.status == 200, r.text
+    assert listed(t)["reminders"] == []
+    for bad in (f"{hours['id']}-2h", "99999-48h", "x-48h"):
+        r = worker.request("POST", f"/internal/reminders/{bad}/sent", headers=good)
+        assert r.status == 404, (bad, r.text)
+    assert worker.request("POST", f"/internal/reminders/{week['id']}-7d/sent").status == 401
+
+    # A week ahead, the other deadline's latest due lead is the morning of.
+    later = [x["id"] for x in listed(t + 8 * 86400)["reminders"]
+             if x["deadline_id"] == week["id"]]
+    assert later == [f"{week['id']}-day"]
+    # Done deadlines are not reminded.
+    r = worker.request("PATCH", f"/api/deadlines/{week['id']}", {"status": "done"}, token=lawyer)
+    assert r.status == 200, r.text
+    assert not [x for x in listed(t + 8 * 86400)["reminders"] if x["deadline_id"] == week["id"]]
