@@ -39,10 +39,11 @@ static void test_parse_good(void **state)
     assert_string_equal(r.at, "16:00");
     assert_string_equal(r.cc, ""); /* the same as "to" */
     /* A deadline until the end of the day says no hour. */
-    assert_int_equal(parse("{\"id\": \"3-day\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\","
-                           " \"deadline_at\": \"2026-12-05T23:59\", \"to\": \"a@b.example\"}",
-                           &r, why),
-                     0);
+    assert_int_equal(
+        parse("{\"id\": \"3-day\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\","
+              " \"deadline_at\": \"2026-12-05T23:59\", \"to\": \"a@b.example\"}",
+              &r, why),
+        0);
     assert_string_equal(r.at, "");
 }
 
@@ -50,10 +51,14 @@ static void test_parse_refuses(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "{\"id\": \"12-1h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", \"to\": \"a@b.c\"}",
-        "{\"id\": \"x-48h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", \"to\": \"a@b.c\"}",
-        "{\"id\": \"1-48h\", \"title\": \"\", \"deadline_date\": \"2026-12-05\", \"to\": \"a@b.c\"}",
-        "{\"id\": \"1-48h\", \"title\": \"t\", \"deadline_date\": \"5/12/2026\", \"to\": \"a@b.c\"}",
+        "{\"id\": \"12-1h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", \"to\": "
+        "\"a@b.c\"}",
+        "{\"id\": \"x-48h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", \"to\": "
+        "\"a@b.c\"}",
+        "{\"id\": \"1-48h\", \"title\": \"\", \"deadline_date\": \"2026-12-05\", \"to\": "
+        "\"a@b.c\"}",
+        "{\"id\": \"1-48h\", \"title\": \"t\", \"deadline_date\": \"5/12/2026\", \"to\": "
+        "\"a@b.c\"}",
         "{\"id\": \"1-48h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", "
         "\"deadline_at\": \"2026-12-06T10:00\", \"to\": \"a@b.c\"}",
         "{\"id\": \"1-48h\", \"title\": \"t\", \"deadline_date\": \"2026-12-05\", "
@@ -74,9 +79,14 @@ static void test_parse_refuses(void **state)
 static void test_message_fr_and_en(void **state)
 {
     (void)state;
-    struct reminder r = {.id = "12-48h", .lead = "48h", .title = "Recours OQTF",
-                         .date = "2026-12-05", .at = "16:00", .reference = "L. 921-2",
-                         .to = "durand@dupont.example", .cc = "contact@dupont.example"};
+    struct reminder r = {.id = "12-48h",
+                         .lead = "48h",
+                         .title = "Recours OQTF",
+                         .date = "2026-12-05",
+                         .at = "16:00",
+                         .reference = "L. 921-2",
+                         .to = "durand@dupont.example",
+                         .cc = "contact@dupont.example"};
     size_t len = 0;
     char *m = reminder_message(&r, "Cabinet Dupont", "fr", "tenantd@vendor.example", 0, &len);
     assert_non_null(m);
