@@ -87,7 +87,8 @@ def run(root, smtp):
     assert mail["rcpt"] == ["durand@dupont.example", "contact@dupont.example"]
     msg = email.message_from_bytes(mail["data"].encode(), policy=email.policy.default)
     assert msg["To"] == "durand@dupont.example" and msg["Cc"] == "contact@dupont.example"
-    assert msg["Subject"] == f"[Cabinet Dupont] Échéance dans 48 h : Recours OQTF M. Diallo ({when})"
+    assert msg["Subject"] == \
+        f"[Cabinet Dupont] Échéance dans 48 h : Recours OQTF M. Diallo ({when})"
     assert msg["X-Tenantd-Reminder"] == f"{d['id']}-48h"
     body = msg.get_content()
     assert when in body and "L. 921-2" in body and "Cabinet Dupont" in body
