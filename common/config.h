@@ -153,6 +153,7 @@ struct config_global {
     char mail_relay[CONFIG_HOST_MAX]; /* host:port of the SMTP relay, "" = none */
     char mail_from[CONFIG_TEXT_MAX];
     char mail_to[CONFIG_TEXT_MAX];
+    int64_t mail_reminders_every_ms; /* polling the workers for deadline reminders */
 };
 
 /* ---- plans --------------------------------------------------------------- */

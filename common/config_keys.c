@@ -461,6 +461,9 @@ static const struct key global_keys[] = {
     {"mail", "relay", K_STR, F_EMPTY_OK, G(mail_relay), .def = "", .check = &chk_relay},
     {"mail", "from", K_STR, F_EMPTY_OK, G(mail_from), .def = "", .check = &chk_email},
     {"mail", "to", K_STR, F_EMPTY_OK, G(mail_to), .def = "", .check = &chk_email},
+    /* Deadline reminders (supervisor/tenantd/reminders.h), with relay and from. */
+    {"mail", "reminders_every", K_DURATION, 0, G(mail_reminders_every_ms), .min = 100, .max = DAY,
+     .def = "5m"},
 };
 
 /* A plan's limits and a tenant's [limits] overrides share their bounds. */

@@ -57,6 +57,7 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
      "id, user_id, username, table_name, record_id, action, old_values, new_values, ip_address, "
      "gdpr_basis, created_at",
      "iittitttttt"},
+    {"reminders_sent", "id, reminder_id, sent_at", "itt"},
 };
 
 #define SQL_MAX 512

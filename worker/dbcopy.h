@@ -25,7 +25,7 @@
 #include "store.h"
 
 /* The firm's tables, parents before children (the copy's order). */
-#define DBCOPY_NTABLES 13
+#define DBCOPY_NTABLES 14
 
 struct dbcopy_table {
     const char *name;

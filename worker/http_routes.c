@@ -49,6 +49,7 @@
 #include "model.h"
 #include "pages.h"
 #include "proxy_render.h"
+#include "reminders.h"
 #include "second_factor.h"
 #include "usage_token.h"
 
@@ -468,6 +469,8 @@ static const struct route routes[] = {
 
     /* For tenantd's status page, not for users: a session token is refused. */
     {"GET", "/internal/usage", R_TENANTD, 0, route_model, model_billing_usage},
+    {"GET", "/internal/reminders", R_TENANTD | R_QUERY, 0, route_model, reminders_due},
+    {"POST", "/internal/reminders/*/sent", R_TENANTD, 0, route_model, reminders_mark_sent},
 };
 
 static int valid_arg_char(char ch)

@@ -170,9 +170,18 @@ static const char migration_2[] =
     "ALTER TABLE ceseda_analyses ADD COLUMN erased_by TEXT;"
     "ALTER TABLE ceseda_analyses ADD COLUMN erasure_basis TEXT;";
 
+/* Migration 3 (issue 21): the deadline reminders tenantd reported sent
+ * (worker/reminders.c), one row per "<deadline id>-<lead>", so each is
+ * mailed once. */
+static const char migration_3[] = "CREATE TABLE IF NOT EXISTS reminders_sent ("
+                                  " id INTEGER PRIMARY KEY,"
+                                  " reminder_id TEXT NOT NULL UNIQUE,"
+                                  " sent_at TEXT NOT NULL);";
+
 const char *const schema_migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
     NULL,
 };
 

@@ -149,7 +149,13 @@ static const char migration_2[] =
     "ALTER TABLE ceseda_analyses ADD COLUMN erased_by TEXT;"
     "ALTER TABLE ceseda_analyses ADD COLUMN erasure_basis TEXT;";
 
-static const char *const migrations[] = {migration_1, migration_2};
+/* Migration 3: see schema.c. */
+static const char migration_3[] = "CREATE TABLE reminders_sent ("
+                                  " id " ID ","
+                                  " reminder_id TEXT NOT NULL UNIQUE,"
+                                  " sent_at TEXT NOT NULL);";
+
+static const char *const migrations[] = {migration_1, migration_2, migration_3};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)

@@ -40,7 +40,9 @@ struct msg {
     enum alert_kind kind;
     char event[12];
     char url[CONFIG_HOST_MAX + 16]; /* webhook URL or smtp://relay */
-    char from[CONFIG_TEXT_MAX], to[CONFIG_TEXT_MAX];
+    char from[CONFIG_TEXT_MAX], to[CONFIG_TEXT_MAX], cc[CONFIG_TEXT_MAX];
+    alerts_mail_cb done; /* a mail of alerts_mail(): its outcome goes there */
+    void *done_arg;
     char secret_file[CONFIG_PATH_MAX];
     char file[CONFIG_PATH_MAX + 64]; /* the body, written when it starts */
     char *body;
@@ -111,6 +113,16 @@ static void free_msg(struct msg *m)
 
 static void pump(void);
 
+static void report(struct msg *m, const char *err)
+{
+    if (m->done != NULL) {
+        m->done(m->done_arg, err);
+        m->done = NULL;
+    } else {
+        alerts_delivered(m->mail ? "email" : "webhook", m->tenant, m->kind, m->event, err);
+    }
+}
+
 static void on_done(void *arg, struct child_result *r)
 {
     struct msg *m = arg;
@@ -128,8 +140,7 @@ static void on_done(void *arg, struct child_result *r)
     } else if (!m->mail && (r->out_len < 1 || r->out[0] != '2')) {
         snprintf(err, sizeof err, "the webhook answered HTTP %.3s", r->out);
     }
-    alerts_delivered(m->mail ? "email" : "webhook", m->tenant, m->kind, m->event,
-                     err[0] ? err : NULL);
+    report(m, err[0] ? err : NULL);
     free_msg(m);
     if (!S.stopping)
         pump();
@@ -192,9 +203,16 @@ static int start_one(struct msg *m, char *err, size_t errlen)
                          "--",
                          m->url,
                          NULL};
-    char *argv_mail[] = {"curl",        "-sS", "--max-time",    "15",    "--mail-from", m->from,
-                         "--mail-rcpt", m->to, "--upload-file", m->file, "--",          m->url,
-                         NULL};
+    char *argv_mail[] = {
+        "curl", "-sS",           "--max-time", "15", "--mail-from", m->from, "--mail-rcpt",
+        m->to,  "--upload-file", m->file,      "--", m->url,        NULL,    NULL,
+        NULL};
+    if (m->mail && m->cc[0]) { /* one more envelope recipient */
+        argv_mail[10] = "--mail-rcpt";
+        argv_mail[11] = m->cc;
+        argv_mail[12] = "--";
+        argv_mail[13] = m->url;
+    }
     struct child_opts o = {.argv = m->mail ? argv_mail : argv_hook,
                            .timeout_ms = SEND_TIMEOUT_MS,
                            .log_label = "alert delivery (curl)"};
@@ -214,7 +232,7 @@ static void pump(void)
         if (start_one(m, err, sizeof err) == 0)
             return;
         S.current = NULL;
-        alerts_delivered(m->mail ? "email" : "webhook", m->tenant, m->kind, m->event, err);
+        report(m, err);
         free_msg(m);
     }
 }
@@ -222,8 +240,7 @@ static void pump(void)
 static void enqueue(struct msg *m)
 {
     if (S.queued >= QUEUE_MAX) {
-        alerts_delivered(m->mail ? "email" : "webhook", m->tenant, m->kind, m->event,
-                         "dropped: too many alerts waiting");
+        report(m, "dropped: too many messages waiting");
         free_msg(m);
         return;
     }
@@ -323,12 +340,52 @@ void alerts_send(const struct config_global *g, const char *tenant, enum alert_k
     pump();
 }
 
+int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to, const char *cc,
+                const char *message, size_t len, alerts_mail_cb done, void *arg, char *err,
+                size_t errlen)
+{
+    if (!g->mail_relay[0] || !g->mail_from[0]) {
+        snprintf(err, errlen, "[mail] relay and from are not set");
+        return -1;
+    }
+    if (S.queued >= QUEUE_MAX) {
+        snprintf(err, errlen, "too many messages waiting");
+        return -1;
+    }
+    S.loop = loop;
+    S.stopping = false;
+    struct msg *m = calloc(1, sizeof *m);
+    if (m == NULL || (m->body = malloc(len + 1)) == NULL) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(m->body, message, len);
+    m->body[len] = '\0';
+    m->len = len;
+    m->mail = true;
+    snprintf(m->url, sizeof m->url, "smtp://%s", g->mail_relay);
+    snprintf(m->from, sizeof m->from, "%s", g->mail_from);
+    snprintf(m->to, sizeof m->to, "%s", to);
+    snprintf(m->cc, sizeof m->cc, "%s", cc ? cc : "");
+    if (write_file(m, g, err, errlen) < 0) {
+        free_msg(m);
+        return -1;
+    }
+    m->done = done;
+    m->done_arg = arg;
+    enqueue(m);
+    pump();
+    return 0;
+}
+
 void alerts_send_stop(void)
 {
     S.stopping = true;
     while (S.head) {
         struct msg *m = S.head;
         S.head = m->next;
+        report(m, "tenantd is stopping");
         free_msg(m);
     }
     S.tail = NULL;

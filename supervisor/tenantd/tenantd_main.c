@@ -40,6 +40,7 @@
 #include "storage.h"
 #include "sup.h"
 #include "alerts.h"
+#include "reminders.h"
 #include "nginx_logrot.h"
 #include "sup_upgrade.h"
 #include "uidmap.h"
@@ -229,7 +230,8 @@ static void on_signal(uv_signal_t *h, int signum)
     acme_stop();
     upgrade_close();
     svcnotify_stopping(dm->sd);
-    alerts_stop(); /* before the proxy it reads goes away */
+    reminders_stop(); /* before alerts_stop: its mails share the queue */
+    alerts_stop();    /* before the proxy it reads goes away */
     nginx_logrot_stop();
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
@@ -487,6 +489,9 @@ int main(int argc, char **argv)
         prc = alerts_start(dm.loop, dm.sup, dm.proxy);
         if (prc < 0)
             log_error(NULL, "cannot start the alerts: %s", strerror(-prc));
+        prc = reminders_start(dm.loop, dm.sup);
+        if (prc < 0)
+            log_error(NULL, "cannot start the deadline reminders: %s", strerror(-prc));
         if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
             log_error(NULL, "cannot start the PostgreSQL statistics");
     }

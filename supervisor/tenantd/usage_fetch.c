@@ -25,7 +25,7 @@ struct usage_fetch {
     int handles; /* open handles; freed at 0 */
     bool done;   /* the callback ran or the fetch was cancelled */
     size_t reqlen, len;
-    char req[256];
+    char req[512];
     char buf[USAGE_FETCH_MAX + 1];
 };
 
@@ -145,6 +145,14 @@ static void on_timeout(uv_timer_t *t)
 int usage_fetch_start(uv_loop_t *loop, int port, const char *token, int64_t timeout_ms,
                       usage_fetch_cb cb, void *arg, struct usage_fetch **out)
 {
+    return usage_fetch_request(loop, port, token, "GET", "/internal/usage", timeout_ms, cb, arg,
+                               out);
+}
+
+int usage_fetch_request(uv_loop_t *loop, int port, const char *token, const char *method,
+                        const char *path, int64_t timeout_ms, usage_fetch_cb cb, void *arg,
+                        struct usage_fetch **out)
+{
     struct sockaddr_in sa;
     int rc = uv_ip4_addr("127.0.0.1", port, &sa);
     if (rc < 0)
@@ -153,10 +161,10 @@ int usage_fetch_start(uv_loop_t *loop, int port, const char *token, int64_t time
     if (!f)
         return UV_ENOMEM;
     int n = snprintf(f->req, sizeof f->req,
-                     "GET /internal/usage HTTP/1.1\r\nHost: localhost\r\n"
-                     "User-Agent: tenantd-usage\r\nAuthorization: Tenantd %s\r\n"
-                     "Connection: close\r\n\r\n",
-                     token);
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+                     "User-Agent: tenantd\r\nAuthorization: Tenantd %s\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                     method, path, token);
     if (n < 0 || (size_t)n >= sizeof f->req) {
         free(f);
         return UV_EINVAL;

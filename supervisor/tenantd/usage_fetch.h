@@ -29,6 +29,12 @@ typedef void (*usage_fetch_cb)(void *arg, int result, const char *body, size_t l
 int usage_fetch_start(uv_loop_t *loop, int port, const char *token, int64_t timeout_ms,
                       usage_fetch_cb cb, void *arg, struct usage_fetch **out);
 
+/* The same for another internal route: method and path (with its query) as
+ * given, no body (reminders.c: GET /internal/reminders, POST .../sent). */
+int usage_fetch_request(uv_loop_t *loop, int port, const char *token, const char *method,
+                        const char *path, int64_t timeout_ms, usage_fetch_cb cb, void *arg,
+                        struct usage_fetch **out);
+
 /* Abandon a fetch whose callback has not run: no callback, handles closed. */
 void usage_fetch_cancel(struct usage_fetch *f);
 

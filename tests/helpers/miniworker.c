@@ -12,6 +12,8 @@
  * Test knobs are files in $DATA_DIR, read at each request or at start:
  *   no-ready    do not send READY=1 (readiness must come from /healthz)
  *   unhealthy   answer /healthz with 500
+ *   reminders-garbage  answer GET /internal/reminders with 200 and a body
+ *               that is not JSON (tests/integration/test_reminders.py)
  * What it does not do: keep-alive, request bodies, anything concurrent.
  */
 #include <errno.h>
@@ -65,6 +67,10 @@ static int serve(int c)
         snprintf(body, sizeof body, "%s\n", status == 200 ? "ok" : "unhealthy");
     } else if (strncmp(req, "GET / ", 6) == 0) {
         snprintf(body, sizeof body, "pid=%d\n", (int)getpid());
+    } else if (strncmp(req, "GET /internal/reminders?", 24) == 0 && knob("reminders-garbage")) {
+        /* A worker gone wrong: 200 with what is not the JSON tenantd expects. */
+        probe = 1;
+        snprintf(body, sizeof body, "{\"reminders\": [{\"id\": \"1-48h\r\nBcc: x@y\"}], garbage\n");
     } else {
         status = 404;
         snprintf(body, sizeof body, "not found\n");

@@ -17,7 +17,7 @@ import pytest
 import zoneinfo
 
 from tenantd_test import wait_for
-from tenantd_test.worker import Worker
+from tenantd_test.worker import Worker, usage_token
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -704,21 +704,6 @@ def test_each_role_gets_only_its_routes(worker):
 
 
 # ---- tenantd's usage route ----------------------------------------------------
-
-def usage_token(client_id, secret):
-    """common/usage_token.c, computed independently: BLAKE2b-256 key from the
-    id and the secret, HMAC-SHA512-256 of "tenantd-usage:<id>", base64url."""
-    import base64
-    import hashlib
-    import hmac
-    import struct
-    h = hashlib.blake2b(digest_size=32)
-    h.update(b"tenantd worker usage key v1\0")
-    for part in (client_id.encode(), secret.encode()):
-        h.update(struct.pack("<I", len(part)) + part)
-    mac = hmac.new(h.digest(), b"tenantd-usage:" + client_id.encode(), hashlib.sha512).digest()[:32]
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
 
 def test_internal_usage_only_for_tenantd(workers):
     w = workers()

@@ -3,6 +3,9 @@ Run the real tenant-worker directly, without tenantd: an environment built by
 the test, readiness awaited on a NOTIFY_SOCKET the test binds (no sleeps), and
 HTTP over loopback. Processes are stopped by pid, only those started here.
 """
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -10,6 +13,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -202,3 +206,14 @@ class Worker:
         assert r.status == expect, (r.status, r.text)
         return r.json()["token"] if expect == 200 else r
 
+
+def usage_token(client_id, secret):
+    """common/usage_token.c, computed independently: BLAKE2b-256 key from the
+    id and the secret, HMAC-SHA512-256 of "tenantd-usage:<id>", base64url.
+    The worker's /internal/* routes take it as "Authorization: Tenantd <it>"."""
+    h = hashlib.blake2b(digest_size=32)
+    h.update(b"tenantd worker usage key v1\0")
+    for part in (client_id.encode(), secret.encode()):
+        h.update(struct.pack("<I", len(part)) + part)
+    mac = hmac.new(h.digest(), b"tenantd-usage:" + client_id.encode(), hashlib.sha512).digest()[:32]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
