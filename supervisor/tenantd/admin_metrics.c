@@ -6,6 +6,7 @@
 #include "admin_metrics.h"
 #include "acme.h"
 #include "alerts.h"
+#include "offsite.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -212,6 +213,7 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
                 si.limit_bytes);
     }
     alerts_metrics(f);
+    offsite_metrics(f);
     family(f, "tenantd_tenants", "gauge", "Number of tenants in each supervision state.");
     for (int s = 0; s < TS__COUNT; s++) {
         int count = 0;
