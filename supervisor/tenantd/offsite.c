@@ -106,8 +106,9 @@ void offsite_check_config(const struct config_global *g, struct config_diag *d)
         config_diag_add(d, "[offsite] password_file %s: not a regular file",
                         g->offsite_password_file);
     else if (st.st_mode & 077)
-        config_diag_add(d, "[offsite] password_file %s: mode %03o, must not be readable by group "
-                           "or others (chmod 600)",
+        config_diag_add(d,
+                        "[offsite] password_file %s: mode %03o, must not be readable by group "
+                        "or others (chmod 600)",
                         g->offsite_password_file, (unsigned)(st.st_mode & 0777));
     else if (st.st_size == 0)
         config_diag_add(d, "[offsite] password_file %s: empty", g->offsite_password_file);
@@ -389,7 +390,8 @@ static int prepare_target(struct job *j)
 {
     char dir[CONFIG_PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s/offsite", j->g->run_dir) >= (int)sizeof dir ||
-        snprintf(j->target, sizeof j->target, "%s/verify-%s", dir, j->id) >= (int)sizeof j->target) {
+        snprintf(j->target, sizeof j->target, "%s/verify-%s", dir, j->id) >=
+            (int)sizeof j->target) {
         snprintf(j->err, sizeof j->err, "run_dir too long");
         return -1;
     }

@@ -149,3 +149,36 @@ def test_password_file_mode_is_checked(root):
     r = subprocess.run([binpath("tenantd"), "-n", "-c", root.config], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r
+
+
+def test_restore_from_offsite_brings_back_the_earlier_data(root):
+    repo, pwfile, port, token = start_with_offsite(root, "of-roux", verify_every="0")
+    add_invoice(port, token, "Before")
+    path = json.loads(root.tenantctl("backup", "of-roux", "--json").stdout)["path"]
+    snap = wait_for(lambda: root.status("of-roux")["offsite"]["last_snapshot"], timeout=60,
+                    what="an off-site copy")
+    # The data changes after the copy, and the local backup is lost.
+    add_invoice(port, token, "After")
+    assert clients(port, token) == ["After", "Before"]
+    os.unlink(path)
+    os.unlink(path[:-3] + ".json")
+
+    out = json.loads(root.tenantctl("restore", "of-roux", "--from-offsite", "--json").stdout)
+    assert out["state"] == "running" and out["restored_from"] == path, out
+    root.wait_state("of-roux", "running")
+    assert clients(port, token) == ["Before"]
+    # The fetched copy is a verified backup in the tenant's folder again, 0600.
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    listed = json.loads(root.tenantctl("backups", "of-roux", "--json").stdout)
+    assert path in [b["path"] for b in listed]
+
+    # By snapshot id too (the file is there already with the same bytes: kept).
+    add_invoice(port, token, "Again")
+    out = json.loads(root.tenantctl("restore", "of-roux", "--from-offsite", snap, "--json").stdout)
+    root.wait_state("of-roux", "running")
+    assert clients(port, token) == ["Before"]
+
+    r = root.tenantctl("restore", "of-roux", "--from-offsite", "not-hex", check=False)
+    assert r.returncode != 0 and "not a snapshot id" in r.stderr, r.stderr
+    r = root.tenantctl("restore", "of-roux", "--from-offsite", "0123abcd", check=False)
+    assert r.returncode != 0 and "restic restore failed" in r.stderr, r.stderr
