@@ -24,6 +24,7 @@
 
 #include "backup.h"
 #include "config.h"
+#include "safefile.h"
 #include "util.h"
 
 extern char **environ;
@@ -58,7 +59,9 @@ static bool valid_snapshot(const char *s)
     return n >= 1 && n <= 64 && strspn(s, "0123456789abcdef") == n;
 }
 
-static int run_restic(char *const *argv, char *err, size_t errlen)
+/* Run restic once, its stdout and stderr into the file log. 0 when it exited 0,
+ * 1 when it failed, -errno when it could not run. */
+static int run_once(char *const *argv, const char *log, char *err, size_t errlen)
 {
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -66,6 +69,7 @@ static int run_restic(char *const *argv, char *err, size_t errlen)
 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     posix_spawn_file_actions_adddup2(&fa, 2, 1);
     int r = posix_spawnp(&pid, "restic", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -76,11 +80,39 @@ static int run_restic(char *const *argv, char *err, size_t errlen)
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             return -errno;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        util_seterr(err, errlen, "restic restore failed (its message is above)");
-        return -EIO;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* restic 0.14 has no --retry-lock: while tenantd's own restic holds the
+ * repository (a copy, a prune), wait and try again, up to about a minute.
+ * On failure restic's last message is copied to stderr. */
+static int run_restic(char *const *argv, const char *log, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = 1;
+
+    for (int tries = 0; tries < 60; tries++) {
+        r = run_once(argv, log, err, errlen);
+        if (r <= 0)
+            break;
+        free(text);
+        text = NULL;
+        if (safefile_read(AT_FDCWD, log, 65536, &text, &len) < 0 ||
+            strstr(text, "repository is already locked") == NULL)
+            break;
+        sleep(1);
     }
-    return 0;
+    if (r > 0) {
+        if (text == NULL)
+            safefile_read(AT_FDCWD, log, 65536, &text, &len);
+        if (text != NULL)
+            fwrite(text, 1, len, stderr);
+        util_seterr(err, errlen, "restic restore failed (its message is above)");
+    }
+    free(text);
+    unlink(log);
+    return r > 0 ? -EIO : r;
 }
 
 int ctl_offsite_fetch(const struct config_global *g, const char *id, const char *snapshot,
@@ -88,6 +120,7 @@ int ctl_offsite_fetch(const struct config_global *g, const char *id, const char 
                       size_t errlen)
 {
     char dir[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 64], tag[CONFIG_ID_MAX + 8];
+    char log[CONFIG_PATH_MAX + 80];
 
     if (g->offsite_repository[0] == '\0') {
         util_seterr(err, errlen, "[offsite] repository is not set in %s", g->path);
@@ -120,7 +153,8 @@ int ctl_offsite_fetch(const struct config_global *g, const char *id, const char 
                     "--tag",
                     tag,
                     NULL};
-    int ret = run_restic(argv, err, errlen);
+    snprintf(log, sizeof log, "%s.log", tmp);
+    int ret = run_restic(argv, log, err, errlen);
     if (ret == 0) {
         nfound = 0;
         found[0] = '\0';

@@ -33,6 +33,10 @@
 #define TENANTS_MAX 4096
 #define QUEUE_MAX 256
 #define RESTIC_TIMEOUT_MS (30 * 60 * 1000)
+/* restic 0.14 has no --retry-lock: a step that finds the repository locked by
+ * another restic (an operator's, another host's) is run again after a pause. */
+#define LOCK_RETRY_MS 1000
+#define LOCK_RETRIES 120
 
 enum step { ST_CHECK, ST_INIT, ST_BACKUP, ST_FORGET, ST_RESTORE, ST_VERIFY };
 
@@ -46,6 +50,7 @@ struct job {
     char target[CONFIG_PATH_MAX];   /* verify: the temporary folder */
     struct config_global *g;        /* a copy taken when queued */
     uv_work_t work;
+    int lock_tries;
     int rc;
     char err[512];
 };
@@ -62,6 +67,7 @@ static struct {
     uv_loop_t *loop;
     struct sup *sup;
     uv_timer_t timer;
+    uv_timer_t retry; /* the current job's pause before a locked step again */
     bool timer_on, started;
     struct job *head, *tail, *current;
     struct child *running;
@@ -224,6 +230,17 @@ static void verify_done(uv_work_t *w, int status)
     finish(j);
 }
 
+static void on_retry(uv_timer_t *t)
+{
+    struct job *j = t->data;
+    if (S.loop != NULL && run_step(j) == 0)
+        return;
+    if (S.loop == NULL)
+        snprintf(j->err, sizeof j->err, "tenantd is stopping");
+    record_error(j, j->err);
+    finish(j);
+}
+
 static void on_child(void *arg, struct child_result *r)
 {
     struct job *j = arg;
@@ -232,6 +249,12 @@ static void on_child(void *arg, struct child_result *r)
     if (S.loop == NULL) {
         snprintf(j->err, sizeof j->err, "tenantd is stopping");
         goto fail;
+    }
+    if (!ok && strstr(r->err, "repository is already locked") != NULL &&
+        j->lock_tries++ < LOCK_RETRIES) {
+        S.retry.data = j;
+        uv_timer_start(&S.retry, on_retry, LOCK_RETRY_MS, 0);
+        return;
     }
     switch (j->step) {
     case ST_CHECK:
@@ -406,7 +429,7 @@ static int prepare_target(struct job *j)
 
 static void pump(void)
 {
-    while (S.current == NULL && S.head != NULL) {
+    while (S.loop != NULL && S.current == NULL && S.head != NULL) {
         struct job *j = S.head;
         S.head = j->next;
         if (S.head == NULL)
@@ -483,6 +506,17 @@ int offsite_verify_now(const char *id)
     return 0;
 }
 
+/* A restore test of id waiting or running: the timer does not add another. */
+static bool verify_pending(const char *id)
+{
+    if (S.current != NULL && S.current->verify && strcmp(S.current->id, id) == 0)
+        return true;
+    for (const struct job *j = S.head; j != NULL; j = j->next)
+        if (j->verify && strcmp(j->id, id) == 0)
+            return true;
+    return false;
+}
+
 /* One tenant with a copy, in turn, per verify_every. */
 static void on_timer(uv_timer_t *t)
 {
@@ -495,7 +529,8 @@ static void on_timer(uv_timer_t *t)
         if (s->copied == 0)
             continue;
         S.next_verify = (S.next_verify + n + 1) % S.nst;
-        offsite_verify_now(s->id);
+        if (!verify_pending(s->id))
+            offsite_verify_now(s->id);
         return;
     }
 }
@@ -507,6 +542,8 @@ static void arm(void)
     uv_timer_start(&S.timer, on_timer, every, every);
 }
 
+static void timer_closed(uv_handle_t *h);
+
 int offsite_start(uv_loop_t *loop, struct sup *s)
 {
     S.loop = loop;
@@ -514,6 +551,11 @@ int offsite_start(uv_loop_t *loop, struct sup *s)
     int rc = uv_timer_init(loop, &S.timer);
     if (rc < 0)
         return rc;
+    rc = uv_timer_init(loop, &S.retry);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&S.timer, timer_closed);
+        return rc;
+    }
     S.timer_on = true;
     arm();
     return 0;
@@ -529,6 +571,12 @@ void offsite_stop(void)
     if (S.timer_on) {
         S.timer_on = false;
         uv_close((uv_handle_t *)&S.timer, timer_closed);
+        if (uv_is_active((uv_handle_t *)&S.retry) && S.retry.data != NULL) {
+            uv_timer_stop(&S.retry);
+            S.loop = NULL;
+            on_retry(&S.retry); /* reports "tenantd is stopping" and frees it */
+        }
+        uv_close((uv_handle_t *)&S.retry, timer_closed);
     }
     while (S.head != NULL) {
         struct job *j = S.head;
