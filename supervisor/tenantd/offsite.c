@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "backup_pg.h"
 #include "child.h"
 #include "config.h"
 #include "log.h"
@@ -206,7 +207,11 @@ static void verify_work(uv_work_t *w)
         snprintf(j->err, sizeof j->err, "the restored snapshot holds no backup file");
         return;
     }
-    j->rc = backup_verify(found_db, j->id, j->err, sizeof j->err);
+    size_t n = strlen(found_db);
+    bool pg = n > 7 && strcmp(found_db + n - 7, ".pgdump") == 0;
+    /* A PostgreSQL tenant's dump: manifest, size, SHA-256, pg_restore --list. */
+    j->rc = pg ? backup_pg_verify(found_db, j->id, j->err, sizeof j->err)
+               : backup_verify(found_db, j->id, j->err, sizeof j->err);
     free(found_db);
     found_db = NULL;
 }
