@@ -23,10 +23,10 @@
 
 struct fixture {
     char dir[256];
-    char db[300];     /* the tenant's database */
+    char db[300];      /* the tenant's database */
     char fetched[300]; /* where the off-site copy was restored */
-    char bdir[300];   /* the tenant's backups folder */
-    char src[600];    /* the fetched backup */
+    char bdir[300];    /* the tenant's backups folder */
+    char src[600];     /* the fetched backup */
 };
 
 static int setup(void **state)
@@ -42,14 +42,13 @@ static int setup(void **state)
     snprintf(f->fetched, sizeof(f->fetched), "%s/fetched", f->dir);
     snprintf(f->bdir, sizeof(f->bdir), "%s/backups", f->dir);
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     char err[256];
-    assert_int_equal(backup_create(f->db, f->fetched, "dupont", f->src, sizeof(f->src), err,
-                                   sizeof(err)),
-                     0);
+    assert_int_equal(
+        backup_create(f->db, f->fetched, "dupont", f->src, sizeof(f->src), err, sizeof(err)), 0);
     *state = f;
     return 0;
 }
