@@ -4,6 +4,7 @@
 #include "backup_pg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,10 +15,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "backup.h"
 #include "backup_internal.h"
 #include "pg_client.h"
+#include "safefile.h"
 #include "util.h"
 
 /* ---- row counts from a dump ----------------------------------------------------- */
@@ -55,24 +58,64 @@ static void count_line(void *arg, const char *line)
     c->in_copy = 1;
 }
 
-static int dump_counts(struct pg_client *pc, const char *dump, json_t *tables, char *err,
-                       size_t errlen)
+/* The row counts of the dump read from fd (pg_restore's stdin). */
+static int dump_counts_fd(struct pg_client *pc, int fd, json_t *tables, char *err, size_t errlen)
 {
     struct counter c = {.tables = tables};
-    char *argv[] = {"pg_restore", "--data-only", "-f", "-", (char *)dump, NULL};
-    return pg_client_run(pc, argv, NULL, 0, count_line, &c, err, errlen);
+    char *argv[] = {"pg_restore", "--data-only", "-f", "-", NULL};
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        int e = errno;
+        util_seterr(err, errlen, "cannot read the dump back: %s", strerror(e));
+        return -e;
+    }
+    pc->stdin_fd = fd;
+    int rc = pg_client_run(pc, argv, NULL, 0, count_line, &c, err, errlen);
+    pc->stdin_fd = 0;
+    return rc;
+}
+
+/* SHA-256 and size of what fd holds, from its start. */
+static int sha256_fd(int fd, char hex[65], int64_t *size)
+{
+    crypto_hash_sha256_state st;
+    unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
+    int64_t total = 0;
+    if (sodium_init() < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        return -EIO;
+    crypto_hash_sha256_init(&st);
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            break;
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+        total += r;
+    }
+    crypto_hash_sha256_final(&st, digest);
+    sodium_bin2hex(hex, 65, digest, sizeof digest);
+    *size = total;
+    return 0;
 }
 
 /* ---- create ------------------------------------------------------------------ */
 
-static int write_json(const char *path, json_t *m, uid_t uid, gid_t gid, char *err, size_t errlen)
+/* Everything below works relative to dfd, the backups/ folder opened without
+ * following a link: the tenant owns that folder and can put anything in it,
+ * so no name in it is ever followed, and the dump is never opened by path
+ * (pg_dump writes to its stdout, an fd opened here; pg_restore and the
+ * SHA-256 read that same fd). */
+static int write_json_at(int dfd, const char *name, json_t *m, uid_t uid, gid_t gid, char *err,
+                         size_t errlen)
 {
     char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (text == NULL) {
         util_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = 0;
     size_t len = strlen(text);
     if (fd < 0)
@@ -85,18 +128,43 @@ static int write_json(const char *path, json_t *m, uid_t uid, gid_t gid, char *e
     }
     free(text);
     if (rc < 0) {
-        unlink(path);
-        util_seterr(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+        unlinkat(dfd, name, 0);
+        util_seterr(err, errlen, "cannot write backups/%s: %s", name, strerror(-rc));
     }
     return rc;
+}
+
+/* backups/ in the data dir: created when missing (0700, the data dir's
+ * owner), opened without following a link, checked to be a folder. */
+static int open_backups(const char *backup_dir, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    if (mkdir(backup_dir, 0700) < 0 && errno != EEXIST) {
+        int e = errno;
+        util_seterr(err, errlen, "cannot create %s: %s", backup_dir, strerror(e));
+        return -e;
+    }
+    int dfd = safefile_open_dir(AT_FDCWD, backup_dir);
+    if (dfd < 0) {
+        bool notdir = dfd == -ELOOP || dfd == -ENOTDIR || dfd == -EINVAL;
+        util_seterr(err, errlen, "%s is %s: refused", backup_dir,
+                    notdir ? "not a plain folder (a symbolic link?)" : strerror(-dfd));
+        return notdir ? -ENOTDIR : dfd;
+    }
+    if (geteuid() == 0 && fchown(dfd, uid, gid) < 0) {
+        int e = errno;
+        close(dfd);
+        util_seterr(err, errlen, "cannot chown %s: %s", backup_dir, strerror(e));
+        return -e;
+    }
+    return dfd;
 }
 
 int backup_pg_create(const struct pg_server *srv, const char *password_file, const char *tenant_id,
                      const char *backup_dir, char *out_path, size_t n, char *err, size_t errlen)
 {
     struct pg_client pc;
-    char name[PG_NAME_MAX], final[PATH_MAX], tmp[PATH_MAX + 8], mpath[PATH_MAX], mtmp[PATH_MAX + 8],
-        parent[PATH_MAX], stamp[32], iso[32], hex[65];
+    char name[PG_NAME_MAX], final[PATH_MAX], fname[NAME_MAX + 1], tmp[NAME_MAX + 8],
+        mname[NAME_MAX + 8], mtmp[NAME_MAX + 16], parent[PATH_MAX], stamp[32], iso[32], hex[65];
     struct stat st;
     int rc;
 
@@ -113,99 +181,97 @@ int backup_pg_create(const struct pg_server *srv, const char *password_file, con
     }
     uid_t uid = st.st_uid;
     gid_t gid = st.st_gid;
-    /* The tenant can write its data dir: never follow a link planted as
-     * backups/ (pg_dump writes by path; see docs/database.md). */
-    if (lstat(backup_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        util_seterr(err, errlen, "%s is not a folder (a symbolic link?): refused", backup_dir);
-        return -ENOTDIR;
-    }
-    if (mkdir(backup_dir, 0700) < 0 && errno != EEXIST) {
-        rc = -errno;
-        util_seterr(err, errlen, "cannot create %s: %s", backup_dir, strerror(errno));
-        return rc;
-    }
-    if (geteuid() == 0 && chown(backup_dir, uid, gid) < 0) {
-        rc = -errno;
-        util_seterr(err, errlen, "cannot chown %s: %s", backup_dir, strerror(errno));
-        return rc;
-    }
+    int dfd = open_backups(backup_dir, uid, gid, err, errlen);
+    if (dfd < 0)
+        return dfd;
     time_t now = time(NULL);
     backup_utc_stamp(now, stamp);
     backup_iso_time(now, iso);
     for (int i = 0;; i++) {
-        if (i == 0)
-            rc =
-                util_path_fmt(final, sizeof final, "%s/%s-%s.pgdump", backup_dir, tenant_id, stamp);
-        else
-            rc = util_path_fmt(final, sizeof final, "%s/%s-%s-%d.pgdump", backup_dir, tenant_id,
-                               stamp, i + 1);
-        if (rc < 0 || i > 98) {
+        int k = i == 0 ? snprintf(fname, sizeof fname, "%s-%s.pgdump", tenant_id, stamp)
+                       : snprintf(fname, sizeof fname, "%s-%s-%d.pgdump", tenant_id, stamp, i + 1);
+        if (k < 0 || (size_t)k >= sizeof fname || i > 98) {
             util_seterr(err, errlen, "no free backup name in %s", backup_dir);
+            close(dfd);
             return -EEXIST;
         }
-        if (lstat(final, &st) < 0 && errno == ENOENT)
+        if (fstatat(dfd, fname, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
             break;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", final);
-    backup_manifest_path(final, mpath, sizeof mpath);
-    snprintf(mtmp, sizeof mtmp, "%s.tmp", mpath);
-    unlink(tmp);
-    unlink(mtmp);
+    if (util_path_fmt(final, sizeof final, "%s/%s", backup_dir, fname) < 0 ||
+        backup_manifest_path(fname, mname, sizeof mname) < 0) {
+        util_seterr(err, errlen, "%s: name too long", backup_dir);
+        close(dfd);
+        return -ENAMETOOLONG;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", fname);
+    snprintf(mtmp, sizeof mtmp, "%s.tmp", mname);
+    unlinkat(dfd, tmp, 0);
+    unlinkat(dfd, mtmp, 0);
 
     rc = pg_client_init(&pc, srv, password_file, err, errlen);
-    if (rc < 0)
-        return rc;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || backup_set_owner_mode(fd, uid, gid, 0600) < 0) {
-        rc = -errno;
-        util_seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd), unlink(tmp);
-        pg_client_clear(&pc);
+    if (rc < 0) {
+        close(dfd);
         return rc;
     }
-    close(fd);
-    char *argv[24] = {"pg_dump", "-Fc", "-f", tmp};
-    size_t k = 4;
+    int fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || backup_set_owner_mode(fd, uid, gid, 0600) < 0) {
+        rc = -errno;
+        util_seterr(err, errlen, "cannot create %s/%s: %s", backup_dir, tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd), unlinkat(dfd, tmp, 0);
+        pg_client_clear(&pc);
+        close(dfd);
+        return rc;
+    }
+    char *argv[24] = {"pg_dump", "-Fc"};
+    size_t k = 2;
     pg_client_conn_args(&pc, argv, &k, name);
     argv[k] = NULL;
     json_t *m = json_object(), *tables = json_object();
     int64_t size = 0;
+    pc.stdout_fd = fd;
     rc = pg_client_run(&pc, argv, NULL, 0, NULL, NULL, err, errlen);
+    pc.stdout_fd = 0;
+    if (rc == 0 && fsync(fd) < 0) {
+        rc = -errno;
+        util_seterr(err, errlen, "cannot sync %s/%s: %s", backup_dir, tmp, strerror(errno));
+    }
     if (rc == 0)
-        rc = backup_fsync_path(tmp);
-    if (rc == 0)
-        rc = dump_counts(&pc, tmp, tables, err, errlen);
+        rc = dump_counts_fd(&pc, fd, tables, err, errlen);
     pg_client_clear(&pc);
-    if (rc == 0 && (rc = backup_sha256_file(tmp, hex, &size)) < 0)
-        util_seterr(err, errlen, "cannot read %s: %s", tmp, strerror(-rc));
+    if (rc == 0 && (rc = sha256_fd(fd, hex, &size)) < 0)
+        util_seterr(err, errlen, "cannot read %s/%s: %s", backup_dir, tmp, strerror(-rc));
+    close(fd);
     if (rc == 0) {
         json_object_set_new(m, "format", json_integer(BACKUP_FORMAT));
         json_object_set_new(m, "engine", json_string("postgresql"));
         json_object_set_new(m, "tenant", json_string(tenant_id));
         json_object_set_new(m, "created", json_string(iso));
         json_object_set_new(m, "created_unix", json_integer((json_int_t)now));
-        json_object_set_new(m, "file", json_string(backup_base_name(final)));
+        json_object_set_new(m, "file", json_string(fname));
         json_object_set_new(m, "size", json_integer(size));
         json_object_set_new(m, "sha256", json_string(hex));
         json_object_set_new(m, "database", json_string(name));
         json_object_set_new(m, "schema_version", json_integer(-1));
         json_object_set(m, "tables", tables);
-        rc = write_json(mtmp, m, uid, gid, err, errlen);
+        rc = write_json_at(dfd, mtmp, m, uid, gid, err, errlen);
     }
     json_decref(m);
     json_decref(tables);
-    if (rc == 0 && (rename(mtmp, mpath) < 0 || rename(tmp, final) < 0)) {
+    if (rc == 0 && (renameat(dfd, mtmp, dfd, mname) < 0 || renameat(dfd, tmp, dfd, fname) < 0)) {
         rc = -errno;
         util_seterr(err, errlen, "cannot rename into %s: %s", backup_dir, strerror(errno));
-        unlink(mpath);
+        unlinkat(dfd, mname, 0);
     }
     if (rc < 0) {
-        unlink(tmp);
-        unlink(mtmp);
+        unlinkat(dfd, tmp, 0);
+        unlinkat(dfd, mtmp, 0);
+        close(dfd);
         return rc;
     }
-    backup_fsync_dir(backup_dir);
+    fsync(dfd);
+    close(dfd);
     if (util_strlcpy(out_path, final, n) < 0)
         return -ENAMETOOLONG;
     return 0;

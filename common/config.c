@@ -360,7 +360,7 @@ bool config_tenant_equal(const struct config_tenant *a, const struct config_tena
            SAME_S(ai_model) && SAME_S(prediction_threshold_text) && SAME(prediction_threshold) &&
            SAME(advanced_features) && SAME(network) && SAME_S(allow) && SAME(seccomp) &&
            SAME_S(password_cost) && SAME(stop_signal) && SAME(notify_access) &&
-           SAME(idle_after_ms) && SAME(database);
+           SAME(idle_after_ms) && SAME(database) && SAME(db_read_only);
 #undef SAME_S
 #undef SAME
 }

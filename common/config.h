@@ -283,6 +283,9 @@ struct config_tenant {
 
     /* [database] */
     enum db_type database; /* default: the plan's */
+    /* read_only: the worker gets WORKER_READ_ONLY=true (writes answered 503
+     * with Retry-After); tenantctl migrate sets it for the copy. Default false. */
+    bool db_read_only;
 };
 
 /* ---- whole configuration ------------------------------------------------ */
@@ -388,6 +391,9 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
  * section is appended. Pure text work (the caller validates the result with
  * config_parse_tenant). Returns 0, or -ENOSPC when out (size n) is too small. */
 int config_set_database_text(const char *old, enum db_type type, char *out, size_t n);
+/* The same for [database] read_only: "read_only = true" set in place or
+ * added when on, the line removed when off. */
+int config_set_read_only_text(const char *old, bool on, char *out, size_t n);
 
 /* Parse "256M", "1G", "512K", "1048576" into bytes; "100ms", "5s", "2m", "24h",
  * "7d" into milliseconds. Return 0 or -EINVAL / -ERANGE. */

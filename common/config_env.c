@@ -109,6 +109,9 @@ char **config_worker_env(const struct config_global *g, const struct config_plan
     } else {
         env_add(&e, "DATABASE_TYPE", "sqlite");
     }
+    /* A migration's copy runs: reads served, writes 503 (docs/database.md). */
+    if (t->db_read_only)
+        env_add(&e, "WORKER_READ_ONLY", "true");
     /* Then tenantd's additions. */
     env_add(&e, "TEMPLATES_DIR", "%s", tpl);
     env_add(&e, "LANGUAGE", "%s", t->language);
@@ -153,25 +156,53 @@ out:
     return env;
 }
 
-int config_set_database_text(const char *old, enum db_type type, char *out, size_t n)
+/* Set `key = value` in [database] (value NULL: remove the key's line). */
+static int set_database_key(const char *old, const char *key, const char *value, char *out,
+                            size_t n)
 {
-    const char *word = type == DB_POSTGRESQL ? "postgresql" : "sqlite";
     const char *sec = strncmp(old, "[database]", 10) == 0 ? old : strstr(old, "\n[database]");
+    size_t klen = strlen(key);
     int k;
     if (sec == NULL) {
         size_t len = strlen(old);
-        k = snprintf(out, n, "%s%s\n[database]\ntype = %s\n", old,
-                     len && old[len - 1] != '\n' ? "\n" : "", word);
-    } else {
-        const char *body = sec + (sec == old ? 10 : 11), *end = strstr(body, "\n[");
-        const char *type_line = strstr(body, "\ntype");
-        if (type_line && (!end || type_line < end)) {
-            const char *eol = strchr(type_line + 1, '\n');
-            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(type_line - old), old, word,
-                         eol ? eol : "\n");
-        } else {
-            k = snprintf(out, n, "%.*s\ntype = %s%s", (int)(body - old), old, word, body);
+        if (value == NULL)
+            k = snprintf(out, n, "%s", old);
+        else
+            k = snprintf(out, n, "%s%s\n[database]\n%s = %s\n", old,
+                         len && old[len - 1] != '\n' ? "\n" : "", key, value);
+        return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
+    }
+    const char *body = sec + (sec == old ? 10 : 11), *end = strstr(body, "\n["), *line = NULL;
+    for (const char *p = strchr(body, '\n'); p && (!end || p < end); p = strchr(p + 1, '\n')) {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, key, klen) == 0 && (q[klen] == ' ' || q[klen] == '\t' || q[klen] == '=')) {
+            line = p;
+            break;
         }
     }
+    if (line) {
+        const char *eol = strchr(line + 1, '\n');
+        if (value == NULL)
+            k = snprintf(out, n, "%.*s%s", (int)(line - old), old, eol ? eol : "\n");
+        else
+            k = snprintf(out, n, "%.*s\n%s = %s%s", (int)(line - old), old, key, value,
+                         eol ? eol : "\n");
+    } else if (value == NULL) {
+        k = snprintf(out, n, "%s", old);
+    } else {
+        k = snprintf(out, n, "%.*s\n%s = %s%s", (int)(body - old), old, key, value, body);
+    }
     return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
+}
+
+int config_set_database_text(const char *old, enum db_type type, char *out, size_t n)
+{
+    return set_database_key(old, "type", type == DB_POSTGRESQL ? "postgresql" : "sqlite", out, n);
+}
+
+int config_set_read_only_text(const char *old, bool on, char *out, size_t n)
+{
+    return set_database_key(old, "read_only", on ? "true" : NULL, out, n);
 }

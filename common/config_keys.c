@@ -565,6 +565,7 @@ static const struct key tenant_keys[] = {
     {"worker", "idle_after", K_DURATION, 0, T(idle_after_ms), B_IDLE},
 
     {"database", "type", K_ENUM, 0, T(database), .names = db_names},
+    {"database", "read_only", K_BOOL, 0, T(db_read_only), .def = "false"},
 };
 
 _Static_assert(NKEYS(global_keys) <= CONFIG_KEYS_MAX, "global_keys: raise CONFIG_KEYS_MAX");

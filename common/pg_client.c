@@ -120,8 +120,11 @@ int pg_client_run(struct pg_client *c, char *const *argv, char *out, size_t outl
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    if (c->stdin_fd > 0)
+        posix_spawn_file_actions_adddup2(&fa, c->stdin_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, c->stdout_fd > 0 ? c->stdout_fd : po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     /* A pool thread runs with every signal blocked: the child must not. */
     posix_spawnattr_t at;

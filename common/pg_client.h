@@ -28,6 +28,10 @@ struct pg_client {
     char port[16];
     char pw_env[PG_PASSWORD_MAX + 16];
     char *env[8];
+    /* > 0: pg_client_run gives this fd to the child as its stdin (instead of
+     * /dev/null) or its stdout (instead of the pipe it reads): a dump
+     * written into, or read from, a file the caller opened safely. */
+    int stdin_fd, stdout_fd;
 };
 
 /* Fill *c for the server srv (tenantd.ini's g->pg; reads password_file,

@@ -1,31 +1,29 @@
 /*
  * ctl_migrate.c — tenantctl migrate <id> postgresql|sqlite [--cleanup]
  * (docs/database.md "Migration"): move a firm's data between its SQLite
- * file and its PostgreSQL database, with the firm briefly stopped.
+ * file and its PostgreSQL database while the firm stays readable.
  *
  *   1. checks: the tenant file is valid, tenantd.ini has a [postgresql]
  *      server, the worker is the bundled one and lists --migrate-copy;
  *   2. the target exists and is empty: PostgreSQL: the tenant's database and
  *      role are provisioned when missing (.pgpass written for its uid);
  *      SQLite: a file left by an earlier migration is moved aside;
- *   3. stop the tenant through tenantd and wait until its worker is gone;
- *   4. `tenant-worker --migrate-copy FROM TO` under the tenant's uid, in its
- *      data dir: it applies the migrations to TO, copies every table in one
- *      transaction and prints {"ok":true,"tables":{name:{rows,sha256}}};
- *   5. verify: `--db-checksum` of FROM and of TO must both equal what the
- *      copy reported, table by table;
- *   6. switch: tenantd sets [database] type in the tenant file, checked by
- *      its own parser, reloads and audits it as "migrate" (POST
- *      /v1/tenants/<id>/database, admin_database.c); start, wait until
- *      running;
- *   7. the old data stays where it was until `migrate <id> <same> --cleanup`.
- * Any failure before 6 starts the tenant again on its old backend (and drops
- * a database this run created); a failure at 6 puts the old file back and
- * starts it again on the old backend (the switch back audited too). Exit 0 done, 1 failed (reason
- * on stderr, the firm serving on its old backend), 2 usage, 3 no tenantd.
- *
- * What it does not do: the copy itself (tenant-worker's), or run inside the
- * tenant's jail: the copy runs under the tenant's uid only.
+ *   3. read-only: tenantd sets [database] read_only (POST
+ *      /v1/tenants/<id>/database, admin_database.c) and reloads; we wait
+ *      until the worker started with WORKER_READ_ONLY=true serves alone (the
+ *      writable one gone). A tenant that is not running is kept stopped;
+ *   4. the copy: tenantd runs `tenant-worker --migrate-copy FROM TO` and both
+ *      `--db-checksum`s in the tenant's jail and answers the tables once they
+ *      agree (POST /v1/tenants/<id>/migration, admin_migrate.c);
+ *   5. switch: tenantd sets [database] type to the new backend, read_only
+ *      off, reloads; we wait until the new worker serves alone;
+ *   6. the old data stays where it was until `migrate <id> <same> --cleanup`.
+ * Any failure before 5 makes the tenant writable again on its old backend
+ * (and drops a database this run created); a failure at 5 puts the old
+ * backend back the same way. Every step is in the audit log: tenantd's own
+ * entries, and our notes (started, failed, rolled-back). Exit 0 done, 1
+ * failed (reason on stderr, the firm serving on its old backend), 2 usage,
+ * 3 no tenantd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,11 +103,16 @@ static int run_as_tenant(struct mig *m, char *const *argv, char *out, size_t out
     }
     if (pid == 0) {
         dup2(p[1], 1);
-        if (chdir(m->data) < 0 ||
+        /* Opened before the uid changes and run through its fd: the program
+         * may sit where the tenant's uid cannot walk (a checkout in a 0700
+         * /root), as its jail exposes it to its worker (tenant-jail --expose).
+         * Not close-on-exec, so a "#!" script can be run as well. */
+        int fd = open(m->worker, O_RDONLY);
+        if (fd < 0 || chdir(m->data) < 0 ||
             (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(m->gid, m->gid, m->gid) < 0 ||
                                 setresuid(m->uid, m->uid, m->uid) < 0)))
             _exit(126);
-        execve(m->worker, argv, env);
+        fexecve(fd, argv, env);
         _exit(127);
     }
     close(p[1]);
@@ -134,39 +137,43 @@ static int run_as_tenant(struct mig *m, char *const *argv, char *out, size_t out
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static json_t *tables_of(const char *out, char *why, size_t n)
+/* A note for the audit log: started, failed, rolled-back (admin_migrate.c). */
+static void note(struct mig *m, const char *step, const char *reason)
 {
-    json_error_t je;
-    json_t *j = json_loads(out, 0, &je), *t = NULL;
-    if (j == NULL)
-        snprintf(why, n, "not JSON: %.200s", out);
-    else if (!json_is_true(json_object_get(j, "ok")))
-        snprintf(why, n, "%s",
-                 json_string_value(json_object_get(j, "error")) ?: "the copy tool said not ok");
-    else if (!json_is_object(t = json_object_get(j, "tables")))
-        snprintf(why, n, "no \"tables\" in its answer");
-    else
-        json_incref(t);
-    json_decref(j);
-    return json_is_object(t) ? t : NULL;
+    char path[128];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/tenants/%s/migration", m->t.id);
+    json_t *body = json_pack("{s:s, s:s}", "step", step, "to",
+                             m->to == DB_POSTGRESQL ? "postgresql" : "sqlite");
+    if (reason)
+        json_object_set_new(body, "reason", json_stringn(reason, strnlen(reason, 400)));
+    ctl_post_json(m->c, path, body, 30000, &out);
+    json_decref(out);
 }
 
-static int checksum(struct mig *m, const char *src, json_t *want, char *why, size_t n)
+/* tenantd runs the copy and both checksums in the tenant's jail and answers
+ * the tables once they agree (POST /v1/tenants/<id>/migration, step copy). */
+static json_t *copy_in_jail(struct mig *m)
 {
-    char *out = malloc(OUT_MAX);
-    char *argv[] = {m->worker, "--db-checksum", (char *)src, NULL};
-    int rc = out ? run_as_tenant(m, argv, out, OUT_MAX) : -1;
-    json_t *got = rc == 0 ? tables_of(out, why, n) : NULL;
-    if (rc != 0)
-        snprintf(why, n, "--db-checksum %s exited %d", src, rc);
-    free(out);
-    if (got == NULL)
-        return -1;
-    int same = json_equal(got, want);
-    if (!same)
-        snprintf(why, n, "%s does not hold what was copied (rows or sha256 differ)", src);
-    json_decref(got);
-    return same ? 0 : -1;
+    char path[128];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/tenants/%s/migration", m->t.id);
+    json_t *body = json_pack("{s:s, s:s}", "step", "copy", "to",
+                             m->to == DB_POSTGRESQL ? "postgresql" : "sqlite");
+    /* tenantd's own limit on the copy is an hour, on each checksum 20 min. */
+    if (ctl_post_json(m->c, path, body, 2 * 3600 * 1000 + 60000, &out) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    json_t *t = json_object_get(out, "tables");
+    if (!json_is_object(t)) {
+        say("tenantd's answer has no \"tables\"");
+        json_decref(out);
+        return NULL;
+    }
+    json_incref(t);
+    json_decref(out);
+    return t;
 }
 
 static int api_action(struct mig *m, const char *what)
@@ -201,17 +208,75 @@ static int wait_for_state(struct mig *m, const char *states, int64_t ms, char *s
     return ok ? 0 : -1;
 }
 
-/* tenantd sets [database] type in the tenant's file, reloads and records it
- * in the audit log (POST /v1/tenants/<id>/database, admin_database.c). */
-static int set_database(struct mig *m, const char *type, const char *reason)
+/* tenantd sets [database] type and read_only in the tenant's file, reloads
+ * and records it in the audit log (POST /v1/tenants/<id>/database,
+ * admin_database.c). */
+static int set_database(struct mig *m, const char *type, bool ro, const char *reason)
 {
     char path[128];
     json_t *out = NULL;
     snprintf(path, sizeof path, "/v1/tenants/%s/database", m->t.id);
-    int rc = ctl_post_json(m->c, path, json_pack("{s:s, s:s}", "type", type, "reason", reason),
-                           30000, &out);
+    int rc = ctl_post_json(
+        m->c, path,
+        json_pack("{s:s, s:b, s:s}", "type", type, "read_only", (int)ro, "reason", reason), 30000,
+        &out);
     json_decref(out);
     return rc;
+}
+
+/* The tenant's worker pid (0: none) and whether one worker serves alone:
+ * running or idle, nothing starting, nothing draining. */
+static int tenant_now(struct mig *m, long *pid, bool *settled, char *st, size_t n)
+{
+    char path[128];
+    struct ctl_response r;
+    snprintf(path, sizeof path, "/v1/tenants/%s", m->t.id);
+    if (ctl_request(m->c, "GET", path, NULL, 10000, &r) != 0)
+        return -1;
+    json_error_t je;
+    json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, &je) : NULL;
+    ctl_response_free(&r);
+    if (j == NULL)
+        return -1;
+    const char *s = json_string_value(json_object_get(j, "state"));
+    snprintf(st, n, "%s", s ? s : "?");
+    *pid = (long)json_integer_value(json_object_get(j, "pid"));
+    *settled = s && (strcmp(s, "running") == 0 || strcmp(s, "idle") == 0) &&
+               json_is_null(json_object_get(j, "starting_pid")) &&
+               json_is_null(json_object_get(j, "draining_pid"));
+    json_decref(j);
+    return 0;
+}
+
+/* After a change of the tenant file: wait until a worker other than `old`
+ * serves alone (the one before it is gone), or the tenant idles. tenantd
+ * starts the new worker beside the old one at once (the route reloads before
+ * it answers), so `old` serving alone again means that start failed and the
+ * old worker was kept: then fail, or with `retry` ask for a restart (at most
+ * one a second) until the time is up. */
+static int wait_replaced(struct mig *m, long old, int64_t ms, bool retry, long *pid, char *st,
+                         size_t n)
+{
+    int64_t last_restart = 0;
+    bool moved = false; /* seen a start in progress */
+    for (int64_t waited = 0; waited <= ms; waited += 50) {
+        bool settled = false;
+        int got = tenant_now(m, pid, &settled, st, n);
+        moved = moved || (got == 0 && !settled);
+        if (got == 0 && settled && (*pid != old || *pid == 0))
+            return 0;
+        if (got == 0 && settled && (moved || waited >= 3000)) {
+            if (!retry)
+                return -1;
+            if (waited - last_restart >= 1000) {
+                api_action(m, "restart");
+                last_restart = waited;
+            }
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }
 
 /* ---- the PostgreSQL side ------------------------------------------------------ */
@@ -308,16 +373,17 @@ static void unmove_sqlite(const char *db, const char *suffix_from)
 
 static int migrate_run(struct mig *m)
 {
-    char err[1024] = "", why[1024] = "", st[32], name[PG_NAME_MAX], from[CONFIG_PATH_MAX + 80],
-         to[CONFIG_PATH_MAX + 80];
-    char aside[64] = "", *out = NULL;
-    bool created = false, stopped = false, switched = false, was_running;
+    char err[1024] = "", why[1024] = "", st[32] = "?", name[PG_NAME_MAX];
+    char aside[64] = "";
+    bool created = false, stopped = false, switched = false, ro_set = false, was_running;
     json_t *copied = NULL;
     struct pg_client pc;
     int rc = CTL_EXIT_ERROR;
+    long pid = 0;
     int64_t stop_ms = m->g.stop_grace_ms + 15000;
     int64_t start_ms = m->g.ready_timeout_ms + m->g.backoff_max_ms + 10000;
     const char *to_word = m->to == DB_POSTGRESQL ? "postgresql" : "sqlite";
+    const char *old_word = m->to == DB_POSTGRESQL ? "sqlite" : "postgresql";
 
     if (pg_client_init(&pc, &m->g.pg, m->g.pg_password_file, err, sizeof err) < 0) {
         say("%s", err);
@@ -325,25 +391,26 @@ static int migrate_run(struct mig *m)
     }
     pg_tenant_name(m->t.id, name, sizeof name);
     was_running = wait_for_state(m, "running,idle", 0, st, sizeof st) == 0;
+    note(m, "started", NULL);
     if (m->to == DB_POSTGRESQL) {
         bool exists = false;
-        snprintf(from, sizeof from, "sqlite:%s", m->sqlite);
-        snprintf(to, sizeof to, "%s", m->pgurl);
         if (pg_exists(&pc, name, &exists, err, sizeof err) < 0) {
             say("%s", err);
+            snprintf(why, sizeof why, "the server: %.900s", err);
+            note(m, "failed", why);
             goto out;
         }
         if (!exists) {
             if (pg_provision(m, &pc, err, sizeof err) < 0) {
                 say("cannot provision %s: %s", name, err);
+                snprintf(why, sizeof why, "cannot provision %s: %.900s", name, err);
+                note(m, "failed", why);
                 goto out;
             }
             created = true;
         }
     } else {
         struct stat sb;
-        snprintf(from, sizeof from, "%s", m->pgurl);
-        snprintf(to, sizeof to, "sqlite:%s", m->sqlite);
         if (lstat(m->sqlite, &sb) == 0) {
             time_t now = time(NULL);
             struct tm tm;
@@ -353,43 +420,58 @@ static int migrate_run(struct mig *m)
         }
     }
 
-    /* The firm stops for the copy; tenantd keeps its port bound meanwhile, so
-     * clients wait in the backlog rather than being refused. */
-    if (api_action(m, "stop?hold_socket=1") != 0 ||
-        wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
-        say("%s did not stop (state %s)", m->t.id, st);
-        goto back;
+    if (was_running) {
+        /* The firm stays readable: its worker is replaced by one started with
+         * WORKER_READ_ONLY=true (writes answered 503 with Retry-After), and
+         * the copy starts once the writable one is gone. */
+        bool settled = false;
+        tenant_now(m, &pid, &settled, st, sizeof st);
+        if (set_database(m, old_word, true, "tenantctl migrate: read-only during the copy") != 0) {
+            snprintf(why, sizeof why, "cannot make the firm read-only");
+            goto back;
+        }
+        ro_set = true;
+        if (wait_replaced(m, pid, start_ms, false, &pid, st, sizeof st) != 0) {
+            say("%s did not come up read-only (state %s)", m->t.id, st);
+            snprintf(why, sizeof why, "the firm did not come up read-only (state %s)", st);
+            goto back;
+        }
+    } else {
+        /* Not running: it stays down for the copy, its port held. */
+        if (api_action(m, "stop?hold_socket=1") != 0 ||
+            wait_for_state(m, "stopped,failed", stop_ms, st, sizeof st)) {
+            say("%s did not stop (state %s)", m->t.id, st);
+            snprintf(why, sizeof why, "the tenant did not stop (state %s)", st);
+            goto back;
+        }
+        stopped = true;
     }
-    stopped = true;
-    out = malloc(OUT_MAX);
-    char *argv[] = {m->worker, "--migrate-copy", from, to, NULL};
-    int ex = out ? run_as_tenant(m, argv, out, OUT_MAX) : -1;
-    copied = ex == 0 ? tables_of(out, why, sizeof why) : NULL;
+    /* The copy and its verification run in the tenant's jail, by tenantd,
+     * which records them in the audit log. */
+    copied = copy_in_jail(m);
     if (copied == NULL) {
-        if (ex != 0)
-            tables_of(out ? out : "", why, sizeof why);
-        say("the copy failed (exit %d): %s", ex, why);
-        goto back;
-    }
-    if (checksum(m, from, copied, why, sizeof why) < 0 ||
-        checksum(m, to, copied, why, sizeof why) < 0) {
-        say("verification failed: %s", why);
+        snprintf(why, sizeof why, "the copy failed or did not verify (see the copy's entry)");
         goto back;
     }
 
-    /* Switch the tenant file (tenantd writes it), then start it on the new backend. */
+    /* Switch the tenant file (tenantd writes it, writable again): the
+     * read-only worker serves until the one on the new backend is ready. */
     char reason[256];
     snprintf(reason, sizeof reason, "tenantctl migrate: %zu tables copied and verified",
              json_object_size(copied));
-    if (set_database(m, to_word, reason) != 0) {
+    if (set_database(m, to_word, false, reason) != 0) {
         say("cannot switch %s to [database] type = %s", m->t.id, to_word);
+        snprintf(why, sizeof why, "cannot switch the tenant file to %s", to_word);
         goto back;
     }
     switched = true;
-    if (api_action(m, "start") != 0 ||
-        wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
-        strcmp(st, "running") != 0) {
+    if (was_running
+            ? wait_replaced(m, pid, start_ms, false, &pid, st, sizeof st) != 0
+            : api_action(m, "start") != 0 ||
+                  wait_for_state(m, "running,failed,backoff", start_ms, st, sizeof st) != 0 ||
+                  strcmp(st, "running") != 0) {
         say("%s did not come up on %s (state %s); rolling back", m->t.id, to_word, st);
+        snprintf(why, sizeof why, "the tenant did not come up on %s (state %s)", to_word, st);
         goto back;
     }
     if (!was_running)
@@ -411,10 +493,16 @@ static int migrate_run(struct mig *m)
     goto out;
 
 back:
-    /* The firm serves again on its old backend. */
-    if (switched)
-        set_database(m, m->to == DB_POSTGRESQL ? "sqlite" : "postgresql",
-                     "tenantctl migrate: rolled back");
+    /* The firm serves again, writable, on its old backend. */
+    note(m, "failed", why);
+    bool back_ok = true;
+    if (switched || ro_set) {
+        bool settled = false;
+        tenant_now(m, &pid, &settled, st, sizeof st);
+        back_ok = set_database(m, old_word, false, "tenantctl migrate: rolled back") == 0;
+        if (back_ok && was_running)
+            back_ok = wait_replaced(m, pid, start_ms, true, &pid, st, sizeof st) == 0;
+    }
     if (stopped)
         api_action(m, "stop");
     if (m->to == DB_POSTGRESQL && created) {
@@ -428,15 +516,16 @@ back:
         if (aside[0])
             unmove_sqlite(m->sqlite, aside);
     }
-    if (was_running &&
-        (api_action(m, "start") != 0 || wait_for_state(m, "running", start_ms, st, sizeof st) != 0))
-        say("ROLLBACK: %s is not running again (state %s)", m->t.id, st);
-    else
-        say("rolled back: %s keeps its data in %s", m->t.id,
-            m->to == DB_POSTGRESQL ? "sqlite" : "postgresql");
+    if (!back_ok) {
+        say("ROLLBACK: %s is not serving again (state %s)", m->t.id, st);
+        snprintf(why, sizeof why, "back on %s, but not serving (state %s)", old_word, st);
+    } else {
+        say("rolled back: %s keeps its data in %s", m->t.id, old_word);
+        snprintf(why, sizeof why, "back on %s%s", old_word, was_running ? ", serving" : "");
+    }
+    note(m, "rolled-back", why);
 out:
     json_decref(copied);
-    free(out);
     pg_client_clear(&pc);
     return rc;
 }

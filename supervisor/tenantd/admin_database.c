@@ -1,7 +1,8 @@
 /*
  * admin_database.c — POST /v1/tenants/<id>/database {"type", "reason"}:
  * switch a tenant between its SQLite file and its PostgreSQL database by
- * setting [database] type in its file, the last step of `tenantctl migrate`
+ * setting [database] type in its file (and read_only, which gives the worker
+ * WORKER_READ_ONLY=true: the copy's first step), the last step of `tenantctl migrate`
  * (supervisor/ctl/ctl_migrate.c, docs/database.md), and of its rollback.
  * tenantd writes the file (never tenantctl), checks the new text with its
  * own parser first, reloads, and records the switch in the audit log as
@@ -10,7 +11,7 @@
  * What it does not do: copy data (the caller has, with the tenant stopped),
  * or start the tenant (the caller does, and waits).
  *
- * Answers: 200 {"id","database","previous"}; 400 bad body; 404 unknown
+ * Answers: 200 {"id","database","previous","read_only"}; 400 bad body; 404 unknown
  * tenant; 409 an invalid tenant file, no [postgresql] server, or an
  * onboarding or offboarding of it running; 500 the file cannot be written.
  */
@@ -65,17 +66,20 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
     json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &je);
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *reason = json_string_value(json_object_get(body, "reason"));
+    json_t *jro = json_object_get(body, "read_only");
     char detail[CONFIG_PATH_MAX + 1200], res[600];
     enum db_type to = DB_SQLITE;
     if (type == NULL || (strcmp(type, "sqlite") != 0 && strcmp(type, "postgresql") != 0) ||
-        (json_object_get(body, "reason") && (reason == NULL || strlen(reason) > 400))) {
+        (json_object_get(body, "reason") && (reason == NULL || strlen(reason) > 400)) ||
+        (jro != NULL && !json_is_boolean(jro))) {
         json_decref(body);
         refuse(a, who, req, id, 400, "invalid request",
-               "the body is {\"type\": \"sqlite\" | \"postgresql\", \"reason\": text (optional, "
-               "at most 400 bytes)}");
+               "the body is {\"type\": \"sqlite\" | \"postgresql\", \"read_only\": true | false "
+               "(optional, default false), \"reason\": text (optional, at most 400 bytes)}");
         return;
     }
     to = strcmp(type, "postgresql") == 0 ? DB_POSTGRESQL : DB_SQLITE;
+    bool ro = json_is_true(jro);
     const struct config_tenant_entry *e = config_find_tenant(c, id);
     if (e == NULL) {
         json_decref(body);
@@ -93,18 +97,22 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
     }
     enum db_type from = e->t.database;
     const char *from_word = from == DB_POSTGRESQL ? "postgresql" : "sqlite";
-    char *old = NULL, *text = malloc(TEXT_MAX);
+    char *old = NULL, *text = malloc(TEXT_MAX), *text2 = malloc(TEXT_MAX);
     size_t len = 0;
     struct config_tenant *t = calloc(1, sizeof *t);
     struct config_diag d = {0};
-    int rc = text && t ? util_read_file(e->t.file, TEXT_MAX / 2, &old, &len) : -ENOMEM;
+    bool changed = false;
+    int rc = text && text2 && t ? util_read_file(e->t.file, TEXT_MAX / 2, &old, &len) : -ENOMEM;
     if (rc == 0)
-        rc = config_set_database_text(old, to, text, TEXT_MAX);
+        rc = config_set_database_text(old, to, text2, TEXT_MAX);
+    if (rc == 0)
+        rc = config_set_read_only_text(text2, ro, text, TEXT_MAX);
     if (rc == 0 &&
         (config_parse_tenant(&c->g, &c->plans, id, e->t.file, text, strlen(text), t, &d) != 0 ||
-         t->database != to))
+         t->database != to || t->db_read_only != ro))
         rc = -EINVAL;
-    if (rc == 0 && from != to)
+    changed = rc == 0 && (from != to || e->t.db_read_only != ro);
+    if (changed)
         rc = write_atomic(e->t.file, text);
     if (rc != 0) {
         char *msg = config_diag_join(&d);
@@ -115,6 +123,7 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
     config_diag_clear(&d);
     free(old);
     free(text);
+    free(text2);
     free(t);
     if (rc != 0) {
         json_decref(body);
@@ -122,15 +131,16 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
         return;
     }
     char err[512] = "";
-    if (from != to)
+    if (changed)
         sup_reload(a->sup, err, sizeof err);
-    snprintf(res, sizeof res, "ok: %s -> %s%s%.400s", from_word, type, reason ? ": " : "",
-             reason ? reason : "");
+    snprintf(res, sizeof res, "ok: %s -> %s%s%s%.400s", from_word, type, ro ? ", read-only" : "",
+             reason ? ": " : "", reason ? reason : "");
     admin_audit(a, who, "migrate", id, res);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "database", json_string(type));
     json_object_set_new(o, "previous", json_string(from_word));
+    json_object_set_new(o, "read_only", json_boolean(ro));
     json_decref(body);
     admin_send_json(req, 200, o);
 }

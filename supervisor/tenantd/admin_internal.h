@@ -212,6 +212,11 @@ void admin_backup_abort_all(struct admin *a);
  * the tenant's file, reload, audit as "migrate" (admin_database.c). */
 void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                          const char *id);
+/* POST /v1/tenants/<id>/migration {"step","to","reason"}: a migration's copy
+ * run in the tenant's jail and verified, or a note for the audit log
+ * (admin_migrate.c). */
+void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                          const char *id);
 
 /* GET /v1/tenants/<id>/usage (admin_routes.c): the month's usage, asked from
  * the running worker (usage_fetch.h) and answered later; 409 when the tenant

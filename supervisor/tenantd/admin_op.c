@@ -43,6 +43,7 @@ void admin_op_maybe_free(struct admin_onboard *op)
             break;
         }
     }
+    json_decref(op->mig_tables);
     free(op);
     admin_maybe_finish(a);
 }
@@ -73,9 +74,10 @@ void admin_op_finish(struct admin_onboard *op)
 
 static const char *op_action(const struct admin_onboard *op)
 {
-    return op->kind == OP_ONBOARD    ? "onboard"
-           : op->kind == OP_OFFBOARD ? "offboard"
-                                     : "create-admin";
+    return op->kind == OP_ONBOARD        ? "onboard"
+           : op->kind == OP_OFFBOARD     ? "offboard"
+           : op->kind == OP_MIGRATE_COPY ? "migrate"
+                                         : "create-admin";
 }
 
 static void op_answer_error(struct admin_onboard *op)
@@ -309,10 +311,12 @@ size_t admin_onboard_abort_all(struct admin *a)
                      "tenantd is stopping; the onboarding was rolled back");
             op->fail_status = 503;
             op_answer_error(op);
-        } else if (op->kind == OP_CREATE_ADMIN) {
+        } else if (op->kind == OP_CREATE_ADMIN || op->kind == OP_MIGRATE_COPY) {
             snprintf(op->fail_error, sizeof op->fail_error, "shutting down");
-            snprintf(op->fail_detail, sizeof op->fail_detail,
-                     "tenantd is stopping; the account was probably not created");
+            snprintf(op->fail_detail, sizeof op->fail_detail, "%s",
+                     op->kind == OP_MIGRATE_COPY
+                         ? "tenantd is stopping; the copy was stopped, the tenant keeps its backend"
+                         : "tenantd is stopping; the account was probably not created");
             op->fail_status = 503;
             op_answer_error(op);
         } else if (op->req) {

@@ -17,7 +17,7 @@
 /* tenant-worker's limit on usernames (worker/auth.h AUTH_USERNAME_MAX). */
 #define USERNAME_MAX 63
 
-enum op_kind { OP_ONBOARD, OP_OFFBOARD, OP_CREATE_ADMIN };
+enum op_kind { OP_ONBOARD, OP_OFFBOARD, OP_CREATE_ADMIN, OP_MIGRATE_COPY };
 enum op_phase {
     PH_WAIT_READY,   /* onboarding: the worker is starting */
     PH_CREATE_ADMIN, /* onboarding, adding an admin: tenant-worker --create-admin runs */
@@ -61,6 +61,13 @@ struct admin_onboard {
      * offboarded tenant has them (dumped into the archive, dropped on purge). */
     bool pg, pg_created, pg_done;
     char text[2048]; /* onboarding: the tenant file, written once provisioned */
+
+    /* The copy of a migration (admin_migrate.c): FROM and TO of the tool,
+     * the backends' names, the step running, what the copy reported. */
+    char mig_from[CONFIG_PATH_MAX + 80], mig_to[CONFIG_PATH_MAX + 80];
+    char mig_from_w[16], mig_to_w[16];
+    int mig_step;
+    json_t *mig_tables;
 };
 
 static inline const struct config *cfg(const struct admin *a)

@@ -130,7 +130,8 @@ static const char components[] =
     "\"DatabaseSwitch\":{\"type\":\"object\",\"required\":[\"id\",\"database\",\"previous\"],"
     "\"properties\":{\"id\":{\"type\":\"string\"},"
     "\"database\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
-    "\"previous\":{\"enum\":[\"sqlite\",\"postgresql\"]}}},"
+    "\"previous\":{\"enum\":[\"sqlite\",\"postgresql\"]},"
+    "\"read_only\":{\"type\":\"boolean\"}}},"
     "\"AnyObject\":{\"type\":\"object\"}}}";
 
 /* What a route answers on success: status, media type, schema (NULL: text). */
@@ -169,6 +170,9 @@ static const struct answer {
      "queue an ACME issuance for the tenant now"},
     {"POST", "/v1/tenants/*/database", 200, "application/json", "DatabaseSwitch",
      "switch the tenant's storage backend (tenantctl migrate's last step)"},
+    {"POST", "/v1/tenants/*/migration", 200, "application/json", "AnyObject",
+     "tenantctl migrate: the copy, run and verified in the tenant's jail, or a note for the "
+     "audit log"},
     {"GET", "/v1/openapi.json", 200, "application/json", "AnyObject", "this document"},
     {"GET", "/v1/upgrade", 200, "application/json", "AnyObject",
      "the state of a re-exec of tenantd (upgrade)"},

@@ -636,6 +636,11 @@ static void h_database(struct admin *a, const struct admin_caller *who, h2o_req_
 {
     admin_database_post(a, who, req, r->id);
 }
+static void h_migration(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
+                        const struct admin_req *r)
+{
+    admin_migration_post(a, who, req, r->id);
+}
 static void h_action(struct admin *a, const struct admin_caller *who, h2o_req_t *req,
                      const struct admin_req *r)
 {
@@ -696,6 +701,7 @@ static const struct admin_route routes[] = {
     {"GET", "/v1/tenants/*/cert", ADMIN_AUTH_TOKEN, admin_cert_get, 0},
     {"POST", "/v1/tenants/*/cert/renew", ADMIN_AUTH_TOKEN, admin_cert_renew, 0},
     {"POST", "/v1/tenants/*/database", ADMIN_AUTH_TOKEN, h_database, 0},
+    {"POST", "/v1/tenants/*/migration", ADMIN_AUTH_TOKEN, h_migration, 0},
     {"POST", "/v1/tenants/*/start", ADMIN_AUTH_TOKEN, h_action, 0},
     {"POST", "/v1/tenants/*/stop", ADMIN_AUTH_TOKEN, h_action, 1},
     {"POST", "/v1/tenants/*/restart", ADMIN_AUTH_TOKEN, h_action, 2},

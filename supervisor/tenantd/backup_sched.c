@@ -12,8 +12,10 @@
  * The job carries copies of every path it needs, taken on the loop from
  * sup_config(), so the pool thread touches nothing of the supervisor's.
  *
- * Every job has a deadline (30 s plus 1 s per 4 MiB of database, at most
- * 30 min: job_deadline_ms; at shutdown STOP_WAIT_MS). The
+ * Every job has a deadline (30 s plus 1 s per 4 MiB of SQLite file, or per
+ * 2 MiB of pg_database_size for pg_dump, from the last [postgresql]
+ * stats_every sample, 10 min when none; at most 30 min: job_deadline_ms; at
+ * shutdown STOP_WAIT_MS). The
  * files are the tenant's, and although common/backup.c refuses FIFOs and
  * symlinks, a tenant can still swap one in between a check and SQLite's
  * open and stall a read forever. A job past its deadline is abandoned: its
@@ -38,6 +40,7 @@
 #include "backup_pg.h"
 #include "config.h"
 #include "log.h"
+#include "pg_stats.h"
 #include "sup.h"
 #include "util.h"
 
@@ -45,6 +48,10 @@
 #define JOB_BASE_MS (30 * 1000)
 #define JOB_BYTES_PER_S (4 * 1024 * 1024)
 #define JOB_MAX_MS (30 * 60 * 1000)
+/* pg_dump reads through the server and compresses: slower than a file copy.
+ * Without a size (no stats sample yet, or stats_every = 0): 10 min. */
+#define JOB_PG_BYTES_PER_S (2 * 1024 * 1024)
+#define JOB_PG_UNKNOWN_MS (10 * 60 * 1000)
 #define STOP_WAIT_MS 3000
 #define MAX_STUCK 2
 
@@ -307,7 +314,17 @@ static uint64_t job_deadline_ms(const struct backup_sched *bs, const struct job 
 
     if (bs->timeout_ms > 0)
         return bs->timeout_ms;
-    if (lstat(j->db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    if (j->pg) {
+        /* The database's size on the server, not the SQLite file a
+         * migration may have left behind. */
+        int64_t size = -1;
+        int conns = -1;
+        const char *state = "";
+        pg_stats_get(j->id, &size, &conns, &state);
+        if (size < 0)
+            return JOB_PG_UNKNOWN_MS;
+        ms += (uint64_t)size / JOB_PG_BYTES_PER_S * 1000;
+    } else if (lstat(j->db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
         ms += (uint64_t)st.st_size / JOB_BYTES_PER_S * 1000;
     return ms < JOB_MAX_MS ? ms : JOB_MAX_MS;
 }

@@ -289,6 +289,38 @@ def test_backup_and_restore_roundtrip(root, pg):
     assert ("backup", "bk", "ok") in ev
 
 
+def test_backup_through_the_folder_fd(root, pg, tmp_path):
+    """backups/ is the tenant's: pg_dump writes into a file tenantd opened in
+    it without following links. A symbolic link planted as backups/ is
+    refused and nothing is written where it points; once it is gone the
+    backup is written, 0600 and the tenant's, with a manifest that matches."""
+    use_pg(root, pg)
+    root.start()
+    onboard(root, "bl")
+    bdir = os.path.join(root.path, "data", "clients", "bl", "backups")
+    target = tmp_path / "target"
+    target.mkdir()
+    if os.path.isdir(bdir):
+        os.rename(bdir, bdir + ".old")
+    os.symlink(str(target), bdir)
+    r = root.tenantctl("backup", "bl", "--json", check=False)
+    assert r.returncode != 0 and "not a plain folder" in (r.stdout + r.stderr), (r.stdout,
+                                                                               r.stderr)
+    assert os.listdir(target) == []
+    os.unlink(bdir)
+    out = json.loads(root.tenantctl("backup", "bl", "--json").stdout)
+    assert os.path.dirname(out["path"]) == bdir and not os.path.islink(bdir)
+    assert sorted(os.listdir(bdir)) == sorted([os.path.basename(out["path"]),
+                                               os.path.basename(out["path"])[:-7] + ".json"])
+    st = os.stat(out["path"])
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.stat(bdir).st_uid != 0
+    with open(out["path"][:-len(".pgdump")] + ".json") as f:
+        manifest = json.load(f)
+    assert manifest["size"] == st.st_size and manifest["tables"] == {"firm_users": 1}
+    r = root.tenantctl("restore", "bl", out["path"], "--json")
+    assert json.loads(r.stdout)["state"] == "running"
+
+
 def test_unix_socket_server(root, pg):
     """[postgresql] url naming a socket folder: tenantd provisions through it,
     and the tenant's worker reaches it from its jail (the folder exposed)."""
@@ -322,7 +354,8 @@ def test_switch_database_route(root, pg):
     assert root.post("/v1/tenants/nosuch/database", {"type": "sqlite"}).status == 404
     r = root.post("/v1/tenants/dupont/database", {"type": "postgresql", "reason": "test"})
     assert r.status == 200, r.text
-    assert r.json() == {"id": "dupont", "database": "postgresql", "previous": "sqlite"}
+    assert r.json() == {"id": "dupont", "database": "postgresql", "previous": "sqlite",
+                        "read_only": False}
     with open(root.tenant_file("dupont")) as f:
         text = f.read()
     assert text.count("[database]") == 1 and "type = postgresql" in text

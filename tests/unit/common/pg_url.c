@@ -195,12 +195,33 @@ static void test_set_database_text(void **state)
     assert_int_equal(config_set_database_text("[tenant]\n", DB_SQLITE, out, 8), -ENOSPC);
 }
 
+/* [database] read_only, set for a migration's copy and removed after it. */
+static void test_set_read_only_text(void **state)
+{
+    char out[512], out2[512];
+    assert_int_equal(config_set_read_only_text("[tenant]\nname = A\n", true, out, sizeof out), 0);
+    assert_string_equal(out, "[tenant]\nname = A\n\n[database]\nread_only = true\n");
+    /* Added beside type, then removed: the file is as before. */
+    const char *old = "[tenant]\n[database]\ntype = sqlite\n[worker]\nread_only = 1\n";
+    assert_int_equal(config_set_read_only_text(old, true, out, sizeof out), 0);
+    assert_string_equal(
+        out, "[tenant]\n[database]\nread_only = true\ntype = sqlite\n[worker]\nread_only = 1\n");
+    assert_int_equal(config_set_read_only_text(out, true, out2, sizeof out2), 0);
+    assert_string_equal(out2, out); /* set in place, not twice */
+    assert_int_equal(config_set_read_only_text(out, false, out2, sizeof out2), 0);
+    assert_string_equal(out2, old);
+    /* Off where it is not set: nothing changes. */
+    assert_int_equal(config_set_read_only_text(old, false, out, sizeof out), 0);
+    assert_string_equal(out, old);
+    assert_int_equal(config_set_read_only_text("[tenant]\n", true, out, 8), -ENOSPC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts),           cmocka_unit_test(test_refuses),
         cmocka_unit_test(test_tenant_names),      cmocka_unit_test(test_config_keys),
-        cmocka_unit_test(test_set_database_text),
+        cmocka_unit_test(test_set_database_text), cmocka_unit_test(test_set_read_only_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,17 @@ int test_backup_create(const char *db_path, const char *backup_dir, const char *
     return backup_create(db_path, backup_dir, tenant_id, out_path, n, err, errlen);
 }
 
+/* pg_stats.c's last sample, faked: the database's size on the server. */
+static int64_t fake_pg_size = -1;
+
+void pg_stats_get(const char *id, int64_t *size, int *conns, const char **state)
+{
+    (void)id;
+    *size = fake_pg_size;
+    *conns = -1;
+    *state = fake_pg_size >= 0 ? "ok" : "";
+}
+
 /* ---- the fake supervisor ------------------------------------------------------ */
 
 static const char *fake_ids[] = {"dupont", "martin"};
@@ -417,9 +428,40 @@ static void test_stop_does_not_wait_for_a_stuck_job(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A PostgreSQL tenant's deadline follows pg_database_size, not an SQLite
+ * file left in its data dir (by a migration). */
+static void test_pg_deadline_from_database_size(void **state)
+{
+    (void)state;
+    struct backup_sched bs = {0};
+    struct job j = {0};
+    char dir[] = "/tmp/bsched-pg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(j.id, sizeof j.id, "dupont");
+    snprintf(j.db, sizeof j.db, "%s/dupont.db", dir);
+    int fd = open(j.db, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 400LL * 1024 * 1024), 0); /* sparse: 100 s as SQLite */
+    close(fd);
+    assert_int_equal(job_deadline_ms(&bs, &j), JOB_BASE_MS + 100 * 1000);
+    j.pg = true;
+    fake_pg_size = -1; /* no sample yet */
+    assert_int_equal(job_deadline_ms(&bs, &j), JOB_PG_UNKNOWN_MS);
+    fake_pg_size = 0;
+    assert_int_equal(job_deadline_ms(&bs, &j), JOB_BASE_MS);
+    fake_pg_size = 200LL * 1024 * 1024;
+    assert_int_equal(job_deadline_ms(&bs, &j), JOB_BASE_MS + 100 * 1000);
+    fake_pg_size = 100LL * 1024 * 1024 * 1024;
+    assert_int_equal(job_deadline_ms(&bs, &j), JOB_MAX_MS);
+    fake_pg_size = -1;
+    unlink(j.db);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pg_deadline_from_database_size),
         cmocka_unit_test_setup_teardown(test_on_demand, setup, teardown),
         cmocka_unit_test(test_slots_spread_over_the_period),
         cmocka_unit_test_setup_teardown(test_schedule_skips_unchanged_and_prunes, setup, teardown),
