@@ -45,7 +45,7 @@
  * symlink there is refused: the folder lives inside the tenant's writable
  * data dir, and root must not be led to write elsewhere (the data dir itself
  * cannot be swapped: its parent is root's). */
-static int prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
+int backup_prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
     struct stat st;
     int fd, ret;
@@ -376,7 +376,7 @@ int backup_create(const char *db_path, const char *backup_dir, const char *tenan
     ret = check_db_files(db_path, &st, err, errlen);
     if (ret < 0)
         return ret;
-    dfd = prepare_dir(backup_dir, st.st_uid, st.st_gid, err, errlen);
+    dfd = backup_prepare_dir(backup_dir, st.st_uid, st.st_gid, err, errlen);
     if (dfd < 0)
         return dfd;
 

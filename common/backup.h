@@ -111,6 +111,20 @@ int backup_restore(const char *db_path, const char *backup_path, const char *ten
 int backup_unrestore(const char *db_path, const char *aside, char *err, size_t errlen);
 
 /*
+ * Put a backup fetched from elsewhere (an off-site copy) into backup_dir:
+ * src is a backup file (<id>-<time>[-n].db or .pgdump) with its manifest
+ * beside it. Both are copied under their own names through one fd of the
+ * folder (created 0700 when missing; a symlink there is refused), opened
+ * O_EXCL|O_NOFOLLOW, fsynced, 0600, owned like lstat(owner_path) when root
+ * (the tenant's database; tenantd's user when absent), the manifest last. A
+ * file of that name already there with the same bytes is kept; with other
+ * bytes, -EEXIST and a sentence. out receives the path in backup_dir. The
+ * caller verifies the result (backup_verify) before restoring it.
+ */
+int backup_import(const char *src, const char *backup_dir, const char *owner_path, char *out,
+                  size_t n, char *err, size_t errlen);
+
+/*
  * True (1) when some process holds the SQLite database at db_path open
  * (a POSIX lock on the database or on its -shm file), 0 when not, or a
  * negative errno. Used to refuse a restore under a running worker.

@@ -50,6 +50,11 @@ int backup_sqlite_errno(int rc);
 /* The manifest of a backup: "<name>.db" or "<name>.pgdump" -> "<name>.json". */
 int backup_manifest_path(const char *db, char *buf, size_t n);
 
+/* The backups folder dir: created 0700 when missing, owned uid:gid, a
+ * symlink or another file there refused; an open fd of it or -errno (err
+ * says why). backup.c. */
+int backup_prepare_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen);
+
 /* Manifests are a few hundred bytes; anything past this is not one. */
 #define BACKUP_MANIFEST_MAX (1024 * 1024)
 /* Parse the manifest name (relative to folder fd dfd, or AT_FDCWD and a

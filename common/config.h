@@ -154,6 +154,13 @@ struct config_global {
     char mail_from[CONFIG_TEXT_MAX];
     char mail_to[CONFIG_TEXT_MAX];
     int64_t mail_reminders_every_ms; /* polling the workers for deadline reminders */
+
+    /* [offsite]: restic copies of the backups (supervisor/tenantd/offsite.h), off when "" */
+    char offsite_repository[CONFIG_TEXT_MAX];    /* a path, sftp:..., s3:... (restic -r) */
+    char offsite_password_file[CONFIG_PATH_MAX]; /* restic --password-file, mode 0600 */
+    int offsite_keep_last;                       /* restic forget --keep-last (7; 0: unset) */
+    int offsite_keep_daily;                      /* restic forget --keep-daily (0: unset) */
+    int64_t offsite_verify_every_ms;             /* restore test period (24h; 0: off) */
 };
 
 /* ---- plans --------------------------------------------------------------- */

@@ -312,6 +312,16 @@ static bool valid_relay(const char *s)
 static const struct check chk_webhook = {valid_webhook,
                                          "an http:// or https:// URL (no spaces or quotes)"};
 static const struct check chk_relay = {valid_relay, "host:port (e.g. 127.0.0.1:25)"};
+/* [offsite] repository: what restic -r takes, printable, no spaces, not an option. */
+static bool valid_repository(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            return false;
+    return s[0] != '-';
+}
+static const struct check chk_repository = {
+    valid_repository, "a restic repository (a path, sftp:..., s3:...; no spaces, no leading -)"};
 
 static const char *const proxy_mode_names[] = {"managed", "external", "off", NULL};
 static const char *const status_names[] = {"active", "suspended", "cancelled", NULL};
@@ -464,6 +474,14 @@ static const struct key global_keys[] = {
     /* Deadline reminders (supervisor/tenantd/reminders.h), with relay and from. */
     {"mail", "reminders_every", K_DURATION, 0, G(mail_reminders_every_ms), .min = 100, .max = DAY,
      .def = "5m"},
+    /* Off-site copies with restic (supervisor/tenantd/offsite.h, docs/backups.md). */
+    {"offsite", "repository", K_STR, F_EMPTY_OK, G(offsite_repository), .def = "",
+     .check = &chk_repository},
+    {"offsite", "password_file", K_PATH, F_EMPTY_OK, G(offsite_password_file), .def = ""},
+    {"offsite", "keep_last", K_INT, 0, G(offsite_keep_last), .min = 0, .max = 100000, .def = "7"},
+    {"offsite", "keep_daily", K_INT, 0, G(offsite_keep_daily), .min = 0, .max = 100000, .def = "0"},
+    {"offsite", "verify_every", K_DURATION, 0, G(offsite_verify_every_ms), .min = 0,
+     .max = 365 * DAY, .def = "24h"},
 };
 
 /* A plan's limits and a tenant's [limits] overrides share their bounds. */

@@ -578,12 +578,44 @@ int ctl_restore_cmd(int argc, char **argv, const char *config_path)
 
     memset(&t, 0, sizeof(t));
     memset(&t2, 0, sizeof(t2));
-    rc = parse_args(&c, argc, argv, pos, 2, "restore <id> <backup-file> [--json]");
+    /* --from-offsite [snapshot]: fetched by ctl_offsite.c into the backups
+     * folder first, then restored like any backup. */
+    char *args[16];
+    int na = 0, npos = 2;
+    bool offsite = false;
+    for (int i = 0; i < argc && na < 15; i++) {
+        if (strcmp(argv[i], "--from-offsite") == 0)
+            offsite = true;
+        else
+            args[na++] = argv[i];
+    }
+    args[na] = NULL;
+    if (offsite) {
+        int n = 0;
+        for (int i = 1; i < na; i++)
+            n += args[i][0] != '-';
+        npos = n == 1 ? 1 : 2;
+    }
+    rc = argc >= 16 ? CTL_EXIT_USAGE
+                    : parse_args(&c, na, args, pos, npos,
+                                 offsite ? "restore <id> --from-offsite [snapshot] [--json]"
+                                         : "restore <id> <backup-file> [--json]");
     if (rc == 0)
         rc = load(&c, pos[0]);
     if (rc != 0)
         goto out;
-    resolve_backup(&c, pos[1], file, sizeof(file));
+    if (offsite) {
+        if (ctl_offsite_fetch(c.g, c.id, npos == 2 ? pos[1] : NULL, c.bdir, c.db, file,
+                              sizeof(file), err, sizeof(err)) < 0) {
+            say_error(&c, "cannot fetch the off-site copy: %s", err);
+            rc = CTL_EXIT_ERROR;
+            goto out;
+        }
+        if (!c.json)
+            printf("%s: fetched %s from the off-site repository\n", c.id, file);
+    } else {
+        resolve_backup(&c, pos[1], file, sizeof(file));
+    }
     /* Refuse a bad file before the tenant is touched at all. A PostgreSQL
      * tenant's backups are pg_dump archives (backup_pg.h). */
     pg = is_pgdump(file);

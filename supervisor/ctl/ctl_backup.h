@@ -19,8 +19,26 @@
 #ifndef TENANTD_CTL_BACKUP_H
 #define TENANTD_CTL_BACKUP_H
 
+#include <stddef.h>
+
 int ctl_backup_cmd(int argc, char **argv, const char *config_path);
 int ctl_backups_cmd(int argc, char **argv, const char *config_path);
 int ctl_restore_cmd(int argc, char **argv, const char *config_path);
+
+/* ---- ctl_offsite.c: `restore <id> --from-offsite [snapshot]` ------------------ */
+
+struct config_global;
+
+/*
+ * Fetch a snapshot of tenant id from [offsite] repository with `restic
+ * restore` (snapshot: a hex id or NULL for the latest tagged tenant=<id>)
+ * into a temporary folder under <run_dir>/offsite/, and import its backup
+ * file and manifest into the tenant's backups folder bdir (backup_import,
+ * owner from db). file receives the imported backup's path. 0, or -errno
+ * with the reason in err.
+ */
+int ctl_offsite_fetch(const struct config_global *g, const char *id, const char *snapshot,
+                      const char *bdir, const char *db, char *file, size_t n, char *err,
+                      size_t errlen);
 
 #endif

@@ -660,9 +660,11 @@ static const struct ctl_cmd commands[] = {
      cmd_check},
     {"backup", "backup <id> [--json]", "Back up a tenant's database now.", cmd_backup},
     {"backups", "backups <id> [--json]", "List a tenant's backups, newest first.", cmd_backups},
-    {"restore", "restore <id> <file>",
+    {"restore", "restore <id> <file> | restore <id> --from-offsite [snapshot]",
      "Restore a tenant's database from a backup (verified first; rolled back if\n"
-     "the worker does not come up).",
+     "the worker does not come up). --from-offsite fetches the latest (or the\n"
+     "given) restic snapshot of the tenant from [offsite] repository into its\n"
+     "backups folder first.",
      cmd_restore},
     {"proxy-config", "proxy-config [--json]",
      "Print the nginx configuration tenantd would write for the current files;\n"

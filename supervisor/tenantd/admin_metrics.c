@@ -7,6 +7,7 @@
 #include "acme.h"
 #include "alerts.h"
 #include "reminders.h"
+#include "offsite.h"
 #include "storage.h"
 
 #include <errno.h>
@@ -214,6 +215,7 @@ int admin_metrics_render(const struct tenant_view *v, size_t n, const struct adm
     }
     alerts_metrics(f);
     reminders_metrics(f);
+    offsite_metrics(f);
     family(f, "tenantd_tenants", "gauge", "Number of tenants in each supervision state.");
     for (int s = 0; s < TS__COUNT; s++) {
         int count = 0;

@@ -18,6 +18,7 @@
 #include "backup.h"
 #include "config.h"
 #include "log.h"
+#include "offsite.h"
 #include "proxy.h"
 #include "storage.h"
 #include "sup.h"
@@ -26,8 +27,8 @@
 #define HISTORY 32
 
 static const char *const kind_names[ALERT__COUNT] = {
-    "tenant_failed", "restart_loop",         "storage_near_limit",
-    "backup_missed", "proxy_config_refused", "cert_expiry",
+    "tenant_failed",        "restart_loop", "storage_near_limit", "backup_missed",
+    "proxy_config_refused", "cert_expiry",  "offsite_failed",
 };
 
 const char *alert_kind_name(enum alert_kind k)
@@ -204,6 +205,8 @@ static void check_tenant(const struct config_global *g, const struct tenant_view
     }
     if (v->state != TS_SUSPENDED)
         check_backup(g, v);
+    if (offsite_failed(v->id, d, sizeof d))
+        hold(g, v->id, ALERT_OFFSITE_FAILED, d);
 }
 
 static void round_once(void)

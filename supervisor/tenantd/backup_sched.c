@@ -25,6 +25,7 @@
  * past that, new backups fail at once instead of queueing behind them.
  */
 #include "backup_sched.h"
+#include "offsite.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -288,6 +289,7 @@ static void after_work(uv_work_t *req, int status)
                  j->pruned, j->on_demand ? " on_demand=1" : "");
         if (j->prune_rc < 0)
             log_error(j->id, "pruning backups to keep=%d failed: %s", j->keep, j->prune_err);
+        offsite_copy(&sup_config(bs->sup)->g, j->id, j->path); /* [offsite], off when unset */
     } else if (j->rc == -ENOENT && !j->on_demand) {
         /* Removed between the tick and the work: nothing to back up. */
         log_debug(j->id, "scheduled backup skipped: %s", j->err);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "acme.h"
+#include "offsite.h"
 #include "proxy.h"
 #include "storage.h"
 
@@ -158,6 +159,9 @@ json_t *status_json_tenant(const struct tenant_view *v)
         rc |= set(o, "database_connections",
                   v->db_connections >= 0 ? json_integer(v->db_connections) : json_null());
     }
+    json_t *off = offsite_json(v->id); /* [offsite] set: the last restic copy and test */
+    if (off != NULL)
+        rc |= set(o, "offsite", off);
     if (rc != 0) {
         json_decref(o);
         return NULL;

@@ -31,6 +31,7 @@
 #include "capacity.h"
 #include "config.h"
 #include "log.h"
+#include "offsite.h"
 #include "pg_admin.h"
 #include "pg_stats.h"
 #include "proxy.h"
@@ -113,6 +114,7 @@ static int check_only(const char *path)
     if (rc == 0) {
         cross_check(c, &d);
         pg_admin_check_config(&c->g, &d);
+        offsite_check_config(&c->g, &d);
     }
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.lines[i]);
@@ -232,6 +234,7 @@ static void on_signal(uv_signal_t *h, int signum)
     svcnotify_stopping(dm->sd);
     reminders_stop(); /* before alerts_stop: its mails share the queue */
     alerts_stop();    /* before the proxy it reads goes away */
+    offsite_stop();
     nginx_logrot_stop();
     /* proxy: nginx stops alongside the workers; the loop runs until its
      * handles are closed, so uv_run returns only once nginx is reaped. */
@@ -492,6 +495,8 @@ int main(int argc, char **argv)
         prc = reminders_start(dm.loop, dm.sup);
         if (prc < 0)
             log_error(NULL, "cannot start the deadline reminders: %s", strerror(-prc));
+        if (offsite_start(dm.loop, dm.sup) < 0)
+            log_error(NULL, "cannot start the off-site restore tests");
         if (pg_stats_start(dm.loop, dm.sup, &dm.pg_stats) < 0)
             log_error(NULL, "cannot start the PostgreSQL statistics");
     }
