@@ -112,8 +112,11 @@ class World:
         args = [*prefix, jail_bin()] + opts
         # The test programs live in the build folder, which another uid may not reach
         # (a checkout in a 0700 /root). These tests run the jail by hand, some without a
-        # mount namespace, so a program out of reach is copied into this world's root.
-        if os.path.isabs(cmd[0]) and "--expose" not in opts and not others_reach(cmd[0]):
+        # mount namespace, so a program out of reach is copied into this world's root;
+        # so is one under /tmp (a clone there), which the jail's private /tmp covers.
+        under_tmp = cmd[0].startswith("/tmp/")
+        if os.path.isabs(cmd[0]) and "--expose" not in opts and (
+                under_tmp or not others_reach(cmd[0])):
             copy = os.path.join(self.root, "bin", os.path.basename(cmd[0]))
             if not os.path.exists(copy):
                 os.makedirs(os.path.dirname(copy), mode=0o755, exist_ok=True)
