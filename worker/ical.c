@@ -12,39 +12,13 @@
 
 #include "model_internal.h"
 #include "second_factor.h"
+#include "wbuf.h"
 
 /* ---- rendering ------------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (q == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* One content line: name, then value (escaped when text), folded at 75
  * octets: CRLF and a space, never between the bytes of one character. */
-static void line(struct buf *b, const char *name, const char *value, int text)
+static void line(struct wbuf *b, const char *name, const char *value, int text)
 {
     char tmp[8192];
     size_t n = 0, col = 0;
@@ -86,14 +60,14 @@ static void line(struct buf *b, const char *name, const char *value, int text)
         if (i + clen > n)
             clen = n - i;
         if (col + clen > 75) {
-            put(b, "\r\n ", 3);
+            wbuf_put(b, "\r\n ", 3);
             col = 1;
         }
-        put(b, tmp + i, clen);
+        wbuf_put(b, tmp + i, clen);
         col += clen;
         i += clen;
     }
-    put(b, "\r\n", 2);
+    wbuf_put(b, "\r\n", 2);
 }
 
 static const char paris_tz[] = "BEGIN:VTIMEZONE\r\n"
@@ -129,7 +103,7 @@ static void compact(const char *in, char *out, size_t n)
     }
 }
 
-static void alarm(struct buf *b, const char *trigger, const char *what)
+static void alarm(struct wbuf *b, const char *trigger, const char *what)
 {
     line(b, "BEGIN:", "VALARM", 0);
     line(b, "ACTION:", "DISPLAY", 0);
@@ -141,7 +115,7 @@ static void alarm(struct buf *b, const char *trigger, const char *what)
 char *ical_render(const struct ical_event *ev, size_t n, const char *calname, const char *tz,
                   const char *host, size_t *len)
 {
-    struct buf b = {0};
+    struct wbuf b = {0};
     char v[512];
     int paris = tz != NULL && strcmp(tz, "Europe/Paris") == 0;
 
@@ -152,7 +126,7 @@ char *ical_render(const struct ical_event *ev, size_t n, const char *calname, co
     line(&b, "METHOD:", "PUBLISH", 0);
     line(&b, "X-WR-CALNAME:", calname, 1);
     if (paris)
-        put(&b, paris_tz, sizeof paris_tz - 1);
+        wbuf_put(&b, paris_tz, sizeof paris_tz - 1);
     for (size_t i = 0; i < n; i++) {
         const struct ical_event *e = &ev[i];
         line(&b, "BEGIN:", "VEVENT", 0);

@@ -11,6 +11,7 @@
  */
 #include "invoice_fr.h"
 #include "invoice_page.h"
+#include "wbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,37 +23,10 @@
 #define MARGIN 40
 #define MAX_PAGES 64
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
+#define PUTS(b, s) wbuf_put((b), (s), strlen(s))
 
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-#define PUTS(b, s) put((b), (s), strlen(s))
-
-static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct buf *b, const char *fmt, ...)
+static void putf(struct wbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct wbuf *b, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
@@ -60,7 +34,7 @@ static void putf(struct buf *b, const char *fmt, ...)
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n > 0)
-        put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+        wbuf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* UTF-8 to WinAnsiEncoding (cp1252): what French needs, '?' for the rest. */
@@ -119,12 +93,12 @@ static size_t to_winansi(const char *s, unsigned char *out, size_t n)
 }
 
 struct doc {
-    struct buf pages[MAX_PAGES];
+    struct wbuf pages[MAX_PAGES];
     int npages;
     int y;
 };
 
-static struct buf *page(struct doc *d)
+static struct wbuf *page(struct doc *d)
 {
     return &d->pages[d->npages - 1];
 }
@@ -141,7 +115,7 @@ static void text_at(struct doc *d, const char *font, int size, double x, int y, 
 {
     unsigned char w[1024];
     size_t n = to_winansi(utf8, w, sizeof w);
-    struct buf *b = page(d);
+    struct wbuf *b = page(d);
     putf(b, "BT /%s %d Tf %.1f %d Td (", font, size, x, y);
     for (size_t i = 0; i < n; i++) {
         if (w[i] == '(' || w[i] == ')' || w[i] == '\\')
@@ -149,7 +123,7 @@ static void text_at(struct doc *d, const char *font, int size, double x, int y, 
         else if (w[i] >= 0x80)
             putf(b, "\\%03o", w[i]);
         else
-            put(b, (const char *)&w[i], 1);
+            wbuf_put(b, (const char *)&w[i], 1);
     }
     PUTS(b, ") Tj ET\n");
 }
@@ -265,7 +239,7 @@ char *invoice_pdf(const json_t *inv, const struct wenv *env, size_t *len)
 {
     struct invoice_view v;
     struct doc *d = calloc(1, sizeof *d);
-    struct buf out = {0};
+    struct wbuf out = {0};
     size_t *off = NULL;
     if (d == NULL)
         return NULL;
@@ -311,7 +285,7 @@ char *invoice_pdf(const json_t *inv, const struct wenv *env, size_t *len)
                  po, PAGE_W, PAGE_H, po + 1);
             off[po + 1] = out.len;
             putf(&out, "%d 0 obj << /Length %zu >> stream\n", po + 1, d->pages[i].len);
-            put(&out, d->pages[i].p ? d->pages[i].p : "", d->pages[i].len);
+            wbuf_put(&out, d->pages[i].p ? d->pages[i].p : "", d->pages[i].len);
             PUTS(&out, "\nendstream endobj\n");
         }
         size_t xref = out.len;
