@@ -71,6 +71,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (!t->have_cfg) {
         t->cfg = e->t;
         t->have_cfg = true;
+        t->park = true; /* a tenant that may idle starts no worker now */
         t->goal = sup_goal_of_status(t->cfg.status);
         if (s->booting && t->goal == GOAL_UP) {
             /* An operator's stop or suspend outlives tenantd's restarts. */
@@ -207,8 +208,10 @@ int sup_apply_config(struct sup *s, struct config *nc)
             sup_upgrade_adopt(todo[k]);
     for (size_t k = 0; k < ntodo; k++)
         sup_reserve_port(todo[k]); /* all ports first, then starts (sup_ports.c) */
-    for (size_t k = 0; k < ntodo; k++)
+    for (size_t k = 0; k < ntodo; k++) {
         sup_reconcile(todo[k]);
+        todo[k]->park = false; /* only the first reconcile: not an operator's start */
+    }
     free(cur);
     free(todo);
     if (old)
