@@ -263,6 +263,12 @@ static void cross_check(struct config *cfg, struct config_diag *d)
 
 int config_load(const char *global_path, struct config **out, struct config_diag *d)
 {
+    return config_reload(global_path, NULL, out, d);
+}
+
+int config_reload(const char *global_path, const struct config *prev, struct config **out,
+                  struct config_diag *d)
+{
     struct config *cfg;
     char **names = NULL;
     size_t n = 0;
@@ -272,11 +278,23 @@ int config_load(const char *global_path, struct config **out, struct config_diag
     cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return -ENOMEM;
-    if (config_load_global(global_path, &cfg->g, d) < 0 ||
-        config_load_plans(&cfg->g, &cfg->plans, d) < 0) {
+    /* Each stamp is taken before its file is read: a change in between is
+     * seen as a change at the next reload. */
+    int64_t now = config_now_ns();
+    config_stamp_take(global_path, now, &cfg->global_st);
+    if (config_load_global(global_path, &cfg->g, d) < 0) {
         ret = -EINVAL;
         goto out;
     }
+    config_stamp_take(cfg->g.plans, now, &cfg->plans_st);
+    if (config_load_plans(&cfg->g, &cfg->plans, d) < 0) {
+        ret = -EINVAL;
+        goto out;
+    }
+    /* A tenant's entry depends on its file, the global file and the plans. */
+    bool reuse = prev != NULL && strcmp(prev->g.path, cfg->g.path) == 0 &&
+                 config_stamp_same(&prev->global_st, &cfg->global_st) &&
+                 config_stamp_same(&prev->plans_st, &cfg->plans_st);
     /*
      * A tenants folder that cannot be listed is fatal, even when missing: read
      * as "no tenants", it would stop every running worker on a reload.
@@ -303,8 +321,12 @@ int config_load(const char *global_path, struct config **out, struct config_diag
         if (util_path_join(path, sizeof(path), cfg->g.tenants_dir, names[i]) < 0) {
             config_safe_name(path, sizeof(path), names[i]);
             config_diag_add(&one, "%s: the path is too long", path);
-        } else if (config_load_tenant(&cfg->g, &cfg->plans, path, &e->t, &one) == 0) {
-            e->valid = true;
+        } else {
+            config_stamp_take(path, now, &e->st);
+            if (reuse && config_reuse_entry(prev, names[i], &e->st, e, &one))
+                cfg->reused++;
+            else if (config_load_tenant(&cfg->g, &cfg->plans, path, &e->t, &one) == 0)
+                e->valid = true;
         }
         util_strlcpy(e->id, e->t.id, sizeof(e->id));
         if (!e->valid) {
@@ -312,6 +334,8 @@ int config_load(const char *global_path, struct config **out, struct config_diag
             for (size_t k = 0; k < one.n; k++)
                 config_diag_add(d, "%s", one.lines[k]);
         }
+        e->own_valid = e->valid;
+        e->own_error_len = e->error ? strlen(e->error) : 0;
         config_diag_clear(&one);
     }
     cross_check(cfg, d);

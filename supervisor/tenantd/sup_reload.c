@@ -230,7 +230,7 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
     }
     s->reloads++;
     sup_event(s, SUP_EV_RELOADING);
-    int rc = config_load(s->cfg->g.path, &nc, &d);
+    int rc = config_reload(s->cfg->g.path, s->cfg, &nc, &d);
     if (rc < 0) {
         sup_event(s, SUP_EV_RELOADED);
         log_error(NULL, "reload failed: the global configuration is invalid; nothing changes");
@@ -244,7 +244,8 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
         return -EINVAL;
     }
     config_diag_clear(&d);
-    log_info(NULL, "reloading: %zu tenant files", nc->n_tenants);
+    log_info(NULL, "reloading: %zu tenant files (%zu unchanged, not parsed again)", nc->n_tenants,
+             nc->reused);
     rc = sup_apply_config(s, nc);
     if (rc < 0) {
         config_free(nc);
