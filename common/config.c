@@ -361,9 +361,23 @@ void config_free(struct config *c)
     free(c);
 }
 
+static int cmp_entry(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct config_tenant_entry *)elem)->id);
+}
+
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id)
 {
-    for (size_t i = 0; c != NULL && id != NULL && i < c->n_tenants; i++)
+    if (c == NULL || id == NULL)
+        return NULL;
+    /* Sorted by id (list_tenant_files): the proxy looks up every tenant at
+     * each render, so a scan would cost N^2 at 10,000 tenants. */
+    const struct config_tenant_entry *e =
+        bsearch(id, c->tenants, c->n_tenants, sizeof(*c->tenants), cmp_entry);
+    if (e != NULL)
+        return e;
+    /* An entry whose path was too long has no id, which breaks the order. */
+    for (size_t i = 0; i < c->n_tenants; i++)
         if (strcmp(c->tenants[i].id, id) == 0)
             return &c->tenants[i];
     return NULL;

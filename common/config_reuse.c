@@ -50,8 +50,8 @@ void config_stamp_take(const char *path, int64_t now_ns, struct config_stamp *st
     st->size = (int64_t)sb.st_size;
     st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
     st->ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000LL + sb.st_ctim.tv_nsec;
-    st->ok = settle_ns <= 0 ||
-             (st->mtime_ns < now_ns - settle_ns && st->ctime_ns < now_ns - settle_ns);
+    st->ok =
+        settle_ns <= 0 || (st->mtime_ns < now_ns - settle_ns && st->ctime_ns < now_ns - settle_ns);
 }
 
 bool config_stamp_same(const struct config_stamp *a, const struct config_stamp *b)
@@ -65,9 +65,8 @@ static int cmp_entry_id(const void *key, const void *elem)
     return strcmp(key, ((const struct config_tenant_entry *)elem)->id);
 }
 
-bool config_reuse_entry(const struct config *prev, const char *name,
-                        const struct config_stamp *st, struct config_tenant_entry *e,
-                        struct config_diag *one)
+bool config_reuse_entry(const struct config *prev, const char *name, const struct config_stamp *st,
+                        struct config_tenant_entry *e, struct config_diag *one)
 {
     char id[CONFIG_ID_MAX];
     size_t n = strlen(name);

@@ -71,7 +71,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (!t->have_cfg) {
         t->cfg = e->t;
         t->have_cfg = true;
-        t->park = true; /* a tenant that may idle starts no worker now */
+        t->park = true; /* new: a uid now; if it may idle, no worker now */
         t->goal = sup_goal_of_status(t->cfg.status);
         if (s->booting && t->goal == GOAL_UP) {
             /* An operator's stop or suspend outlives tenantd's restarts. */
@@ -190,7 +190,7 @@ int sup_apply_config(struct sup *s, struct config *nc)
     if (s->root) {
         /* New tenants get their uids in one write of the map, not one each. */
         for (size_t k = 0; k < ntodo; k++)
-            if (todo[k]->have_cfg && !todo[k]->have_uid)
+            if (todo[k]->park && !todo[k]->have_uid) /* its first valid config: new */
                 uidmap_assign(s->uids, todo[k]->id);
         int src = uidmap_sync(s->uids);
         if (src < 0)
