@@ -54,11 +54,13 @@
  *   A config change that keeps the tenant idle on the same port is applied
  *   without an event (sup_reload.c): the next worker starts with it.
  *
- *        +---------+  EV_PARK: at tenantd's start-up, or when its file is added,
- *        | stopped |  a tenant to which idle applies starts no worker: its  +------+
- *        +---------+  socket is bound and watched (sup_idle_park) --------->| idle |
- *                     (sup_reconcile, only for the first reconcile after     +------+
- *                     sup_apply_config gave it its first valid config)
+ *   Boot and added tenants start idle, without a worker:
+ *
+ *        +---------+  EV_PARK (sup_reconcile, only the first reconcile     +------+
+ *        | stopped |  after its first valid config: at tenantd's start-up  | idle |
+ *        +---------+  or when its file is added): its socket, already ---->+------+
+ *                     bound, is watched (sup_idle_park); no worker until
+ *                     the first connection (EV_WAKE above)
  *
  * The previous generation's exit is never an event of the table: it is
  * reaped on its own watch (sup_process.c), whatever the state.
