@@ -17,7 +17,8 @@ loopback, default [supervise] timings. Prints, per N:
     tenants folder, parses the changed file only, applies), and, with every
     worker running, seconds until its new worker answers;
   - tenantd's CPU while nothing happens (BENCH_IDLE_SECONDS, default 10).
-A figure, not a test: it fails only when tenantd does not come up. Bounded
+A figure, not a test: it fails only when tenantd does not come up.
+BENCH_KEEP=1 keeps each root (tenantd's log, nginx's config) for a look. Bounded
 (every wait has a deadline, scaled with N), loopback only; every process it
 started is stopped by pid, the root removed. It prints the load average
 first: the machine is shared.
@@ -227,6 +228,11 @@ def run(builddir, n):
         ok = wait(lambda: via_nginx(proxy_port, "renamed0.localhost", timeout=10) == 200,
                   time.monotonic() + 120)
         proxy_apply_s = time.monotonic() - t if ok else float("nan")
+        if not ok:
+            with open(os.path.join(root, "tenantd.stderr"), errors="replace") as f:
+                said = [l.rstrip() for l in f if "proxy" in l][-4:]
+            print(f"N={n}: the renamed subdomain did not answer within 120 s; tenantd said:\n  "
+                  + "\n  ".join(said))
 
         lat_all = timed(lambda: api(sock, "/v1/tenants"), 3)
         lat_page = timed(lambda: api(sock, "/v1/tenants?limit=50&after=t00100"), 20)
@@ -304,7 +310,10 @@ def run(builddir, n):
             except ProcessLookupError:
                 pass
         log.close()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"N={n}: root kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def main():
