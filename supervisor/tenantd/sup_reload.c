@@ -231,6 +231,7 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
     }
     s->reloads++;
     sup_event(s, SUP_EV_RELOADING);
+    uint64_t t0 = uv_hrtime();
     int rc = config_reload(s->cfg->g.path, s->cfg, &nc, &d);
     if (rc < 0) {
         sup_event(s, SUP_EV_RELOADED);
@@ -255,6 +256,8 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
     }
     sup_event(s, SUP_EV_RELOADED);
     malloc_trim(0); /* the previous config (29 MB at 10,000 tenants) back to the system */
+    if (rc == 0)
+        log_info(NULL, "reloaded in %.1f ms", (double)(uv_hrtime() - t0) / 1e6);
     return rc;
 }
 
