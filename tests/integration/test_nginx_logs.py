@@ -130,3 +130,12 @@ def test_error_log_is_captured_within_its_budget(root):
     assert get(root, "/healthz").status == 200
     too_large(root, "/after-the-flood")
     wait_for(lambda: "/after-the-flood" in read(log), what="a line after the rotations")
+
+    # An in-place upgrade keeps nginx, and its error log pipe with it: the next
+    # image captures what it writes.
+    nginx_pid = root.get("/v1/proxy").json()["nginx_pid"]
+    root.tenantctl("upgrade")
+    assert root.get("/v1/proxy").json()["nginx_pid"] == nginx_pid
+    assert "no error log pipe handed over" not in root.log()
+    too_large(root, "/after-the-upgrade")
+    wait_for(lambda: "/after-the-upgrade" in read(log), what="a line after the upgrade")
