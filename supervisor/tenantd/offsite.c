@@ -181,6 +181,12 @@ static void pump(void);
 
 static void record_error(struct job *j, const char *err)
 {
+    /* A job cut short by tenantd's stop says nothing about the repository:
+     * the status (kept in state.db) stays as the last real outcome left it. */
+    if (S.loop == NULL || j->rc == -ECANCELED) {
+        log_info(j->id, "off-site %s abandoned: %s", j->verify ? "restore test" : "copy", err);
+        return;
+    }
     struct status *s = status_of(j->id, true);
     if (s == NULL)
         return;
