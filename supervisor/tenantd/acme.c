@@ -586,9 +586,7 @@ void acme_render_done(unsigned generation)
             A.t[k++] = A.t[i];
         else {
             /* Offboarded (or its file removed): no more renewals, and its
-             * key does not outlive it. */
-            log_info(A.t[i].id, "acme: tenant gone, its certificate is no longer renewed");
-            statedb_kv_del("acme", A.t[i].id, "");
+             * key does not outlive it. Said once it is done. */
             A.t[i].path[0] = '\0';
             prune(&A.t[i], "");
             static const char *const lego_files[] = {".crt", ".key", ".issuer.crt", ".json"};
@@ -598,6 +596,8 @@ void acme_render_done(unsigned generation)
                                   lego_files[k2]) == 0)
                     unlink(f);
             }
+            statedb_kv_del("acme", A.t[i].id, "");
+            log_info(A.t[i].id, "acme: tenant gone, its certificate is no longer renewed");
         }
     }
     A.n = k;
