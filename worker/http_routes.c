@@ -49,6 +49,7 @@
 #include "model.h"
 #include "pages.h"
 #include "proxy_render.h"
+#include "reminder_prefs.h"
 #include "reminders.h"
 #include "second_factor.h"
 #include "usage_token.h"
@@ -441,8 +442,10 @@ static const struct route routes[] = {
     {"POST", "/api/me/ical", R_AUTH, ANYONE, http_route_ical_create, NULL},
     {"DELETE", "/api/me/ical", R_AUTH, ANYONE, route_model, ical_feed_delete},
     {"GET", "/ical/", R_PREFIX, 0, http_route_ical, NULL},
-    {"GET", "/api/firm/settings", R_AUTH, ADMIN, route_model, sf_settings_get},
-    {"PUT", "/api/firm/settings", R_AUTH | R_BODY, ADMIN, route_model, sf_settings_put},
+    {"GET", "/api/me/reminders", R_AUTH, ANYONE, route_model, reminder_me_get},
+    {"PUT", "/api/me/reminders", R_AUTH | R_BODY, ANYONE, route_model, reminder_me_put},
+    {"GET", "/api/firm/settings", R_AUTH, ADMIN, route_model, reminder_settings_get},
+    {"PUT", "/api/firm/settings", R_AUTH | R_BODY, ADMIN, route_model, reminder_settings_put},
     {"GET", "/api/firm/retention", R_AUTH, ADMIN, route_model, gdpr_retention_get},
     {"PUT", "/api/firm/retention", R_AUTH | R_BODY, ADMIN, route_model, gdpr_retention_put},
     {"POST", "/api/firm/retention/purge", R_AUTH, ADMIN, route_model, gdpr_retention_purge},
