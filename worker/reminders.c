@@ -219,6 +219,9 @@ static int candidate(const struct wctx *c, const struct model_rules *mr, const s
     json_object_set_new(o, "deadline_date", model_col_text(st, 4));
     json_object_set_new(o, "deadline_at", model_col_text(st, 5));
     json_object_set_new(o, "reference", model_col_text(st, 6));
+    /* For the mail to say how long is left, also when a lead is sent late
+     * (a deadline entered after the lead had passed). */
+    model_set_int(o, "seconds_left", (int64_t)(at - c->now));
     model_set_str(o, "to", to);
     model_set_str(o, "to_role", to != NULL ? to_role : NULL);
     json_object_set_new(o, "cc", cc);

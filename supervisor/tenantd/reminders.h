@@ -64,6 +64,7 @@ struct reminder {
     size_t ncc;
     char responsible[128];       /* the responsible lawyer's username, or "" */
     char responsible_status[16]; /* ok, deleted, disabled, opted_out, no_address, or "" */
+    long long seconds_left;      /* until the deadline when listed, or -1 (not said) */
 };
 
 /* What the mail says of the firm: its name, language ("en" for English,

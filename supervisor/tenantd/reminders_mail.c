@@ -158,6 +158,11 @@ int reminder_parse(const json_t *o, struct reminder *r, char *why, size_t whylen
         if (!dup)
             snprintf(r->cc[r->ncc++], sizeof r->cc[0], "%s", a);
     }
+    const json_t *left = json_object_get(o, "seconds_left");
+    r->seconds_left = -1;
+    if (json_is_integer(left) && json_integer_value(left) >= 0 &&
+        json_integer_value(left) <= 400LL * 86400)
+        r->seconds_left = json_integer_value(left);
     if (text(o, "responsible", r->responsible, sizeof r->responsible, true) < 0)
         r->responsible[0] = '\0';
     if (text(o, "responsible_status", r->responsible_status, sizeof r->responsible_status, true) <
@@ -203,14 +208,28 @@ void reminder_message_id(const char *tenant, const struct reminder *r, const cha
              r->date + 8, tenant, at && at[1] ? at + 1 : "tenantd.invalid");
 }
 
-/* "dans 72 h", "in 7 days", "today". */
-static void lead_words(const char *lead, bool en, char *out, size_t n)
+/* "dans 72 h", "in 7 days", "today": the lead's words, or the time actually
+ * left when the worker says it (rounded to the lead's unit), so a lead
+ * mailed late (a deadline entered after it had passed) does not overstate
+ * the time left. */
+static void lead_words(const struct reminder *r, bool en, char *out, size_t n)
 {
+    const char *lead = r->lead;
     size_t len = strlen(lead);
     long v = strtol(lead, NULL, 10);
-    if (strcmp(lead, "morning") == 0 || strcmp(lead, "day") == 0 || len < 2)
+    char unit = len >= 2 ? lead[len - 1] : 'm';
+    if (strcmp(lead, "morning") == 0 || strcmp(lead, "day") == 0 || len < 2) {
         snprintf(out, n, "%s", en ? "Deadline today" : "Échéance aujourd'hui");
-    else if (lead[len - 1] == 'h')
+        return;
+    }
+    if (r->seconds_left >= 0) {
+        long days = (long)((r->seconds_left + 43200) / 86400);
+        v = unit == 'd' && days >= 1 ? days : (long)((r->seconds_left + 1800) / 3600);
+        unit = unit == 'd' && days >= 1 ? 'd' : 'h';
+    }
+    if (unit == 'h' && v == 0)
+        snprintf(out, n, "%s", en ? "Deadline in under 1 h" : "Échéance dans moins d'1 h");
+    else if (unit == 'h')
         snprintf(out, n, en ? "Deadline in %ld h" : "Échéance dans %ld h", v);
     else
         snprintf(out, n, en ? "Deadline in %ld day%s" : "Échéance dans %ld jour%s", v,
@@ -252,7 +271,7 @@ char *reminder_message(const struct reminder *r, const struct reminder_firm *f, 
                  r->at[0] ? " à " : "", r->at);
     if (reminder_timezone_ok(f->timezone))
         snprintf(zone, sizeof zone, en ? " (%s time)" : " (heure locale, fuseau %s)", f->timezone);
-    lead_words(r->lead, en, lead, sizeof lead);
+    lead_words(r, en, lead, sizeof lead);
     snprintf(subject, sizeof subject, "[%s] %s%s %s (%s)", cleanfirm, lead, en ? ":" : " :",
              r->title, when);
     struct tm tm;

@@ -85,7 +85,7 @@ def test_firm_leads_reach_the_responsible_and_fallback_not_the_opted_out(root):
         root.start()
         firm, other = Firm(root, "dupont"), Firm(root, "muller")
         durand, durand_t = firm.user("durand")
-        martin, _ = firm.user("martin")
+        martin, martin_t = firm.user("martin")
         zoe, zoe_t = firm.user("zoe")
         # A user of the other firm whose id names nobody here.
         for name in ("a", "b", "c", "d"):
@@ -129,10 +129,22 @@ def test_firm_leads_reach_the_responsible_and_fallback_not_the_opted_out(root):
         assert r.status == 201, r.text
         z = r.json()
 
-        mails = wait_for(lambda: len(reminders(smtp)) >= 2 and reminders(smtp),
-                         what="both reminders' mails")
+        # Entered 48 h ahead, after its 72 h lead had passed: the mail says
+        # the time actually left.
+        n = datetime.datetime.now(PARIS) - datetime.timedelta(minutes=2)
+        r = firm.call("POST", "/api/deadlines",
+                      {"type": "oqtf_retention", "notification_date": n.strftime("%Y-%m-%d"),
+                       "notification_time": n.strftime("%H:%M"), "description": "Tardif"},
+                      martin_t)
+        assert r.status == 201, r.text
+        late = r.json()
+
+        mails = wait_for(lambda: len(reminders(smtp)) >= 3 and reminders(smtp),
+                         what="the three reminders' mails")
         by = {message(m)["X-Tenantd-Reminder"]: m for m in mails}
-        assert set(by) == {f"{d['id']}-72h", f"{z['id']}-72h"}
+        assert set(by) == {f"{d['id']}-72h", f"{z['id']}-72h", f"{late['id']}-72h"}
+        assert message(by[f"{late['id']}-72h"])["Subject"].startswith(
+            "[Cabinet Dupont] Échéance dans 48 h : Tardif (")
         mine = by[f"{d['id']}-72h"]
         msg = message(mine)
         assert mine["rcpt"] == ["durand@dupont.example", "martin@dupont.example",
@@ -272,6 +284,7 @@ def test_worker_leads_per_user_enforced_and_stand_ins(worker):
     put("/api/firm/settings", {"reminder_leads": ["72h", "morning"]}, "admin")
     one = listed()[d["id"]]
     assert one["id"] == f"{d['id']}-72h" and one["lead"] == "72h"
+    assert 71 * 3600 < one["seconds_left"] <= 72 * 3600
     assert one["to"] == "durand@dupont.example" and one["to_role"] == "responsible"
     assert one["cc"] == ["martin@dupont.example", firm_mail]
 

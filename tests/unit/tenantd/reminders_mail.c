@@ -113,7 +113,8 @@ static void test_message_fr_and_en(void **state)
                          .reference = "L. 921-2",
                          .to = "durand@dupont.example",
                          .cc = {"contact@dupont.example", "admin@dupont.example"},
-                         .ncc = 2};
+                         .ncc = 2,
+                         .seconds_left = -1};
     struct reminder_firm f = {.tenant = "dupont",
                               .name = "Cabinet Dupont",
                               .language = "fr",
