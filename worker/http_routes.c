@@ -49,7 +49,6 @@
 #include "model.h"
 #include "pages.h"
 #include "proxy_render.h"
-#include "reminder_prefs.h"
 #include "reminders.h"
 #include "second_factor.h"
 #include "usage_token.h"

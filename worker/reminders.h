@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "reminder_leads.h"
+#include "reminder_prefs.h" /* the lead-time routes, for http_routes.c */
 #include "worker.h"
 
 /* GET /internal/reminders?due_before=<unix> */
