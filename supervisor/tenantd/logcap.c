@@ -294,29 +294,55 @@ static int open_log(struct logcap *lc)
     return 0;
 }
 
+/* How much of job[off..len) goes into the current file: all of it when it
+ * fits under rotate_bytes, else the whole lines that fit; 0 = rotate first.
+ * An empty file takes at least one line, however long, so a file never
+ * exceeds rotate_bytes but by a single line. */
+size_t logcap_take(const char *job, size_t off, size_t len, int64_t size, int64_t rotate_bytes)
+{
+    size_t left = len - off;
+    if (rotate_bytes <= 0 || size + (int64_t)left <= rotate_bytes)
+        return left;
+    int64_t room = rotate_bytes - size;
+    if (room > 0) {
+        const char *nl = memrchr(job + off, '\n', (size_t)room < left ? (size_t)room : left);
+        if (nl != NULL)
+            return (size_t)(nl - (job + off)) + 1;
+    }
+    if (size > 0)
+        return 0;
+    const char *nl = memchr(job + off, '\n', left);
+    return nl != NULL ? (size_t)(nl - (job + off)) + 1 : left;
+}
+
 static void job_run(uv_work_t *w)
 {
     struct logcap *lc = w->data;
     int rc = 0;
     if (lc->fd < 0 && (rc = open_log(lc)) < 0)
         goto cleanup;
-    if (lc->o.rotate_bytes > 0 && lc->size > 0 &&
-        lc->size + (int64_t)lc->job.len > lc->o.rotate_bytes) {
-        close(lc->fd);
-        lc->fd = -1;
-        if ((rc = rotate(lc)) < 0 || (rc = open_log(lc)) < 0)
-            goto cleanup;
-    }
+    /* Rotation at line boundaries inside the job too: a burst read at once
+     * is spread over the files instead of overfilling one. */
     for (size_t off = 0; off < lc->job.len;) {
-        ssize_t n = write(lc->fd, lc->job.p + off, lc->job.len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto cleanup;
+        size_t end = off + logcap_take(lc->job.p, off, lc->job.len, lc->size, lc->o.rotate_bytes);
+        if (end == off) {
+            close(lc->fd);
+            lc->fd = -1;
+            if ((rc = rotate(lc)) < 0 || (rc = open_log(lc)) < 0)
+                goto cleanup;
+            continue;
         }
-        off += (size_t)n;
-        lc->size += n;
+        while (off < end) {
+            ssize_t n = write(lc->fd, lc->job.p + off, end - off);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = -errno;
+                goto cleanup;
+            }
+            off += (size_t)n;
+            lc->size += n;
+        }
     }
 cleanup:
     if (rc < 0 && lc->fd >= 0) {

@@ -74,6 +74,7 @@ static void maybe_finish(struct proxy *p)
     free(p->failed_main);
     free(p->failed_tenants);
     free(p->ext_previous);
+    proxy_errlog_close(p);
     free(p);
     if (done)
         done(arg);
