@@ -150,6 +150,7 @@ struct config_global {
     int64_t alerts_restarts_window_ms;                /* ... within this window (10m) */
     int alerts_storage_percent;                       /* storage near its limit at this % (90) */
     int64_t alerts_backup_late_ms;    /* no backup for this long (0: twice [backup] every) */
+    int64_t alerts_cert_expiry_ms;    /* a certificate with less left than this (14d; 0: off) */
     char mail_relay[CONFIG_HOST_MAX]; /* host:port of the SMTP relay, "" = none */
     char mail_from[CONFIG_TEXT_MAX];
     char mail_to[CONFIG_TEXT_MAX];

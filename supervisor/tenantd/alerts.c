@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acme.h"
 #include "backup.h"
 #include "config.h"
 #include "log.h"
@@ -265,6 +266,25 @@ static void check_backup(const struct config_global *g, const struct tenant_view
     }
 }
 
+/* A certificate tenantd obtained (ACME) with less than cert_expiry left:
+ * renewal starts at a third of its lifetime left, so this means renewals
+ * have been failing for a while. An operator's own tls_cert is not read. */
+static void check_cert(const struct config_global *g, const struct tenant_view *v)
+{
+    int64_t left;
+    bool have = acme_cert_expiry(v->id, &left);
+    if (have && g->alerts_cert_expiry_ms > 0 && left * 1000 < g->alerts_cert_expiry_ms) {
+        char d[160];
+        if (left > 0)
+            snprintf(d, sizeof d, "the certificate for %s expires in %" PRId64 " s", v->id, left);
+        else
+            snprintf(d, sizeof d, "the certificate for %s expired %" PRId64 " s ago", v->id, -left);
+        hold(g, v->id, ALERT_CERT_EXPIRY, d);
+    }
+    /* Known once the certificate's file was read, or when there is none to read. */
+    restored_known(v->id, ALERT_CERT_EXPIRY, have || !acme_enabled());
+}
+
 static void check_tenant(const struct config_global *g, const struct tenant_view *v)
 {
     char d[256];
@@ -294,6 +314,7 @@ static void check_tenant(const struct config_global *g, const struct tenant_view
         check_backup(g, v);
     if (offsite_failed(v->id, d, sizeof d))
         hold(g, v->id, ALERT_OFFSITE_FAILED, d);
+    check_cert(g, v);
 }
 
 static void round_once(void)

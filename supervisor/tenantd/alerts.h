@@ -30,7 +30,7 @@ enum alert_kind {
     ALERT_STORAGE,           /* data dir at storage_percent of its limit or more */
     ALERT_BACKUP_MISSED,     /* no backup for backup_late ([backup] every > 0) */
     ALERT_PROXY_REFUSED,     /* the proxy's last configuration was refused */
-    ALERT_CERT_EXPIRY,       /* a certificate near expiry: defined for ACME, not raised yet */
+    ALERT_CERT_EXPIRY,       /* an ACME certificate with less than cert_expiry left (acme.h) */
     ALERT_OFFSITE_FAILED,    /* the last off-site copy or restore test failed (offsite.h) */
     ALERT__COUNT
 };
