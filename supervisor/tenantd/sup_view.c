@@ -122,10 +122,12 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     /* With a cgroup, every process of the tenant counts (a prefork server's
      * workers too), and the CPU of those gone since its creation. */
     uint64_t mem = 0, usec = 0;
-    if (v->pid > 0 && t->have_cgroup && cgroup_tenant_memory(&t->cgroup, &mem) == 0) {
+    struct cgroup_tenant cg;
+    if (v->pid > 0 && t->have_cgroup && sup_tenant_cgroup(t, &cg) == 0 &&
+        cgroup_tenant_memory(&cg, &mem) == 0) {
         v->rss_bytes = mem;
         v->from_cgroup = true;
-        if (cgroup_tenant_cpu_usec(&t->cgroup, &usec) == 0)
+        if (cgroup_tenant_cpu_usec(&cg, &usec) == 0)
             v->cpu_seconds = (double)usec / 1e6;
     }
     if (t->logcap != NULL) {
