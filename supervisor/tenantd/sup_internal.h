@@ -140,9 +140,9 @@ struct tenant {
     /* Issue 18: starts an operator caused (start, restart, resume, a changed
      * file) are counted apart from the supervisor's own restarts. */
     int operator_restarts;
-    bool op_pending;            /* the next spawn is an operator's */
-    char worker_status[128];    /* the last STATUS= of this worker, cleaned; "" at each spawn */
-    char notify_error[256];     /* the last refused notify message (MAINPID=), "" when none */
+    bool op_pending;          /* the next spawn is an operator's */
+    char worker_status[128];  /* the last STATUS= of this worker, cleaned; "" at each spawn */
+    const char *notify_error; /* the last refused notify message (MAINPID=; a constant), or NULL */
     bool notify_foreign_logged; /* said once per spawn that a non-main sender was ignored */
     char last_exit[48];
     char state_reason[256];

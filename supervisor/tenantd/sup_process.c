@@ -91,12 +91,11 @@ void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status)
         /* Refused: the worker is pid 1 of its pid namespace, and when it exits
          * the kernel ends every process in it, so a daemonizing worker cannot
          * be followed to another main pid. */
-        if (!t->notify_error[0])
+        if (!t->notify_error)
             log_error(t->id, "MAINPID= refused: the worker must stay in the foreground");
-        snprintf(t->notify_error, sizeof t->notify_error,
-                 "MAINPID= refused: the worker is pid 1 of its own pid namespace and its exit "
-                 "ends every process in it, so it must not daemonize (run it in the "
-                 "foreground)");
+        t->notify_error = "MAINPID= refused: the worker is pid 1 of its own pid namespace and its "
+                          "exit ends every process in it, so it must not daemonize (run it in "
+                          "the foreground)";
     }
     if ((flags & NOTIFY_WATCHDOG) && t->pid > 0)
         t->alive_at = sup_now_ms(t->s);

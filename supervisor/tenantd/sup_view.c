@@ -106,7 +106,7 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->restarts = t->restarts;
     v->operator_restarts = t->operator_restarts;
     snprintf(v->worker_status, sizeof v->worker_status, "%s", t->worker_status);
-    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error);
+    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error ? t->notify_error : "");
     v->wakeups = t->wakeups;
     v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
