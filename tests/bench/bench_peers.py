@@ -22,7 +22,8 @@ one tenant's requests/s through tenantd's managed nginx versus direct, on
 Figures only, never a pass/fail on a number: a run that cannot bring its
 tenants up within a bounded time says so and goes on. Loopback only; every
 process started here is stopped by pid; the roots under /var/tmp are removed.
-Environment: BENCH_IDLE=30 (s), BENCH_ROUNDS=1, BENCH_SYSTEMS=emperor,own,worker,
+Environment: BENCH_IDLE=30 (s), BENCH_ROUNDS=1, BENCH_SYSTEMS=emperor,own,worker (""
+for none: only the RSS slope and nginx),
 BENCH_RSS_N="10 100 1000", BENCH_PROXY=1, BENCH_WRK_DURATION=5s, BENCH_PROXY_ROUNDS=3,
 BENCH_BOOT_DEADLINE=180 (s), BENCH_TEMPLATES (another proxy templates folder).
 """
@@ -260,11 +261,12 @@ def main():
     ns = [int(x) for x in sys.argv[2:]] or [100, 1000]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    keys = os.environ.get("BENCH_SYSTEMS", "emperor,own,worker").split(",")
+    # BENCH_SYSTEMS="" skips the side-by-side tables (e.g. for the RSS slope only).
+    keys = [k for k in os.environ.get("BENCH_SYSTEMS", "emperor,own,worker").split(",") if k]
     print(f"bench_peers: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, {os.uname().release}, load {loadavg()}; "
           f"{ROUNDS} round(s), idle {IDLE:.0f} s")
-    for n in ns:
+    for n in ns if keys else []:
         for rnd in range(ROUNDS):
             order = keys[rnd % len(keys):] + keys[:rnd % len(keys)]
             res = {}
