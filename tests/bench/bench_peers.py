@@ -15,7 +15,9 @@ the supervisor's RSS, its CPU over BENCH_IDLE seconds of idle, a crash
 (SIGKILL) → that tenant answering again from a new process, a reload of one
 tenant (its file changed) → answering from a new process, the tenants' PSS
 per tenant; the ratio peer/tenantd per figure; the load average before and
-after. Then tenantd's RSS at 10/100/1000 tenants (the per-tenant slope), and
+after. Then the sizeof of tenantd's per-tenant structs (the unit test
+tenantd_footprint, when built) and tenantd's RSS at 10/100/1000 tenants (the
+per-tenant slope), and
 one tenant's requests/s through tenantd's managed nginx versus direct, on
 /healthz and /api/billing/usage (bench_peers_proxy.py).
 
@@ -31,6 +33,7 @@ import os
 import resource
 import selectors
 import socket
+import subprocess
 import sys
 import time
 
@@ -231,7 +234,17 @@ def table(n, results):
     sys.stdout.flush()
 
 
+def footprint(builddir):
+    # The unit test tests/unit/tenantd/footprint.c prints the sizeof of the
+    # per-tenant structs; shown beside the measured slope when it is built.
+    exe = os.path.join(builddir, "tests", "tenantd_footprint")
+    if os.access(exe, os.X_OK):
+        out = subprocess.run([exe], capture_output=True, text=True, timeout=60).stdout
+        print("\n" + "\n".join(ln for ln in out.splitlines() if not ln.startswith("[")))
+
+
 def rss_slope(builddir, counts):
+    footprint(builddir)
     print("\ntenantd RSS by tenant count (tenant-worker, after start-up):")
     prev = None
     for n in counts:
