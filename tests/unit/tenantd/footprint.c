@@ -51,7 +51,8 @@ static void test_per_tenant_bytes(void **state)
     /* The cgroup folders are rebuilt on demand (sup_cgroup.c), not stored
      * per worker generation: one set is 2.5 KiB. */
     assert_true(sizeof(struct exit_watch) < sizeof(struct cgroup_tenant) / 4);
-    assert_true(sizeof(struct tenant) < sizeof(struct config_tenant) + sizeof(struct cgroup_tenant));
+    assert_true(sizeof(struct tenant) <
+                sizeof(struct config_tenant) + sizeof(struct cgroup_tenant));
 }
 
 int main(void)
