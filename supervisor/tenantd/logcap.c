@@ -11,8 +11,9 @@
  * streams). on_alloc never offers more buffer than there are tokens, so a
  * read cannot overspend; when the bucket is empty it offers none, libuv
  * answers UV_ENOBUFS, and the stream stops reading and arms its own timer for
- * the moment a chunk's worth has refilled. A stream owns its pipe and timer
- * and is freed when both are closed.
+ * the moment a chunk's worth has refilled (the timer is allocated at a
+ * stream's first pause). A stream owns its pipe and timer and is freed when
+ * both are closed.
  */
 #include "logcap.h"
 
@@ -70,8 +71,10 @@ struct logcap {
 
 struct stream {
     uv_pipe_t pipe;
-    uv_timer_t resume; /* while paused: when the budget has refilled */
-    int open_handles;  /* pipe and timer; freed at 0 */
+    /* While paused: when the budget has refilled. Allocated at the first
+     * pause (most workers never spend their budget), then kept. */
+    uv_timer_t *resume;
+    int open_handles; /* pipe, and the timer once there is one; freed at 0 */
     bool paused;
     uint64_t paused_at_ms;
     struct logcap *lc;
@@ -435,6 +438,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void stream_handle_closed(uv_handle_t *h)
 {
     struct stream *s = h->data;
+    if (h != (uv_handle_t *)&s->pipe)
+        free(h); /* the resume timer */
     if (--s->open_handles > 0)
         return;
     struct logcap *lc = s->lc;
@@ -453,7 +458,8 @@ static void stream_handle_closed(uv_handle_t *h)
 static void stream_close(struct stream *s)
 {
     uv_close((uv_handle_t *)&s->pipe, stream_handle_closed);
-    uv_close((uv_handle_t *)&s->resume, stream_handle_closed);
+    if (s->resume)
+        uv_close((uv_handle_t *)s->resume, stream_handle_closed);
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b);
@@ -480,11 +486,23 @@ static void pause_stream(struct stream *s)
     uint64_t ms = missing > 0 ? (uint64_t)((missing * 1000 + rate - 1) / rate) : 0;
     if (ms < RESUME_MIN_MS)
         ms = RESUME_MIN_MS;
+    if (!s->resume) {
+        if (!(s->resume = malloc(sizeof *s->resume))) {
+            /* Without a timer it would never read again: stop capturing
+             * this stream rather than leave the worker blocked on it. */
+            log_error(lc->tenant, "out of memory: no longer capturing the worker's %s", s->name);
+            stream_close(s);
+            return;
+        }
+        uv_timer_init(lc->loop, s->resume); /* cannot fail */
+        s->resume->data = s;
+        s->open_handles++;
+    }
     uv_read_stop((uv_stream_t *)&s->pipe);
     s->paused = true;
     s->paused_at_ms = uv_now(lc->loop);
     lc->st.pauses++;
-    uv_timer_start(&s->resume, on_resume, ms, 0);
+    uv_timer_start(s->resume, on_resume, ms, 0);
 }
 
 /* The line buffer grows by doubling from 128 bytes up to line_max: most
@@ -564,10 +582,8 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
         close(fd);
         return rc;
     }
-    uv_timer_init(lc->loop, &s->resume); /* cannot fail */
     s->pipe.data = s;
-    s->resume.data = s;
-    s->open_handles = 2;
+    s->open_handles = 1;
     lc->refs++;
     lc->cur[strcmp(name, "stdout") == 0 ? 0 : 1] = s;
     rc = uv_pipe_open(&s->pipe, fd);
@@ -660,4 +676,9 @@ void logcap_close(struct logcap *lc)
     kick(lc);
     if (lc->refs == 0 && !lc->job_running && lc->pending.len == 0)
         maybe_free(lc);
+}
+
+size_t logcap_footprint(void)
+{
+    return sizeof(struct logcap) + 2 * sizeof(struct stream);
 }

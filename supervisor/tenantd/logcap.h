@@ -89,4 +89,9 @@ void logcap_note(struct logcap *lc, const char *line);
  * freed. */
 void logcap_close(struct logcap *lc);
 
+/* Bytes of this module's structs that one running worker's capture holds
+ * (the capture and its two streams; the line and write buffers come and go
+ * with the output), for the per-tenant memory figure (tests/unit/tenantd/footprint.c). */
+size_t logcap_footprint(void);
+
 #endif
