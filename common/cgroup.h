@@ -32,7 +32,8 @@
 #include <sys/types.h>
 
 /* Ample for <mount>/<our cgroup>/<tenant>/<generation>; every join is
- * checked (-ENAMETOOLONG). Four per tenant and four per worker generation. */
+ * checked (-ENAMETOOLONG). A struct cgroup_tenant is 2.5 KiB: tenantd does
+ * not keep one per tenant or worker but fills one on its stack when needed. */
 #define CGROUP_PATH_MAX 512
 
 enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };

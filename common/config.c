@@ -231,7 +231,9 @@ static void cross_check(struct config *cfg, struct config_diag *d)
         sub_slot[k] = -1;
     for (size_t i = 0; i < cfg->n_tenants; i++) {
         struct config_tenant_entry *e = &cfg->tenants[i];
-        const char *disp = config_display_of(&cfg->g, e->t.file);
+        char file[CONFIG_TENANT_FILE_MAX];
+        config_tenant_file(&cfg->g, e->id, file, sizeof file);
+        const char *disp = config_display_of(&cfg->g, file);
         char msg[512];
         bool by_port;
         if (!e->valid)

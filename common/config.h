@@ -32,7 +32,7 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_TEXT_MAX 192 /* free text (name, address...) in bytes, inih caps lines at 200 */
 #define CONFIG_HOST_MAX 254
-#define CONFIG_TENANT_FILE_MAX 1024 /* tenants_dir/<id>.ini, absolute */
+#define CONFIG_TENANT_FILE_MAX 1024 /* tenants_dir/<id>.ini, absolute: longer is refused */
 #define CONFIG_COMMAND_MAX 256      /* inih caps a line at 200 bytes anyway */
 
 /* ---- diagnostics ------------------------------------------------------- */
@@ -150,6 +150,7 @@ struct config_global {
     int64_t alerts_restarts_window_ms;                /* ... within this window (10m) */
     int alerts_storage_percent;                       /* storage near its limit at this % (90) */
     int64_t alerts_backup_late_ms;    /* no backup for this long (0: twice [backup] every) */
+    int64_t alerts_cert_expiry_ms;    /* a certificate with less left than this (14d; 0: off) */
     char mail_relay[CONFIG_HOST_MAX]; /* host:port of the SMTP relay, "" = none */
     char mail_from[CONFIG_TEXT_MAX];
     char mail_to[CONFIG_TEXT_MAX];
@@ -231,10 +232,10 @@ extern const char *const config_stop_signal_names[];
 
 struct config_tenant {
     char id[CONFIG_ID_MAX]; /* the file name without .ini */
-    /* Absolute path of the file. Both this and command are far shorter than
-     * CONFIG_PATH_MAX: a tenant's config is held twice per tenant (the loaded
-     * config and the running copy), and a thousand tenants multiply it. */
-    char file[CONFIG_TENANT_FILE_MAX];
+    /* Its file is not stored (config_tenant_file() names it): a tenant's
+     * config is held twice per tenant (the loaded config and the running
+     * copy), and a thousand tenants multiply every byte here. For the same
+     * reason command is far shorter than CONFIG_PATH_MAX. */
 
     /* [tenant] */
     char name[CONFIG_TEXT_MAX];
@@ -408,6 +409,9 @@ int config_tenant_data_dir(const struct config_global *g, const char *id, char *
 #define CONFIG_STORAGE_FULL_FLAG "storage-full"
 int config_tenant_flags_dir(const struct config_global *g, const char *id, char *buf, size_t n);
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n);
+/* <tenants_dir>/<id>.ini, the file config_load read tenant id from (absolute
+ * in a loaded config). Returns 0, or -ENAMETOOLONG when it does not fit n. */
+int config_tenant_file(const struct config_global *g, const char *id, char *buf, size_t n);
 
 /*
  * The worker's environment (DESIGN.md "The worker contract"): CLIENT_ID ...

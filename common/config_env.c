@@ -9,6 +9,7 @@
  * supervisor does, when it spawns), or any I/O.
  */
 #include "config.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +30,15 @@ int config_tenant_flags_dir(const struct config_global *g, const char *id, char 
 int config_tenant_log_path(const struct config_global *g, const char *id, char *buf, size_t n)
 {
     return snprintf(buf, n, "%s/%s.log", g->log_dir, id);
+}
+
+int config_tenant_file(const struct config_global *g, const char *id, char *buf, size_t n)
+{
+    char name[CONFIG_ID_MAX + 8];
+    if ((size_t)snprintf(name, sizeof name, "%s.ini", id) >= sizeof name)
+        return -ENAMETOOLONG;
+    /* The join config_load does, so that both name the same file. */
+    return util_path_join(buf, n, g->tenants_dir, name) < 0 ? -ENAMETOOLONG : 0;
 }
 
 #define ENV_MAX 48

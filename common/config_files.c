@@ -446,7 +446,7 @@ int config_load_tenant(const struct config_global *g, const struct config_plans 
         config_diag_add(d, "out of memory");
         return -ENOMEM;
     }
-    if (absolute(path, abs, sizeof(abs)) < 0 || strlen(abs) >= sizeof(t->file)) {
+    if (absolute(path, abs, sizeof(abs)) < 0 || strlen(abs) >= CONFIG_TENANT_FILE_MAX) {
         config_safe_name(display, dn, path);
         config_diag_add(d, "%s: the path is too long", display);
         r = -EINVAL;
@@ -461,7 +461,6 @@ int config_load_tenant(const struct config_global *g, const struct config_plans 
         goto out;
     }
     r = config_parse_tenant(g, p, id, display, text, len, t, d);
-    util_strlcpy(t->file, abs, sizeof(t->file));
 out:
     free(display);
     free(text);

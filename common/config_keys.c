@@ -468,6 +468,8 @@ static const struct key global_keys[] = {
      .def = "90"},
     {"alerts", "backup_late", K_DURATION, 0, G(alerts_backup_late_ms), .min = 0, .max = 60 * DAY,
      .def = "0"},
+    {"alerts", "cert_expiry", K_DURATION, 0, G(alerts_cert_expiry_ms), .min = 0, .max = 365 * DAY,
+     .def = "14d"},
     {"mail", "relay", K_STR, F_EMPTY_OK, G(mail_relay), .def = "", .check = &chk_relay},
     {"mail", "from", K_STR, F_EMPTY_OK, G(mail_from), .def = "", .check = &chk_email},
     {"mail", "to", K_STR, F_EMPTY_OK, G(mail_to), .def = "", .check = &chk_email},

@@ -168,9 +168,10 @@ int config_net_warnings(const struct config *c, void (*warn)(void *arg, const ch
         if (!e->valid)
             continue;
         if (e->t.network_was_host) {
+            char file[CONFIG_TENANT_FILE_MAX];
+            config_tenant_file(&c->g, e->id, file, sizeof file);
             snprintf(line, sizeof line,
-                     "%s: [worker] network: \"host\" is deprecated, read as \"outbound\"",
-                     e->t.file);
+                     "%s: [worker] network: \"host\" is deprecated, read as \"outbound\"", file);
             warn(arg, line);
             n++;
         }

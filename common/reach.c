@@ -127,10 +127,11 @@ void reach_check_tenants(const struct config *c, const char *self_dir, bool as_r
         const struct config_tenant_entry *e = &c->tenants[i];
         if (!e->valid)
             continue;
-        char program[CONFIG_PATH_MAX + 16];
+        char program[CONFIG_PATH_MAX + 16], file[CONFIG_TENANT_FILE_MAX];
+        config_tenant_file(&c->g, e->id, file, sizeof file);
         reach_worker_program(&c->g, &e->t, self_dir, program, sizeof program);
         if (!check_program(program, as_root, bad, sizeof bad, why, sizeof why))
-            config_diag_add(d, "%s: [worker] command: %s: %s", e->t.file, bad, why);
+            config_diag_add(d, "%s: [worker] command: %s: %s", file, bad, why);
         if (e->t.command[0])
             continue; /* another application: the templates are not its business */
         if (!templates_checked) {
@@ -142,7 +143,7 @@ void reach_check_tenants(const struct config *c, const char *self_dir, bool as_r
                 templates_ok = check_folder(dir, as_root, tbad, sizeof tbad, twhy, sizeof twhy);
         }
         if (!templates_ok)
-            config_diag_add(d, "%s: the worker's templates: %s: %s", e->t.file, tbad, twhy);
+            config_diag_add(d, "%s: the worker's templates: %s: %s", file, tbad, twhy);
     }
 }
 

@@ -45,8 +45,8 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
      "id, invoice_id, position, description, quantity, unit_price_cents, total_cents", "iiitiii"},
     {"deadlines",
      "id, type, description, notification_date, deadline_date, deadline_at, rule_reference, "
-     "status, user_id, created_at, done_at",
-     "itttttttitt"},
+     "status, user_id, created_at, done_at, responsible_user_id, fallback_user_id",
+     "itttttttittii"},
     {"monthly_usage",
      "id, month, analyses_count, overage_count, users_active, created_at, updated_at", "itiiitt"},
     {"user_totp", "id, user_id, secret, enabled, last_counter, created_at", "iitiit"},
@@ -58,6 +58,7 @@ const struct dbcopy_table dbcopy_tables[DBCOPY_NTABLES] = {
      "gdpr_basis, created_at",
      "iittitttttt"},
     {"reminders_sent", "id, reminder_id, sent_at", "itt"},
+    {"user_reminders", "id, user_id, mode, leads, updated_at", "iittt"},
 };
 
 #define SQL_MAX 512

@@ -25,7 +25,7 @@
 #include "store.h"
 
 /* The firm's tables, parents before children (the copy's order). */
-#define DBCOPY_NTABLES 14
+#define DBCOPY_NTABLES 15
 
 struct dbcopy_table {
     const char *name;

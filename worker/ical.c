@@ -262,7 +262,8 @@ int ical_feed_get(const struct wctx *c, const char *arg, char **out, size_t *len
     /* Strings are copied: the statement's text lives until the next step. */
     if (model_prepare(c,
                       "SELECT id, deadline_date, deadline_at, type, rule_reference, description"
-                      " FROM deadlines WHERE user_id = ?1 AND status = 'active'"
+                      " FROM deadlines WHERE (responsible_user_id = ?1 OR fallback_user_id = ?1)"
+                      " AND status = 'active'"
                       " ORDER BY deadline_date, id LIMIT 1000",
                       &st) < 0)
         return 500;

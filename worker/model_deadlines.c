@@ -33,7 +33,7 @@ static const struct jsonv_field types_spec[] = {
 };
 
 static const struct jsonv_field update_spec[] = {
-    {"status", JSONV_STRING, JSONV_REQUIRED, 1, 16, deadline_statuses, NULL},
+    {"status", JSONV_STRING, 0, 1, 16, deadline_statuses, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -46,7 +46,66 @@ static const struct jsonv_field list_spec[] = {
 
 #define DEADLINE_COLUMNS                                                                           \
     "id, type, description, notification_date, deadline_date, deadline_at, rule_reference, "       \
-    "status, created_at, done_at"
+    "status, created_at, done_at, responsible_user_id, fallback_user_id, "                         \
+    "(SELECT username FROM users WHERE users.id = deadlines.responsible_user_id), "                \
+    "(SELECT username FROM users WHERE users.id = deadlines.fallback_user_id)"
+
+/* The people of a deadline (issue 21): who receives its reminders. */
+static const char *const people[] = {"responsible_user_id", "fallback_user_id"};
+
+/* Take the people fields out of a request (they may be null, which jsonv
+ * cannot say) and check each names an active user of the firm: 0, or -1
+ * with the answer in *res (400 for a wrong type, 422 naming the field for
+ * an id of no active user here). ids[k] is -1 when absent, 0 for null. */
+static int take_people(const struct wctx *c, json_t *body, json_t **rest, int64_t ids[2],
+                       struct wres *res)
+{
+    *rest = json_copy(body);
+    if (*rest == NULL) {
+        *res = wres_error(500, "internal", "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        json_t *v = json_object_get(body, people[k]);
+        json_object_del(*rest, people[k]);
+        ids[k] = -1;
+        if (v == NULL)
+            continue;
+        if (json_is_null(v) && k == 1) {
+            ids[k] = 0;
+            continue;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            *res = wres_error(400, "invalid_request", "the field \"%s\" must be a user id%s",
+                              people[k], k == 1 ? " or null" : "");
+            goto fail;
+        }
+        ids[k] = json_integer_value(v);
+        int64_t n = 0;
+        struct store_stmt *st;
+        if (model_prepare(c, "SELECT COUNT(*) FROM users WHERE id = ?1 AND active = 1", &st) < 0) {
+            *res = model_db_error(c, "reading the firm's users");
+            goto fail;
+        }
+        store_bind_int64(st, 1, ids[k]);
+        if (store_step(st) == STORE_ROW)
+            n = store_column_int64(st, 0);
+        model_release(st);
+        if (n == 0) {
+            *res = wres_error(422, "invalid_user",
+                              "the field \"%s\": %lld is not an active user of this firm",
+                              people[k], (long long)ids[k]);
+            if (res->body != NULL)
+                model_set_str(res->body, "field", people[k]);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    json_decref(*rest);
+    *rest = NULL;
+    return -1;
+}
 
 static void set_date(json_t *o, const char *k, bool present, struct deadline_date d)
 {
@@ -117,6 +176,13 @@ static json_t *deadline_row(const struct wctx *c, const struct model_rules *mr,
     json_object_set_new(o, "status", model_col_text(st, 7));
     json_object_set_new(o, "created_at", model_col_text(st, 8));
     json_object_set_new(o, "done_at", model_col_text(st, 9));
+    for (int k = 0; k < 2; k++) {
+        const char *name = store_column_text(st, 12 + k);
+        json_object_set_new(o, people[k],
+                            name != NULL ? json_integer(store_column_int64(st, 10 + k))
+                                         : json_null());
+        model_set_str(o, k == 0 ? "responsible" : "fallback", name);
+    }
     if (rule != NULL) {
         json_t *jr = json_object();
         if (jr != NULL) {
@@ -231,10 +297,23 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     json_t *out = NULL;
     int minute = -1, rc;
 
+    int64_t ids[2];
+    json_t *rest = NULL;
+
     if (mr == NULL)
         return model_unavailable();
-    if (jsonv_reject(body, create_spec, &res))
+    if (take_people(c, body, &rest, ids, &res) < 0)
         return res;
+    bool bad = jsonv_reject(rest, create_spec, &res);
+    json_decref(rest);
+    if (bad)
+        return res;
+    if (ids[0] < 0)
+        ids[0] = c->user != NULL ? c->user->id : 0;
+    if (ids[1] > 0 && ids[1] == ids[0])
+        return wres_error(422, "invalid_user",
+                          "the field \"fallback_user_id\" must name another user than the "
+                          "responsible one");
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *nd = json_string_value(json_object_get(body, "notification_date"));
     json_t *jtime = json_object_get(body, "notification_time");
@@ -269,8 +348,9 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
 
     if (model_prepare(c,
                       "INSERT INTO deadlines (type, description, notification_date, "
-                      "deadline_date, deadline_at, rule_reference, status, user_id, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8)",
+                      "deadline_date, deadline_at, rule_reference, status, user_id, created_at, "
+                      "responsible_user_id, fallback_user_id) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10)",
                       &st) < 0)
         return model_db_error(c, "preparing a deadline");
     store_bind_text(st, 1, rule->type);
@@ -284,6 +364,11 @@ struct wres model_deadline_create(const struct wctx *c, json_t *body, const char
     else
         store_bind_null(st, 7);
     store_bind_text(st, 8, now);
+    for (int k = 0; k < 2; k++)
+        if (ids[k] > 0)
+            store_bind_int64(st, 9 + k, ids[k]);
+        else
+            store_bind_null(st, 9 + k);
     if (store_step(st) != STORE_DONE) {
         res = model_db_error(c, "storing a deadline");
         model_release(st);
@@ -353,49 +438,126 @@ struct wres model_deadline_get(const struct wctx *c, json_t *body, const char *a
     return wres_ok(200, out);
 }
 
+/* Change the people of deadline id inside the caller's transaction: 0 (the
+ * deadline's *changed set), -ENOENT, -EINVAL (fallback = responsible) or -EIO. */
+static int update_people(const struct wctx *c, int64_t id, const int64_t ids[2], bool *changed)
+{
+    struct store_stmt *st;
+    int64_t cur[2] = {0, 0};
+    int step;
+    if (model_prepare(c,
+                      "SELECT responsible_user_id, fallback_user_id FROM deadlines WHERE id = ?1",
+                      &st) < 0)
+        return -EIO;
+    store_bind_int64(st, 1, id);
+    step = store_step(st);
+    if (step == STORE_ROW)
+        for (int k = 0; k < 2; k++)
+            cur[k] = store_column_text(st, k) != NULL ? store_column_int64(st, k) : 0;
+    model_release(st);
+    if (step != STORE_ROW)
+        return step == STORE_DONE ? -ENOENT : -EIO;
+    int64_t next[2];
+    for (int k = 0; k < 2; k++)
+        next[k] = ids[k] >= 0 ? ids[k] : cur[k];
+    if (next[1] > 0 && next[1] == next[0])
+        return -EINVAL;
+    *changed = next[0] != cur[0] || next[1] != cur[1];
+    if (model_prepare(c,
+                      "UPDATE deadlines SET responsible_user_id = ?1, fallback_user_id = ?2 "
+                      "WHERE id = ?3",
+                      &st) < 0)
+        return -EIO;
+    for (int k = 0; k < 2; k++)
+        if (next[k] > 0)
+            store_bind_int64(st, 1 + k, next[k]);
+        else
+            store_bind_null(st, 1 + k);
+    store_bind_int64(st, 3, id);
+    step = store_step(st);
+    model_release(st);
+    return step == STORE_DONE ? 0 : -EIO;
+}
+
 struct wres model_deadline_update(const struct wctx *c, json_t *body, const char *arg)
 {
     const struct model_rules *mr = model_rules_get();
     struct wres res;
     struct store_stmt *st = NULL;
-    int64_t id;
+    int64_t id, ids[2];
     char now[32];
-    json_t *out = NULL;
+    json_t *out = NULL, *rest = NULL;
+    bool changed = false, people_changed = false;
 
     if (mr == NULL)
         return model_unavailable();
     if (model_parse_id(arg, &id) < 0)
         return wres_error(404, "not_found", "no deadline has this id");
-    if (jsonv_reject(body, update_spec, &res))
+    if (take_people(c, body, &rest, ids, &res) < 0)
+        return res;
+    bool bad = jsonv_reject(rest, update_spec, &res);
+    json_decref(rest);
+    if (bad)
         return res;
     const char *to = json_string_value(json_object_get(body, "status"));
+    bool people_given = ids[0] >= 0 || ids[1] >= 0;
+    if (to == NULL && !people_given)
+        return wres_error(400, "invalid_request",
+                          "give at least one of \"status\", \"responsible_user_id\", "
+                          "\"fallback_user_id\"");
     model_iso_time(c->now, now, sizeof now);
-    /* One statement reads and changes, so no transaction is needed: it only
-     * changes a deadline whose status differs from the requested one. */
-    if (model_prepare(c,
-                      "UPDATE deadlines SET status = ?1, "
-                      "done_at = CASE WHEN ?1 = 'done' THEN ?2 ELSE NULL END "
-                      "WHERE id = ?3 AND status <> ?1",
-                      &st) < 0)
-        return model_db_error(c, "preparing a deadline update");
-    store_bind_text(st, 1, to);
-    store_bind_text(st, 2, now);
-    store_bind_int64(st, 3, id);
-    if (store_step(st) != STORE_DONE) {
-        res = model_db_error(c, "updating a deadline");
+    if (model_begin(c) < 0)
+        return model_db_error(c, "starting a transaction");
+    if (people_given) {
+        int rc = update_people(c, id, ids, &people_changed);
+        if (rc < 0) {
+            model_rollback(c);
+            if (rc == -ENOENT)
+                return wres_error(404, "not_found", "no deadline has id %lld", (long long)id);
+            if (rc == -EINVAL)
+                return wres_error(422, "invalid_user",
+                                  "the field \"fallback_user_id\" must name another user than "
+                                  "the responsible one");
+            return model_db_error(c, "updating a deadline");
+        }
+    }
+    /* The status changes only when it differs from the requested one. */
+    if (to != NULL) {
+        if (model_prepare(c,
+                          "UPDATE deadlines SET status = ?1, "
+                          "done_at = CASE WHEN ?1 = 'done' THEN ?2 ELSE NULL END "
+                          "WHERE id = ?3 AND status <> ?1",
+                          &st) < 0) {
+            res = model_db_error(c, "preparing a deadline update");
+            model_rollback(c);
+            return res;
+        }
+        store_bind_text(st, 1, to);
+        store_bind_text(st, 2, now);
+        store_bind_int64(st, 3, id);
+        if (store_step(st) != STORE_DONE) {
+            res = model_db_error(c, "updating a deadline");
+            model_release(st);
+            model_rollback(c);
+            return res;
+        }
+        changed = store_changes(st) > 0;
         model_release(st);
+    }
+    if (model_commit(c) < 0) {
+        res = model_db_error(c, "updating a deadline");
+        model_rollback(c);
         return res;
     }
-    bool changed = store_changes(st) > 0;
-    model_release(st);
     int rc = load_deadline(c, mr, id, &out);
     if (rc == -ENOENT)
         return wres_error(404, "not_found", "no deadline has id %lld", (long long)id);
     if (rc < 0)
         return model_db_error(c, "reading a deadline");
-    if (!changed) {
+    if (to != NULL && !changed && !people_given) {
         json_decref(out);
         return wres_error(409, "conflict", "deadline %lld is already %s", (long long)id, to);
     }
+    (void)people_changed;
     return wres_ok(200, out);
 }

@@ -178,11 +178,28 @@ static const char migration_3[] = "CREATE TABLE IF NOT EXISTS reminders_sent ("
                                   " reminder_id TEXT NOT NULL UNIQUE,"
                                   " sent_at TEXT NOT NULL);";
 
+/* Migration 4 (issue 21): each deadline's responsible lawyer (the creator
+ * until changed) and optional fallback, who receive its reminders; each
+ * user's choice of reminder lead times (reminder_prefs.h); the reminders
+ * sent "on the day" are renamed from "-day" to "-morning". */
+static const char migration_4[] =
+    "ALTER TABLE deadlines ADD COLUMN responsible_user_id INTEGER"
+    " REFERENCES users(id) ON DELETE SET NULL;"
+    "ALTER TABLE deadlines ADD COLUMN fallback_user_id INTEGER"
+    " REFERENCES users(id) ON DELETE SET NULL;"
+    "UPDATE deadlines SET responsible_user_id = user_id;"
+    "CREATE TABLE IF NOT EXISTS user_reminders ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " mode TEXT NOT NULL CHECK (mode IN ('firm','custom','off')),"
+    " leads TEXT,"
+    " updated_at TEXT NOT NULL);"
+    "UPDATE reminders_sent SET reminder_id ="
+    " substr(reminder_id, 1, length(reminder_id) - 3) || 'morning'"
+    " WHERE reminder_id LIKE '%-day';";
+
 const char *const schema_migrations[] = {
-    migration_1,
-    migration_2,
-    migration_3,
-    NULL,
+    migration_1, migration_2, migration_3, migration_4, NULL,
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]) - 1;

@@ -155,7 +155,24 @@ static const char migration_3[] = "CREATE TABLE reminders_sent ("
                                   " reminder_id TEXT NOT NULL UNIQUE,"
                                   " sent_at TEXT NOT NULL);";
 
-static const char *const migrations[] = {migration_1, migration_2, migration_3};
+/* Migration 4: see schema.c. */
+static const char migration_4[] =
+    "ALTER TABLE deadlines ADD COLUMN responsible_user_id BIGINT"
+    " REFERENCES users(id) ON DELETE SET NULL;"
+    "ALTER TABLE deadlines ADD COLUMN fallback_user_id BIGINT"
+    " REFERENCES users(id) ON DELETE SET NULL;"
+    "UPDATE deadlines SET responsible_user_id = user_id;"
+    "CREATE TABLE user_reminders ("
+    " id " ID ","
+    " user_id BIGINT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    " mode TEXT NOT NULL CHECK (mode IN ('firm','custom','off')),"
+    " leads TEXT,"
+    " updated_at TEXT NOT NULL);"
+    "UPDATE reminders_sent SET reminder_id ="
+    " substr(reminder_id, 1, length(reminder_id) - 3) || 'morning'"
+    " WHERE reminder_id LIKE '%-day';";
+
+static const char *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 static int fail(struct store *s, char *err, size_t errlen, const char *what)

@@ -14,6 +14,12 @@
  * retry_min * 2^(n-1), capped at retry_max, minus up to a quarter of jitter
  * (backoff.h). One issuance runs at a time; a single timer wakes the queue at
  * the earliest due time.
+ *
+ * Each issuance's outcome (state, failures, next attempt, last error, count,
+ * expiry) is recorded in state.db (statedb_kv.h, kind "acme") and read back
+ * when the tenant is first rendered after a restart or an upgrade: a refused
+ * certificate keeps its error and waits for its retry time instead of being
+ * asked for again at once. The certificate file stays the truth about expiry.
  */
 #include "acme.h"
 
@@ -37,6 +43,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxy_render.h"
+#include "statedb_kv.h"
 #include "sup.h"
 #include "util.h"
 
@@ -72,6 +79,7 @@ static struct {
     size_t n, cap;
     char dir[CONFIG_PATH_MAX];
     char webroot[CONFIG_PATH_MAX + 16];
+    json_t *saved; /* id -> record from state.db, until the tenant is first rendered */
 } A;
 
 static int64_t wall_ms(void)
@@ -184,6 +192,57 @@ static void load_file(struct tcert *c)
 
 static void arm(void);
 
+/* The tenant's record in state.db, after each outcome. */
+static void persist(const struct tcert *c)
+{
+    json_t *v = json_pack("{s:s, s:i, s:I, s:s, s:I, s:I}", "state", state_names[c->state],
+                          "failures", c->failures, "next_ms", (json_int_t)c->next_ms, "last_error",
+                          c->last_error, "issued", (json_int_t)c->issued, "not_after",
+                          (json_int_t)(c->have_file ? c->not_after : 0));
+    if (v != NULL)
+        statedb_kv_put("acme", c->id, "", v);
+    json_decref(v);
+}
+
+static void load_saved(void *arg, const char *tenant, const char *item, json_t *v)
+{
+    (void)arg;
+    (void)item;
+    json_object_set(A.saved, tenant, v);
+}
+
+/* A tenant new to this run: what the previous run recorded (after
+ * find_newest: the file on disk decides about expiry). */
+static void restore(struct tcert *c)
+{
+    json_t *v = A.saved ? json_object_get(A.saved, c->id) : NULL;
+    if (!json_is_object(v))
+        return;
+    const char *st = json_string_value(json_object_get(v, "state"));
+    const char *le = json_string_value(json_object_get(v, "last_error"));
+    json_int_t f = json_integer_value(json_object_get(v, "failures"));
+    json_int_t next = json_integer_value(json_object_get(v, "next_ms"));
+    json_int_t issued = json_integer_value(json_object_get(v, "issued"));
+    c->failures = f > 0 && f < 1000 ? (int)f : 0;
+    c->issued = issued > 0 ? (uint64_t)issued : 0;
+    util_strlcpy(c->last_error, le ? le : "", sizeof c->last_error);
+    load_file(c);
+    /* An error waits for its retry; a valid certificate for its renewal if
+     * its file is still there. Anything else starts over. */
+    if (st && next > 0 &&
+        (strcmp(st, "error") == 0 || (strcmp(st, "valid") == 0 && c->have_file))) {
+        c->state = strcmp(st, "error") == 0 ? CS_ERROR : CS_VALID;
+        c->next_ms = next;
+        uv_timer_start(&A.timer, (uv_timer_cb)arm, 0, 0);
+        if (c->state == CS_ERROR)
+            log_info(c->id, "acme: last issuance failed (%s); next attempt in %llds", c->last_error,
+                     (long long)((next - wall_ms()) / 1000));
+    } else {
+        c->have_file = false; /* as for any new tenant: acme_cert_for decides */
+    }
+    json_object_del(A.saved, c->id);
+}
+
 static void schedule_retry(struct tcert *c)
 {
     const struct config_global *g = &sup_config(A.sup)->g;
@@ -281,6 +340,7 @@ static void on_done(void *arg, struct child_result *res)
             c->issued++;
             c->last_error[0] = '\0';
             c->next_ms = renew_at(c);
+            persist(c);
             snprintf(result, sizeof result, "certificate issued for %s, valid until %lld", c->host,
                      (long long)c->not_after);
             log_info(c->id, "acme: %s", result);
@@ -305,6 +365,7 @@ static void on_done(void *arg, struct child_result *res)
     util_strlcpy(c->last_error, err, sizeof c->last_error);
     c->state = CS_ERROR;
     schedule_retry(c);
+    persist(c);
     log_warn(c->id, "acme: issuance for %s failed: %s; next attempt in %llds", c->host, err,
              (long long)((c->next_ms - wall_ms()) / 1000));
     snprintf(result, sizeof result, "certificate for %s refused: %s", c->host, err);
@@ -367,6 +428,7 @@ static int issue(struct tcert *c)
         util_strlcpy(c->last_error, err, sizeof c->last_error);
         c->state = CS_ERROR;
         schedule_retry(c);
+        persist(c);
         log_error(c->id, "acme: %s", err);
     }
     return r;
@@ -432,6 +494,9 @@ int acme_start(uv_loop_t *loop, struct sup *s, struct proxy *p, acme_audit_fn au
     uv_timer_init(loop, &A.timer);
     A.timer_open = true;
     A.on = true;
+    A.saved = json_object();
+    if (A.saved != NULL)
+        statedb_kv_each("acme", load_saved, NULL);
     log_info(NULL, "acme: certificates from %s (%s)", g->acme_directory,
              g->acme_challenge == ACME_DNS01 ? "dns-01" : "http-01");
     if (p)
@@ -457,6 +522,8 @@ void acme_stop(void)
     free(A.t);
     A.t = NULL;
     A.n = A.cap = 0;
+    json_decref(A.saved);
+    A.saved = NULL;
 }
 
 bool acme_enabled(void)
@@ -490,6 +557,7 @@ const char *acme_cert_for(const char *id, const char *sub, bool served, unsigned
         util_strlcpy(c->id, id, sizeof c->id);
         find_newest(c);
         c->state = CS_PENDING;
+        restore(c);
     }
     snprintf(c->host, sizeof c->host, "%s.%s", sub, sup_config(A.sup)->g.domain);
     c->seen = generation;
@@ -518,8 +586,7 @@ void acme_render_done(unsigned generation)
             A.t[k++] = A.t[i];
         else {
             /* Offboarded (or its file removed): no more renewals, and its
-             * key does not outlive it. */
-            log_info(A.t[i].id, "acme: tenant gone, its certificate is no longer renewed");
+             * key does not outlive it. Said once it is done. */
             A.t[i].path[0] = '\0';
             prune(&A.t[i], "");
             static const char *const lego_files[] = {".crt", ".key", ".issuer.crt", ".json"};
@@ -529,6 +596,8 @@ void acme_render_done(unsigned generation)
                                   lego_files[k2]) == 0)
                     unlink(f);
             }
+            statedb_kv_del("acme", A.t[i].id, "");
+            log_info(A.t[i].id, "acme: tenant gone, its certificate is no longer renewed");
         }
     }
     A.n = k;

@@ -96,27 +96,29 @@ void admin_database_post(struct admin *a, const struct admin_caller *who, h2o_re
         return;
     }
     enum db_type from = e->t.database;
+    char file[CONFIG_TENANT_FILE_MAX];
+    config_tenant_file(&c->g, id, file, sizeof file);
     const char *from_word = from == DB_POSTGRESQL ? "postgresql" : "sqlite";
     char *old = NULL, *text = malloc(TEXT_MAX), *text2 = malloc(TEXT_MAX);
     size_t len = 0;
     struct config_tenant *t = calloc(1, sizeof *t);
     struct config_diag d = {0};
     bool changed = false;
-    int rc = text && text2 && t ? util_read_file(e->t.file, TEXT_MAX / 2, &old, &len) : -ENOMEM;
+    int rc = text && text2 && t ? util_read_file(file, TEXT_MAX / 2, &old, &len) : -ENOMEM;
     if (rc == 0)
         rc = config_set_database_text(old, to, text2, TEXT_MAX);
     if (rc == 0)
         rc = config_set_read_only_text(text2, ro, text, TEXT_MAX);
     if (rc == 0 &&
-        (config_parse_tenant(&c->g, &c->plans, id, e->t.file, text, strlen(text), t, &d) != 0 ||
+        (config_parse_tenant(&c->g, &c->plans, id, file, text, strlen(text), t, &d) != 0 ||
          t->database != to || t->db_read_only != ro))
         rc = -EINVAL;
     changed = rc == 0 && (from != to || e->t.db_read_only != ro);
     if (changed)
-        rc = write_atomic(e->t.file, text);
+        rc = write_atomic(file, text);
     if (rc != 0) {
         char *msg = config_diag_join(&d);
-        snprintf(detail, sizeof detail, "%s: %s", e->t.file,
+        snprintf(detail, sizeof detail, "%s: %s", file,
                  rc == -EINVAL && msg && *msg ? msg : strerror(-rc));
         free(msg);
     }

@@ -336,19 +336,20 @@ void admin_migration_post(struct admin *a, const struct admin_caller *who, h2o_r
      * network rule derived for the server (docs/database.md) is the one
      * applied, and a rule that cannot reach it is refused here. */
     struct config_tenant *pt = calloc(1, sizeof *pt);
-    char *old = NULL, *text = malloc(8192), detail[1200] = "";
+    char *old = NULL, *text = malloc(8192), detail[1200] = "", file[CONFIG_TENANT_FILE_MAX];
+    config_tenant_file(&c->g, id, file, sizeof file);
     size_t len = 0;
     struct config_diag d = {0};
-    int rc = pt && text ? util_read_file(e->t.file, 4096, &old, &len) : -ENOMEM;
+    int rc = pt && text ? util_read_file(file, 4096, &old, &len) : -ENOMEM;
     if (rc == 0)
         rc = config_set_database_text(old, DB_POSTGRESQL, text, 8192);
     if (rc == 0 &&
-        (config_parse_tenant(&c->g, &c->plans, id, e->t.file, text, strlen(text), pt, &d) != 0 ||
+        (config_parse_tenant(&c->g, &c->plans, id, file, text, strlen(text), pt, &d) != 0 ||
          pt->database != DB_POSTGRESQL))
         rc = -EINVAL;
     if (rc != 0) {
         char *msg = config_diag_join(&d);
-        snprintf(detail, sizeof detail, "%.300s on postgresql: %.800s", e->t.file,
+        snprintf(detail, sizeof detail, "%.300s on postgresql: %.800s", file,
                  rc == -EINVAL && msg && *msg ? msg : strerror(-rc));
         free(msg);
     }

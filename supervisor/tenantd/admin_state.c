@@ -18,6 +18,7 @@
 #include "admin_state.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,7 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS desired ("
                              "  who TEXT NOT NULL,"
                              "  action TEXT NOT NULL,"
                              "  tenant TEXT NOT NULL DEFAULT '',"
-                             "  result TEXT NOT NULL);"
-                             "PRAGMA user_version = 1;";
+                             "  result TEXT NOT NULL);";
 
 static int state_path(const char *run_dir, char *buf, size_t n)
 {
@@ -109,6 +109,18 @@ int admin_state_open(const char *run_dir, struct admin_state **out, char *err, s
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+    /* Version 1, never lowered: later migrations are statedb_kv.c's. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *v = NULL;
+        bool fresh = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK &&
+                     sqlite3_step(v) == SQLITE_ROW && sqlite3_column_int(v, 0) < 1;
+        sqlite3_finalize(v);
+        if (fresh)
+            sqlite3_exec(st->db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+        rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db,
                                 "INSERT INTO audit (time, who, action, tenant, result) "

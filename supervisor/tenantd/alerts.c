@@ -6,6 +6,13 @@
  * the configuration recovers too, so nothing stays active forever). Restart
  * loops are seen from the tenant's `restarts` counter: each increase since
  * the last round is stamped with the round's time in a small ring.
+ *
+ * The active set is also in state.db (statedb_kv.h, kind "alert": one record
+ * per alert with its first-fired time), written when an alert fires or
+ * recovers, and loaded at start: a restart or an upgrade neither fires a
+ * held alert again nor forgets to send its recovery. A loaded alert is kept
+ * while its condition cannot be told yet (its tenant not started again, its
+ * storage not measured yet), then follows the usual rules.
  */
 #include "alerts.h"
 
@@ -15,11 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "acme.h"
 #include "backup.h"
 #include "config.h"
 #include "log.h"
 #include "offsite.h"
 #include "proxy.h"
+#include "statedb_kv.h"
 #include "storage.h"
 #include "sup.h"
 
@@ -41,7 +50,8 @@ struct active {
     enum alert_kind kind;
     time_t since;
     char detail[256];
-    bool held; /* seen in this round */
+    bool held;     /* seen in this round */
+    bool restored; /* loaded from state.db, its condition not evaluated since */
 };
 
 struct restarts {
@@ -82,6 +92,81 @@ static struct active *find_active(const char *tenant, enum alert_kind k)
     return NULL;
 }
 
+static struct active *add_active(void)
+{
+    if (A.n_act == A.cap_act) {
+        size_t cap = A.cap_act ? A.cap_act * 2 : 16;
+        struct active *na = realloc(A.act, cap * sizeof *na);
+        if (na == NULL)
+            return NULL;
+        A.act = na;
+        A.cap_act = cap;
+    }
+    struct active *a = &A.act[A.n_act++];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+static void persist(const struct active *a)
+{
+    json_t *v = json_pack("{s:I, s:s}", "since", (json_int_t)a->since, "detail", a->detail);
+    if (v != NULL)
+        statedb_kv_put("alert", a->tenant, kind_names[a->kind], v);
+    json_decref(v);
+}
+
+/* One record of state.db: an alert active when tenantd last ran. */
+static void load_one(void *arg, const char *tenant, const char *item, json_t *v)
+{
+    (void)arg;
+    int k = 0;
+    while (k < ALERT__COUNT && strcmp(kind_names[k], item) != 0)
+        k++;
+    json_t *since = json_object_get(v, "since"), *detail = json_object_get(v, "detail");
+    if (k == ALERT__COUNT || strlen(tenant) >= CONFIG_ID_MAX || !json_is_integer(since) ||
+        find_active(tenant, (enum alert_kind)k) != NULL) {
+        log_warn(NULL, "state.db: alert record (%.40s, %.40s) ignored", tenant, item);
+        return;
+    }
+    struct active *a = add_active();
+    if (a == NULL)
+        return;
+    snprintf(a->tenant, sizeof a->tenant, "%s", tenant);
+    a->kind = (enum alert_kind)k;
+    a->since = (time_t)json_integer_value(since);
+    a->restored = true;
+    snprintf(a->detail, sizeof a->detail, "%s",
+             json_is_string(detail) ? json_string_value(detail) : "");
+}
+
+/* A restored alert whose condition is not known yet (known false) stays
+ * active without a message; once known, the usual rules apply. */
+static void restored_known(const char *tenant, enum alert_kind k, bool known)
+{
+    struct active *a = find_active(tenant, k);
+    if (a == NULL || !a->restored)
+        return;
+    if (known)
+        a->restored = false;
+    else
+        a->held = true;
+}
+
+/* The tenant has been started again, or is meant to stay down. */
+static bool settled(const struct tenant_view *v)
+{
+    switch (v->state) {
+    case TS_STARTING:
+    case TS_BACKOFF:
+    case TS_STOPPING:
+        return false;
+    case TS_STOPPED:
+        return !v->desired_up;
+    default:
+        return true;
+    }
+}
+
 /* The condition (tenant, k) holds this round. */
 static void hold(const struct config_global *g, const char *tenant, enum alert_kind k,
                  const char *detail)
@@ -92,22 +177,16 @@ static void hold(const struct config_global *g, const char *tenant, enum alert_k
         snprintf(a->detail, sizeof a->detail, "%s", detail);
         return;
     }
-    if (A.n_act == A.cap_act) {
-        size_t cap = A.cap_act ? A.cap_act * 2 : 16;
-        struct active *na = realloc(A.act, cap * sizeof *na);
-        if (na == NULL)
-            return; /* tried again next round */
-        A.act = na;
-        A.cap_act = cap;
-    }
-    a = &A.act[A.n_act++];
-    memset(a, 0, sizeof *a);
+    a = add_active();
+    if (a == NULL)
+        return; /* tried again next round */
     snprintf(a->tenant, sizeof a->tenant, "%s", tenant);
     a->kind = k;
     a->since = time(NULL);
     a->held = true;
     snprintf(a->detail, sizeof a->detail, "%s", detail);
     log_warn(tenant[0] ? tenant : NULL, "alert %s: %s", kind_names[k], detail);
+    persist(a);
     alerts_send(g, tenant, k, "fired", detail, a->since);
 }
 
@@ -181,7 +260,12 @@ static void check_backup(const struct config_global *g, const struct tenant_view
         return;
     struct backup_info *list = NULL;
     size_t n = 0;
-    time_t newest = A.started; /* a tenant is given `late` from tenantd's start */
+    /* A tenant is given `late` from tenantd's start, unless the alert is
+     * already active (held before a restart): then from when it began. */
+    const struct active *a = find_active(v->id, ALERT_BACKUP_MISSED);
+    time_t newest = a != NULL ? a->since - (time_t)(late / 1000) : A.started;
+    if (a != NULL && newest > A.started)
+        newest = A.started;
     if (backup_list(dir, v->id, &list, &n, err, sizeof err) == 0 && n > 0 &&
         list[0].created > newest)
         newest = list[0].created;
@@ -193,6 +277,25 @@ static void check_backup(const struct config_global *g, const struct tenant_view
                  (int64_t)(now - newest), g->backup_every_ms / 1000);
         hold(g, v->id, ALERT_BACKUP_MISSED, d);
     }
+}
+
+/* A certificate tenantd obtained (ACME) with less than cert_expiry left:
+ * renewal starts at a third of its lifetime left, so this means renewals
+ * have been failing for a while. An operator's own tls_cert is not read. */
+static void check_cert(const struct config_global *g, const struct tenant_view *v)
+{
+    int64_t left;
+    bool have = acme_cert_expiry(v->id, &left);
+    if (have && g->alerts_cert_expiry_ms > 0 && left * 1000 < g->alerts_cert_expiry_ms) {
+        char d[160];
+        if (left > 0)
+            snprintf(d, sizeof d, "the certificate for %s expires in %" PRId64 " s", v->id, left);
+        else
+            snprintf(d, sizeof d, "the certificate for %s expired %" PRId64 " s ago", v->id, -left);
+        hold(g, v->id, ALERT_CERT_EXPIRY, d);
+    }
+    /* Known once the certificate's file was read, or when there is none to read. */
+    restored_known(v->id, ALERT_CERT_EXPIRY, have || !acme_enabled());
 }
 
 static void check_tenant(const struct config_global *g, const struct tenant_view *v)
@@ -210,16 +313,21 @@ static void check_tenant(const struct config_global *g, const struct tenant_view
         hold(g, v->id, ALERT_RESTART_LOOP, d);
     }
     struct storage_info si;
-    if (storage_lookup(v->id, &si) == 0 && si.limit_bytes > 0 && si.used_bytes >= 0 &&
+    bool measured = storage_lookup(v->id, &si) == 0 && si.used_bytes >= 0;
+    if (measured && si.limit_bytes > 0 &&
         si.used_bytes * 100 >= si.limit_bytes * (int64_t)g->alerts_storage_percent) {
         snprintf(d, sizeof d, "storage %" PRId64 " of %" PRId64 " bytes (%" PRId64 "%%)",
                  si.used_bytes, si.limit_bytes, si.used_bytes * 100 / si.limit_bytes);
         hold(g, v->id, ALERT_STORAGE, d);
     }
+    restored_known(v->id, ALERT_STORAGE, measured);
+    restored_known(v->id, ALERT_TENANT_FAILED, settled(v));
+    restored_known(v->id, ALERT_RESTART_LOOP, settled(v));
     if (v->state != TS_SUSPENDED)
         check_backup(g, v);
     if (offsite_failed(v->id, d, sizeof d))
         hold(g, v->id, ALERT_OFFSITE_FAILED, d);
+    check_cert(g, v);
 }
 
 static void round_once(void)
@@ -248,6 +356,7 @@ static void round_once(void)
             continue;
         }
         log_info(a->tenant[0] ? a->tenant : NULL, "alert %s recovered", kind_names[a->kind]);
+        statedb_kv_del("alert", a->tenant, kind_names[a->kind]);
         alerts_send(g, a->tenant, a->kind, "recovered", a->detail, a->since);
     }
     A.n_act = w;
@@ -276,6 +385,9 @@ int alerts_start(uv_loop_t *loop, struct sup *s, struct proxy *proxy)
     int rc = uv_timer_init(loop, &A.timer);
     if (rc < 0)
         return rc;
+    statedb_kv_each("alert", load_one, NULL);
+    if (A.n_act > 0)
+        log_info(NULL, "alerts: %zu active alert(s) carried over from state.db", A.n_act);
     A.running = true;
     uv_timer_start(&A.timer, on_timer, (uint64_t)sup_config(s)->g.alerts_check_ms, 0);
     return 0;

@@ -30,7 +30,7 @@ enum alert_kind {
     ALERT_STORAGE,           /* data dir at storage_percent of its limit or more */
     ALERT_BACKUP_MISSED,     /* no backup for backup_late ([backup] every > 0) */
     ALERT_PROXY_REFUSED,     /* the proxy's last configuration was refused */
-    ALERT_CERT_EXPIRY,       /* a certificate near expiry: defined for ACME, not raised yet */
+    ALERT_CERT_EXPIRY,       /* an ACME certificate with less than cert_expiry left (acme.h) */
     ALERT_OFFSITE_FAILED,    /* the last off-site copy or restore test failed (offsite.h) */
     ALERT__COUNT
 };
@@ -60,14 +60,16 @@ void alerts_send(const struct config_global *g, const char *tenant, enum alert_k
                  const char *event, const char *detail, time_t since);
 /* A mail of another module (reminders.c) through the same curl queue and
  * [mail] relay: message is the whole RFC 5322 text (headers, CRLF lines);
- * the envelope goes to `to` and, when cc is not NULL or "", to cc. done runs
+ * the envelope goes to `to` and to each non-empty cc[i] (at most
+ * ALERTS_MAIL_CC_MAX; the headers are the message's business). done runs
  * once on the loop with NULL or the error (also when tenantd stops), never
  * inside this call. -1 with err set when it cannot be queued (done will not
  * run). */
 typedef void (*alerts_mail_cb)(void *arg, const char *error);
-int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to, const char *cc,
-                const char *message, size_t len, alerts_mail_cb done, void *arg, char *err,
-                size_t errlen);
+#define ALERTS_MAIL_CC_MAX 3
+int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to,
+                const char *const *cc, size_t ncc, const char *message, size_t len,
+                alerts_mail_cb done, void *arg, char *err, size_t errlen);
 /* Kill what runs, drop what waits. */
 void alerts_send_stop(void);
 /* For alerts_send.c: record a delivery's outcome (error NULL when ok). */

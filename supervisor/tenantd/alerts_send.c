@@ -40,7 +40,8 @@ struct msg {
     enum alert_kind kind;
     char event[12];
     char url[CONFIG_HOST_MAX + 16]; /* webhook URL or smtp://relay */
-    char from[CONFIG_TEXT_MAX], to[CONFIG_TEXT_MAX], cc[CONFIG_TEXT_MAX];
+    char from[CONFIG_TEXT_MAX], to[CONFIG_TEXT_MAX];
+    char cc[ALERTS_MAIL_CC_MAX][CONFIG_TEXT_MAX]; /* "" when unused */
     alerts_mail_cb done; /* a mail of alerts_mail(): its outcome goes there */
     void *done_arg;
     char secret_file[CONFIG_PATH_MAX];
@@ -203,16 +204,18 @@ static int start_one(struct msg *m, char *err, size_t errlen)
                          "--",
                          m->url,
                          NULL};
-    char *argv_mail[] = {
-        "curl", "-sS",           "--max-time", "15", "--mail-from", m->from, "--mail-rcpt",
-        m->to,  "--upload-file", m->file,      "--", m->url,        NULL,    NULL,
-        NULL};
-    if (m->mail && m->cc[0]) { /* one more envelope recipient */
-        argv_mail[10] = "--mail-rcpt";
-        argv_mail[11] = m->cc;
-        argv_mail[12] = "--";
-        argv_mail[13] = m->url;
-    }
+    char *argv_mail[12 + 2 * ALERTS_MAIL_CC_MAX + 1] = {
+        "curl",        "-sS", "--max-time",    "15",   "--mail-from", m->from,
+        "--mail-rcpt", m->to, "--upload-file", m->file};
+    size_t na = 10;
+    for (size_t i = 0; m->mail && i < ALERTS_MAIL_CC_MAX; i++)
+        if (m->cc[i][0]) { /* one more envelope recipient */
+            argv_mail[na++] = "--mail-rcpt";
+            argv_mail[na++] = m->cc[i];
+        }
+    argv_mail[na++] = "--";
+    argv_mail[na++] = m->url;
+    argv_mail[na] = NULL;
     struct child_opts o = {.argv = m->mail ? argv_mail : argv_hook,
                            .timeout_ms = SEND_TIMEOUT_MS,
                            .log_label = "alert delivery (curl)"};
@@ -340,9 +343,9 @@ void alerts_send(const struct config_global *g, const char *tenant, enum alert_k
     pump();
 }
 
-int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to, const char *cc,
-                const char *message, size_t len, alerts_mail_cb done, void *arg, char *err,
-                size_t errlen)
+int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to,
+                const char *const *cc, size_t ncc, const char *message, size_t len,
+                alerts_mail_cb done, void *arg, char *err, size_t errlen)
 {
     if (!g->mail_relay[0] || !g->mail_from[0]) {
         snprintf(err, errlen, "[mail] relay and from are not set");
@@ -367,7 +370,8 @@ int alerts_mail(uv_loop_t *loop, const struct config_global *g, const char *to, 
     snprintf(m->url, sizeof m->url, "smtp://%s", g->mail_relay);
     snprintf(m->from, sizeof m->from, "%s", g->mail_from);
     snprintf(m->to, sizeof m->to, "%s", to);
-    snprintf(m->cc, sizeof m->cc, "%s", cc ? cc : "");
+    for (size_t i = 0; i < ncc && i < ALERTS_MAIL_CC_MAX; i++)
+        snprintf(m->cc[i], sizeof m->cc[i], "%s", cc[i] ? cc[i] : "");
     if (write_file(m, g, err, errlen) < 0) {
         free_msg(m);
         return -1;

@@ -347,3 +347,8 @@ void health_free(struct health *h)
     h->freeing = 1;
     uv_close((uv_handle_t *)&h->timer, timer_closed);
 }
+
+size_t health_footprint(bool probing)
+{
+    return sizeof(struct health) + (probing ? sizeof(struct link) : 0);
+}

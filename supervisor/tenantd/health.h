@@ -17,6 +17,7 @@
 #ifndef TENANTD_HEALTH_H
 #define TENANTD_HEALTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -51,6 +52,10 @@ void health_set_interval(struct health *h, int64_t interval_ms);
 
 /* Reset, then free once every handle is closed. */
 void health_free(struct health *h);
+
+/* Bytes one tenant's prober holds: the prober, and a connection only while
+ * a probe is on its way (the per-tenant memory figure). */
+size_t health_footprint(bool probing);
 
 /*
  * Parse one HTTP/1.x response head at the start of buf. Returns -1 when more

@@ -11,8 +11,9 @@
  * streams). on_alloc never offers more buffer than there are tokens, so a
  * read cannot overspend; when the bucket is empty it offers none, libuv
  * answers UV_ENOBUFS, and the stream stops reading and arms its own timer for
- * the moment a chunk's worth has refilled. A stream owns its pipe and timer
- * and is freed when both are closed.
+ * the moment a chunk's worth has refilled (the timer is allocated at a
+ * stream's first pause). A stream owns its pipe and timer and is freed when
+ * both are closed.
  */
 #include "logcap.h"
 
@@ -70,8 +71,10 @@ struct logcap {
 
 struct stream {
     uv_pipe_t pipe;
-    uv_timer_t resume; /* while paused: when the budget has refilled */
-    int open_handles;  /* pipe and timer; freed at 0 */
+    /* While paused: when the budget has refilled. Allocated at the first
+     * pause (most workers never spend their budget), then kept. */
+    uv_timer_t *resume;
+    int open_handles; /* pipe, and the timer once there is one; freed at 0 */
     bool paused;
     uint64_t paused_at_ms;
     struct logcap *lc;
@@ -294,29 +297,55 @@ static int open_log(struct logcap *lc)
     return 0;
 }
 
+/* How much of job[off..len) goes into the current file: all of it when it
+ * fits under rotate_bytes, else the whole lines that fit; 0 = rotate first.
+ * An empty file takes at least one line, however long, so a file never
+ * exceeds rotate_bytes but by a single line. */
+size_t logcap_take(const char *job, size_t off, size_t len, int64_t size, int64_t rotate_bytes)
+{
+    size_t left = len - off;
+    if (rotate_bytes <= 0 || size + (int64_t)left <= rotate_bytes)
+        return left;
+    int64_t room = rotate_bytes - size;
+    if (room > 0) {
+        const char *nl = memrchr(job + off, '\n', (size_t)room < left ? (size_t)room : left);
+        if (nl != NULL)
+            return (size_t)(nl - (job + off)) + 1;
+    }
+    if (size > 0)
+        return 0;
+    const char *nl = memchr(job + off, '\n', left);
+    return nl != NULL ? (size_t)(nl - (job + off)) + 1 : left;
+}
+
 static void job_run(uv_work_t *w)
 {
     struct logcap *lc = w->data;
     int rc = 0;
     if (lc->fd < 0 && (rc = open_log(lc)) < 0)
         goto cleanup;
-    if (lc->o.rotate_bytes > 0 && lc->size > 0 &&
-        lc->size + (int64_t)lc->job.len > lc->o.rotate_bytes) {
-        close(lc->fd);
-        lc->fd = -1;
-        if ((rc = rotate(lc)) < 0 || (rc = open_log(lc)) < 0)
-            goto cleanup;
-    }
+    /* Rotation at line boundaries inside the job too: a burst read at once
+     * is spread over the files instead of overfilling one. */
     for (size_t off = 0; off < lc->job.len;) {
-        ssize_t n = write(lc->fd, lc->job.p + off, lc->job.len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto cleanup;
+        size_t end = off + logcap_take(lc->job.p, off, lc->job.len, lc->size, lc->o.rotate_bytes);
+        if (end == off) {
+            close(lc->fd);
+            lc->fd = -1;
+            if ((rc = rotate(lc)) < 0 || (rc = open_log(lc)) < 0)
+                goto cleanup;
+            continue;
         }
-        off += (size_t)n;
-        lc->size += n;
+        while (off < end) {
+            ssize_t n = write(lc->fd, lc->job.p + off, end - off);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = -errno;
+                goto cleanup;
+            }
+            off += (size_t)n;
+            lc->size += n;
+        }
     }
 cleanup:
     if (rc < 0 && lc->fd >= 0) {
@@ -409,6 +438,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void stream_handle_closed(uv_handle_t *h)
 {
     struct stream *s = h->data;
+    if (h != (uv_handle_t *)&s->pipe)
+        free(h); /* the resume timer */
     if (--s->open_handles > 0)
         return;
     struct logcap *lc = s->lc;
@@ -427,7 +458,8 @@ static void stream_handle_closed(uv_handle_t *h)
 static void stream_close(struct stream *s)
 {
     uv_close((uv_handle_t *)&s->pipe, stream_handle_closed);
-    uv_close((uv_handle_t *)&s->resume, stream_handle_closed);
+    if (s->resume)
+        uv_close((uv_handle_t *)s->resume, stream_handle_closed);
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b);
@@ -454,11 +486,23 @@ static void pause_stream(struct stream *s)
     uint64_t ms = missing > 0 ? (uint64_t)((missing * 1000 + rate - 1) / rate) : 0;
     if (ms < RESUME_MIN_MS)
         ms = RESUME_MIN_MS;
+    if (!s->resume) {
+        if (!(s->resume = malloc(sizeof *s->resume))) {
+            /* Without a timer it would never read again: stop capturing
+             * this stream rather than leave the worker blocked on it. */
+            log_error(lc->tenant, "out of memory: no longer capturing the worker's %s", s->name);
+            stream_close(s);
+            return;
+        }
+        uv_timer_init(lc->loop, s->resume); /* cannot fail */
+        s->resume->data = s;
+        s->open_handles++;
+    }
     uv_read_stop((uv_stream_t *)&s->pipe);
     s->paused = true;
     s->paused_at_ms = uv_now(lc->loop);
     lc->st.pauses++;
-    uv_timer_start(&s->resume, on_resume, ms, 0);
+    uv_timer_start(s->resume, on_resume, ms, 0);
 }
 
 /* The line buffer grows by doubling from 128 bytes up to line_max: most
@@ -538,10 +582,8 @@ static int attach_one(struct logcap *lc, int fd, const char *name)
         close(fd);
         return rc;
     }
-    uv_timer_init(lc->loop, &s->resume); /* cannot fail */
     s->pipe.data = s;
-    s->resume.data = s;
-    s->open_handles = 2;
+    s->open_handles = 1;
     lc->refs++;
     lc->cur[strcmp(name, "stdout") == 0 ? 0 : 1] = s;
     rc = uv_pipe_open(&s->pipe, fd);
@@ -634,4 +676,9 @@ void logcap_close(struct logcap *lc)
     kick(lc);
     if (lc->refs == 0 && !lc->job_running && lc->pending.len == 0)
         maybe_free(lc);
+}
+
+size_t logcap_footprint(void)
+{
+    return sizeof(struct logcap) + 2 * sizeof(struct stream);
 }

@@ -3,7 +3,7 @@
  * <log_dir>/<id>.log (DESIGN.md "Logs"): each line prefixed with an ISO time
  * and the stream name, lines cut at line_max (and marked), at most rate_lines
  * lines per second (then one "N lines dropped" line), rotated by size into
- * .1 .. .3.
+ * .1 .. .3 at line boundaries: a file exceeds rotate_bytes by one line at most.
  *
  * Writing never blocks tenantd: lines go to an in-memory buffer, and one
  * write at a time per tenant runs on libuv's thread pool. When the disk is
@@ -69,6 +69,11 @@ int64_t logcap_rate_bytes(const struct logcap_opts *o);
  * 4 * len bytes; returns the bytes written. Pure. */
 size_t logcap_escape(const char *text, size_t len, char *out);
 
+/* The bytes of job[off..len) that go into a file of `size` bytes before it
+ * must rotate at rotate_bytes (0: none): whole lines only; 0 means rotate
+ * first; an empty file takes at least one line. Pure. */
+size_t logcap_take(const char *job, size_t off, size_t len, int64_t size, int64_t rotate_bytes);
+
 void logcap_stats(const struct logcap *lc, struct logcap_stats *st);
 
 /* The read ends of the current worker's pipes, -1 when closed: what an
@@ -83,5 +88,10 @@ void logcap_note(struct logcap *lc, const char *line);
 /* Stop capturing; what is buffered is still written, then everything is
  * freed. */
 void logcap_close(struct logcap *lc);
+
+/* Bytes of this module's structs that one running worker's capture holds
+ * (the capture and its two streams; the line and write buffers come and go
+ * with the output), for the per-tenant memory figure (tests/unit/tenantd/footprint.c). */
+size_t logcap_footprint(void);
 
 #endif

@@ -267,3 +267,8 @@ void notify_clean_status(const char *in, char *out, size_t n)
     }
     out[o] = '\0';
 }
+
+size_t notify_footprint(void)
+{
+    return sizeof(struct notify);
+}

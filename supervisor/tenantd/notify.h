@@ -56,6 +56,9 @@ void notify_drain(struct notify *n);
  * callback is never called again. The socket file is removed. */
 void notify_close(struct notify *n);
 
+/* sizeof the struct one tenant's notify socket holds (the per-tenant memory figure). */
+size_t notify_footprint(void);
+
 /* A STATUS= text made safe to show: control characters become spaces,
  * invalid UTF-8 bytes '?', cut at n - 1 bytes on a character boundary. */
 void notify_clean_status(const char *in, char *out, size_t n);

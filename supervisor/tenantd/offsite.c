@@ -10,6 +10,10 @@
  * restic gets -r <repository> --password-file <file> --no-cache, never a
  * shell. Snapshots are tagged tenant=<id> and grouped by host and tags, so
  * retention applies per tenant whatever the backup's file name.
+ *
+ * Each tenant's status (last copy and snapshot, last restore test and its
+ * result, last error) is recorded in state.db (statedb_kv.h, kind "offsite")
+ * when it changes and loaded at start, so it survives a restart or an upgrade.
  */
 #include "offsite.h"
 
@@ -28,6 +32,7 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
+#include "statedb_kv.h"
 #include "sup.h"
 #include "util.h"
 
@@ -96,6 +101,49 @@ static struct status *status_of(const char *id, bool create)
     return &S.st[S.nst++];
 }
 
+/* Record s in state.db: called on each change, never per tick. */
+static void persist(const struct status *s)
+{
+    json_t *v =
+        json_pack("{s:I, s:I, s:I, s:b, s:s, s:s}", "copied", (json_int_t)s->copied, "verified",
+                  (json_int_t)s->verified, "failed_at", (json_int_t)s->failed_at, "verified_ok",
+                  s->verified_ok, "snapshot", s->snapshot, "error", s->error);
+    if (v != NULL)
+        statedb_kv_put("offsite", s->id, "", v);
+    json_decref(v);
+}
+
+static time_t time_of(const json_t *v, const char *key)
+{
+    json_int_t t = json_integer_value(json_object_get(v, key));
+    return t > 0 ? (time_t)t : 0;
+}
+
+/* A record of a tenant still configured; the others are left out (and
+ * dropped from state.db, their tenant is gone). */
+static void load_one(void *arg, const char *id, const char *item, json_t *v)
+{
+    (void)arg;
+    (void)item;
+    if (config_find_tenant(sup_config(S.sup), id) == NULL) {
+        statedb_kv_del("offsite", id, NULL);
+        return;
+    }
+    struct status *s = status_of(id, true);
+    if (s == NULL)
+        return;
+    const char *snap = json_string_value(json_object_get(v, "snapshot"));
+    const char *err = json_string_value(json_object_get(v, "error"));
+    s->copied = time_of(v, "copied");
+    s->verified = time_of(v, "verified");
+    s->failed_at = time_of(v, "failed_at");
+    s->verified_ok = json_is_true(json_object_get(v, "verified_ok"));
+    /* Only the hex id restic printed is ever stored. */
+    snprintf(s->snapshot, sizeof s->snapshot, "%.*s",
+             snap ? (int)strspn(snap, "0123456789abcdef") : 0, snap ? snap : "");
+    snprintf(s->error, sizeof s->error, "%s", err ? err : "");
+}
+
 void offsite_check_config(const struct config_global *g, struct config_diag *d)
 {
     if (g->offsite_repository[0] == '\0')
@@ -133,6 +181,12 @@ static void pump(void);
 
 static void record_error(struct job *j, const char *err)
 {
+    /* A job cut short by tenantd's stop says nothing about the repository:
+     * the status (kept in state.db) stays as the last real outcome left it. */
+    if (S.loop == NULL || j->rc == -ECANCELED) {
+        log_info(j->id, "off-site %s abandoned: %s", j->verify ? "restore test" : "copy", err);
+        return;
+    }
     struct status *s = status_of(j->id, true);
     if (s == NULL)
         return;
@@ -142,6 +196,7 @@ static void record_error(struct job *j, const char *err)
         s->verified = s->failed_at;
         s->verified_ok = false;
     }
+    persist(s);
     log_error(j->id, "off-site %s failed: %s", j->verify ? "restore test" : "copy", err);
 }
 
@@ -230,6 +285,7 @@ static void verify_done(uv_work_t *w, int status)
         s->verified = time(NULL);
         s->verified_ok = true;
         s->error[0] = '\0';
+        persist(s);
         log_info(j->id, "off-site restore test passed");
     }
     finish(j);
@@ -298,6 +354,7 @@ static void on_child(void *arg, struct child_result *r)
                 snprintf(s->snapshot, sizeof s->snapshot, "%.*s", (int)(n < 64 ? n : 64), k);
             }
             s->error[0] = '\0';
+            persist(s);
         }
         log_info(j->id, "off-site copy written snapshot=%s", s ? s->snapshot : "?");
         if (j->g->offsite_keep_last <= 0 && j->g->offsite_keep_daily <= 0) {
@@ -562,6 +619,8 @@ int offsite_start(uv_loop_t *loop, struct sup *s)
         return rc;
     }
     S.timer_on = true;
+    if (S.nst == 0)
+        statedb_kv_each("offsite", load_one, NULL);
     arm();
     return 0;
 }

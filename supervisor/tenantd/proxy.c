@@ -75,6 +75,7 @@ static void maybe_finish(struct proxy *p)
     free(p->cand_pages.id);
     free(p->live_pages.id);
     free(p->ext_previous);
+    proxy_errlog_close(p);
     free(p);
     if (done)
         done(arg);

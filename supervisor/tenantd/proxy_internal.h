@@ -3,7 +3,8 @@
  * and the functions one file calls in another. proxy.c applies a change
  * (render, stage, test, swap, reload) and owns start and stop;
  * proxy_files.c renders the candidate and writes the suspended pages;
- * proxy_nginx.c supervises the managed nginx. Nothing outside these files
+ * proxy_nginx.c supervises the managed nginx; proxy_errlog.c captures its
+ * error log. Nothing outside these files
  * includes it: the rest of tenantd sees proxy.h.
  */
 #ifndef TENANTD_PROXY_INTERNAL_H
@@ -68,8 +69,9 @@ struct proxy {
     pid_t adopted_pid;
     int adopted_pidfd;
     uv_poll_t adopted_poll;
-    struct backoff bo;  /* nginx's deaths since its last stable run */
-    int64_t backoff_ms; /* the delay before the next restart */
+    struct logcap *errlog; /* nginx's stderr into <log_dir>/nginx.log (proxy_errlog.c) */
+    struct backoff bo;     /* nginx's deaths since its last stable run */
+    int64_t backoff_ms;    /* the delay before the next restart */
 
     /* The apply in progress and what is live. */
     bool applying, dirty;
@@ -122,5 +124,21 @@ pid_t proxy_nginx_pid(const struct proxy *p);
 /* On proxy_stop: SIGTERM, then SIGKILL after STOP_GRACE_MS; nginx_tm is
  * closed once the master is reaped. */
 void proxy_nginx_stop(struct proxy *p);
+
+/* proxy_errlog.c: nginx's stderr on a pipe, captured into <log_dir>/nginx.log
+ * within the log budget (logcap.h). */
+struct logcap_opts;
+void proxy_errlog_opts(const struct config_global *g, struct logcap_opts *o);
+int proxy_errlog_path(const struct proxy *p, char *buf, size_t n);
+/* A new pipe for the next nginx: its read end captured; returns the write end
+ * (close-on-exec, to hand to the spawn) or -errno. */
+int proxy_errlog_pipe(struct proxy *p);
+/* After the spawn, before closing wfd: make nginx's end non-blocking. */
+void proxy_errlog_spawned(int wfd);
+/* Upgrade: hand the read end over as o["nginx_log_fd"]; take it back. */
+int proxy_errlog_export(struct proxy *p, json_t *o);
+void proxy_errlog_adopt(struct proxy *p, const json_t *o);
+/* At the proxy's end: the capture finishes writing and frees itself. */
+void proxy_errlog_close(struct proxy *p);
 
 #endif

@@ -139,14 +139,15 @@ void proxy_nginx_ensure(struct proxy *p)
     if (p->mode != PROXY_MANAGED || p->stopping || p->nginx_running || p->nginx_waiting)
         return;
     if (util_path_fmt(live, sizeof live, "%s/live/%s", p->prefix, PROXY_MAIN_FILE) < 0 ||
-        util_path_fmt(logp, sizeof logp, "%s/nginx.log", p->log_dir) < 0 ||
+        proxy_errlog_path(p, logp, sizeof logp) < 0 ||
         util_path_fmt(pfx, sizeof pfx, "%s/", p->prefix) < 0)
         return;
     if (stat(live, &st) < 0)
         return; /* no configuration has passed yet */
-    fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    /* Its stdout and stderr: a pipe tenantd reads into nginx.log (proxy_errlog.c). */
+    fd = proxy_errlog_pipe(p);
     if (fd < 0) {
-        log_error(NULL, "proxy: cannot open %s: %s", logp, strerror(errno));
+        log_error(NULL, "proxy: cannot capture nginx's error log %s: %s", logp, strerror(-fd));
         p->backoff_ms = backoff_on_crash(&p->bo, &nginx_backoff, 0, 0);
         nginx_schedule_restart(p);
         return;
@@ -174,6 +175,8 @@ void proxy_nginx_ensure(struct proxy *p)
     opt.flags = UV_PROCESS_DETACHED;
     p->nginx.data = p;
     r = uv_spawn(p->loop, &p->nginx, &opt);
+    if (r == 0)
+        proxy_errlog_spawned(fd);
     close(fd);
     p->handles++;
     p->nginx_handle_open = true;
@@ -263,6 +266,7 @@ bool proxy_nginx_adopt(struct proxy *p)
     p->nginx_running = true;
     p->nginx_started_ms = uv_now(p->loop);
     uv_poll_start(&p->adopted_poll, UV_READABLE, on_adopted_exit);
+    proxy_errlog_adopt(p, o);
     log_info(NULL, "proxy: nginx pid=%d taken over from the previous image", (int)pid);
     return true;
 }
@@ -284,7 +288,8 @@ int proxy_upgrade_export(struct proxy *p, json_t *state)
     if (fd < 0)
         return 0; /* the next image starts its own */
     json_object_set_new(o, "nginx_pid", json_integer(pid));
-    return upgrade_keep_fd(o, "nginx_pidfd", fd);
+    int r = upgrade_keep_fd(o, "nginx_pidfd", fd);
+    return r < 0 ? r : proxy_errlog_export(p, o);
 }
 
 static void nginx_exited(struct proxy *p, pid_t pid, int64_t status, int sig)

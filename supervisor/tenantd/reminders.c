@@ -35,6 +35,7 @@ struct job {
     enum job_state state;
     char tenant[CONFIG_ID_MAX];
     char id[48];
+    char msgid[256];           /* the mail's Message-ID, the ledger's key */
     struct usage_fetch *fetch; /* J_MARKING */
 };
 
@@ -100,8 +101,10 @@ static void mark(struct job *j)
     char token[USAGE_TOKEN_LEN + 1], path[96];
     int port = 0;
     j->state = J_UNMARKED;
-    if (target(j->tenant, &port, token, sizeof token) < 0)
+    if (target(j->tenant, &port, token, sizeof token) < 0) {
+        log_warn(j->tenant, "reminder %s: the worker is not running; told next round", j->id);
         return;
+    }
     snprintf(path, sizeof path, "/internal/reminders/%s/sent", j->id);
     int rc = usage_fetch_request(R.loop, port, token, "POST", path, FETCH_TIMEOUT_MS, on_marked, j,
                                  &j->fetch);
@@ -125,33 +128,65 @@ static void on_mailed(void *arg, const char *error)
     }
     R.sent++;
     log_info(j->tenant, "reminder %s: mailed", j->id);
+    /* On disk before the worker is told: a restart from here on reports it
+     * again instead of mailing it again. */
+    if (reminders_ledger_put(j->tenant, j->msgid) < 0)
+        log_error(j->tenant,
+                  "reminder %s: mailed, but state.db cannot record it (%s): a restart of "
+                  "tenantd before the worker records it would mail it again",
+                  j->id, reminders_ledger_error());
     mark(j);
 }
 
-static void send_one(const struct config_global *g, const char *tenant, const char *firm,
-                     const char *language, const struct reminder *r)
+static struct job *job_new(const char *tenant, const struct reminder *r, const char *msgid)
 {
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    snprintf(j->tenant, sizeof j->tenant, "%s", tenant);
+    snprintf(j->id, sizeof j->id, "%s", r->id);
+    snprintf(j->msgid, sizeof j->msgid, "%s", msgid);
+    j->next = R.jobs;
+    R.jobs = j;
+    return j;
+}
+
+static void send_one(const struct config_global *g, const struct reminder_firm *f,
+                     const struct reminder *r)
+{
+    const char *tenant = f->tenant;
     struct job *j = job_find(tenant, r->id);
+    char msgid[256];
     if (j != NULL) {
         if (j->state == J_UNMARKED)
             mark(j);
         return;
     }
-    size_t len = 0;
-    char *msg = reminder_message(r, firm, language, g->mail_from, time(NULL), &len);
-    j = calloc(1, sizeof *j);
-    if (msg == NULL || j == NULL) {
-        free(msg);
-        free(j);
+    reminder_message_id(tenant, r, g->mail_from, msgid, sizeof msgid);
+    int had = reminders_ledger_has(tenant, msgid);
+    if (had < 0)
+        log_warn(tenant, "reminder %s: state.db cannot be read (%s); mailing it", r->id,
+                 reminders_ledger_error());
+    if (had > 0) { /* mailed before a restart, never recorded by the worker */
+        log_info(tenant, "reminder %s: already mailed (state.db), reporting it to the worker",
+                 r->id);
+        if ((j = job_new(tenant, r, msgid)) != NULL)
+            mark(j);
         return;
     }
-    snprintf(j->tenant, sizeof j->tenant, "%s", tenant);
-    snprintf(j->id, sizeof j->id, "%s", r->id);
+    size_t len = 0;
+    char *msg = reminder_message(r, f, time(NULL), &len);
+    j = msg != NULL ? job_new(tenant, r, msgid) : NULL;
+    if (j == NULL) {
+        free(msg);
+        return;
+    }
     j->state = J_MAILING;
-    j->next = R.jobs;
-    R.jobs = j;
     char err[256];
-    if (alerts_mail(R.loop, g, r->to, r->cc, msg, len, on_mailed, j, err, sizeof err) < 0) {
+    const char *cc[REMINDER_CC_MAX];
+    for (size_t i = 0; i < r->ncc; i++)
+        cc[i] = r->cc[i];
+    if (alerts_mail(R.loop, g, r->to, cc, r->ncc, msg, len, on_mailed, j, err, sizeof err) < 0) {
         R.failed++;
         log_warn(tenant, "reminder %s: the mail cannot be queued: %s", r->id, err);
         job_free(j);
@@ -194,12 +229,20 @@ static void on_listed(void *arg, int result, const char *body, size_t len)
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     json_t *arr = json_object_get(j, "reminders");
     json_t *lang = json_object_get(j, "language");
+    json_t *tz = json_object_get(j, "timezone");
     if (!json_is_array(arr) || (lang != NULL && !json_is_string(lang) && !json_is_null(lang))) {
         bad_answer(tenant, j == NULL ? "not JSON" : "not an object with a \"reminders\" array");
         json_decref(j);
         return;
     }
     const struct config_global *g = &sup_config(R.sup)->g;
+    struct reminder_firm f = {
+        .tenant = tenant,
+        .name = name,
+        .language = json_is_string(lang) ? json_string_value(lang) : "fr",
+        .timezone = json_is_string(tz) ? json_string_value(tz) : "",
+        .from = g->mail_from,
+    };
     size_t i, done = 0;
     json_t *v;
     json_array_foreach(arr, i, v)
@@ -211,7 +254,7 @@ static void on_listed(void *arg, int result, const char *body, size_t len)
             bad_answer(tenant, why);
             continue;
         }
-        send_one(g, tenant, name, json_is_string(lang) ? json_string_value(lang) : "fr", &r);
+        send_one(g, &f, &r);
         done++;
     }
     json_decref(j);
@@ -260,6 +303,12 @@ int reminders_start(uv_loop_t *loop, struct sup *s)
     int rc = uv_timer_init(loop, &R.timer);
     if (rc < 0)
         return rc;
+    char err[512];
+    if (reminders_ledger_open(sup_config(s)->g.run_dir, err, sizeof err) < 0)
+        log_error(NULL,
+                  "reminders: %s; a restart of tenantd may mail a reminder the worker had "
+                  "not recorded yet a second time",
+                  err);
     R.running = true;
     uv_timer_start(&R.timer, on_timer, (uint64_t)sup_config(s)->g.mail_reminders_every_ms, 0);
     return 0;
@@ -272,6 +321,7 @@ void reminders_stop(void)
     R.running = false;
     uv_timer_stop(&R.timer);
     uv_close((uv_handle_t *)&R.timer, NULL);
+    reminders_ledger_close();
     while (R.polls) {
         usage_fetch_cancel(R.polls->fetch);
         poll_free(R.polls);

@@ -1,7 +1,8 @@
 /*
  * sup_cgroup.c — tenantd's own place in a cgroup v2 hierarchy: a leaf for
  * itself, so the tenants' cgroups below its own can get controllers, and the
- * cleanup of the tenants' parent at stop.
+ * cleanup of the tenants' parent at stop; the folders of a tenant's cgroup
+ * and of its worker generations, rebuilt when needed rather than stored.
  *
  * What it does not do: a tenant's cgroup (the jail creates and joins it).
  */
@@ -80,4 +81,46 @@ void sup_cgroup_parent_cleanup(struct sup *s)
             rmdir(dirs[i]);
         }
     }
+}
+
+int sup_tenant_cgroup(const struct tenant *t, struct cgroup_tenant *buf)
+{
+    const struct sup *s = t->s;
+    if (!s->root || s->cgsys.mode == CGROUP_NONE)
+        return -ENOENT;
+    return cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, buf);
+}
+
+int sup_gen_cgroup(const struct sup *s, const char *id, const char *gen, struct cgroup_tenant *buf)
+{
+    char spec[CGROUP_PATH_MAX];
+    if (!s->root || s->cgsys.mode == CGROUP_NONE || !gen[0])
+        return -ENOENT;
+    if ((size_t)snprintf(spec, sizeof spec, "%s/%s", s->cg_parent, id) >= sizeof spec)
+        return -ENAMETOOLONG;
+    return cgroup_tenant_paths(&s->cgsys, spec, gen, buf);
+}
+
+const struct cgroup_tenant *sup_watch_cgroup(const struct exit_watch *w, struct cgroup_tenant *buf)
+{
+    if (!w->have_cg)
+        return NULL;
+    if (w->cg_left)
+        return w->cg_left;
+    if (!w->t || sup_gen_cgroup(w->t->s, w->t->id, w->gen, buf) < 0)
+        return NULL;
+    return buf;
+}
+
+void sup_watch_detach(struct exit_watch *w)
+{
+    if (w->t && w->have_cg && !w->cg_left) {
+        w->cg_left = malloc(sizeof *w->cg_left);
+        if (!w->cg_left || sup_gen_cgroup(w->t->s, w->t->id, w->gen, w->cg_left) < 0) {
+            free(w->cg_left);
+            w->cg_left = NULL;
+            w->have_cg = false;
+        }
+    }
+    w->t = NULL;
 }

@@ -44,15 +44,18 @@ enum timer_kind { TM_NONE = 0, TM_READY, TM_GRACE, TM_BACKOFF, TM_COOLDOWN };
 
 /* One generation of a tenant's worker: its process and, as root with
  * cgroups, its own child of the tenant's cgroup (limits are on the tenant's;
- * docs/isolation.md "Overlapping restarts"). */
+ * docs/isolation.md "Overlapping restarts"). The cgroup's folders are not
+ * stored (2.5 KiB per worker): sup_watch_cgroup() rebuilds them. */
 struct exit_watch {
     uv_poll_t poll;
     int pidfd;
     pid_t pid;
     struct tenant *t; /* NULL once the tenant no longer waits for it */
-    bool have_cg;
-    struct cgroup_tenant cg; /* <cg_parent>/<id>/<generation> */
-    char gen[32];            /* the generation's name, kept across an upgrade */
+    bool have_cg;     /* it runs in <cg_parent>/<id>/<gen> */
+    char gen[32];     /* the generation's name, kept across an upgrade */
+    /* Set by sup_watch_detach() only: the folders of a watch its tenant
+     * left behind (t NULL), which can no longer be rebuilt from t. Owned. */
+    struct cgroup_tenant *cg_left;
 };
 
 /* A worker killed because it could not be watched, until it is reaped. */
@@ -95,8 +98,9 @@ struct tenant {
     struct logcap *logcap;
     bool have_uid;
     uid_t uid;
-    bool have_cgroup; /* root with cgroups: where the jail puts the worker */
-    struct cgroup_tenant cgroup;
+    /* Root with cgroups: the jail puts the worker in <cg_parent>/<id>
+     * (sup_tenant_cgroup() rebuilds the folders, they are not stored). */
+    bool have_cgroup;
 
     /* The previous generation during an overlapping restart (passed socket
      * only): it serves while the new one starts (state starting, prev set,
@@ -138,9 +142,9 @@ struct tenant {
     /* Issue 18: starts an operator caused (start, restart, resume, a changed
      * file) are counted apart from the supervisor's own restarts. */
     int operator_restarts;
-    bool op_pending;            /* the next spawn is an operator's */
-    char worker_status[128];    /* the last STATUS= of this worker, cleaned; "" at each spawn */
-    char notify_error[256];     /* the last refused notify message (MAINPID=), "" when none */
+    bool op_pending;          /* the next spawn is an operator's */
+    char worker_status[128];  /* the last STATUS= of this worker, cleaned; "" at each spawn */
+    const char *notify_error; /* the last refused notify message (MAINPID=; a constant), or NULL */
     bool notify_foreign_logged; /* said once per spawn that a non-main sender was ignored */
     char last_exit[48];
     char state_reason[256];
@@ -269,5 +273,17 @@ bool sup_transient_note(struct tenant *t, int err);
 /* sup_cgroup.c: tenantd's own cgroup v2 leaf and its cleanup. */
 void sup_cgroup_v2_setup(struct sup *s);
 void sup_cgroup_parent_cleanup(struct sup *s);
+/* sup_cgroup.c: cgroup folders rebuilt on demand (they are needed only at
+ * spawn, exit, status and cleanup, so a thousand tenants do not keep 5 KiB
+ * of paths each). Pure: from s->cgsys, s->cg_parent, the id and the
+ * generation. sup_gen_cgroup: <cg_parent>/<id>/<gen>; 0 or -errno. */
+int sup_tenant_cgroup(const struct tenant *t, struct cgroup_tenant *buf);
+int sup_gen_cgroup(const struct sup *s, const char *id, const char *gen, struct cgroup_tenant *buf);
+/* The folders of w's generation: buf filled, or w's own copy when its
+ * tenant left it; NULL when it has none. */
+const struct cgroup_tenant *sup_watch_cgroup(const struct exit_watch *w, struct cgroup_tenant *buf);
+/* The tenant no longer waits for w (shutdown's last resort): w keeps its
+ * cgroup's folders (a heap copy) for its exit, and t is cleared. */
+void sup_watch_detach(struct exit_watch *w);
 
 #endif

@@ -48,6 +48,7 @@ static void watch_closed(uv_handle_t *h)
 {
     struct exit_watch *w = h->data;
     close(w->pidfd);
+    free(w->cg_left);
     free(w);
 }
 
@@ -90,12 +91,11 @@ void sup_on_notify(void *arg, pid_t sender, unsigned flags, const char *status)
         /* Refused: the worker is pid 1 of its pid namespace, and when it exits
          * the kernel ends every process in it, so a daemonizing worker cannot
          * be followed to another main pid. */
-        if (!t->notify_error[0])
+        if (!t->notify_error)
             log_error(t->id, "MAINPID= refused: the worker must stay in the foreground");
-        snprintf(t->notify_error, sizeof t->notify_error,
-                 "MAINPID= refused: the worker is pid 1 of its own pid namespace and its exit "
-                 "ends every process in it, so it must not daemonize (run it in the "
-                 "foreground)");
+        t->notify_error = "MAINPID= refused: the worker is pid 1 of its own pid namespace and its "
+                          "exit ends every process in it, so it must not daemonize (run it in "
+                          "the foreground)";
     }
     if ((flags & NOTIFY_WATCHDOG) && t->pid > 0)
         t->alive_at = sup_now_ms(t->s);
@@ -479,17 +479,18 @@ static int do_spawn(struct tenant *t)
         goto cleanup;
     }
 
-    if (s->root && s->cgsys.mode != CGROUP_NONE && !t->have_cgroup)
-        t->have_cgroup = cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, &t->cgroup) == 0;
+    /* Only whether the folders can be named is kept; they are rebuilt where
+     * needed (sup_cgroup.c). */
+    struct cgroup_tenant cgbuf;
+    if (!t->have_cgroup)
+        t->have_cgroup = sup_tenant_cgroup(t, &cgbuf) == 0;
     /* Each generation runs in its own child of the tenant's cgroup, so that
      * two of them can overlap under the tenant's one set of limits. */
-    char gen[32], gspec[CGROUP_PATH_MAX];
-    struct cgroup_tenant gcg;
+    char gen[32];
     bool have_gcg = false;
     snprintf(gen, sizeof gen, "g%08x-%llu", s->gen_base, (unsigned long long)++t->gens);
-    if (t->have_cgroup &&
-        (size_t)snprintf(gspec, sizeof gspec, "%s/%s", s->cg_parent, t->id) < sizeof gspec)
-        have_gcg = cgroup_tenant_paths(&s->cgsys, gspec, gen, &gcg) == 0;
+    if (t->have_cgroup)
+        have_gcg = sup_gen_cgroup(s, t->id, gen, &cgbuf) == 0;
 
     /* [worker] command is an argv (quoted words, no shell; checked at parse time). */
     char argbuf[CONFIG_PATH_MAX], *worker_argv[ARGV_MAX_WORDS + 1] = {worker, NULL};
@@ -534,8 +535,6 @@ static int do_spawn(struct tenant *t)
     w->pidfd = r.pidfd;
     w->pid = r.pid;
     w->have_cg = have_gcg;
-    if (have_gcg)
-        w->cg = gcg;
     snprintf(w->gen, sizeof w->gen, "%s", gen);
     w->t = t;
     w->poll.data = w;
@@ -643,8 +642,9 @@ static void prev_exited(struct tenant *t, pid_t pid, int rc, int code, int sig, 
         log_warn(t->id, "previous worker pid=%d exited %s while its successor starts", (int)pid,
                  how);
     }
-    if (t->have_cgroup && !t->watch)
-        cgroup_tenant_remove(&t->cgroup);
+    struct cgroup_tenant cg;
+    if (t->have_cgroup && !t->watch && sup_tenant_cgroup(t, &cg) == 0)
+        cgroup_tenant_remove(&cg);
     sup_states_changed(t->s);
     if (t->s->shutting_down)
         sup_maybe_shutdown_done(t->s);
@@ -671,12 +671,13 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
         return;
     uv_close((uv_handle_t *)&w->poll, watch_closed);
     uint64_t ooms = 0;
-    bool gen_oom =
-        sig == SIGKILL && w->have_cg && cgroup_tenant_oom_kills(&w->cg, &ooms) == 0 && ooms > 0;
-    if (w->have_cg) {
+    struct cgroup_tenant cgbuf;
+    const struct cgroup_tenant *gcg = sup_watch_cgroup(w, &cgbuf);
+    bool gen_oom = sig == SIGKILL && gcg && cgroup_tenant_oom_kills(gcg, &ooms) == 0 && ooms > 0;
+    if (gcg) {
         /* Whatever the worker left behind in its generation's cgroup goes
          * with it, and the empty cgroup is removed. */
-        if (cgroup_tenant_kill(&w->cg) < 0 || cgroup_tenant_remove(&w->cg) < 0)
+        if (cgroup_tenant_kill(gcg) < 0 || cgroup_tenant_remove(gcg) < 0)
             log_warn(t ? t->id : NULL, "cgroup of pid %d still holds processes after it exited",
                      (int)w->pid);
     }
@@ -707,8 +708,8 @@ void sup_on_exit_readable(uv_poll_t *h, int status, int events)
     bool oom = gen_oom;
     /* The tenant's cgroup goes when no generation is left in it (the jail
      * makes it again, with the current limits, at each start). */
-    if (t->have_cgroup && !t->prev)
-        cgroup_tenant_remove(&t->cgroup);
+    if (t->have_cgroup && !t->prev && sup_tenant_cgroup(t, &cgbuf) == 0)
+        cgroup_tenant_remove(&cgbuf);
     if (rc < 0)
         snprintf(t->last_exit, sizeof t->last_exit, "unknown (%s)", strerror(-rc));
     else if (oom)

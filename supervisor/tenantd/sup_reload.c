@@ -108,8 +108,8 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (status_changed)
         t->goal = sup_goal_of_status(t->cfg.status);
     backoff_reset(&t->bo);
-    t->op_pending = true;      /* a changed file is an operator's restart */
-    t->notify_error[0] = '\0'; /* judged afresh with the new command */
+    t->op_pending = true;   /* a changed file is an operator's restart */
+    t->notify_error = NULL; /* judged afresh with the new command */
     if (t->goal == GOAL_UP && t->state == TS_IDLE && sup_idle_applies(t)) {
         /* No worker to restart: the next connection starts one with it. */
         log_info(t->id, "config changed: idle, the next worker starts with it");

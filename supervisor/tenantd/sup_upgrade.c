@@ -140,13 +140,10 @@ static int adopt_worker(struct tenant *t, json_t *o)
     w->t = t;
     w->poll.data = w;
     snprintf(w->gen, sizeof w->gen, "%s", json_string_value(json_object_get(o, "gen")) ?: "");
-    char dir[CONFIG_PATH_MAX], spec[CGROUP_PATH_MAX], secret[128];
-    if (s->root && s->cgsys.mode != CGROUP_NONE) {
-        t->have_cgroup = cgroup_tenant_paths(&s->cgsys, s->cg_parent, t->id, &t->cgroup) == 0;
-        if (t->have_cgroup && w->gen[0] &&
-            (size_t)snprintf(spec, sizeof spec, "%s/%s", s->cg_parent, t->id) < sizeof spec)
-            w->have_cg = cgroup_tenant_paths(&s->cgsys, spec, w->gen, &w->cg) == 0;
-    }
+    char dir[CONFIG_PATH_MAX], secret[128];
+    struct cgroup_tenant cgbuf;
+    t->have_cgroup = sup_tenant_cgroup(t, &cgbuf) == 0;
+    w->have_cg = t->have_cgroup && sup_gen_cgroup(s, t->id, w->gen, &cgbuf) == 0;
     /* An exit during the exec is seen at once: the poll is readable. */
     uv_poll_start(&w->poll, UV_READABLE, sup_on_exit_readable);
     t->watch = w;

@@ -106,7 +106,7 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     v->restarts = t->restarts;
     v->operator_restarts = t->operator_restarts;
     snprintf(v->worker_status, sizeof v->worker_status, "%s", t->worker_status);
-    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error);
+    snprintf(v->notify_error, sizeof v->notify_error, "%s", t->notify_error ? t->notify_error : "");
     v->wakeups = t->wakeups;
     v->idle_after_ms = t->have_cfg ? t->cfg.idle_after_ms : 0;
     snprintf(v->last_exit, sizeof v->last_exit, "%s", t->last_exit);
@@ -122,10 +122,12 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
     /* With a cgroup, every process of the tenant counts (a prefork server's
      * workers too), and the CPU of those gone since its creation. */
     uint64_t mem = 0, usec = 0;
-    if (v->pid > 0 && t->have_cgroup && cgroup_tenant_memory(&t->cgroup, &mem) == 0) {
+    struct cgroup_tenant cg;
+    if (v->pid > 0 && t->have_cgroup && sup_tenant_cgroup(t, &cg) == 0 &&
+        cgroup_tenant_memory(&cg, &mem) == 0) {
         v->rss_bytes = mem;
         v->from_cgroup = true;
-        if (cgroup_tenant_cpu_usec(&t->cgroup, &usec) == 0)
+        if (cgroup_tenant_cpu_usec(&cg, &usec) == 0)
             v->cpu_seconds = (double)usec / 1e6;
     }
     if (t->logcap != NULL) {

@@ -250,7 +250,7 @@ void sup_tenant_release(struct tenant *t)
     t->health = NULL;
     if (t->prev) {
         /* Only at shutdown's last resort: its exit is reaped, not awaited. */
-        t->prev->t = NULL;
+        sup_watch_detach(t->prev);
         t->prev = NULL;
     }
     uv_close((uv_handle_t *)&t->fsm_timer, tenant_handle_closed);
@@ -425,7 +425,7 @@ static void on_shutdown_timer(uv_timer_t *h)
         if (fsm_has_process(t->state)) {
             log_error(t->id, "worker pid=%d did not exit: leaving it behind", (int)t->pid);
             if (t->watch)
-                t->watch->t = NULL;
+                sup_watch_detach(t->watch);
             t->watch = NULL;
             t->pid = 0;
             t->state = TS_STOPPED;
@@ -433,7 +433,7 @@ static void on_shutdown_timer(uv_timer_t *h)
         if (t->prev) {
             log_error(t->id, "previous worker pid=%d did not exit: leaving it behind",
                       (int)t->prev->pid);
-            t->prev->t = NULL;
+            sup_watch_detach(t->prev);
             t->prev = NULL;
         }
     }

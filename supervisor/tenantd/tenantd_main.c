@@ -32,6 +32,7 @@
 #include "config.h"
 #include "log.h"
 #include "offsite.h"
+#include "statedb_kv.h"
 #include "pg_admin.h"
 #include "pg_stats.h"
 #include "proxy.h"
@@ -470,6 +471,11 @@ int main(int argc, char **argv)
      * running; configuration errors are reported by the proxy itself. */
     if (rc == 0) {
         char perr[512] = "";
+        /* Before the modules that load their status from it (statedb_kv.h). */
+        if (statedb_kv_open(sup_config(dm.sup)->g.run_dir, perr, sizeof perr) < 0)
+            log_error(NULL, "alert, certificate and off-site status will not survive a restart: %s",
+                      perr);
+        perr[0] = '\0';
         int prc = proxy_start(dm.loop, dm.sup, &dm.proxy, perr, sizeof perr);
         if (prc < 0)
             log_error(NULL, "cannot start the proxy: %s", perr[0] ? perr : strerror(-prc));
@@ -536,6 +542,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(dm.loop, UV_RUN_DEFAULT);
+    statedb_kv_close();
     sup_free(dm.sup);
     if (uv_loop_close(dm.loop) != 0)
         log_debug(NULL, "the loop still had handles at exit");

@@ -62,7 +62,15 @@ const STRINGS = {
     ical_title: 'Agenda des délais (iCal)', ical_hint: 'Abonnez votre agenda à cette adresse secrète ; elle ne s’affiche qu’une fois.',
     ical_create: 'Créer ou renouveler l’adresse', ical_revoke: 'Révoquer l’adresse',
     export_json: 'Export JSON', export_html: 'Export lisible', erase: 'Effacer',
-    erase_basis: 'Base de l’effacement (ex. demande du client, art. 17 RGPD) :'
+    erase_basis: 'Base de l’effacement (ex. demande du client, art. 17 RGPD) :',
+    responsible: 'Responsable', fallback: 'Suppléant', people: 'Responsable : {r} · suppléant : {f}',
+    reminders_title: 'Rappels d’échéance par e-mail', reminders_mode: 'Mes rappels',
+    reminders_mode_firm: 'Délais du cabinet', reminders_mode_custom: 'Mes propres délais',
+    reminders_mode_off: 'Aucun rappel', reminders_leads: 'Délais', save: 'Enregistrer',
+    reminders_hint: 'Ex. 7d, 48h, morning (8 h le jour même) ; heure du cabinet.',
+    reminders_state: 'Rappels envoyés : {list} (fuseau {tz})', reminders_off: 'Vous ne recevez aucun rappel par e-mail.',
+    reminders_firm_title: 'Délais de rappel du cabinet',
+    reminders_enforce: 'Imposer ces délais à tous (chacun peut en ajouter, pas les retirer)'
   },
   en: {
     plan: 'Plan', logout: 'Sign out', login_title: 'Sign in to your workspace',
@@ -121,7 +129,15 @@ const STRINGS = {
     ical_title: 'Deadline calendar (iCal)', ical_hint: 'Subscribe your calendar to this secret address; it is shown only once.',
     ical_create: 'Create or renew the address', ical_revoke: 'Revoke the address',
     export_json: 'JSON export', export_html: 'Readable export', erase: 'Erase',
-    erase_basis: 'Basis of the erasure (e.g. the client\'s request, GDPR art. 17):'
+    erase_basis: 'Basis of the erasure (e.g. the client\'s request, GDPR art. 17):',
+    responsible: 'Responsible', fallback: 'Fallback', people: 'Responsible: {r} · fallback: {f}',
+    reminders_title: 'Deadline reminders by e-mail', reminders_mode: 'My reminders',
+    reminders_mode_firm: 'The firm\'s lead times', reminders_mode_custom: 'My own lead times',
+    reminders_mode_off: 'No reminders', reminders_leads: 'Lead times', save: 'Save',
+    reminders_hint: 'e.g. 7d, 48h, morning (8:00 on the day); the firm\'s time zone.',
+    reminders_state: 'Reminders sent: {list} ({tz} time)', reminders_off: 'You receive no reminder e-mails.',
+    reminders_firm_title: 'The firm\'s reminder lead times',
+    reminders_enforce: 'Require these for everyone (each may add, not remove)'
   },
 };
 const LANG = STRINGS[document.documentElement.lang] ? document.documentElement.lang : 'fr';
@@ -481,8 +497,23 @@ function sortDeadlines(list) {
     (URGENCY_ORDER[a.urgency] ?? 5) - (URGENCY_ORDER[b.urgency] ?? 5));
 }
 
+/* An admin chooses a deadline's responsible lawyer and fallback among the
+ * firm's users (only admins may list them). */
+async function loadPeople() {
+  if (!me || me.role !== 'admin') return;
+  const users = rows(await api('GET', '/api/users'), 'users').filter((u) => u.active !== false);
+  for (const [id, blank] of [['deadline-responsible', me.username], ['deadline-fallback', '—']]) {
+    const sel = $(id);
+    const keep = sel.value;
+    sel.replaceChildren(el('option', { value: '' }, blank),
+      ...users.map((u) => el('option', { value: String(u.id) }, u.username)));
+    sel.value = keep;
+  }
+}
+
 async function loadDeadlines() {
   if (!deadlineTypes.length) await loadDeadlineTypes();
+  await loadPeople().catch((e) => showError(e.message));
   const list = sortDeadlines(rows(await api('GET', '/api/deadlines'), 'deadlines'));
   const tb = $('deadlines-list');
   tb.replaceChildren();
@@ -500,7 +531,9 @@ async function loadDeadlines() {
         await loadDeadlines();
       }) }, T('mark_done'));
     tb.append(el('tr', {}, el('td', {}, el('strong', {}, deadlineText(d))),
-      el('td', {}, badge(d.urgency, 'urgency_')), proc, el('td', {}, d.description || ''),
+      el('td', {}, badge(d.urgency, 'urgency_')), proc,
+      el('td', {}, d.description || '', el('div', { class: 'hint' },
+        fill('people', { r: d.responsible || '—', f: d.fallback || '—' }))),
       el('td', { class: 'num' }, action)));
   }
 }
@@ -513,6 +546,10 @@ $('deadline-form').addEventListener('submit', (ev) => {
   guarded(async () => {
     const body = { type: f.type.value, notification_date: f.notification_date.value, description: f.description.value };
     if (f.notification_time.value) body.notification_time = f.notification_time.value;
+    if (me && me.role === 'admin') {
+      if (f.responsible.value) body.responsible_user_id = Number(f.responsible.value);
+      if (f.fallback.value) body.fallback_user_id = Number(f.fallback.value);
+    }
     const d = await api('POST', '/api/deadlines', body);
     showResult(d);
     f.description.value = '';
@@ -653,8 +690,50 @@ async function loadSecurity() {
   if (me && me.role === 'admin') {
     const fs = await api('GET', '/api/firm/settings');
     $('totp-required').checked = !!fs.totp_required;
+    $('firm-reminders-leads').value = (fs.reminder_leads || []).join(', ');
+    $('firm-reminders-enforced').checked = !!fs.reminder_leads_enforced;
   }
+  await loadReminders();
 }
+
+function leadList(text) {
+  return String(text || '').split(/[\s,;]+/).filter(Boolean);
+}
+
+async function loadReminders() {
+  const r = await api('GET', '/api/me/reminders');
+  $('reminders-mode').value = r.mode;
+  $('reminders-leads').value = (r.leads || r.effective_leads || []).join(', ');
+  $('reminders-leads').disabled = r.mode !== 'custom';
+  $('reminders-state').textContent = r.effective_leads.length
+    ? fill('reminders_state', { list: r.effective_leads.join(', '), tz: r.timezone || '' })
+    : T('reminders_off');
+}
+
+$('reminders-mode').addEventListener('change', (ev) => {
+  $('reminders-leads').disabled = ev.target.value !== 'custom';
+});
+
+$('reminders-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    const body = { mode: f.mode.value };
+    if (f.mode.value === 'custom') body.leads = leadList(f.leads.value);
+    await api('PUT', '/api/me/reminders', body);
+    await loadReminders();
+  }, f.querySelector('button[type=submit]'));
+});
+
+$('firm-reminders-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  guarded(async () => {
+    await api('PUT', '/api/firm/settings',
+      { reminder_leads: leadList(f.leads.value), reminder_leads_enforced: f.enforced.checked });
+    await loadSecurity();
+  }, f.querySelector('button[type=submit]'));
+});
 
 $('totp-enable').addEventListener('click', (ev) => guarded(async () => {
   const r = await api('POST', '/api/me/totp');

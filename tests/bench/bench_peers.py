@@ -15,14 +15,17 @@ the supervisor's RSS, its CPU over BENCH_IDLE seconds of idle, a crash
 (SIGKILL) → that tenant answering again from a new process, a reload of one
 tenant (its file changed) → answering from a new process, the tenants' PSS
 per tenant; the ratio peer/tenantd per figure; the load average before and
-after. Then tenantd's RSS at 10/100/1000 tenants (the per-tenant slope), and
+after. Then the sizeof of tenantd's per-tenant structs (the unit test
+tenantd_footprint, when built) and tenantd's RSS at 10/100/1000 tenants (the
+per-tenant slope), and
 one tenant's requests/s through tenantd's managed nginx versus direct, on
 /healthz and /api/billing/usage (bench_peers_proxy.py).
 
 Figures only, never a pass/fail on a number: a run that cannot bring its
 tenants up within a bounded time says so and goes on. Loopback only; every
 process started here is stopped by pid; the roots under /var/tmp are removed.
-Environment: BENCH_IDLE=30 (s), BENCH_ROUNDS=1, BENCH_SYSTEMS=emperor,own,worker,
+Environment: BENCH_IDLE=30 (s), BENCH_ROUNDS=1, BENCH_SYSTEMS=emperor,own,worker (""
+for none: only the RSS slope and nginx),
 BENCH_RSS_N="10 100 1000", BENCH_PROXY=1, BENCH_WRK_DURATION=5s, BENCH_PROXY_ROUNDS=3,
 BENCH_BOOT_DEADLINE=180 (s), BENCH_TEMPLATES (another proxy templates folder).
 """
@@ -30,6 +33,7 @@ import os
 import resource
 import selectors
 import socket
+import subprocess
 import sys
 import time
 
@@ -230,7 +234,17 @@ def table(n, results):
     sys.stdout.flush()
 
 
+def footprint(builddir):
+    # The unit test tests/unit/tenantd/footprint.c prints the sizeof of the
+    # per-tenant structs; shown beside the measured slope when it is built.
+    exe = os.path.join(builddir, "tests", "tenantd_footprint")
+    if os.access(exe, os.X_OK):
+        out = subprocess.run([exe], capture_output=True, text=True, timeout=60).stdout
+        print("\n" + "\n".join(ln for ln in out.splitlines() if not ln.startswith("[")))
+
+
 def rss_slope(builddir, counts):
+    footprint(builddir)
     print("\ntenantd RSS by tenant count (tenant-worker, after start-up):")
     prev = None
     for n in counts:
@@ -260,11 +274,12 @@ def main():
     ns = [int(x) for x in sys.argv[2:]] or [100, 1000]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    keys = os.environ.get("BENCH_SYSTEMS", "emperor,own,worker").split(",")
+    # BENCH_SYSTEMS="" skips the side-by-side tables (e.g. for the RSS slope only).
+    keys = [k for k in os.environ.get("BENCH_SYSTEMS", "emperor,own,worker").split(",") if k]
     print(f"bench_peers: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, {os.uname().release}, load {loadavg()}; "
           f"{ROUNDS} round(s), idle {IDLE:.0f} s")
-    for n in ns:
+    for n in ns if keys else []:
         for rnd in range(ROUNDS):
             order = keys[rnd % len(keys):] + keys[:rnd % len(keys)]
             res = {}

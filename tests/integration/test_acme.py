@@ -286,6 +286,49 @@ def test_acme_issues_serves_refuses_and_renews(root, pebble_for):
     assert not [f for f in os.listdir(os.path.join(acme_dir, "live")) if f.startswith("dupont.")]
 
 
+def test_cert_expiry_alert_fires_once_and_recovers(root, pebble_for):
+    """[alerts] cert_expiry: a certificate with less than that left is an alert
+    (webhook, /v1/alerts), once; when it no longer holds, one recovered notice."""
+    from test_alerts import Hook, secret_file
+    hook = Hook()
+    try:
+        pb = pebble_for(root)
+        tls_port = ports_outside(root, 1)
+        # pebble's certificates live LIFETIME_S seconds: less than a day left.
+        alerts = {"webhook": f"http://127.0.0.1:{hook.port}/hook",
+                  "webhook_secret_file": secret_file(root), "check_every": "200ms",
+                  "cert_expiry": "1d"}
+        root.write_global(
+            proxy={"mode": "managed", "tls_port": str(tls_port)},
+            acme={"enabled": "true", "directory": pb.directory, "email": "ops@example.org",
+                  "ca_bundle": str(pb.ca), "retry_min": "20s", "retry_max": "1m",
+                  "timeout": "30s"},
+            alerts=alerts)
+        add(root, "dupont")
+        add(root, "martin")
+        root.start()
+
+        def kinds(tid):
+            return [j["event"] for _, _, j in hook.events("cert_expiry") if j["tenant"] == tid]
+        wait_for(lambda: cert_of(root, "dupont")["state"] == "valid", timeout=30,
+                 what="dupont's certificate")
+        wait_for(lambda: kinds("dupont") == ["fired"], timeout=15, what="the alert")
+        [(_, _, j)] = [e for e in hook.events("cert_expiry") if e[2]["tenant"] == "dupont"]
+        assert j["detail"].startswith("the certificate for dupont expire"), j
+        active = {(a["tenant"], a["kind"]) for a in root.get("/v1/alerts").json()["active"]}
+        assert ("dupont", "cert_expiry") in active
+
+        # Turned off: the condition no longer holds, one recovered notice each.
+        root.write_global(alerts={"cert_expiry": "0"})
+        root.tenantctl("reload")
+        wait_for(lambda: kinds("dupont") == ["fired", "recovered"], timeout=15,
+                 what="the recovery")
+        active = {(a["tenant"], a["kind"]) for a in root.get("/v1/alerts").json()["active"]}
+        assert not [a for a in active if a[1] == "cert_expiry"], active
+    finally:
+        hook.close()
+
+
 def test_check_warns_past_the_weekly_limit(root):
     """tenantd -n: more per-subdomain certificates than the CA's weekly limit."""
     root.write_global(acme={"enabled": "true", "directory": "https://127.0.0.1:1/dir",

@@ -19,7 +19,7 @@ from tenantd_test.worker import WORKER, Worker
 
 TABLES = ["users", "sessions", "login_attempts", "ceseda_analyses", "invoices",
           "invoice_items", "deadlines", "monthly_usage", "user_totp", "recovery_codes",
-          "ical_feeds", "firm_settings", "audit_logs", "reminders_sent"]
+          "ical_feeds", "firm_settings", "audit_logs", "reminders_sent", "user_reminders"]
 
 
 @pytest.fixture

@@ -176,7 +176,9 @@ def test_worker_lists_due_reminders_and_records_them_sent(worker):
     # Only the 48 h one: the 7-day one is overtaken, the other deadline not due.
     assert [x["id"] for x in got["reminders"]] == [f"{hours['id']}-48h"]
     one = got["reminders"][0]
-    assert one["to"] == "maitre@dupont.example" and one["cc"] == "contact@cabinet-dupont.fr"
+    assert one["to"] == "maitre@dupont.example" and one["cc"] == ["contact@cabinet-dupont.fr"]
+    assert one["to_role"] == "responsible" and one["responsible"] == "maitre@dupont.example"
+    assert one["responsible_status"] == "ok"
     assert one["deadline_at"] == hours["deadline_at"] and "L. 921-2" in one["reference"]
     assert one["title"] == hours["label"] and one["lead"] == "48h"
 
@@ -184,7 +186,7 @@ def test_worker_lists_due_reminders_and_records_them_sent(worker):
         r = worker.request("POST", f"/internal/reminders/{hours['id']}-48h/sent", headers=good)
         assert r.status == 200, r.text
     assert listed(t)["reminders"] == []
-    for bad in (f"{hours['id']}-2h", "99999-48h", "x-48h"):
+    for bad in (f"{hours['id']}-0h", f"{hours['id']}-91d", "99999-48h", "x-48h"):
         r = worker.request("POST", f"/internal/reminders/{bad}/sent", headers=good)
         assert r.status == 404, (bad, r.text)
     assert worker.request("POST", f"/internal/reminders/{week['id']}-7d/sent").status == 401
@@ -192,7 +194,7 @@ def test_worker_lists_due_reminders_and_records_them_sent(worker):
     # A week ahead, the other deadline's latest due lead is the morning of.
     later = [x["id"] for x in listed(t + 8 * 86400)["reminders"]
              if x["deadline_id"] == week["id"]]
-    assert later == [f"{week['id']}-day"]
+    assert later == [f"{week['id']}-morning"]
     # Done deadlines are not reminded.
     r = worker.request("PATCH", f"/api/deadlines/{week['id']}", {"status": "done"}, token=lawyer)
     assert r.status == 200, r.text

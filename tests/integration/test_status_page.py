@@ -21,6 +21,9 @@ from tenantd_test import ARTIFACTS, REPO, UnixHTTPConnection, http_request, wait
 PAGE = os.path.join(REPO, "templates", "admin", "index.html")
 STATES = ("running", "starting", "stopping", "backoff", "failed", "stopped", "suspended", "idle")
 ACTIONS = ("start", "stop", "restart", "suspend", "resume", "offboard", "history", "hide")
+# supervisor/tenantd/alerts.c's kinds, each named on the page in both languages.
+ALERT_KINDS = ("tenant_failed", "restart_loop", "storage_near_limit", "backup_missed",
+               "proxy_config_refused", "cert_expiry", "offsite_failed")
 
 
 # ---- every string in both languages -------------------------------------------------------
@@ -58,6 +61,7 @@ def missing_keys(text):
     used |= {f"state_{s}" for s in STATES} | {f"act_{a}" for a in ACTIONS}
     used |= {f"confirm_{a}" for a in ("stop", "suspend", "offboard")}
     used |= {f"chart_{c}" for c in ("memory", "cpu", "requests", "restarts")}
+    used |= {f"alert_{k}" for k in ALERT_KINDS}
     assert set(langs) == {"en", "fr"}
     out = {}
     for lang, d in langs.items():
@@ -367,6 +371,60 @@ def test_status_page_in_chromium(root, browser):
     sw, iw = no_sideways_scroll(d)
     assert sw <= iw, (sw, iw)
     shot(d, "status-page-en-1280.png")
+
+
+def test_active_alerts_on_the_status_page(root, browser):
+    """Active alerts (GET /v1/alerts) are listed on the page, the kind in the
+    reader's language, and leave it when their condition clears."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from tenantd_test import helper
+    root.write_global(alerts={"check_every": "200ms"})
+    port = root.add_tenant("crash", name="Cabinet Crash",
+                           worker={"command": helper("exit78"), "socket": "passed"})
+    root.add_tenant("dupont", worker={"command": helper("miniworker"), "socket": "passed"})
+    root.start(wait_ids=["dupont"])
+    root.wait_state("crash", "failed")
+    wait_for(lambda: [a for a in root.get("/v1/alerts").json()["active"]
+                      if a["tenant"] == "crash" and a["kind"] == "tenant_failed"],
+             what="crash's alert")
+
+    d = browser
+    wait = WebDriverWait(d, 20, ignored_exceptions=(StaleElementReferenceException,))
+
+    def text(css):
+        return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).text or " ").strip()
+
+    set_view(d, 1280, "fr-FR,fr;q=0.9")
+    d.get(f"http://127.0.0.1:{root.admin_port}/")
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "token").send_keys(root.token())
+    d.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(lambda d: d.find_element(By.ID, "alerts-section").is_displayed())
+    row = "#alerts tr[data-kind=tenant_failed][data-tenant=crash]"
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
+    assert text("#alerts-section h2") == "Alertes en cours"
+    assert text(f"{row} td.kind") == "client en échec"
+    assert text(f"{row} td.detail").startswith("the tenant is failed")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d [0-2]\d:[0-5]\d:[0-5]\d", text(f"{row} td.time"))
+    assert text("#alert-deliveries").startswith("Messages d'alerte : 0 envoyés")
+    shot(d, "status-page-alerts-fr.png")
+    Select(d.find_element(By.ID, "lang")).select_by_value("en")
+    wait.until(lambda d: text(f"{row} td.kind") == "tenant failed")
+    set_view(d, 390)
+    wait.until(lambda d: d.execute_script("return window.innerWidth") == 390)
+    wait.until(lambda d: no_sideways_scroll(d)[0] <= 390)
+    shot(d, "status-page-alerts-en-390.png")
+
+    # Fixed: the tenant runs again, the alert recovers and leaves the page.
+    root.add_tenant("crash", port=port, name="Cabinet Crash",
+                    worker={"command": helper("miniworker"), "socket": "passed"})
+    root.tenantctl("reload")
+    root.tenantctl("start", "crash")
+    root.wait_state("crash", "running")
+    wait.until(lambda d: not d.find_element(By.ID, "alerts-section").is_displayed())
+    assert not d.find_elements(By.CSS_SELECTOR, row)
 
 
 def test_history_survives_an_upgrade_in_place(root):

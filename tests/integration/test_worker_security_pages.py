@@ -3,7 +3,7 @@ The firm's page for the second factor and the calendar feed, in a real
 browser (headless Chromium through Selenium): enrol from the otpauth URI the
 page shows as text, confirm with a code computed here (RFC 6238), see the
 recovery codes, make the iCal URL; then sign in again, the page asking for
-the code.
+the code. And the reminder lead times, the firm's and the user's own.
 """
 import time
 import urllib.parse
@@ -15,6 +15,7 @@ from tenantd_test.worker import Worker
 
 pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -66,3 +67,46 @@ def test_enrol_and_sign_in_with_a_code(worker, browser):
     find(By.ID, "login-submit").click()
     wait.until(lambda d: d.find_element(By.ID, "who").text.startswith("maitre"))
     assert find(By.ID, "app-error").text == ""
+
+
+def test_reminder_lead_times_from_the_page(worker, browser):
+    """The admin sets the firm's lead times and their own from the security
+    tab; the API then says what the page set."""
+    pw = worker.create_admin("maitre")
+    worker.start()
+    wait = WebDriverWait(browser, 15)
+    find = browser.find_element
+    browser.get(f"http://127.0.0.1:{worker.port}/")
+    wait.until(lambda d: d.find_element(By.ID, "username").is_displayed())
+    find(By.ID, "username").send_keys("maitre")
+    find(By.ID, "password").send_keys(pw)
+    find(By.ID, "login-submit").click()
+    wait.until(lambda d: d.find_element(By.ID, "who").text != "")
+    find(By.CSS_SELECTOR, "#tabs [data-tab=security]").click()
+    wait.until(lambda d: "7d, 48h, morning" in d.find_element(By.ID, "reminders-state").text)
+    assert "Europe/Paris" in find(By.ID, "reminders-state").text
+
+    leads = find(By.ID, "firm-reminders-leads")
+    assert leads.get_attribute("value") == "7d, 48h, morning"
+    leads.clear()
+    leads.send_keys("72h, morning")
+    find(By.CSS_SELECTOR, "#firm-reminders-form button[type=submit]").click()
+    wait.until(lambda d: "72h, morning" in d.find_element(By.ID, "reminders-state").text)
+
+    Select(find(By.ID, "reminders-mode")).select_by_value("custom")
+    own = find(By.ID, "reminders-leads")
+    own.clear()
+    own.send_keys("24h")
+    find(By.CSS_SELECTOR, "#reminders-form button[type=submit]").click()
+    wait.until(lambda d: d.find_element(By.ID, "reminders-state").text.startswith(
+        "Reminders sent: 24h"))
+    Select(find(By.ID, "reminders-mode")).select_by_value("off")
+    find(By.CSS_SELECTOR, "#reminders-form button[type=submit]").click()
+    wait.until(lambda d: d.find_element(By.ID, "reminders-state").text ==
+               "You receive no reminder e-mails.")
+    assert find(By.ID, "app-error").text == ""
+
+    token = worker.login("maitre", pw)
+    firm = worker.get("/api/firm/settings", token=token).json()
+    assert firm["reminder_leads"] == ["72h", "morning"]
+    assert worker.get("/api/me/reminders", token=token).json()["mode"] == "off"

@@ -132,7 +132,11 @@ def classify(root, pid, tenants):
             rel = target[len(prefix):]
             e.kind = rel
             parts = rel.split("/")
-            if len(parts) == 2 and parts[0] == "logs" and parts[1].endswith(".log"):
+            if rel == "logs/nginx.log":
+                # The managed nginx's error log, written by tenantd's capture
+                # ("nginx" is a reserved tenant id).
+                e.owner, e.kind = "proxy", "nginx error log"
+            elif len(parts) == 2 and parts[0] == "logs" and parts[1].endswith(".log"):
                 tid = parts[1][:-4]
                 e.owner, e.kind = f"tenant {tid}", "log file"
                 if tid not in ids:

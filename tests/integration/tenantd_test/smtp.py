@@ -11,6 +11,11 @@ class SmtpSink:
 
     def __init__(self):
         self.mails = []
+        # hold(): answer the next messages' DATA only at release(), so a test
+        # can act between the client sending a mail and its 250.
+        self.held = []
+        self._go = threading.Event()
+        self._go.set()
         sink = self
 
         class H(socketserver.StreamRequestHandler):
@@ -39,7 +44,11 @@ class SmtpSink:
                             if not chunk or chunk == b".\r\n":
                                 break
                             data += chunk
-                        sink.mails.append(dict(env, data=data.decode("utf-8", "replace")))
+                        mail = dict(env, data=data.decode("utf-8", "replace"))
+                        if not sink._go.is_set():
+                            sink.held.append(mail)
+                            sink._go.wait(60)
+                        sink.mails.append(mail)
                         self.wfile.write(b"250 queued\r\n")
                     elif up == "QUIT":
                         self.wfile.write(b"221 bye\r\n")
@@ -52,6 +61,13 @@ class SmtpSink:
         self.port = self.srv.server_address[1]
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
+    def hold(self):
+        self._go.clear()
+
+    def release(self):
+        self._go.set()
+
     def close(self):
+        self._go.set()
         self.srv.shutdown()
         self.srv.server_close()

@@ -72,6 +72,24 @@ static void byte_budget(void **state)
     assert_int_equal(logcap_rate_bytes(&o), LOGCAP_RATE_MIN);
 }
 
+/* Rotation inside one write: whole lines up to rotate_bytes, then rotate. */
+static void take_splits_at_line_boundaries(void **state)
+{
+    (void)state;
+    const char job[] = "aaaa\nbbbb\ncccc\n"; /* three lines of 5 bytes */
+    size_t len = sizeof job - 1;
+    assert_int_equal(logcap_take(job, 0, len, 0, 0), len);   /* no rotation */
+    assert_int_equal(logcap_take(job, 0, len, 100, 0), len); /* no rotation, big file */
+    assert_int_equal(logcap_take(job, 0, len, 0, 15), len);  /* fits exactly */
+    assert_int_equal(logcap_take(job, 0, len, 0, 12), 10);   /* two lines fit */
+    assert_int_equal(logcap_take(job, 0, len, 3, 12), 5);    /* one line fits */
+    assert_int_equal(logcap_take(job, 0, len, 8, 12), 0);    /* none: rotate first */
+    assert_int_equal(logcap_take(job, 0, len, 12, 12), 0);   /* full */
+    assert_int_equal(logcap_take(job, 5, len, 0, 5), 5);     /* from an offset */
+    assert_int_equal(logcap_take(job, 0, len, 0, 3), 5);     /* an empty file takes a line */
+    assert_int_equal(logcap_take("no newline", 0, 10, 0, 3), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -79,6 +97,7 @@ int main(void)
         cmocka_unit_test(terminal_escapes_are_escaped),
         cmocka_unit_test(invalid_utf8_is_escaped_byte_by_byte),
         cmocka_unit_test(byte_budget),
+        cmocka_unit_test(take_splits_at_line_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
