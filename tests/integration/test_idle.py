@@ -343,10 +343,13 @@ def test_a_third_party_worker_that_implements_idle_after(root):
 def test_an_idle_tenant_stays_idle_across_an_upgrade(root):
     """tenantctl upgrade (re-exec in place) hands the idle tenant's socket to
     the new image, which watches it again: still idle, no worker, the same
-    wake-up counter, and the next connection wakes it."""
+    wake-up counter, and the next connection wakes it; a tenant that never
+    ran a worker (booted idle) too."""
     with_napper(root)
     port = root.add_tenant("napup", plan="napper")
+    never = root.add_tenant("napnever", plan="napper")
     root.start(wait_ids=[])
+    root.wait_state("napnever", "idle")
     root.wait_state("napup", "idle", timeout=15)
     assert direct(port, "/").status == 200
     root.wait_state("napup", "idle", timeout=15)
@@ -356,6 +359,12 @@ def test_an_idle_tenant_stays_idle_across_an_upgrade(root):
     assert s["state"] == "idle" and s["pid"] is None and s["wakeups"] == 1, s
     assert "upgrade: idle, its socket watched again" in root.log()
     assert not workers_of("napup")
+    # One that never ran a worker stays so, its socket handed over too.
+    s = root.status("napnever")
+    assert s["state"] == "idle" and s["pid"] is None and s["wakeups"] == 0, s
+    assert not workers_of("napnever")
+    assert direct(never, "/").status == 200
+    assert root.wait_state("napnever", "running")["wakeups"] == 1
     assert direct(port, "/").status == 200
     s = root.wait_state("napup", "running")
     assert s["wakeups"] == 2 and s["restarts"] == 0
