@@ -370,7 +370,7 @@ static int cmp_entry(const void *key, const void *elem)
 
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id)
 {
-    if (c == NULL || id == NULL)
+    if (c == NULL || id == NULL || c->n_tenants == 0)
         return NULL;
     /* Sorted by id (list_tenant_files): the proxy looks up every tenant at
      * each render, so a scan would cost N^2 at 10,000 tenants. */

@@ -70,7 +70,7 @@ bool config_reuse_entry(const struct config *prev, const char *name, const struc
 {
     char id[CONFIG_ID_MAX];
     size_t n = strlen(name);
-    if (n <= 4 || n - 4 >= sizeof(id))
+    if (n <= 4 || n - 4 >= sizeof(id) || prev->n_tenants == 0)
         return false;
     memcpy(id, name, n - 4);
     id[n - 4] = '\0';
