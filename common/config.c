@@ -265,6 +265,12 @@ static void cross_check(struct config *cfg, struct config_diag *d)
 
 int config_load(const char *global_path, struct config **out, struct config_diag *d)
 {
+    return config_reload(global_path, NULL, out, d);
+}
+
+int config_reload(const char *global_path, const struct config *prev, struct config **out,
+                  struct config_diag *d)
+{
     struct config *cfg;
     char **names = NULL;
     size_t n = 0;
@@ -274,11 +280,23 @@ int config_load(const char *global_path, struct config **out, struct config_diag
     cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return -ENOMEM;
-    if (config_load_global(global_path, &cfg->g, d) < 0 ||
-        config_load_plans(&cfg->g, &cfg->plans, d) < 0) {
+    /* Each stamp is taken before its file is read: a change in between is
+     * seen as a change at the next reload. */
+    int64_t now = config_now_ns();
+    config_stamp_take(global_path, now, &cfg->global_st);
+    if (config_load_global(global_path, &cfg->g, d) < 0) {
         ret = -EINVAL;
         goto out;
     }
+    config_stamp_take(cfg->g.plans, now, &cfg->plans_st);
+    if (config_load_plans(&cfg->g, &cfg->plans, d) < 0) {
+        ret = -EINVAL;
+        goto out;
+    }
+    /* A tenant's entry depends on its file, the global file and the plans. */
+    bool reuse = prev != NULL && strcmp(prev->g.path, cfg->g.path) == 0 &&
+                 config_stamp_same(&prev->global_st, &cfg->global_st) &&
+                 config_stamp_same(&prev->plans_st, &cfg->plans_st);
     /*
      * A tenants folder that cannot be listed is fatal, even when missing: read
      * as "no tenants", it would stop every running worker on a reload.
@@ -305,8 +323,12 @@ int config_load(const char *global_path, struct config **out, struct config_diag
         if (util_path_join(path, sizeof(path), cfg->g.tenants_dir, names[i]) < 0) {
             config_safe_name(path, sizeof(path), names[i]);
             config_diag_add(&one, "%s: the path is too long", path);
-        } else if (config_load_tenant(&cfg->g, &cfg->plans, path, &e->t, &one) == 0) {
-            e->valid = true;
+        } else {
+            config_stamp_take(path, now, &e->st);
+            if (reuse && config_reuse_entry(prev, names[i], &e->st, e, &one))
+                cfg->reused++;
+            else if (config_load_tenant(&cfg->g, &cfg->plans, path, &e->t, &one) == 0)
+                e->valid = true;
         }
         util_strlcpy(e->id, e->t.id, sizeof(e->id));
         if (!e->valid) {
@@ -314,6 +336,8 @@ int config_load(const char *global_path, struct config **out, struct config_diag
             for (size_t k = 0; k < one.n; k++)
                 config_diag_add(d, "%s", one.lines[k]);
         }
+        e->own_valid = e->valid;
+        e->own_error_len = e->error ? strlen(e->error) : 0;
         config_diag_clear(&one);
     }
     cross_check(cfg, d);
@@ -339,9 +363,23 @@ void config_free(struct config *c)
     free(c);
 }
 
+static int cmp_entry(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct config_tenant_entry *)elem)->id);
+}
+
 const struct config_tenant_entry *config_find_tenant(const struct config *c, const char *id)
 {
-    for (size_t i = 0; c != NULL && id != NULL && i < c->n_tenants; i++)
+    if (c == NULL || id == NULL || c->n_tenants == 0)
+        return NULL;
+    /* Sorted by id (list_tenant_files): the proxy looks up every tenant at
+     * each render, so a scan would cost N^2 at 10,000 tenants. */
+    const struct config_tenant_entry *e =
+        bsearch(id, c->tenants, c->n_tenants, sizeof(*c->tenants), cmp_entry);
+    if (e != NULL)
+        return e;
+    /* An entry whose path was too long has no id, which breaks the order. */
+    for (size_t i = 0; i < c->n_tenants; i++)
         if (strcmp(c->tenants[i].id, id) == 0)
             return &c->tenants[i];
     return NULL;

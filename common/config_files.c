@@ -416,9 +416,17 @@ int config_parse_tenant(const struct config_global *g, const struct config_plans
     return c.nerr ? -EINVAL : 0;
 }
 
+static unsigned long tenant_parses;
+
+unsigned long config_tenant_parses(void)
+{
+    return tenant_parses;
+}
+
 int config_load_tenant(const struct config_global *g, const struct config_plans *p,
                        const char *path, struct config_tenant *t, struct config_diag *d)
 {
+    tenant_parses++;
     char abs[CONFIG_PATH_MAX], id[NAME_MAX + 1], *text = NULL;
     const char *base = strrchr(path, '/');
     char *display = NULL;

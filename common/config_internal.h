@@ -16,6 +16,7 @@
  *                    listen addresses, port ranges), quoting, storing by type
  *   config_keys.c    every key: the three tables and the allowlists they name
  *   config_env.c     per-tenant paths and the worker's environment
+ *   config_reuse.c   file stamps; a reload's reuse of unchanged tenant entries
  */
 #ifndef TENANTD_CONFIG_INTERNAL_H
 #define TENANTD_CONFIG_INTERNAL_H
@@ -203,5 +204,19 @@ void config_net_tenant(struct pctx *c, const struct config_global *g, const stru
 
 const char *config_display_of(const struct config_global *g, const char *path);
 void config_safe_name(char *buf, size_t n, const char *name);
+
+/* config_reuse.c */
+#define CONFIG_STAMP_SETTLE_NS (2LL * 1000 * 1000 * 1000)
+/* How old a file's timestamps must be for its stamp to be trusted; the unit
+ * test sets 0 (it changes sizes or inodes, never within one tick). */
+void config_stamp_settle(int64_t ns);
+int64_t config_now_ns(void);
+void config_stamp_take(const char *path, int64_t now_ns, struct config_stamp *st);
+bool config_stamp_same(const struct config_stamp *a, const struct config_stamp *b);
+/* Fill e from prev's entry for the tenant file `name` ("<id>.ini") when its
+ * stamp equals st; an invalid entry's messages go into one again. False when
+ * there is none to reuse (then e is untouched). */
+bool config_reuse_entry(const struct config *prev, const char *name, const struct config_stamp *st,
+                        struct config_tenant_entry *e, struct config_diag *one);
 
 #endif

@@ -227,6 +227,13 @@ static void op_tick(uv_timer_t *t)
             admin_op_create_admin_start(op);
             return;
         }
+        if (v.state == TS_IDLE) {
+            /* Its plan idles, so it was added idle: the onboarding still
+             * checks that a worker comes up and creates the first admin. */
+            (void)sup_tenant_wake(a->sup, op->id);
+            op_schedule(op);
+            return;
+        }
         if (v.state == TS_FAILED || v.state == TS_BACKOFF) {
             admin_op_rollback_begin(op, 500, "worker failed to start", "%s%s%s",
                                     v.last_exit[0]         ? v.last_exit

@@ -190,11 +190,22 @@ static void hold(const struct config_global *g, const char *tenant, enum alert_k
     alerts_send(g, tenant, k, "fired", detail, a->since);
 }
 
+/* A.rs is kept sorted by id: a round looks up every tenant, and a scan
+ * made that N^2 (seconds of CPU per minute at 10,000 tenants). Rounds walk
+ * the tenants in id order, so a new entry is almost always appended. */
 static struct restarts *restarts_of(const char *id, int now_count)
 {
-    for (size_t i = 0; i < A.n_rs; i++)
-        if (strcmp(A.rs[i].id, id) == 0)
-            return &A.rs[i];
+    size_t lo = 0, hi = A.n_rs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(A.rs[mid].id, id);
+        if (c == 0)
+            return &A.rs[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     if (A.n_rs == A.cap_rs) {
         size_t cap = A.cap_rs ? A.cap_rs * 2 : 16;
         struct restarts *nr = realloc(A.rs, cap * sizeof *nr);
@@ -203,7 +214,9 @@ static struct restarts *restarts_of(const char *id, int now_count)
         A.rs = nr;
         A.cap_rs = cap;
     }
-    struct restarts *r = &A.rs[A.n_rs++];
+    memmove(&A.rs[lo + 1], &A.rs[lo], (A.n_rs - lo) * sizeof *A.rs);
+    A.n_rs++;
+    struct restarts *r = &A.rs[lo];
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->last = now_count;

@@ -27,6 +27,15 @@ void capacity_check(const struct capacity_in *in, struct config_diag *w)
                         "some close: raise LimitNOFILE= (or run tenantd as root, which raises "
                         "its limit to fs.nr_open)",
                         in->tenants, need, CAPACITY_FDS_PER_TENANT, in->nofile);
+    uint64_t ngx = CAPACITY_NGINX_BASE + 2 * (uint64_t)in->tenants;
+    if (in->managed_nginx && in->nofile > 0 && ngx > in->nofile)
+        config_diag_add(w,
+                        "open files: the managed nginx holds every tenant's access log open, "
+                        "twice while it reloads: %zu tenants need about %" PRIu64 " descriptors "
+                        "in its master, which inherits tenantd's %" PRIu64 "; its reloads would "
+                        "fail with \"Too many open files\" and keep the previous configuration: "
+                        "raise LimitNOFILE= (or run tenantd as root with CAP_SYS_RESOURCE)",
+                        in->tenants, ngx, in->nofile);
     if (in->file_max > 0 && need > in->file_max)
         config_diag_add(w,
                         "open files: %zu tenants need about %" PRIu64 " descriptors, more than the "
@@ -63,6 +72,7 @@ void capacity_probe(const struct config *c, struct capacity_in *in)
     memset(in, 0, sizeof *in);
     in->tenants = c->n_tenants;
     in->max_parallel_starts = c->g.max_parallel_starts;
+    in->managed_nginx = c->g.proxy_mode == PROXY_MANAGED;
     in->port_min = c->g.port_min;
     in->port_max = c->g.port_max;
     in->uid_min = c->g.uid_min;

@@ -34,7 +34,12 @@ struct capacity_in {
     int root;                /* tenantd runs as root (uids are used) */
     uint64_t nofile;         /* the open file limit tenantd gets (after raising it) */
     uint64_t file_max;       /* fs.file-max, 0 when unknown */
+    int managed_nginx;       /* [proxy] mode = managed: nginx inherits tenantd's limit */
 };
+
+/* The managed nginx's master holds every tenant's access log open, and while
+ * it reloads both the old and the new generation's: 2 per tenant, plus this. */
+#define CAPACITY_NGINX_BASE 1024
 
 /* The descriptors N tenants need at most. Pure. */
 uint64_t capacity_fds_needed(size_t tenants, int max_parallel_starts);

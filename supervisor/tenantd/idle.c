@@ -4,6 +4,11 @@
  * the backlog for the worker that the wake-up starts, so nothing is refused
  * and nothing is proxied through tenantd.
  *
+ * A tenant that may idle also starts idle: at tenantd's start-up or when its
+ * file is added, it is parked (EV_PARK, sup_idle_park) with its socket bound
+ * and watched, so booting 10,000 such tenants binds 10,000 sockets and
+ * starts no worker.
+ *
  * What it does not do: decide when a tenant is idle (the worker does, see
  * idle.h), or start the worker (sup_exec.c performs EV_WAKE's spawn).
  */
@@ -13,6 +18,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "log.h"
@@ -90,4 +96,34 @@ void sup_idle_unwatch(struct tenant *t)
     t->idle = NULL;
     w->t = NULL;
     uv_close((uv_handle_t *)&w->poll, on_closed);
+}
+
+void sup_idle_park(struct tenant *t)
+{
+    int rc = sup_idle_watch(t);
+    if (rc < 0) {
+        /* Cannot watch the socket: a worker must accept, so start one now. */
+        log_error(t->id, "idle: cannot watch 127.0.0.1:%d (%s): starting the worker",
+                  t->listen_port, strerror(-rc));
+        sup_tenant_feed(t, EV_START);
+        return;
+    }
+    /* Parked is its first start attempt, as far as tenantd's READY=1 goes. */
+    if (t->boot_attempt) {
+        t->boot_attempt = false;
+        sup_states_changed(t->s);
+    }
+    log_info(t->id, "idle: no worker until the first connection on 127.0.0.1:%d", t->listen_port);
+}
+
+int sup_tenant_wake(struct sup *s, const char *id)
+{
+    struct tenant *t = sup_find(s, id);
+    if (t == NULL)
+        return -ENOENT;
+    if (t->state != TS_IDLE)
+        return -EINVAL;
+    log_info(t->id, "idle: woken by tenantd to finish its onboarding");
+    sup_tenant_feed(t, EV_START);
+    return 0;
 }

@@ -29,6 +29,11 @@ bool sup_idle_applies(const struct tenant *t);
  * wake-up and feed EV_WAKE. 0, or -errno (t->idle stays NULL). */
 int sup_idle_watch(struct tenant *t);
 
+/* ACT_PARK: t was booted or added and idle applies: watch its socket and
+ * leave it idle without ever starting a worker (a failure to watch starts
+ * one). Clears t's hold on tenantd's own READY=1. */
+void sup_idle_park(struct tenant *t);
+
 /* Stop watching (the poll handle is closed and freed on the loop); harmless
  * when not watching. */
 void sup_idle_unwatch(struct tenant *t);

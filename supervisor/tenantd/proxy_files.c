@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,11 +44,23 @@ void proxy_remove_flat_dir(const char *dir)
     rmdir(dir);
 }
 
-bool proxy_same_text(const char *a, const char *b)
+void proxy_digest_of(const struct proxy_rendered *r, struct proxy_digest *d)
 {
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
+    crypto_generichash_state st;
+    const char *parts[2] = {r->main_conf ? r->main_conf : "",
+                            r->tenants_conf ? r->tenants_conf : ""};
+    crypto_generichash_init(&st, NULL, 0, sizeof d->h);
+    for (int i = 0; i < 2; i++) {
+        /* With its NUL, so that no split of the same bytes collides. */
+        crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+    }
+    crypto_generichash_final(&st, d->h, sizeof d->h);
+    d->set = true;
+}
+
+bool proxy_digest_same(const struct proxy_digest *a, const struct proxy_digest *b)
+{
+    return a->set && b->set && memcmp(a->h, b->h, sizeof a->h) == 0;
 }
 
 /* The number of the conf.<n> the live link points to, 0 when there is none. */
@@ -104,7 +117,10 @@ static int collect_tenants(struct proxy *p, const struct config *c, struct confi
                            const struct config_tenant ***ptr_out, size_t *n_out)
 {
     size_t n = sup_tenant_count(p->sup), k = 0;
-    struct config_tenant *arr = calloc(n ? n : 1, sizeof *arr);
+    /* Most tenants are rendered from their config entry in place; a copy
+     * (arr[k]) is made only for the few whose view differs. malloc, not
+     * calloc: the untouched copies cost no memory (2.8 KiB x 10,000). */
+    struct config_tenant *arr = malloc((n ? n : 1) * sizeof *arr);
     const struct config_tenant **ptr = calloc(n ? n : 1, sizeof *ptr);
     struct tenant_view v;
 
@@ -119,10 +135,15 @@ static int collect_tenants(struct proxy *p, const struct config *c, struct confi
         const struct config_tenant_entry *e = config_find_tenant(c, v.id);
         struct config_tenant *t = &arr[k];
         if (e != NULL && e->valid) {
+            if (!(v.state == TS_SUSPENDED && e->t.status == TENANT_ACTIVE)) {
+                ptr[k++] = &e->t;
+                continue;
+            }
             *t = e->t;
         } else {
             if (v.port <= 0 || proxy_check_id(v.id) < 0 || proxy_check_host(v.subdomain) < 0)
                 continue;
+            memset(t, 0, sizeof *t);
             util_strlcpy(t->id, v.id, sizeof t->id);
             util_strlcpy(t->subdomain, v.subdomain, sizeof t->subdomain);
             util_strlcpy(t->name, v.name, sizeof t->name);

@@ -34,6 +34,11 @@ struct page_ids {
     size_t n;
 };
 
+struct proxy_digest {
+    bool set;
+    unsigned char h[32];
+};
+
 struct proxy {
     uv_loop_t *loop;
     struct sup *sup;
@@ -70,12 +75,13 @@ struct proxy {
 
     /* The apply in progress and what is live. */
     bool applying, dirty;
-    char *live_main, *live_tenants;     /* applied text; NULL before the first */
-    char *failed_main, *failed_tenants; /* last text refused by the test */
-    struct proxy_rendered cand;         /* the candidate under test */
-    struct page_ids cand_pages;         /* the candidate's suspended pages */
-    struct page_ids live_pages;         /* the live configuration's */
-    char *ext_previous;                 /* external: the output file before the candidate */
+    /* Digests of the applied text and of the last text refused by the test
+     * (not the text: 30 MB at 10,000 tenants). */
+    struct proxy_digest live_d, failed_d;
+    struct proxy_rendered cand; /* the candidate under test */
+    struct page_ids cand_pages; /* the candidate's suspended pages */
+    struct page_ids live_pages; /* the live configuration's */
+    char *ext_previous;         /* external: the output file before the candidate */
     bool ext_had_previous;
     unsigned generation;
 
@@ -92,7 +98,9 @@ void proxy_close_handle(struct proxy *p, uv_handle_t *h);
 
 /* proxy_files.c: files under the prefix, and the candidate. */
 void proxy_remove_flat_dir(const char *dir);
-bool proxy_same_text(const char *a, const char *b);
+/* BLAKE2b of a candidate's main and tenants text; equal digests, equal text. */
+void proxy_digest_of(const struct proxy_rendered *r, struct proxy_digest *d);
+bool proxy_digest_same(const struct proxy_digest *a, const struct proxy_digest *b);
 /* The number of the conf.<n> the live link points to, 0 when there is none. */
 unsigned proxy_live_generation(const struct proxy *p);
 bool proxy_page_ids_has(const struct page_ids *s, const char *id);

@@ -99,6 +99,11 @@ enum sup_action { SUP_START, SUP_STOP, SUP_RESTART, SUP_SUSPEND, SUP_RESUME };
  * says why). */
 int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *err, size_t errlen);
 
+/* Start the worker of an idle tenant now (not counted as a wake-up or a
+ * restart): onboarding checks a new tenant's worker even when its plan idles
+ * (idle.c). 0, -ENOENT for an unknown tenant, -EINVAL when it is not idle. */
+int sup_tenant_wake(struct sup *s, const char *id);
+
 /* Keep (hold) or not the listening socket of a tenant that an operator
  * stops: held, the port stays bound while no worker runs (tenantctl restore
  * stops, swaps the database and starts again, and clients wait in the
@@ -133,6 +138,7 @@ void sup_set_change_hook(struct sup *s, sup_change_fn fn, void *arg);
 struct sup_counts {
     size_t running;
     size_t failed;
+    size_t idle; /* scaled to zero (no worker, socket held) */
     size_t boot_pending;
     uint64_t reloads;
     uint64_t spawn_transient_failures; /* starts that failed for a shortage (EMFILE, ...) */

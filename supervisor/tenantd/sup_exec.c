@@ -308,6 +308,9 @@ static void perform(struct tenant *t, enum fsm_action a)
     case ACT_IDLE:
         act_idle(t);
         break;
+    case ACT_PARK:
+        sup_idle_park(t);
+        break;
     case ACT__COUNT:
         break;
     }
@@ -368,7 +371,8 @@ void sup_reconcile(struct tenant *t)
         if (!t->have_cfg)
             break;
         if (t->state == TS_STOPPED)
-            sup_tenant_feed(t, EV_START);
+            /* Just booted or added, and it may idle: no worker yet (idle.c). */
+            sup_tenant_feed(t, t->park && sup_idle_applies(t) ? EV_PARK : EV_START);
         else if (t->state == TS_SUSPENDED)
             sup_tenant_feed(t, EV_RESUME);
         break;

@@ -120,6 +120,8 @@ struct tenant {
     struct idle_watch *idle;
     uint64_t wakeups;
     bool waking;
+    bool park; /* got its first valid config in this sup_apply_config: its uid is
+                  assigned, and its first reconcile parks it idle (EV_PARK) */
 
     uv_timer_t fsm_timer; /* ready timeout, grace, backoff or cooldown */
     enum timer_kind timer_kind;

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -71,6 +72,7 @@ static void apply_entry(struct tenant *t, const struct config_tenant_entry *e)
     if (!t->have_cfg) {
         t->cfg = e->t;
         t->have_cfg = true;
+        t->park = true; /* new: a uid now; if it may idle, no worker now */
         t->goal = sup_goal_of_status(t->cfg.status);
         if (s->booting && t->goal == GOAL_UP) {
             /* An operator's stop or suspend outlives tenantd's restarts. */
@@ -189,7 +191,7 @@ int sup_apply_config(struct sup *s, struct config *nc)
     if (s->root) {
         /* New tenants get their uids in one write of the map, not one each. */
         for (size_t k = 0; k < ntodo; k++)
-            if (todo[k]->have_cfg && !todo[k]->have_uid)
+            if (todo[k]->park && !todo[k]->have_uid) /* its first valid config: new */
                 uidmap_assign(s->uids, todo[k]->id);
         int src = uidmap_sync(s->uids);
         if (src < 0)
@@ -207,8 +209,10 @@ int sup_apply_config(struct sup *s, struct config *nc)
             sup_upgrade_adopt(todo[k]);
     for (size_t k = 0; k < ntodo; k++)
         sup_reserve_port(todo[k]); /* all ports first, then starts (sup_ports.c) */
-    for (size_t k = 0; k < ntodo; k++)
+    for (size_t k = 0; k < ntodo; k++) {
         sup_reconcile(todo[k]);
+        todo[k]->park = false; /* only the first reconcile: not an operator's start */
+    }
     free(cur);
     free(todo);
     if (old)
@@ -227,7 +231,8 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
     }
     s->reloads++;
     sup_event(s, SUP_EV_RELOADING);
-    int rc = config_load(s->cfg->g.path, &nc, &d);
+    uint64_t t0 = uv_hrtime();
+    int rc = config_reload(s->cfg->g.path, s->cfg, &nc, &d);
     if (rc < 0) {
         sup_event(s, SUP_EV_RELOADED);
         log_error(NULL, "reload failed: the global configuration is invalid; nothing changes");
@@ -241,7 +246,8 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
         return -EINVAL;
     }
     config_diag_clear(&d);
-    log_info(NULL, "reloading: %zu tenant files", nc->n_tenants);
+    log_info(NULL, "reloading: %zu tenant files (%zu unchanged, not parsed again)", nc->n_tenants,
+             nc->reused);
     rc = sup_apply_config(s, nc);
     if (rc < 0) {
         config_free(nc);
@@ -249,6 +255,9 @@ int sup_reload(struct sup *s, char *err, size_t errlen)
             snprintf(err, errlen, "%s", strerror(-rc));
     }
     sup_event(s, SUP_EV_RELOADED);
+    malloc_trim(0); /* the previous config (29 MB at 10,000 tenants) back to the system */
+    if (rc == 0)
+        log_info(NULL, "reloaded in %.1f ms", (double)(uv_hrtime() - t0) / 1e6);
     return rc;
 }
 

@@ -221,6 +221,7 @@ void sup_get_counts(const struct sup *s, struct sup_counts *out)
         const struct tenant *t = s->t[i];
         out->running += t->state == TS_RUNNING;
         out->failed += t->state == TS_FAILED;
+        out->idle += t->state == TS_IDLE;
         out->boot_pending += t->boot_attempt;
     }
     out->reloads = s->reloads;
@@ -271,7 +272,8 @@ int sup_tenant_action(struct sup *s, const char *id, enum sup_action a, char *er
         t->op_pending = true;
         t->goal = GOAL_UP;
         backoff_reset(&t->bo);
-        if (t->state == TS_BACKOFF || t->state == TS_FAILED)
+        /* From idle too: an operator's start wants a worker now. */
+        if (t->state == TS_BACKOFF || t->state == TS_FAILED || t->state == TS_IDLE)
             sup_tenant_feed(t, EV_START);
         sup_reconcile(t);
         break;

@@ -32,7 +32,12 @@ struct svcnotify {
 
 void svcnotify_format_status(char *buf, size_t n, const struct sup_counts *c)
 {
-    snprintf(buf, n, "STATUS=%zu running, %zu failed", c->running, c->failed);
+    /* Most of 10,000 tenants may be idle: then they are counted too. */
+    if (c->idle > 0)
+        snprintf(buf, n, "STATUS=%zu running, %zu idle, %zu failed", c->running, c->idle,
+                 c->failed);
+    else
+        snprintf(buf, n, "STATUS=%zu running, %zu failed", c->running, c->failed);
 }
 
 static void say(struct svcnotify *n, const char *msg)

@@ -16,7 +16,7 @@
  *   RELOADING=1, then READY=1 around every reload (SIGHUP, inotify, the admin
  *                API's POST /v1/reload), once READY=1 was first sent.
  *   STOPPING=1   when tenantd begins to stop.
- *   STATUS=<n> running, <m> failed   when either count changes, at most once
+ *   STATUS=<n> running[, <i> idle], <m> failed   when a count changes, at most once
  *                per SDNOTIFY_STATUS_MIN_MS (the last change is always sent).
  *
  * Everything runs on tenantd's loop thread.
@@ -33,7 +33,8 @@
 
 struct svcnotify;
 
-/* Pure: "STATUS=<running> running, <failed> failed" into buf. */
+/* Pure: "STATUS=<running> running, <failed> failed" into buf, with ", <idle> idle"
+ * after the running count when some tenant is idle. */
 void svcnotify_format_status(char *buf, size_t n, const struct sup_counts *c);
 
 /*

@@ -54,6 +54,14 @@
  *   A config change that keeps the tenant idle on the same port is applied
  *   without an event (sup_reload.c): the next worker starts with it.
  *
+ *   Boot and added tenants start idle, without a worker:
+ *
+ *        +---------+  EV_PARK (sup_reconcile, only the first reconcile     +------+
+ *        | stopped |  after its first valid config: at tenantd's start-up  | idle |
+ *        +---------+  or when its file is added): its socket, already ---->+------+
+ *                     bound, is watched (sup_idle_park); no worker until
+ *                     the first connection (EV_WAKE above)
+ *
  * The previous generation's exit is never an event of the table: it is
  * reaped on its own watch (sup_process.c), whatever the state.
  *
@@ -83,8 +91,11 @@
  *                            sup_start_slot_run() (sup_process.c); act_keep_prev()
  *   running   -> idle        on_exit_readable() (exit EXITCODE_IDLE, sup_idle_applies());
  *                            sup_idle_watch() (idle.c) polls the socket
+ *   stopped   -> idle        sup_reconcile() (EV_PARK) for a tenant just booted or
+ *                            added (t->park, sup_reload.c); sup_idle_park() (idle.c)
  *   idle      -> starting    on_idle_readable() (idle.c, EV_WAKE), sup_tenant_action()
- *                            (EV_START), apply_entry() (EV_CONFIG_CHANGED)
+ *                            (EV_START), sup_tenant_wake() (EV_START, onboarding),
+ *                            apply_entry() (EV_CONFIG_CHANGED)
  *   idle      -> stopped/suspended  sup_reconcile(); leaving idle stops the poll
  *                            (sup_tenant_feed), closing the socket follows the goal
  *
@@ -132,6 +143,8 @@ static const struct cell table[TS__COUNT][EV__COUNT] =
                 [EV_START] = S(TS_STARTING, ACT_SPAWN),
                 [EV_SUSPEND] = S(TS_SUSPENDED, ACT_NONE),
                 [EV_RESUME] = S(TS_STOPPED, ACT_REJECT),
+                /* Boot or added: no worker until the first connection. */
+                [EV_PARK] = S(TS_IDLE, ACT_PARK),
             },
         [TS_STARTING] =
             {
@@ -262,6 +275,7 @@ const char *fsm_event_name(enum fsm_event ev)
         [EV_OVERLAP_FAILED] = "overlap-failed",
         [EV_EXIT_IDLE] = "exit-idle",
         [EV_WAKE] = "wake",
+        [EV_PARK] = "park",
     };
     return (unsigned)ev < EV__COUNT ? names[ev] : "?";
 }
@@ -274,6 +288,7 @@ const char *fsm_action_name(enum fsm_action a)
         [ACT_KILL] = "kill",           [ACT_BACKOFF] = "backoff",     [ACT_FAIL] = "fail",
         [ACT_FAIL_HOLD] = "fail-hold", [ACT_CANCEL] = "cancel",       [ACT_STOPPED] = "stopped",
         [ACT_OVERLAP] = "overlap",     [ACT_KEEP_PREV] = "keep-prev", [ACT_IDLE] = "idle",
+        [ACT_PARK] = "park",
     };
     return (unsigned)a < ACT__COUNT ? names[a] : "?";
 }

@@ -43,6 +43,8 @@ enum fsm_event {
     EV_EXIT_IDLE,      /* a worker that idles (sup_idle_applies) exited EXITCODE_IDLE after
                           its idle_after without a request */
     EV_WAKE,           /* a connection waits on an idle tenant's socket */
+    EV_PARK,           /* booted or added, and idle applies (sup_idle_applies): hold the
+                          socket, no worker until the first connection */
     EV__COUNT
 };
 
@@ -62,6 +64,7 @@ enum fsm_action {
     ACT_OVERLAP,   /* set the running worker aside (still serving), spawn the next one */
     ACT_KEEP_PREV, /* the next one is gone: the one set aside is the worker again */
     ACT_IDLE,      /* keep the socket, watch it for the next connection (idle.c) */
+    ACT_PARK,      /* the same for a tenant that never ran a worker (sup_idle_park) */
     ACT__COUNT
 };
 

@@ -1,10 +1,11 @@
 """
 Scale to zero (DESIGN.md `idle_after`, state `idle`; supervisor/tenantd/idle.c,
-worker/http_idle.c): after idle_after without a request the bundled worker
-exits on its own (exit 112, not a crash), tenantd keeps the socket, and the
-next connection, through nginx or straight to the port, starts a new worker
-that answers it. Health probes neither keep a worker alive nor wake an idle
-tenant; requests keep it running; idle_after = 0 never idles.
+worker/http_idle.c): a tenant that may idle boots (or is added) idle, with its
+socket bound and no worker; after idle_after without a request the bundled
+worker exits on its own (exit 112, not a crash), tenantd keeps the socket, and
+the next connection, through nginx or straight to the port, starts a new
+worker that answers it. Health probes neither keep a worker alive nor wake an
+idle tenant; requests keep it running; idle_after = 0 never idles.
 """
 import http.client
 import json
@@ -77,6 +78,10 @@ def listen_flags(root, port):
     raise AssertionError(f"tenantd holds no listening socket on {port}")
 
 
+def children_of(pid):
+    return [p.pid for p in table().values() if p.ppid == pid]
+
+
 def stays(root, tid, state, seconds):
     """True when tid does not leave `state` for `seconds`: tenantctl wait for
     any other state, which must time out (tenantd answers on a change)."""
@@ -86,25 +91,81 @@ def stays(root, tid, state, seconds):
     return r.returncode == 1 and root.status(tid)["state"] == state
 
 
+def test_boots_idle_without_a_worker(root):
+    """Boot binds the sockets and writes the proxy config; it starts no worker
+    for a tenant that may idle. Its first request, straight to the port or
+    through nginx, starts one that answers it; a tenant added later is idle
+    from the start too."""
+    with_napper(root)
+    root.write_global(proxy={"mode": "managed"})
+    port = root.add_tenant("napa", plan="napper")
+    root.add_tenant("napb", plan="napper")
+    root.add_tenant("awake", plan="napper", worker={"idle_after": "0"})
+    root.start(wait_ids=["awake"])
+    for tid in ("napa", "napb"):
+        s = root.wait_state(tid, "idle")
+        assert s["pid"] is None and s["wakeups"] == 0 and s["restarts"] == 0, s
+        assert s["last_exit"] in ("", None), s
+    # No child of tenantd runs for them: only awake's worker (and nginx).
+    kids = {client_id(p) for p in children_of(root.proc.pid)}
+    assert "awake" in kids and not kids & {"napa", "napb"}, kids
+    assert not workers_of("napa") and not workers_of("napb")
+    assert "[napa] worker started" not in root.log()
+    rows = {l.split()[0]: l.split() for l in root.tenantctl("status").stdout.splitlines()[1:]
+            if l.strip()}
+    assert rows["napa"][1] == "idle" and rows["napa"][2] == "-"
+    assert metric(root, "tenantd_tenant_state", "napa", ',state="idle"') == 1
+
+    # Its port is held: the first connection waits and is answered.
+    r = direct(port, "/", host="napa.localhost")
+    assert r.status == 200 and "Cabinet Napa" in r.text, (r.status, r.text[:300])
+    s = root.wait_state("napa", "running")
+    assert s["pid"] is not None and s["wakeups"] == 1 and s["restarts"] == 0, s
+
+    # Through nginx: its server block was written at boot.
+    r = via_proxy(root, "napb.localhost")
+    assert r.status == 200 and "Cabinet Napb" in r.text, (r.status, r.text[:300])
+    s = root.wait_state("napb", "running")
+    assert s["wakeups"] == 1 and s["restarts"] == 0, s
+
+    # Added while tenantd runs: idle, never started.
+    root.add_tenant("napc", plan="napper")
+    s = root.wait_state("napc", "idle")
+    assert s["pid"] is None and s["wakeups"] == 0
+    assert "[napc] worker started" not in root.log() and not workers_of("napc")
+
+    # A config change of a tenant that never ran keeps it idle.
+    path = root.tenant_file("napc")
+    with open(path) as f:
+        text = f.read()
+    root.write_file(path, text.replace("[firm]\n", "[firm]\nphone = 01.23.45.67.89\n"))
+    wait_for(lambda: "[napc] config changed: idle" in root.log(), timeout=10,
+             what="the change applied while idle")
+    assert root.status("napc")["state"] == "idle" and not workers_of("napc")
+
+
 def test_idle_then_woken_through_nginx_and_directly(root):
     with_napper(root)
     root.write_global(proxy={"mode": "managed"})
     port = root.add_tenant("sleepy", plan="napper")
     root.add_tenant("awake", plan="napper", worker={"idle_after": "0"})
-    root.start()
-    first = root.status("sleepy")["pid"]
+    root.start(wait_ids=["awake"])
+    root.wait_state("sleepy", "idle")
+    # Woken at once, then left alone.
+    assert direct(port, "/", host="sleepy.localhost").status == 200
+    first = root.wait_state("sleepy", "running")["pid"]
     awake_pid = root.status("awake")["pid"]
     assert root.status("sleepy")["idle_after_ms"] == 1000
     assert root.status("awake")["idle_after_ms"] == 0
 
     # No request at all: probes every 500 ms do not keep it alive.
     s = root.wait_state("sleepy", "idle", timeout=15)
-    assert s["pid"] is None and s["wakeups"] == 0 and s["restarts"] == 0
+    assert s["pid"] is None and s["wakeups"] == 1 and s["restarts"] == 0
     assert s["last_exit"] == "idle (exit 112)"
     wait_for(lambda: not workers_of("sleepy"), timeout=5, what="no sleepy worker left")
     assert "exited after 1000 ms without a request: idle" in root.log()
     assert metric(root, "tenantd_tenant_state", "sleepy", ',state="idle"') == 1
-    assert metric(root, "tenantd_tenant_wakeups_total", "sleepy") == 0
+    assert metric(root, "tenantd_tenant_wakeups_total", "sleepy") == 1
     rows = {l.split()[0]: l.split() for l in root.tenantctl("status").stdout.splitlines()[1:]
             if l.strip()}
     assert rows["sleepy"][1] == "idle" and rows["sleepy"][2] == "-"
@@ -119,8 +180,8 @@ def test_idle_then_woken_through_nginx_and_directly(root):
     assert "Cabinet Sleepy" in r.text
     s = root.wait_state("sleepy", "running")
     assert s["pid"] not in (None, first)
-    assert s["wakeups"] == 1 and s["restarts"] == 0
-    assert metric(root, "tenantd_tenant_wakeups_total", "sleepy") == 1
+    assert s["wakeups"] == 2 and s["restarts"] == 0
+    assert metric(root, "tenantd_tenant_wakeups_total", "sleepy") == 2
 
     # Idle again, then a request straight to the port: the same.
     second = s["pid"]
@@ -128,7 +189,7 @@ def test_idle_then_woken_through_nginx_and_directly(root):
     r = direct(port, "/api/deadlines/types")
     assert r.status in (200, 401), r.status  # answered by the worker, not refused
     s = root.wait_state("sleepy", "running")
-    assert s["pid"] not in (None, first, second) and s["wakeups"] == 2
+    assert s["pid"] not in (None, first, second) and s["wakeups"] == 3
 
     # idle_after = 0 overrides the plan's: never idle, same worker throughout.
     a = root.status("awake")
@@ -139,8 +200,10 @@ def test_idle_then_woken_through_nginx_and_directly(root):
 def test_requests_keep_it_running(root):
     with_napper(root)
     port = root.add_tenant("busy", plan="napper")
-    root.start()
-    pid = root.status("busy")["pid"]
+    root.start(wait_ids=[])
+    root.wait_state("busy", "idle")
+    assert direct(port, "/", host="busy.localhost").status == 200
+    pid = root.wait_state("busy", "running")["pid"]
     # A request every 300 ms for 3 s (three idle periods): the same worker.
     deadline = time.monotonic() + 3
     n = 0
@@ -149,7 +212,7 @@ def test_requests_keep_it_running(root):
         n += 1
         time.sleep(0.3)  # client pacing, not a wait for an event
     s = root.status("busy")
-    assert s["state"] == "running" and s["pid"] == pid and s["wakeups"] == 0
+    assert s["state"] == "running" and s["pid"] == pid and s["wakeups"] == 1
     # Once the requests stop, it goes idle.
     root.wait_state("busy", "idle", timeout=15)
 
@@ -157,7 +220,7 @@ def test_requests_keep_it_running(root):
 def test_operator_actions_on_an_idle_tenant(root):
     with_napper(root)
     port = root.add_tenant("nap", plan="napper")
-    root.start()
+    root.start(wait_ids=[])
     r = root.tenantctl("wait", "nap", "idle", "--timeout", "15")
     assert r.stdout.strip() == "nap: idle", r.stdout
 
@@ -165,6 +228,10 @@ def test_operator_actions_on_an_idle_tenant(root):
     root.tenantctl("restart", "nap")
     s = root.wait_state("nap", "running")
     assert s["restarts"] == 0
+    root.wait_state("nap", "idle", timeout=15)
+    root.tenantctl("start", "nap")
+    s = root.wait_state("nap", "running")
+    assert s["restarts"] == 0 and s["wakeups"] == 0
     root.wait_state("nap", "idle", timeout=15)
 
     # A config change that keeps it idle on its port: applied without a worker.
@@ -229,14 +296,21 @@ def test_a_plans_idle_after_does_not_apply_to_an_own_socket(root):
 
 def test_backup_and_restore_of_an_idle_tenant(root):
     with_napper(root)
-    root.add_tenant("napbk", plan="napper")
-    root.start()
+    port = root.add_tenant("napbk", plan="napper")
+    root.start(wait_ids=[])
+    root.wait_state("napbk", "idle", timeout=15)
+    # Never started, so no database yet: nothing to back up, and it says so.
+    r = root.tenantctl("backup", "napbk", check=False)
+    assert r.returncode != 0 and "napbk.db: No such file or directory" in r.stderr, r.stderr
+    # Its first worker creates the database; then it idles again.
+    assert direct(port, "/", host="napbk.localhost").status == 200
+    root.wait_state("napbk", "running")
     root.wait_state("napbk", "idle", timeout=15)
     # A backup reads the database file: no worker needed, none started.
     out = json.loads(root.tenantctl("backup", "napbk", "--json").stdout)
     assert out["via"] == "tenantd", out
     s = root.status("napbk")
-    assert s["state"] == "idle" and s["wakeups"] == 0 and not workers_of("napbk")
+    assert s["state"] == "idle" and s["wakeups"] == 1 and not workers_of("napbk")
     # A restore stops it (its port held), swaps, and starts a worker to check
     # that the restored database comes up (or rolls back); then it idles again.
     out = json.loads(root.tenantctl("restore", "napbk", os.path.basename(out["path"]),
@@ -251,8 +325,10 @@ def test_a_third_party_worker_that_implements_idle_after(root):
     (here the miniworker helper, whose accept() is blocking)."""
     port = root.add_tenant("third", worker={"command": helper("miniworker"), "socket": "passed",
                                             "idle_after": "1s"})
-    root.start()
-    first = root.status("third")["pid"]
+    root.start(wait_ids=[])
+    root.wait_state("third", "idle")
+    assert direct(port, "/").status == 200
+    first = root.wait_state("third", "running")["pid"]
     s = root.wait_state("third", "idle", timeout=15)
     assert s["last_exit"] == "idle (exit 112)" and s["restarts"] == 0
     # Watching the socket while idle leaves it blocking, as the worker got it.
@@ -261,16 +337,19 @@ def test_a_third_party_worker_that_implements_idle_after(root):
     assert r.status == 200
     s = root.wait_state("third", "running")
     assert r.text.startswith("pid=")  # the miniworker answered (pid 1 in its namespace)
-    assert s["pid"] not in (None, first) and s["wakeups"] == 1
+    assert s["pid"] not in (None, first) and s["wakeups"] == 2
 
 
 def test_an_idle_tenant_stays_idle_across_an_upgrade(root):
     """tenantctl upgrade (re-exec in place) hands the idle tenant's socket to
     the new image, which watches it again: still idle, no worker, the same
-    wake-up counter, and the next connection wakes it."""
+    wake-up counter, and the next connection wakes it; a tenant that never
+    ran a worker (booted idle) too."""
     with_napper(root)
     port = root.add_tenant("napup", plan="napper")
-    root.start()
+    never = root.add_tenant("napnever", plan="napper")
+    root.start(wait_ids=[])
+    root.wait_state("napnever", "idle")
     root.wait_state("napup", "idle", timeout=15)
     assert direct(port, "/").status == 200
     root.wait_state("napup", "idle", timeout=15)
@@ -280,6 +359,33 @@ def test_an_idle_tenant_stays_idle_across_an_upgrade(root):
     assert s["state"] == "idle" and s["pid"] is None and s["wakeups"] == 1, s
     assert "upgrade: idle, its socket watched again" in root.log()
     assert not workers_of("napup")
+    # One that never ran a worker stays so, its socket handed over too.
+    s = root.status("napnever")
+    assert s["state"] == "idle" and s["pid"] is None and s["wakeups"] == 0, s
+    assert not workers_of("napnever")
+    assert direct(never, "/").status == 200
+    assert root.wait_state("napnever", "running")["wakeups"] == 1
     assert direct(port, "/").status == 200
     s = root.wait_state("napup", "running")
     assert s["wakeups"] == 2 and s["restarts"] == 0
+
+
+def test_onboarding_with_a_plan_that_idles(root):
+    """An onboarded tenant is added idle, but onboarding still starts its
+    worker, checks it and creates the first admin, who can log in."""
+    with_napper(root)
+    root.add_tenant("other", plan="napper")
+    root.start(wait_ids=[])
+    root.wait_state("other", "idle")
+    out = json.loads(root.tenantctl("onboard", "napon", "Cabinet Napon", "napper",
+                                    "--json").stdout)
+    assert out["id"] == "napon" and out["admin"]["username"], out
+    assert "[napon] idle: woken by tenantd to finish its onboarding" in root.log()
+    conn = http.client.HTTPConnection("127.0.0.1", out["port"], timeout=10)
+    r = http_request(conn, "POST", "/api/auth/login",
+                     body=json.dumps({"username": out["admin"]["username"],
+                                      "password": out["admin"]["password"]}),
+                     headers={"Content-Type": "application/json", "Host": "napon.localhost"})
+    assert r.status == 200 and "token" in r.json(), (r.status, r.text[:300])
+    # Left alone, it idles like any other.
+    root.wait_state("napon", "idle", timeout=15)

@@ -278,7 +278,8 @@ static void test_no_tenants(void **state)
 }
 
 /* The server-name hash grows with the tenants (twice the names, floor
- * 8192) and the bucket with the longest name (floor 128). */
+ * 8192), the bucket with the longest name (floor 128), and nginx's fd
+ * limit per worker with the tenants (one access log each). */
 static void test_names_hash_sized_from_tenants(void **state)
 {
     enum { MANY = 10000 };
@@ -299,9 +300,12 @@ static void test_names_hash_sized_from_tenants(void **state)
     assert_int_equal(proxy_render(&g, ps, 10, &tpl, &out, err, sizeof err), 0);
     assert_non_null(strstr(out.main_conf, "server_names_hash_max_size 8192;"));
     assert_non_null(strstr(out.main_conf, "server_names_hash_bucket_size 128;"));
+    assert_non_null(strstr(out.main_conf, "worker_rlimit_nofile 9226;"));
     proxy_rendered_free(&out);
     assert_int_equal(proxy_render(&g, ps, MANY, &tpl, &out, err, sizeof err), 0);
     assert_non_null(strstr(out.main_conf, "server_names_hash_max_size 32768;"));
+    /* Every worker holds 10,000 access logs open, and its connections. */
+    assert_non_null(strstr(out.main_conf, "worker_rlimit_nofile 19216;"));
     proxy_rendered_free(&out);
     /* A 63-byte subdomain under a 120-byte domain: 184 bytes, bucket 256. */
     memset(g.domain, 0, sizeof g.domain);

@@ -134,6 +134,20 @@ static void test_capacity_warnings(void **state)
     in.root = 0; /* uids are not used */
     assert_int_equal(warnings(&in, NULL), 0);
     assert_true(capacity_fds_needed(10000, 16) < (uint64_t)10000 * (CAPACITY_FDS_PER_TENANT + 1));
+    /* 10,000 idle tenants fit tenantd's 20,000, not the managed nginx's reload. */
+    in = fits();
+    in.tenants = 10000;
+    in.port_max = 15000;
+    in.uid_max = 299999;
+    in.nofile = 20000;
+    in.managed_nginx = 1;
+    size_t with = warnings(&in, "need about 21024 descriptors in its master");
+    in.managed_nginx = 0; /* external or off: nginx is not tenantd's child */
+    assert_int_equal(warnings(&in, NULL), with - 1);
+    in.managed_nginx = 1;
+    in.tenants = 9000;
+    in.nofile = 1048576;
+    assert_int_equal(warnings(&in, NULL), 0);
 }
 
 int main(void)

@@ -27,7 +27,7 @@
 /* Columns in enum fsm_event order:
  * START SPAWNED SPAWN_FAILED READY READY_TIMEOUT EXIT_CLEAN EXIT_CRASH EXIT_CONFIG
  * EXIT_JAIL STOP GRACE TIMER START_LIMIT HEALTH_FAILED SUSPEND RESUME CONFIG_CHANGED
- * OVERLAP OVERLAP_FAILED EXIT_IDLE WAKE */
+ * OVERLAP OVERLAP_FAILED EXIT_IDLE WAKE PARK */
 static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
     [TS_STOPPED] = {X(TS_STARTING, ACT_SPAWN), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
                     KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
@@ -35,7 +35,8 @@ static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
                     KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
                     KEEP(TS_STOPPED),          KEEP(TS_STOPPED), X(TS_SUSPENDED, ACT_NONE),
                     X(TS_STOPPED, ACT_REJECT), KEEP(TS_STOPPED), KEEP(TS_STOPPED),
-                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED)},
+                    KEEP(TS_STOPPED),          KEEP(TS_STOPPED), KEEP(TS_STOPPED),
+                    X(TS_IDLE, ACT_PARK)},
     [TS_STARTING] = {KEEP(TS_STARTING),
                      KEEP(TS_STARTING),
                      X(TS_BACKOFF, ACT_BACKOFF),
@@ -56,36 +57,30 @@ static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
                      KEEP(TS_STARTING),
                      X(TS_RUNNING, ACT_KEEP_PREV),
                      X(TS_BACKOFF, ACT_BACKOFF),
+                     KEEP(TS_STARTING),
                      KEEP(TS_STARTING)},
-    [TS_RUNNING] = {KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING),
-                    X(TS_BACKOFF, ACT_BACKOFF),
-                    X(TS_BACKOFF, ACT_BACKOFF),
-                    X(TS_FAILED, ACT_FAIL_HOLD),
-                    X(TS_FAILED, ACT_FAIL),
-                    X(TS_STOPPING, ACT_TERM),
-                    X(TS_RUNNING, ACT_KILL),
-                    KEEP(TS_RUNNING),
-                    KEEP(TS_RUNNING),
-                    X(TS_RUNNING, ACT_ABORT),
-                    X(TS_STOPPING, ACT_TERM),
-                    X(TS_RUNNING, ACT_REJECT),
-                    X(TS_STOPPING, ACT_TERM),
-                    X(TS_STARTING, ACT_OVERLAP),
-                    KEEP(TS_RUNNING),
-                    X(TS_IDLE, ACT_IDLE),
-                    KEEP(TS_RUNNING)},
-    [TS_STOPPING] =
-        {KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
-         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED),
-         X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED),
-         KEEP(TS_STOPPING),          X(TS_STOPPING, ACT_KILL),   KEEP(TS_STOPPING),
-         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
-         KEEP(TS_STOPPING),          KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
-         KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED), KEEP(TS_STOPPING)},
+    [TS_RUNNING] = {KEEP(TS_RUNNING),           KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),           KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),           X(TS_BACKOFF, ACT_BACKOFF),
+                    X(TS_BACKOFF, ACT_BACKOFF), X(TS_FAILED, ACT_FAIL_HOLD),
+                    X(TS_FAILED, ACT_FAIL),     X(TS_STOPPING, ACT_TERM),
+                    X(TS_RUNNING, ACT_KILL),    KEEP(TS_RUNNING),
+                    KEEP(TS_RUNNING),           X(TS_RUNNING, ACT_ABORT),
+                    X(TS_STOPPING, ACT_TERM),   X(TS_RUNNING, ACT_REJECT),
+                    X(TS_STOPPING, ACT_TERM),   X(TS_STARTING, ACT_OVERLAP),
+                    KEEP(TS_RUNNING),           X(TS_IDLE, ACT_IDLE),
+                    KEEP(TS_RUNNING),           KEEP(TS_RUNNING)},
+    [TS_STOPPING] = {KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED),
+                     X(TS_STOPPED, ACT_STOPPED), X(TS_STOPPED, ACT_STOPPED),
+                     X(TS_STOPPED, ACT_STOPPED), KEEP(TS_STOPPING),
+                     X(TS_STOPPING, ACT_KILL),   KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          KEEP(TS_STOPPING),
+                     KEEP(TS_STOPPING),          X(TS_STOPPED, ACT_STOPPED),
+                     KEEP(TS_STOPPING),          KEEP(TS_STOPPING)},
     [TS_BACKOFF] =
         {X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
@@ -93,22 +88,38 @@ static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
          X(TS_STOPPED, ACT_CANCEL), KEEP(TS_BACKOFF),          X(TS_STARTING, ACT_SPAWN),
          X(TS_FAILED, ACT_FAIL),    KEEP(TS_BACKOFF),          X(TS_SUSPENDED, ACT_CANCEL),
          X(TS_BACKOFF, ACT_REJECT), X(TS_STARTING, ACT_SPAWN), KEEP(TS_BACKOFF),
-         KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF)},
-    [TS_FAILED] =
-        {X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED),           KEEP(TS_FAILED),
-         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED),
-         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED),
-         X(TS_STOPPED, ACT_CANCEL), KEEP(TS_FAILED),           X(TS_STARTING, ACT_SPAWN),
-         KEEP(TS_FAILED),           KEEP(TS_FAILED),           X(TS_SUSPENDED, ACT_CANCEL),
-         X(TS_FAILED, ACT_REJECT),  X(TS_STARTING, ACT_SPAWN), KEEP(TS_FAILED),
-         KEEP(TS_FAILED),           KEEP(TS_FAILED),           KEEP(TS_FAILED)},
+         KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),          KEEP(TS_BACKOFF),
+         KEEP(TS_BACKOFF)},
+    [TS_FAILED] = {X(TS_STARTING, ACT_SPAWN),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   X(TS_STOPPED, ACT_CANCEL),
+                   KEEP(TS_FAILED),
+                   X(TS_STARTING, ACT_SPAWN),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   X(TS_SUSPENDED, ACT_CANCEL),
+                   X(TS_FAILED, ACT_REJECT),
+                   X(TS_STARTING, ACT_SPAWN),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED),
+                   KEEP(TS_FAILED)},
     [TS_SUSPENDED] = {X(TS_SUSPENDED, ACT_REJECT), KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       X(TS_STOPPED, ACT_NONE),     KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
                       X(TS_STARTING, ACT_SPAWN),   KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
-                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED)},
+                      KEEP(TS_SUSPENDED),          KEEP(TS_SUSPENDED), KEEP(TS_SUSPENDED),
+                      KEEP(TS_SUSPENDED)},
     [TS_IDLE] = {X(TS_STARTING, ACT_SPAWN),
                  KEEP(TS_IDLE),
                  KEEP(TS_IDLE),
@@ -129,7 +140,8 @@ static const struct fsm_step expected[TS__COUNT][EV__COUNT] = {
                  KEEP(TS_IDLE),
                  KEEP(TS_IDLE),
                  KEEP(TS_IDLE),
-                 X(TS_STARTING, ACT_SPAWN)},
+                 X(TS_STARTING, ACT_SPAWN),
+                 KEEP(TS_IDLE)},
 };
 
 static void test_every_cell(void **state)
@@ -292,10 +304,22 @@ static void test_idle_paths(void **state)
     for (int s = 0; s < TS__COUNT; s++) {
         for (int e = 0; e < EV__COUNT; e++) {
             struct fsm_step st = fsm_next((enum tstate)s, (enum fsm_event)e);
+            /* Idle is entered only by a worker's idle exit, or by parking
+             * a stopped tenant that was just booted or added. */
             if (st.next == TS_IDLE && s != TS_IDLE) {
-                assert_int_equal(s, TS_RUNNING);
-                assert_int_equal(e, EV_EXIT_IDLE);
-                assert_int_equal(st.action, ACT_IDLE);
+                if (s == TS_STOPPED) {
+                    assert_int_equal(e, EV_PARK);
+                    assert_int_equal(st.action, ACT_PARK);
+                } else {
+                    assert_int_equal(s, TS_RUNNING);
+                    assert_int_equal(e, EV_EXIT_IDLE);
+                    assert_int_equal(st.action, ACT_IDLE);
+                }
+            }
+            /* Parking means something only to a stopped tenant. */
+            if (e == EV_PARK && s != TS_STOPPED) {
+                assert_int_equal(st.next, s);
+                assert_int_equal(st.action, ACT_NONE);
             }
             /* A wake-up means something only to an idle tenant. */
             if (e == EV_WAKE && s != TS_IDLE) {
@@ -305,6 +329,8 @@ static void test_idle_paths(void **state)
         }
     }
     assert_int_equal(fsm_next(TS_IDLE, EV_WAKE).next, TS_STARTING);
+    assert_int_equal(fsm_next(TS_STOPPED, EV_PARK).next, TS_IDLE);
+    assert_false(fsm_has_process(fsm_next(TS_STOPPED, EV_PARK).next));
     assert_int_equal(fsm_next(TS_IDLE, EV_STOP).action, ACT_NONE);
     assert_false(fsm_has_process(TS_IDLE));
     assert_string_equal(tstate_name(TS_IDLE), "idle");

@@ -19,6 +19,9 @@ static void test_status_line(void **state)
     struct sup_counts c = {.running = 998, .failed = 2, .boot_pending = 5};
     svcnotify_format_status(buf, sizeof buf, &c);
     assert_string_equal(buf, "STATUS=998 running, 2 failed");
+    c.idle = 9000;
+    svcnotify_format_status(buf, sizeof buf, &c);
+    assert_string_equal(buf, "STATUS=998 running, 9000 idle, 2 failed");
 }
 
 int main(void)
