@@ -295,7 +295,7 @@ static void rec_round(uv_timer_t *t)
         struct tenant_view v;
         char token[USAGE_TOKEN_LEN + 1];
         int port = 0;
-        if (sup_tenant_view(a->sup, i, &v) < 0 || v.state != TS_RUNNING ||
+        if (sup_tenant_view_nostats(a->sup, i, &v) < 0 || v.state != TS_RUNNING ||
             sup_tenant_usage_target(a->sup, v.id, &port, token, sizeof token) < 0)
             continue;
         struct rec_fetch *f = calloc(1, sizeof *f);

@@ -93,7 +93,7 @@ static bool port_used_by_tenant(const struct admin *a, int port)
     size_t n = sup_tenant_count(a->sup);
     struct tenant_view v;
     for (size_t i = 0; i < n; i++)
-        if (sup_tenant_view(a->sup, i, &v) == 0 && v.port == port)
+        if (sup_tenant_view_nostats(a->sup, i, &v) == 0 && v.port == port)
             return true;
     const struct config *c = cfg(a);
     for (size_t i = 0; i < c->n_tenants; i++)
@@ -110,7 +110,7 @@ static bool subdomain_used(const struct admin *a, const char *sub)
     size_t n = sup_tenant_count(a->sup);
     struct tenant_view v;
     for (size_t i = 0; i < n; i++)
-        if (sup_tenant_view(a->sup, i, &v) == 0 && strcmp(v.subdomain, sub) == 0)
+        if (sup_tenant_view_nostats(a->sup, i, &v) == 0 && strcmp(v.subdomain, sub) == 0)
             return true;
     for (const struct admin_onboard *op = a->onboards; op; op = op->next)
         if (op->kind == OP_ONBOARD && strcmp(op->t.subdomain, sub) == 0)

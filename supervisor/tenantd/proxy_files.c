@@ -130,7 +130,7 @@ static int collect_tenants(struct proxy *p, const struct config *c, struct confi
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        if (sup_tenant_view(p->sup, i, &v) < 0)
+        if (sup_tenant_view_nostats(p->sup, i, &v) < 0)
             continue;
         const struct config_tenant_entry *e = config_find_tenant(c, v.id);
         struct config_tenant *t = &arr[k];

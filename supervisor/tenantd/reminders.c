@@ -272,7 +272,7 @@ static void on_timer(uv_timer_t *t)
             struct tenant_view v;
             char token[USAGE_TOKEN_LEN + 1];
             int port = 0;
-            if (sup_tenant_view(R.sup, i, &v) < 0 || v.state != TS_RUNNING ||
+            if (sup_tenant_view_nostats(R.sup, i, &v) < 0 || v.state != TS_RUNNING ||
                 target(v.id, &port, token, sizeof token) < 0)
                 continue;
             struct poll *p = calloc(1, sizeof *p);

@@ -192,7 +192,7 @@ static void tick(uv_timer_t *t)
         S.next = 0;
     v = calloc(1, sizeof *v);
     struct job *j = calloc(1, sizeof *j);
-    if (v == NULL || j == NULL || sup_tenant_view(S.sup, S.next++, v) < 0) {
+    if (v == NULL || j == NULL || sup_tenant_view_nostats(S.sup, S.next++, v) < 0) {
         free(v);
         free(j);
         return;

@@ -75,6 +75,11 @@ struct tenant_view {
 /* Number of tenants known (valid or not), and a snapshot of the i-th, in id order. */
 size_t sup_tenant_count(const struct sup *s);
 int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out);
+/* The same without the figures read from /proc, the cgroup and PostgreSQL
+ * (rss_bytes, cpu_seconds and from_cgroup left zero, db_size_bytes and
+ * db_connections -1): four file reads fewer per tenant, for the periodic
+ * rounds over every tenant (alerts, reminders, storage, the proxy render). */
+int sup_tenant_view_nostats(const struct sup *s, size_t i, struct tenant_view *out);
 /* What a list filters on, for the i-th tenant in id order, without the
  * /proc reads of a snapshot: borrowed strings, valid until the loop runs
  * again. unhealthy: failed, in backoff, its file invalid or its last health

@@ -75,7 +75,8 @@ static void proc_stats(pid_t pid, uint64_t *rss, double *cpu)
     }
 }
 
-static void fill_view(const struct sup *s, const struct tenant *t, struct tenant_view *v)
+static void fill_view(const struct sup *s, const struct tenant *t, struct tenant_view *v,
+                      bool stats)
 {
     const struct config_global *g = &s->cfg->g;
     uint64_t now = uv_now(s->loop);
@@ -117,19 +118,10 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         (t->timer_kind == TM_BACKOFF || t->timer_kind == TM_COOLDOWN))
         v->next_start_in_ms = t->timer_due > now ? (int64_t)(t->timer_due - now) : 0;
     v->ready_latency_ms = t->ready_latency_ms;
-    if (v->pid > 0)
-        proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
-    /* With a cgroup, every process of the tenant counts (a prefork server's
-     * workers too), and the CPU of those gone since its creation. */
-    uint64_t mem = 0, usec = 0;
-    struct cgroup_tenant cg;
-    if (v->pid > 0 && t->have_cgroup && sup_tenant_cgroup(t, &cg) == 0 &&
-        cgroup_tenant_memory(&cg, &mem) == 0) {
-        v->rss_bytes = mem;
-        v->from_cgroup = true;
-        if (cgroup_tenant_cpu_usec(&cg, &usec) == 0)
-            v->cpu_seconds = (double)usec / 1e6;
-    }
+    v->database = t->have_cfg ? t->cfg.database : DB_SQLITE;
+    v->db_size_bytes = -1;
+    v->db_connections = -1;
+    v->db_state = "";
     if (t->logcap != NULL) {
         struct logcap_stats ls;
         logcap_stats(t->logcap, &ls);
@@ -139,10 +131,21 @@ static void fill_view(const struct sup *s, const struct tenant *t, struct tenant
         v->log_pauses = ls.pauses;
         v->log_paused_ms = ls.paused_ms;
     }
-    v->database = t->have_cfg ? t->cfg.database : DB_SQLITE;
-    v->db_size_bytes = -1;
-    v->db_connections = -1;
-    v->db_state = "";
+    if (!stats)
+        return;
+    /* With a cgroup, every process of the tenant counts (a prefork server's
+     * workers too), and the CPU of those gone since its creation; /proc is
+     * read only without one (two file reads fewer per tenant and sample). */
+    uint64_t mem = 0, usec = 0;
+    struct cgroup_tenant cg;
+    if (v->pid > 0 && t->have_cgroup && sup_tenant_cgroup(t, &cg) == 0 &&
+        cgroup_tenant_memory(&cg, &mem) == 0 && cgroup_tenant_cpu_usec(&cg, &usec) == 0) {
+        v->rss_bytes = mem;
+        v->cpu_seconds = (double)usec / 1e6;
+        v->from_cgroup = true;
+    } else if (v->pid > 0) {
+        proc_stats(v->pid, &v->rss_bytes, &v->cpu_seconds);
+    }
     if (v->database == DB_POSTGRESQL)
         pg_stats_get(t->id, &v->db_size_bytes, &v->db_connections, &v->db_state);
 }
@@ -156,7 +159,15 @@ int sup_tenant_view(const struct sup *s, size_t i, struct tenant_view *out)
 {
     if (i >= s->n)
         return -ENOENT;
-    fill_view(s, s->t[i], out);
+    fill_view(s, s->t[i], out, true);
+    return 0;
+}
+
+int sup_tenant_view_nostats(const struct sup *s, size_t i, struct tenant_view *out)
+{
+    if (i >= s->n)
+        return -ENOENT;
+    fill_view(s, s->t[i], out, false);
     return 0;
 }
 
@@ -180,7 +191,7 @@ int sup_tenant_find(const struct sup *s, const char *id, struct tenant_view *out
     const struct tenant *t = sup_find(s, id);
     if (!t)
         return -ENOENT;
-    fill_view(s, t, out);
+    fill_view(s, t, out, true);
     return 0;
 }
 
