@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "reserve.h"
+#include "statedb_kv.h"
 #include "status_json.h"
 
 #define AUDIT_KEEP 10000
@@ -86,14 +87,9 @@ int admin_state_open(const char *run_dir, struct admin_state **out, char *err, s
         snprintf(err, errlen, "%s: path too long", run_dir);
         return -ENAMETOOLONG;
     }
-    /* Create it 0600 before SQLite does, since SQLite would honour the umask. */
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    close(fd);
+    int crc = statedb_file_create(path, err, errlen);
+    if (crc < 0)
+        return crc;
     struct admin_state *st = calloc(1, sizeof *st);
     if (st == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "statedb_kv.h"
 
 #define LEDGER_KEEP_DAYS 200
 
@@ -44,19 +45,10 @@ int reminders_ledger_open(const char *run_dir, char *err, size_t errlen)
         snprintf(err, errlen, "%s: path too long", run_dir);
         return -ENAMETOOLONG;
     }
-    /* 0600 before SQLite creates it, as admin_state.c does, but only when it
-     * is new: closing an fd of the database while tenantd's other
-     * connections are open drops their POSIX locks (statedb_kv.c says what
-     * follows). */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close(fd);
-    else if (errno != EEXIST) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+    int rc = statedb_file_create(path, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, 2000);
     if (rc == SQLITE_OK)

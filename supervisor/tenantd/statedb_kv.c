@@ -86,6 +86,22 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* Only when it is new: a client of state.db that closes its own connection
+ * while another's SHARED lock was dropped believes it is the last and
+ * deletes the WAL under the others. */
+int statedb_file_create(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
 int statedb_kv_open(const char *run_dir, char *err, size_t errlen)
 {
     char path[CONFIG_PATH_MAX + 16];
@@ -95,20 +111,10 @@ int statedb_kv_open(const char *run_dir, char *err, size_t errlen)
         snprintf(err, errlen, "%s: path too long", run_dir);
         return -ENAMETOOLONG;
     }
-    /* 0600 before SQLite creates it with the umask (admin_state.c does the
-     * same), but only when it is new: closing any fd of an open database
-     * drops every POSIX lock this process holds on it, among them the
-     * SHARED lock of the other connections, and a client that closes its
-     * own connection then believes it is the last and deletes the WAL. */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close(fd);
-    else if (errno != EEXIST) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    int rc = sqlite3_open_v2(path, &K.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+    int rc = statedb_file_create(path, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = sqlite3_open_v2(path, &K.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(K.db, 2000);
     if (rc == SQLITE_OK)

@@ -32,6 +32,14 @@
 
 #define STATEDB_VERSION 2
 
+/* Create the file at path 0600 when it is missing, before SQLite opens it
+ * (SQLite would create it with the umask). Never opens an existing one:
+ * closing any fd of a database drops every POSIX lock this process holds on
+ * it, among them those of tenantd's other connections (admin_state.c,
+ * history.c, reminders_ledger.c and this module share state.db). 0, or
+ * -errno with err filled. */
+int statedb_file_create(const char *path, char *err, size_t errlen);
+
 /* Open <run_dir>/state.db (created 0600 when missing) and migrate it. 0, or
  * -errno with err filled; tenantd goes on without persistence then. */
 int statedb_kv_open(const char *run_dir, char *err, size_t errlen);
