@@ -31,12 +31,13 @@
 #include "backup_pg.h"
 #include "child.h"
 #include "config.h"
+#include "idtab.h"
 #include "log.h"
 #include "statedb_kv.h"
 #include "sup.h"
 #include "util.h"
 
-#define TENANTS_MAX 4096
+#define TENANTS_MAX (1u << 20)
 #define QUEUE_MAX 256
 #define RESTIC_TIMEOUT_MS (30 * 60 * 1000)
 /* restic 0.14 has no --retry-lock: a step that finds the repository locked by
@@ -85,20 +86,17 @@ static struct {
     size_t nst;
 } S;
 
+/* Sorted by id (idtab.h): the alerts' round asks for every tenant's. S.st
+ * and S.nst mirror the table for the loops that walk it. */
 static struct status *status_of(const char *id, bool create)
 {
-    for (size_t i = 0; i < S.nst; i++)
-        if (strcmp(S.st[i].id, id) == 0)
-            return &S.st[i];
-    if (!create || S.nst >= TENANTS_MAX)
-        return NULL;
-    struct status *n = realloc(S.st, (S.nst + 1) * sizeof *n);
-    if (n == NULL)
-        return NULL;
-    S.st = n;
-    memset(&S.st[S.nst], 0, sizeof S.st[S.nst]);
-    snprintf(S.st[S.nst].id, sizeof S.st[S.nst].id, "%s", id);
-    return &S.st[S.nst++];
+    static struct idtab tab = {.size = sizeof(struct status), .idcap = CONFIG_ID_MAX};
+    if (!create)
+        return idtab_find(&tab, id);
+    struct status *s = idtab_get(&tab, id, TENANTS_MAX, NULL);
+    S.st = tab.rec;
+    S.nst = tab.n;
+    return s;
 }
 
 /* Record s in state.db: called on each change, never per tick. */

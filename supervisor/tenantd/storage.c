@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "idtab.h"
 #include "log.h"
 #include "sup.h"
 #include "util.h"
@@ -31,7 +32,7 @@
 #define WALK_DEPTH_MAX 64
 #define WALK_ENTRIES_MAX 1000000
 #define TICK_MIN_MS 100
-#define TABLE_MAX 4096
+#define TABLE_MAX (1u << 20) /* tenants measured; past it, not */
 
 struct entry {
     char id[CONFIG_ID_MAX];
@@ -54,23 +55,18 @@ static struct {
     uint64_t round_ms;
     size_t next;
     struct job *running;
-    struct entry *table;
-    size_t n;
-} S;
+    struct idtab tab; /* struct entry, sorted by id */
+} S = {.tab = {.size = sizeof(struct entry), .idcap = CONFIG_ID_MAX}};
 
+/* Sorted by id (idtab.h): the alerts' round looks every tenant up. */
 static struct entry *find(const char *id, bool add)
 {
-    for (size_t i = 0; i < S.n; i++)
-        if (strcmp(S.table[i].id, id) == 0)
-            return &S.table[i];
-    if (!add || S.n >= TABLE_MAX)
-        return NULL;
-    if (S.table == NULL && (S.table = calloc(TABLE_MAX, sizeof *S.table)) == NULL)
-        return NULL;
-    struct entry *e = &S.table[S.n++];
-    memset(e, 0, sizeof *e);
-    snprintf(e->id, sizeof e->id, "%s", id);
-    e->info.used_bytes = -1;
+    if (!add)
+        return idtab_find(&S.tab, id);
+    int added;
+    struct entry *e = idtab_get(&S.tab, id, TABLE_MAX, &added);
+    if (added)
+        e->info.used_bytes = -1; /* not measured yet */
     return e;
 }
 
