@@ -13,9 +13,9 @@
 #include <string.h>
 
 struct idtab {
-    void *rec;   /* n records of size bytes, sorted by their leading id */
+    void *rec; /* n records of size bytes, sorted by their leading id */
     size_t n, cap;
-    size_t size; /* bytes per record */
+    size_t size;  /* bytes per record */
     size_t idcap; /* bytes of the id member, its terminator included */
 };
 

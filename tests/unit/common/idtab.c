@@ -65,7 +65,7 @@ static void test_limits(void **state)
     assert_null(idtab_get(&t, "a-very-long-id-x", 100, NULL)); /* 16 chars: no room for NUL */
     assert_non_null(idtab_get(&t, "a-very-long-id-", 100, NULL));
     assert_non_null(idtab_get(&t, "b", 2, NULL));
-    assert_null(idtab_get(&t, "c", 2, NULL)); /* the cap */
+    assert_null(idtab_get(&t, "c", 2, NULL));     /* the cap */
     assert_non_null(idtab_get(&t, "b", 2, NULL)); /* an existing one is still found */
     idtab_free(&t);
 }
