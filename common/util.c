@@ -228,3 +228,17 @@ int util_self_dir(char *buf, size_t n)
     *slash = '\0';
     return 0;
 }
+
+bool util_mail_address_ok(const char *s)
+{
+    if (s == NULL)
+        return false;
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+    if (n < 3 || n > 200 || at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@'))
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("<>,;:\"()[]\\", *p))
+            return false;
+    return true;
+}

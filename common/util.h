@@ -10,6 +10,7 @@
 #ifndef TENANTD_UTIL_H
 #define TENANTD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -64,5 +65,12 @@ int util_self_dir(char *buf, size_t n);
  * err is NULL or errlen is 0, so optional error buffers need no checks. */
 void util_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A mail address safe to put into a header and an SMTP envelope as it is:
+ * one '@' with text on both sides, 3 to 200 bytes, no space, control or
+ * non-ASCII byte, no quote, angle bracket, comma, colon, semicolon,
+ * parenthesis, bracket or backslash. NULL is not one. (Addresses the
+ * configuration takes are checked more strictly, config_keys.c.) */
+bool util_mail_address_ok(const char *s);
 
 #endif

@@ -28,25 +28,10 @@
 
 #include "model_internal.h"
 #include "reminder_prefs.h"
+#include "util.h"
 
 #define REMINDERS_MAX 500
 #define CC_MAX 3
-
-/* A conservative address: one '@', no space, quote, angle bracket, comma or
- * control character (it goes into mail headers and an SMTP envelope). */
-static bool is_address(const char *s)
-{
-    if (s == NULL)
-        return false;
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 200 || at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@'))
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("<>,;:\"()[]\\", *p))
-            return false;
-    return true;
-}
 
 /* A user as a recipient: their address, or NULL when they cannot or will
  * not receive reminders (*status says which). */
@@ -65,7 +50,9 @@ static const char *user_address(const char *username, const char *email, int64_t
         *status = "opted_out";
         return NULL;
     }
-    const char *a = is_address(email) ? email : is_address(username) ? username : NULL;
+    const char *a = util_mail_address_ok(email)      ? email
+                    : util_mail_address_ok(username) ? username
+                                                     : NULL;
     *status = a != NULL ? "ok" : "no_address";
     return a;
 }
@@ -193,7 +180,7 @@ static int candidate(const struct wctx *c, const struct model_rules *mr, const s
     if (best < 0)
         return 0;
 
-    const char *firm = is_address(c->env->email) ? c->env->email : NULL;
+    const char *firm = util_mail_address_ok(c->env->email) ? c->env->email : NULL;
     const char *admin = f->admin[0] ? f->admin : firm;
     const char *to = raddr, *to_role = "responsible";
     if (to == NULL) {

@@ -10,6 +10,7 @@
  * header.
  */
 #include "reminders.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -53,18 +54,6 @@ bool reminder_timezone_ok(const char *tz)
         return false;
     for (const char *p = tz; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
-            return false;
-    return true;
-}
-
-static bool is_address(const char *s)
-{
-    size_t n = strlen(s);
-    const char *at = strchr(s, '@');
-    if (n < 3 || n > 200 || at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@'))
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("<>,;:\"()[]\\", *p))
             return false;
     return true;
 }
@@ -130,7 +119,7 @@ int reminder_parse(const json_t *o, struct reminder *r, char *why, size_t whylen
         snprintf(why, whylen, "reminder %s: reference is not a short string", r->id);
         return -1;
     }
-    if (text(o, "to", r->to, sizeof r->to, false) < 0 || !is_address(r->to)) {
+    if (text(o, "to", r->to, sizeof r->to, false) < 0 || !util_mail_address_ok(r->to)) {
         snprintf(why, whylen, "reminder %s: \"to\" is not an e-mail address", r->id);
         return -1;
     }
@@ -148,7 +137,7 @@ int reminder_parse(const json_t *o, struct reminder *r, char *why, size_t whylen
     for (size_t i = 0; i < n; i++) {
         const json_t *v = one ? one : json_array_get(cc, i);
         const char *a = json_is_string(v) ? json_string_value(v) : NULL;
-        if (a == NULL || json_string_length(v) >= sizeof r->cc[0] || !is_address(a)) {
+        if (a == NULL || json_string_length(v) >= sizeof r->cc[0] || !util_mail_address_ok(a)) {
             snprintf(why, whylen, "reminder %s: \"cc\" holds what is not an e-mail address", r->id);
             return -1;
         }

@@ -157,12 +157,32 @@ static void test_path_fmt(void **state)
     assert_int_equal(util_path_fmt(buf, sizeof(buf), "%s/%s", "abcd", "efgh"), -ENAMETOOLONG);
 }
 
+static void test_mail_address_ok(void **state)
+{
+    (void)state;
+    assert_true(util_mail_address_ok("avocat@cabinet-dupont.fr"));
+    assert_true(util_mail_address_ok("a@b"));
+    assert_false(util_mail_address_ok(NULL));
+    assert_false(util_mail_address_ok("ab"));
+    assert_false(util_mail_address_ok("no-at.example"));
+    assert_false(util_mail_address_ok("@example.fr"));
+    assert_false(util_mail_address_ok("a@"));
+    assert_false(util_mail_address_ok("a@b@c"));
+    assert_false(util_mail_address_ok("a b@example.fr"));
+    assert_false(util_mail_address_ok("a@example.fr\r\nBcc: x@y"));
+    assert_false(util_mail_address_ok("<a@example.fr>"));
+    assert_false(util_mail_address_ok("a,b@example.fr"));
+    assert_false(util_mail_address_ok("\"a\"@example.fr"));
+    assert_false(util_mail_address_ok("\xc3\xa9@example.fr"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strlcpy),        cmocka_unit_test(test_path_join),
-        cmocka_unit_test(test_write_and_read), cmocka_unit_test(test_mkdir_p),
-        cmocka_unit_test(test_mkdir_p_modes),  cmocka_unit_test(test_path_fmt),
+        cmocka_unit_test(test_strlcpy),         cmocka_unit_test(test_path_join),
+        cmocka_unit_test(test_write_and_read),  cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_mkdir_p_modes),   cmocka_unit_test(test_path_fmt),
+        cmocka_unit_test(test_mail_address_ok),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
